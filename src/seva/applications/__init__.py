@@ -1,0 +1,1 @@
+"""Citizens' service requests and their status timelines."""

@@ -1,0 +1,54 @@
+"""Applications: created by a flow's ``apply`` step, moved along by officials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from seva.db.base import Base, created, intpk
+
+
+class Application(Base):
+    __tablename__ = "applications"
+
+    id: Mapped[intpk]
+    ref: Mapped[str] = mapped_column(String(32), unique=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    service: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id"), index=True)
+    status: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    channel: Mapped[str] = mapped_column(String(16))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id"))
+    """The CSC operator who filed it on the citizen's behalf, if any."""
+    created_at: Mapped[created]
+    updated_at: Mapped[created]
+
+    events: Mapped[list[ApplicationEvent]] = relationship(
+        order_by="ApplicationEvent.id", back_populates="application"
+    )
+
+
+class ApplicationEvent(Base):
+    __tablename__ = "application_events"
+
+    id: Mapped[intpk]
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    status: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    official_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id"))
+    created_at: Mapped[created]
+
+    application: Mapped[Application] = relationship(back_populates="events")
+
+
+class ReferenceCounter(Base):
+    """Per-department sequence for human-readable references (``TRN-000042``)."""
+
+    __tablename__ = "reference_counters"
+
+    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)

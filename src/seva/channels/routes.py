@@ -1,0 +1,93 @@
+"""HTTP endpoints of the operator-facing channels: SMS pull (Kannel get-url) and USSD.
+
+Both are thin: they validate the aggregator's fields, answer a bad request with a JSON error
+(400, never 500), call the transport-free adapter in the request's transaction and render its
+answer the way the aggregator expects.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query
+from fastapi.responses import PlainTextResponse
+
+from seva.channels import sms, ussd
+from seva.channels.numbers import msisdn
+from seva.dashboard import metrics
+from seva.deps import GatewayDep, SessionDep
+from seva.errors import ApiError
+
+router = APIRouter(prefix="/channels", tags=["channels"])
+
+MAX_FIELD = 2000
+
+
+def _sender(raw: str | None, field: str, region: str) -> str:
+    if raw is None or not raw.strip():
+        raise ApiError(400, "missing_field", f"{field} is required", field)
+    phone = msisdn(raw, region)
+    if phone is None:
+        raise ApiError(400, "invalid_phone", f"{field} is not a valid phone number", field)
+    return phone
+
+
+def _sms_reply(
+    gateway: GatewayDep, session: SessionDep, sender: str | None, text: str
+) -> PlainTextResponse:
+    started = time.perf_counter()
+    metrics.REQUESTS.labels(sms.CHANNEL).inc()
+    phone = _sender(sender, "from", gateway.settings.default_region)
+    reply = gateway.sms.handle(session, phone=phone, text=text)
+    metrics.LATENCY.labels(sms.CHANNEL).observe(time.perf_counter() - started)
+    return PlainTextResponse(reply.text, media_type="text/plain; charset=utf-8")
+
+
+@router.get("/sms/kannel", response_class=PlainTextResponse, summary="Inbound SMS (Kannel get-url)")
+def sms_kannel_get(
+    gateway: GatewayDep,
+    session: SessionDep,
+    sender: Annotated[str | None, Query(alias="from", max_length=32)] = None,
+    to: Annotated[str | None, Query(max_length=32)] = None,
+    text: Annotated[str, Query(max_length=MAX_FIELD)] = "",
+) -> PlainTextResponse:
+    """Kannel ``sms-service`` ``get-url`` convention: the response body is the reply SMS.
+
+    Configure Kannel with ``get-url = "http://HOST:8000/channels/sms/kannel?from=%p&to=%P&text=%a"``.
+    """
+    return _sms_reply(gateway, session, sender, text)
+
+
+@router.post("/sms/kannel", response_class=PlainTextResponse, summary="Inbound SMS (form post)")
+def sms_kannel_post(
+    gateway: GatewayDep,
+    session: SessionDep,
+    sender: Annotated[str | None, Form(alias="from", max_length=32)] = None,
+    to: Annotated[str | None, Form(max_length=32)] = None,
+    text: Annotated[str, Form(max_length=MAX_FIELD)] = "",
+) -> PlainTextResponse:
+    return _sms_reply(gateway, session, sender, text)
+
+
+@router.post(
+    "/ussd/africastalking",
+    response_class=PlainTextResponse,
+    summary="USSD hop (Africa's Talking callback)",
+)
+def ussd_africastalking(
+    gateway: GatewayDep,
+    session: SessionDep,
+    session_id: Annotated[str, Form(alias="sessionId", min_length=1, max_length=128)],
+    service_code: Annotated[str, Form(alias="serviceCode", max_length=64)],
+    phone_number: Annotated[str, Form(alias="phoneNumber", max_length=32)],
+    text: Annotated[str, Form(max_length=MAX_FIELD)] = "",
+    network_code: Annotated[str | None, Form(alias="networkCode", max_length=32)] = None,
+) -> PlainTextResponse:
+    """Answers ``CON <screen>`` to wait for input or ``END <screen>`` to close the session."""
+    started = time.perf_counter()
+    metrics.REQUESTS.labels(ussd.CHANNEL).inc()
+    phone = _sender(phone_number, "phoneNumber", gateway.settings.default_region)
+    screen = gateway.ussd.handle(session, session_id=session_id, phone=phone, text=text)
+    metrics.LATENCY.labels(ussd.CHANNEL).observe(time.perf_counter() - started)
+    return PlainTextResponse(screen.render(), media_type="text/plain; charset=utf-8")

@@ -1,0 +1,168 @@
+"""SMS pull: a keyword to the shortcode/longcode starts a service; later replies continue it.
+
+The adapter is transport-free: ``SmsPull.handle`` takes the sender, the number texted and the
+text, and returns the reply text. ``/channels/sms/kannel`` (Kannel's ``sms-service get-url``
+convention: the response body is the reply) wraps it over HTTP, and the SMPP transport wraps
+the same call for ``deliver_sm``.
+
+Conversation rules, the way citizens use basic phones:
+
+* ``KEYWORD arg1 arg2`` starts the service and the arguments answer its first questions;
+* while a question is open, the next SMS answers it — unless it starts with another service's
+  keyword and the question wants something other than free text, which starts that service;
+* ``HELP``/``MENU``, an unknown keyword or an empty SMS get the list of keywords;
+* ``LANG HI``/``HINDI``/``हिंदी`` and ``LANG EN``/``ENGLISH`` switch language on every channel;
+* ``CANCEL``/``EXIT`` end the open conversation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from seva.channels.render import plain
+from seva.flows import service as services
+from seva.flows.answers import clean
+from seva.flows.runtime import Runtime, Turn
+from seva.flows.schema import LANGUAGES
+from seva.flows.service import definition_of
+from seva.flows.store import Dialogue
+
+CHANNEL = "sms"
+MAX_INBOUND = 1600
+"""Ten concatenated parts; anything longer is not a citizen typing."""
+
+HELP_WORDS = frozenset({"HELP", "MENU", "?", "मदद", "सहायता"})
+CANCEL_WORDS = frozenset({"CANCEL", "EXIT", "रद्द"})
+LANGUAGE_WORDS = {
+    "ENGLISH": "en",
+    "HINDI": "hi",
+    "हिंदी": "hi",
+    "हिन्दी": "hi",
+}
+
+_HELP_HEAD = {
+    "en": "Seva {code}: send a keyword.",
+    "hi": "सेवा {code}: कीवर्ड भेजें।",
+}
+_HELP_TAIL = {
+    "en": "LANG HI for Hindi. CANCEL to stop.",
+    "hi": "LANG EN for English. रोकने के लिए CANCEL भेजें।",
+}
+_UNKNOWN = {
+    "en": "Sorry, {word} is not a Seva keyword.",
+    "hi": "क्षमा करें, {word} सेवा कीवर्ड नहीं है।",
+}
+_LANG_SET = {
+    "en": "Language set to English. Send HELP for services.",
+    "hi": "भाषा हिन्दी कर दी गई है। सेवाओं के लिए HELP भेजें।",
+}
+_NOTHING_OPEN = {
+    "en": "Nothing to cancel. Send HELP for services.",
+    "hi": "रद्द करने के लिए कुछ नहीं है। सेवाओं के लिए HELP भेजें।",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SmsReply:
+    text: str
+    turn: Turn | None = None
+
+
+def help_text(session: Session, lang: str, shortcode: str) -> str:
+    """One line per keyword, e.g. ``RATION - Ration card status``."""
+    lines = [_HELP_HEAD.get(lang, _HELP_HEAD["en"]).format(code=shortcode)]
+    for service in services.live_services(session):
+        definition = definition_of(service)
+        if definition.keywords:
+            title = definition.title
+            lines.append(f"{definition.keywords[0]} - {title.get(lang) or title['en']}")
+    lines.append(_HELP_TAIL.get(lang, _HELP_TAIL["en"]))
+    return "\n".join(lines)
+
+
+def language_command(words: list[str]) -> str | None:
+    """The language a ``LANG xx``/``HINDI`` message asks for, if it is one."""
+    if not words:
+        return None
+    head = words[0].upper()
+    if head in LANGUAGE_WORDS and len(words) == 1:
+        return LANGUAGE_WORDS[head]
+    if head == "LANG" and len(words) == 2:
+        wanted = words[1].lower()
+        if wanted in LANGUAGES:
+            return wanted
+        return LANGUAGE_WORDS.get(words[1].upper())
+    return None
+
+
+class SmsPull:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def handle(
+        self, session: Session, *, phone: str, text: str, now: datetime | None = None
+    ) -> SmsReply:
+        """The reply to one inbound SMS from ``phone`` (E.164, already validated)."""
+        runtime = self.runtime
+        dialogue = runtime.open(session, CHANNEL, phone, phone=phone, now=now)
+        body = clean(text[:MAX_INBOUND])
+        words = body.split()
+        head = words[0].upper() if words else ""
+
+        lang = language_command(words)
+        if lang is not None:
+            runtime.set_language(session, dialogue, lang)
+            return self._keep(session, dialogue, _LANG_SET.get(lang, _LANG_SET["en"]), now)
+
+        if head in HELP_WORDS or not words:
+            return self._keep(session, dialogue, self._help(session, dialogue), now)
+
+        if head in CANCEL_WORDS:
+            if runtime.in_service(dialogue):
+                turn = runtime.cancel(session, dialogue, now=now)
+                return self._finish(session, dialogue, turn, now)
+            return self._keep(session, dialogue, _NOTHING_OPEN[_lang(dialogue)], now)
+
+        service = services.find_by_keyword(session, head)
+        if runtime.in_service(dialogue):
+            asked = runtime.current_ask(dialogue) or {}
+            if service is None or asked.get("kind") == "text":
+                turn = runtime.answer(session, dialogue, body, now=now)
+                return self._finish(session, dialogue, turn, now)
+            runtime.cancel(session, dialogue, now=now)
+
+        if service is None:
+            unknown = _UNKNOWN[_lang(dialogue)].format(word=words[0][:20])
+            return self._keep(
+                session, dialogue, unknown + "\n" + self._help(session, dialogue), now
+            )
+        turn = runtime.start(session, dialogue, service, args=words[1:], now=now)
+        return self._finish(session, dialogue, turn, now)
+
+    def _help(self, session: Session, dialogue: Dialogue) -> str:
+        return help_text(session, _lang(dialogue), self.runtime.settings.shortcode)
+
+    def _keep(
+        self, session: Session, dialogue: Dialogue, text: str, now: datetime | None
+    ) -> SmsReply:
+        if self.runtime.in_service(dialogue):
+            self.runtime.save(session, dialogue, now=now)
+        return SmsReply(text)
+
+    def _finish(
+        self, session: Session, dialogue: Dialogue, turn: Turn, now: datetime | None
+    ) -> SmsReply:
+        if turn.finished:
+            dialogue.flow = None
+            dialogue.service_id = None
+            self.runtime.close(session, dialogue)
+        else:
+            self.runtime.save(session, dialogue, now=now)
+        return SmsReply(plain(turn.messages), turn)
+
+
+def _lang(dialogue: Dialogue) -> str:
+    return dialogue.lang if dialogue.lang in ("en", "hi") else "en"

@@ -1,0 +1,64 @@
+"""Registry tables.
+
+A profile field is stored once; each department that may use it holds a consent.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from seva.db.base import Base, created, intpk
+
+
+class Citizen(Base):
+    __tablename__ = "citizens"
+
+    id: Mapped[intpk]
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    """E.164, e.g. ``+919900000001``."""
+    language: Mapped[str | None] = mapped_column(String(8))
+    preferred_channel: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[created]
+    last_seen_at: Mapped[datetime | None]
+
+
+class ProfileField(Base):
+    __tablename__ = "profile_fields"
+    __table_args__ = (UniqueConstraint("citizen_id", "name"),)
+
+    id: Mapped[intpk]
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    source_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    updated_at: Mapped[created]
+
+
+class Consent(Base):
+    """The citizen lets ``department`` read profile field ``field``."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("citizen_id", "department_id", "field"),)
+
+    id: Mapped[intpk]
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    field: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))
+    granted_at: Mapped[created]
+
+
+class OtpChallenge(Base):
+    __tablename__ = "otp_challenges"
+
+    id: Mapped[intpk]
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    code_hash: Mapped[str] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[created]

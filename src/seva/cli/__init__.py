@@ -1,0 +1,19 @@
+"""The ``seva`` command: one typer sub-app per command group."""
+
+from __future__ import annotations
+
+import typer
+
+from seva.cli import db, demo, dept, services
+
+app = typer.Typer(
+    name="seva",
+    help="Seva: one service definition, every channel (SMS, USSD, voice, web, kiosk, app).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("demo")(demo.demo)
+app.command("serve")(demo.serve)
+app.add_typer(db.app, name="db")
+app.add_typer(dept.app, name="dept")
+app.add_typer(services.app, name="services")

@@ -1,0 +1,80 @@
+"""``seva demo`` (everything on embedded defaults, seeded) and ``seva serve`` (production)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import typer
+import uvicorn
+from rich.table import Table
+
+from seva.cli.common import console
+from seva.db.migrate import upgrade
+from seva.settings import get_settings
+
+
+def demo(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on"),
+    port: int = typer.Option(8000, "--port", help="HTTP port"),
+) -> None:
+    """Start a seeded demo gateway: portal, phone simulator, live status and API docs."""
+    started = time.perf_counter()
+    os.environ.setdefault("SEVA_ENV", "demo")
+    os.environ["SEVA_BASE_URL"] = f"http://{host}:{port}"
+    get_settings.cache_clear()
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+
+    from seva.app import create_app
+    from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, DEMO_PASSWORD, seed
+
+    app = create_app(settings)
+    with app.state.gateway.session() as session:
+        report = seed(session)
+
+    base = settings.base_url
+    table = Table(title="Seva demo", show_header=False, box=None)
+    table.add_row("Portal", f"{base}/")
+    table.add_row(
+        "Phone simulator", f"{base}/sim  (SMS to {settings.shortcode}, dial {settings.ussd_code})"
+    )
+    table.add_row("CSC kiosk", f"{base}/kiosk")
+    table.add_row("Officials' console", f"{base}/console")
+    table.add_row("Live status", f"{base}/status")
+    table.add_row("API docs", f"{base}/docs")
+    table.add_row("SMS (Kannel get-url)", f"{base}/channels/sms/kannel?from=%p&to=%P&text=%a")
+    table.add_row("USSD (Africa's Talking)", f"{base}/channels/ussd/africastalking")
+    table.add_row("Data", f"{settings.effective_database_url}")
+    table.add_row(
+        "Try", f"SMS 'STATUS {DEMO_APPLICATION}' from {DEMO_CITIZEN}; 'RATION 1234567890'"
+    )
+    logins = ", ".join(u for u, _r, _d in report.officials)
+    table.add_row("Logins", f"{logins}  (password {DEMO_PASSWORD})")
+    for code, key in report.api_keys.items():
+        table.add_row(f"API key {code}", f"{key}  (shown once)")
+    console.print(table)
+    console.print(
+        f"[dim]{len(report.departments)} departments, {len(report.services)} services; "
+        f"ready in {time.perf_counter() - started:.1f} s[/dim]"
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes"),
+) -> None:
+    """Run the gateway alone (run `seva db upgrade` first). Reads SEVA_* settings."""
+    get_settings()  # fail early on bad settings, e.g. a default secret in production
+    uvicorn.run(
+        "seva.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=True,
+    )

@@ -1,0 +1,1 @@
+"""Public live status of services and transactions, and Prometheus metrics."""

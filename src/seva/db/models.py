@@ -1,0 +1,11 @@
+"""Imports every domain's models so ``Base.metadata`` is complete (Alembic, tests)."""
+
+from seva.applications import models as applications
+from seva.citizens import models as citizens
+from seva.dashboard import models as dashboard
+from seva.directory import models as directory
+from seva.flows import models as flows
+from seva.messaging import models as messaging
+from seva.tenancy import models as tenancy
+
+__all__ = ["applications", "citizens", "dashboard", "directory", "flows", "messaging", "tenancy"]

@@ -1,0 +1,1 @@
+"""Demo data: realistic departments, services, datasets, offices and a sample application."""

@@ -1,0 +1,26 @@
+"""FastAPI dependencies shared by every router: the gateway and a transaction per request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from seva.gateway import Gateway
+
+
+def get_gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def get_session(gateway: Annotated[Gateway, Depends(get_gateway)]) -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns, rolled back on error."""
+    with gateway.session() as session:
+        yield session
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+SessionDep = Annotated[Session, Depends(get_session)]

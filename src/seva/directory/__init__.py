@@ -1,0 +1,1 @@
+"""Where citizens can go in person: offices and CSCs with coordinates, found by pincode."""

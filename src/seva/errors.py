@@ -1,0 +1,72 @@
+"""One JSON error shape for every API: ``{"error": {"code", "message", "field"}}``.
+
+FastAPI's own 422 body is replaced so a client handles one shape everywhere, and no input a
+client can send reaches a 500 with a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger("seva.errors")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
+def _wants_json(request: Request) -> bool:
+    path = request.url.path
+    if path.startswith(("/api/", "/channels/", "/esms/")):
+        return True
+    return "application/json" in request.headers.get("accept", "")
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "form", "path")]
+        field = ".".join(loc) or None
+        message = str(first.get("msg", "invalid request"))
+        if first.get("type") == "missing" and field:
+            message = f"{field} is required"
+        return JSONResponse(error_body("invalid_request", message, field), status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, "http_error")
+        headers = getattr(exc, "headers", None)
+        if _wants_json(request):
+            return JSONResponse(
+                error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
+            )
+        return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled", path=request.url.path)
+        return JSONResponse(
+            error_body("internal", "something went wrong on our side; it has been logged"),
+            status_code=500,
+        )

@@ -1,0 +1,238 @@
+"""Parsing a citizen's answer to a question, the same way on every channel.
+
+Answers arrive from a keypad (USSD, IVR), a phone's SMS app or a web form, in Latin or Indic
+digits and words. Each question type accepts every form a citizen is likely to send and returns
+a normalised value (ISO dates, E.164 numbers, option values), or a reason the answer was refused
+that the engine puts in front of the question again.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import phonenumbers
+
+from seva.flows.schema import AskStep, Option, Text
+
+MAX_ANSWER = 500
+
+YES = {"1", "y", "yes", "ha", "haan", "han", "haa", "हाँ", "हां", "हा", "ok", "true"}
+NO = {"2", "n", "no", "nahi", "nahin", "na", "नहीं", "नही", "ना", "false"}
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an answer was not accepted, in every language the engine may speak."""
+
+    reason: Text
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    value: str
+    label: str | None = None
+    goto: str | None = None
+
+
+def clean(text: str) -> str:
+    """Strip control characters and collapse whitespace; Indic digits become ASCII."""
+    out: list[str] = []
+    for ch in text[:MAX_ANSWER]:
+        category = unicodedata.category(ch)
+        if category.startswith("C") and ch not in "\t\n\r\u200c\u200d":
+            continue
+        if category == "Nd":
+            out.append(str(unicodedata.decimal(ch)))
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+def parse(step: AskStep, raw: str, *, region: str, today: date) -> Accepted | Refusal:
+    text = clean(raw)
+    if not text:
+        return Refusal({"en": "Please send an answer.", "hi": "कृपया उत्तर भेजें।"})
+    parser = _PARSERS[step.type]
+    result = parser(step, text, region, today)
+    if isinstance(result, Refusal):
+        return result
+    if step.pattern and not re.fullmatch(step.pattern, result.value):
+        return step_error(step) or Refusal(
+            {"en": "That answer is not in the expected form.", "hi": "यह उत्तर सही रूप में नहीं है।"}
+        )
+    return result
+
+
+def step_error(step: AskStep) -> Refusal | None:
+    return Refusal(step.error) if step.error else None
+
+
+def _length_ok(step: AskStep, text: str) -> Refusal | None:
+    bounds = step.length_range
+    if bounds is None:
+        return None
+    low, high = bounds
+    if low <= len(text) <= high:
+        return None
+    if low == high:
+        return step_error(step) or Refusal(
+            {"en": f"Please enter exactly {low} characters.", "hi": f"कृपया ठीक {low} अक्षर लिखें।"}
+        )
+    return step_error(step) or Refusal(
+        {
+            "en": f"Please enter {low} to {high} characters.",
+            "hi": f"कृपया {low} से {high} अक्षर लिखें।",
+        }
+    )
+
+
+def _text(step: AskStep, text: str, _region: str, _today: date) -> Accepted | Refusal:
+    if len(text) > 160 and step.length is None:
+        return Refusal(
+            {
+                "en": "Please keep the answer under 160 characters.",
+                "hi": "उत्तर 160 अक्षरों से छोटा रखें।",
+            }
+        )
+    return _length_ok(step, text) or Accepted(text)
+
+
+def _digits(step: AskStep, text: str, _region: str, _today: date) -> Accepted | Refusal:
+    compact = text.replace(" ", "").replace("-", "")
+    if not compact.isdigit() or not compact.isascii():
+        return step_error(step) or Refusal(
+            {"en": "Please enter digits only.", "hi": "कृपया केवल अंक लिखें।"}
+        )
+    bounds = step.length_range
+    if bounds is not None and not bounds[0] <= len(compact) <= bounds[1]:
+        low, high = bounds
+        span = f"{low}" if low == high else f"{low} to {high}"
+        span_hi = f"{low}" if low == high else f"{low} से {high}"
+        return step_error(step) or Refusal(
+            {"en": f"Please enter {span} digits.", "hi": f"कृपया {span_hi} अंक लिखें।"}
+        )
+    return Accepted(compact)
+
+
+def _number(step: AskStep, text: str, _region: str, _today: date) -> Accepted | Refusal:
+    try:
+        number = float(text.replace(",", ""))
+    except ValueError:
+        return step_error(step) or Refusal(
+            {"en": "Please enter a number.", "hi": "कृपया एक संख्या लिखें।"}
+        )
+    if number != number or number in (float("inf"), float("-inf")):
+        return Refusal({"en": "Please enter a number.", "hi": "कृपया एक संख्या लिखें।"})
+    if step.min is not None and number < step.min:
+        return step_error(step) or Refusal(
+            {"en": f"Please enter at least {step.min:g}.", "hi": f"कम से कम {step.min:g} लिखें।"}
+        )
+    if step.max is not None and number > step.max:
+        return step_error(step) or Refusal(
+            {"en": f"Please enter at most {step.max:g}.", "hi": f"अधिकतम {step.max:g} लिखें।"}
+        )
+    return Accepted(f"{number:g}")
+
+
+def match_option(options: list[Option], text: str) -> Option | None:
+    """An option by its number (1-based) or, case-insensitively, its value or any label."""
+    folded = text.casefold()
+    if text.isascii() and text.isdigit() and 1 <= int(text) <= len(options):
+        return options[int(text) - 1]
+    for option in options:
+        if folded == option.value.casefold():
+            return option
+        if any(folded == label.casefold() for label in option.label.values()):
+            return option
+    return None
+
+
+def _choice(step: AskStep, text: str, _region: str, _today: date) -> Accepted | Refusal:
+    option = match_option(step.options, text)
+    if option is None:
+        count = len(step.options)
+        return step_error(step) or Refusal(
+            {
+                "en": f"Please choose a number from 1 to {count}.",
+                "hi": f"कृपया 1 से {count} तक कोई संख्या चुनें।",
+            }
+        )
+    return Accepted(option.value, label=option.label.get("en"), goto=option.goto)
+
+
+def _yes_no(step: AskStep, text: str, _region: str, _today: date) -> Accepted | Refusal:
+    folded = text.casefold().rstrip(".!")
+    if folded in YES:
+        return Accepted("yes")
+    if folded in NO:
+        return Accepted("no")
+    return step_error(step) or Refusal(
+        {"en": "Please answer 1 for Yes or 2 for No.", "hi": "हाँ के लिए 1, नहीं के लिए 2 भेजें।"}
+    )
+
+
+_DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%d%m%Y", "%Y-%m-%d", "%d %m %Y")
+
+
+def _date(step: AskStep, text: str, _region: str, today: date) -> Accepted | Refusal:
+    for fmt in _DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+        if not 1900 <= parsed.year <= today.year + 100:
+            break
+        return Accepted(parsed.isoformat())
+    return step_error(step) or Refusal(
+        {
+            "en": "Please enter a date as DD-MM-YYYY, e.g. 25-01-1980.",
+            "hi": "कृपया तारीख DD-MM-YYYY रूप में लिखें, जैसे 25-01-1980।",
+        }
+    )
+
+
+def _phone(step: AskStep, text: str, region: str, _today: date) -> Accepted | Refusal:
+    number = normalise_phone(text, region)
+    if number is None:
+        return step_error(step) or Refusal(
+            {
+                "en": "Please enter a valid 10-digit mobile number.",
+                "hi": "कृपया सही 10 अंकों का मोबाइल नंबर लिखें।",
+            }
+        )
+    return Accepted(number)
+
+
+def _pincode(step: AskStep, text: str, _region: str, _today: date) -> Accepted | Refusal:
+    compact = text.replace(" ", "")
+    if re.fullmatch(r"[1-9][0-9]{5}", compact):
+        return Accepted(compact)
+    return step_error(step) or Refusal(
+        {"en": "Please enter a 6-digit PIN code.", "hi": "कृपया 6 अंकों का पिन कोड लिखें।"}
+    )
+
+
+def normalise_phone(text: str, region: str = "IN") -> str | None:
+    """E.164 for a valid number, else None (phonenumbers; national numbers in ``region``)."""
+    try:
+        number = phonenumbers.parse(clean(text), region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_PARSERS = {
+    "text": _text,
+    "digits": _digits,
+    "number": _number,
+    "choice": _choice,
+    "yes_no": _yes_no,
+    "date": _date,
+    "phone": _phone,
+    "pincode": _pincode,
+}

@@ -1,0 +1,470 @@
+"""The flow engine: a sans-IO state machine that runs one conversation with one citizen.
+
+Input in, events out. The engine never touches a socket, a database or a clock: the caller
+passes ``now``, performs the effects the engine asks for (webhook calls, dataset lookups,
+creating an application) and hands back their results, and stores ``state`` (plain JSON) where
+it likes — the database or Redis. That is what lets SMS, USSD, voice, the web and the API run
+the very same conversation, and lets tests run one without sleeping or serving HTTP.
+
+Phases and the calls each accepts are a table (h11's ``_state.py`` style)::
+
+    input  --receive-->  running  --(Ask)-->    input
+                                  --(Effect)--> effect  --resolve-->  running
+                                  --(End)-->    done
+    input/effect  --handle_timer (expired) / cancel-->  done
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+from urllib.parse import quote
+
+from seva.flows import messages
+from seva.flows.answers import Accepted, parse
+from seva.flows.events import (
+    Ask,
+    CallWebhook,
+    Choice,
+    CreateApplication,
+    Effect,
+    EffectResult,
+    End,
+    Event,
+    FindApplication,
+    FindNearby,
+    LookupRow,
+    Outcome,
+    RememberField,
+    Say,
+)
+from seva.flows.schema import (
+    ApplyStep,
+    AskStep,
+    BranchStep,
+    CallStep,
+    Condition,
+    EndStep,
+    GotoStep,
+    LookupStep,
+    MenuStep,
+    NearbyStep,
+    Option,
+    SayStep,
+    ServiceDefinition,
+    StatusStep,
+    Text,
+)
+from seva.flows.templating import lookup, render
+
+Phase = Literal["input", "effect", "done"]
+MAX_STEPS_PER_TURN = 500
+"""A goto loop with no question in it would spin forever; end it as a service error."""
+
+_ALLOWED: dict[Phase, frozenset[str]] = {
+    "input": frozenset({"receive", "handle_timer", "cancel"}),
+    "effect": frozenset({"resolve", "handle_timer", "cancel"}),
+    "done": frozenset(),
+}
+
+
+class FlowStateError(RuntimeError):
+    """A call the current phase does not accept (e.g. ``receive`` after the flow ended)."""
+
+
+@dataclass(slots=True, kw_only=True)
+class FlowState:
+    """Everything needed to resume a conversation; ``to_dict`` is JSON-serialisable."""
+
+    service: str
+    department: str
+    revision: int
+    lang: str
+    expires_at: str
+    pc: int = 0
+    phase: Phase = "input"
+    vars: dict[str, Any] = field(default_factory=dict)
+    profile: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+    attempts: int = 0
+    outcome: str | None = None
+    last_ask: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FlowState:
+        return cls(**data)
+
+
+class Flow:
+    """One conversation: drive it with ``start``, ``receive``, ``resolve``, ``handle_timer``."""
+
+    def __init__(
+        self,
+        definition: ServiceDefinition,
+        state: FlowState,
+        *,
+        ttl: timedelta = timedelta(minutes=5),
+        max_attempts: int = 3,
+        region: str = "IN",
+    ) -> None:
+        self.definition = definition
+        self.state = state
+        self.ttl = ttl
+        self.max_attempts = max_attempts
+        self.region = region
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        definition: ServiceDefinition,
+        *,
+        revision: int,
+        lang: str,
+        now: datetime,
+        ttl: timedelta = timedelta(minutes=5),
+        max_attempts: int = 3,
+        region: str = "IN",
+        profile: dict[str, str] | None = None,
+        context: dict[str, Any] | None = None,
+        args: list[str] | None = None,
+    ) -> tuple[Flow, list[Event]]:
+        """Begin the service; ``args`` answer its first questions (``RATION 1234567890``)."""
+        if lang not in definition.languages:
+            lang = "en"
+        state = FlowState(
+            service=definition.service,
+            department=definition.department,
+            revision=revision,
+            lang=lang,
+            expires_at=(now + ttl).isoformat(),
+            vars=dict(context or {}),
+            profile=dict(profile or {}),
+            args=list(args or []),
+        )
+        flow = cls(definition, state, ttl=ttl, max_attempts=max_attempts, region=region)
+        return flow, flow._run(now)
+
+    # -- inputs -------------------------------------------------------------------------
+
+    @property
+    def phase(self) -> Phase:
+        return self.state.phase
+
+    @property
+    def finished(self) -> bool:
+        return self.state.phase == "done"
+
+    def next_deadline(self) -> datetime | None:
+        if self.finished:
+            return None
+        return datetime.fromisoformat(self.state.expires_at)
+
+    def expired(self, now: datetime) -> bool:
+        deadline = self.next_deadline()
+        return deadline is not None and now >= deadline
+
+    def receive(self, text: str, now: datetime) -> list[Event]:
+        """The citizen's answer to the last question."""
+        self._check("receive")
+        step = self._step()
+        if not isinstance(step, AskStep | MenuStep):
+            raise FlowStateError("waiting for input but the current step asks nothing")
+        self._touch(now)
+        return self._answer(step, text, now)
+
+    def resolve(self, result: EffectResult, now: datetime) -> list[Event]:
+        """The outcome of the effect the engine last asked for."""
+        self._check("resolve")
+        step = self._step()
+        self.state.phase = "input"
+        events: list[Event] = []
+        match step:
+            case CallStep(call=spec):
+                if result.ok:
+                    self.state.vars[spec.save] = result.data
+                    self.state.pc += 1
+                elif spec.on_error:
+                    self.state.pc = self.definition.index_of(spec.on_error)
+                else:
+                    return self._finish(self._t(spec.error or messages.SERVICE_ERROR), "failed")
+            case LookupStep(lookup=spec) | StatusStep(status=spec) | NearbyStep(nearby=spec):
+                if not result.ok:
+                    return self._finish(self._t(messages.SERVICE_ERROR), "failed")
+                if result.data is None:
+                    if spec.on_missing:
+                        self.state.pc = self.definition.index_of(spec.on_missing)
+                    else:
+                        return self._finish(self._t(spec.missing or messages.NOT_FOUND), "failed")
+                else:
+                    self.state.vars[spec.save] = result.data
+                    self.state.pc += 1
+            case ApplyStep(apply=spec):
+                if not result.ok:
+                    return self._finish(self._t(messages.SERVICE_ERROR), "failed")
+                self.state.vars[spec.save] = result.data
+                self.state.pc += 1
+            case _:
+                raise FlowStateError("an effect result arrived for a step that asked for none")
+        return events + self._run(now)
+
+    def handle_timer(self, now: datetime) -> list[Event]:
+        """End the conversation if it has waited past its deadline; else nothing."""
+        if self.finished or not self.expired(now):
+            return []
+        return self._finish(self._t(messages.TIMED_OUT), "timeout")
+
+    def cancel(self) -> list[Event]:
+        self._check("cancel")
+        return self._finish(self._t(messages.CANCELLED), "cancelled")
+
+    # -- the interpreter ----------------------------------------------------------------
+
+    def _check(self, call: str) -> None:
+        if call not in _ALLOWED[self.state.phase]:
+            raise FlowStateError(f"{call}() is not allowed while the flow is {self.state.phase}")
+
+    def _touch(self, now: datetime) -> None:
+        self.state.expires_at = (now + self.ttl).isoformat()
+
+    def _step(self) -> Any:
+        return self.definition.steps[self.state.pc]
+
+    def _t(self, text: Text) -> str:
+        lang = self.state.lang
+        chosen = text.get(lang) or text.get("en") or ""
+        return render(chosen, self.state.vars)
+
+    def _finish(self, text: str, outcome: Outcome) -> list[Event]:
+        self.state.phase = "done"
+        self.state.outcome = outcome
+        self.state.args = []
+        return [End(text=text, outcome=outcome)]
+
+    def _run(self, now: datetime) -> list[Event]:
+        events: list[Event] = []
+        for _ in range(MAX_STEPS_PER_TURN):
+            if self.state.pc >= len(self.definition.steps):
+                events += self._finish(self._t(messages.DONE), "completed")
+                return events
+            step = self._step()
+            match step:
+                case SayStep(say=text):
+                    events.append(Say(text=self._t(text)))
+                    self.state.pc += 1
+                case EndStep(end=text, outcome=outcome):
+                    events += self._finish(self._t(text), outcome)
+                    return events
+                case GotoStep(goto=target):
+                    self.state.pc = self.definition.index_of(target)
+                case BranchStep(branch=cases):
+                    chosen = self._branch(cases)
+                    self.state.pc = (
+                        self.state.pc + 1 if chosen is None else self.definition.index_of(chosen)
+                    )
+                case AskStep() | MenuStep():
+                    known = self._known(step)
+                    if known is not None and isinstance(step, AskStep):
+                        self.state.vars[step.ask] = known
+                        self.state.pc += 1
+                        continue
+                    if self.state.args:
+                        answer = self._take_args(step)
+                        events += self._answer(step, answer, now)
+                        return events
+                    self.state.attempts = 0
+                    events.append(self._ask(step))
+                    return events
+                case _:
+                    effect = self._effect(step)
+                    self.state.phase = "effect"
+                    events.append(effect)
+                    return events
+        events += self._finish(self._t(messages.SERVICE_ERROR), "failed")
+        return events
+
+    def _known(self, step: AskStep | MenuStep) -> str | None:
+        if isinstance(step, AskStep) and step.profile_field:
+            return self.state.profile.get(step.profile_field)
+        return None
+
+    def _take_args(self, step: AskStep | MenuStep) -> str:
+        if isinstance(step, AskStep) and step.type == "text":
+            answer = " ".join(self.state.args)
+            self.state.args = []
+            return answer
+        return self.state.args.pop(0)
+
+    def _options(self, step: AskStep | MenuStep) -> list[Option]:
+        if isinstance(step, AskStep) and step.type == "yes_no":
+            return [
+                Option(value="yes", label=messages.YES),
+                Option(value="no", label=messages.NO),
+            ]
+        return list(step.options)
+
+    def _ask(self, step: AskStep | MenuStep, error: str | None = None) -> Ask:
+        kind = "choice" if isinstance(step, MenuStep) else step.type
+        choices = tuple(
+            Choice(key=str(i), value=o.value, label=self._t(o.label))
+            for i, o in enumerate(self._options(step), start=1)
+        )
+        self.state.phase = "input"
+        ask = Ask(
+            var=step.menu if isinstance(step, MenuStep) else step.ask,
+            text=self._t(step.prompt),
+            kind=kind,
+            options=choices,
+            error=error,
+            attempt=self.state.attempts + 1,
+        )
+        self.state.last_ask = {"var": ask.var, "text": ask.text, "kind": kind}
+        return ask
+
+    def _answer(self, step: AskStep | MenuStep, text: str, now: datetime) -> list[Event]:
+        as_ask = (
+            AskStep(ask=step.menu, type="choice", prompt=step.prompt, options=step.options)
+            if isinstance(step, MenuStep)
+            else step
+        )
+        result = parse(as_ask, text, region=self.region, today=_today(now))
+        if not isinstance(result, Accepted):
+            self.state.attempts += 1
+            self.state.args = []
+            if self.state.attempts >= self.max_attempts:
+                return self._finish(self._t(messages.TOO_MANY_TRIES), "failed")
+            return [self._ask(step, error=self._t(result.reason))]
+        events: list[Event] = []
+        var = as_ask.ask
+        self.state.vars[var] = result.value
+        if result.label is not None:
+            self.state.vars[f"{var}_label"] = self._label(step, result.value)
+        self.state.attempts = 0
+        if isinstance(step, AskStep) and step.profile_field:
+            self.state.profile[step.profile_field] = result.value
+            events.append(RememberField(field=step.profile_field, value=result.value))
+        if result.goto:
+            self.state.pc = self.definition.index_of(result.goto)
+        else:
+            self.state.pc += 1
+        return events + self._run(now)
+
+    def _label(self, step: AskStep | MenuStep, value: str) -> str:
+        for option in self._options(step):
+            if option.value == value:
+                return self._t(option.label)
+        return value
+
+    def _branch(self, cases: list[Any]) -> str | None:
+        """The target of the first case that holds; None falls through to the next step."""
+        for case in cases:
+            if case.when is None or _holds(case.when, self.state.vars):
+                return str(case.goto)
+        return None
+
+    def _effect(self, step: Any) -> Effect:
+        v = self.state.vars
+        match step:
+            case CallStep(call=spec):
+                return CallWebhook(
+                    url=render(spec.url, v, _url_escape),
+                    method=spec.method,
+                    body={k: render(t, v) for k, t in spec.body.items()},
+                    timeout=spec.timeout,
+                    retries=spec.retries,
+                )
+            case LookupStep(lookup=spec):
+                return LookupRow(dataset=spec.dataset, key=render(spec.key, v).strip())
+            case ApplyStep(apply=spec):
+                fields = spec.fields or [
+                    k for k in v if not k.endswith("_label") and k not in RESERVED_VARS
+                ]
+                data = {k: render("{" + k + "}", v) for k in fields if k in v}
+                kind = spec.kind or self.definition.service
+                return CreateApplication(kind=kind, status=spec.status, data=data)
+            case StatusStep(status=spec):
+                return FindApplication(ref=render(spec.ref, v).strip().upper())
+            case NearbyStep(nearby=spec):
+                return FindNearby(
+                    pincode=render(spec.pincode, v).strip(), kind=spec.kind, limit=spec.limit
+                )
+        raise FlowStateError(f"step {self.state.pc} has no known type")
+
+
+RESERVED_VARS = frozenset({"phone", "seva"})
+"""Context the runtime provides; ``seva.*`` holds gateway settings such as ``base_url``."""
+
+
+def _url_escape(name: str, value: str) -> str:
+    """Citizen answers are percent-encoded inside URLs; gateway settings are trusted."""
+    return value if name.startswith("seva.") else quote(value, safe="")
+
+
+def _today(now: datetime) -> date:
+    return now.date()
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _holds(condition: Condition, variables: dict[str, Any]) -> bool:
+    actual = lookup(variables, condition.var)
+    expected = condition.value
+    op = condition.op
+    if op == "empty":
+        return actual in (None, "", [], {})
+    if op == "not_empty":
+        return actual not in (None, "", [], {})
+    if op == "in":
+        options = expected if isinstance(expected, list) else [expected]
+        return str(actual).casefold() in {str(o).casefold() for o in options}
+    a, b = _number(actual), _number(expected)
+    if a is not None and b is not None:
+        left: Any = a
+        right: Any = b
+    else:
+        left = "" if actual is None else str(actual).casefold()
+        right = "" if expected is None else str(expected).casefold()
+    try:
+        match op:
+            case "eq":
+                return bool(left == right)
+            case "ne":
+                return bool(left != right)
+            case "lt":
+                return bool(left < right)
+            case "le":
+                return bool(left <= right)
+            case "gt":
+                return bool(left > right)
+            case "ge":
+                return bool(left >= right)
+    except TypeError:
+        return False
+    return False
+
+
+__all__ = [
+    "Ask",
+    "Choice",
+    "CreateApplication",
+    "EffectResult",
+    "End",
+    "FindApplication",
+    "FindNearby",
+    "Flow",
+    "FlowState",
+    "FlowStateError",
+    "LookupRow",
+    "RememberField",
+    "Say",
+]

@@ -1,0 +1,102 @@
+"""What the flow engine says to a channel, and what it asks the runtime to do.
+
+*Messages* (``Say``, ``Ask``, ``End``) are rendered by channels. *Effects* (``CallWebhook``,
+``LookupRow`` …) are work the sans-IO engine cannot do itself; the runtime performs one and hands
+back an ``EffectResult``. ``RememberField`` needs no answer. All are frozen, slotted,
+keyword-only dataclasses, the way h11 shapes its events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["completed", "failed", "timeout", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Choice:
+    key: str
+    """What the citizen presses or types: ``1`` … ``9``."""
+    value: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Say:
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ask:
+    var: str
+    text: str
+    kind: str
+    options: tuple[Choice, ...] = ()
+    error: str | None = None
+    """Why the previous answer was refused; channels show it before the question."""
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class End:
+    text: str
+    outcome: Outcome = "completed"
+
+
+Message = Say | Ask | End
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallWebhook:
+    url: str
+    method: str
+    body: dict[str, str]
+    timeout: float | None = None
+    retries: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LookupRow:
+    dataset: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateApplication:
+    kind: str
+    status: str
+    data: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FindApplication:
+    ref: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FindNearby:
+    pincode: str
+    kind: str
+    limit: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RememberField:
+    """The citizen answered a profile question: store it and record the consent."""
+
+    field: str
+    value: str
+
+
+Effect = CallWebhook | LookupRow | CreateApplication | FindApplication | FindNearby
+Event = Say | Ask | End | Effect | RememberField
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EffectResult:
+    """``ok`` with ``data`` (a mapping, or None for "not found"), or a failure ``reason``."""
+
+    ok: bool
+    data: Any = None
+    reason: str = ""

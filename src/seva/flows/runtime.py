@@ -1,0 +1,375 @@
+"""The I/O shell around the sans-IO flow engine: one place where every channel runs services.
+
+Channels hand it a dialogue and the citizen's words; it starts or continues the engine,
+performs the effects the engine asks for (signed webhook calls, dataset lookups, applications,
+the registry), records the finished transaction and returns the messages to render. Because
+every channel goes through ``Runtime``, the same inputs give the same answer on all of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy.orm import Session
+
+from seva.applications import service as applications
+from seva.citizens import service as citizens
+from seva.citizens.models import Citizen
+from seva.dashboard import metrics
+from seva.dashboard.models import Transaction
+from seva.db.base import utcnow
+from seva.directory import service as directory
+from seva.flows import datasets, messages
+from seva.flows.engine import Flow, FlowState
+from seva.flows.events import (
+    Ask,
+    CallWebhook,
+    CreateApplication,
+    EffectResult,
+    End,
+    Event,
+    FindApplication,
+    FindNearby,
+    LookupRow,
+    Message,
+    RememberField,
+    Say,
+)
+from seva.flows.models import Service
+from seva.flows.service import definition_at, definition_of
+from seva.flows.store import Dialogue, DialogueStore
+from seva.settings import Settings
+from seva.tenancy.models import Department
+
+log = structlog.get_logger("seva.flows")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What the citizen is told after one input."""
+
+    messages: tuple[Message, ...]
+    lang: str
+
+    @property
+    def ask(self) -> Ask | None:
+        last = self.messages[-1] if self.messages else None
+        return last if isinstance(last, Ask) else None
+
+    @property
+    def end(self) -> End | None:
+        last = self.messages[-1] if self.messages else None
+        return last if isinstance(last, End) else None
+
+    @property
+    def finished(self) -> bool:
+        return self.end is not None
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``X-Seva-Signature`` value: HMAC-SHA256 over ``<timestamp>.<body>`` (Stripe's scheme)."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+class Runtime:
+    def __init__(
+        self, settings: Settings, store: DialogueStore, http: httpx.Client | None = None
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.http = http or httpx.Client(follow_redirects=False)
+        self.ttl = timedelta(seconds=settings.session_ttl_seconds)
+
+    # -- dialogues ----------------------------------------------------------------------
+
+    def open(
+        self,
+        session: Session,
+        channel: str,
+        key: str,
+        *,
+        phone: str | None = None,
+        now: datetime | None = None,
+    ) -> Dialogue:
+        """The live dialogue for this channel key, or a fresh one (an expired one is closed)."""
+        now = now or utcnow()
+        dialogue = self.store.load(session, channel, key)
+        if dialogue is not None and dialogue.expired(now):
+            if dialogue.flow is not None and dialogue.flow.get("phase") != "done":
+                state = FlowState.from_dict(dialogue.flow)
+                self._record(session, channel, state, "timeout")
+            self.store.drop(session, channel, key)
+            dialogue = None
+        if dialogue is None:
+            dialogue = Dialogue(
+                channel=channel, key=key, phone=phone, expires_at=(now + self.ttl).isoformat()
+            )
+            if phone:
+                citizen = citizens.find(session, phone)
+                if citizen is not None and citizen.language:
+                    dialogue.lang = citizen.language
+                    dialogue.lang_chosen = True
+        return dialogue
+
+    def save(self, session: Session, dialogue: Dialogue, *, now: datetime | None = None) -> None:
+        now = now or utcnow()
+        dialogue.expires_at = (now + self.ttl).isoformat()
+        self.store.save(session, dialogue)
+
+    def close(self, session: Session, dialogue: Dialogue) -> None:
+        self.store.drop(session, dialogue.channel, dialogue.key)
+
+    def in_service(self, dialogue: Dialogue) -> bool:
+        return dialogue.flow is not None and dialogue.flow.get("phase") != "done"
+
+    def set_language(self, session: Session, dialogue: Dialogue, lang: str) -> None:
+        """The citizen chose a language: remember it for every channel."""
+        dialogue.lang = lang
+        dialogue.lang_chosen = True
+        if dialogue.flow is not None:
+            dialogue.flow["lang"] = lang
+        if dialogue.phone:
+            citizen = citizens.get_or_create(session, dialogue.phone, channel=dialogue.channel)
+            citizens.set_language(session, citizen, lang)
+
+    # -- running services ---------------------------------------------------------------
+
+    def start(
+        self,
+        session: Session,
+        dialogue: Dialogue,
+        service: Service,
+        *,
+        args: list[str] | None = None,
+        now: datetime | None = None,
+    ) -> Turn:
+        now = now or utcnow()
+        definition = definition_of(service)
+        department = session.get(Department, service.department_id)
+        assert department is not None
+        citizen = self._citizen(session, dialogue)
+        profile = citizens.consented_profile(session, citizen, department.id) if citizen else {}
+        context: dict[str, Any] = {
+            "phone": dialogue.phone or "",
+            "seva": {"base_url": self.settings.base_url.rstrip("/")},
+        }
+        flow, events = Flow.start(
+            definition,
+            revision=service.revision,
+            lang=dialogue.lang,
+            now=now,
+            ttl=self.ttl,
+            max_attempts=self.settings.max_retries,
+            region=self.settings.default_region,
+            profile=profile,
+            context=context,
+            args=args,
+        )
+        dialogue.service_id = service.id
+        metrics.STARTED.labels(dialogue.channel, department.code, service.slug).inc()
+        return self._drive(session, dialogue, flow, events, now)
+
+    def answer(
+        self, session: Session, dialogue: Dialogue, text: str, *, now: datetime | None = None
+    ) -> Turn:
+        now = now or utcnow()
+        flow = self._flow(session, dialogue)
+        if flow.expired(now):
+            return self._drive(session, dialogue, flow, flow.handle_timer(now), now)
+        return self._drive(session, dialogue, flow, flow.receive(text, now), now)
+
+    def cancel(self, session: Session, dialogue: Dialogue, *, now: datetime | None = None) -> Turn:
+        now = now or utcnow()
+        flow = self._flow(session, dialogue)
+        return self._drive(session, dialogue, flow, flow.cancel(), now)
+
+    def current_ask(self, dialogue: Dialogue) -> dict[str, Any] | None:
+        if not self.in_service(dialogue) or dialogue.flow is None:
+            return None
+        last: dict[str, Any] | None = dialogue.flow.get("last_ask")
+        return last
+
+    def _flow(self, session: Session, dialogue: Dialogue) -> Flow:
+        if dialogue.flow is None or dialogue.service_id is None:
+            raise LookupError("no service is running in this dialogue")
+        service = session.get(Service, dialogue.service_id)
+        if service is None:
+            raise LookupError("the service of this dialogue was removed")
+        state = FlowState.from_dict(dialogue.flow)
+        definition = definition_at(session, service, state.revision)
+        return Flow(
+            definition,
+            state,
+            ttl=self.ttl,
+            max_attempts=self.settings.max_retries,
+            region=self.settings.default_region,
+        )
+
+    def _citizen(self, session: Session, dialogue: Dialogue) -> Citizen | None:
+        if not dialogue.phone:
+            return None
+        return citizens.get_or_create(session, dialogue.phone, channel=dialogue.channel)
+
+    def _drive(
+        self, session: Session, dialogue: Dialogue, flow: Flow, events: list[Event], now: datetime
+    ) -> Turn:
+        out: list[Message] = []
+        pending = list(events)
+        while pending:
+            event = pending.pop(0)
+            if isinstance(event, Say | Ask | End):
+                out.append(event)
+                if isinstance(event, End):
+                    self._record(session, dialogue.channel, flow.state, event.outcome)
+            elif isinstance(event, RememberField):
+                self._remember(session, dialogue, flow.state, event)
+            else:
+                result = self._perform(session, dialogue, flow.state, event)
+                pending = flow.resolve(result, now) + pending
+        dialogue.flow = flow.state.to_dict()
+        dialogue.lang = flow.state.lang
+        return Turn(messages=tuple(out), lang=flow.state.lang)
+
+    def _record(self, session: Session, channel: str, state: FlowState, outcome: str) -> None:
+        session.add(
+            Transaction(
+                channel=channel, department=state.department, service=state.service, outcome=outcome
+            )
+        )
+        metrics.FINISHED.labels(channel, state.department, state.service, outcome).inc()
+
+    def _department(self, session: Session, state: FlowState) -> Department:
+        from seva.tenancy.service import department_by_code
+
+        department = department_by_code(session, state.department)
+        if department is None:
+            raise LookupError(f"department {state.department} is gone")
+        return department
+
+    def _remember(
+        self, session: Session, dialogue: Dialogue, state: FlowState, event: RememberField
+    ) -> None:
+        citizen = self._citizen(session, dialogue)
+        if citizen is None:
+            return
+        department = self._department(session, state)
+        citizens.remember(
+            session, citizen, department.id, event.field, event.value, dialogue.channel
+        )
+
+    # -- effects ------------------------------------------------------------------------
+
+    def _perform(
+        self, session: Session, dialogue: Dialogue, state: FlowState, effect: Event
+    ) -> EffectResult:
+        department = self._department(session, state)
+        match effect:
+            case LookupRow(dataset=name, key=key):
+                try:
+                    row = datasets.lookup(session, department.id, name, key)
+                except datasets.DatasetError as exc:
+                    log.warning("lookup_failed", dataset=name, reason=str(exc))
+                    return EffectResult(ok=False, reason=str(exc))
+                return EffectResult(ok=True, data=row)
+            case CreateApplication(kind=kind, status=status, data=data):
+                application = applications.create(
+                    session,
+                    department=department,
+                    service=state.service,
+                    kind=kind,
+                    status=status,
+                    data=data,
+                    channel=dialogue.channel,
+                    citizen=self._citizen(session, dialogue),
+                    operator_id=dialogue.operator_id,
+                )
+                return EffectResult(ok=True, data={"ref": application.ref, "status": status})
+            case FindApplication(ref=ref):
+                found = applications.find(session, ref)
+                if found is None:
+                    return EffectResult(ok=True, data=None)
+                summary = applications.summary(session, found)
+                names = summary.pop("department_name")
+                summary["department_name"] = messages.pick(names, state.lang) if names else ""
+                return EffectResult(ok=True, data=summary)
+            case FindNearby(pincode=pincode, kind=kind, limit=limit):
+                places = directory.nearest(session, pincode, kind=kind, limit=limit)
+                if not places:
+                    return EffectResult(ok=True, data=None)
+                return EffectResult(
+                    ok=True,
+                    data={
+                        "text": directory.describe(places),
+                        "count": len(places),
+                        "first": places[0].office.name,
+                    },
+                )
+            case CallWebhook():
+                return self._call(department, state, dialogue, effect)
+        raise TypeError(f"unknown effect {effect!r}")
+
+    def _call(
+        self, department: Department, state: FlowState, dialogue: Dialogue, call: CallWebhook
+    ) -> EffectResult:
+        body = json.dumps(call.body, ensure_ascii=False, separators=(",", ":")).encode()
+        signed = b"" if call.method == "GET" else body  # GET sends the fields as a query
+        timeout = call.timeout or self.settings.webhook_timeout_seconds
+        retries = self.settings.webhook_retries if call.retries is None else call.retries
+        reason = ""
+        for attempt in range(retries + 1):
+            stamp = str(int(time.time()))
+            headers = {
+                "Content-Type": "application/json",
+                "X-Seva-Timestamp": stamp,
+                "X-Seva-Signature": sign(department.webhook_secret, stamp, signed),
+                "X-Seva-Service": state.service,
+                "X-Seva-Channel": dialogue.channel,
+                "X-Seva-Language": state.lang,
+            }
+            started = time.perf_counter()
+            try:
+                if call.method == "GET":
+                    response = self.http.get(
+                        call.url, params=call.body, headers=headers, timeout=timeout
+                    )
+                else:
+                    response = self.http.post(
+                        call.url, content=body, headers=headers, timeout=timeout
+                    )
+            except httpx.HTTPError as exc:
+                reason = type(exc).__name__
+            else:
+                elapsed = round((time.perf_counter() - started) * 1000, 1)
+                log.info(
+                    "webhook",
+                    department=department.code,
+                    service=state.service,
+                    url=call.url,
+                    status=response.status_code,
+                    ms=elapsed,
+                    attempt=attempt + 1,
+                )
+                if response.status_code < 300:
+                    try:
+                        data = response.json()
+                    except ValueError:
+                        return EffectResult(ok=False, reason="response is not JSON")
+                    if not isinstance(data, dict):
+                        return EffectResult(ok=False, reason="response is not a JSON object")
+                    return EffectResult(ok=True, data=data)
+                reason = f"HTTP {response.status_code}"
+                if response.status_code < 500:
+                    break
+            if attempt < retries:
+                time.sleep(min(0.2 * (2**attempt), 2.0))
+        log.warning("webhook_failed", department=department.code, url=call.url, reason=reason)
+        return EffectResult(ok=False, reason=reason)

@@ -1,0 +1,476 @@
+"""The service-definition format (``seva: 1``), validated on load.
+
+A department developer writes one YAML (or JSON) file per service. The format borrows from
+RapidPro's goflow the idea of a flow as a list of typed steps that read and write named
+results, and drops what makes goflow hard to write by hand (node UUIDs, routers, exits and
+categories): steps run top to bottom, ``goto`` jumps to a step ``id``, and a step is known by
+the one key that names its type::
+
+    seva: 1
+    service: ration-card-status
+    department: FOOD
+    title: {en: Ration card status, hi: राशन कार्ड की स्थिति}
+    keywords: [RATION]
+    steps:
+      - ask: card_no
+        type: digits
+        length: 10-12
+        prompt: {en: Enter your ration card number, hi: अपना राशन कार्ड नंबर दर्ज करें}
+      - lookup: {dataset: ration-cards, key: "{card_no}", save: card}
+      - end: {en: "Card {card_no}: {card.status}", hi: "कार्ड {card_no}: {card.status}"}
+
+Every citizen-facing text is a mapping of language code to string and must carry each language
+the service declares (English and Hindi by default). ``docs/service-format.md`` is the
+reference for every step and field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from seva.flows.templating import placeholders
+
+FORMAT_VERSION = 1
+NAME_RE = r"^[a-z][a-z0-9_]{0,39}$"
+SLUG_RE = r"^[a-z0-9][a-z0-9-]{1,62}$"
+KEYWORD_RE = re.compile(r"^[A-Z][A-Z0-9]{1,19}$")
+LANGUAGES = {
+    "en": "English",
+    "hi": "हिन्दी",
+    "bn": "বাংলা",
+    "ta": "தமிழ்",
+    "te": "తెలుగు",
+    "mr": "मराठी",
+    "gu": "ગુજરાતી",
+    "kn": "ಕನ್ನಡ",
+    "ml": "മലയാളം",
+    "pa": "ਪੰਜਾਬੀ",
+    "or": "ଓଡ଼ିଆ",
+    "ur": "اردو",
+}
+
+Text = dict[str, str]
+"""A citizen-facing string per language code."""
+
+
+class CrossCheckError(ValueError):
+    """Problems that span steps (unknown goto targets, missing translations), each with a path."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{path}: {message}" for path, message in problems))
+        self.problems = problems
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _text(value: Any) -> Any:
+    """A bare string is shorthand for an English-only text."""
+    if isinstance(value, str):
+        return {"en": value}
+    return value
+
+
+LocalText = Annotated[Text, Field(min_length=1)]
+
+
+class Option(_Model):
+    value: str = Field(min_length=1, max_length=64)
+    label: LocalText
+    goto: str | None = None
+
+    _label = field_validator("label", mode="before")(_text)
+
+
+class Condition(_Model):
+    var: str = Field(min_length=1, max_length=80)
+    op: Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "empty", "not_empty"] = "eq"
+    value: str | float | int | list[str] | None = None
+
+
+class Case(_Model):
+    when: Condition | None = None
+    """No ``when`` means "otherwise"; it must come last."""
+    goto: str
+
+
+class _Step(_Model):
+    id: str | None = Field(default=None, pattern=NAME_RE)
+
+
+class SayStep(_Step):
+    say: LocalText
+
+    _say = field_validator("say", mode="before")(_text)
+
+
+class EndStep(_Step):
+    end: LocalText
+    outcome: Literal["completed", "failed"] = "completed"
+
+    _end = field_validator("end", mode="before")(_text)
+
+
+AskType = Literal["text", "digits", "number", "choice", "yes_no", "date", "phone", "pincode"]
+
+
+class AskStep(_Step):
+    ask: str = Field(pattern=NAME_RE)
+    type: AskType = "text"
+    prompt: LocalText
+    options: list[Option] = Field(default_factory=list)
+    length: str | int | None = None
+    """``10`` or ``10-12``: allowed number of characters (digits) in the answer."""
+    min: float | None = None
+    max: float | None = None
+    pattern: str | None = Field(default=None, max_length=200)
+    error: LocalText | None = None
+    retries: int | None = Field(default=None, ge=1, le=10)
+    profile: bool | str = False
+    """Keep the answer in the citizen registry (under this name, or ``ask``'s) and skip the
+    question next time when the citizen has let this department use it."""
+
+    _prompt = field_validator("prompt", "error", mode="before")(_text)
+
+    @field_validator("length")
+    @classmethod
+    def _length(cls, value: str | int | None) -> str | int | None:
+        if isinstance(value, str) and not re.fullmatch(r"\d{1,3}(-\d{1,3})?", value):
+            raise ValueError("length must be a number or a range like 10-12")
+        return value
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _options(self) -> AskStep:
+        if self.type == "choice" and len(self.options) < 2:
+            raise ValueError("a choice question needs at least two options")
+        if self.type != "choice" and self.options:
+            raise ValueError("options are only for type: choice")
+        if len(self.options) > 9:
+            raise ValueError("at most 9 options, so each is one key on a phone")
+        return self
+
+    @property
+    def length_range(self) -> tuple[int, int] | None:
+        if self.length is None:
+            return None
+        if isinstance(self.length, int):
+            return self.length, self.length
+        low, _, high = self.length.partition("-")
+        return int(low), int(high or low)
+
+    @property
+    def profile_field(self) -> str | None:
+        if self.profile is False:
+            return None
+        return self.ask if self.profile is True else self.profile
+
+
+class MenuStep(_Step):
+    """Shorthand for a choice question whose options jump to other steps."""
+
+    menu: str = Field(pattern=NAME_RE)
+    prompt: LocalText
+    options: list[Option] = Field(min_length=2, max_length=9)
+
+    _prompt = field_validator("prompt", mode="before")(_text)
+
+
+class BranchStep(_Step):
+    branch: list[Case] = Field(min_length=1)
+
+    @field_validator("branch")
+    @classmethod
+    def _otherwise_last(cls, cases: list[Case]) -> list[Case]:
+        for case in cases[:-1]:
+            if case.when is None:
+                raise ValueError("a case without 'when' (otherwise) must be the last one")
+        return cases
+
+
+class GotoStep(_Step):
+    goto: str
+
+
+class CallSpec(_Model):
+    url: str = Field(pattern=r"^(https?://|\{seva\.base_url\}/)")
+    method: Literal["GET", "POST"] = "POST"
+    body: dict[str, str] = Field(default_factory=dict)
+    """Fields sent as JSON; values are templates (``"{card_no}"``)."""
+    save: str = Field(pattern=NAME_RE)
+    timeout: float | None = Field(default=None, gt=0, le=30)
+    retries: int | None = Field(default=None, ge=0, le=5)
+    on_error: str | None = None
+    error: LocalText | None = None
+
+    _error = field_validator("error", mode="before")(_text)
+
+
+class CallStep(_Step):
+    call: CallSpec
+
+
+class LookupSpec(_Model):
+    dataset: str = Field(pattern=SLUG_RE)
+    key: str = Field(min_length=1)
+    save: str = Field(pattern=NAME_RE)
+    on_missing: str | None = None
+    missing: LocalText | None = None
+
+    _missing = field_validator("missing", mode="before")(_text)
+
+
+class LookupStep(_Step):
+    lookup: LookupSpec
+
+
+class ApplySpec(_Model):
+    kind: str = Field(default="", max_length=64)
+    fields: list[str] = Field(default_factory=list)
+    status: str = Field(default="Received", min_length=1, max_length=64)
+    save: str = Field(default="application", pattern=NAME_RE)
+
+
+class ApplyStep(_Step):
+    apply: ApplySpec
+
+
+class StatusSpec(_Model):
+    ref: str = Field(min_length=1)
+    save: str = Field(default="app", pattern=NAME_RE)
+    on_missing: str | None = None
+    missing: LocalText | None = None
+
+    _missing = field_validator("missing", mode="before")(_text)
+
+
+class StatusStep(_Step):
+    """Finds an application by reference (the built-in STATUS service)."""
+
+    status: StatusSpec
+
+
+class NearbySpec(_Model):
+    pincode: str = Field(min_length=1)
+    kind: Literal["office", "csc", "any"] = "any"
+    limit: int = Field(default=3, ge=1, le=5)
+    save: str = Field(default="places", pattern=NAME_RE)
+    on_missing: str | None = None
+    missing: LocalText | None = None
+
+    _missing = field_validator("missing", mode="before")(_text)
+
+
+class NearbyStep(_Step):
+    """Lists the nearest offices/CSCs to a pincode (the built-in NEAR service)."""
+
+    nearby: NearbySpec
+
+
+STEP_KINDS = (
+    "say",
+    "ask",
+    "menu",
+    "branch",
+    "goto",
+    "call",
+    "lookup",
+    "apply",
+    "status",
+    "nearby",
+    "end",
+)
+
+
+def _step_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        found = [kind for kind in STEP_KINDS if kind in value]
+        if len(found) == 1:
+            return found[0]
+        return None
+    for kind in STEP_KINDS:
+        if isinstance(value, _STEP_CLASSES[kind]):
+            return kind
+    return None
+
+
+Step = Annotated[
+    Annotated[SayStep, Tag("say")]
+    | Annotated[AskStep, Tag("ask")]
+    | Annotated[MenuStep, Tag("menu")]
+    | Annotated[BranchStep, Tag("branch")]
+    | Annotated[GotoStep, Tag("goto")]
+    | Annotated[CallStep, Tag("call")]
+    | Annotated[LookupStep, Tag("lookup")]
+    | Annotated[ApplyStep, Tag("apply")]
+    | Annotated[StatusStep, Tag("status")]
+    | Annotated[NearbyStep, Tag("nearby")]
+    | Annotated[EndStep, Tag("end")],
+    Discriminator(
+        _step_kind,
+        custom_error_type="step_kind",
+        custom_error_message="a step needs exactly one of: " + ", ".join(STEP_KINDS),
+    ),
+]
+
+_STEP_CLASSES: dict[str, type[_Step]] = {
+    "say": SayStep,
+    "ask": AskStep,
+    "menu": MenuStep,
+    "branch": BranchStep,
+    "goto": GotoStep,
+    "call": CallStep,
+    "lookup": LookupStep,
+    "apply": ApplyStep,
+    "status": StatusStep,
+    "nearby": NearbyStep,
+    "end": EndStep,
+}
+
+
+class UssdPlacement(_Model):
+    order: int = Field(default=100, ge=0, le=999)
+    hidden: bool = False
+
+
+class ServiceDefinition(_Model):
+    seva: Literal[1] = Field(description="Format version of this file.")
+    service: str = Field(pattern=SLUG_RE)
+    department: str = Field(pattern=r"^[A-Z][A-Z0-9]{1,15}$")
+    title: LocalText
+    description: LocalText | None = None
+    keywords: list[str] = Field(default_factory=list, max_length=10)
+    ussd: UssdPlacement = Field(default_factory=UssdPlacement)
+    languages: list[str] = Field(default_factory=lambda: ["en", "hi"], min_length=1)
+    steps: list[Step] = Field(min_length=1, max_length=200)
+
+    _title = field_validator("title", "description", mode="before")(_text)
+
+    @field_validator("keywords", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [v.strip().upper() if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("keywords")
+    @classmethod
+    def _keywords(cls, value: list[str]) -> list[str]:
+        for keyword in value:
+            if not KEYWORD_RE.match(keyword):
+                raise ValueError(
+                    f"keyword {keyword!r} must be 2-20 letters/digits starting with a letter"
+                )
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        for lang in value:
+            if lang not in LANGUAGES:
+                raise ValueError(f"unknown language {lang!r}; known: {', '.join(LANGUAGES)}")
+        if "en" not in value:
+            raise ValueError("English (en) is required as the fallback language")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> ServiceDefinition:
+        problems = list(self._problems())
+        if problems:
+            raise CrossCheckError(problems)
+        return self
+
+    def _problems(self) -> Iterator[tuple[str, str]]:
+        ids: dict[str, int] = {}
+        for index, step in enumerate(self.steps):
+            if step.id is not None:
+                if step.id in ids:
+                    where = f"steps.{ids[step.id]}"
+                    yield f"steps.{index}.id", f"id {step.id!r} is already used by {where}"
+                ids[step.id] = index
+        for index, step in enumerate(self.steps):
+            for target in _targets(step):
+                if target not in ids:
+                    yield f"steps.{index}", f"goto {target!r} names no step id"
+            for where, text in _texts(step):
+                missing = [lang for lang in self.languages if not text.get(lang)]
+                if missing:
+                    yield f"steps.{index}.{where}", f"missing language(s) {', '.join(missing)}"
+                for lang, body in text.items():
+                    if lang not in LANGUAGES:
+                        yield f"steps.{index}.{where}.{lang}", f"unknown language {lang!r}"
+                    try:
+                        placeholders(body)
+                    except ValueError as exc:
+                        yield f"steps.{index}.{where}.{lang}", str(exc)
+        for where, heading in (("title", self.title), ("description", self.description)):
+            if heading is not None:
+                missing = [lang for lang in self.languages if not heading.get(lang)]
+                if missing:
+                    yield where, f"missing language(s) {', '.join(missing)}"
+
+    def index_of(self, step_id: str) -> int:
+        for index, step in enumerate(self.steps):
+            if step.id == step_id:
+                return index
+        raise KeyError(step_id)
+
+
+def _targets(step: _Step) -> list[str]:
+    match step:
+        case AskStep(options=options) | MenuStep(options=options):
+            return [o.goto for o in options if o.goto]
+        case BranchStep(branch=cases):
+            return [c.goto for c in cases]
+        case GotoStep(goto=target):
+            return [target]
+        case CallStep(call=spec):
+            return [spec.on_error] if spec.on_error else []
+        case LookupStep(lookup=spec) | StatusStep(status=spec) | NearbyStep(nearby=spec):
+            return [spec.on_missing] if spec.on_missing else []
+    return []
+
+
+def _texts(step: _Step) -> list[tuple[str, Text]]:
+    found: list[tuple[str, Text]] = []
+    match step:
+        case SayStep(say=text):
+            found.append(("say", text))
+        case EndStep(end=text):
+            found.append(("end", text))
+        case AskStep() | MenuStep():
+            found.append(("prompt", step.prompt))
+            if isinstance(step, AskStep) and step.error:
+                found.append(("error", step.error))
+            found += [(f"options.{i}.label", o.label) for i, o in enumerate(step.options)]
+        case CallStep(call=spec) if spec.error:
+            found.append(("call.error", spec.error))
+        case LookupStep(lookup=spec) if spec.missing:
+            found.append(("lookup.missing", spec.missing))
+        case StatusStep(status=spec) if spec.missing:
+            found.append(("status.missing", spec.missing))
+        case NearbyStep(nearby=spec) if spec.missing:
+            found.append(("nearby.missing", spec.missing))
+    return found

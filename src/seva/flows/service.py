@@ -1,0 +1,153 @@
+"""Loading service definitions into the gateway and finding them again.
+
+A keyword is unique across the gateway (one shortcode serves every department), so loading a
+service whose keyword another department holds is refused with a clear error. Each load bumps
+the service's revision; the previous revisions stay so conversations in progress finish on the
+definition they started with.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from seva.flows.loader import dump
+from seva.flows.models import Keyword, Service, ServiceRevision
+from seva.flows.schema import ServiceDefinition
+from seva.tenancy.models import Department
+
+RESERVED_KEYWORDS = frozenset(
+    {"HELP", "STOP", "START", "CANCEL", "EXIT", "LANG", "MENU", "HINDI", "ENGLISH"}
+)
+
+
+class ServiceLoadError(ValueError):
+    """A definition that is valid on its own but cannot be loaded here."""
+
+
+def load_service(
+    session: Session,
+    definition: ServiceDefinition,
+    *,
+    source: str = "",
+    builtin: bool = False,
+    department: Department | None = None,
+) -> Service:
+    """Create or update the service; the caller commits."""
+    if department is None:
+        department = session.scalar(
+            select(Department).where(Department.code == definition.department)
+        )
+    if department is None:
+        raise ServiceLoadError(f"department {definition.department!r} does not exist; add it first")
+    if department.code != definition.department:
+        raise ServiceLoadError(
+            f"the definition names department {definition.department!r}, "
+            f"but it is being loaded for {department.code!r}"
+        )
+    for keyword in definition.keywords:
+        if keyword in RESERVED_KEYWORDS:
+            raise ServiceLoadError(f"keyword {keyword} is reserved by the gateway")
+    service = session.scalar(
+        select(Service).where(
+            Service.department_id == department.id, Service.slug == definition.service
+        )
+    )
+    for keyword in definition.keywords:
+        holder = session.get(Keyword, keyword)
+        if holder is not None and (service is None or holder.service_id != service.id):
+            other = session.get(Service, holder.service_id)
+            owner = session.get(Department, other.department_id) if other else None
+            raise ServiceLoadError(
+                f"keyword {keyword} is already used by {owner.code if owner else '?'}/"
+                f"{other.slug if other else '?'}"
+            )
+    stored = dump(definition)
+    if service is None:
+        service = Service(
+            department_id=department.id,
+            slug=definition.service,
+            revision=1,
+            definition=stored,
+            source=source,
+            ussd_order=definition.ussd.order,
+            builtin=builtin,
+            active=True,
+        )
+        session.add(service)
+        session.flush()
+    else:
+        service.revision += 1
+        service.definition = stored
+        service.source = source
+        service.ussd_order = definition.ussd.order
+        service.active = True
+        session.execute(delete(Keyword).where(Keyword.service_id == service.id))
+    session.add(
+        ServiceRevision(service_id=service.id, revision=service.revision, definition=stored)
+    )
+    for keyword in definition.keywords:
+        session.add(Keyword(keyword=keyword, service_id=service.id))
+    session.flush()
+    return service
+
+
+@lru_cache(maxsize=512)
+def _parse(service_id: int, revision: int, frozen: str) -> ServiceDefinition:
+    return ServiceDefinition.model_validate(json.loads(frozen))
+
+
+def definition_of(service: Service) -> ServiceDefinition:
+    """The parsed definition (cached per service revision: parsing is the costly part)."""
+    return _parse(service.id, service.revision, json.dumps(service.definition, sort_keys=True))
+
+
+def definition_at(session: Session, service: Service, revision: int) -> ServiceDefinition:
+    if revision == service.revision:
+        return definition_of(service)
+    row = session.scalar(
+        select(ServiceRevision).where(
+            ServiceRevision.service_id == service.id, ServiceRevision.revision == revision
+        )
+    )
+    data: dict[str, Any] = row.definition if row is not None else service.definition
+    return ServiceDefinition.model_validate(data)
+
+
+def find_by_keyword(session: Session, keyword: str) -> Service | None:
+    row = session.get(Keyword, keyword.upper())
+    if row is None:
+        return None
+    service = session.get(Service, row.service_id)
+    return service if service is not None and service.active else None
+
+
+def find_service(session: Session, department_code: str, slug: str) -> Service | None:
+    return session.scalar(
+        select(Service)
+        .join(Department, Department.id == Service.department_id)
+        .where(Department.code == department_code, Service.slug == slug, Service.active.is_(True))
+    )
+
+
+def live_services(session: Session, department_id: int | None = None) -> list[Service]:
+    query = (
+        select(Service)
+        .join(Department, Department.id == Service.department_id)
+        .where(Service.active.is_(True), Department.active.is_(True))
+        .order_by(Department.ussd_order, Department.code, Service.ussd_order, Service.slug)
+    )
+    if department_id is not None:
+        query = query.where(Service.department_id == department_id)
+    return list(session.scalars(query))
+
+
+def keywords_by_service(session: Session) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    for row in session.scalars(select(Keyword).order_by(Keyword.keyword)):
+        found.setdefault(row.service_id, []).append(row.keyword)
+    return found

@@ -1,0 +1,64 @@
+"""The process's wiring: settings, database, conversation store and channel adapters.
+
+Built once per process by ``build_gateway`` and shared by the HTTP app, the CLI and the
+transports; tests build one per database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from seva.channels.sms import SmsPull
+from seva.channels.ussd import UssdMenu
+from seva.db.session import Database
+from seva.flows.runtime import Runtime
+from seva.flows.store import DialogueStore, RedisDialogueStore, SqlDialogueStore
+from seva.settings import Settings
+
+
+@dataclass
+class Gateway:
+    settings: Settings
+    db: Database
+    runtime: Runtime
+    sms: SmsPull
+    ussd: UssdMenu
+    redis: Any = None
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.db.session() as session:
+            yield session
+
+    def close(self) -> None:
+        self.runtime.http.close()
+        self.db.dispose()
+        if self.redis is not None:
+            self.redis.close()
+
+
+def build_gateway(settings: Settings, *, database_url: str | None = None) -> Gateway:
+    db = Database(database_url or settings.effective_database_url)
+    redis_client: Any = None
+    store: DialogueStore
+    if settings.redis_url:
+        import redis
+
+        redis_client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        store = RedisDialogueStore(redis_client)
+    else:
+        store = SqlDialogueStore()
+    runtime = Runtime(settings, store)
+    return Gateway(
+        settings=settings,
+        db=db,
+        runtime=runtime,
+        sms=SmsPull(runtime),
+        ussd=UssdMenu(runtime),
+        redis=redis_client,
+    )

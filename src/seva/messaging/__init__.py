@@ -1,0 +1,1 @@
+"""Outbound messages to citizens: the outbox every notification and OTP goes through."""

@@ -1,0 +1,62 @@
+"""Runtime configuration, read from ``SEVA_*`` environment variables.
+
+The embedded defaults (SQLite under ``SEVA_DATA_DIR``, in-process state) run the demo and the
+tests on a bare machine; ``SEVA_DATABASE_URL`` and ``SEVA_REDIS_URL`` switch to the scale-out
+engines. Production refuses the built-in secret key.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "seva-demo-secret-change-me"  # noqa: S105 - refused in production below
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEVA_", extra="ignore")
+
+    env: Literal["demo", "development", "test", "production"] = "development"
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str = DEFAULT_SECRET
+
+    base_url: str = "http://127.0.0.1:8000"
+    """Where this gateway is reached; service definitions may call ``{seva.base_url}/…``."""
+    shortcode: str = "166"
+    longcode: str = "9223166166"
+    ussd_code: str = "*166#"
+    default_region: str = "IN"
+
+    session_ttl_seconds: int = Field(default=300, ge=10)
+    """How long an unanswered SMS/USSD/web conversation is kept before it times out."""
+    max_retries: int = Field(default=3, ge=1, le=10)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_retries: int = Field(default=2, ge=0, le=5)
+    otp_ttl_seconds: int = Field(default=300, ge=30)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env == "production" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError("SEVA_SECRET_KEY must be set to a private value in production")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'seva.db').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Departments, officials, roles and API keys: who may do what on the gateway."""

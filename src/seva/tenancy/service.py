@@ -1,0 +1,198 @@
+"""Onboarding departments, officials and API keys, and checking their credentials.
+
+Passwords are hashed with scrypt (stdlib, memory-hard). API keys are 32 random bytes, so a
+plain SHA-256 of the secret part is enough to store them; only the prefix is kept in clear to
+find the row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from seva.db.base import utcnow
+from seva.flows.schema import LANGUAGES
+from seva.tenancy.models import ApiKey, AuditEvent, Department, Official, Role
+
+CODE_RE = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
+SENDER_RE = re.compile(r"^[A-Z]{6}$|^[A-Z0-9]{3,11}$")
+
+
+class TenancyError(ValueError):
+    pass
+
+
+def create_department(
+    session: Session,
+    *,
+    code: str,
+    name: dict[str, str],
+    sender_id: str,
+    languages: list[str] | None = None,
+    ussd_order: int = 100,
+) -> Department:
+    code = code.strip().upper()
+    if not CODE_RE.match(code):
+        raise TenancyError("code must be 2-16 capital letters/digits starting with a letter")
+    if not name.get("en"):
+        raise TenancyError("an English name is required")
+    sender_id = sender_id.strip().upper()
+    if not SENDER_RE.match(sender_id):
+        raise TenancyError("sender ID must be 6 letters (DLT header) or 3-11 letters/digits")
+    languages = languages or ["en", "hi"]
+    unknown = [lang for lang in languages if lang not in LANGUAGES]
+    if unknown or "en" not in languages:
+        raise TenancyError(f"languages must include en and be among {', '.join(LANGUAGES)}")
+    if session.scalar(select(Department).where(Department.code == code)) is not None:
+        raise TenancyError(f"department {code} already exists")
+    department = Department(
+        code=code,
+        name=name,
+        sender_id=sender_id,
+        languages=languages,
+        webhook_secret=secrets.token_hex(32),
+        ussd_order=ussd_order,
+    )
+    session.add(department)
+    session.flush()
+    return department
+
+
+def department_by_code(session: Session, code: str) -> Department | None:
+    return session.scalar(select(Department).where(Department.code == code.strip().upper()))
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, salt, _ = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    return hmac.compare_digest(hash_password(password, salt=bytes.fromhex(salt)), stored)
+
+
+def create_official(
+    session: Session,
+    *,
+    username: str,
+    name: str,
+    role: Role,
+    password: str,
+    department: Department | None,
+    phone: str | None = None,
+    password_hash: str | None = None,
+) -> Official:
+    """``password_hash`` may replace ``password`` when the hash is already known."""
+    username = username.strip().lower()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{2,63}", username):
+        raise TenancyError("username must be 3-64 lowercase letters, digits, . _ or -")
+    if len(password) < 8:
+        raise TenancyError("password must be at least 8 characters")
+    if role is not Role.GATEWAY_ADMIN and department is None:
+        raise TenancyError(f"a {role.value} belongs to a department")
+    if session.scalar(select(Official).where(Official.username == username)) is not None:
+        raise TenancyError(f"username {username} is taken")
+    official = Official(
+        username=username,
+        name=name,
+        role=role,
+        password_hash=password_hash or hash_password(password),
+        department_id=department.id if department else None,
+        phone=phone,
+    )
+    session.add(official)
+    session.flush()
+    return official
+
+
+def authenticate_official(session: Session, username: str, password: str) -> Official | None:
+    official = session.scalar(
+        select(Official).where(
+            Official.username == username.strip().lower(), Official.active.is_(True)
+        )
+    )
+    if official is None:
+        check_password(password, hash_password("timing-equaliser"))
+        return None
+    return official if check_password(password, official.password_hash) else None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    key: ApiKey
+    secret: str
+    """The whole key as the department must send it; shown once, never stored."""
+
+
+def _key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_api_key(session: Session, department: Department, label: str = "") -> IssuedKey:
+    prefix = "sk_" + secrets.token_hex(6)
+    secret = f"{prefix}.{secrets.token_urlsafe(32)}"
+    key = ApiKey(
+        department_id=department.id, prefix=prefix, key_hash=_key_hash(secret), label=label
+    )
+    session.add(key)
+    session.flush()
+    return IssuedKey(key, secret)
+
+
+def authenticate_api_key(session: Session, secret: str) -> Department | None:
+    prefix, dot, _ = secret.strip().partition(".")
+    if not dot or not prefix.startswith("sk_"):
+        return None
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if key is None or key.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(key.key_hash, _key_hash(secret.strip())):
+        return None
+    key.last_used_at = utcnow()
+    department = session.get(Department, key.department_id)
+    return department if department is not None and department.active else None
+
+
+def revoke_api_key(session: Session, department: Department, prefix: str) -> bool:
+    key = session.scalar(
+        select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.department_id == department.id)
+    )
+    if key is None or key.revoked_at is not None:
+        return False
+    key.revoked_at = utcnow()
+    return True
+
+
+def audit(
+    session: Session,
+    action: str,
+    *,
+    official: Official | None = None,
+    department_id: int | None = None,
+    citizen_phone: str | None = None,
+    **detail: object,
+) -> None:
+    session.add(
+        AuditEvent(
+            official_id=official.id if official else None,
+            department_id=department_id
+            if department_id is not None
+            else (official.department_id if official else None),
+            action=action,
+            citizen_phone=citizen_phone,
+            detail={k: str(v) for k, v in detail.items()},
+        )
+    )

@@ -1,0 +1,121 @@
+"""Officials' login for the kiosk and the console: a signed session cookie, roles checked
+per page, CSRF tokens on every form."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from seva.deps import SessionDep
+from seva.tenancy import service as tenancy
+from seva.tenancy.models import Official, Role
+from seva.web.i18n import ui
+from seva.web.templating import check_csrf, page_lang, render
+
+router = APIRouter(include_in_schema=False)
+
+
+class LoginRequired(Exception):
+    """Raised by ``require_official``; the app turns it into a redirect to ``/login``."""
+
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+class RoleForbidden(Exception):
+    pass
+
+
+def current_official(request: Request, session: Session) -> Official | None:
+    official_id = request.session.get("official_id")
+    if official_id is None:
+        return None
+    official = session.get(Official, int(official_id))
+    if official is None or not official.active:
+        request.session.pop("official_id", None)
+        return None
+    request.state.official = official
+    return official
+
+
+def require_official(*roles: Role) -> Callable[[Request, Session], Official]:
+    """A dependency body: the logged-in official, if their role is one of ``roles``."""
+
+    def dependency(request: Request, session: SessionDep) -> Official:
+        official = current_official(request, session)
+        if official is None:
+            raise LoginRequired(request.url.path)
+        if roles and official.role not in roles and official.role is not Role.GATEWAY_ADMIN:
+            raise RoleForbidden()
+        return official
+
+    return dependency
+
+
+def _safe_next(value: str) -> str:
+    """Only same-site paths: never redirect a login to another host."""
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/console"
+    return value
+
+
+@router.get("/login")
+def login_page(request: Request, session: SessionDep, next: str = "/console") -> Response:
+    current_official(request, session)
+    return render(request, "login.html", {"next": _safe_next(next), "error": None})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/console",
+) -> Response:
+    target = _safe_next(next)
+    if not check_csrf(request, csrf):
+        return render(
+            request, "login.html", {"next": target, "error": "Form expired, try again."}, 400
+        )
+    official = tenancy.authenticate_official(session, username, password)
+    if official is None:
+        error = ui("bad_login", page_lang(request))
+        return render(request, "login.html", {"next": target, "error": error}, 401)
+    request.session.clear()
+    request.session["official_id"] = official.id
+    tenancy.audit(session, "login", official=official)
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    if check_csrf(request, csrf):
+        request.session.clear()
+    return RedirectResponse("/", status_code=303)
+
+
+def install(app: object) -> None:
+    """Turn auth exceptions into a redirect to the login page or a 403 page."""
+    from fastapi import FastAPI
+
+    assert isinstance(app, FastAPI)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+
+    @app.exception_handler(RoleForbidden)
+    async def _forbidden(request: Request, exc: RoleForbidden) -> Response:
+        return render(
+            request,
+            "login.html",
+            {"next": "/", "error": ui("not_allowed", page_lang(request))},
+            403,
+        )

@@ -1,0 +1,74 @@
+"""The Jinja2 environment every domain's pages render with.
+
+Templates live next to their domain (``seva/<domain>/templates``) and extend
+``base.html`` from ``seva/web/templates``; autoescaping is on for every file, so a citizen's
+answer or a department's text can never inject markup.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from starlette.responses import HTMLResponse
+
+from seva.web.i18n import ui
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_DIRS = [
+    ROOT / "web" / "templates",
+    ROOT / "dashboard" / "templates",
+    ROOT / "applications" / "templates",
+    ROOT / "tenancy" / "templates",
+]
+LANG_COOKIE = "seva_lang"
+
+_env = Environment(
+    loader=ChoiceLoader([FileSystemLoader(str(d)) for d in TEMPLATE_DIRS if d.exists()]),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+templates = Jinja2Templates(env=_env)
+
+
+def page_lang(request: Request) -> str:
+    """The page language: ``?lang=``, then the cookie, then English."""
+    wanted = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "en"
+    return wanted if wanted in ("en", "hi") else "en"
+
+
+def csrf_token(request: Request) -> str:
+    """A per-browser-session token every POST form carries (checked by ``check_csrf``)."""
+    token: str | None = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+def check_csrf(request: Request, token: str | None) -> bool:
+    expected = request.session.get("csrf")
+    return bool(expected) and bool(token) and secrets.compare_digest(str(expected), str(token))
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    lang = page_lang(request)
+    data: dict[str, Any] = {
+        "request": request,
+        "lang": lang,
+        "t": lambda key: ui(key, lang),
+        "csrf": csrf_token(request),
+        "official": getattr(request.state, "official", None),
+    }
+    data.update(context or {})
+    response = templates.TemplateResponse(request, template, data, status_code=status_code)
+    if request.query_params.get("lang") in ("en", "hi"):
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    return response

@@ -1,0 +1,110 @@
+"""SMS pull over HTTP (Kannel get-url): keywords, conversations, help, language, bad input."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from seva.db.base import utcnow
+from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
+from seva.gateway import Gateway
+
+
+def sms(client: TestClient, text: str, sender: str = "9811000001") -> str:
+    response = client.get(
+        "/channels/sms/kannel", params={"from": sender, "to": "166", "text": text}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/plain")
+    return response.text
+
+
+def test_keyword_with_argument_answers_at_once(client: TestClient, seeded: SeedReport) -> None:
+    assert sms(client, "RATION 1234567890") == (
+        "Ration card 1234567890 (Sunita Devi): Active. Members: 4. Shop: FPS 112, Shakarpur."
+    )
+
+
+def test_status_of_the_demo_application(client: TestClient, seeded: SeedReport) -> None:
+    reply = sms(client, f"status {DEMO_APPLICATION.lower()}", sender=DEMO_CITIZEN)
+    assert reply.startswith("Application TEST-0001 (Food & Civil Supplies): Approved")
+
+
+def test_multi_step_conversation_continues_by_reply(client: TestClient, seeded: SeedReport) -> None:
+    assert sms(client, "MANDI").startswith("Choose the crop\n1. Wheat\n2. Paddy")
+    assert sms(client, "1").startswith("Wheat at Azadpur (Delhi): modal Rs 2410/quintal")
+    # The conversation is over: the next message is a fresh keyword lookup.
+    assert "not a Seva keyword" in sms(client, "1")
+
+
+def test_post_form_works_like_get(client: TestClient, seeded: SeedReport) -> None:
+    response = client.post("/channels/sms/kannel", data={"from": "+919811000002", "text": "DL"})
+    assert response.text.startswith("Enter your driving licence number")
+
+
+def test_unknown_keyword_gets_help_listing_keywords(client: TestClient, seeded: SeedReport) -> None:
+    reply = sms(client, "hello there")
+    assert reply.startswith("Sorry, hello is not a Seva keyword.")
+    for keyword in ("RATION", "DL", "TAX", "COMPLAINT", "MANDI", "STATUS", "NEAR"):
+        assert f"\n{keyword} - " in reply
+    assert sms(client, "") == sms(client, "HELP")
+
+
+def test_wrong_answers_repeat_the_question_then_end(client: TestClient, seeded: SeedReport) -> None:
+    sms(client, "RATION")
+    assert sms(client, "abc") == "Please enter digits only.\nEnter your ration card number"
+    assert sms(client, "12") == "Please enter 10 to 12 digits.\nEnter your ration card number"
+    assert sms(client, "x").startswith("Sorry, that answer could not be accepted")
+
+
+def test_a_new_keyword_mid_conversation_starts_that_service(
+    client: TestClient, seeded: SeedReport
+) -> None:
+    sms(client, "RATION")
+    assert sms(client, "NEAR 110092").startswith("Nearest to 110092:\n1. Circle Office Shakarpur")
+
+
+def test_cancel_ends_the_conversation(client: TestClient, seeded: SeedReport) -> None:
+    sms(client, "KISAN")
+    assert sms(client, "cancel").startswith("Cancelled.")
+    assert sms(client, "cancel").startswith("Nothing to cancel.")
+
+
+def test_hindi_by_keyword_and_devanagari_end_to_end(client: TestClient, seeded: SeedReport) -> None:
+    assert sms(client, "HINDI").startswith("भाषा हिन्दी कर दी गई है")
+    reply = sms(client, "RATION ९८७६५४३२१०")
+    assert reply == (
+        "राशन कार्ड 9876543210 (Mohd. Irfan): निलंबित (eKYC लंबित)। सदस्य: 3। दुकान: FPS 078, Okhla।"
+    )
+
+
+def test_conversation_times_out(client: TestClient, gateway: Gateway, seeded: SeedReport) -> None:
+    phone = "+919811000009"
+    with gateway.session() as session:
+        gateway.sms.handle(session, phone=phone, text="RATION")
+    later = utcnow() + timedelta(seconds=gateway.settings.session_ttl_seconds + 1)
+    with gateway.session() as session:
+        reply = gateway.sms.handle(session, phone=phone, text="1234567890", now=later)
+    assert "not a Seva keyword" in reply.text  # the open question expired with its session
+
+
+def test_bad_requests_get_json_errors(client: TestClient, seeded: SeedReport) -> None:
+    missing = client.get("/channels/sms/kannel", params={"text": "RATION"})
+    assert missing.status_code == 400
+    assert missing.json()["error"]["field"] == "from"
+    invalid = client.get("/channels/sms/kannel", params={"from": "12", "text": "RATION"})
+    assert invalid.status_code == 400
+    assert invalid.json()["error"]["code"] == "invalid_phone"
+    huge = client.get("/channels/sms/kannel", params={"from": "9811000001", "text": "A" * 5000})
+    assert huge.status_code == 400
+
+
+def test_hostile_text_is_answered_not_executed(client: TestClient, seeded: SeedReport) -> None:
+    sms(client, "COMPLAINT")
+    for text in ("1", "110092", "<script>alert(1)</script>'; DROP TABLE citizens;--"):
+        reply = sms(client, text)
+    assert reply.startswith("Describe the place")
+    reply = sms(client, "{seva.base_url} \x00\x07 {phone.__class__}")
+    assert "Register complaint" in reply
+    assert sms(client, "STATUS TEST-0001", sender=DEMO_CITIZEN).startswith("Application TEST-0001")

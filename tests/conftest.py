@@ -1,0 +1,139 @@
+"""Test fixtures: one database per backend per run, emptied before each test.
+
+Tests that use ``gateway``/``client`` run on SQLite always, and again on PostgreSQL when
+``SEVA_TEST_POSTGRES_URL`` is set (``.ci/run`` sets it). With ``SEVA_TEST_STRICT=1`` a missing
+PostgreSQL/Redis/browser fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+import seva.db.models  # noqa: F401 - registers every table
+from seva.app import create_app
+from seva.db.base import Base
+from seva.db.migrate import upgrade
+from seva.db.session import make_engine
+from seva.demo.seed import SeedReport, seed
+from seva.gateway import Gateway, build_gateway
+from seva.settings import Settings
+
+POSTGRES_URL = os.environ.get("SEVA_TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("SEVA_TEST_REDIS_URL")
+STRICT = os.environ.get("SEVA_TEST_STRICT") == "1"
+
+
+def need(value: str | None, what: str) -> str:
+    """The value, or skip (fail under SEVA_TEST_STRICT) naming the variable to set."""
+    if value:
+        return value
+    if STRICT:
+        pytest.fail(f"{what} is required when SEVA_TEST_STRICT=1")
+    pytest.skip(f"{what} is not set")
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("db") / "seva-test.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = need(POSTGRES_URL, "SEVA_TEST_POSTGRES_URL (a PostgreSQL database for tests)")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    name = request.param
+    url: str = request.getfixturevalue(f"{name}_url")
+    _empty(url)
+    return url
+
+
+def _empty(url: str) -> None:
+    engine = make_engine(url) if url.startswith("postgresql") else create_engine(url)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        data_dir=tmp_path,
+        secret_key="test-secret-key",
+        base_url=f"http://127.0.0.1:{free_port()}",
+        webhook_retries=0,
+        webhook_timeout_seconds=2,
+    )
+
+
+@pytest.fixture
+def gateway(settings: Settings, database_url: str) -> Iterator[Gateway]:
+    gw = build_gateway(settings, database_url=database_url)
+    yield gw
+    gw.close()
+
+
+@pytest.fixture
+def seeded(gateway: Gateway) -> SeedReport:
+    with gateway.session() as session:
+        return seed(session)
+
+
+@pytest.fixture
+def live(gateway: Gateway, settings: Settings) -> Iterator[str]:
+    """The app served by uvicorn on ``settings.base_url`` (for webhooks and browsers)."""
+    app = create_app(settings, gateway=gateway)
+    port = int(settings.base_url.rsplit(":", 1)[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    yield settings.base_url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def client(gateway: Gateway, settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings, gateway=gateway)
+    with TestClient(app) as test_client:
+        yield test_client

@@ -1,0 +1,213 @@
+"""The sans-IO flow engine: events out for input in, effects resolved by the caller, no clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seva.flows.engine import Flow, FlowState, FlowStateError
+from seva.flows.events import Ask, CallWebhook, EffectResult, End, LookupRow, RememberField, Say
+from seva.flows.loader import parse_definition
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+RATION = """
+seva: 1
+service: ration
+department: FOOD
+title: {en: Ration, hi: राशन}
+keywords: [RATION]
+steps:
+  - ask: card_no
+    type: digits
+    length: 10-12
+    prompt: {en: "Card number?", hi: "कार्ड नंबर?"}
+  - lookup:
+      dataset: cards
+      key: "{card_no}"
+      save: card
+      missing: {en: "No card {card_no}.", hi: "कार्ड {card_no} नहीं मिला।"}
+  - end: {en: "Card {card_no}: {card.status}", hi: "कार्ड {card_no}: {card.status}"}
+"""
+
+MENU = """
+seva: 1
+service: menu-demo
+department: MCD
+title: {en: Menu, hi: मेनू}
+steps:
+  - say: {en: Welcome, hi: स्वागत}
+  - ask: name
+    profile: true
+    prompt: {en: "Name?", hi: "नाम?"}
+  - menu: topic
+    prompt: {en: "Topic?", hi: "विषय?"}
+    options:
+      - {value: tax, label: {en: Tax, hi: कर}, goto: tax}
+      - {value: water, label: {en: Water, hi: पानी}, goto: water}
+  - id: tax
+    call: {url: "https://dept.example/tax", body: {who: "{name}"}, save: tax, on_error: down}
+  - end: {en: "{name}: tax {tax.due}", hi: "{name}: कर {tax.due}"}
+  - id: water
+    ask: ok
+    type: yes_no
+    prompt: {en: "Report water logging?", hi: "जल भराव की शिकायत?"}
+  - branch:
+      - when: {var: ok, op: eq, value: "yes"}
+        goto: reported
+  - end: {en: Not reported, hi: दर्ज नहीं}
+  - id: reported
+    end: {en: "Reported by {name}", hi: "{name} द्वारा दर्ज"}
+  - id: down
+    end: {en: Backend down, hi: बैकएंड बंद}
+    outcome: failed
+"""
+
+
+def start(source: str, **kwargs: object) -> tuple[Flow, list[object]]:
+    definition = parse_definition(source)
+    flow, events = Flow.start(definition, revision=1, lang="en", now=NOW, **kwargs)  # type: ignore[arg-type]
+    return flow, list(events)
+
+
+def test_question_then_effect_then_answer() -> None:
+    flow, events = start(RATION)
+    assert events == [Ask(var="card_no", text="Card number?", kind="digits")]
+    events = list(flow.receive("1234567890", NOW))
+    assert events == [LookupRow(dataset="cards", key="1234567890")]
+    assert flow.phase == "effect"
+    events = list(flow.resolve(EffectResult(ok=True, data={"status": "Active"}), NOW))
+    assert events == [End(text="Card 1234567890: Active", outcome="completed")]
+    assert flow.finished
+
+
+def test_keyword_arguments_answer_the_first_question() -> None:
+    _flow, events = start(RATION, args=["1234567890"])
+    assert events == [LookupRow(dataset="cards", key="1234567890")]
+
+
+def test_wrong_answer_repeats_the_question_with_why_then_gives_up() -> None:
+    flow, _ = start(RATION, max_attempts=3)
+    first = flow.receive("12ab", NOW)
+    assert isinstance(first[0], Ask) and first[0].error == "Please enter digits only."
+    second = flow.receive("123", NOW)
+    assert isinstance(second[0], Ask) and second[0].error == "Please enter 10 to 12 digits."
+    assert second[0].attempt == 3
+    last = flow.receive("x", NOW)
+    assert isinstance(last[0], End) and last[0].outcome == "failed"
+
+
+def test_missing_lookup_row_ends_with_the_services_message() -> None:
+    flow, _ = start(RATION)
+    flow.receive("1234567890", NOW)
+    assert flow.resolve(EffectResult(ok=True, data=None), NOW) == [
+        End(text="No card 1234567890.", outcome="failed")
+    ]
+
+
+def test_hindi_prompts_and_indic_digits() -> None:
+    definition = parse_definition(RATION)
+    flow, events = Flow.start(definition, revision=1, lang="hi", now=NOW)
+    assert events == [Ask(var="card_no", text="कार्ड नंबर?", kind="digits")]
+    assert flow.receive("१२३४५६७८९०", NOW) == [LookupRow(dataset="cards", key="1234567890")]
+
+
+def test_menu_goto_webhook_and_branch() -> None:
+    flow, events = start(MENU)
+    assert isinstance(events[0], Say) and events[0].text == "Welcome"
+    assert isinstance(events[1], Ask) and events[1].var == "name"
+    events = flow.receive("Asha", NOW)
+    assert events[0] == RememberField(field="name", value="Asha")
+    ask = events[1]
+    assert isinstance(ask, Ask) and [c.label for c in ask.options] == ["Tax", "Water"]
+    events = flow.receive("1", NOW)
+    assert events == [
+        CallWebhook(url="https://dept.example/tax", method="POST", body={"who": "Asha"})
+    ]
+    assert flow.resolve(EffectResult(ok=True, data={"due": "500"}), NOW) == [
+        End(text="Asha: tax 500")
+    ]
+
+
+def test_webhook_failure_goes_to_on_error() -> None:
+    flow, _ = start(MENU)
+    flow.receive("Asha", NOW)
+    flow.receive("tax", NOW)
+    assert flow.resolve(EffectResult(ok=False, reason="HTTP 503"), NOW) == [
+        End(text="Backend down", outcome="failed")
+    ]
+
+
+def test_yes_no_and_branch_in_words() -> None:
+    flow, _ = start(MENU)
+    flow.receive("Asha", NOW)
+    events = flow.receive("Water", NOW)
+    assert isinstance(events[0], Ask) and [c.label for c in events[0].options] == ["Yes", "No"]
+    assert flow.receive("haan", NOW) == [End(text="Reported by Asha")]
+
+
+def test_profile_field_already_known_is_not_asked() -> None:
+    _flow, events = start(MENU, profile={"name": "Asha"})
+    assert isinstance(events[1], Ask) and events[1].var == "topic"
+
+
+def test_session_expires_by_the_clock_passed_in() -> None:
+    flow, _ = start(RATION, ttl=timedelta(minutes=5))
+    assert flow.next_deadline() == NOW + timedelta(minutes=5)
+    assert flow.handle_timer(NOW + timedelta(minutes=4)) == []
+    assert flow.handle_timer(NOW + timedelta(minutes=5)) == [
+        End(text="Your session timed out. Please start again.", outcome="timeout")
+    ]
+    with pytest.raises(FlowStateError):
+        flow.receive("1234567890", NOW)
+
+
+def test_state_round_trips_through_json() -> None:
+    import json
+
+    definition = parse_definition(MENU)
+    flow, _ = Flow.start(definition, revision=1, lang="en", now=NOW)
+    flow.receive("Asha", NOW)
+    restored = FlowState.from_dict(json.loads(json.dumps(flow.state.to_dict())))
+    again = Flow(definition, restored)
+    assert again.receive("2", NOW)[0] == Ask(
+        var="ok", text="Report water logging?", kind="yes_no", options=_yes_no_choices()
+    )
+
+
+def _yes_no_choices() -> tuple[object, ...]:
+    from seva.flows.events import Choice
+
+    return (Choice(key="1", value="yes", label="Yes"), Choice(key="2", value="no", label="No"))
+
+
+def test_calls_in_the_wrong_phase_are_refused() -> None:
+    flow, _ = start(RATION)
+    with pytest.raises(FlowStateError):
+        flow.resolve(EffectResult(ok=True), NOW)
+    flow.receive("1234567890", NOW)
+    with pytest.raises(FlowStateError):
+        flow.receive("again", NOW)
+
+
+MENU_DEFINITION = parse_definition(MENU)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(max_size=40) | st.sampled_from(["1", "2", "yes", "no", "²", "१"]), max_size=8)
+)
+def test_any_input_sequence_never_crashes(inputs: list[str]) -> None:
+    flow, _ = Flow.start(MENU_DEFINITION, revision=1, lang="en", now=NOW)
+    for text in inputs:
+        if flow.finished:
+            break
+        if flow.phase == "effect":
+            flow.resolve(EffectResult(ok=True, data={"due": "1"}), NOW)
+            continue
+        events = flow.receive(text, NOW)
+        assert events, "every input gets an answer"
+        assert all(isinstance(e, Ask | Say | End | RememberField | CallWebhook) for e in events)
