@@ -49,7 +49,7 @@ def consented_profile(session: Session, citizen: Citizen, department_id: int) ->
         )
         .where(ProfileField.citizen_id == citizen.id, Consent.department_id == department_id)
     )
-    return {str(name): str(value) for name, value in rows.tuples()}
+    return {str(name): str(value) for name, value in rows}
 
 
 def remember(
@@ -90,7 +90,7 @@ def profile_of(session: Session, citizen: Citizen) -> dict[str, str]:
     rows = session.execute(
         select(ProfileField.name, ProfileField.value).where(ProfileField.citizen_id == citizen.id)
     )
-    return {str(name): str(value) for name, value in rows.tuples()}
+    return {str(name): str(value) for name, value in rows}
 
 
 def _hash(code: str, phone: str, secret: str) -> str:

@@ -34,6 +34,16 @@ UI: dict[str, dict[str, str]] = {
 }
 
 
+def register(strings: dict[str, dict[str, str]]) -> None:
+    """Add a domain's page strings (each with at least ``en`` and ``hi``)."""
+    for key, entry in strings.items():
+        if key in UI and UI[key] != entry:
+            raise ValueError(f"UI string {key!r} is already defined differently")
+        if not entry.get("en") or not entry.get("hi"):
+            raise ValueError(f"UI string {key!r} needs English and Hindi")
+        UI[key] = entry
+
+
 def ui(key: str, lang: str) -> str:
     entry = UI.get(key)
     if entry is None:
