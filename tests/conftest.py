@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,15 +52,20 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    url = need(POSTGRES_URL, "SEVA_TEST_POSTGRES_URL (a PostgreSQL database for tests)")
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+def postgres_url() -> Iterator[str]:
+    """A fresh database created for this run next to the one named by the variable, so
+    parallel runs never truncate each other's tables; dropped at the end."""
+    base = need(POSTGRES_URL, "SEVA_TEST_POSTGRES_URL (a PostgreSQL database for tests)")
+    name = f"seva_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(base).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.rsplit("/", 1)[0] + "/" + name
     upgrade(url)
-    return url
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -8,13 +8,12 @@ definition they started with.
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from seva.db.base import utcnow
 from seva.flows.loader import dump
 from seva.flows.models import Keyword, Service, ServiceRevision
 from seva.flows.schema import ServiceDefinition
@@ -82,6 +81,7 @@ def load_service(
         session.flush()
     else:
         service.revision += 1
+        service.loaded_at = utcnow()
         service.definition = stored
         service.source = source
         service.ussd_order = definition.ussd.order
@@ -96,14 +96,22 @@ def load_service(
     return service
 
 
-@lru_cache(maxsize=512)
-def _parse(service_id: int, revision: int, frozen: str) -> ServiceDefinition:
-    return ServiceDefinition.model_validate(json.loads(frozen))
+_parsed: dict[tuple[int, int, str], ServiceDefinition] = {}
 
 
 def definition_of(service: Service) -> ServiceDefinition:
-    """The parsed definition (cached per service revision: parsing is the costly part)."""
-    return _parse(service.id, service.revision, json.dumps(service.definition, sort_keys=True))
+    """The parsed definition, cached per service revision (parsing dominates a hop's cost).
+
+    ``loaded_at`` is part of the key so two databases (tests, or a re-created demo) whose
+    services share an id and revision never share a cache entry.
+    """
+    key = (service.id, service.revision, service.loaded_at.isoformat())
+    found = _parsed.get(key)
+    if found is None:
+        if len(_parsed) > 1024:
+            _parsed.clear()
+        found = _parsed[key] = ServiceDefinition.model_validate(service.definition)
+    return found
 
 
 def definition_at(session: Session, service: Service, revision: int) -> ServiceDefinition:

@@ -1,0 +1,169 @@
+"""USSD hops per second against a real `seva demo`, with start-up time and idle memory.
+
+Starts `seva demo` on a fresh data directory (embedded SQLite, as a newcomer runs it), times
+how long until /healthz answers, reads its resident memory once idle, then drives USSD
+sessions the way an aggregator does (form POSTs with the `*`-joined history) from concurrent
+clients for a fixed duration. Each session walks four hops: dial *166#, pick Food, pick
+Ration card status, enter the card number, and checks the final `END` answer.
+
+    .venv/bin/python bench/ussd_hops.py [--seconds 20] [--concurrency 16]
+
+Prints figures; asserts nothing. Bounded by --seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HOPS = ["", "2", "2*1", "2*1*1234567890"]
+EXPECTED_END = "END Ration card 1234567890 (Sunita Devi): Active."
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and its children (the demo is one process today)."""
+    total = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            total += int(line.split()[1])
+    return total / 1024
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def session_worker(
+    client: httpx.AsyncClient,
+    url: str,
+    worker: int,
+    deadline: float,
+    latencies: list[float],
+    errors: list[str],
+) -> int:
+    sessions = 0
+    while time.perf_counter() < deadline:
+        session_id = f"bench-{worker}-{sessions}"
+        phone = f"+9198{worker:04d}{sessions % 10000:04d}"
+        for hop in HOPS:
+            form = {
+                "sessionId": session_id,
+                "serviceCode": "*166#",
+                "phoneNumber": phone,
+                "networkCode": "40410",
+                "text": hop,
+            }
+            started = time.perf_counter()
+            response = await client.post(url, data=form)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                errors.append(f"HTTP {response.status_code}")
+                break
+        else:
+            if not response.text.startswith(EXPECTED_END):
+                errors.append(f"unexpected answer: {response.text[:60]!r}")
+        sessions += 1
+    return sessions
+
+
+async def drive(base: str, seconds: float, concurrency: int) -> None:
+    url = f"{base}/channels/ussd/africastalking"
+    latencies: list[float] = []
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        # Warm up: one session so imports and caches are not in the figures.
+        await session_worker(client, url, 9999, time.perf_counter() + 0.01, [], [])
+        started = time.perf_counter()
+        deadline = started + seconds
+        counts = await asyncio.gather(
+            *(
+                session_worker(client, url, w, deadline, latencies, errors)
+                for w in range(concurrency)
+            )
+        )
+        elapsed = time.perf_counter() - started
+    hops = len(latencies)
+    print(f"concurrency          {concurrency}")
+    print(f"sessions completed   {sum(counts)}  ({sum(counts) / elapsed:.1f}/s)")
+    print(f"USSD hops            {hops} in {elapsed:.1f} s = {hops / elapsed:.1f} hops/s")
+    if latencies:
+        ms = [v * 1000 for v in latencies]
+        print(
+            f"latency ms           p50 {percentile(ms, 50):.1f}  p90 {percentile(ms, 90):.1f}  "
+            f"p99 {percentile(ms, 99):.1f}  max {max(ms):.1f}  mean {statistics.fmean(ms):.1f}"
+        )
+    print(f"errors               {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+
+    seva = Path(sys.executable).parent / "seva"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="seva-bench-") as data:
+        env = os.environ | {"SEVA_DATA_DIR": data}
+        env.pop("SEVA_DATABASE_URL", None)
+        env.pop("SEVA_REDIS_URL", None)
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [str(seva), "demo", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            ready = None
+            while time.perf_counter() - started < 60:
+                if proc.poll() is not None:
+                    raise SystemExit(f"seva demo exited: {proc.stderr.read().decode()[-500:]}")  # type: ignore[union-attr]
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        ready = time.perf_counter() - started
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.05)
+            if ready is None:
+                raise SystemExit("seva demo did not answer /healthz within 60 s")
+            time.sleep(2)
+            print(f"machine              {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+            print(f"demo start-up        {ready:.2f} s to first /healthz (fresh data dir, seeding)")
+            print(f"idle memory          {rss_mib(proc.pid):.0f} MiB RSS")
+            asyncio.run(drive(base, args.seconds, args.concurrency))
+            print(f"memory after load    {rss_mib(proc.pid):.0f} MiB RSS")
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Conversations survive between messages in the database or in Redis (scale-out)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from seva.app import create_app
+from seva.db.base import utcnow
+from seva.demo.seed import seed
+from seva.flows.store import Dialogue, RedisDialogueStore, SqlDialogueStore
+from seva.gateway import Gateway, build_gateway
+from seva.settings import Settings
+from tests.conftest import REDIS_URL, need
+
+
+@pytest.fixture
+def redis_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"redis_url": need(REDIS_URL, "SEVA_TEST_REDIS_URL")})
+
+
+@pytest.fixture
+def redis_gateway(redis_settings: Settings, database_url: str) -> Iterator[Gateway]:
+    gw = build_gateway(redis_settings, database_url=database_url)
+    gw.runtime.store = RedisDialogueStore(gw.redis, prefix=f"seva-test:{uuid.uuid4().hex}:")
+    gw.sms.runtime = gw.ussd.runtime = gw.runtime
+    yield gw
+    gw.close()
+
+
+def _dialogue(key: str) -> Dialogue:
+    return Dialogue(
+        channel="sms",
+        key=key,
+        phone="+919811000001",
+        lang="hi",
+        expires_at=(utcnow() + timedelta(minutes=5)).isoformat(),
+        meta={"consumed": 2, "pages": ["एक", "दो"]},
+        flow={"service": "x", "phase": "input", "vars": {"a": "१"}},
+    )
+
+
+def test_sql_store_round_trip(gateway: Gateway) -> None:
+    store = SqlDialogueStore()
+    with gateway.session() as session:
+        store.save(session, _dialogue("k1"))
+    with gateway.session() as session:
+        loaded = store.load(session, "sms", "k1")
+        expected = _dialogue("k1")
+        assert loaded is not None
+        assert (loaded.phone, loaded.lang, loaded.meta, loaded.flow) == (
+            expected.phone,
+            expected.lang,
+            expected.meta,
+            expected.flow,
+        )
+        store.drop(session, "sms", "k1")
+    with gateway.session() as session:
+        assert store.load(session, "sms", "k1") is None
+
+
+def test_redis_store_round_trip_and_ttl(redis_gateway: Gateway) -> None:
+    store = redis_gateway.runtime.store
+    assert isinstance(store, RedisDialogueStore)
+    with redis_gateway.session() as session:
+        store.save(session, _dialogue("k2"))
+        loaded = store.load(session, "sms", "k2")
+        assert loaded is not None and loaded.flow == _dialogue("k2").flow
+        ttl = redis_gateway.redis.ttl(store._key("sms", "k2"))
+        assert 0 < ttl <= 5 * 60 + 60
+        store.drop(session, "sms", "k2")
+        assert store.load(session, "sms", "k2") is None
+
+
+def test_conversation_over_redis_spans_two_gateways(
+    redis_gateway: Gateway, redis_settings: Settings, database_url: str
+) -> None:
+    """Two nodes sharing Redis and the database: a reply may land on either."""
+    with redis_gateway.session() as session:
+        seed(session)
+    other = build_gateway(redis_settings, database_url=database_url)
+    other.runtime.store = redis_gateway.runtime.store
+    other.sms.runtime = other.runtime
+    try:
+        with TestClient(create_app(redis_settings, gateway=redis_gateway)) as node_a, TestClient(
+            create_app(redis_settings, gateway=other)
+        ) as node_b:
+            params = {"from": "9811000077", "to": "166"}
+            first = node_a.get("/channels/sms/kannel", params=params | {"text": "MANDI"})
+            assert first.text.startswith("Choose the crop")
+            second = node_b.get("/channels/sms/kannel", params=params | {"text": "3"})
+            assert second.text.startswith("Mustard at Alwar (Rajasthan)")
+    finally:
+        other.close()
