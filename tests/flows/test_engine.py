@@ -211,3 +211,12 @@ def test_any_input_sequence_never_crashes(inputs: list[str]) -> None:
         events = flow.receive(text, NOW)
         assert events, "every input gets an answer"
         assert all(isinstance(e, Ask | Say | End | RememberField | CallWebhook) for e in events)
+
+
+def test_a_question_may_allow_more_tries_than_the_default() -> None:
+    source = RATION.replace("    length: 10-12\n", "    length: 10-12\n    retries: 5\n")
+    flow, _ = start(source, max_attempts=3)
+    for _ in range(4):
+        assert isinstance(flow.receive("x", NOW)[0], Ask)
+    last = flow.receive("x", NOW)[0]
+    assert isinstance(last, End) and last.outcome == "failed"

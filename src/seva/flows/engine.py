@@ -336,7 +336,8 @@ class Flow:
         if not isinstance(result, Accepted):
             self.state.attempts += 1
             self.state.args = []
-            if self.state.attempts >= self.max_attempts:
+            allowed = (step.retries if isinstance(step, AskStep) else None) or self.max_attempts
+            if self.state.attempts >= allowed:
                 return self._finish(self._t(messages.TOO_MANY_TRIES), "failed")
             return [self._ask(step, error=self._t(result.reason))]
         events: list[Event] = []
