@@ -35,13 +35,12 @@ UI: dict[str, dict[str, str]] = {
 
 
 def register(strings: dict[str, dict[str, str]]) -> None:
-    """Add a domain's page strings (each with at least ``en`` and ``hi``)."""
+    """Add a domain's page strings (each with at least ``en`` and ``hi``); a key another
+    domain registered first keeps its text, so shared words read the same everywhere."""
     for key, entry in strings.items():
-        if key in UI and UI[key] != entry:
-            raise ValueError(f"UI string {key!r} is already defined differently")
         if not entry.get("en") or not entry.get("hi"):
             raise ValueError(f"UI string {key!r} needs English and Hindi")
-        UI[key] = entry
+        UI.setdefault(key, entry)
 
 
 def ui(key: str, lang: str) -> str:

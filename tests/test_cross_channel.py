@@ -1,0 +1,158 @@
+"""Every bundled service gives the same answer over SMS, USSD, the web portal and the app API.
+
+Each service is driven with the same answers on every channel by a different citizen (so "data
+collected once" does not skip questions on the later channels), and the final answers are
+compared. Application references differ by construction (each run files a new application), so
+they are masked before comparing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+
+from seva.demo.seed import SeedReport
+from seva.gateway import Gateway
+
+REF = re.compile(r"\b[A-Z]+-\d{6}\b")
+
+
+@dataclass(frozen=True)
+class Script:
+    department: str
+    service: str
+    keyword: str
+    ussd_path: tuple[str, str]
+    answers: tuple[str, ...]
+    expect: str
+
+
+SCRIPTS = [
+    Script("TRANSPORT", "dl-status", "DL", ("1", "1"), ("DL0420190012345",),
+           "Licence DL0420190012345 (Arjun Mehta): Valid"),
+    Script("TRANSPORT", "learner-test-slot", "LEARNER", ("1", "2"),
+           ("Asha Verma", "15-08-1990", "2", "1"), "Asha Verma, your learner test request for LMV"),
+    Script("FOOD", "ration-card-status", "RATION", ("2", "1"), ("1234567890",),
+           "Ration card 1234567890 (Sunita Devi): Active."),
+    Script("FOOD", "grain-entitlement", "GRAIN", ("2", "2"), ("220011223344",),
+           "Card 220011223344 (Antyodaya): 35 kg"),
+    Script("MCD", "property-tax", "TAX", ("3", "1"), ("12345678",),
+           "Property 12345678, ward"),
+    Script("MCD", "civic-complaint", "COMPLAINT", ("3", "2"),
+           ("2", "110092", "Ravi Kumar", "Near gate 3, Vikas Marg", "1"),
+           "Complaint <REF> registered: Streetlight not working at 110092."),
+    Script("AGRI", "mandi-price", "MANDI", ("4", "1"), ("3",),
+           "Mustard at Alwar (Rajasthan): modal Rs 5880/quintal"),
+    Script("AGRI", "kisan-status", "KISAN", ("4", "2"), ("BR987654321",),
+           "Sita Kumari: instalments are on hold until eKYC is done."),
+    Script("SEVA", "application-status", "STATUS", ("5", "1"), ("TEST-0001",),
+           "Application TEST-0001 (Food & Civil Supplies): Approved"),
+    Script("SEVA", "nearest-centre", "NEAR", ("5", "2"), ("110092",),
+           "Nearest to 110092:\n1. Circle Office Shakarpur"),
+]  # fmt: skip
+
+
+def normal(text: str) -> str:
+    return " ".join(REF.sub("<REF>", text).split())
+
+
+def over_sms(client: TestClient, script: Script, phone: str) -> str:
+    reply = ""
+    for text in (script.keyword, *script.answers):
+        response = client.get("/channels/sms/kannel", params={"from": phone, "text": text})
+        assert response.status_code == 200
+        reply = response.text
+    return reply
+
+
+def over_ussd(client: TestClient, script: Script, phone: str) -> str:
+    history: list[str] = []
+    pages: list[str] = []
+
+    def hop(value: str | None) -> str:
+        if value is not None:
+            history.append(value)
+        form = {
+            "sessionId": f"x-{phone}",
+            "serviceCode": "*166#",
+            "phoneNumber": phone,
+            "text": "*".join(history),
+        }
+        response = client.post("/channels/ussd/africastalking", data=form)
+        assert response.status_code == 200
+        return response.text
+
+    screen = hop(None)
+    for value in (*script.ussd_path, *script.answers):
+        assert screen.startswith("CON "), screen
+        screen = hop(value)
+    pages.append(screen)
+    while screen.startswith("CON ") and screen.endswith("\n98. More"):
+        screen = hop("98")
+        pages.append(screen)
+    assert screen.startswith("END "), screen
+    return "\n".join(p[4:].removesuffix("\n98. More") for p in pages)
+
+
+def over_api(client: TestClient, script: Script, phone: str) -> str:
+    started = client.post(
+        "/api/v1/sessions", json={"department": script.department, "service": script.service}
+    )
+    assert started.status_code in (200, 201), started.text
+    body = started.json()
+    for text in script.answers:
+        assert not body["finished"], body
+        response = client.post(f"/api/v1/sessions/{body['id']}/answer", json={"text": text})
+        assert response.status_code == 200, response.text
+        body = response.json()
+    assert body["finished"], body
+    answer: str = body["answer"]
+    return answer
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.keyword)
+def test_same_answer_on_every_channel(
+    client: TestClient, live: str, gateway: Gateway, seeded: SeedReport, script: Script
+) -> None:
+    answers = {
+        "sms": over_sms(client, script, "+919811100001"),
+        "ussd": over_ussd(client, script, "+919811100002"),
+        "api": over_api(client, script, "+919811100003"),
+    }
+    assert normal(answers["sms"]).startswith(normal(script.expect)), answers["sms"]
+    assert {channel: normal(text) for channel, text in answers.items()} == dict.fromkeys(
+        answers, normal(answers["sms"])
+    )
+
+
+def test_profile_field_given_on_sms_is_not_asked_on_ussd(
+    client: TestClient, seeded: SeedReport
+) -> None:
+    phone = "+919811100009"
+    complaint = SCRIPTS[5]
+    assert "Complaint" in over_sms(client, complaint, phone)
+    # Same citizen on USSD: category, pincode, then straight to the description.
+    history = ["3", "2", "1", "110092"]
+    form = {"sessionId": "u-9", "serviceCode": "*166#", "phoneNumber": phone}
+    client.post("/channels/ussd/africastalking", data=form | {"text": ""})
+    screen = ""
+    for i in range(len(history)):
+        screen = client.post(
+            "/channels/ussd/africastalking", data=form | {"text": "*".join(history[: i + 1])}
+        ).text
+    assert screen == "CON Describe the place (landmark, street)"
+    assert "Your full name" not in screen
+
+
+def test_hindi_chosen_on_ussd_is_used_on_sms(client: TestClient, seeded: SeedReport) -> None:
+    phone = "+919811100010"
+    form = {"sessionId": "u-10", "serviceCode": "*166#", "phoneNumber": phone}
+    client.post("/channels/ussd/africastalking", data=form | {"text": ""})
+    client.post("/channels/ussd/africastalking", data=form | {"text": "0"})
+    menu = client.post("/channels/ussd/africastalking", data=form | {"text": "0*2"}).text
+    assert menu.startswith("CON सेवा")
+    reply = client.get("/channels/sms/kannel", params={"from": phone, "text": "MANDI"}).text
+    assert reply.startswith("फसल चुनें\n1. गेहूँ")
