@@ -56,34 +56,40 @@ class DialogueStore(Protocol):
 class SqlDialogueStore:
     """Conversations in the ``conversations`` table, in the caller's transaction."""
 
-    def load(self, session: Session, channel: str, key: str) -> Dialogue | None:
-        row = session.scalar(
-            select(Conversation).where(Conversation.channel == channel, Conversation.key == key)
+    def _row(self, session: Session, channel: str, key: str) -> Conversation | None:
+        """The row, looked up once per transaction (a hop loads, then saves, the same row)."""
+        cache: dict[tuple[str, str], Conversation | None] = session.info.setdefault(
+            "seva.conversations", {}
         )
+        if (channel, key) not in cache:
+            cache[(channel, key)] = session.scalar(
+                select(Conversation).where(Conversation.channel == channel, Conversation.key == key)
+            )
+        return cache[(channel, key)]
+
+    def load(self, session: Session, channel: str, key: str) -> Dialogue | None:
+        row = self._row(session, channel, key)
         return Dialogue.from_dict(row.state) if row is not None else None
 
     def save(self, session: Session, dialogue: Dialogue) -> None:
         expires = datetime.fromisoformat(dialogue.expires_at)
-        row = session.scalar(
-            select(Conversation).where(
-                Conversation.channel == dialogue.channel, Conversation.key == dialogue.key
-            )
-        )
+        row = self._row(session, dialogue.channel, dialogue.key)
         if row is None:
-            session.add(
-                Conversation(
-                    channel=dialogue.channel,
-                    key=dialogue.key,
-                    state=dialogue.to_dict(),
-                    expires_at=expires,
-                )
+            row = Conversation(
+                channel=dialogue.channel,
+                key=dialogue.key,
+                state=dialogue.to_dict(),
+                expires_at=expires,
             )
+            session.add(row)
+            session.info["seva.conversations"][(dialogue.channel, dialogue.key)] = row
         else:
             row.state = dialogue.to_dict()
             row.expires_at = expires
         session.flush()
 
     def drop(self, session: Session, channel: str, key: str) -> None:
+        session.info.setdefault("seva.conversations", {})[(channel, key)] = None
         session.execute(
             delete(Conversation).where(Conversation.channel == channel, Conversation.key == key)
         )
