@@ -86,9 +86,10 @@ def test_conversation_over_redis_spans_two_gateways(
     other.runtime.store = redis_gateway.runtime.store
     other.sms.runtime = other.runtime
     try:
-        with TestClient(create_app(redis_settings, gateway=redis_gateway)) as node_a, TestClient(
-            create_app(redis_settings, gateway=other)
-        ) as node_b:
+        with (
+            TestClient(create_app(redis_settings, gateway=redis_gateway)) as node_a,
+            TestClient(create_app(redis_settings, gateway=other)) as node_b,
+        ):
             params = {"from": "9811000077", "to": "166"}
             first = node_a.get("/channels/sms/kannel", params=params | {"text": "MANDI"})
             assert first.text.startswith("Choose the crop")
