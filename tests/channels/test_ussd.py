@@ -103,3 +103,11 @@ def test_paginate_keeps_every_character_and_the_limit() -> None:
     assert all(p.endswith("\n98. More") for p in pages[:-1])
     rebuilt = " ".join(" ".join(p.removesuffix("\n98. More").split()) for p in pages)
     assert rebuilt == " ".join(text.split())
+
+
+def test_inputs_dialled_with_the_code_walk_the_menu(client: TestClient, seeded: SeedReport) -> None:
+    form = {"sessionId": "ussd-direct", "serviceCode": "*166*2*1#", "phoneNumber": "+919811000102"}
+    first = client.post("/channels/ussd/africastalking", data=form | {"text": "2*1"})
+    assert first.text == "CON Enter your ration card number"
+    last = client.post("/channels/ussd/africastalking", data=form | {"text": "2*1*1234567890"})
+    assert last.text.startswith("END Ration card 1234567890 (Sunita Devi)")

@@ -122,3 +122,15 @@ def summary(session: Session, application: Application) -> dict[str, Any]:
         "updated": application.updated_at.date().strftime("%d-%m-%Y"),
         "note": application.events[-1].note if application.events else "",
     }
+
+
+def of_citizen(session: Session, citizen: Citizen, *, limit: int = 50) -> list[Application]:
+    """The citizen's applications, newest first (their portal page and the kiosk show them)."""
+    return list(
+        session.scalars(
+            select(Application)
+            .where(Application.citizen_id == citizen.id)
+            .order_by(Application.id.desc())
+            .limit(limit)
+        )
+    )

@@ -110,7 +110,8 @@ class UssdMenu:
             return UssdScreen(_TOO_LONG[_lang(dialogue)], end=True)
 
         screen: UssdScreen | None = None
-        if not new_inputs and "screen" not in dialogue.meta:
+        if "screen" not in dialogue.meta:
+            # A new session; inputs dialled with the code (``*166*2*1#``) walk from the root.
             screen = self._root(session, dialogue)
         for raw in new_inputs:
             screen = self._input(session, dialogue, clean(raw), now)

@@ -156,3 +156,14 @@ def verify_otp(
         return False
     challenge.used_at = now
     return True
+
+
+def last_otp_at(session: Session, phone: str) -> datetime | None:
+    """When the newest code for ``phone`` was issued (any purpose): pages refuse to send
+    another within a few seconds, so nobody can flood a phone with SMS."""
+    return session.scalar(
+        select(OtpChallenge.created_at)
+        .where(OtpChallenge.phone == phone)
+        .order_by(OtpChallenge.id.desc())
+        .limit(1)
+    )

@@ -113,6 +113,8 @@ def install(app: object) -> None:
 
     @app.exception_handler(RoleForbidden)
     async def _forbidden(request: Request, exc: RoleForbidden) -> Response:
+        # The request's transaction has ended: its Official row can no longer be read.
+        request.state.official = None
         return render(
             request,
             "login.html",

@@ -1,0 +1,379 @@
+"""The citizen portal: the list of services, each service as a sequence of forms, login by
+a one-time code to the citizen's phone, and the citizen's own page (language, profile,
+applications).
+
+Works without an account: an anonymous visitor runs any service (no registry, no profile).
+A citizen who logs in runs services with their phone, so their language, the profile they
+gave once and their applications follow them across SMS, USSD, the app and this portal.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from seva.applications import service as applications
+from seva.channels.numbers import msisdn
+from seva.channels.web import (
+    OTP_PURPOSE_PORTAL,
+    WEB,
+    CodeRefused,
+    WebForms,
+    check_code,
+    new_key,
+    send_code,
+)
+from seva.citizens import service as citizens
+from seva.deps import GatewayDep, SessionDep
+from seva.flows.schema import LANGUAGES
+from seva.tenancy.models import Department
+from seva.web import service_form
+from seva.web.i18n import register, ui
+from seva.web.service_form import FormPlace
+from seva.web.templating import LANG_COOKIE, check_csrf, page_lang, render
+
+router = APIRouter(include_in_schema=False)
+
+SESSION_DIALOGUE = "web_key"
+SESSION_CITIZEN = "citizen_phone"
+SESSION_PENDING = "otp_phone"
+PORTAL = FormPlace(base="/services", home="/", template_extra={"kiosk": False})
+
+register(
+    {
+        "portal_lead": {
+            "en": "Use any service here, or from any phone: SMS a keyword to {sms} or dial {ussd}.",
+            "hi": "कोई भी सेवा यहाँ लें, या किसी भी फ़ोन से: {sms} पर कीवर्ड SMS करें या {ussd} डायल करें।",
+        },
+        "no_services": {
+            "en": "No services are live yet.",
+            "hi": "अभी कोई सेवा उपलब्ध नहीं है।",
+        },
+        "citizen_login": {"en": "Citizen login", "hi": "नागरिक लॉग इन"},
+        "my_seva": {"en": "My Seva", "hi": "मेरी सेवा"},
+        "mobile_number": {"en": "Mobile number", "hi": "मोबाइल नंबर"},
+        "mobile_hint": {
+            "en": "10 digits. We send a one-time code by SMS.",
+            "hi": "10 अंक। हम SMS से एक बार का कोड भेजेंगे।",
+        },
+        "send_code": {"en": "Send code", "hi": "कोड भेजें"},
+        "otp_code": {"en": "6-digit code", "hi": "6 अंकों का कोड"},
+        "otp_sent_to": {
+            "en": "We sent a code by SMS to {phone}.",
+            "hi": "{phone} पर SMS से कोड भेजा गया।",
+        },
+        "verify": {"en": "Verify", "hi": "सत्यापित करें"},
+        "other_number": {"en": "Use another number", "hi": "दूसरा नंबर इस्तेमाल करें"},
+        "bad_phone": {
+            "en": "Enter a valid 10-digit mobile number.",
+            "hi": "सही 10 अंकों का मोबाइल नंबर लिखें।",
+        },
+        "otp_wait": {
+            "en": "A code was sent to this number just now. Please wait {seconds} seconds "
+            "before asking for another.",
+            "hi": "इस नंबर पर अभी-अभी कोड भेजा गया है। नया कोड माँगने से पहले {seconds} सेकंड रुकें।",
+        },
+        "bad_code": {
+            "en": "That code is wrong or has expired. Check the SMS, or ask for a new code.",
+            "hi": "यह कोड गलत है या उसकी समय-सीमा समाप्त हो गई है। SMS देखें या नया कोड माँगें।",
+        },
+        "logged_in_as": {"en": "Logged in as {phone}", "hi": "{phone} के रूप में लॉग इन"},
+        "preferred_language": {"en": "Language for SMS and pages", "hi": "SMS और पृष्ठों की भाषा"},
+        "save": {"en": "Save", "hi": "सहेजें"},
+        "language_saved": {
+            "en": "Saved. Seva will use this language on every channel.",
+            "hi": "सहेजा गया। सेवा हर माध्यम पर यही भाषा इस्तेमाल करेगी।",
+        },
+        "profile": {"en": "Details you have given", "hi": "आपके दिए गए विवरण"},
+        "profile_none": {
+            "en": "None yet. Services that need your name or date of birth ask once and remember.",
+            "hi": "अभी कोई नहीं। जिन सेवाओं को आपका नाम या जन्म तिथि चाहिए, वे एक बार पूछकर याद रखती हैं।",
+        },
+        "field": {"en": "Field", "hi": "विवरण"},
+        "value": {"en": "Value", "hi": "मान"},
+        "my_applications": {"en": "Your applications", "hi": "आपके आवेदन"},
+        "applications_none": {"en": "No applications yet.", "hi": "अभी कोई आवेदन नहीं।"},
+        "department": {"en": "Department", "hi": "विभाग"},
+        "app_status": {"en": "Status", "hi": "स्थिति"},
+        "updated": {"en": "Updated", "hi": "अद्यतन"},
+    }
+)
+
+
+def citizen_phone(request: Request) -> str | None:
+    phone = request.session.get(SESSION_CITIZEN)
+    return str(phone) if phone else None
+
+
+def _dialogue_key(request: Request) -> str:
+    key = request.session.get(SESSION_DIALOGUE)
+    if not key:
+        key = new_key()
+        request.session[SESSION_DIALOGUE] = key
+    return str(key)
+
+
+# -- services -------------------------------------------------------------------------------
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
+    lang = page_lang(request)
+    settings = gateway.settings
+    return render(
+        request,
+        "portal_home.html",
+        {
+            "groups": service_form.live_by_department(session, lang),
+            "base": PORTAL.base,
+            "sms_code": settings.shortcode,
+            "ussd_code": settings.ussd_code,
+        },
+    )
+
+
+@router.get("/services/{department_code}/{slug}")
+def service_page(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    department_code: str,
+    slug: str,
+    done: str = "",
+) -> Response:
+    view = service_form.find_view(session, department_code, slug, page_lang(request))
+    if view is None:
+        return service_form.not_found(request)
+    forms = WebForms(gateway.runtime, WEB)
+    _, _, response = service_form.show(
+        request,
+        session,
+        gateway.settings,
+        forms,
+        _dialogue_key(request),
+        view,
+        PORTAL,
+        phone=citizen_phone(request),
+        done=bool(done),
+    )
+    return response
+
+
+@router.post("/services/{department_code}/{slug}")
+def service_answer(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    department_code: str,
+    slug: str,
+    csrf: Annotated[str, Form()] = "",
+    answer: Annotated[str, Form()] = "",
+    typed: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "answer",
+    seq: Annotated[str, Form()] = "",
+) -> Response:
+    view = service_form.find_view(session, department_code, slug, page_lang(request))
+    if view is None:
+        return service_form.not_found(request)
+    forms = WebForms(gateway.runtime, WEB)
+    _, response = service_form.submit(
+        request,
+        session,
+        forms,
+        _dialogue_key(request),
+        view,
+        PORTAL,
+        csrf=csrf,
+        answer=typed.strip() or answer,
+        action=action,
+        seq=seq,
+        phone=citizen_phone(request),
+    )
+    return response
+
+
+# -- citizen login --------------------------------------------------------------------------
+
+
+def _login_page(request: Request, *, error: str = "", status: int = 200) -> Response:
+    pending = request.session.get(SESSION_PENDING)
+    return render(
+        request,
+        "portal_login.html",
+        {
+            "pending": pending,
+            "error": error,
+            "next": _safe_next(request.query_params.get("next", "/me")),
+        },
+        status,
+    )
+
+
+def _safe_next(value: str) -> str:
+    """Only paths on this site: a login never sends the citizen to another host."""
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/me"
+    return value
+
+
+@router.get("/citizen/login")
+def login_page(request: Request, change: str = "") -> Response:
+    if change:
+        request.session.pop(SESSION_PENDING, None)
+    if citizen_phone(request):
+        return RedirectResponse("/me", status_code=303)
+    return _login_page(request)
+
+
+@router.post("/citizen/login")
+def login_send(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    phone: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/me",
+) -> Response:
+    lang = page_lang(request)
+    if not check_csrf(request, csrf):
+        return _login_page(request, error=ui("form_expired", lang), status=400)
+    number = msisdn(phone[:40], gateway.settings.default_region)
+    if number is None:
+        request.session.pop(SESSION_PENDING, None)
+        return _login_page(request, error=ui("bad_phone", lang), status=400)
+    settings = gateway.settings
+    result = send_code(
+        session,
+        number,
+        purpose=OTP_PURPOSE_PORTAL,
+        secret=settings.secret_key,
+        ttl_seconds=settings.otp_ttl_seconds,
+        lang=lang,
+    )
+    request.session[SESSION_PENDING] = number
+    if isinstance(result, CodeRefused):
+        message = ui("otp_wait", lang).format(seconds=result.wait_seconds)
+        return _login_page(request, error=message, status=429)
+    return RedirectResponse(f"/citizen/login?next={_quoted(_safe_next(next))}", status_code=303)
+
+
+@router.post("/citizen/verify")
+def login_verify(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    code: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/me",
+) -> Response:
+    lang = page_lang(request)
+    pending = request.session.get(SESSION_PENDING)
+    if not check_csrf(request, csrf):
+        return _login_page(request, error=ui("form_expired", lang), status=400)
+    if not pending:
+        return RedirectResponse("/citizen/login", status_code=303)
+    phone = str(pending)
+    if not check_code(
+        session,
+        phone,
+        code[:40],
+        purpose=OTP_PURPOSE_PORTAL,
+        secret=gateway.settings.secret_key,
+    ):
+        return _login_page(request, error=ui("bad_code", lang), status=400)
+    citizen = citizens.get_or_create(session, phone, channel=WEB)
+    _end_dialogue(request, session, gateway)
+    request.session.pop(SESSION_PENDING, None)
+    request.session[SESSION_CITIZEN] = phone
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    if citizen.language in ("en", "hi"):
+        response.set_cookie(LANG_COOKIE, citizen.language, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+@router.post("/citizen/logout")
+def logout(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    if check_csrf(request, csrf):
+        _end_dialogue(request, session, gateway)
+        request.session.pop(SESSION_CITIZEN, None)
+        request.session.pop(SESSION_PENDING, None)
+    return RedirectResponse("/", status_code=303)
+
+
+def _end_dialogue(request: Request, session: Session, gateway: GatewayDep) -> None:
+    """Answers given before a login or logout stay with whoever gave them."""
+    key = request.session.pop(SESSION_DIALOGUE, None)
+    if key:
+        forms = WebForms(gateway.runtime, WEB)
+        dialogue = gateway.runtime.open(session, WEB, str(key))
+        forms.forget(session, dialogue)
+
+
+def _quoted(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="/")
+
+
+# -- the citizen's page ---------------------------------------------------------------------
+
+
+@router.get("/me")
+def me(request: Request, session: SessionDep, saved: str = "") -> Response:
+    phone = citizen_phone(request)
+    if phone is None:
+        return RedirectResponse("/citizen/login?next=/me", status_code=303)
+    lang = page_lang(request)
+    citizen = citizens.get_or_create(session, phone)
+    rows = []
+    for application in applications.of_citizen(session, citizen):
+        department = session.get(Department, application.department_id)
+        rows.append(
+            {
+                "ref": application.ref,
+                "department": department.display_name(lang) if department else "",
+                "service": application.service,
+                "status": application.status,
+                "updated": application.updated_at.strftime("%d-%m-%Y"),
+            }
+        )
+    return render(
+        request,
+        "portal_me.html",
+        {
+            "phone": phone,
+            "citizen_lang": citizen.language or lang,
+            "languages": [code for code in ("en", "hi") if code in LANGUAGES],
+            "profile": sorted(citizens.profile_of(session, citizen).items()),
+            "applications": rows,
+            "saved": bool(saved),
+        },
+    )
+
+
+@router.post("/me/language")
+def me_language(
+    request: Request,
+    session: SessionDep,
+    language: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    phone = citizen_phone(request)
+    if phone is None:
+        return RedirectResponse("/citizen/login?next=/me", status_code=303)
+    if not check_csrf(request, csrf) or language not in ("en", "hi"):
+        message = ui("form_expired", page_lang(request))
+        return render(request, "portal_message.html", {"message": message, "back": "/me"}, 400)
+    citizen = citizens.get_or_create(session, phone)
+    citizens.set_language(session, citizen, language)
+    response = RedirectResponse("/me?saved=1", status_code=303)
+    response.set_cookie(LANG_COOKIE, language, max_age=365 * 86400, samesite="lax")
+    return response

@@ -1,0 +1,411 @@
+"""The phone simulator (``/sim``): a basic phone in the browser, for demos and testing.
+
+It texts the shortcode and dials the USSD code through the very adapters the operators' HTTP
+callbacks use (``gateway.sms.handle``, ``gateway.ussd.handle``), so it shows exactly what a
+handset would get, and its inbox lists the SMS queued to the number (codes from the portal and
+the kiosk, application status notifications).
+
+The browser session holds only a random key; the conversation thread and the USSD session
+live in the dialogue store (database or Redis) under channel ``sim``, because a thread of
+Hindi SMS would not fit in a cookie. Off in production: anyone could read any number's codes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import deque
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from seva.channels.numbers import msisdn
+from seva.channels.sms import MAX_INBOUND
+from seva.db.base import utcnow
+from seva.deps import GatewayDep, SessionDep
+from seva.flows.store import Dialogue
+from seva.gateway import Gateway
+from seva.messaging import service as messaging
+from seva.messaging.models import OutboxMessage
+from seva.web.i18n import register, ui
+from seva.web.templating import check_csrf, page_lang, render
+
+router = APIRouter(include_in_schema=False)
+
+CHANNEL = "sim"
+SESSION_SIM = "sim"
+DEFAULT_PHONE = "+919900000001"
+MAX_THREAD = 30
+INBOX_SHOWN = 20
+KEEP_FOR = timedelta(hours=8)
+"""As long as the browser session cookie lives."""
+MAX_USSD_INPUT = 160
+
+register(
+    {
+        "sim_title": {"en": "Phone simulator", "hi": "फ़ोन सिम्युलेटर"},
+        "sim_intro": {
+            "en": "A basic phone in your browser. It texts {sms} and dials {ussd} through the "
+            "same gateway code that real operators call.",
+            "hi": "ब्राउज़र में एक साधारण फ़ोन। यह {sms} पर SMS और {ussd} डायल उसी गेटवे कोड से "
+            "करता है जिसे असली ऑपरेटर बुलाते हैं।",
+        },
+        "sim_number": {"en": "This phone's number", "hi": "इस फ़ोन का नंबर"},
+        "sim_use_number": {"en": "Use number", "hi": "नंबर लगाएँ"},
+        "sim_messages": {"en": "Messages with {code}", "hi": "{code} के साथ संदेश"},
+        "sim_no_messages": {
+            "en": "No messages yet. Try RATION 1234567890 or HELP.",
+            "hi": "अभी कोई संदेश नहीं। RATION 1234567890 या HELP भेजकर देखें।",
+        },
+        "sim_text": {"en": "Text message", "hi": "संदेश"},
+        "sim_send": {"en": "Send", "hi": "भेजें"},
+        "sim_you": {"en": "You", "hi": "आप"},
+        "sim_dial_title": {"en": "USSD", "hi": "USSD"},
+        "sim_dial_code": {"en": "Code to dial", "hi": "डायल करने का कोड"},
+        "sim_dial": {"en": "Dial", "hi": "डायल करें"},
+        "sim_reply": {"en": "Reply", "hi": "उत्तर"},
+        "sim_ussd_input": {"en": "Your input", "hi": "आपका इनपुट"},
+        "sim_hang_up": {"en": "Hang up", "hi": "कॉल काटें"},
+        "sim_ussd_ended": {"en": "Session ended.", "hi": "सत्र समाप्त।"},
+        "sim_ussd_idle": {
+            "en": "Dial {ussd} to open the menu.",
+            "hi": "मेनू खोलने के लिए {ussd} डायल करें।",
+        },
+        "sim_bad_code": {
+            "en": "Connection problem or invalid MMI code.",
+            "hi": "कनेक्शन समस्या या अमान्य MMI कोड।",
+        },
+        "sim_inbox": {"en": "Inbox", "hi": "इनबॉक्स"},
+        "sim_inbox_hint": {
+            "en": "SMS that Seva has queued to this number: codes, status updates.",
+            "hi": "सेवा द्वारा इस नंबर पर भेजे गए SMS: कोड, स्थिति की सूचनाएँ।",
+        },
+        "sim_inbox_empty": {"en": "Nothing received yet.", "hi": "अभी कुछ नहीं मिला।"},
+        "sim_refresh": {"en": "Refresh", "hi": "ताज़ा करें"},
+        "sim_clear": {"en": "Clear thread", "hi": "बातचीत मिटाएँ"},
+        "sim_disabled": {
+            "en": "The phone simulator is off on this gateway.",
+            "hi": "इस गेटवे पर फ़ोन सिम्युलेटर बंद है।",
+        },
+    }
+)
+
+
+# -- state ----------------------------------------------------------------------------------
+
+
+class PhoneState:
+    """The simulated handset: its number, the SMS thread and an open USSD session."""
+
+    def __init__(self, dialogue: Dialogue) -> None:
+        self.dialogue = dialogue
+        meta = dialogue.meta
+        self.phone: str = str(meta.get("phone") or DEFAULT_PHONE)
+        self.thread: list[dict[str, str]] = list(meta.get("thread") or [])
+        self.ussd: dict[str, Any] = dict(meta.get("ussd") or {})
+
+    def add(self, direction: str, text: str, now: datetime) -> dict[str, str]:
+        entry = {"dir": direction, "text": text, "at": _clock(now)}
+        self.thread = list(deque([*self.thread, entry], maxlen=MAX_THREAD))
+        return entry
+
+    def save(self, gateway: Gateway, session: Session, now: datetime) -> None:
+        self.dialogue.meta = {"phone": self.phone, "thread": self.thread, "ussd": self.ussd}
+        self.dialogue.expires_at = (now + KEEP_FOR).isoformat()
+        gateway.runtime.store.save(session, self.dialogue)
+
+
+def _clock(moment: datetime) -> str:
+    """Hours and minutes on the gateway host's clock, as a handset shows them."""
+    return moment.astimezone().strftime("%H:%M")
+
+
+def _enabled(gateway: Gateway) -> bool:
+    return gateway.settings.env != "production"
+
+
+def _load(request: Request, gateway: Gateway, session: Session, now: datetime) -> PhoneState:
+    key = request.session.get(SESSION_SIM)
+    dialogue = None
+    if key:
+        dialogue = gateway.runtime.store.load(session, CHANNEL, str(key))
+        if dialogue is not None and dialogue.expired(now):
+            dialogue = None
+    if dialogue is None:
+        key = secrets.token_urlsafe(18)
+        request.session[SESSION_SIM] = key
+        dialogue = Dialogue(channel=CHANNEL, key=str(key), expires_at=(now + KEEP_FOR).isoformat())
+    return PhoneState(dialogue)
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _disabled(request: Request) -> Response:
+    return render(
+        request,
+        "portal_message.html",
+        {"message": ui("sim_disabled", page_lang(request)), "back": "/"},
+        404,
+    )
+
+
+def _expired_form(request: Request) -> Response:
+    message = ui("form_expired", page_lang(request))
+    if _wants_json(request):
+        return JSONResponse(
+            {"error": {"code": "csrf", "message": message, "field": "csrf"}}, status_code=400
+        )
+    return render(request, "portal_message.html", {"message": message, "back": "/sim"}, 400)
+
+
+def _inbox(session: Session, phone: str, after_id: int = 0) -> list[OutboxMessage]:
+    """The newest messages queued to ``phone`` after ``after_id``, oldest first."""
+    shown: deque[OutboxMessage] = deque(maxlen=INBOX_SHOWN)
+    cursor = after_id
+    while True:
+        batch = messaging.inbox(session, phone, after_id=cursor, limit=200)
+        shown.extend(batch)
+        if len(batch) < 200:
+            return list(shown)
+        cursor = batch[-1].id
+
+
+def _inbox_json(message: OutboxMessage) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "sender": message.sender,
+        "text": message.text,
+        "kind": message.kind,
+        "at": _clock(message.created_at),
+    }
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+
+@router.get("/sim")
+def sim_page(request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
+    if not _enabled(gateway):
+        return _disabled(request)
+    now = utcnow()
+    state = _load(request, gateway, session, now)
+    settings = gateway.settings
+    inbox = _inbox(session, state.phone)
+    return render(
+        request,
+        "sim.html",
+        {
+            "phone": state.phone,
+            "thread": state.thread,
+            "ussd": state.ussd,
+            "inbox": [_inbox_json(m) for m in reversed(inbox)],
+            "last_inbox_id": inbox[-1].id if inbox else 0,
+            "sms_code": settings.shortcode,
+            "ussd_code": settings.ussd_code,
+            "max_sms": MAX_INBOUND,
+        },
+    )
+
+
+@router.get("/sim/inbox")
+def sim_inbox(
+    request: Request, session: SessionDep, gateway: GatewayDep, after: int = 0
+) -> Response:
+    """New inbox messages as JSON (the page polls this), or the page itself."""
+    if not _enabled(gateway):
+        return _disabled(request)
+    if not _wants_json(request):
+        return RedirectResponse("/sim#inbox", status_code=303)
+    state = _load(request, gateway, session, utcnow())
+    messages = _inbox(session, state.phone, after_id=max(0, after))
+    return JSONResponse(
+        {"phone": state.phone, "messages": [_inbox_json(m) for m in messages]},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.post("/sim/number")
+def sim_number(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    phone: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    if not _enabled(gateway):
+        return _disabled(request)
+    if not check_csrf(request, csrf):
+        return _expired_form(request)
+    number = msisdn(phone[:40], gateway.settings.default_region)
+    if number is None:
+        message = ui("bad_phone", page_lang(request))
+        return render(request, "portal_message.html", {"message": message, "back": "/sim"}, 400)
+    now = utcnow()
+    state = _load(request, gateway, session, now)
+    if number != state.phone:
+        state.phone = number
+        state.thread = []
+        state.ussd = {}
+    state.save(gateway, session, now)
+    return RedirectResponse("/sim", status_code=303)
+
+
+@router.post("/sim/sms")
+def sim_sms(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    text: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    if not _enabled(gateway):
+        return _disabled(request)
+    if not check_csrf(request, csrf):
+        return _expired_form(request)
+    now = utcnow()
+    state = _load(request, gateway, session, now)
+    body = text[:MAX_INBOUND]
+    sent = state.add("out", body, now)
+    reply = gateway.sms.handle(session, phone=state.phone, text=body)
+    received = state.add("in", reply.text, now)
+    state.save(gateway, session, now)
+    if _wants_json(request):
+        return JSONResponse({"sent": sent, "reply": received})
+    return RedirectResponse("/sim#thread", status_code=303)
+
+
+@router.post("/sim/clear")
+def sim_clear(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    if not _enabled(gateway):
+        return _disabled(request)
+    if not check_csrf(request, csrf):
+        return _expired_form(request)
+    now = utcnow()
+    state = _load(request, gateway, session, now)
+    state.thread = []
+    state.save(gateway, session, now)
+    return RedirectResponse("/sim", status_code=303)
+
+
+def _dialled(code: str, service_code: str) -> list[str] | None:
+    """The inputs a dialled string carries: ``*166#`` → ``[]``, ``*166*2*1#`` → ``["2", "1"]``
+    (the shortcut most USSD menus accept); None when it is not this gateway's code."""
+    compact = code.strip().replace(" ", "")
+    prefix = service_code.rstrip("#")
+    if not compact.endswith("#") or not compact.startswith(prefix):
+        return None
+    rest = compact[len(prefix) : -1]
+    if rest == "":
+        return []
+    if not rest.startswith("*"):
+        return None
+    parts = rest[1:].split("*")
+    return parts if all(parts) else None
+
+
+def _ussd_reply(request: Request, state: PhoneState, screen: str, end: bool) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"screen": screen, "end": end})
+    return RedirectResponse("/sim#ussd", status_code=303)
+
+
+@router.post("/sim/dial")
+def sim_dial(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    code: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    if not _enabled(gateway):
+        return _disabled(request)
+    if not check_csrf(request, csrf):
+        return _expired_form(request)
+    now = utcnow()
+    state = _load(request, gateway, session, now)
+    inputs = _dialled(code[:64], gateway.settings.ussd_code)
+    if inputs is None:
+        text = ui("sim_bad_code", page_lang(request))
+        state.ussd = {"screen": text, "end": True, "error": True}
+        state.save(gateway, session, now)
+        return _ussd_reply(request, state, text, True)
+    session_id = "sim-" + secrets.token_hex(8)
+    # A shortcut is keyed hop by hop, as if the citizen had typed each choice in turn.
+    screen = gateway.ussd.handle(session, session_id=session_id, phone=state.phone, text="")
+    for hop in range(1, len(inputs) + 1):
+        if screen.end:
+            inputs = inputs[: hop - 1]
+            break
+        text = "*".join(inputs[:hop])
+        screen = gateway.ussd.handle(session, session_id=session_id, phone=state.phone, text=text)
+    state.ussd = {
+        "session_id": session_id,
+        "inputs": inputs,
+        "screen": screen.text,
+        "end": screen.end,
+    }
+    state.save(gateway, session, now)
+    return _ussd_reply(request, state, screen.text, screen.end)
+
+
+@router.post("/sim/ussd")
+def sim_ussd(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    value: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """The next keypad input of the open USSD session."""
+    if not _enabled(gateway):
+        return _disabled(request)
+    if not check_csrf(request, csrf):
+        return _expired_form(request)
+    now = utcnow()
+    state = _load(request, gateway, session, now)
+    ussd = state.ussd
+    if not ussd.get("session_id") or ussd.get("end"):
+        text = ui("sim_ussd_ended", page_lang(request))
+        state.ussd = {"screen": text, "end": True}
+        state.save(gateway, session, now)
+        return _ussd_reply(request, state, text, True)
+    inputs = [*list(ussd.get("inputs") or []), value.strip()[:MAX_USSD_INPUT]]
+    screen = gateway.ussd.handle(
+        session, session_id=str(ussd["session_id"]), phone=state.phone, text="*".join(inputs)
+    )
+    state.ussd = {
+        "session_id": ussd["session_id"],
+        "inputs": inputs,
+        "screen": screen.text,
+        "end": screen.end,
+    }
+    state.save(gateway, session, now)
+    return _ussd_reply(request, state, screen.text, screen.end)
+
+
+@router.post("/sim/hangup")
+def sim_hangup(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    if not _enabled(gateway):
+        return _disabled(request)
+    if not check_csrf(request, csrf):
+        return _expired_form(request)
+    now = utcnow()
+    state = _load(request, gateway, session, now)
+    # A handset that hangs up tells the gateway nothing; the session times out there.
+    state.ussd = {}
+    state.save(gateway, session, now)
+    return _ussd_reply(request, state, "", True)

@@ -1,0 +1,150 @@
+"""Citizen login by a one-time code, their page, and the registry following them."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from seva.citizens import service as citizens
+from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
+from seva.gateway import Gateway
+from seva.messaging.models import OutboxMessage
+from tests.web.pages import alert, answer, csrf_of, field, final_answer, last_code
+
+PHONE = "+919811000201"
+
+
+def send_code(client: TestClient, phone: str) -> int:
+    csrf = csrf_of(client, "/citizen/login")
+    response = client.post(
+        "/citizen/login", data={"csrf": csrf, "phone": phone}, follow_redirects=False
+    )
+    return response.status_code
+
+
+def log_in(client: TestClient, gateway: Gateway, phone: str) -> None:
+    assert send_code(client, phone) == 303
+    page = client.get("/citizen/login").text
+    response = client.post(
+        "/citizen/verify",
+        data={"csrf": field(page, "csrf"), "code": last_code(gateway, phone), "next": "/me"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/me"
+
+
+def test_login_by_code_shows_the_citizens_applications(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    assert send_code(client, "99000 00001") == 303  # typed the way people type it
+    with gateway.session() as session:
+        otp = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.to_phone == DEMO_CITIZEN)
+            .where(OutboxMessage.kind == "otp")
+        ).one()
+        assert otp.text.startswith("Seva OTP ") and "Valid 5 minutes. Do not share." in otp.text
+    page = client.get("/citizen/login").text
+    assert f"We sent a code by SMS to {DEMO_CITIZEN}." in page
+    wrong = client.post("/citizen/verify", data={"csrf": field(page, "csrf"), "code": "000000"})
+    assert wrong.status_code == 400
+    assert alert(wrong.text) == (
+        "That code is wrong or has expired. Check the SMS, or ask for a new code."
+    )
+    me = client.post(
+        "/citizen/verify",
+        data={"csrf": field(page, "csrf"), "code": last_code(gateway, DEMO_CITIZEN)},
+    )
+    assert me.status_code == 200
+    assert f"Logged in as {DEMO_CITIZEN}" in me.text
+    assert f"<strong>{DEMO_APPLICATION}</strong>" in me.text and "<td>Approved</td>" in me.text
+    assert 'href="/me">My Seva</a>' in me.text
+
+
+def test_a_second_code_within_30_seconds_is_refused(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    assert send_code(client, PHONE) == 303
+    assert send_code(client, PHONE) == 429
+    page = client.get("/citizen/login")
+    refused = client.post("/citizen/login", data={"csrf": field(page.text, "csrf"), "phone": PHONE})
+    message = alert(refused.text) or ""
+    assert message.startswith("A code was sent to this number just now. Please wait ")
+    with gateway.session() as session:
+        count = session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.to_phone == PHONE)
+        )
+    assert count == 1  # the phone got one SMS, not three
+
+
+def test_bad_number_and_missing_csrf(client: TestClient, seeded: SeedReport) -> None:
+    csrf = csrf_of(client, "/citizen/login")
+    bad = client.post("/citizen/login", data={"csrf": csrf, "phone": "12345"})
+    assert bad.status_code == 400
+    assert alert(bad.text) == "Enter a valid 10-digit mobile number."
+    forged = client.post("/citizen/login", data={"phone": PHONE})
+    assert forged.status_code == 400
+
+
+def test_the_code_goes_out_in_the_citizens_language(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    with gateway.session() as session:
+        citizen = citizens.get_or_create(session, PHONE)
+        citizens.set_language(session, citizen, "hi")
+    send_code(client, PHONE)
+    with gateway.session() as session:
+        text = session.scalars(
+            select(OutboxMessage.text).where(OutboxMessage.to_phone == PHONE)
+        ).one()
+    assert text.startswith("सेवा OTP ") and "5 मिनट तक मान्य" in text
+
+
+def test_language_choice_is_saved_to_the_registry(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    log_in(client, gateway, PHONE)
+    page = client.get("/me").text
+    saved = client.post("/me/language", data={"csrf": field(page, "csrf"), "language": "hi"})
+    assert '<html lang="hi">' in saved.text
+    assert "सहेजा गया" in saved.text
+    with gateway.session() as session:
+        citizen = citizens.find(session, PHONE)
+        assert citizen is not None and citizen.language == "hi"
+    # The SMS channel now answers this citizen in Hindi too.
+    sms = client.get("/channels/sms/kannel", params={"from": PHONE, "text": "RATION 1234567890"})
+    assert sms.text.startswith("राशन कार्ड 1234567890")
+
+
+def test_details_given_once_are_not_asked_again(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    log_in(client, gateway, PHONE)
+    url = "/services/TRANSPORT/learner-test-slot"
+    assert "Your full name" in client.get(url).text
+    answer(client, url, "Meena Kumari")
+    answer(client, url, "02-10-1995")
+    answer(client, url, "1")
+    done = answer(client, url, "3")
+    assert final_answer(done).startswith("Meena Kumari, your learner test request for MCWG")
+    # Next time the department already holds the name and birth date: the first question
+    # is the licence class.
+    again = client.get(url + "?done=1")
+    assert "Start again" in again.text
+    restarted = client.get(url).text
+    assert "<legend>Licence for</legend>" in restarted and "Your full name" not in restarted
+    me = client.get("/me").text
+    assert "<td>name</td><td>Meena Kumari</td>" in me
+    assert "TRANSPORT-" in me and "Slot requested" in me
+
+
+def test_logout_forgets_the_citizen(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    log_in(client, gateway, PHONE)
+    page = client.get("/me").text
+    out = client.post("/citizen/logout", data={"csrf": field(page, "csrf")}, follow_redirects=False)
+    assert out.status_code == 303
+    me = client.get("/me", follow_redirects=False)
+    assert me.status_code == 303 and me.headers["location"].startswith("/citizen/login")
