@@ -1,7 +1,179 @@
-"""Routes of this domain (filled in as the domain grows)."""
+"""Applications in the department API: a department's backend lists, reads and moves along
+the applications citizens filed with it on any channel.
+
+Every query is scoped to the department the API key belongs to; another department's
+reference answers 404, exactly like one that does not exist. A status change goes through
+``applications.service.change_status``, which queues the citizen's SMS in the same
+transaction.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from seva.applications import service as applications
+from seva.applications.models import Application
+from seva.channels.api_http import CappedRoute
+from seva.citizens.models import Citizen
+from seva.deps import SessionDep
+from seva.errors import ApiError
+from seva.tenancy import service as tenancy
+from seva.tenancy.api_auth import DepartmentDep
+from seva.tenancy.models import Department
+
+router = APIRouter(
+    prefix="/api/v1/dept/applications", tags=["department API"], route_class=CappedRoute
+)
+
+Ref = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
+
+
+class TimelineEntry(BaseModel):
+    status: str
+    note: str
+    at: datetime
+
+
+class ApplicationOut(BaseModel):
+    ref: str
+    department: str
+    department_name: dict[str, str]
+    service: str
+    kind: str
+    status: str
+    channel: str
+    """Where the citizen filed it: ``sms``, ``ussd``, ``web``, ``kiosk``, ``app`` …"""
+    data: dict[str, Any]
+    created: datetime
+    updated: datetime
+    timeline: list[TimelineEntry]
+    """Every status the application has had, oldest first."""
+
+
+class DepartmentApplicationOut(ApplicationOut):
+    citizen_phone: str | None
+
+
+class ApplicationPage(BaseModel):
+    items: list[DepartmentApplicationOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: str = Field(min_length=1, max_length=64, examples=["Approved"])
+    note: str = Field(default="", max_length=1000, examples=["Collect your card at FPS 112."])
+
+
+def application_out(session: Session, application: Application) -> ApplicationOut:
+    department = session.get(Department, application.department_id)
+    return ApplicationOut(
+        ref=application.ref,
+        department=department.code if department else "",
+        department_name=dict(department.name) if department else {},
+        service=application.service,
+        kind=application.kind,
+        status=application.status,
+        channel=application.channel,
+        data=dict(application.data or {}),
+        created=application.created_at,
+        updated=application.updated_at,
+        timeline=[
+            TimelineEntry(status=event.status, note=event.note, at=event.created_at)
+            for event in application.events
+        ],
+    )
+
+
+def _department_view(session: Session, application: Application) -> DepartmentApplicationOut:
+    citizen = session.get(Citizen, application.citizen_id) if application.citizen_id else None
+    return DepartmentApplicationOut(
+        **application_out(session, application).model_dump(),
+        citizen_phone=citizen.phone if citizen else None,
+    )
+
+
+def _own(session: Session, department: Department, ref: str) -> Application:
+    application = applications.find(session, ref)
+    if application is None or application.department_id != department.id:
+        raise ApiError(404, "not_found", f"no application {ref.upper()} in your department", "ref")
+    return application
+
+
+@router.get("", response_model=ApplicationPage, summary="List your department's applications")
+def list_applications(
+    session: SessionDep,
+    department: DepartmentDep,
+    status: Annotated[str | None, Query(max_length=64)] = None,
+    service: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> ApplicationPage:
+    """Newest first; ``status`` and ``service`` filter exactly."""
+    where = [Application.department_id == department.id]
+    if status:
+        where.append(Application.status == " ".join(status.split()))
+    if service:
+        where.append(Application.service == service)
+    total = session.scalar(select(func.count()).select_from(Application).where(*where)) or 0
+    rows = session.scalars(
+        select(Application)
+        .where(*where)
+        .order_by(Application.updated_at.desc(), Application.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return ApplicationPage(
+        items=[_department_view(session, row) for row in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/{ref}", response_model=DepartmentApplicationOut, summary="One application and its timeline"
+)
+def get_application(
+    session: SessionDep, department: DepartmentDep, ref: Ref
+) -> DepartmentApplicationOut:
+    return _department_view(session, _own(session, department, ref))
+
+
+@router.post(
+    "/{ref}/status",
+    response_model=DepartmentApplicationOut,
+    summary="Move an application to a new status (the citizen gets an SMS)",
+)
+def change_status(
+    session: SessionDep, department: DepartmentDep, ref: Ref, change: StatusChange
+) -> DepartmentApplicationOut:
+    application = _own(session, department, ref)
+    try:
+        applications.change_status(
+            session, application, status=change.status, note=change.note.strip()
+        )
+    except applications.ApplicationError as exc:
+        raise ApiError(400, "invalid_status", str(exc), "status") from None
+    citizen = session.get(Citizen, application.citizen_id) if application.citizen_id else None
+    tenancy.audit(
+        session,
+        "application.status",
+        department_id=department.id,
+        citizen_phone=citizen.phone if citizen else None,
+        ref=application.ref,
+        status=application.status,
+        via="api",
+    )
+    session.flush()
+    session.refresh(application)
+    return _department_view(session, application)

@@ -1,7 +1,405 @@
-"""Routes of this domain (filled in as the domain grows)."""
+"""The citizen app API (``/api/v1``): the JSON channel the mobile app, the PWA and partner apps
+use.
+
+* login: a one-time code by SMS, exchanged for a bearer token (``seva.channels.api_auth``);
+* the catalogue: departments and their live services, to draw a home screen;
+* conversations: start a service, answer its questions, cancel; the engine's ``Say``/``Ask``/
+  ``End`` messages come back as JSON objects with a ``type``, and a finished conversation's
+  ``answer`` is the very text SMS and USSD send for the same inputs;
+* the citizen's own record: language (used on every channel), profile, consents,
+  applications; and any application's status by reference, as the STATUS keyword gives it.
+
+Thin routes: validation and 4xx here, the conversation in ``seva.channels.app_session``.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import time
+from datetime import timedelta
+from typing import Annotated
 
-router = APIRouter()
+from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from seva.applications import service as applications
+from seva.applications.router import ApplicationOut, application_out
+from seva.channels.api_auth import (
+    OTP_GAP,
+    OTP_PURPOSE,
+    OTP_TEXT,
+    TOKEN_MAX_AGE,
+    CitizenPhone,
+    OptionalCitizenPhone,
+    issue_token,
+    otp_wait,
+)
+from seva.channels.api_http import SmallBodyRoute
+from seva.channels.api_schemas import (
+    AnswerRequest,
+    ConsentOut,
+    ConversationOut,
+    DepartmentOut,
+    LanguageRequest,
+    MeOut,
+    OtpRequest,
+    OtpSent,
+    ServiceOut,
+    StartRequest,
+    StatusOut,
+    TokenOut,
+    UssdPlacementOut,
+    VerifyRequest,
+    message_out,
+    question_out,
+)
+from seva.channels.app_session import (
+    CHANNEL,
+    AppConversations,
+    AppReply,
+    ConversationGone,
+    NotYourConversation,
+)
+from seva.channels.numbers import msisdn
+from seva.citizens import service as citizens
+from seva.citizens.models import Citizen, Consent
+from seva.dashboard import metrics
+from seva.db.base import utcnow
+from seva.deps import GatewayDep, SessionDep
+from seva.errors import ApiError, error_body
+from seva.flows import service as services
+from seva.flows.models import Service
+from seva.flows.schema import LANGUAGES
+from seva.gateway import Gateway
+from seva.messaging.service import queue_sms
+from seva.tenancy.models import Department
+
+MAX_LISTED = 200
+
+router = APIRouter(prefix="/api/v1", tags=["app"], route_class=SmallBodyRoute)
+
+ConversationId = Annotated[str, Path(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def _phone(gateway: Gateway, raw: str) -> str:
+    phone = msisdn(raw, gateway.settings.default_region)
+    if phone is None:
+        raise ApiError(400, "invalid_phone", "phone is not a valid mobile number", "phone")
+    return phone
+
+
+def _language(lang: str) -> str:
+    wanted = lang.strip().lower()
+    if wanted not in LANGUAGES:
+        raise ApiError(
+            400, "invalid_language", f"lang must be one of {', '.join(LANGUAGES)}", "lang"
+        )
+    return wanted
+
+
+# -- login ----------------------------------------------------------------------------------
+
+
+@router.post(
+    "/auth/otp",
+    response_model=OtpSent,
+    status_code=202,
+    summary="Send a one-time login code by SMS",
+    responses={429: {"description": "A code was sent moments ago; see Retry-After."}},
+)
+def send_otp(gateway: GatewayDep, session: SessionDep, body: OtpRequest) -> OtpSent | JSONResponse:
+    phone = _phone(gateway, body.phone)
+    now = utcnow()
+    wait = otp_wait(session, phone, now)
+    if wait:
+        return JSONResponse(
+            error_body(
+                "too_many_requests", f"a code was sent recently; try again in {wait} s", "phone"
+            ),
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
+    ttl = gateway.settings.otp_ttl_seconds
+    code = citizens.issue_otp(
+        session,
+        phone,
+        OTP_PURPOSE,
+        secret=gateway.settings.secret_key,
+        ttl=timedelta(seconds=ttl),
+        now=now,
+    )
+    known = citizens.find(session, phone)
+    lang = known.language if known is not None and known.language in OTP_TEXT else "en"
+    text = OTP_TEXT[lang].format(code=code, minutes=max(1, ttl // 60))
+    queue_sms(session, to_phone=phone, text=text, kind="otp")
+    return OtpSent(phone=phone, expires_in=ttl, retry_after=int(OTP_GAP.total_seconds()))
+
+
+@router.post(
+    "/auth/verify",
+    response_model=TokenOut,
+    summary="Exchange the SMS code for a bearer token",
+    responses={401: {"description": "Wrong or expired code."}},
+)
+def verify_otp(gateway: GatewayDep, session: SessionDep, body: VerifyRequest) -> TokenOut:
+    phone = _phone(gateway, body.phone)
+    secret = gateway.settings.secret_key
+    if not citizens.verify_otp(session, phone, OTP_PURPOSE, body.code, secret=secret):
+        session.commit()  # the failed attempt counts, so guessing burns the code
+        raise ApiError(401, "wrong_code", "the code is wrong or has expired", "code")
+    citizens.get_or_create(session, phone, channel=CHANNEL)
+    return TokenOut(
+        token=issue_token(secret, phone),
+        expires_in=int(TOKEN_MAX_AGE.total_seconds()),
+        phone=phone,
+    )
+
+
+# -- catalogue ------------------------------------------------------------------------------
+
+
+def _service_out(service: Service, codes: dict[int, str]) -> ServiceOut:
+    definition = services.definition_of(service)
+    return ServiceOut(
+        department=codes.get(service.department_id, ""),
+        slug=service.slug,
+        title=dict(definition.title),
+        description=dict(definition.description) if definition.description else None,
+        keywords=list(definition.keywords),
+        languages=list(definition.languages),
+        ussd=UssdPlacementOut(order=definition.ussd.order, hidden=definition.ussd.hidden),
+    )
+
+
+def _departments(session: Session) -> list[Department]:
+    return list(
+        session.scalars(
+            select(Department)
+            .where(Department.active.is_(True))
+            .order_by(Department.ussd_order, Department.code)
+        )
+    )
+
+
+@router.get(
+    "/departments",
+    response_model=list[DepartmentOut],
+    summary="Departments and their live services (the app's home screen)",
+)
+def list_departments(session: SessionDep) -> list[DepartmentOut]:
+    departments = _departments(session)
+    codes = {d.id: d.code for d in departments}
+    by_department: dict[int, list[ServiceOut]] = {}
+    for service in services.live_services(session):
+        by_department.setdefault(service.department_id, []).append(_service_out(service, codes))
+    return [
+        DepartmentOut(
+            code=d.code,
+            name=dict(d.name),
+            languages=list(d.languages),
+            services=by_department.get(d.id, []),
+        )
+        for d in departments
+    ]
+
+
+@router.get("/services", response_model=list[ServiceOut], summary="Every live service")
+def list_services(session: SessionDep) -> list[ServiceOut]:
+    codes = {d.id: d.code for d in _departments(session)}
+    return [_service_out(s, codes) for s in services.live_services(session)]
+
+
+# -- conversations --------------------------------------------------------------------------
+
+
+def _conversation(reply: AppReply) -> ConversationOut:
+    turn = reply.turn
+    return ConversationOut(
+        id=reply.id,
+        messages=[message_out(m) for m in turn.messages] if turn is not None else [],
+        question=question_out(reply.question) if reply.question is not None else None,
+        finished=reply.finished,
+        answer=reply.answer,
+        lang=reply.lang,
+    )
+
+
+def _gone(session: Session) -> ApiError:
+    session.commit()  # keep the record of a conversation that timed out
+    return ApiError(
+        404, "not_found", "no open conversation has this id (finished or timed out)", "id"
+    )
+
+
+def _not_yours() -> ApiError:
+    return ApiError(403, "forbidden", "this conversation belongs to another citizen", "id")
+
+
+@router.post(
+    "/sessions",
+    response_model=ConversationOut,
+    status_code=201,
+    summary="Start a service (with a token, as the logged-in citizen)",
+)
+def start_conversation(
+    gateway: GatewayDep, session: SessionDep, phone: OptionalCitizenPhone, body: StartRequest
+) -> ConversationOut:
+    started = time.perf_counter()
+    metrics.REQUESTS.labels(CHANNEL).inc()
+    lang = _language(body.lang) if body.lang is not None else None
+    service = services.find_service(session, body.department.strip().upper(), body.service)
+    if service is None:
+        raise ApiError(
+            404,
+            "not_found",
+            f"no live service {body.service} in department {body.department}",
+            "service",
+        )
+    reply = AppConversations(gateway.runtime).start(session, service, phone=phone, lang=lang)
+    metrics.LATENCY.labels(CHANNEL).observe(time.perf_counter() - started)
+    return _conversation(reply)
+
+
+@router.get(
+    "/sessions/{conversation}",
+    response_model=ConversationOut,
+    summary="The open question of a conversation (to resume after the app was closed)",
+)
+def get_conversation(
+    gateway: GatewayDep,
+    session: SessionDep,
+    phone: OptionalCitizenPhone,
+    conversation: ConversationId,
+) -> ConversationOut:
+    try:
+        reply = AppConversations(gateway.runtime).current(session, conversation, phone=phone)
+    except ConversationGone:
+        raise _gone(session) from None
+    except NotYourConversation:
+        raise _not_yours() from None
+    return _conversation(reply)
+
+
+@router.post(
+    "/sessions/{conversation}/answer",
+    response_model=ConversationOut,
+    summary="Answer the open question",
+)
+def answer_conversation(
+    gateway: GatewayDep,
+    session: SessionDep,
+    phone: OptionalCitizenPhone,
+    conversation: ConversationId,
+    body: AnswerRequest,
+) -> ConversationOut:
+    started = time.perf_counter()
+    metrics.REQUESTS.labels(CHANNEL).inc()
+    try:
+        reply = AppConversations(gateway.runtime).answer(
+            session, conversation, body.text, phone=phone
+        )
+    except ConversationGone:
+        raise _gone(session) from None
+    except NotYourConversation:
+        raise _not_yours() from None
+    metrics.LATENCY.labels(CHANNEL).observe(time.perf_counter() - started)
+    return _conversation(reply)
+
+
+@router.delete(
+    "/sessions/{conversation}",
+    response_model=ConversationOut,
+    summary="Cancel a conversation",
+)
+def cancel_conversation(
+    gateway: GatewayDep,
+    session: SessionDep,
+    phone: OptionalCitizenPhone,
+    conversation: ConversationId,
+) -> ConversationOut:
+    try:
+        reply = AppConversations(gateway.runtime).cancel(session, conversation, phone=phone)
+    except ConversationGone:
+        raise _gone(session) from None
+    except NotYourConversation:
+        raise _not_yours() from None
+    return _conversation(reply)
+
+
+# -- the citizen ----------------------------------------------------------------------------
+
+
+def _me(session: Session, citizen: Citizen) -> MeOut:
+    rows = session.execute(
+        select(Department.code, Department.name, Consent.field)
+        .join(Department, Department.id == Consent.department_id)
+        .where(Consent.citizen_id == citizen.id)
+        .order_by(Department.code, Consent.field)
+    )
+    consents: dict[str, ConsentOut] = {}
+    for code, name, field in rows:
+        entry = consents.setdefault(
+            code, ConsentOut(department=code, department_name=dict(name), fields=[])
+        )
+        entry.fields.append(field)
+    return MeOut(
+        phone=citizen.phone,
+        language=citizen.language,
+        profile=citizens.profile_of(session, citizen),
+        consents=list(consents.values()),
+    )
+
+
+@router.get("/me", response_model=MeOut, summary="The logged-in citizen's record")
+def get_me(session: SessionDep, phone: CitizenPhone) -> MeOut:
+    return _me(session, citizens.get_or_create(session, phone, channel=CHANNEL))
+
+
+@router.put(
+    "/me/language",
+    response_model=MeOut,
+    summary="Set the citizen's language (used on SMS, USSD, the web and the app)",
+)
+def set_my_language(session: SessionDep, phone: CitizenPhone, body: LanguageRequest) -> MeOut:
+    citizen = citizens.get_or_create(session, phone, channel=CHANNEL)
+    citizens.set_language(session, citizen, _language(body.lang))
+    session.flush()
+    return _me(session, citizen)
+
+
+@router.get(
+    "/me/applications",
+    response_model=list[ApplicationOut],
+    summary="The citizen's applications with their status timelines, newest first",
+)
+def my_applications(session: SessionDep, phone: CitizenPhone) -> list[ApplicationOut]:
+    citizen = citizens.find(session, phone)
+    if citizen is None:
+        return []
+    rows = applications.of_citizen(session, citizen, limit=MAX_LISTED)
+    return [application_out(session, row) for row in rows]
+
+
+@router.get(
+    "/applications/{ref}",
+    response_model=StatusOut,
+    summary="Any application's status by reference (what the STATUS keyword answers)",
+)
+def application_status(
+    session: SessionDep,
+    ref: Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")],
+) -> StatusOut:
+    application = applications.find(session, ref)
+    if application is None:
+        raise ApiError(404, "not_found", f"no application {ref.upper()}", "ref")
+    summary = applications.summary(session, application)
+    return StatusOut(
+        ref=summary["ref"],
+        status=summary["status"],
+        service=summary["service"],
+        department=summary["department"],
+        department_name=dict(summary["department_name"]),
+        updated=summary["updated"],
+        note=summary["note"] or "",
+    )

@@ -1,0 +1,53 @@
+"""API-key authentication of the department API.
+
+A department's backend sends its key as ``Authorization: Bearer sk_…`` or ``X-API-Key: sk_…``
+(the two conventions partner systems most often support). The key decides the department:
+every query of the department API is then scoped to it, so a key can never reach another
+department's data, whatever id or reference it sends.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
+
+from seva.deps import SessionDep
+from seva.tenancy.models import Department
+from seva.tenancy.service import authenticate_api_key
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="DepartmentKey",
+    description="A department API key, sent as `Authorization: Bearer sk_…`.",
+)
+_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="DepartmentKeyHeader",
+    description="The same key in an `X-API-Key` header.",
+)
+MAX_KEY_LENGTH = 200
+
+
+def current_department(
+    session: SessionDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header: Annotated[str | None, Depends(_header)],
+) -> Department:
+    secret = bearer.credentials if bearer is not None else header
+    if not secret:
+        raise _unauthorized("an API key is required (Authorization: Bearer sk_… or X-API-Key)")
+    department = authenticate_api_key(session, secret) if len(secret) <= MAX_KEY_LENGTH else None
+    if department is None:
+        raise _unauthorized("the API key is not valid or has been revoked")
+    return department
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": 'Bearer realm="department"'})
+
+
+DepartmentDep = Annotated[Department, Depends(current_department)]

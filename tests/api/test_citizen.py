@@ -1,0 +1,92 @@
+"""The citizen's own record over the app API, and its effect on the other channels."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
+from seva.gateway import Gateway
+from tests.api.helpers import bearer, error_of, login, sms, start
+
+
+def test_language_set_in_the_app_is_used_on_sms(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    phone = "+919811000301"
+    token = login(client, gateway, phone)
+    assert sms(client, "RATION 1234567890", phone).startswith("Ration card 1234567890")
+
+    response = client.put("/api/v1/me/language", json={"lang": "hi"}, headers=bearer(token))
+    assert response.status_code == 200
+    assert response.json()["language"] == "hi"
+
+    assert sms(client, "RATION 1234567890", "9811000301") == (
+        "राशन कार्ड 1234567890 (Sunita Devi): सक्रिय। सदस्य: 4। दुकान: FPS 112, Shakarpur।"
+    )
+    # ... and in the app, for conversations started with the token.
+    assert start(client, "FOOD", "ration-card-status", token=token)["lang"] == "hi"
+
+
+def test_language_chosen_by_sms_shows_in_the_app(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    phone = "+919811000302"
+    sms(client, "LANG HI", phone)
+    token = login(client, gateway, phone)
+    assert client.get("/api/v1/me", headers=bearer(token)).json()["language"] == "hi"
+
+
+def test_unknown_language_is_refused(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    token = login(client, gateway, "+919811000303")
+    response = client.put("/api/v1/me/language", json={"lang": "klingon"}, headers=bearer(token))
+    assert response.status_code == 400
+    assert error_of(response)["field"] == "lang"
+    assert client.put("/api/v1/me/language", json={"lang": "hi"}).status_code == 401
+
+
+def test_my_applications_with_their_timeline(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    token = login(client, gateway, DEMO_CITIZEN)
+    (application,) = client.get("/api/v1/me/applications", headers=bearer(token)).json()
+    assert application["ref"] == DEMO_APPLICATION
+    assert application["department"] == "FOOD"
+    assert application["status"] == "Approved"
+    assert [step["status"] for step in application["timeline"]] == [
+        "Received",
+        "Verified",
+        "Approved",
+    ]
+    assert application["timeline"][-1]["note"] == "Card ready for collection at FPS 112, Shakarpur."
+
+    stranger = login(client, gateway, "+919811000304")
+    assert client.get("/api/v1/me/applications", headers=bearer(stranger)).json() == []
+
+
+def test_public_status_matches_the_status_keyword(client: TestClient, seeded: SeedReport) -> None:
+    response = client.get(f"/api/v1/applications/{DEMO_APPLICATION.lower()}")
+    assert response.status_code == 200
+    status = response.json()
+    assert status["ref"] == DEMO_APPLICATION
+    assert status["status"] == "Approved"
+    assert status["department"] == "FOOD"
+    assert set(status) == {
+        "ref",
+        "status",
+        "service",
+        "department",
+        "department_name",
+        "updated",
+        "note",
+    }
+    reply = sms(client, f"STATUS {DEMO_APPLICATION}", "+919811000305")
+    assert reply == (
+        f"Application {status['ref']} ({status['department_name']['en']}): {status['status']} "
+        f"(updated {status['updated']}). {status['note']}"
+    )
+    for ref in ("NOPE-0001", "bad ref!"):
+        missing = client.get(f"/api/v1/applications/{ref}")
+        assert missing.status_code in (400, 404)
+        error_of(missing)
