@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
+from tests.web import pages
 
 REF = re.compile(r"\b[A-Z]+-\d{6}\b")
 
@@ -97,6 +98,14 @@ def over_ussd(client: TestClient, script: Script, phone: str) -> str:
     return "\n".join(p[4:].removesuffix("\n98. More") for p in pages)
 
 
+def over_web(client: TestClient, script: Script) -> str:
+    url = f"/services/{script.department}/{script.service}"
+    page = client.get(url).text
+    for text in script.answers:
+        page = pages.answer(client, url, text)
+    return pages.final_answer(page)
+
+
 def over_api(client: TestClient, script: Script, phone: str) -> str:
     started = client.post(
         "/api/v1/sessions", json={"department": script.department, "service": script.service}
@@ -121,6 +130,7 @@ def test_same_answer_on_every_channel(
         "sms": over_sms(client, script, "+919811100001"),
         "ussd": over_ussd(client, script, "+919811100002"),
         "api": over_api(client, script, "+919811100003"),
+        "web": over_web(client, script),
     }
     assert normal(answers["sms"]).startswith(normal(script.expect)), answers["sms"]
     assert {channel: normal(text) for channel, text in answers.items()} == dict.fromkeys(
