@@ -1,0 +1,158 @@
+"""Calls to a department's backend: signed, retried, timed out, and logged without secrets.
+
+The backend is a real HTTP server on loopback that records what it received.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from structlog.testing import capture_logs
+
+from seva.demo.backend import verify
+from seva.flows.loader import parse_definition
+from seva.flows.service import load_service
+from seva.gateway import Gateway
+from seva.tenancy import service as tenancy
+
+
+class Backend:
+    """Answers POST /bill with a scripted list of (status, body, delay) replies."""
+
+    def __init__(self) -> None:
+        self.replies: list[tuple[int, Any, float]] = []
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                backend.received.append((dict(self.headers.items()), body))
+                status, payload, delay = (
+                    backend.replies.pop(0) if backend.replies else (200, {}, 0.0)
+                )
+                time.sleep(delay)
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the gateway gave up waiting, as it should
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def backend() -> Iterator[Backend]:
+    server = Backend()
+    yield server
+    server.close()
+
+
+def bill_service(url: str) -> str:
+    return f"""
+seva: 1
+service: water-bill
+department: JAL
+title: {{en: Water bill, hi: पानी का बिल}}
+keywords: [WATER]
+steps:
+  - ask: consumer
+    type: digits
+    length: 6
+    prompt: {{en: Consumer number, hi: उपभोक्ता संख्या}}
+  - call:
+      url: "{url}/bill"
+      body: {{consumer: "{{consumer}}", phone: "{{phone}}"}}
+      save: bill
+      timeout: 0.5
+      retries: 1
+      error: {{en: Billing is offline., hi: बिलिंग अभी बंद है।}}
+  - end:
+      en: "Consumer {{consumer}}: Rs {{bill.due}} due."
+      hi: "उपभोक्ता {{consumer}}: Rs {{bill.due}} देय।"
+"""
+
+
+@pytest.fixture
+def jal(gateway: Gateway, backend: Backend) -> str:
+    with gateway.session() as session:
+        department = tenancy.create_department(
+            session, code="JAL", name={"en": "Jal Board", "hi": "जल बोर्ड"}, sender_id="JALBRD"
+        )
+        load_service(session, parse_definition(bill_service(backend.url)), department=department)
+        secret: str = department.webhook_secret
+    return secret
+
+
+def sms(client: TestClient, text: str) -> str:
+    return client.get("/channels/sms/kannel", params={"from": "9811000555", "text": text}).text
+
+
+def test_signed_request_and_reply_fields(client: TestClient, backend: Backend, jal: str) -> None:
+    backend.replies.append((200, {"due": "340"}, 0.0))
+    assert sms(client, "WATER 123456") == "Consumer 123456: Rs 340 due."
+    headers, body = backend.received[0]
+    assert json.loads(body) == {"consumer": "123456", "phone": "+919811000555"}
+    assert headers["X-Seva-Service"] == "water-bill"
+    assert headers["X-Seva-Channel"] == "sms"
+    assert verify(jal, headers["X-Seva-Timestamp"], body, headers["X-Seva-Signature"])
+    assert not verify(
+        "another-secret", headers["X-Seva-Timestamp"], body, headers["X-Seva-Signature"]
+    )
+
+
+def test_server_error_is_retried(client: TestClient, backend: Backend, jal: str) -> None:
+    backend.replies += [(503, {}, 0.0), (200, {"due": "90"}, 0.0)]
+    assert sms(client, "WATER 123456") == "Consumer 123456: Rs 90 due."
+    assert len(backend.received) == 2
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        [(200, {}, 1.0), (200, {}, 1.0)],  # too slow, twice
+        [(404, {"error": "no"}, 0.0)],  # a client error is not retried
+        [(200, b"<html>not json</html>", 0.0)],
+    ],
+    ids=["timeout", "not-found", "not-json"],
+)
+def test_failures_end_with_the_services_message(
+    client: TestClient, backend: Backend, jal: str, replies: list[tuple[int, Any, float]]
+) -> None:
+    backend.replies += replies
+    assert sms(client, "WATER 123456") == "Billing is offline."
+    assert len(backend.received) == len(replies)
+
+
+def test_logs_name_the_call_but_never_the_secret(
+    client: TestClient, backend: Backend, jal: str
+) -> None:
+    backend.replies.append((200, {"due": "1"}, 0.0))
+    with capture_logs() as logs:
+        sms(client, "WATER 123456")
+    calls = [entry for entry in logs if entry["event"] == "webhook"]
+    assert calls and calls[0]["status"] == 200 and calls[0]["department"] == "JAL"
+    signature = backend.received[0][0]["X-Seva-Signature"]
+    flat = json.dumps(logs, default=str)
+    assert jal not in flat and signature not in flat
