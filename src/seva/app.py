@@ -13,9 +13,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
-from seva import __version__, errors
+from seva import __version__, errors, logs
 from seva.channels.routes import router as channel_router
 from seva.gateway import Gateway, build_gateway
+from seva.logs import RequestIdMiddleware
 from seva.settings import Settings, get_settings
 from seva.web import auth
 
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         lifespan=lifespan,
     )
     app.state.gateway = gw
+    logs.configure(settings.env)
     errors.install(app)
     auth.install(app)
     app.add_middleware(
@@ -54,6 +56,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         https_only=settings.base_url.startswith("https://"),
         max_age=8 * 3600,
     )
+    app.add_middleware(RequestIdMiddleware)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
     def healthz() -> JSONResponse:
