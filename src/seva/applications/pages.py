@@ -1,7 +1,401 @@
-"""Routes of this domain (filled in as the domain grows)."""
+"""The officials' console: a department's applications, their timelines, and status changes.
+
+Officers and department admins see their own department's applications only; a reference
+from another department answers 404 exactly like one that does not exist, so the console
+never confirms another department's case numbers. Gateway admins see every department. A
+status change, its SMS to the citizen and its audit record are one transaction.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from seva.applications import service as applications
+from seva.applications.models import Application, ApplicationEvent
+from seva.citizens.models import Citizen
+from seva.dashboard.service import IST
+from seva.deps import SessionDep
+from seva.flows.models import Service
+from seva.tenancy import service as tenancy
+from seva.tenancy.models import Department, Official, Role
+from seva.web.auth import require_official
+from seva.web.i18n import register, ui
+from seva.web.templating import check_csrf, page_lang, render
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 25
+MAX_NOTE = 1000
+SUGGESTED_STATUSES = (
+    "Received",
+    "Under review",
+    "Documents required",
+    "Verified",
+    "Approved",
+    "Rejected",
+    "Ready for collection",
+    "Closed",
+)
+
+ConsoleOfficial = Annotated[
+    Official, Depends(require_official(Role.OFFICER, Role.DEPARTMENT_ADMIN))
+]
+
+register(
+    {
+        "con_title": {"en": "Applications", "hi": "आवेदन"},
+        "con_all_departments": {"en": "All departments", "hi": "सभी विभाग"},
+        "con_ref": {"en": "Reference", "hi": "संदर्भ संख्या"},
+        "con_search": {"en": "Search by reference", "hi": "संदर्भ संख्या से खोजें"},
+        "con_status": {"en": "Status", "hi": "स्थिति"},
+        "con_any_status": {"en": "Any status", "hi": "कोई भी स्थिति"},
+        "con_filter": {"en": "Show", "hi": "दिखाएँ"},
+        "con_clear": {"en": "Clear", "hi": "हटाएँ"},
+        "con_service": {"en": "Service", "hi": "सेवा"},
+        "con_department": {"en": "Department", "hi": "विभाग"},
+        "con_channel": {"en": "Channel", "hi": "चैनल"},
+        "con_received": {"en": "Received", "hi": "प्राप्त"},
+        "con_updated": {"en": "Updated", "hi": "अद्यतन"},
+        "con_none": {
+            "en": "No applications match.",
+            "hi": "कोई आवेदन मेल नहीं खाता।",
+        },
+        "con_showing": {
+            "en": "Showing {first}–{last} of {total}",
+            "hi": "{total} में से {first}–{last} दिखाए जा रहे हैं",
+        },
+        "con_previous": {"en": "Previous page", "hi": "पिछला पृष्ठ"},
+        "con_next": {"en": "Next page", "hi": "अगला पृष्ठ"},
+        "con_back": {"en": "All applications", "hi": "सभी आवेदन"},
+        "con_application": {"en": "Application", "hi": "आवेदन"},
+        "con_citizen": {"en": "Citizen's phone", "hi": "नागरिक का फ़ोन"},
+        "con_operator": {"en": "Filed by CSC operator", "hi": "CSC संचालक द्वारा दर्ज"},
+        "con_data": {"en": "Details given", "hi": "दिए गए विवरण"},
+        "con_no_data": {"en": "No details were given.", "hi": "कोई विवरण नहीं दिया गया।"},
+        "con_timeline": {"en": "Status timeline", "hi": "स्थिति का क्रम"},
+        "con_by": {"en": "by", "hi": "द्वारा"},
+        "con_citizen_self": {"en": "the citizen", "hi": "नागरिक"},
+        "con_change": {"en": "Change the status", "hi": "स्थिति बदलें"},
+        "con_new_status": {"en": "New status", "hi": "नई स्थिति"},
+        "con_note": {
+            "en": "Note for the citizen (optional, sent with the SMS)",
+            "hi": "नागरिक के लिए टिप्पणी (वैकल्पिक, SMS के साथ भेजी जाएगी)",
+        },
+        "con_will_notify": {
+            "en": "Citizen will be notified by SMS.",
+            "hi": "नागरिक को SMS द्वारा सूचित किया जाएगा।",
+        },
+        "con_no_phone": {
+            "en": "No citizen phone is on record, so no SMS will be sent.",
+            "hi": "नागरिक का फ़ोन दर्ज नहीं है, इसलिए कोई SMS नहीं भेजा जाएगा।",
+        },
+        "con_save": {"en": "Change status", "hi": "स्थिति बदलें"},
+        "con_changed": {
+            "en": "Status changed to {status}.",
+            "hi": "स्थिति बदलकर {status} कर दी गई।",
+        },
+        "con_bad_status": {
+            "en": "Enter a status of 1 to 64 characters.",
+            "hi": "1 से 64 अक्षरों की स्थिति दर्ज करें।",
+        },
+        "con_long_note": {
+            "en": "The note may be at most 1000 characters.",
+            "hi": "टिप्पणी अधिकतम 1000 अक्षरों की हो सकती है।",
+        },
+        "con_same_status": {
+            "en": "The application already has this status; add a note or choose another.",
+            "hi": "आवेदन की यही स्थिति पहले से है; टिप्पणी जोड़ें या दूसरी स्थिति चुनें।",
+        },
+        "con_form_expired": {
+            "en": "This form has expired. Reload the page and try again.",
+            "hi": "यह फ़ॉर्म पुराना हो गया है। पृष्ठ फिर से लोड करके दोबारा प्रयास करें।",
+        },
+        "con_not_found_title": {"en": "Not found", "hi": "नहीं मिला"},
+        "con_not_found": {
+            "en": "There is no application with this reference in your department.",
+            "hi": "आपके विभाग में इस संदर्भ संख्या का कोई आवेदन नहीं है।",
+        },
+    }
+)
+
+
+def ist_text(moment: datetime | None) -> str:
+    """A timestamp as officials in India read it: day-month-year, 24-hour IST."""
+    if moment is None:
+        return ""
+    return moment.astimezone(IST).strftime("%d-%m-%Y %H:%M")
+
+
+def _scoped(query: Select[Any], official: Official) -> Select[Any]:
+    if official.role is Role.GATEWAY_ADMIN:
+        return query
+    return query.where(Application.department_id == official.department_id)
+
+
+def find_for(session: Session, official: Official, ref: str) -> Application | None:
+    """The application if this official's department owns it (every one for gateway admins)."""
+    if not ref or len(ref) > 32:
+        return None
+    query = _scoped(select(Application), official).where(Application.ref == ref.strip().upper())
+    found: Application | None = session.scalar(query)
+    return found
+
+
+def _titles(session: Session, rows: list[Application]) -> dict[tuple[int, str], dict[str, str]]:
+    wanted = {(a.department_id, a.service) for a in rows}
+    if not wanted:
+        return {}
+    found = session.execute(
+        select(Service.department_id, Service.slug, Service.definition).where(
+            Service.department_id.in_({d for d, _ in wanted}),
+            Service.slug.in_({s for _, s in wanted}),
+        )
+    )
+    titles: dict[tuple[int, str], dict[str, str]] = {}
+    for department_id, slug, definition in found:
+        title = definition.get("title") if isinstance(definition, dict) else None
+        if isinstance(title, dict):
+            titles[(department_id, slug)] = {str(k): str(v) for k, v in title.items()}
+    return titles
+
+
+def _page_number(raw: str) -> int:
+    try:
+        return max(1, min(int(raw), 100_000))
+    except ValueError:
+        return 1
+
+
+def _flash(request: Request) -> dict[str, str] | None:
+    value = request.session.pop("flash", None)
+    return value if isinstance(value, dict) else None
+
+
+def not_found(request: Request, message_key: str) -> Response:
+    return render(request, "console_missing.html", {"message": message_key}, 404)
+
+
+@router.get("/console")
+def console_list(
+    request: Request,
+    session: SessionDep,
+    official: ConsoleOfficial,
+    status: str = "",
+    q: str = "",
+    page: str = "1",
+    dept: str = "",
+) -> Response:
+    status = " ".join(status.split())[:64]
+    q = q.strip().upper()[:32]
+    number = _page_number(page)
+    departments = list(session.scalars(select(Department).order_by(Department.code)))
+    by_id = {d.id: d for d in departments}
+    query = _scoped(select(Application), official)
+    department_filter: Department | None = None
+    if official.role is Role.GATEWAY_ADMIN and dept:
+        department_filter = next((d for d in departments if d.code == dept.upper()), None)
+        if department_filter is not None:
+            query = query.where(Application.department_id == department_filter.id)
+    statuses = list(
+        session.scalars(
+            query.with_only_columns(Application.status).distinct().order_by(Application.status)
+        )
+    )
+    if status:
+        query = query.where(Application.status == status)
+    if q:
+        query = query.where(Application.ref.contains(q, autoescape=True))
+    total = session.scalar(query.with_only_columns(func.count(Application.id))) or 0
+    pages = max(1, -(-total // PAGE_SIZE))
+    number = min(number, pages)
+    rows = list(
+        session.scalars(
+            query.order_by(Application.created_at.desc(), Application.id.desc())
+            .offset((number - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        )
+    )
+    filters = {
+        "status": status,
+        "q": q,
+        "dept": department_filter.code if department_filter else "",
+    }
+
+    def page_url(target: int) -> str:
+        params = {k: v for k, v in filters.items() if v}
+        params["page"] = str(target)
+        return "/console?" + urlencode(params)
+
+    own = by_id.get(official.department_id) if official.department_id else None
+    return render(
+        request,
+        "console_list.html",
+        {
+            "rows": rows,
+            "titles": _titles(session, rows),
+            "departments": by_id,
+            "own_department": own,
+            "all_departments": departments if official.role is Role.GATEWAY_ADMIN else [],
+            "statuses": statuses,
+            "filters": filters,
+            "total": total,
+            "page": number,
+            "pages": pages,
+            "first": (number - 1) * PAGE_SIZE + 1 if total else 0,
+            "last": (number - 1) * PAGE_SIZE + len(rows),
+            "previous_url": page_url(number - 1) if number > 1 else None,
+            "next_url": page_url(number + 1) if number < pages else None,
+            "when": ist_text,
+            "flash": _flash(request),
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    status: str
+    note: str
+    at: str
+    by: str
+
+
+def _detail(
+    request: Request,
+    session: Session,
+    application: Application,
+    *,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    lang = page_lang(request)
+    events = session.execute(
+        select(ApplicationEvent, Official)
+        .outerjoin(Official, Official.id == ApplicationEvent.official_id)
+        .where(ApplicationEvent.application_id == application.id)
+        .order_by(ApplicationEvent.id.desc())
+    ).all()
+    timeline = [
+        TimelineEntry(
+            status=event.status,
+            note=event.note,
+            at=ist_text(event.created_at),
+            by=f"{who.name} ({who.username})" if who else ui("con_citizen_self", lang),
+        )
+        for event, who in events
+    ]
+    citizen = session.get(Citizen, application.citizen_id) if application.citizen_id else None
+    operator = session.get(Official, application.operator_id) if application.operator_id else None
+    department = session.get(Department, application.department_id)
+    statuses = set(SUGGESTED_STATUSES) | set(
+        session.scalars(
+            select(Application.status)
+            .distinct()
+            .where(Application.department_id == application.department_id)
+        )
+    )
+    title = _titles(session, [application]).get((application.department_id, application.service))
+    return render(
+        request,
+        "console_detail.html",
+        {
+            "app": application,
+            "service_title": (title or {}).get(lang) or (title or {}).get("en") or "",
+            "department": department,
+            "citizen": citizen,
+            "operator": operator,
+            "fields": sorted((str(k), _field_text(v)) for k, v in (application.data or {}).items()),
+            "timeline": timeline,
+            "suggested": sorted(statuses),
+            "when": ist_text,
+            "error": error,
+            "form": form or {"status": "", "note": ""},
+            "flash": _flash(request),
+        },
+        status_code,
+    )
+
+
+def _field_text(value: object) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+@router.get("/console/applications/{ref}")
+def console_detail(
+    request: Request, session: SessionDep, official: ConsoleOfficial, ref: str
+) -> Response:
+    application = find_for(session, official, ref)
+    if application is None:
+        return not_found(request, "con_not_found")
+    return _detail(request, session, application)
+
+
+@router.post("/console/applications/{ref}/status")
+def console_change_status(
+    request: Request,
+    session: SessionDep,
+    official: ConsoleOfficial,
+    ref: str,
+    status: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    application = find_for(session, official, ref)
+    if application is None:
+        return not_found(request, "con_not_found")
+    lang = page_lang(request)
+    form = {"status": status[:200], "note": note[: MAX_NOTE + 100]}
+    if not check_csrf(request, csrf):
+        return _detail(
+            request,
+            session,
+            application,
+            error=ui("con_form_expired", lang),
+            form=form,
+            status_code=400,
+        )
+    new_status = " ".join(status.split())
+    note = note.strip()
+    error = None
+    if not new_status or len(new_status) > 64:
+        error = "con_bad_status"
+    elif len(note) > MAX_NOTE:
+        error = "con_long_note"
+    elif new_status == application.status and not note:
+        error = "con_same_status"
+    if error:
+        return _detail(
+            request, session, application, error=ui(error, lang), form=form, status_code=400
+        )
+    previous = application.status
+    applications.change_status(
+        session, application, status=new_status, note=note, official_id=official.id
+    )
+    citizen = session.get(Citizen, application.citizen_id) if application.citizen_id else None
+    tenancy.audit(
+        session,
+        "application.status",
+        official=official,
+        department_id=application.department_id,
+        citizen_phone=citizen.phone if citizen else None,
+        ref=application.ref,
+        previous=previous,
+        status=new_status,
+    )
+    message = ui("con_changed", lang).replace("{status}", new_status)
+    if citizen is not None:
+        message += " " + ui("con_will_notify", lang)
+    request.session["flash"] = {"kind": "ok", "text": message}
+    return RedirectResponse(f"/console/applications/{application.ref}", status_code=303)
