@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -115,9 +116,46 @@ def gateway(settings: Settings, database_url: str) -> Iterator[Gateway]:
 
 
 @pytest.fixture
-def seeded(gateway: Gateway) -> SeedReport:
-    with gateway.session() as session:
-        return seed(session)
+def seeded(gateway: Gateway, database_url: str) -> SeedReport:
+    """The demo data. Seeding runs once per database; later tests get its rows copied back,
+    which is several times cheaper than seeding again (scrypt, YAML, validation)."""
+    cached = _SEEDS.get(database_url)
+    if cached is None:
+        with gateway.session() as session:
+            report = seed(session)
+        _SEEDS[database_url] = (report, _snapshot(gateway))
+        return report
+    report, rows = cached
+    _restore(gateway, rows)
+    return report
+
+
+_SEEDS: dict[str, tuple[SeedReport, dict[str, list[dict[str, Any]]]]] = {}
+
+
+def _snapshot(gateway: Gateway) -> dict[str, list[dict[str, Any]]]:
+    with gateway.db.engine.connect() as conn:
+        return {
+            table.name: [dict(row._mapping) for row in conn.execute(table.select())]
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def _restore(gateway: Gateway, rows: dict[str, list[dict[str, Any]]]) -> None:
+    engine = gateway.db.engine
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            if rows[table.name]:
+                conn.execute(table.insert(), rows[table.name])
+        if engine.dialect.name == "postgresql":
+            for table in Base.metadata.sorted_tables:
+                if "id" in table.c and rows[table.name]:
+                    conn.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"(SELECT MAX(id) FROM {table.name}))"
+                        )
+                    )
 
 
 @pytest.fixture
