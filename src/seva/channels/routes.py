@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
+import structlog
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import PlainTextResponse
 
@@ -18,10 +19,25 @@ from seva.channels.numbers import msisdn
 from seva.dashboard import metrics
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError
+from seva.flows.answers import clean
+
+log = structlog.get_logger("seva.channels")
 
 router = APIRouter(prefix="/channels", tags=["channels"])
 
 MAX_FIELD = 2000
+
+
+def _note_odd_input(channel: str, phone: str, text: str) -> None:
+    """Log input the adapters had to clean (control characters, markup, stray braces) so an
+    operator can see probing or a broken aggregator; the number is masked."""
+    if clean(text) != " ".join(text.split()) or any(c in text for c in "<>{}"):
+        log.info(
+            "inbound_cleaned",
+            channel=channel,
+            phone=phone[:-6] + "******",
+            length=len(text),
+        )
 
 
 def _sender(raw: str | None, field: str, region: str) -> str:
@@ -39,6 +55,7 @@ def _sms_reply(
     started = time.perf_counter()
     metrics.REQUESTS.labels(sms.CHANNEL).inc()
     phone = _sender(sender, "from", gateway.settings.default_region)
+    _note_odd_input(sms.CHANNEL, phone, text)
     reply = gateway.sms.handle(session, phone=phone, text=text)
     metrics.LATENCY.labels(sms.CHANNEL).observe(time.perf_counter() - started)
     return PlainTextResponse(reply.text, media_type="text/plain; charset=utf-8")
@@ -88,6 +105,7 @@ def ussd_africastalking(
     started = time.perf_counter()
     metrics.REQUESTS.labels(ussd.CHANNEL).inc()
     phone = _sender(phone_number, "phoneNumber", gateway.settings.default_region)
+    _note_odd_input(ussd.CHANNEL, phone, text)
     screen = gateway.ussd.handle(session, session_id=session_id, phone=phone, text=text)
     metrics.LATENCY.labels(ussd.CHANNEL).observe(time.perf_counter() - started)
     return PlainTextResponse(screen.render(), media_type="text/plain; charset=utf-8")
