@@ -42,6 +42,7 @@ def demo(
     )
     table.add_row("CSC kiosk", f"{base}/kiosk")
     table.add_row("Officials' console", f"{base}/console")
+    table.add_row("Admin (onboarding)", f"{base}/admin")
     table.add_row("Live status", f"{base}/status")
     table.add_row("API docs", f"{base}/docs")
     table.add_row("SMS (Kannel get-url)", f"{base}/channels/sms/kannel?from=%p&to=%P&text=%a")
