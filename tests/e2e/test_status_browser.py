@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from seva.demo.seed import SeedReport
-from tests.e2e.conftest import browser  # noqa: F401 - the shared Chromium fixture
 
 pytestmark = [
     pytest.mark.browser,
@@ -16,7 +15,7 @@ pytestmark = [
 
 
 def test_numbers_and_bars_update_live(
-    browser: Any,  # noqa: F811 - the fixture imported above
+    browser: Any,
     live: str,
     seeded: SeedReport,
 ) -> None:
