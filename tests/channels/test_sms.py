@@ -119,3 +119,13 @@ def test_odd_input_is_logged_with_the_number_masked(client: TestClient, seeded: 
     noted = [entry for entry in logs if entry["event"] == "inbound_cleaned"]
     assert len(noted) == 1
     assert noted[0]["phone"] == "+919811******" and noted[0]["channel"] == "sms"
+
+
+def test_mixed_scripts_are_understood(client: TestClient, seeded: SeedReport) -> None:
+    # Devanagari and Latin digits in one number, a Hindi keyword alias, a Hindi yes.
+    assert sms(client, "RATION १२३४567890").startswith("Ration card 1234567890 (Sunita Devi)")
+    sms(client, "SHIKAYAT", sender="9811000444")
+    for text in ("2", "११००९२", "रवि Kumar", "गली 3, Vikas Marg"):
+        reply = sms(client, text, sender="9811000444")
+    assert reply.startswith("Register complaint 'Streetlight not working' at 110092?")
+    assert sms(client, "हाँ", sender="9811000444").startswith("Complaint MCD-")
