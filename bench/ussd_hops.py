@@ -7,6 +7,11 @@ clients for a fixed duration. Each session walks four hops: dial *166#, pick Foo
 Ration card status, enter the card number, and checks the final `END` answer.
 
     .venv/bin/python bench/ussd_hops.py [--seconds 20] [--concurrency 16]
+    .venv/bin/python bench/ussd_hops.py --workers 2 \
+        --database-url postgresql://postgres@127.0.0.1:5432/seva_bench --redis-url redis://127.0.0.1:6379/1
+
+The second form is the scale-out shape: `seva serve --workers N` on PostgreSQL and Redis (the
+database is created if missing, migrated and seeded first).
 
 Prints figures; asserts nothing. Bounded by --seconds.
 """
@@ -39,12 +44,46 @@ def free_port() -> int:
 
 
 def rss_mib(pid: int) -> float:
-    """Resident memory of ``pid`` and its children (the demo is one process today)."""
+    """Resident memory of one process."""
     total = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             total += int(line.split()[1])
     return total / 1024
+
+
+def tree_rss_mib(pid: int) -> float:
+    """RSS of ``pid`` and its descendants (uvicorn workers are children)."""
+    total = rss_mib(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        for child in children.read_text().split():
+            total += tree_rss_mib(int(child))
+    return total
+
+
+def prepare_database(url: str) -> None:
+    """Create (if missing), migrate and seed the scale-out database."""
+    from sqlalchemy import text
+
+    from seva.db.migrate import upgrade
+    from seva.db.session import make_engine
+    from seva.demo.seed import seed
+    from seva.gateway import build_gateway
+    from seva.settings import Settings
+
+    base, name = url.rsplit("/", 1)
+    admin = make_engine(base + "/postgres").execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if exists.first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    upgrade(url)
+    gateway = build_gateway(Settings(), database_url=url)
+    with gateway.session() as session:
+        seed(session)
+    gateway.close()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -120,18 +159,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=0, help="seva serve workers (scale-out)")
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--redis-url", default="")
     args = parser.parse_args()
+    if args.workers:
+        if not args.database_url:
+            raise SystemExit("--workers needs --database-url (PostgreSQL)")
+        prepare_database(args.database_url)
 
     seva = Path(sys.executable).parent / "seva"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="seva-bench-") as data:
-        env = os.environ | {"SEVA_DATA_DIR": data}
+        env = os.environ | {"SEVA_DATA_DIR": data, "SEVA_BASE_URL": base}
         env.pop("SEVA_DATABASE_URL", None)
         env.pop("SEVA_REDIS_URL", None)
+        command = [str(seva), "demo", "--host", "127.0.0.1", "--port", str(port)]
+        if args.workers:
+            env["SEVA_DATABASE_URL"] = args.database_url
+            if args.redis_url:
+                env["SEVA_REDIS_URL"] = args.redis_url
+            command = [str(seva), "serve", "--port", str(port), "--workers", str(args.workers)]
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [str(seva), "demo", "--host", "127.0.0.1", "--port", str(port)],
+            command,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -153,10 +205,17 @@ def main() -> None:
                 raise SystemExit("seva demo did not answer /healthz within 60 s")
             time.sleep(2)
             print(f"machine              {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
-            print(f"demo start-up        {ready:.2f} s to first /healthz (fresh data dir, seeding)")
-            print(f"idle memory          {rss_mib(proc.pid):.0f} MiB RSS")
+            what = (
+                f"seva serve --workers {args.workers} (PostgreSQL"
+                + (", Redis)" if args.redis_url else ")")
+                if args.workers
+                else "seva demo (fresh data dir: migrate + seed, SQLite)"
+            )
+            print(f"server               {what}")
+            print(f"start-up             {ready:.2f} s to first /healthz")
+            print(f"idle memory          {tree_rss_mib(proc.pid):.0f} MiB RSS (all processes)")
             asyncio.run(drive(base, args.seconds, args.concurrency))
-            print(f"memory after load    {rss_mib(proc.pid):.0f} MiB RSS")
+            print(f"memory after load    {tree_rss_mib(proc.pid):.0f} MiB RSS")
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
