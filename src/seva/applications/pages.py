@@ -8,27 +8,26 @@ status change, its SMS to the citizen and its audit record are one transaction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from seva.applications import service as applications
-from seva.applications.models import Application, ApplicationEvent
-from seva.citizens.models import Citizen
+from seva.applications.models import Application
+from seva.citizens import service as citizens
 from seva.dashboard.service import IST
 from seva.deps import SessionDep
-from seva.flows.models import Service
+from seva.flows import service as services
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department, Official, Role
 from seva.web.auth import require_official
 from seva.web.i18n import register, ui
-from seva.web.templating import check_csrf, page_lang, render
+from seva.web.templating import check_csrf, page_lang, pop_flash, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -134,37 +133,25 @@ def ist_text(moment: datetime | None) -> str:
     return moment.astimezone(IST).strftime("%d-%m-%Y %H:%M")
 
 
-def _scoped(query: Select[Any], official: Official) -> Select[Any]:
+def _scope(official: Official) -> applications.ApplicationFilter:
+    """What this official may see: their department's applications (every one for gateway
+    admins)."""
     if official.role is Role.GATEWAY_ADMIN:
-        return query
-    return query.where(Application.department_id == official.department_id)
+        return applications.ApplicationFilter(every_department=True)
+    return applications.ApplicationFilter(department_id=official.department_id)
 
 
 def find_for(session: Session, official: Official, ref: str) -> Application | None:
     """The application if this official's department owns it (every one for gateway admins)."""
     if not ref or len(ref) > 32:
         return None
-    query = _scoped(select(Application), official).where(Application.ref == ref.strip().upper())
-    found: Application | None = session.scalar(query)
-    return found
+    if official.role is Role.GATEWAY_ADMIN:
+        return applications.find(session, ref)
+    return applications.find_in(session, ref, official.department_id)
 
 
 def _titles(session: Session, rows: list[Application]) -> dict[tuple[int, str], dict[str, str]]:
-    wanted = {(a.department_id, a.service) for a in rows}
-    if not wanted:
-        return {}
-    found = session.execute(
-        select(Service.department_id, Service.slug, Service.definition).where(
-            Service.department_id.in_({d for d, _ in wanted}),
-            Service.slug.in_({s for _, s in wanted}),
-        )
-    )
-    titles: dict[tuple[int, str], dict[str, str]] = {}
-    for department_id, slug, definition in found:
-        title = definition.get("title") if isinstance(definition, dict) else None
-        if isinstance(title, dict):
-            titles[(department_id, slug)] = {str(k): str(v) for k, v in title.items()}
-    return titles
+    return services.service_titles(session, {(a.department_id, a.service) for a in rows})
 
 
 def _page_number(raw: str) -> int:
@@ -172,11 +159,6 @@ def _page_number(raw: str) -> int:
         return max(1, min(int(raw), 100_000))
     except ValueError:
         return 1
-
-
-def _flash(request: Request) -> dict[str, str] | None:
-    value = request.session.pop("flash", None)
-    return value if isinstance(value, dict) else None
 
 
 def not_found(request: Request, message_key: str) -> Response:
@@ -196,32 +178,21 @@ def console_list(
     status = " ".join(status.split())[:64]
     q = q.strip().upper()[:32]
     number = _page_number(page)
-    departments = list(session.scalars(select(Department).order_by(Department.code)))
+    departments = tenancy.all_departments(session)
     by_id = {d.id: d for d in departments}
-    query = _scoped(select(Application), official)
+    scope = _scope(official)
     department_filter: Department | None = None
     if official.role is Role.GATEWAY_ADMIN and dept:
         department_filter = next((d for d in departments if d.code == dept.upper()), None)
         if department_filter is not None:
-            query = query.where(Application.department_id == department_filter.id)
-    statuses = list(
-        session.scalars(
-            query.with_only_columns(Application.status).distinct().order_by(Application.status)
-        )
-    )
-    if status:
-        query = query.where(Application.status == status)
-    if q:
-        query = query.where(Application.ref.contains(q, autoescape=True))
-    total = session.scalar(query.with_only_columns(func.count(Application.id))) or 0
+            scope = applications.ApplicationFilter(department_id=department_filter.id)
+    statuses = applications.statuses(session, scope)
+    which = replace(scope, status=status, ref_contains=q)
+    total = applications.count(session, which)
     pages = max(1, -(-total // PAGE_SIZE))
     number = min(number, pages)
-    rows = list(
-        session.scalars(
-            query.order_by(Application.created_at.desc(), Application.id.desc())
-            .offset((number - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
-        )
+    rows = applications.listing(
+        session, which, newest="created", limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
     )
     filters = {
         "status": status,
@@ -254,7 +225,7 @@ def console_list(
             "previous_url": page_url(number - 1) if number > 1 else None,
             "next_url": page_url(number + 1) if number < pages else None,
             "when": ist_text,
-            "flash": _flash(request),
+            "flash": pop_flash(request),
         },
     )
 
@@ -277,29 +248,27 @@ def _detail(
     status_code: int = 200,
 ) -> Response:
     lang = page_lang(request)
-    events = session.execute(
-        select(ApplicationEvent, Official)
-        .outerjoin(Official, Official.id == ApplicationEvent.official_id)
-        .where(ApplicationEvent.application_id == application.id)
-        .order_by(ApplicationEvent.id.desc())
-    ).all()
-    timeline = [
-        TimelineEntry(
-            status=event.status,
-            note=event.note,
-            at=ist_text(event.created_at),
-            by=f"{who.name} ({who.username})" if who else ui("con_citizen_self", lang),
+    events = applications.timeline(session, application)
+    officials = tenancy.officials_by_id(
+        session, {e.official_id for e in events if e.official_id is not None}
+    )
+    timeline = []
+    for event in events:
+        who = officials.get(event.official_id) if event.official_id is not None else None
+        timeline.append(
+            TimelineEntry(
+                status=event.status,
+                note=event.note,
+                at=ist_text(event.created_at),
+                by=f"{who.name} ({who.username})" if who else ui("con_citizen_self", lang),
+            )
         )
-        for event, who in events
-    ]
-    citizen = session.get(Citizen, application.citizen_id) if application.citizen_id else None
-    operator = session.get(Official, application.operator_id) if application.operator_id else None
-    department = session.get(Department, application.department_id)
+    citizen = citizens.by_id(session, application.citizen_id)
+    operator = tenancy.official_by_id(session, application.operator_id)
+    department = tenancy.department_by_id(session, application.department_id)
     statuses = set(SUGGESTED_STATUSES) | set(
-        session.scalars(
-            select(Application.status)
-            .distinct()
-            .where(Application.department_id == application.department_id)
+        applications.statuses(
+            session, applications.ApplicationFilter(department_id=application.department_id)
         )
     )
     title = _titles(session, [application]).get((application.department_id, application.service))
@@ -318,7 +287,7 @@ def _detail(
             "when": ist_text,
             "error": error,
             "form": form or {"status": "", "note": ""},
-            "flash": _flash(request),
+            "flash": pop_flash(request),
         },
         status_code,
     )
@@ -383,7 +352,7 @@ def console_change_status(
     applications.change_status(
         session, application, status=new_status, note=note, official_id=official.id
     )
-    citizen = session.get(Citizen, application.citizen_id) if application.citizen_id else None
+    citizen = citizens.by_id(session, application.citizen_id)
     tenancy.audit(
         session,
         "application.status",

@@ -14,13 +14,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from seva.applications import service as applications
 from seva.applications.models import Application
 from seva.channels.api_http import CappedRoute
-from seva.citizens.models import Citizen
+from seva.citizens import service as citizens
 from seva.deps import SessionDep
 from seva.errors import ApiError
 from seva.tenancy import service as tenancy
@@ -75,7 +74,7 @@ class StatusChange(BaseModel):
 
 
 def application_out(session: Session, application: Application) -> ApplicationOut:
-    department = session.get(Department, application.department_id)
+    department = tenancy.department_by_id(session, application.department_id)
     return ApplicationOut(
         ref=application.ref,
         department=department.code if department else "",
@@ -95,7 +94,7 @@ def application_out(session: Session, application: Application) -> ApplicationOu
 
 
 def _department_view(session: Session, application: Application) -> DepartmentApplicationOut:
-    citizen = session.get(Citizen, application.citizen_id) if application.citizen_id else None
+    citizen = citizens.by_id(session, application.citizen_id)
     return DepartmentApplicationOut(
         **application_out(session, application).model_dump(),
         citizen_phone=citizen.phone if citizen else None,
@@ -103,8 +102,8 @@ def _department_view(session: Session, application: Application) -> DepartmentAp
 
 
 def _own(session: Session, department: Department, ref: str) -> Application:
-    application = applications.find(session, ref)
-    if application is None or application.department_id != department.id:
+    application = applications.find_in(session, ref, department.id)
+    if application is None:
         raise ApiError(404, "not_found", f"no application {ref.upper()} in your department", "ref")
     return application
 
@@ -119,19 +118,11 @@ def list_applications(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> ApplicationPage:
     """Newest first; ``status`` and ``service`` filter exactly."""
-    where = [Application.department_id == department.id]
-    if status:
-        where.append(Application.status == " ".join(status.split()))
-    if service:
-        where.append(Application.service == service)
-    total = session.scalar(select(func.count()).select_from(Application).where(*where)) or 0
-    rows = session.scalars(
-        select(Application)
-        .where(*where)
-        .order_by(Application.updated_at.desc(), Application.id.desc())
-        .limit(limit)
-        .offset(offset)
+    which = applications.ApplicationFilter(
+        department_id=department.id, status=status or "", service=service or ""
     )
+    total = applications.count(session, which)
+    rows = applications.listing(session, which, newest="updated", limit=limit, offset=offset)
     return ApplicationPage(
         items=[_department_view(session, row) for row in rows],
         total=total,
@@ -164,7 +155,7 @@ def change_status(
         )
     except applications.ApplicationError as exc:
         raise ApiError(400, "invalid_status", str(exc), "status") from None
-    citizen = session.get(Citizen, application.citizen_id) if application.citizen_id else None
+    citizen = citizens.by_id(session, application.citizen_id)
     tenancy.audit(
         session,
         "application.status",

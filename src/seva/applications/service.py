@@ -6,15 +6,18 @@ the official saw succeed is never left without its notification.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from seva.applications.models import Application, ApplicationEvent, ReferenceCounter
+from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
 from seva.db.base import utcnow
 from seva.messaging.service import queue_sms
+from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
 
 
@@ -69,6 +72,15 @@ def find(session: Session, ref: str) -> Application | None:
     return session.scalar(select(Application).where(Application.ref == ref.strip().upper()))
 
 
+def find_in(session: Session, ref: str, department_id: int | None) -> Application | None:
+    """The application if ``department_id`` owns it: another department's reference is
+    answered exactly like one that does not exist."""
+    application = find(session, ref)
+    if application is None or application.department_id != department_id:
+        return None
+    return application
+
+
 def change_status(
     session: Session,
     application: Application,
@@ -86,8 +98,8 @@ def change_status(
         application_id=application.id, status=status, note=note[:1000], official_id=official_id
     )
     session.add(event)
-    citizen = session.get(Citizen, application.citizen_id) if application.citizen_id else None
-    department = session.get(Department, application.department_id)
+    citizen = citizens.by_id(session, application.citizen_id)
+    department = tenancy.department_by_id(session, application.department_id)
     if citizen is not None and department is not None:
         text = status_text(application, note, citizen.language or "en")
         queue_sms(
@@ -112,7 +124,7 @@ def status_text(application: Application, note: str, lang: str) -> str:
 
 def summary(session: Session, application: Application) -> dict[str, Any]:
     """What a STATUS lookup shows (the same fields on every channel)."""
-    department = session.get(Department, application.department_id)
+    department = tenancy.department_by_id(session, application.department_id)
     return {
         "ref": application.ref,
         "status": application.status,
@@ -134,3 +146,79 @@ def of_citizen(session: Session, citizen: Citizen, *, limit: int = 50) -> list[A
             .limit(limit)
         )
     )
+
+
+def refs_of(session: Session, citizen: Citizen, department_id: int) -> list[str]:
+    """References of the citizen's applications to one department, oldest first."""
+    return list(
+        session.scalars(
+            select(Application.ref)
+            .where(Application.citizen_id == citizen.id, Application.department_id == department_id)
+            .order_by(Application.id)
+        )
+    )
+
+
+def timeline(session: Session, application: Application) -> list[ApplicationEvent]:
+    """Every status change, newest first, read afresh (not the possibly stale relationship)."""
+    return list(
+        session.scalars(
+            select(ApplicationEvent)
+            .where(ApplicationEvent.application_id == application.id)
+            .order_by(ApplicationEvent.id.desc())
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationFilter:
+    """Which applications a list shows. An empty ``status``, ``service`` or ``ref_contains``
+    matches every value; ``every_department`` (gateway admins only) lifts the department
+    scope, otherwise only ``department_id``'s applications match."""
+
+    department_id: int | None = None
+    every_department: bool = False
+    status: str = ""
+    """Matched exactly after folding white space."""
+    service: str = ""
+    ref_contains: str = ""
+
+    def query(self) -> Select[Any]:
+        query = select(Application)
+        if not self.every_department:
+            query = query.where(Application.department_id == self.department_id)
+        if self.status:
+            query = query.where(Application.status == " ".join(self.status.split()))
+        if self.service:
+            query = query.where(Application.service == self.service)
+        if self.ref_contains:
+            query = query.where(Application.ref.contains(self.ref_contains, autoescape=True))
+        return query
+
+
+def count(session: Session, which: ApplicationFilter) -> int:
+    return session.scalar(which.query().with_only_columns(func.count(Application.id))) or 0
+
+
+def listing(
+    session: Session,
+    which: ApplicationFilter,
+    *,
+    newest: Literal["created", "updated"],
+    limit: int,
+    offset: int = 0,
+) -> list[Application]:
+    """One page of matching applications, newest first by filing time (the console's queue)
+    or by last change (what a department's backend polls for)."""
+    moment = Application.created_at if newest == "created" else Application.updated_at
+    return list(
+        session.scalars(
+            which.query().order_by(moment.desc(), Application.id.desc()).limit(limit).offset(offset)
+        )
+    )
+
+
+def statuses(session: Session, which: ApplicationFilter) -> list[str]:
+    """The distinct statuses among matching applications, sorted (for status pickers)."""
+    query = which.query().with_only_columns(Application.status).distinct()
+    return list(session.scalars(query.order_by(Application.status)))

@@ -15,12 +15,13 @@ Thin routes: validation and 4xx here, the conversation in ``seva.channels.app_se
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seva.applications import service as applications
@@ -63,7 +64,7 @@ from seva.channels.app_session import (
 )
 from seva.channels.numbers import msisdn
 from seva.citizens import service as citizens
-from seva.citizens.models import Citizen, Consent
+from seva.citizens.models import Citizen
 from seva.dashboard import metrics
 from seva.db.base import utcnow
 from seva.deps import GatewayDep, SessionDep
@@ -73,7 +74,7 @@ from seva.flows.models import Service
 from seva.flows.schema import LANGUAGES
 from seva.gateway import Gateway
 from seva.messaging.service import queue_sms
-from seva.tenancy.models import Department
+from seva.tenancy import service as tenancy
 
 MAX_LISTED = 200
 
@@ -172,23 +173,13 @@ def _service_out(service: Service, codes: dict[int, str]) -> ServiceOut:
     )
 
 
-def _departments(session: Session) -> list[Department]:
-    return list(
-        session.scalars(
-            select(Department)
-            .where(Department.active.is_(True))
-            .order_by(Department.ussd_order, Department.code)
-        )
-    )
-
-
 @router.get(
     "/departments",
     response_model=list[DepartmentOut],
     summary="Departments and their live services (the app's home screen)",
 )
 def list_departments(session: SessionDep) -> list[DepartmentOut]:
-    departments = _departments(session)
+    departments = tenancy.menu_departments(session)
     codes = {d.id: d.code for d in departments}
     by_department: dict[int, list[ServiceOut]] = {}
     for service in services.live_services(session):
@@ -206,7 +197,7 @@ def list_departments(session: SessionDep) -> list[DepartmentOut]:
 
 @router.get("/services", response_model=list[ServiceOut], summary="Every live service")
 def list_services(session: SessionDep) -> list[ServiceOut]:
-    codes = {d.id: d.code for d in _departments(session)}
+    codes = {d.id: d.code for d in tenancy.menu_departments(session)}
     return [_service_out(s, codes) for s in services.live_services(session)]
 
 
@@ -225,15 +216,20 @@ def _conversation(reply: AppReply) -> ConversationOut:
     )
 
 
-def _gone(session: Session) -> ApiError:
-    session.commit()  # keep the record of a conversation that timed out
-    return ApiError(
-        404, "not_found", "no open conversation has this id (finished or timed out)", "id"
-    )
-
-
-def _not_yours() -> ApiError:
-    return ApiError(403, "forbidden", "this conversation belongs to another citizen", "id")
+@contextmanager
+def _conversation_errors(session: Session) -> Iterator[None]:
+    """A finished, timed-out or another citizen's conversation as its API error."""
+    try:
+        yield
+    except ConversationGone:
+        session.commit()  # keep the record of a conversation that timed out
+        raise ApiError(
+            404, "not_found", "no open conversation has this id (finished or timed out)", "id"
+        ) from None
+    except NotYourConversation:
+        raise ApiError(
+            403, "forbidden", "this conversation belongs to another citizen", "id"
+        ) from None
 
 
 @router.post(
@@ -272,12 +268,8 @@ def get_conversation(
     phone: OptionalCitizenPhone,
     conversation: ConversationId,
 ) -> ConversationOut:
-    try:
+    with _conversation_errors(session):
         reply = AppConversations(gateway.runtime).current(session, conversation, phone=phone)
-    except ConversationGone:
-        raise _gone(session) from None
-    except NotYourConversation:
-        raise _not_yours() from None
     return _conversation(reply)
 
 
@@ -295,14 +287,10 @@ def answer_conversation(
 ) -> ConversationOut:
     started = time.perf_counter()
     metrics.REQUESTS.labels(CHANNEL).inc()
-    try:
+    with _conversation_errors(session):
         reply = AppConversations(gateway.runtime).answer(
             session, conversation, body.text, phone=phone
         )
-    except ConversationGone:
-        raise _gone(session) from None
-    except NotYourConversation:
-        raise _not_yours() from None
     metrics.LATENCY.labels(CHANNEL).observe(time.perf_counter() - started)
     return _conversation(reply)
 
@@ -318,12 +306,8 @@ def cancel_conversation(
     phone: OptionalCitizenPhone,
     conversation: ConversationId,
 ) -> ConversationOut:
-    try:
+    with _conversation_errors(session):
         reply = AppConversations(gateway.runtime).cancel(session, conversation, phone=phone)
-    except ConversationGone:
-        raise _gone(session) from None
-    except NotYourConversation:
-        raise _not_yours() from None
     return _conversation(reply)
 
 
@@ -331,23 +315,20 @@ def cancel_conversation(
 
 
 def _me(session: Session, citizen: Citizen) -> MeOut:
-    rows = session.execute(
-        select(Department.code, Department.name, Consent.field)
-        .join(Department, Department.id == Consent.department_id)
-        .where(Consent.citizen_id == citizen.id)
-        .order_by(Department.code, Consent.field)
-    )
-    consents: dict[str, ConsentOut] = {}
-    for code, name, field in rows:
-        entry = consents.setdefault(
-            code, ConsentOut(department=code, department_name=dict(name), fields=[])
-        )
-        entry.fields.append(field)
+    consents: list[ConsentOut] = []
+    for department_id, fields in citizens.consents_by_department(session, citizen).items():
+        department = tenancy.department_by_id(session, department_id)
+        if department is not None:
+            consents.append(
+                ConsentOut(
+                    department=department.code, department_name=dict(department.name), fields=fields
+                )
+            )
     return MeOut(
         phone=citizen.phone,
         language=citizen.language,
         profile=citizens.profile_of(session, citizen),
-        consents=list(consents.values()),
+        consents=sorted(consents, key=lambda consent: consent.department),
     )
 
 

@@ -15,12 +15,10 @@ from typing import Annotated, Any
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
 from seva.citizens import service as citizens
-from seva.citizens.models import OtpChallenge
 from seva.deps import GatewayDep
 
 TOKEN_SALT = "citizen"  # noqa: S105 - itsdangerous salt (a namespace), not a secret
@@ -65,13 +63,8 @@ def otp_wait(session: Session, phone: str, now: datetime) -> int:
     last = citizens.last_otp_at(session, phone)
     if last is not None and now - _aware(last) < OTP_GAP:
         return _seconds(_aware(last) + OTP_GAP - now)
-    recent = list(
-        session.scalars(
-            select(OtpChallenge.created_at)
-            .where(OtpChallenge.phone == phone, OtpChallenge.created_at > now - timedelta(hours=1))
-            .order_by(OtpChallenge.created_at.desc())
-            .limit(OTP_PER_HOUR)
-        )
+    recent = citizens.recent_otp_times(
+        session, phone, since=now - timedelta(hours=1), limit=OTP_PER_HOUR
     )
     if len(recent) >= OTP_PER_HOUR:
         return _seconds(_aware(recent[-1]) + timedelta(hours=1) - now)

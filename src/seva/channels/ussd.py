@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seva.channels.render import plain
@@ -25,6 +24,7 @@ from seva.flows.models import Service
 from seva.flows.runtime import Runtime, Turn
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
+from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
 
 CHANNEL = "ussd"
@@ -161,7 +161,7 @@ class UssdMenu:
         self, session: Session, dialogue: Dialogue, code: str, notice: str = ""
     ) -> UssdScreen:
         lang = _lang(dialogue)
-        department = session.scalar(select(Department).where(Department.code == code))
+        department = tenancy.department_by_code(session, code)
         listed = self._services(session, department.id) if department else []
         if department is None or not listed:
             return self._root(session, dialogue)
@@ -177,12 +177,7 @@ class UssdMenu:
 
     def _departments(self, session: Session) -> list[Department]:
         live = {s.department_id for s in services.live_services(session) if _listed(s)}
-        rows = session.scalars(
-            select(Department)
-            .where(Department.active.is_(True))
-            .order_by(Department.ussd_order, Department.code)
-        )
-        return [d for d in rows if d.id in live]
+        return [d for d in tenancy.menu_departments(session) if d.id in live]
 
     def _services(self, session: Session, department_id: int) -> list[Service]:
         return [s for s in services.live_services(session, department_id) if _listed(s)]
@@ -222,7 +217,7 @@ class UssdMenu:
             if value == BACK_KEY:
                 return self._root(session, dialogue)
             if _key(value, len(menu)):
-                service = session.get(Service, int(menu[int(value) - 1]))
+                service = services.service_by_id(session, int(menu[int(value) - 1]))
                 if service is not None and service.active:
                     dialogue.meta["screen"] = "flow"
                     turn = self.runtime.start(session, dialogue, service, now=now)

@@ -32,7 +32,7 @@ from seva.flows.events import Choice, Say
 from seva.flows.models import Service
 from seva.flows.runtime import Runtime, Turn
 from seva.flows.schema import ApplyStep
-from seva.flows.service import definition_of
+from seva.flows.service import definition_of, service_by_id
 from seva.flows.store import Dialogue
 from seva.messaging import service as messaging
 
@@ -218,7 +218,7 @@ class WebForms:
     def _service(self, session: Session, dialogue: Dialogue) -> Service:
         if not self.runtime.in_service(dialogue) or dialogue.service_id is None:
             raise NothingToAnswer(dialogue.key)
-        service = session.get(Service, dialogue.service_id)
+        service = service_by_id(session, dialogue.service_id)
         if service is None:
             self.runtime.close(session, dialogue)
             raise NothingToAnswer(dialogue.key)

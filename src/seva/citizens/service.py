@@ -7,7 +7,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from seva.citizens.models import Citizen, Consent, OtpChallenge, ProfileField
@@ -33,6 +33,10 @@ def find(session: Session, phone: str) -> Citizen | None:
     return session.scalar(select(Citizen).where(Citizen.phone == phone))
 
 
+def by_id(session: Session, citizen_id: int | None) -> Citizen | None:
+    return session.get(Citizen, citizen_id) if citizen_id is not None else None
+
+
 def set_language(session: Session, citizen: Citizen, lang: str) -> None:
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}")
@@ -50,6 +54,31 @@ def consented_profile(session: Session, citizen: Citizen, department_id: int) ->
         .where(ProfileField.citizen_id == citizen.id, Consent.department_id == department_id)
     )
     return {str(name): str(value) for name, value in rows}
+
+
+def has_consented(session: Session, citizen: Citizen, department_id: int) -> bool:
+    """Whether the citizen let this department use any profile field (so it knows them)."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Consent.citizen_id == citizen.id, Consent.department_id == department_id
+                )
+            )
+        )
+    )
+
+
+def consents_by_department(session: Session, citizen: Citizen) -> dict[int, list[str]]:
+    """Department id → the profile fields the citizen let it use, each list sorted."""
+    found: dict[int, list[str]] = {}
+    for department_id, field in session.execute(
+        select(Consent.department_id, Consent.field)
+        .where(Consent.citizen_id == citizen.id)
+        .order_by(Consent.field)
+    ):
+        found.setdefault(int(department_id), []).append(str(field))
+    return found
 
 
 def remember(
@@ -156,6 +185,21 @@ def verify_otp(
         return False
     challenge.used_at = now
     return True
+
+
+def recent_otp_times(
+    session: Session, phone: str, *, since: datetime, limit: int
+) -> list[datetime]:
+    """When the newest codes (at most ``limit``) after ``since`` were issued, newest first:
+    what an hourly cap on codes to one phone counts."""
+    return list(
+        session.scalars(
+            select(OtpChallenge.created_at)
+            .where(OtpChallenge.phone == phone, OtpChallenge.created_at > since)
+            .order_by(OtpChallenge.created_at.desc())
+            .limit(limit)
+        )
+    )
 
 
 def last_otp_at(session: Session, phone: str) -> datetime | None:

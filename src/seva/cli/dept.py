@@ -6,12 +6,11 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from seva.cli.common import console, err, session
 from seva.flows import datasets
 from seva.tenancy import service as tenancy
-from seva.tenancy.models import Department, Role
+from seva.tenancy.models import Role
 
 app = typer.Typer(help="Departments, officials and API keys.", no_args_is_help=True)
 
@@ -52,7 +51,7 @@ def list_departments() -> None:
     """Departments on this gateway."""
     table = Table("code", "name", "sender", "languages")
     with session() as s:
-        for d in s.scalars(select(Department).order_by(Department.ussd_order, Department.code)):
+        for d in tenancy.menu_departments(s, include_inactive=True):
             table.add_row(d.code, d.display_name("en"), d.sender_id, ", ".join(d.languages))
     console.print(table)
 

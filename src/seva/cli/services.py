@@ -10,7 +10,7 @@ from rich.table import Table
 from seva.cli.common import console, err, session
 from seva.flows.loader import DefinitionError, read_definitions
 from seva.flows.service import ServiceLoadError, definition_of, keywords_by_service, live_services
-from seva.tenancy.models import Department
+from seva.tenancy import service as tenancy
 
 app = typer.Typer(help="Service definitions (YAML/JSON).", no_args_is_help=True)
 
@@ -53,7 +53,7 @@ def list_services() -> None:
     with session() as s:
         keywords = keywords_by_service(s)
         for service in live_services(s):
-            department = s.get(Department, service.department_id)
+            department = tenancy.department_by_id(s, service.department_id)
             table.add_row(
                 department.code if department else "?",
                 service.slug,

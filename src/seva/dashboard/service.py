@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from seva.dashboard.models import Transaction
 from seva.db.base import utcnow
-from seva.flows.models import Service
-from seva.tenancy.models import Department
+from seva.flows import service as services
+from seva.tenancy import service as tenancy
 
 IST = ZoneInfo("Asia/Kolkata")
 CHANNELS = ("sms", "ussd", "voice", "web", "kiosk", "app")
@@ -175,49 +175,38 @@ def hourly(session: Session, day: Day) -> list[int]:
 
 def live_services(session: Session) -> list[LiveDepartment]:
     """Active services per active department, in the order the USSD menu lists them."""
-    counted = func.count(Service.id)
-    rows = session.execute(
-        select(Department.id, counted)
-        .join(Service, Service.department_id == Department.id)
-        .where(Service.active.is_(True), Department.active.is_(True))
-        .group_by(Department.id)
-    ).all()
-    counts = {int(dept_id): int(n) for dept_id, n in rows}
-    departments = session.scalars(
-        select(Department)
-        .where(Department.id.in_(counts))
-        .order_by(Department.ussd_order, Department.code)
-    )
-    return [LiveDepartment(d.code, dict(d.name), counts[d.id]) for d in departments]
+    counts = services.active_service_counts(session)
+    return [
+        LiveDepartment(d.code, dict(d.name), counts[d.id])
+        for d in tenancy.menu_departments(session)
+        if d.id in counts
+    ]
 
 
 def _department_names(session: Session, codes: list[str]) -> dict[str, dict[str, str]]:
-    if not codes:
-        return {}
-    rows = session.execute(
-        select(Department.code, Department.name).where(Department.code.in_(codes))
-    )
-    return {code: dict(name) for code, name in rows}
+    found = tenancy.departments_by_code(session, codes)
+    return {code: dict(department.name) for code, department in found.items()}
 
 
 def _service_titles(
     session: Session, wanted: set[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, str]]:
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(Department.code, Service.slug, Service.definition)
-        .join(Department, Department.id == Service.department_id)
-        .where(
-            Department.code.in_({d for d, _ in wanted}), Service.slug.in_({s for _, s in wanted})
-        )
+    """Titles by (department code, slug): transactions name departments by code."""
+    departments = tenancy.departments_by_code(session, {code for code, _ in wanted})
+    keys = {
+        (code, slug): (departments[code].id, slug) for code, slug in wanted if code in departments
+    }
+    found = services.service_titles(session, set(keys.values()))
+    return {pair: found[key] for pair, key in keys.items() if key in found}
+
+
+def record_transaction(
+    session: Session, *, channel: str, department: str, service: str, outcome: str
+) -> None:
+    """Count one finished conversation; written with the change it finished."""
+    session.add(
+        Transaction(channel=channel, department=department, service=service, outcome=outcome)
     )
-    titles: dict[tuple[str, str], dict[str, str]] = {}
-    for code, slug, definition in rows:
-        title = definition.get("title") if isinstance(definition, dict) else None
-        if isinstance(title, dict):
-            titles[(code, slug)] = {str(k): str(v) for k, v in title.items()}
-    return titles
 
 
 def snapshot(session: Session, now: datetime | None = None) -> Snapshot:

@@ -10,17 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seva.applications import service as applications
 from seva.citizens import service as citizens
-from seva.directory.models import Office, Pincode
+from seva.directory import service as directory
 from seva.flows import datasets
 from seva.flows.loader import read_definitions
 from seva.flows.service import load_service
 from seva.tenancy import service as tenancy
-from seva.tenancy.models import Department, Official, Role
+from seva.tenancy.models import Role
 
 HERE = Path(__file__).parent
 SERVICES_DIR = HERE / "services"
@@ -73,36 +72,33 @@ def seed(session: Session) -> SeedReport:
 def _pincodes(session: Session) -> None:
     with (DATA_DIR / "pincodes.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            if session.get(Pincode, row["pincode"]) is None:
-                session.add(
-                    Pincode(
-                        pincode=row["pincode"],
-                        place=row["place"],
-                        district=row["district"],
-                        lat=float(row["lat"]),
-                        lon=float(row["lon"]),
-                    )
-                )
+            directory.add_pincode(
+                session,
+                pincode=row["pincode"],
+                place=row["place"],
+                district=row["district"],
+                lat=float(row["lat"]),
+                lon=float(row["lon"]),
+            )
 
 
 def _offices(session: Session) -> None:
-    if session.scalar(select(Office.id).limit(1)) is not None:
+    if directory.has_offices(session):
         return
-    codes = {d.code: d.id for d in session.scalars(select(Department))}
+    codes = {d.code: d.id for d in tenancy.all_departments(session)}
     with (DATA_DIR / "offices.csv").open(encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            session.add(
-                Office(
-                    department_id=codes[row["department"]],
-                    name=row["name"],
-                    kind=row["kind"],
-                    address=row["address"],
-                    pincode=row["pincode"],
-                    lat=float(row["lat"]),
-                    lon=float(row["lon"]),
-                    phone=row["phone"] or None,
-                    hours=row["hours"],
-                )
+            directory.add_office(
+                session,
+                department_id=codes[row["department"]],
+                name=row["name"],
+                kind=row["kind"],
+                address=row["address"],
+                pincode=row["pincode"],
+                lat=float(row["lat"]),
+                lon=float(row["lon"]),
+                phone=row["phone"] or None,
+                hours=row["hours"],
             )
 
 
@@ -124,8 +120,7 @@ def _demo_password_hash() -> str:
 def _officials(session: Session, report: SeedReport) -> None:
     for username, name, role, code in _OFFICIALS:
         department = tenancy.department_by_code(session, code) if code else None
-        exists = session.scalar(select(Official).where(Official.username == username))
-        if exists is None:
+        if tenancy.official_by_username(session, username) is None:
             tenancy.create_official(
                 session,
                 username=username,
@@ -157,7 +152,7 @@ def _application(session: Session) -> None:
         ref=DEMO_APPLICATION,
     )
     session.flush()
-    officer = session.scalar(select(Official).where(Official.username == "food.admin"))
+    officer = tenancy.official_by_username(session, "food.admin")
     applications.change_status(
         session,
         application,

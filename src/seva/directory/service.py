@@ -55,6 +55,56 @@ def nearest(session: Session, pincode: str, *, kind: str = "any", limit: int = 3
     return found[:limit]
 
 
+def department_offices(session: Session, department_id: int) -> list[Office]:
+    return list(
+        session.scalars(
+            select(Office).where(Office.department_id == department_id).order_by(Office.name)
+        )
+    )
+
+
+def has_offices(session: Session) -> bool:
+    return session.scalar(select(Office.id).limit(1)) is not None
+
+
+def add_office(
+    session: Session,
+    *,
+    department_id: int,
+    name: str,
+    kind: str,
+    address: str,
+    pincode: str,
+    lat: float,
+    lon: float,
+    phone: str | None,
+    hours: str,
+) -> Office:
+    """Register an office or CSC; NEAR lists it from now on. The caller validates the fields."""
+    office = Office(
+        department_id=department_id,
+        name=name,
+        kind=kind,
+        address=address,
+        pincode=pincode,
+        lat=lat,
+        lon=lon,
+        phone=phone,
+        hours=hours,
+    )
+    session.add(office)
+    session.flush()
+    return office
+
+
+def add_pincode(
+    session: Session, *, pincode: str, place: str, district: str, lat: float, lon: float
+) -> None:
+    """Add a gazetteer entry unless the pincode is already known (seeding is idempotent)."""
+    if session.get(Pincode, pincode) is None:
+        session.add(Pincode(pincode=pincode, place=place, district=district, lat=lat, lon=lon))
+
+
 def describe(places: list[Nearby]) -> str:
     return "\n".join(
         f"{i}. {n.office.name}, {n.office.address} ({n.km:.1f} km)"

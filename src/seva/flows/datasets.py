@@ -69,6 +69,14 @@ def upload_csv(
     return dataset
 
 
+def department_datasets(session: Session, department_id: int) -> list[Dataset]:
+    return list(
+        session.scalars(
+            select(Dataset).where(Dataset.department_id == department_id).order_by(Dataset.name)
+        )
+    )
+
+
 def _norm(key: str) -> str:
     return " ".join(key.split()).casefold()
 

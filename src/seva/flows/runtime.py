@@ -24,7 +24,7 @@ from seva.applications import service as applications
 from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
 from seva.dashboard import metrics
-from seva.dashboard.models import Transaction
+from seva.dashboard import service as dashboard
 from seva.db.base import utcnow
 from seva.directory import service as directory
 from seva.flows import datasets, messages
@@ -44,9 +44,10 @@ from seva.flows.events import (
     Say,
 )
 from seva.flows.models import Service
-from seva.flows.service import definition_at, definition_of
+from seva.flows.service import definition_at, definition_of, service_by_id
 from seva.flows.store import Dialogue, DialogueStore
 from seva.settings import Settings
+from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
 
 log = structlog.get_logger("seva.flows")
@@ -154,7 +155,7 @@ class Runtime:
     ) -> Turn:
         now = now or utcnow()
         definition = definition_of(service)
-        department = session.get(Department, service.department_id)
+        department = tenancy.department_by_id(session, service.department_id)
         assert department is not None
         citizen = self._citizen(session, dialogue)
         profile = citizens.consented_profile(session, citizen, department.id) if citizen else {}
@@ -201,7 +202,7 @@ class Runtime:
     def _flow(self, session: Session, dialogue: Dialogue) -> Flow:
         if dialogue.flow is None or dialogue.service_id is None:
             raise LookupError("no service is running in this dialogue")
-        service = session.get(Service, dialogue.service_id)
+        service = service_by_id(session, dialogue.service_id)
         if service is None:
             raise LookupError("the service of this dialogue was removed")
         state = FlowState.from_dict(dialogue.flow)
@@ -240,17 +241,17 @@ class Runtime:
         return Turn(messages=tuple(out), lang=flow.state.lang)
 
     def _record(self, session: Session, channel: str, state: FlowState, outcome: str) -> None:
-        session.add(
-            Transaction(
-                channel=channel, department=state.department, service=state.service, outcome=outcome
-            )
+        dashboard.record_transaction(
+            session,
+            channel=channel,
+            department=state.department,
+            service=state.service,
+            outcome=outcome,
         )
         metrics.FINISHED.labels(channel, state.department, state.service, outcome).inc()
 
     def _department(self, session: Session, state: FlowState) -> Department:
-        from seva.tenancy.service import department_by_code
-
-        department = department_by_code(session, state.department)
+        department = tenancy.department_by_code(session, state.department)
         if department is None:
             raise LookupError(f"department {state.department} is gone")
         return department

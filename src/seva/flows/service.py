@@ -8,15 +8,17 @@ definition they started with.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from seva.db.base import utcnow
 from seva.flows.loader import dump
 from seva.flows.models import Keyword, Service, ServiceRevision
 from seva.flows.schema import ServiceDefinition
+from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
 
 RESERVED_KEYWORDS = frozenset(
@@ -38,9 +40,7 @@ def load_service(
 ) -> Service:
     """Create or update the service; the caller commits."""
     if department is None:
-        department = session.scalar(
-            select(Department).where(Department.code == definition.department)
-        )
+        department = tenancy.department_by_code(session, definition.department)
     if department is None:
         raise ServiceLoadError(f"department {definition.department!r} does not exist; add it first")
     if department.code != definition.department:
@@ -60,7 +60,7 @@ def load_service(
         holder = session.get(Keyword, keyword)
         if holder is not None and (service is None or holder.service_id != service.id):
             other = session.get(Service, holder.service_id)
-            owner = session.get(Department, other.department_id) if other else None
+            owner = tenancy.department_by_id(session, other.department_id) if other else None
             raise ServiceLoadError(
                 f"keyword {keyword} is already used by {owner.code if owner else '?'}/"
                 f"{other.slug if other else '?'}"
@@ -126,6 +126,11 @@ def definition_at(session: Session, service: Service, revision: int) -> ServiceD
     return ServiceDefinition.model_validate(data)
 
 
+def service_by_id(session: Session, service_id: int | None) -> Service | None:
+    """The service a conversation runs, active or not (it may finish after a deactivation)."""
+    return session.get(Service, service_id) if service_id is not None else None
+
+
 def find_by_keyword(session: Session, keyword: str) -> Service | None:
     row = session.get(Keyword, keyword.upper())
     if row is None:
@@ -154,8 +159,81 @@ def live_services(session: Session, department_id: int | None = None) -> list[Se
     return list(session.scalars(query))
 
 
-def keywords_by_service(session: Session) -> dict[int, list[str]]:
+def department_service(session: Session, department_id: int, slug: str) -> Service | None:
+    """The department's service ``slug``, active or not: what its own admins manage."""
+    return session.scalar(
+        select(Service).where(Service.department_id == department_id, Service.slug == slug)
+    )
+
+
+def department_services(session: Session, department_id: int) -> list[Service]:
+    """Every service of the department, active or not, in its USSD menu order."""
+    return list(
+        session.scalars(
+            select(Service)
+            .where(Service.department_id == department_id)
+            .order_by(Service.ussd_order, Service.slug)
+        )
+    )
+
+
+def deactivate_service(session: Session, service: Service) -> None:
+    """Take the service off every channel; its keywords become free for another service."""
+    service.active = False
+    session.execute(delete(Keyword).where(Keyword.service_id == service.id))
+    session.flush()
+
+
+def active_service_counts(session: Session) -> dict[int, int]:
+    """Department id → how many of its services are active (whether or not it is)."""
+    rows = session.execute(
+        select(Service.department_id, func.count(Service.id))
+        .where(Service.active.is_(True))
+        .group_by(Service.department_id)
+    )
+    return {int(department_id): int(count) for department_id, count in rows}
+
+
+def stored_title(definition: object) -> dict[str, str] | None:
+    """The title of a stored definition, read without validating the whole definition (lists
+    show many services, and an old stored revision may not parse under today's schema)."""
+    title = definition.get("title") if isinstance(definition, dict) else None
+    if not isinstance(title, dict):
+        return None
+    return {str(k): str(v) for k, v in title.items()}
+
+
+def service_titles(
+    session: Session, wanted: Collection[tuple[int, str]]
+) -> dict[tuple[int, str], dict[str, str]]:
+    """Titles of the services named by (department id, slug), active or not (an application
+    keeps the name of the service it was filed with)."""
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Service.department_id, Service.slug, Service.definition).where(
+            Service.department_id.in_({d for d, _ in wanted}),
+            Service.slug.in_({s for _, s in wanted}),
+        )
+    )
+    titles: dict[tuple[int, str], dict[str, str]] = {}
+    for department_id, slug, definition in rows:
+        title = stored_title(definition)
+        if title is not None:
+            titles[(department_id, slug)] = title
+    return titles
+
+
+def keywords_by_service(
+    session: Session, service_ids: Collection[int] | None = None
+) -> dict[int, list[str]]:
+    """Service id → its SMS keywords, sorted; of ``service_ids`` only when given."""
+    query = select(Keyword).order_by(Keyword.keyword)
+    if service_ids is not None:
+        if not service_ids:
+            return {}
+        query = query.where(Keyword.service_id.in_(service_ids))
     found: dict[int, list[str]] = {}
-    for row in session.scalars(select(Keyword).order_by(Keyword.keyword)):
+    for row in session.scalars(query):
         found.setdefault(row.service_id, []).append(row.keyword)
     return found

@@ -21,18 +21,18 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
-from seva.applications.pages import ist_text
+from seva.applications.pages import ist_text, not_found
 from seva.deps import SessionDep
 from seva.flows import datasets
+from seva.flows import service as services
 from seva.flows.loader import DefinitionError, Problem, parse_definition
-from seva.flows.models import Dataset, Keyword, Service
 from seva.flows.schema import LANGUAGES
 from seva.flows.service import ServiceLoadError, load_service
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import ApiKey, Department, Official, Role
 from seva.web.auth import require_official
 from seva.web.i18n import register, ui
-from seva.web.templating import check_csrf, page_lang, render
+from seva.web.templating import check_csrf, page_lang, pop_flash, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -168,13 +168,8 @@ class Failure:
     problems: tuple[Problem, ...] = ()
 
 
-def _flash(request: Request) -> dict[str, str] | None:
-    value = request.session.pop("flash", None)
-    return value if isinstance(value, dict) else None
-
-
 def _not_found(request: Request) -> Response:
-    return render(request, "console_missing.html", {"message": "adm_not_found"}, 404)
+    return not_found(request, "adm_not_found")
 
 
 def _managed(session: Session, official: Official, code: str) -> Department | None:
@@ -201,10 +196,7 @@ def _home(
     form: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    departments = list(session.scalars(select(Department).order_by(Department.code)))
-    services: dict[int, int] = {}
-    for service in session.scalars(select(Service).where(Service.active.is_(True))):
-        services[service.department_id] = services.get(service.department_id, 0) + 1
+    departments = tenancy.all_departments(session)
     officials: dict[int, int] = {}
     for member in session.scalars(select(Official).where(Official.active.is_(True))):
         if member.department_id is not None:
@@ -214,12 +206,12 @@ def _home(
         "admin_home.html",
         {
             "departments": departments,
-            "services": services,
+            "services": services.active_service_counts(session),
             "officials": officials,
             "languages": LANGUAGES,
             "failure": failure,
             "form": form or {"languages": ["en", "hi"]},
-            "flash": _flash(request),
+            "flash": pop_flash(request),
         },
         status_code,
     )
@@ -237,29 +229,11 @@ def _department_page(
     status_code: int = 200,
 ) -> Response:
     lang = page_lang(request)
-    services = list(
-        session.scalars(
-            select(Service)
-            .where(Service.department_id == department.id)
-            .order_by(Service.ussd_order, Service.slug)
-        )
-    )
-    keywords: dict[int, list[str]] = {}
-    if services:
-        for row in session.scalars(
-            select(Keyword)
-            .where(Keyword.service_id.in_([s.id for s in services]))
-            .order_by(Keyword.keyword)
-        ):
-            keywords.setdefault(row.service_id, []).append(row.keyword)
+    listed = services.department_services(session, department.id)
     titles = {}
-    for service in services:
-        title = service.definition.get("title") if isinstance(service.definition, dict) else None
-        titles[service.id] = (
-            (title.get(lang) or title.get("en") or service.slug)
-            if isinstance(title, dict)
-            else service.slug
-        )
+    for service in listed:
+        title = services.stored_title(service.definition) or {}
+        titles[service.id] = title.get(lang) or title.get("en") or service.slug
     response = render(
         request,
         "admin_department.html",
@@ -279,23 +253,17 @@ def _department_page(
                     .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
                 )
             ),
-            "services": services,
-            "keywords": keywords,
+            "services": listed,
+            "keywords": services.keywords_by_service(session, [s.id for s in listed]),
             "titles": titles,
-            "datasets": list(
-                session.scalars(
-                    select(Dataset)
-                    .where(Dataset.department_id == department.id)
-                    .order_by(Dataset.name)
-                )
-            ),
+            "datasets": datasets.department_datasets(session, department.id),
             "roles": OFFICIAL_ROLES,
             "failure": failure,
             "form": form or {},
             "new_key": new_key,
             "created": created,
             "when": ist_text,
-            "flash": _flash(request),
+            "flash": pop_flash(request),
             "max_definition_kib": MAX_DEFINITION_BYTES // 1024,
         },
         status_code,
@@ -308,9 +276,7 @@ def _department_page(
 @router.get("/admin")
 def admin_home(request: Request, session: SessionDep, official: Admin) -> Response:
     if official.role is not Role.GATEWAY_ADMIN:
-        department = (
-            session.get(Department, official.department_id) if official.department_id else None
-        )
+        department = tenancy.department_by_id(session, official.department_id)
         if department is None:
             return _not_found(request)
         return RedirectResponse(_page_url(department), status_code=303)

@@ -16,20 +16,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import delete, exists, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from seva.applications.models import Application
+from seva.applications import service as applications
 from seva.channels.api_http import BodyTooLarge, CappedRoute, describe_size, read_capped
 from seva.channels.numbers import msisdn
 from seva.citizens import service as citizens
-from seva.citizens.models import Consent
 from seva.deps import GatewayDep, SessionDep
+from seva.directory import service as directory
 from seva.directory.models import Office
 from seva.errors import ApiError, error_body
 from seva.flows import datasets
+from seva.flows import service as services
 from seva.flows.loader import MAX_SOURCE_BYTES, DefinitionError, parse_definition
-from seva.flows.models import Dataset, Keyword, Service
+from seva.flows.models import Dataset, Service
 from seva.flows.schema import SLUG_RE
 from seva.flows.service import (
     RESERVED_KEYWORDS,
@@ -137,9 +138,7 @@ def _service_out(service: Service) -> ServiceOut:
 
 
 def _own_service(session: Session, department: Department, slug: str) -> Service:
-    service = session.scalar(
-        select(Service).where(Service.department_id == department.id, Service.slug == slug)
-    )
+    service = services.department_service(session, department.id, slug)
     if service is None:
         raise ApiError(404, "not_found", f"your department has no service {slug}", "slug")
     return service
@@ -147,12 +146,7 @@ def _own_service(session: Session, department: Department, slug: str) -> Service
 
 @router.get("/services", response_model=list[ServiceOut], summary="Your department's services")
 def list_services(session: SessionDep, department: DepartmentDep) -> list[ServiceOut]:
-    rows = session.scalars(
-        select(Service)
-        .where(Service.department_id == department.id)
-        .order_by(Service.ussd_order, Service.slug)
-    )
-    return [_service_out(row) for row in rows]
+    return [_service_out(row) for row in services.department_services(session, department.id)]
 
 
 @router.get(
@@ -214,15 +208,13 @@ def put_service(
         raise ApiError(
             400, "reserved_keyword", f"keyword {reserved[0]} is reserved by the gateway", "keywords"
         )
-    existed = session.scalar(
-        select(Service.id).where(Service.department_id == department.id, Service.slug == slug)
-    )
+    existed = services.department_service(session, department.id, slug) is not None
     try:
         service = load_service(session, definition, source=text, department=department)
     except ServiceLoadError as exc:
         raise ApiError(409, "keyword_taken", str(exc), "keywords") from None
     tenancy.audit(session, "service.load", department_id=department.id, service=slug, via="api")
-    if existed is None:
+    if not existed:
         response.status_code = 201
     return _service_out(service)
 
@@ -248,12 +240,10 @@ def _definition_error(exc: DefinitionError) -> JSONResponse:
 )
 def delete_service(session: SessionDep, department: DepartmentDep, slug: Slug) -> ServiceOut:
     service = _own_service(session, department, slug)
-    service.active = False
-    session.execute(delete(Keyword).where(Keyword.service_id == service.id))
+    services.deactivate_service(session, service)
     tenancy.audit(
         session, "service.deactivate", department_id=department.id, service=slug, via="api"
     )
-    session.flush()
     return _service_out(service)
 
 
@@ -272,10 +262,7 @@ def _dataset_out(dataset: Dataset) -> DatasetOut:
 
 @router.get("/datasets", response_model=list[DatasetOut], summary="Your department's datasets")
 def list_datasets(session: SessionDep, department: DepartmentDep) -> list[DatasetOut]:
-    rows = session.scalars(
-        select(Dataset).where(Dataset.department_id == department.id).order_by(Dataset.name)
-    )
-    return [_dataset_out(row) for row in rows]
+    return [_dataset_out(row) for row in datasets.department_datasets(session, department.id)]
 
 
 @router.put(
@@ -329,10 +316,7 @@ def _office_out(office: Office) -> OfficeOut:
     "/offices", response_model=list[OfficeOut], summary="Your offices and CSCs (NEAR directory)"
 )
 def list_offices(session: SessionDep, department: DepartmentDep) -> list[OfficeOut]:
-    rows = session.scalars(
-        select(Office).where(Office.department_id == department.id).order_by(Office.name)
-    )
-    return [_office_out(row) for row in rows]
+    return [_office_out(row) for row in directory.department_offices(session, department.id)]
 
 
 @router.post(
@@ -349,7 +333,8 @@ def add_office(
         phone = msisdn(office.phone, gateway.settings.default_region)
         if phone is None:
             raise ApiError(400, "invalid_phone", "phone is not a valid phone number", "phone")
-    row = Office(
+    row = directory.add_office(
+        session,
         department_id=department.id,
         name=office.name,
         kind=office.kind,
@@ -360,8 +345,6 @@ def add_office(
         phone=phone,
         hours=office.hours,
     )
-    session.add(row)
-    session.flush()
     tenancy.audit(session, "office.add", department_id=department.id, office=row.name, via="api")
     return _office_out(row)
 
@@ -387,22 +370,8 @@ def get_citizen(
     missing = ApiError(404, "not_found", f"{e164} has not used your department's services")
     if citizen is None:
         raise missing
-    refs = list(
-        session.scalars(
-            select(Application.ref)
-            .where(
-                Application.citizen_id == citizen.id,
-                Application.department_id == department.id,
-            )
-            .order_by(Application.id)
-        )
-    )
-    consented = session.scalar(
-        select(
-            exists().where(Consent.citizen_id == citizen.id, Consent.department_id == department.id)
-        )
-    )
-    if not refs and not consented:
+    refs = applications.refs_of(session, citizen, department.id)
+    if not refs and not citizens.has_consented(session, citizen, department.id):
         raise missing
     tenancy.audit(session, "citizen.lookup", department_id=department.id, citizen_phone=e164)
     return CitizenOut(

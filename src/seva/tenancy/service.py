@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -68,6 +69,31 @@ def department_by_code(session: Session, code: str) -> Department | None:
     return session.scalar(select(Department).where(Department.code == code.strip().upper()))
 
 
+def department_by_id(session: Session, department_id: int | None) -> Department | None:
+    return session.get(Department, department_id) if department_id is not None else None
+
+
+def departments_by_code(session: Session, codes: Collection[str]) -> dict[str, Department]:
+    """The departments among ``codes`` that exist (reports name many departments at once)."""
+    if not codes:
+        return {}
+    rows = session.scalars(select(Department).where(Department.code.in_(codes)))
+    return {department.code: department for department in rows}
+
+
+def all_departments(session: Session) -> list[Department]:
+    """Every department, active or not, by code: what the consoles choose from."""
+    return list(session.scalars(select(Department).order_by(Department.code)))
+
+
+def menu_departments(session: Session, *, include_inactive: bool = False) -> list[Department]:
+    """Departments in the order every channel lists them: USSD order, then code."""
+    query = select(Department).order_by(Department.ussd_order, Department.code)
+    if not include_inactive:
+        query = query.where(Department.active.is_(True))
+    return list(session.scalars(query))
+
+
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
     salt = salt or secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
@@ -103,7 +129,7 @@ def create_official(
         raise TenancyError("password must be at least 8 characters")
     if role is not Role.GATEWAY_ADMIN and department is None:
         raise TenancyError(f"a {role.value} belongs to a department")
-    if session.scalar(select(Official).where(Official.username == username)) is not None:
+    if official_by_username(session, username) is not None:
         raise TenancyError(f"username {username} is taken")
     official = Official(
         username=username,
@@ -116,6 +142,22 @@ def create_official(
     session.add(official)
     session.flush()
     return official
+
+
+def official_by_id(session: Session, official_id: int | None) -> Official | None:
+    return session.get(Official, official_id) if official_id is not None else None
+
+
+def official_by_username(session: Session, username: str) -> Official | None:
+    return session.scalar(select(Official).where(Official.username == username.strip().lower()))
+
+
+def officials_by_id(session: Session, official_ids: Collection[int]) -> dict[int, Official]:
+    """The officials among ``official_ids`` (a timeline names who made each change)."""
+    if not official_ids:
+        return {}
+    rows = session.scalars(select(Official).where(Official.id.in_(official_ids)))
+    return {official.id: official for official in rows}
 
 
 def authenticate_official(session: Session, username: str, password: str) -> Official | None:

@@ -35,7 +35,7 @@ def current_official(request: Request, session: Session) -> Official | None:
     official_id = request.session.get("official_id")
     if official_id is None:
         return None
-    official = session.get(Official, int(official_id))
+    official = tenancy.official_by_id(session, int(official_id))
     if official is None or not official.active:
         request.session.pop("official_id", None)
         return None

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from seva.applications import service as applications
 from seva.channels.numbers import msisdn
 from seva.channels.web import (
     KIOSK,
@@ -30,7 +29,7 @@ from seva.channels.web import (
 from seva.citizens import service as citizens
 from seva.deps import GatewayDep, SessionDep
 from seva.tenancy import service as tenancy
-from seva.tenancy.models import Department, Official, Role
+from seva.tenancy.models import Official, Role
 from seva.web import service_form
 from seva.web.auth import require_official
 from seva.web.i18n import register, ui
@@ -115,16 +114,7 @@ def _kiosk_page(
     if citizen_phone:
         citizen = citizens.find(session, citizen_phone)
         if citizen is not None:
-            for application in applications.of_citizen(session, citizen, limit=10):
-                department = session.get(Department, application.department_id)
-                apps.append(
-                    {
-                        "ref": application.ref,
-                        "department": department.display_name(lang) if department else "",
-                        "status": application.status,
-                        "updated": application.updated_at.strftime("%d-%m-%Y"),
-                    }
-                )
+            apps = service_form.application_rows(session, citizen, lang, limit=10)
     return render(
         request,
         "kiosk.html",

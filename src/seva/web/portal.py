@@ -15,7 +15,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from seva.applications import service as applications
 from seva.channels.numbers import msisdn
 from seva.channels.web import (
     OTP_PURPOSE_PORTAL,
@@ -29,7 +28,6 @@ from seva.channels.web import (
 from seva.citizens import service as citizens
 from seva.deps import GatewayDep, SessionDep
 from seva.flows.schema import LANGUAGES
-from seva.tenancy.models import Department
 from seva.web import service_form
 from seva.web.i18n import register, ui
 from seva.web.service_form import FormPlace
@@ -333,18 +331,6 @@ def me(request: Request, session: SessionDep, saved: str = "") -> Response:
         return RedirectResponse("/citizen/login?next=/me", status_code=303)
     lang = page_lang(request)
     citizen = citizens.get_or_create(session, phone)
-    rows = []
-    for application in applications.of_citizen(session, citizen):
-        department = session.get(Department, application.department_id)
-        rows.append(
-            {
-                "ref": application.ref,
-                "department": department.display_name(lang) if department else "",
-                "service": application.service,
-                "status": application.status,
-                "updated": application.updated_at.strftime("%d-%m-%Y"),
-            }
-        )
     return render(
         request,
         "portal_me.html",
@@ -353,7 +339,7 @@ def me(request: Request, session: SessionDep, saved: str = "") -> Response:
             "citizen_lang": citizen.language or lang,
             "languages": [code for code in ("en", "hi") if code in LANGUAGES],
             "profile": sorted(citizens.profile_of(session, citizen).items()),
-            "applications": rows,
+            "applications": service_form.application_rows(session, citizen, lang),
             "saved": bool(saved),
         },
     )

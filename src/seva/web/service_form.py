@@ -11,13 +11,15 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from seva.applications import service as applications
 from seva.channels.web import NothingToAnswer, ServicePage, WebForms
+from seva.citizens.models import Citizen
 from seva.flows import service as services
 from seva.flows.messages import pick
 from seva.flows.models import Service
 from seva.flows.service import definition_of
 from seva.settings import Settings
-from seva.tenancy.models import Department
+from seva.tenancy import service as tenancy
 from seva.web.i18n import register, ui
 from seva.web.templating import check_csrf, page_lang, render
 
@@ -69,7 +71,7 @@ class ServiceView:
 
 def service_view(session: Session, service: Service, lang: str) -> ServiceView:
     definition = definition_of(service)
-    department = session.get(Department, service.department_id)
+    department = tenancy.department_by_id(session, service.department_id)
     return ServiceView(
         service=service,
         department_code=department.code if department else definition.department,
@@ -87,6 +89,25 @@ def live_by_department(session: Session, lang: str) -> list[tuple[str, list[Serv
         view = service_view(session, service, lang)
         grouped.setdefault(view.department_name, []).append(view)
     return list(grouped.items())
+
+
+def application_rows(
+    session: Session, citizen: Citizen, lang: str, *, limit: int = 50
+) -> list[dict[str, str]]:
+    """The citizen's applications as the portal and the kiosk list them, newest first."""
+    rows = []
+    for application in applications.of_citizen(session, citizen, limit=limit):
+        department = tenancy.department_by_id(session, application.department_id)
+        rows.append(
+            {
+                "ref": application.ref,
+                "department": department.display_name(lang) if department else "",
+                "service": application.service,
+                "status": application.status,
+                "updated": application.updated_at.strftime("%d-%m-%Y"),
+            }
+        )
+    return rows
 
 
 def not_found(request: Request) -> Response:
@@ -202,7 +223,7 @@ def find_view(session: Session, department_code: str, slug: str, lang: str) -> S
     service = services.find_service(session, code, slug)
     if service is None:
         return None
-    department = session.get(Department, service.department_id)
+    department = tenancy.department_by_id(session, service.department_id)
     if department is None or not department.active:
         return None
     return service_view(session, service, lang)

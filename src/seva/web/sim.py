@@ -162,6 +162,16 @@ def _expired_form(request: Request) -> Response:
     return render(request, "portal_message.html", {"message": message, "back": "/sim"}, 400)
 
 
+def _refused(request: Request, gateway: Gateway, csrf: str) -> Response | None:
+    """Why a simulator form post is turned away, if it is: the simulator is off, or the form
+    has expired."""
+    if not _enabled(gateway):
+        return _disabled(request)
+    if not check_csrf(request, csrf):
+        return _expired_form(request)
+    return None
+
+
 def _inbox(session: Session, phone: str, after_id: int = 0) -> list[OutboxMessage]:
     """The newest messages queued to ``phone`` after ``after_id``, oldest first."""
     shown: deque[OutboxMessage] = deque(maxlen=INBOX_SHOWN)
@@ -236,10 +246,8 @@ def sim_number(
     phone: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    if not _enabled(gateway):
-        return _disabled(request)
-    if not check_csrf(request, csrf):
-        return _expired_form(request)
+    if (refused := _refused(request, gateway, csrf)) is not None:
+        return refused
     number = msisdn(phone[:40], gateway.settings.default_region)
     if number is None:
         message = ui("bad_phone", page_lang(request))
@@ -262,10 +270,8 @@ def sim_sms(
     text: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    if not _enabled(gateway):
-        return _disabled(request)
-    if not check_csrf(request, csrf):
-        return _expired_form(request)
+    if (refused := _refused(request, gateway, csrf)) is not None:
+        return refused
     now = utcnow()
     state = _load(request, gateway, session, now)
     body = text[:MAX_INBOUND]
@@ -285,10 +291,8 @@ def sim_clear(
     gateway: GatewayDep,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    if not _enabled(gateway):
-        return _disabled(request)
-    if not check_csrf(request, csrf):
-        return _expired_form(request)
+    if (refused := _refused(request, gateway, csrf)) is not None:
+        return refused
     now = utcnow()
     state = _load(request, gateway, session, now)
     state.thread = []
@@ -326,10 +330,8 @@ def sim_dial(
     code: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    if not _enabled(gateway):
-        return _disabled(request)
-    if not check_csrf(request, csrf):
-        return _expired_form(request)
+    if (refused := _refused(request, gateway, csrf)) is not None:
+        return refused
     now = utcnow()
     state = _load(request, gateway, session, now)
     inputs = _dialled(code[:64], gateway.settings.ussd_code)
@@ -366,10 +368,8 @@ def sim_ussd(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """The next keypad input of the open USSD session."""
-    if not _enabled(gateway):
-        return _disabled(request)
-    if not check_csrf(request, csrf):
-        return _expired_form(request)
+    if (refused := _refused(request, gateway, csrf)) is not None:
+        return refused
     now = utcnow()
     state = _load(request, gateway, session, now)
     ussd = state.ussd
@@ -399,10 +399,8 @@ def sim_hangup(
     gateway: GatewayDep,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    if not _enabled(gateway):
-        return _disabled(request)
-    if not check_csrf(request, csrf):
-        return _expired_form(request)
+    if (refused := _refused(request, gateway, csrf)) is not None:
+        return refused
     now = utcnow()
     state = _load(request, gateway, session, now)
     # A handset that hangs up tells the gateway nothing; the session times out there.

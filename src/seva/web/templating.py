@@ -56,6 +56,12 @@ def check_csrf(request: Request, token: str | None) -> bool:
     return bool(expected) and bool(token) and secrets.compare_digest(str(expected), str(token))
 
 
+def pop_flash(request: Request) -> dict[str, str] | None:
+    """The one-time notice (``{"kind", "text"}``) a redirect after a POST left for this page."""
+    value = request.session.pop("flash", None)
+    return value if isinstance(value, dict) else None
+
+
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
