@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -21,6 +22,49 @@ from seva.settings import Settings, get_settings
 from seva.web import auth
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
+log = structlog.get_logger(__name__)
+
+
+async def start_sms(gateway: Gateway) -> None:
+    """Bind to the configured SMSCs — or, with none configured, to an SMSC simulator started
+    here (the demo) — and start draining the SMS queue."""
+    from seva.channels.smpp.client import RouteConfig, parse_routes
+    from seva.channels.smpp.engine import SmsEngine
+
+    settings = gateway.settings
+    routes = parse_routes(settings.smsc)
+    if not routes:
+        from seva.channels.smpp.simulator import SimConfig, SmscSimulator
+
+        sim = SmscSimulator(SimConfig(receipt_delay=1.0))
+        try:
+            host, port = await sim.start("127.0.0.1", settings.smsc_sim_port)
+        except OSError:
+            host, port = await sim.start("127.0.0.1", 0)  # 2775 is taken: any free port
+        gateway.smsc_sim = sim
+        routes = [
+            RouteConfig(
+                name="simulator",
+                host=host,
+                port=port,
+                system_id="seva",
+                password="seva",  # noqa: S106 - the demo's own simulator accepts any login
+                window=50,
+            )
+        ]
+    engine = SmsEngine(gateway, routes)
+    await engine.start(wait_bound=5.0)
+    gateway.sms_engine = engine
+    log.info("sms.dispatching", routes=[f"{r.name}@{r.host}:{r.port}" for r in routes])
+
+
+async def stop_sms(gateway: Gateway) -> None:
+    if gateway.sms_engine is not None:
+        await gateway.sms_engine.stop()
+        gateway.sms_engine = None
+    if gateway.smsc_sim is not None:
+        await gateway.smsc_sim.stop()
+        gateway.smsc_sim = None
 
 
 def create_app(settings: Settings | None = None, *, gateway: Gateway | None = None) -> FastAPI:
@@ -30,9 +74,14 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owned:
-            gw.close()
+        if settings.sms_dispatch:
+            await start_sms(gw)
+        try:
+            yield
+        finally:
+            await stop_sms(gw)
+            if owned:
+                gw.close()
 
     app = FastAPI(
         title="Seva",
@@ -93,6 +142,9 @@ def _domain_routers() -> list[APIRouter]:
     from seva.applications import router as applications
     from seva.channels import api as app_api
     from seva.dashboard import router as dashboard
+    from seva.messaging import msdg_router
+    from seva.messaging import pages as sms_pages
+    from seva.messaging import router as sms_api
     from seva.tenancy import pages as tenancy_pages
     from seva.tenancy import router as tenancy
     from seva.web import router as web
@@ -100,8 +152,11 @@ def _domain_routers() -> list[APIRouter]:
     return [
         app_api.router,
         tenancy.router,
+        sms_api.router,
+        msdg_router.router,
         applications.router,
         application_pages.router,
+        sms_pages.router,
         tenancy_pages.router,
         dashboard.router,
         web.router,

@@ -29,6 +29,17 @@ class Gateway:
     sms: SmsPull
     ussd: UssdMenu
     redis: Any = None
+    sms_engine: Any = None
+    """The SMPP binds and dispatcher when this process runs them (``SmsEngine``)."""
+    smsc_sim: Any = None
+    """The demo's in-process SMSC simulator (``SmscSimulator``), when it runs here."""
+
+    def notify_sms(self) -> None:
+        """A message was queued: let this process's dispatcher claim it without waiting."""
+        engine = self.sms_engine
+        if engine is not None:
+            loop = engine.loop
+            loop.call_soon_threadsafe(engine.notify)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -40,6 +40,21 @@ class Settings(BaseSettings):
     webhook_retries: int = Field(default=2, ge=0, le=5)
     otp_ttl_seconds: int = Field(default=300, ge=30)
 
+    smsc: str = ""
+    """Operator SMSC binds, one ``smpp://system_id:password@host:port?…`` URL per route
+    (space- or comma-separated); see ``RouteConfig.from_url`` for the options."""
+    sms_dispatch: bool = False
+    """Run the SMS dispatcher (SMPP binds, queue draining) inside this process. ``seva demo``
+    turns it on; a scaled-out install runs ``seva dispatch`` processes instead."""
+    sms_lease_seconds: float = Field(default=60.0, gt=0)
+    """How long a dispatcher holds claimed messages; a dispatcher that dies (``kill -9``)
+    leaves them to be claimed again after this long."""
+    sms_max_unrecorded: int = Field(default=5000, ge=1)
+    """At most this many messages are out with the SMSC before their outcome is committed:
+    the most a crashed dispatcher can send twice."""
+    smsc_sim_port: int = Field(default=2775, ge=0, le=65535)
+    """Where ``seva demo`` starts its SMSC simulator when no SMSC is configured (0 = any)."""
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env == "production" and self.secret_key == DEFAULT_SECRET:

@@ -6,21 +6,15 @@ import re
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from seva.gateway import Gateway
-from seva.messaging.models import OutboxMessage
+from seva.messaging import service as messaging
+from seva.messaging.service import MessageView
 
 
-def outbox(gateway: Gateway, phone: str) -> list[OutboxMessage]:
+def outbox(gateway: Gateway, phone: str) -> list[MessageView]:
     with gateway.session() as session:
-        return list(
-            session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.to_phone == phone)
-                .order_by(OutboxMessage.id)
-            )
-        )
+        return messaging.inbox(session, phone, limit=1000)
 
 
 def last_code(gateway: Gateway, phone: str) -> str:

@@ -129,3 +129,32 @@ def test_mixed_scripts_are_understood(client: TestClient, seeded: SeedReport) ->
         reply = sms(client, text, sender="9811000444")
     assert reply.startswith("Register complaint 'Streetlight not working' at 110092?")
     assert sms(client, "हाँ", sender="9811000444").startswith("Complaint MCD-")
+
+
+def test_stop_and_start_control_bulk_sms(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    from seva.messaging import service as queue
+    from seva.messaging.service import Send
+
+    phone = "+919811000001"
+
+    def bulk_from_food() -> int:
+        with gateway.session() as session:
+            return queue.send(
+                session,
+                Send(to=[phone], text="Camp", kind="bulk", department_code="FOOD"),
+            ).accepted
+
+    assert sms(client, "STOP FOOD") == (
+        "You will get no more bulk SMS from Food & Civil Supplies. OTPs and replies still "
+        "arrive. Send START FOOD to undo."
+    )
+    assert bulk_from_food() == 0
+    assert sms(client, "STOP NOSUCH").startswith("NOSUCH is not a department code.")
+    assert sms(client, "start food").startswith("Bulk SMS from Food & Civil Supplies will reach")
+    assert bulk_from_food() == 1
+    assert sms(client, "STOP").startswith("You will get no more bulk SMS from any department.")
+    assert bulk_from_food() == 0
+    assert sms(client, "START").startswith("Bulk SMS from any department will reach you again.")
+    assert bulk_from_food() == 1

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from seva.applications import service as applications
 from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
 from seva.gateway import Gateway
-from seva.messaging.models import OutboxMessage
+from seva.messaging import service as messaging
 from seva.tenancy.models import AuditEvent
 from seva.tenancy.service import department_by_code
 from tests.console.pages import csrf_of, login, sms
@@ -100,9 +100,7 @@ def test_status_change_notifies_the_citizen(
     assert "Bring your Aadhaar." in page.text
 
     with gateway.session() as session:
-        outbox = session.scalars(
-            select(OutboxMessage).where(OutboxMessage.to_phone == DEMO_CITIZEN)
-        ).all()
+        outbox = messaging.inbox(session, DEMO_CITIZEN, limit=1000)
         audit = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "application.status")
         ).all()
@@ -142,7 +140,7 @@ def test_post_without_csrf_is_refused(
     with gateway.session() as session:
         application = applications.find(session, DEMO_APPLICATION)
         assert application is not None and application.status == "Approved"
-        queued = session.scalars(select(OutboxMessage)).all()
+        queued = messaging.inbox(session, DEMO_CITIZEN, limit=1000)
     assert not [m for m in queued if "Rejected" in m.text]
 
 

@@ -1,6 +1,12 @@
-"""Sender numbers as operators and aggregators send them, normalised to E.164."""
+"""Phone numbers as operators, aggregators and department lists write them, as E.164."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
 
 from seva.flows.answers import normalise_phone
 
@@ -13,4 +19,53 @@ def msisdn(raw: str, region: str = "IN") -> str | None:
     number = normalise_phone(text, region)
     if number is None and text.isascii() and text.isdigit():
         number = normalise_phone("+" + text, region)
+    return number
+
+
+# Indian mobile numbers as departments' lists hold them: +91XXXXXXXXXX, 91XXXXXXXXXX,
+# 0XXXXXXXXXX or XXXXXXXXXX, where XXXXXXXXXX is a 10-digit mobile number starting 6-9
+# (the National Numbering Plan 2003 gives mobiles the 6-9 leading digits). ASCII digits only:
+# anything else (Indic digits, spaces in odd places, foreign numbers) takes the slow path.
+_INDIAN_MOBILE = re.compile(r"(?:\+?91|0)?([6-9][0-9]{9})")
+_NOT_FOR_SMS = frozenset(
+    {
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.TOLL_FREE,
+        PhoneNumberType.PREMIUM_RATE,
+        PhoneNumberType.SHARED_COST,
+        PhoneNumberType.UAN,
+        PhoneNumberType.VOICEMAIL,
+    }
+)
+
+
+def mobile_msisdns(raws: Iterable[str], region: str = "IN") -> list[str | None]:
+    """E.164 for each entry of a recipient list, None where it cannot receive an SMS.
+
+    Built for campaign lists of 100,000 numbers: nearly all are Indian mobiles, which one
+    precompiled regular expression recognises in well under a microsecond each, while
+    ``phonenumbers`` costs tens of microseconds per number. Only entries the expression does
+    not recognise are parsed by ``phonenumbers``; those are refused when the number is
+    valid but cannot take an SMS (a landline, a toll-free or premium-rate number).
+    """
+    fast = _INDIAN_MOBILE.fullmatch if region == "IN" else None
+    out: list[str | None] = []
+    append = out.append
+    for raw in raws:
+        found = fast(raw) if fast is not None else None
+        if found is None and fast is not None:
+            found = fast(raw.strip().replace(" ", "").replace("-", ""))
+        if found is not None:
+            append("+91" + found.group(1))
+        else:
+            append(_slow_mobile(raw, region))
+    return out
+
+
+def _slow_mobile(raw: str, region: str) -> str | None:
+    number = msisdn(raw, region)
+    if number is None:
+        return None
+    if phonenumbers.number_type(phonenumbers.parse(number)) in _NOT_FOR_SMS:
+        return None
     return number

@@ -12,7 +12,9 @@ Conversation rules, the way citizens use basic phones:
   keyword and the question wants something other than free text, which starts that service;
 * ``HELP``/``MENU``, an unknown keyword or an empty SMS get the list of keywords;
 * ``LANG HI``/``HINDI``/``हिंदी`` and ``LANG EN``/``ENGLISH`` switch language on every channel;
-* ``CANCEL``/``EXIT`` end the open conversation.
+* ``CANCEL``/``EXIT`` end the open conversation;
+* ``STOP`` ends bulk SMS from every department, ``STOP FOOD`` from one (TRAI's opt-out; OTPs
+  and replies to the citizen's own requests still arrive); ``START`` (``START FOOD``) undoes it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from seva.flows.runtime import Runtime, Turn
 from seva.flows.schema import LANGUAGES
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
+from seva.messaging import service as messaging
+from seva.tenancy import service as tenancy
 
 CHANNEL = "sms"
 MAX_INBOUND = 1600
@@ -59,6 +63,23 @@ _LANG_SET = {
     "en": "Language set to English. Send HELP for services.",
     "hi": "भाषा हिन्दी कर दी गई है। सेवाओं के लिए HELP भेजें।",
 }
+_STOPPED = {
+    "en": "You will get no more bulk SMS from {who}. OTPs and replies still arrive. "
+    "Send START{arg} to undo.",
+    "hi": "अब आपको {who} से बल्क SMS नहीं मिलेंगे। OTP और जवाब मिलते रहेंगे। फिर से पाने के लिए START{arg} भेजें।",
+}
+_STARTED = {
+    "en": "Bulk SMS from {who} will reach you again. Send STOP{arg} to stop.",
+    "hi": "{who} से बल्क SMS फिर से मिलेंगे। रोकने के लिए STOP{arg} भेजें।",
+}
+_EVERYONE = {"en": "any department", "hi": "किसी भी विभाग"}
+_NO_DEPARTMENT = {
+    "en": "{code} is not a department code. Send STOP alone to stop all bulk SMS.",
+    "hi": "{code} किसी विभाग का कोड नहीं है। सभी बल्क SMS रोकने के लिए केवल STOP भेजें।",
+}
+OPT_OUT_WORDS = frozenset({"STOP", "UNSUBSCRIBE"})
+OPT_IN_WORDS = frozenset({"START", "SUBSCRIBE"})
+
 _NOTHING_OPEN = {
     "en": "Nothing to cancel. Send HELP for services.",
     "hi": "रद्द करने के लिए कुछ नहीं है। सेवाओं के लिए HELP भेजें।",
@@ -117,6 +138,9 @@ class SmsPull:
             runtime.set_language(session, dialogue, lang)
             return self._keep(session, dialogue, _LANG_SET.get(lang, _LANG_SET["en"]), now)
 
+        if head in OPT_OUT_WORDS | OPT_IN_WORDS and len(words) <= 2:
+            return self._keep(session, dialogue, self._opt(session, dialogue, phone, words), now)
+
         if head in HELP_WORDS or not words:
             return self._keep(session, dialogue, self._help(session, dialogue), now)
 
@@ -141,6 +165,22 @@ class SmsPull:
             )
         turn = runtime.start(session, dialogue, service, args=words[1:], now=now)
         return self._finish(session, dialogue, turn, now)
+
+    def _opt(self, session: Session, dialogue: Dialogue, phone: str, words: list[str]) -> str:
+        lang = _lang(dialogue)
+        scope = messaging.ALL_DEPARTMENTS
+        who = _EVERYONE[lang]
+        arg = ""
+        if len(words) == 2:
+            department = tenancy.department_by_code(session, words[1].upper())
+            if department is None:
+                return _NO_DEPARTMENT[lang].format(code=words[1][:16])
+            scope, who, arg = department.code, department.display_name(lang), " " + department.code
+        if words[0].upper() in OPT_OUT_WORDS:
+            messaging.opt_out(session, phone, scope)
+            return _STOPPED[lang].format(who=who, arg=arg)
+        messaging.opt_in(session, phone, None if scope == messaging.ALL_DEPARTMENTS else scope)
+        return _STARTED[lang].format(who=who, arg=arg)
 
     def _help(self, session: Session, dialogue: Dialogue) -> str:
         return help_text(session, _lang(dialogue), self.runtime.settings.shortcode)

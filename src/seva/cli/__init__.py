@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from seva.cli import db, demo, dept, services
+from seva.cli import db, demo, dept, dispatch, services, sms, smsc
 
 app = typer.Typer(
     name="seva",
@@ -14,6 +14,9 @@ app = typer.Typer(
 )
 app.command("demo")(demo.demo)
 app.command("serve")(demo.serve)
+app.command("dispatch")(dispatch.dispatch)
+app.command("smsc-sim")(smsc.smsc_sim)
 app.add_typer(db.app, name="db")
 app.add_typer(dept.app, name="dept")
 app.add_typer(services.app, name="services")
+app.add_typer(sms.app, name="sms")

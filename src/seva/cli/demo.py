@@ -21,6 +21,7 @@ def demo(
     """Start a seeded demo gateway: portal, phone simulator, live status and API docs."""
     started = time.perf_counter()
     os.environ.setdefault("SEVA_ENV", "demo")
+    os.environ.setdefault("SEVA_SMS_DISPATCH", "1")
     os.environ["SEVA_BASE_URL"] = f"http://{host}:{port}"
     get_settings.cache_clear()
     settings = get_settings()
@@ -47,6 +48,13 @@ def demo(
     table.add_row("API docs", f"{base}/docs")
     table.add_row("SMS (Kannel get-url)", f"{base}/channels/sms/kannel?from=%p&to=%P&text=%a")
     table.add_row("USSD (Africa's Talking)", f"{base}/channels/ussd/africastalking")
+    if settings.sms_dispatch:
+        table.add_row(
+            "SMPP",
+            f"SMSC simulator on 127.0.0.1:{settings.smsc_sim_port} (seva/seva)"
+            if not settings.smsc
+            else "binds from SEVA_SMSC",
+        )
     table.add_row("Data", f"{settings.effective_database_url}")
     table.add_row(
         "Try", f"SMS 'STATUS {DEMO_APPLICATION}' from {DEMO_CITIZEN}; 'RATION 1234567890'"

@@ -1,13 +1,402 @@
-"""Queueing messages to citizens. A row is committed with the change that caused it."""
+"""The outbound SMS queue: accept (durably), claim, record outcomes, apply delivery receipts.
+
+Every function works in the caller's transaction, so a message is committed together with the
+change that caused it (an OTP with its code, a status SMS with the new status) and the API
+acknowledges only after the commit. Dispatchers (``messaging.dispatcher``) call ``claim`` and
+the ``record_*`` functions in their own short transactions.
+
+Statements on ``sms_messages`` are Core statements run with executemany: a bulk send inserts
+100,000 rows in one request and the dispatcher updates tens of thousands per second, where
+ORM unit-of-work bookkeeping would cost more than the database.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import json
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from seva.messaging.models import OutboxMessage
+from seva.channels.smpp.text import segment_count
+from seva.messaging import dlt
+from seva.messaging.models import (
+    DELIVERED,
+    FAILED,
+    KINDS,
+    PRIORITY,
+    QUEUED,
+    SENDING,
+    SUBMITTED,
+    DltHeader,
+    DltTemplate,
+    SmsAccount,
+    SmsBatch,
+    SmsCallback,
+    SmsDailyUsage,
+    SmsMessage,
+    SmsOptOut,
+    SmsPart,
+)
 
-KINDS = ("otp", "transactional", "reply")
+MAX_RECIPIENTS = 100_000
+MAX_TEXT = 1600
+"""Ten UCS-2 parts' worth of characters; longer texts are refused, not truncated."""
+MAX_ATTEMPTS = 5
+RETURN_IDS_UP_TO = 100
+"""Sends this small get their message ids back; larger ones are followed by batch id."""
+INSERT_CHUNK = 5000
+ALL_DEPARTMENTS = "*"
+
+FINAL_RECEIPT_STATES = frozenset({"DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "REJECTD"})
+
+
+class SendRefused(Exception):
+    """A send the queue will not take, with a code and message the API shows as they are."""
+
+    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Send:
+    """What a department (or Seva itself) asks to send. Numbers are E.164 (``+91…``)."""
+
+    to: Sequence[str]
+    text: str
+    kind: str = "transactional"
+    sender: str = "SEVA"
+    department_id: int | None = None
+    department_code: str | None = None
+    texts: Sequence[str] | None = None
+    """Per-recipient texts (CSV with variables); ``text`` is then the first one, for display."""
+    template_id: str | None = None
+    due_at: float | None = None
+    callback_url: str | None = None
+    client_ref: str | None = None
+    idempotency_key: str | None = None
+    source: str = "api"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accepted:
+    batch_id: int
+    accepted: int
+    parts: int
+    message_ids: list[int] = field(default_factory=list)
+    opted_out: list[str] = field(default_factory=list)
+    replayed: bool = False
+    """True when the idempotency key named an earlier request: nothing new was queued."""
+
+
+def _day(now: float) -> str:
+    return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
+
+
+def _upsert(session: Session):  # type: ignore[no-untyped-def]
+    """The dialect's INSERT with ON CONFLICT support (SQLite and PostgreSQL both have it)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+# -- accounts and DLT ---------------------------------------------------------------------------
+
+
+def account(session: Session, department_id: int) -> SmsAccount | None:
+    return session.get(SmsAccount, department_id)
+
+
+def ensure_account(session: Session, department_id: int) -> SmsAccount:
+    found = session.get(SmsAccount, department_id)
+    if found is None:
+        found = SmsAccount(department_id=department_id)
+        session.add(found)
+        session.flush()
+    return found
+
+
+def register_header(session: Session, department_id: int, header: str, category: str) -> DltHeader:
+    normalised = dlt.validate_header(header, category)
+    existing = session.scalar(select(DltHeader).where(DltHeader.header == normalised))
+    if existing is not None:
+        if existing.department_id != department_id:
+            raise SendRefused("header_taken", f"header {normalised} belongs to another department")
+        existing.category = category
+        return existing
+    row = DltHeader(department_id=department_id, header=normalised, category=category)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def register_template(
+    session: Session,
+    department_id: int,
+    *,
+    template_id: str,
+    header: str,
+    body: str,
+    category: str,
+    name: str = "",
+) -> DltTemplate:
+    header_row = session.scalar(
+        select(DltHeader).where(
+            DltHeader.header == header.strip().upper(), DltHeader.department_id == department_id
+        )
+    )
+    if header_row is None:
+        raise SendRefused("header_unknown", f"register header {header} before its templates")
+    template_id = dlt.validate_template_id(template_id)
+    dlt.compile_template(body, template_id=template_id)  # refuses what DLT would refuse
+    existing = session.scalar(select(DltTemplate).where(DltTemplate.template_id == template_id))
+    if existing is not None and existing.department_id != department_id:
+        raise SendRefused("template_taken", f"template {template_id} belongs to another department")
+    row = existing or DltTemplate(department_id=department_id, template_id=template_id)
+    row.header = header_row.header
+    row.body = body
+    row.category = category
+    row.name = name
+    row.active = True
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _check_dlt(session: Session, request: Send, texts: Iterable[str]) -> str | None:
+    """The template the send matches, or SendRefused saying why it does not.
+
+    Departments that registered no header yet send unchecked (the demo's departments are
+    registered; a new department is told on the console that operators will refuse its
+    traffic). Seva's own messages (OTPs, replies, notifications) are registered centrally.
+    """
+    if request.department_id is None or request.source in ("system", "reply"):
+        return request.template_id
+    headers = {
+        h.header: h
+        for h in session.scalars(
+            select(DltHeader).where(DltHeader.department_id == request.department_id)
+        )
+    }
+    if not headers:
+        return request.template_id
+    sender = request.sender.strip().upper()
+    if sender not in headers:
+        raise SendRefused(
+            "sender_not_registered",
+            f"sender {request.sender!r} is not a DLT header of this department "
+            f"(registered: {', '.join(sorted(headers))})",
+            field="sender",
+        )
+    query = select(DltTemplate).where(
+        DltTemplate.department_id == request.department_id,
+        DltTemplate.header == sender,
+        DltTemplate.active.is_(True),
+    )
+    if request.template_id:
+        query = query.where(DltTemplate.template_id == request.template_id)
+    templates = list(session.scalars(query))
+    if not templates:
+        if request.template_id:
+            raise SendRefused(
+                "template_unknown",
+                f"template {request.template_id} is not registered for header {sender}",
+                field="template_id",
+            )
+        raise SendRefused(
+            "template_missing", f"header {sender} has no registered template", field="text"
+        )
+    compiled = [(t, dlt.compile_template(t.body, template_id=t.template_id)) for t in templates]
+    chosen: DltTemplate | None = None
+    for text in set(texts):
+        match = next((t for t, c in compiled if c.match(text)), None)
+        if match is None:
+            raise SendRefused(
+                "template_mismatch",
+                dlt.explain_mismatch(compiled[0][1], text)
+                if len(compiled) == 1
+                else f"the text matches none of header {sender}'s {len(compiled)} templates",
+                field="text",
+            )
+        chosen = chosen or match
+    return chosen.template_id if chosen is not None else request.template_id
+
+
+# -- opt-outs -----------------------------------------------------------------------------------
+
+
+def opt_out(session: Session, phone: str, scope: str = ALL_DEPARTMENTS) -> bool:
+    """STOP: no more bulk SMS to ``phone`` from ``scope``. True when it was not opted out yet."""
+    if session.get(SmsOptOut, (phone, scope)) is not None:
+        return False
+    session.add(SmsOptOut(phone=phone, scope=scope))
+    session.flush()
+    return True
+
+
+def opt_in(session: Session, phone: str, scope: str | None = None) -> int:
+    """START: lift the opt-out for ``scope`` (every scope when None). Returns rows removed."""
+    rows = session.scalars(select(SmsOptOut).where(SmsOptOut.phone == phone)).all()
+    removed = 0
+    for row in rows:
+        if scope is None or row.scope == scope:
+            session.delete(row)
+            removed += 1
+    session.flush()
+    return removed
+
+
+def opted_out(session: Session, phones: Sequence[str], department_code: str | None) -> set[str]:
+    scopes = [ALL_DEPARTMENTS] + ([department_code] if department_code else [])
+    found: set[str] = set()
+    if len(phones) <= 500:
+        found.update(
+            session.scalars(
+                select(SmsOptOut.phone).where(
+                    SmsOptOut.scope.in_(scopes), SmsOptOut.phone.in_(set(phones))
+                )
+            )
+        )
+        return found
+    # A campaign: read the (much shorter) opt-out list once instead of probing every number.
+    wanted = set(phones)
+    for phone in session.scalars(select(SmsOptOut.phone).where(SmsOptOut.scope.in_(scopes))):
+        if phone in wanted:
+            found.add(phone)
+    return found
+
+
+# -- accept -------------------------------------------------------------------------------------
+
+
+def _charge_quota(session: Session, department_id: int, count: int, now: float) -> None:
+    quota = session.scalar(
+        select(SmsAccount.daily_quota).where(SmsAccount.department_id == department_id)
+    )
+    day = _day(now)
+    stmt = _upsert(session)(SmsDailyUsage).values(department_id=department_id, day=day, count=count)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["department_id", "day"], set_={"count": SmsDailyUsage.count + count}
+    ).returning(SmsDailyUsage.count)
+    used = int(session.execute(stmt).scalar_one())
+    if quota is not None and used > quota:
+        raise SendRefused(
+            "daily_limit",
+            f"daily limit of {quota} messages reached ({used - count} sent today, "
+            f"{count} more asked)",
+        )
+
+
+def send(session: Session, request: Send, *, now: float | None = None) -> Accepted:
+    """Queue ``request`` in the caller's transaction; refuse it whole or accept it whole."""
+    now = time.time() if now is None else now
+    if request.kind not in KINDS:
+        raise SendRefused("invalid_kind", f"kind must be one of {', '.join(KINDS)}", field="kind")
+    if not request.to:
+        raise SendRefused("no_recipients", "give at least one recipient", field="to")
+    if len(request.to) > MAX_RECIPIENTS:
+        raise SendRefused(
+            "too_many_recipients", f"at most {MAX_RECIPIENTS} recipients per request", field="to"
+        )
+    if request.texts is not None and len(request.texts) != len(request.to):
+        raise SendRefused("texts_mismatch", "one text per recipient", field="texts")
+    texts = request.texts if request.texts is not None else (request.text,)
+    for text in texts:
+        if not text.strip():
+            raise SendRefused("empty_text", "the text is empty", field="text")
+        if len(text) > MAX_TEXT:
+            raise SendRefused(
+                "text_too_long", f"the text is longer than {MAX_TEXT} characters", field="text"
+            )
+
+    if request.idempotency_key and request.department_id is not None:
+        earlier = session.scalar(
+            select(SmsBatch).where(
+                SmsBatch.department_id == request.department_id,
+                SmsBatch.idempotency_key == request.idempotency_key,
+            )
+        )
+        if earlier is not None:
+            return Accepted(
+                batch_id=earlier.id,
+                accepted=earlier.total,
+                parts=earlier.parts,
+                message_ids=_ids_of(session, earlier.id)
+                if earlier.total <= RETURN_IDS_UP_TO
+                else [],
+                replayed=True,
+            )
+
+    template_id = _check_dlt(session, request, texts)
+
+    recipients = list(request.to)
+    per_text = list(request.texts) if request.texts is not None else None
+    skipped: list[str] = []
+    if request.kind == "bulk":
+        blocked = opted_out(session, recipients, request.department_code)
+        if blocked:
+            keep = [i for i, p in enumerate(recipients) if p not in blocked]
+            skipped = sorted({p for p in recipients if p in blocked})
+            recipients = [recipients[i] for i in keep]
+            per_text = [per_text[i] for i in keep] if per_text is not None else None
+
+    if request.department_id is not None and recipients:
+        _charge_quota(session, request.department_id, len(recipients), now)
+
+    due = max(now, request.due_at) if request.due_at is not None else now
+    batch = SmsBatch(
+        department_id=request.department_id,
+        sender=request.sender,
+        text=request.text,
+        kind=request.kind,
+        template_id=template_id,
+        source=request.source,
+        total=len(recipients),
+        parts=max(segment_count(t) for t in texts),
+        due_at=due,
+        callback_url=request.callback_url,
+        client_ref=request.client_ref,
+        idempotency_key=request.idempotency_key,
+    )
+    session.add(batch)
+    session.flush()
+    priority = PRIORITY[request.kind]
+    ids: list[int] = []
+    rows = [
+        {
+            "batch_id": batch.id,
+            "to_phone": phone,
+            "text": per_text[i] if per_text is not None else None,
+            "priority": priority,
+            "status": QUEUED,
+            "due_at": due,
+            "attempts": 0,
+            "parts_done": 0,
+        }
+        for i, phone in enumerate(recipients)
+    ]
+    if 0 < len(rows) <= RETURN_IDS_UP_TO:
+        result = session.execute(
+            insert(SmsMessage).returning(SmsMessage.id, sort_by_parameter_order=True), rows
+        )
+        ids = [int(r[0]) for r in result]
+    else:
+        for start in range(0, len(rows), INSERT_CHUNK):
+            session.execute(insert(SmsMessage), rows[start : start + INSERT_CHUNK])
+    return Accepted(
+        batch_id=batch.id,
+        accepted=len(recipients),
+        parts=batch.parts,
+        message_ids=ids,
+        opted_out=skipped,
+    )
 
 
 def queue_sms(
@@ -18,26 +407,651 @@ def queue_sms(
     kind: str,
     sender: str = "SEVA",
     department_id: int | None = None,
-) -> OutboxMessage:
-    if kind not in KINDS:
-        raise ValueError(f"unknown message kind {kind!r}")
-    message = OutboxMessage(
-        to_phone=to_phone, text=text, kind=kind, sender=sender, department_id=department_id
+) -> int:
+    """One message from Seva itself (an OTP, a status notification, an SMS reply)."""
+    accepted = send(
+        session,
+        Send(
+            to=[to_phone],
+            text=text,
+            kind=kind,
+            sender=sender,
+            department_id=department_id,
+            source="reply" if kind == "reply" else "system",
+        ),
     )
-    session.add(message)
-    session.flush()
-    return message
+    return accepted.message_ids[0]
 
 
-def inbox(
-    session: Session, phone: str, *, after_id: int = 0, limit: int = 50
-) -> list[OutboxMessage]:
-    """Messages queued to ``phone`` (what the phone simulator shows as received SMS)."""
+def _ids_of(session: Session, batch_id: int) -> list[int]:
     return list(
         session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.to_phone == phone, OutboxMessage.id > after_id)
-            .order_by(OutboxMessage.id)
+            select(SmsMessage.id).where(SmsMessage.batch_id == batch_id).order_by(SmsMessage.id)
+        )
+    )
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageView:
+    """A message as its sender and the citizen's handset see it."""
+
+    id: int
+    batch_id: int
+    department_id: int | None
+    to_phone: str
+    sender: str
+    text: str
+    kind: str
+    status: str
+    parts: int
+    attempts: int
+    error: str | None
+    created_at: datetime
+    submitted_at: datetime | None
+    done_at: datetime | None
+    client_ref: str | None
+    template_id: str | None
+
+
+def _ts(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+_VIEW_COLUMNS = (
+    SmsMessage.id,
+    SmsMessage.batch_id,
+    SmsBatch.department_id,
+    SmsMessage.to_phone,
+    SmsBatch.sender,
+    func.coalesce(SmsMessage.text, SmsBatch.text),
+    SmsBatch.kind,
+    SmsMessage.status,
+    SmsBatch.parts,
+    SmsMessage.attempts,
+    SmsMessage.error,
+    SmsBatch.created_at,
+    SmsMessage.submitted_at,
+    SmsMessage.done_at,
+    SmsBatch.client_ref,
+    SmsBatch.template_id,
+)
+
+
+def _view(row: Any) -> MessageView:
+    return MessageView(
+        id=int(row[0]),
+        batch_id=int(row[1]),
+        department_id=row[2],
+        to_phone=row[3],
+        sender=row[4],
+        text=row[5],
+        kind=row[6],
+        status=row[7],
+        parts=int(row[8]),
+        attempts=int(row[9]),
+        error=row[10],
+        created_at=row[11],
+        submitted_at=_ts(row[12]),
+        done_at=_ts(row[13]),
+        client_ref=row[14],
+        template_id=row[15],
+    )
+
+
+def message(session: Session, message_id: int) -> MessageView | None:
+    row = session.execute(
+        select(*_VIEW_COLUMNS)
+        .join(SmsBatch, SmsBatch.id == SmsMessage.batch_id)
+        .where(SmsMessage.id == message_id)
+    ).first()
+    return _view(row) if row is not None else None
+
+
+def messages_of_department(
+    session: Session, department_id: int, *, limit: int = 50, batch_id: int | None = None
+) -> list[MessageView]:
+    query = (
+        select(*_VIEW_COLUMNS)
+        .join(SmsBatch, SmsBatch.id == SmsMessage.batch_id)
+        .where(SmsBatch.department_id == department_id)
+        .order_by(SmsMessage.id.desc())
+        .limit(limit)
+    )
+    if batch_id is not None:
+        query = query.where(SmsMessage.batch_id == batch_id)
+    return [_view(r) for r in session.execute(query)]
+
+
+def batch_counts(session: Session, batch_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(SmsMessage.status, func.count())
+        .where(SmsMessage.batch_id == batch_id)
+        .group_by(SmsMessage.status)
+    )
+    return {str(status): int(n) for status, n in rows}
+
+
+def batch(session: Session, batch_id: int) -> SmsBatch | None:
+    return session.get(SmsBatch, batch_id)
+
+
+def inbox(session: Session, phone: str, *, after_id: int = 0, limit: int = 50) -> list[MessageView]:
+    """Messages to ``phone`` (what the phone simulator shows as received SMS), oldest first."""
+    return [
+        _view(r)
+        for r in session.execute(
+            select(*_VIEW_COLUMNS)
+            .join(SmsBatch, SmsBatch.id == SmsMessage.batch_id)
+            .where(SmsMessage.to_phone == phone, SmsMessage.id > after_id)
+            .order_by(SmsMessage.id)
+            .limit(limit)
+        )
+    ]
+
+
+# -- dispatching --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    batch_id: int
+    to_phone: str
+    text: str | None
+    priority: int
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    id: int
+    department_id: int | None
+    sender: str
+    text: str
+    kind: str
+
+
+def claim(session: Session, *, limit: int, now: float, lease: float = 60.0) -> list[Claimed]:
+    """Lease up to ``limit`` due messages, best priority first.
+
+    On PostgreSQL ``FOR UPDATE SKIP LOCKED`` lets several dispatchers claim side by side
+    without waiting on each other; SQLite serialises writers, so the same statement is safe
+    there too.
+    """
+    due = (
+        select(SmsMessage.id)
+        .where(SmsMessage.status == QUEUED, SmsMessage.due_at <= now)
+        .order_by(SmsMessage.priority, SmsMessage.due_at, SmsMessage.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    stmt = (
+        update(SmsMessage)
+        .where(SmsMessage.id.in_(due.scalar_subquery()))
+        .values(status=SENDING, lease_until=now + lease, attempts=SmsMessage.attempts + 1)
+        .returning(
+            SmsMessage.id,
+            SmsMessage.batch_id,
+            SmsMessage.to_phone,
+            SmsMessage.text,
+            SmsMessage.priority,
+            SmsMessage.attempts,
+        )
+    )
+    claimed = [Claimed(*row) for row in session.execute(stmt)]
+    claimed.sort(key=lambda c: (c.priority, c.id))
+    return claimed
+
+
+def batches(session: Session, batch_ids: Iterable[int]) -> dict[int, BatchInfo]:
+    ids = list(set(batch_ids))
+    found: dict[int, BatchInfo] = {}
+    for start in range(0, len(ids), 500):
+        for row in session.execute(
+            select(
+                SmsBatch.id, SmsBatch.department_id, SmsBatch.sender, SmsBatch.text, SmsBatch.kind
+            ).where(SmsBatch.id.in_(ids[start : start + 500]))
+        ):
+            found[row[0]] = BatchInfo(*row)
+    return found
+
+
+def recover_leases(session: Session, *, now: float) -> int:
+    """Put back messages whose dispatcher died holding them (at-least-once delivery)."""
+    result = session.execute(
+        update(SmsMessage)
+        .where(SmsMessage.status == SENDING, SmsMessage.lease_until < now)
+        .values(status=QUEUED, lease_until=None)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    message_id: int
+    route: str
+    smsc_ids: Sequence[str]
+
+
+def record_submitted(session: Session, items: Sequence[Submitted], *, now: float) -> None:
+    """The SMSC took every part: remember their ids for the receipts."""
+    if not items:
+        return
+    parts = [
+        {"route": s.route, "smsc_id": sid, "message_id": s.message_id, "seq": seq, "state": None}
+        for s in items
+        for seq, sid in enumerate(s.smsc_ids, start=1)
+    ]
+    stmt = _upsert(session)(SmsPart).on_conflict_do_nothing(index_elements=["route", "smsc_id"])
+    for start in range(0, len(parts), INSERT_CHUNK):
+        session.execute(stmt, parts[start : start + INSERT_CHUNK])
+    session.connection().execute(
+        update(SmsMessage.__table__)  # type: ignore[arg-type]
+        .where(
+            SmsMessage.__table__.c.id == bindparam("mid"),
+            SmsMessage.__table__.c.status == SENDING,
+        )
+        .values(status=SUBMITTED, submitted_at=now, lease_until=None),
+        [{"mid": s.message_id} for s in items],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    message_id: int
+    reason: str
+    permanent: bool
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try: 5 s, 20 s, 80 s, 320 s (capped at 10 minutes)."""
+    return float(min(600, 5 * 4 ** max(0, attempts - 1)))
+
+
+def record_failures(
+    session: Session, items: Sequence[Failure], *, now: float, attempts: dict[int, int]
+) -> list[int]:
+    """Retry later, or fail for good after ``MAX_ATTEMPTS`` or a permanent error.
+
+    Returns the ids that reached the final failed state (for status callbacks).
+    """
+    final: list[dict[str, object]] = []
+    retry: list[dict[str, object]] = []
+    for item in items:
+        tries = attempts.get(item.message_id, MAX_ATTEMPTS)
+        if item.permanent or tries >= MAX_ATTEMPTS:
+            reason = (
+                item.reason if item.permanent else f"gave up after {tries} tries: {item.reason}"
+            )
+            final.append({"mid": item.message_id, "error": reason[:120]})
+        else:
+            retry.append(
+                {
+                    "mid": item.message_id,
+                    "error": item.reason[:120],
+                    "due": now + retry_delay(tries),
+                }
+            )
+    table = SmsMessage.__table__
+    conn = session.connection()
+    if final:
+        conn.execute(
+            update(table)  # type: ignore[arg-type]
+            .where(table.c.id == bindparam("mid"))
+            .values(status=FAILED, done_at=now, lease_until=None, error=bindparam("error")),
+            final,
+        )
+    if retry:
+        conn.execute(
+            update(table)  # type: ignore[arg-type]
+            .where(table.c.id == bindparam("mid"))
+            .values(
+                status=QUEUED, due_at=bindparam("due"), lease_until=None, error=bindparam("error")
+            ),
+            retry,
+        )
+    ids = [int(f["mid"]) for f in final]  # type: ignore[call-overload]
+    _queue_callbacks(session, ids, now=now)
+    return ids
+
+
+def requeue(session: Session, message_ids: Sequence[int], *, now: float, delay: float) -> None:
+    """Hand claimed messages back untried (throttled link, dispatcher stopping)."""
+    if not message_ids:
+        return
+    table = SmsMessage.__table__
+    session.connection().execute(
+        update(table)  # type: ignore[arg-type]
+        .where(table.c.id == bindparam("mid"), table.c.status == SENDING)
+        .values(
+            status=QUEUED,
+            due_at=now + delay,
+            lease_until=None,
+            attempts=table.c.attempts - 1,
+        ),
+        [{"mid": m} for m in message_ids],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    route: str
+    smsc_id: str
+    state: str
+    error: str = ""
+
+
+def apply_receipts(session: Session, receipts: Sequence[Receipt], *, now: float) -> list[Receipt]:
+    """Record delivery receipts; returns the ones whose part is not known (yet).
+
+    A message is delivered when every part is, and failed as soon as one part is undeliverable.
+    """
+    if not receipts:
+        return []
+    by_route: dict[str, dict[str, Receipt]] = {}
+    for r in receipts:
+        by_route.setdefault(r.route, {})[r.smsc_id] = r
+    unknown: list[Receipt] = []
+    delivered: dict[int, int] = {}
+    failed: dict[int, str] = {}
+    part_updates: list[dict[str, object]] = []
+    for route, wanted in by_route.items():
+        ids = list(wanted)
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            rows = session.execute(
+                select(SmsPart.smsc_id, SmsPart.message_id, SmsPart.state).where(
+                    SmsPart.route == route, SmsPart.smsc_id.in_(ids[start : start + 500])
+                )
+            )
+            for smsc_id, message_id, old_state in rows:
+                found.add(smsc_id)
+                receipt = wanted[smsc_id]
+                if old_state in FINAL_RECEIPT_STATES or receipt.state not in FINAL_RECEIPT_STATES:
+                    continue  # a duplicate or an intermediate (ENROUTE/ACCEPTD) receipt
+                part_updates.append({"r": route, "sid": smsc_id, "state": receipt.state})
+                if receipt.state == "DELIVRD":
+                    delivered[message_id] = delivered.get(message_id, 0) + 1
+                else:
+                    failed[message_id] = f"{receipt.state} (err {receipt.error or '000'})"
+        unknown.extend(r for sid, r in wanted.items() if sid not in found)
+    table = SmsPart.__table__
+    conn = session.connection()
+    if part_updates:
+        conn.execute(
+            update(table)  # type: ignore[arg-type]
+            .where(table.c.route == bindparam("r"), table.c.smsc_id == bindparam("sid"))
+            .values(state=bindparam("state")),
+            part_updates,
+        )
+    messages = SmsMessage.__table__
+    if delivered:
+        conn.execute(
+            update(messages)  # type: ignore[arg-type]
+            .where(messages.c.id == bindparam("mid"), messages.c.status == SUBMITTED)
+            .values(parts_done=messages.c.parts_done + bindparam("n")),
+            [{"mid": m, "n": n} for m, n in delivered.items()],
+        )
+    if failed:
+        conn.execute(
+            update(messages)  # type: ignore[arg-type]
+            .where(
+                messages.c.id == bindparam("mid"),
+                or_(messages.c.status == SUBMITTED, messages.c.status == SENDING),
+            )
+            .values(status=FAILED, done_at=now, error=bindparam("error")),
+            [{"mid": m, "error": e[:120]} for m, e in failed.items()],
+        )
+    done: list[int] = list(failed)
+    if delivered:
+        # Delivered once every part's receipt arrived (parts counted from sms_parts).
+        counted = [m for m in delivered if m not in failed]
+        for start in range(0, len(counted), 500):
+            chunk = counted[start : start + 500]
+            totals = dict(
+                session.execute(
+                    select(SmsPart.message_id, func.count())
+                    .where(SmsPart.message_id.in_(chunk))
+                    .group_by(SmsPart.message_id)
+                ).all()
+            )
+            ready = [
+                {"mid": mid}
+                for mid, parts_done in session.execute(
+                    select(SmsMessage.id, SmsMessage.parts_done).where(
+                        SmsMessage.id.in_(chunk), SmsMessage.status == SUBMITTED
+                    )
+                )
+                if parts_done >= totals.get(mid, math.inf)
+            ]
+            if ready:
+                conn.execute(
+                    update(messages)  # type: ignore[arg-type]
+                    .where(messages.c.id == bindparam("mid"))
+                    .values(status=DELIVERED, done_at=now),
+                    ready,
+                )
+                done.extend(int(r["mid"]) for r in ready)
+    _queue_callbacks(session, done, now=now)
+    return unknown
+
+
+# -- status callbacks ---------------------------------------------------------------------------
+
+
+def _queue_callbacks(session: Session, message_ids: Sequence[int], *, now: float) -> None:
+    """Owe the sender a status callback for each final message whose batch or account asks."""
+    if not message_ids:
+        return
+    rows = session.execute(
+        select(
+            SmsMessage.id,
+            SmsMessage.status,
+            SmsMessage.error,
+            SmsMessage.to_phone,
+            SmsBatch.department_id,
+            SmsBatch.client_ref,
+            func.coalesce(SmsBatch.callback_url, SmsAccount.callback_url),
+        )
+        .join(SmsBatch, SmsBatch.id == SmsMessage.batch_id)
+        .outerjoin(SmsAccount, SmsAccount.department_id == SmsBatch.department_id)
+        .where(SmsMessage.id.in_(list(message_ids)))
+    )
+    owed = [
+        {
+            "department_id": dept,
+            "message_id": mid,
+            "url": url,
+            "payload": json.dumps(
+                {
+                    "id": mid,
+                    "to": phone,
+                    "status": status,
+                    "error": error,
+                    "client_ref": ref,
+                    "at": datetime.fromtimestamp(now, UTC).isoformat(),
+                }
+            ),
+            "attempts": 0,
+            "next_at": now,
+            "done": False,
+        }
+        for mid, status, error, phone, dept, ref, url in rows
+        if url and dept is not None
+    ]
+    if owed:
+        session.execute(insert(SmsCallback), owed)
+
+
+def callbacks_due(session: Session, *, now: float, limit: int = 100) -> list[SmsCallback]:
+    return list(
+        session.scalars(
+            select(SmsCallback)
+            .where(SmsCallback.done.is_(False), SmsCallback.next_at <= now)
+            .order_by(SmsCallback.next_at)
             .limit(limit)
         )
     )
+
+
+CALLBACK_ATTEMPTS = 8
+
+
+def callback_result(
+    session: Session, callback_id: int, *, ok: bool, error: str | None, now: float
+) -> None:
+    row = session.get(SmsCallback, callback_id)
+    if row is None:
+        return
+    row.attempts += 1
+    if ok or row.attempts >= CALLBACK_ATTEMPTS:
+        row.done = True
+    else:
+        row.next_at = now + min(3600.0, 10.0 * 3**row.attempts)
+    row.last_error = None if ok else (error or "")[:200]
+
+
+def status_counts(session: Session, department_id: int | None = None) -> dict[str, int]:
+    query = select(SmsMessage.status, func.count()).group_by(SmsMessage.status)
+    if department_id is not None:
+        query = query.join(SmsBatch, SmsBatch.id == SmsMessage.batch_id).where(
+            SmsBatch.department_id == department_id
+        )
+    return {str(s): int(n) for s, n in session.execute(query)}
+
+
+def attempts_of(claimed: Iterable[Claimed]) -> dict[int, int]:
+    return {c.id: c.attempts for c in claimed}
+
+
+# -- console queries ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageFilter:
+    """Which messages an officials' console page lists.
+
+    ``department_id`` None with ``every_department`` False matches nothing, so a scope built
+    for an official who lost their department never widens to Seva's own messages.
+    """
+
+    department_id: int | None = None
+    every_department: bool = False
+    status: str = ""
+    phone: str = ""
+    """E.164, already normalised by the caller; matched exactly (the index is on it)."""
+    batch_id: int | None = None
+
+
+def _console_scope(query: Any, which: MessageFilter) -> Any:
+    from sqlalchemy import false
+
+    query = query.join(SmsBatch, SmsBatch.id == SmsMessage.batch_id)
+    if not which.every_department:
+        if which.department_id is None:
+            return query.where(false())
+        query = query.where(SmsBatch.department_id == which.department_id)
+    if which.status:
+        query = query.where(SmsMessage.status == which.status)
+    if which.phone:
+        query = query.where(SmsMessage.to_phone == which.phone)
+    if which.batch_id is not None:
+        query = query.where(SmsMessage.batch_id == which.batch_id)
+    return query
+
+
+def console_messages(
+    session: Session, which: MessageFilter, *, limit: int, offset: int = 0
+) -> list[MessageView]:
+    """One page of messages, newest first."""
+    query = _console_scope(select(*_VIEW_COLUMNS), which)
+    query = query.order_by(SmsMessage.id.desc()).limit(limit).offset(offset)
+    return [_view(r) for r in session.execute(query)]
+
+
+def console_count(session: Session, which: MessageFilter) -> int:
+    query = _console_scope(select(func.count()).select_from(SmsMessage), which)
+    return int(session.scalar(query) or 0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StatusCounts:
+    today: dict[str, int]
+    """Messages accepted since the start of the day the caller passed."""
+    overall: dict[str, int]
+
+
+def console_status_counts(
+    session: Session, which: MessageFilter, *, since: datetime
+) -> StatusCounts:
+    """Messages per status, all time and accepted at or after ``since``, in one scan."""
+    from sqlalchemy import case
+
+    recent = func.sum(case((SmsBatch.created_at >= since, 1), else_=0))
+    query = _console_scope(
+        select(SmsMessage.status, func.count(), recent).select_from(SmsMessage), which
+    ).group_by(SmsMessage.status)
+    today: dict[str, int] = {}
+    overall: dict[str, int] = {}
+    for status, total, fresh in session.execute(query):
+        overall[str(status)] = int(total)
+        if fresh:
+            today[str(status)] = int(fresh)
+    return StatusCounts(today=today, overall=overall)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartView:
+    """One submitted part of a message and the last delivery receipt state it got."""
+
+    seq: int
+    route: str
+    smsc_id: str
+    state: str | None
+
+
+def message_parts(session: Session, message_id: int) -> list[PartView]:
+    rows = session.execute(
+        select(SmsPart.seq, SmsPart.route, SmsPart.smsc_id, SmsPart.state)
+        .where(SmsPart.message_id == message_id)
+        .order_by(SmsPart.seq, SmsPart.route)
+    )
+    return [
+        PartView(seq=int(seq), route=route, smsc_id=smsc_id, state=state)
+        for seq, route, smsc_id, state in rows
+    ]
+
+
+def department_headers(session: Session, department_id: int) -> list[DltHeader]:
+    return list(
+        session.scalars(
+            select(DltHeader)
+            .where(DltHeader.department_id == department_id)
+            .order_by(DltHeader.header)
+        )
+    )
+
+
+def department_templates(session: Session, department_id: int) -> list[DltTemplate]:
+    return list(
+        session.scalars(
+            select(DltTemplate)
+            .where(DltTemplate.department_id == department_id)
+            .order_by(DltTemplate.header, DltTemplate.id)
+        )
+    )
+
+
+def sent_today(session: Session, department_id: int, *, now: float | None = None) -> int:
+    """Messages charged to today's quota (the UTC day the quota counts in)."""
+    day = _day(time.time() if now is None else now)
+    used = session.scalar(
+        select(SmsDailyUsage.count).where(
+            SmsDailyUsage.department_id == department_id, SmsDailyUsage.day == day
+        )
+    )
+    return int(used or 0)

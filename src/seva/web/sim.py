@@ -13,10 +13,12 @@ Hindi SMS would not fit in a cookie. Off in production: anyone could read any nu
 from __future__ import annotations
 
 import secrets
+import time
 from collections import deque
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
+import anyio.from_thread
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -28,7 +30,7 @@ from seva.deps import GatewayDep, SessionDep
 from seva.flows.store import Dialogue
 from seva.gateway import Gateway
 from seva.messaging import service as messaging
-from seva.messaging.models import OutboxMessage
+from seva.messaging.service import MessageView
 from seva.web.i18n import register, ui
 from seva.web.templating import check_csrf, page_lang, render
 
@@ -172,24 +174,25 @@ def _refused(request: Request, gateway: Gateway, csrf: str) -> Response | None:
     return None
 
 
-def _inbox(session: Session, phone: str, after_id: int = 0) -> list[OutboxMessage]:
+def _inbox(session: Session, phone: str, after_id: int = 0) -> list[MessageView]:
     """The newest messages queued to ``phone`` after ``after_id``, oldest first."""
-    shown: deque[OutboxMessage] = deque(maxlen=INBOX_SHOWN)
+    shown: deque[MessageView] = deque(maxlen=INBOX_SHOWN)
     cursor = after_id
     while True:
         batch = messaging.inbox(session, phone, after_id=cursor, limit=200)
-        shown.extend(batch)
+        shown.extend(m for m in batch if m.kind != "reply")  # replies show in the SMS thread
         if len(batch) < 200:
             return list(shown)
         cursor = batch[-1].id
 
 
-def _inbox_json(message: OutboxMessage) -> dict[str, Any]:
+def _inbox_json(message: MessageView) -> dict[str, Any]:
     return {
         "id": message.id,
         "sender": message.sender,
         "text": message.text,
         "kind": message.kind,
+        "status": message.status,
         "at": _clock(message.created_at),
     }
 
@@ -275,13 +278,61 @@ def sim_sms(
     now = utcnow()
     state = _load(request, gateway, session, now)
     body = text[:MAX_INBOUND]
+    if gateway.smsc_sim is not None:
+        answer = _through_smsc(gateway, state.phone, body, page_lang(request))
+    else:
+        answer = gateway.sms.handle(session, phone=state.phone, text=body).text
     sent = state.add("out", body, now)
-    reply = gateway.sms.handle(session, phone=state.phone, text=body)
-    received = state.add("in", reply.text, now)
+    received = state.add("in", answer, utcnow())
     state.save(gateway, session, now)
     if _wants_json(request):
         return JSONResponse({"sent": sent, "reply": received})
     return RedirectResponse("/sim#thread", status_code=303)
+
+
+SMSC_REPLY_WAIT = 10.0
+
+
+def _through_smsc(gateway: Gateway, phone: str, body: str, lang: str) -> str:
+    """Send the SMS the way a handset does: the SMSC simulator delivers it to the gateway's
+    SMPP bind as an MO ``deliver_sm``; the gateway's reply comes back as an MT ``submit_sm``
+    to this number. Waits (a worker thread) until the simulator has it."""
+    sim = gateway.smsc_sim
+    shortcode = gateway.settings.shortcode
+    handset = phone.lstrip("+")
+
+    def replies() -> set[str]:
+        return {m.message_id for m in sim.messages_to(handset) if m.source == shortcode}
+
+    before = anyio.from_thread.run_sync(replies)
+    parts = anyio.from_thread.run_sync(
+        lambda: sim.inject_mo(source=handset, destination=shortcode, text=body)
+    )
+    if not parts:
+        return _SMSC_DOWN.get(lang, _SMSC_DOWN["en"])
+    deadline = time.monotonic() + SMSC_REPLY_WAIT
+    while time.monotonic() < deadline:
+        fresh = anyio.from_thread.run_sync(
+            lambda: [
+                m
+                for m in sim.messages_to(handset)
+                if m.source == shortcode and m.message_id not in before
+            ]
+        )
+        if fresh:
+            return "\n".join(m.text for m in fresh)
+        time.sleep(0.05)
+    return _NO_REPLY_YET.get(lang, _NO_REPLY_YET["en"])
+
+
+_SMSC_DOWN = {
+    "en": "(The SMSC simulator has no gateway bound to it; try again in a moment.)",
+    "hi": "(SMSC सिम्युलेटर से कोई गेटवे जुड़ा नहीं है; थोड़ी देर में फिर कोशिश करें।)",
+}
+_NO_REPLY_YET = {
+    "en": "(No reply yet. Send HELP to see the keywords.)",
+    "hi": "(अभी कोई जवाब नहीं। कीवर्ड देखने के लिए HELP भेजें।)",
+}
 
 
 @router.post("/sim/clear")

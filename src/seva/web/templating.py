@@ -24,6 +24,7 @@ TEMPLATE_DIRS = [
     ROOT / "dashboard" / "templates",
     ROOT / "applications" / "templates",
     ROOT / "tenancy" / "templates",
+    ROOT / "messaging" / "templates",
 ]
 LANG_COOKIE = "seva_lang"
 

@@ -1,0 +1,329 @@
+"""The dispatcher: drains the durable queue into an SMSC link and records what comes back.
+
+It is the asyncio shell around ``messaging.service``: database work runs in worker threads in
+short transactions, batched so one commit covers thousands of outcomes. Delivery receipts and
+MO messages are acknowledged to the SMSC only after they are committed, so an SMSC that sees
+no ``deliver_sm_resp`` sends them again instead of Seva losing them.
+
+Guarantees: a message is handed to the link only while leased to this dispatcher; a dispatcher
+killed mid-window leaves leases that ``recover_leases`` returns to the queue, so every message
+reaches the SMSC at least once and duplicates are bounded by what was in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from seva.db.session import Database
+from seva.messaging import service
+from seva.messaging.service import BatchInfo, Claimed, Failure, Receipt, Submitted
+
+log = structlog.get_logger(__name__)
+
+Ack = Callable[[], None]
+UNMATCHED_RECEIPT_TTL = 120.0
+"""Seconds a receipt for an unknown part is retried (its submit may not be written yet)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message for the link to split, encode and submit."""
+
+    message_id: int
+    source: str
+    destination: str
+    """International digits without ``+`` (TON 1, NPI 1)."""
+    text: str
+    priority: int
+    department_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """A whole MO message (long ones already reassembled)."""
+
+    route: str
+    source: str
+    destination: str
+    text: str
+
+
+class LinkEvents(Protocol):
+    """What a link reports back; the dispatcher implements it."""
+
+    def submitted(self, message_id: int, route: str, smsc_ids: list[str]) -> None: ...
+    def failed(self, message_id: int, reason: str, *, permanent: bool) -> None: ...
+    def deferred(self, message_id: int, delay: float) -> None: ...
+    def receipt(self, route: str, smsc_id: str, state: str, error: str, ack: Ack) -> None: ...
+    def mo(self, message: Inbound, ack: Ack) -> None: ...
+
+
+class Link(Protocol):
+    """Where messages go: the SMPP client, or anything shaped like it."""
+
+    def attach(self, events: LinkEvents) -> None: ...
+    def free_capacity(self) -> int: ...
+    def submit(self, message: Outgoing) -> None: ...
+    def in_flight(self) -> list[int]: ...
+
+
+MoHandler = Callable[[Inbound], None]
+"""Runs in a worker thread; queues the reply (in its own committed transaction)."""
+
+
+@dataclass
+class DispatcherStats:
+    claimed: int = 0
+    submitted: int = 0
+    failed: int = 0
+    deferred: int = 0
+    receipts: int = 0
+    mo: int = 0
+    flushes: int = 0
+    recovered: int = 0
+
+
+@dataclass
+class _Pending:
+    submitted: list[Submitted] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    deferred: list[tuple[int, float]] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
+    receipt_acks: list[Ack] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.submitted) + len(self.failures) + len(self.deferred) + len(self.receipts)
+
+    def merge_before(self, earlier: _Pending) -> None:
+        self.submitted[:0] = earlier.submitted
+        self.failures[:0] = earlier.failures
+        self.deferred[:0] = earlier.deferred
+        self.receipts[:0] = earlier.receipts
+        self.receipt_acks[:0] = earlier.receipt_acks
+
+
+class Dispatcher:
+    """Claims due messages while the link has room; flushes outcomes in batches."""
+
+    def __init__(
+        self,
+        db: Database,
+        link: Link,
+        *,
+        on_mo: MoHandler | None = None,
+        max_claim: int = 2000,
+        flush_interval: float = 0.05,
+        idle_poll: float = 0.25,
+        lease: float = 60.0,
+        max_unrecorded: int = 5000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.link = link
+        self.on_mo = on_mo
+        self.max_claim = max_claim
+        self.flush_interval = flush_interval
+        self.idle_poll = idle_poll
+        self.lease = lease
+        self.max_unrecorded = int(max_unrecorded)
+        self._unrecorded = 0
+        """Messages handed to the link whose outcome is not committed yet: after a crash these
+        are the only ones that can reach the SMSC twice, so this cap bounds duplicates."""
+        self.clock = clock
+        self.stats = DispatcherStats()
+        self._pending = _Pending()
+        self._attempts: dict[int, int] = {}
+        self._batches: OrderedDict[int, BatchInfo] = OrderedDict()
+        self._unknown_receipts: list[tuple[float, Receipt]] = []
+        self._wake = asyncio.Event()
+        self._flushed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._mo_tasks: set[asyncio.Task[None]] = set()
+        link.attach(self)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._recover)
+        self._tasks = [
+            asyncio.create_task(self._claim_loop(), name="sms-claim"),
+            asyncio.create_task(self._flush_loop(), name="sms-flush"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop claiming, give unsent claims back, write every outcome already known."""
+        self._stopping = True
+        self._wake.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._mo_tasks:
+            await asyncio.gather(*self._mo_tasks, return_exceptions=True)
+        await self._flush()
+
+    def notify(self) -> None:
+        """Something was queued: claim now instead of at the next poll."""
+        self._wake.set()
+
+    # -- LinkEvents --------------------------------------------------------------------------
+
+    def submitted(self, message_id: int, route: str, smsc_ids: list[str]) -> None:
+        self._pending.submitted.append(Submitted(message_id, route, smsc_ids))
+        self.stats.submitted += 1
+
+    def failed(self, message_id: int, reason: str, *, permanent: bool) -> None:
+        self._pending.failures.append(Failure(message_id, reason, permanent))
+        self.stats.failed += 1
+
+    def deferred(self, message_id: int, delay: float) -> None:
+        self._pending.deferred.append((message_id, delay))
+        self.stats.deferred += 1
+
+    def receipt(self, route: str, smsc_id: str, state: str, error: str, ack: Ack) -> None:
+        self._pending.receipts.append(Receipt(route, smsc_id, state, error))
+        self._pending.receipt_acks.append(ack)
+        self.stats.receipts += 1
+
+    def mo(self, message: Inbound, ack: Ack) -> None:
+        self.stats.mo += 1
+        if self.on_mo is None:
+            ack()
+            return
+        task = asyncio.create_task(self._handle_mo(message, ack))
+        self._mo_tasks.add(task)
+        task.add_done_callback(self._mo_tasks.discard)
+
+    async def _handle_mo(self, message: Inbound, ack: Ack) -> None:
+        assert self.on_mo is not None
+        try:
+            await asyncio.to_thread(self.on_mo, message)
+        except Exception:
+            # Not acknowledged: the SMSC retries it rather than the citizen's SMS vanishing.
+            log.exception("sms.mo_failed", source=message.source)
+            return
+        ack()
+        self.notify()
+
+    # -- loops -------------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        last_recover = self.clock()
+        while not self._stopping:
+            room = min(self.link.free_capacity(), self.max_unrecorded - self._unrecorded)
+            sent = 0
+            if room > 0:
+                claimed = await asyncio.to_thread(self._claim, min(room, self.max_claim))
+                self._unrecorded += len(claimed)
+                for c in claimed:
+                    self._attempts[c.id] = c.attempts
+                    self.link.submit(self._outgoing(c))
+                sent = len(claimed)
+            if self.clock() - last_recover > self.lease / 2:
+                last_recover = self.clock()
+                await asyncio.to_thread(self._recover)
+            if (
+                sent == 0
+                or self.link.free_capacity() == 0
+                or self._unrecorded >= self.max_unrecorded
+            ):
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.idle_poll)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            if len(self._pending) or self._unknown_receipts:
+                try:
+                    await self._flush()
+                except Exception:
+                    # The outcomes are kept for the next try: the database may be back then.
+                    log.exception("sms.flush_failed")
+                    await asyncio.sleep(1.0)
+                    continue
+                if self.link.free_capacity() > 0:
+                    self._wake.set()
+
+    async def _flush(self) -> None:
+        """Write every outcome known so far in one transaction, then acknowledge receipts."""
+        pending, self._pending = self._pending, _Pending()
+        retry, self._unknown_receipts = self._unknown_receipts, []
+        now = self.clock()
+        keep = [(t, r) for t, r in retry if now - t < UNMATCHED_RECEIPT_TTL]
+        if len(keep) < len(retry):
+            log.warning("sms.receipts_unmatched", count=len(retry) - len(keep))
+        attempts = {f.message_id: self._attempts.get(f.message_id, 1) for f in pending.failures}
+        try:
+            unknown = await asyncio.to_thread(self._write, pending, [r for _, r in keep], attempts)
+        except BaseException:
+            # Nothing was committed: keep every outcome (and unanswered receipt) for the next try.
+            self._pending.merge_before(pending)
+            self._unknown_receipts[:0] = keep
+            raise
+        self._unrecorded -= len(pending.submitted) + len(pending.failures) + len(pending.deferred)
+        first_seen = {r.smsc_id: t for t, r in keep}
+        self._unknown_receipts.extend((first_seen.get(r.smsc_id, now), r) for r in unknown)
+        for item in pending.submitted:
+            self._attempts.pop(item.message_id, None)
+        for failure in pending.failures:
+            self._attempts.pop(failure.message_id, None)
+        for mid, _ in pending.deferred:
+            self._attempts.pop(mid, None)
+        self.stats.flushes += 1
+        # Committed: now the SMSC may forget these receipts.
+        for ack in pending.receipt_acks:
+            ack()
+
+    # -- database work (worker threads) ------------------------------------------------------
+
+    def _recover(self) -> None:
+        with self.db.session() as session:
+            self.stats.recovered += service.recover_leases(session, now=self.clock())
+
+    def _claim(self, limit: int) -> list[Claimed]:
+        with self.db.session() as session:
+            claimed = service.claim(session, limit=limit, now=self.clock(), lease=self.lease)
+            missing = {c.batch_id for c in claimed if c.batch_id not in self._batches}
+            if missing:
+                self._batches.update(service.batches(session, missing))
+                while len(self._batches) > 10_000:
+                    self._batches.popitem(last=False)
+        self.stats.claimed += len(claimed)
+        return claimed
+
+    def _outgoing(self, c: Claimed) -> Outgoing:
+        info = self._batches[c.batch_id]
+        return Outgoing(
+            message_id=c.id,
+            source=info.sender,
+            destination=c.to_phone.lstrip("+"),
+            text=c.text if c.text is not None else info.text,
+            priority=c.priority,
+            department_id=info.department_id,
+        )
+
+    def _write(
+        self, pending: _Pending, retry: list[Receipt], attempts: dict[int, int]
+    ) -> list[Receipt]:
+        now = self.clock()
+        with self.db.session() as session:
+            service.record_submitted(session, pending.submitted, now=now)
+            if pending.failures:
+                service.record_failures(session, pending.failures, now=now, attempts=attempts)
+            by_delay: dict[float, list[int]] = {}
+            for mid, delay in pending.deferred:
+                by_delay.setdefault(delay, []).append(mid)
+            for delay, ids in by_delay.items():
+                service.requeue(session, ids, now=now, delay=delay)
+            return service.apply_receipts(session, pending.receipts + retry, now=now)

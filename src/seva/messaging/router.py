@@ -1,0 +1,581 @@
+"""The department SMS API: push SMS (one, a campaign, OTPs), follow them, manage DLT.
+
+Authenticated with the department's API key like ``/api/v1/dept`` (``tenancy.api_auth``) and
+scoped to that department: another department's message or batch answers 404 exactly like
+one that does not exist.
+
+Each accepted send is committed to the durable queue (``messaging.service.send``) before the
+response leaves, so a 202 means the messages survive a crash. Idempotency follows the IETF
+``Idempotency-Key`` header draft (draft-ietf-httpapi-idempotency-key-header): a repeated key
+queues nothing and answers ``200`` with the original batch and ``replayed: true`` (a
+different status from the first ``202`` so a client can tell the two apart without reading
+the body); the same key with a different text, kind or sender is ``422``; two requests with
+one key at the same moment get ``409`` for the second, which may simply retry.
+
+Campaign bodies are large (100,000 numbers are about 1.7 MB of JSON), so the send route
+takes bodies of up to 8 MiB, enough for 10,000 personalised texts of about 800 bytes each;
+``seva sms send`` posts in chunks of that size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from seva.channels.api_http import CappedRoute
+from seva.channels.numbers import mobile_msisdns
+from seva.deps import GatewayDep, SessionDep
+from seva.errors import ApiError, error_body
+from seva.gateway import Gateway
+from seva.messaging import dlt, msdg
+from seva.messaging import service as messaging
+from seva.messaging.models import DltHeader, DltTemplate, SmsAccount, SmsDailyUsage
+from seva.messaging.schemas import (
+    AccountIn,
+    AccountOut,
+    BatchOut,
+    HeaderIn,
+    HeaderOut,
+    InvalidNumbersBody,
+    MessageOut,
+    MessageRef,
+    MsdgCredentialsIn,
+    SendIn,
+    SendOut,
+    TemplateIn,
+    TemplateOut,
+)
+from seva.messaging.service import MessageView, Send, SendRefused
+from seva.tenancy.api_auth import DepartmentDep
+from seva.tenancy.models import Department
+
+MAX_OTP_RECIPIENTS = 2
+SHOW_INVALID = 20
+MAX_ID = 2**63 - 1
+MAX_BATCH_ID = 2**31 - 1
+REFUSED_STATUS = {"daily_limit": 429}
+
+
+class CampaignRoute(CappedRoute):
+    """Bodies big enough for a 100,000-number campaign or 10,000 personalised texts."""
+
+    body_limit = 8 * 1024 * 1024
+
+
+router = APIRouter(prefix="/api/v1", tags=["SMS API"], route_class=CappedRoute)
+campaigns = APIRouter(route_class=CampaignRoute)
+"""The send route, with its larger body cap; included in ``router`` at the end."""
+
+MessageId = Annotated[int, Path(ge=1, le=MAX_ID)]
+BatchId = Annotated[int, Path(ge=1, le=MAX_BATCH_ID)]
+
+
+def _refuse(
+    session: Session,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """An error answer that undoes whatever the request wrote (e.g. the quota it charged)."""
+    session.rollback()
+    body = error_body(code, message, field)
+    body["error"].update(extra or {})
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _refused(session: Session, exc: SendRefused) -> JSONResponse:
+    status = REFUSED_STATUS.get(exc.code, 422)
+    headers = None
+    if status == 429:
+        # Quotas are per UTC day: say when the next one starts.
+        now = datetime.now(UTC)
+        midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        headers = {"Retry-After": str(max(1, int((midnight - now).total_seconds())))}
+    return _refuse(session, status, exc.code, exc.message, exc.field, headers=headers)
+
+
+async def _wake_dispatcher(gateway: Gateway) -> None:
+    """Start this process's dispatcher on the new messages now rather than at its next poll.
+
+    A background task, so it runs after the commit (the dispatcher must find the rows), and
+    async, so it runs on the event loop's thread, where a dispatcher's asyncio.Event lives.
+    """
+    notify = getattr(gateway, "notify_sms", None)
+    if notify is not None:
+        notify()
+
+
+def wake_after_commit(background: BackgroundTasks, gateway: Gateway) -> None:
+    background.add_task(_wake_dispatcher, gateway)
+
+
+# -- sending ------------------------------------------------------------------------------
+
+
+@campaigns.post(
+    "/messages",
+    status_code=202,
+    response_model=SendOut,
+    summary="Send an SMS to one number or a list of up to 100,000",
+    responses={
+        200: {"model": SendOut, "description": "Idempotency-Key replay: nothing new queued."},
+        409: {"description": "Another request with this Idempotency-Key is in progress."},
+        413: {"description": "The body is larger than 8 MiB; send the list in chunks."},
+        422: {
+            "model": InvalidNumbersBody,
+            "description": "Invalid numbers (listed), a DLT refusal, an OTP to more than 2 "
+            "numbers, or an Idempotency-Key reused with a different message.",
+        },
+        429: {"description": "The department's daily quota is used up (see Retry-After)."},
+    },
+)
+def send_messages(
+    request: Request,
+    response: Response,
+    background: BackgroundTasks,
+    gateway: GatewayDep,
+    session: SessionDep,
+    department: DepartmentDep,
+    body: SendIn,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=128,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Repeat a send safely: the same key returns the same batch.",
+        ),
+    ] = None,
+) -> SendOut | JSONResponse:
+    raw = [body.to] if isinstance(body.to, str) else body.to
+    if body.texts is not None and len(body.texts) != len(raw):
+        return _refuse(
+            session,
+            422,
+            "texts_mismatch",
+            f"texts has {len(body.texts)} entries but to has {len(raw)}: give one text per number",
+            "texts",
+        )
+    if body.text is None and body.texts is None:
+        return _refuse(session, 422, "no_text", "give text (or texts, one per number)", "text")
+    if body.kind == "otp" and len(raw) > MAX_OTP_RECIPIENTS:
+        return _refuse(
+            session,
+            422,
+            "otp_too_many_recipients",
+            f"an OTP goes to one person: at most {MAX_OTP_RECIPIENTS} numbers per request "
+            f"(got {len(raw)}); send lists as transactional or bulk",
+            "to",
+        )
+
+    numbers = mobile_msisdns(raw, gateway.settings.default_region)
+    invalid = [entry for entry, number in zip(raw, numbers, strict=True) if number is None]
+    if invalid and not body.skip_invalid:
+        return _invalid_numbers(session, invalid, total=len(raw))
+    recipients, texts, duplicates = _recipients(numbers, body.texts)
+    if not recipients:
+        return _invalid_numbers(session, invalid, total=len(raw))
+
+    sender = (body.sender or department.sender_id).strip().upper()
+    text = body.text if body.text is not None else (texts[0] if texts else "")
+    due = body.scheduled_at.timestamp() if body.scheduled_at is not None else None
+    now = time.time()
+    try:
+        accepted = messaging.send(
+            session,
+            Send(
+                to=recipients,
+                text=text,
+                texts=texts,
+                kind=body.kind,
+                sender=sender,
+                department_id=department.id,
+                department_code=department.code,
+                template_id=body.template_id,
+                due_at=due,
+                callback_url=str(body.callback_url) if body.callback_url is not None else None,
+                client_ref=body.client_ref,
+                idempotency_key=idempotency_key,
+                source="api",
+            ),
+            now=now,
+        )
+    except SendRefused as exc:
+        return _refused(session, exc)
+    except IntegrityError:
+        # Only the (department, idempotency key) constraint can clash: a concurrent twin.
+        return _refuse(
+            session,
+            409,
+            "idempotency_conflict",
+            "another request with this Idempotency-Key is being processed; retry in a moment",
+            "Idempotency-Key",
+        )
+
+    batch = messaging.batch(session, accepted.batch_id)
+    assert batch is not None  # just written or found by send()
+    if accepted.replayed:
+        if (batch.text, batch.kind, batch.sender) != (text, body.kind, sender):
+            return _refuse(
+                session,
+                422,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different message "
+                f"(batch {batch.id}); use a new key for a new message",
+                "Idempotency-Key",
+            )
+        response.status_code = 200
+        refs = _refs_of(session, department, accepted.batch_id) if accepted.message_ids else None
+    else:
+        blocked = set(accepted.opted_out)
+        queued = [phone for phone in recipients if phone not in blocked]
+        refs = (
+            [
+                MessageRef(id=mid, to=phone, status="queued")
+                for mid, phone in zip(accepted.message_ids, queued, strict=True)
+            ]
+            if len(queued) <= messaging.RETURN_IDS_UP_TO
+            else None
+        )
+        if accepted.accepted:
+            wake_after_commit(background, gateway)
+    return SendOut(
+        batch_id=accepted.batch_id,
+        accepted=accepted.accepted,
+        parts=accepted.parts,
+        messages=refs,
+        opted_out=accepted.opted_out,
+        rejected=invalid,
+        duplicates=duplicates,
+        scheduled_at=datetime.fromtimestamp(batch.due_at, UTC),
+        replayed=accepted.replayed,
+    )
+
+
+def _recipients(
+    numbers: Sequence[str | None], texts: Sequence[str] | None
+) -> tuple[list[str], list[str] | None, int]:
+    """Valid numbers in order without repeats of the same number with the same text.
+
+    A list that names a number twice would otherwise send (and charge) the same SMS twice
+    to one person; with per-recipient texts only an identical pair counts as a repeat.
+    """
+    if texts is None:
+        unique = list(dict.fromkeys(n for n in numbers if n is not None))
+        return unique, None, sum(1 for n in numbers if n is not None) - len(unique)
+    pairs = dict.fromkeys((n, t) for n, t in zip(numbers, texts, strict=True) if n is not None)
+    valid = sum(1 for n in numbers if n is not None)
+    return [n for n, _ in pairs], [t for _, t in pairs], valid - len(pairs)
+
+
+def _invalid_numbers(session: Session, invalid: list[str], *, total: int) -> JSONResponse:
+    shown = ", ".join(repr(entry) for entry in invalid[:SHOW_INVALID])
+    more = f" and {len(invalid) - SHOW_INVALID} more" if len(invalid) > SHOW_INVALID else ""
+    what = "is not a mobile number" if len(invalid) == 1 else "are not mobile numbers"
+    hint = (
+        "; nothing was sent"
+        if len(invalid) == total
+        else "; nothing was sent (set skip_invalid to send to the rest)"
+    )
+    return _refuse(
+        session,
+        422,
+        "invalid_numbers",
+        f"{len(invalid)} of {total} {what}: {shown}{more}{hint}",
+        "to",
+        extra={"invalid": invalid[:SHOW_INVALID], "invalid_count": len(invalid)},
+    )
+
+
+def _refs_of(session: Session, department: Department, batch_id: int) -> list[MessageRef]:
+    views = messaging.messages_of_department(
+        session, department.id, batch_id=batch_id, limit=messaging.RETURN_IDS_UP_TO
+    )
+    return [MessageRef(id=v.id, to=v.to_phone, status=v.status) for v in reversed(views)]
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def _message_out(view: MessageView) -> MessageOut:
+    return MessageOut(
+        id=view.id,
+        batch_id=view.batch_id,
+        to=view.to_phone,
+        sender=view.sender,
+        text=view.text,
+        kind=view.kind,
+        status=view.status,
+        parts=view.parts,
+        attempts=view.attempts,
+        error=view.error,
+        created_at=view.created_at,
+        submitted_at=view.submitted_at,
+        done_at=view.done_at,
+        client_ref=view.client_ref,
+        template_id=view.template_id,
+    )
+
+
+@router.get("/messages/{message_id}", response_model=MessageOut, summary="One message's status")
+def get_message(
+    session: SessionDep, department: DepartmentDep, message_id: MessageId
+) -> MessageOut:
+    view = messaging.message(session, message_id)
+    if view is None or view.department_id != department.id:
+        raise ApiError(404, "not_found", f"your department has no message {message_id}", "id")
+    return _message_out(view)
+
+
+@router.get("/messages", response_model=list[MessageOut], summary="Recent messages, newest first")
+def list_messages(
+    session: SessionDep,
+    department: DepartmentDep,
+    batch_id: Annotated[int | None, Query(ge=1, le=MAX_BATCH_ID)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> list[MessageOut]:
+    views = messaging.messages_of_department(session, department.id, limit=limit, batch_id=batch_id)
+    return [_message_out(view) for view in views]
+
+
+@router.get(
+    "/batches/{batch_id}", response_model=BatchOut, summary="A send and its messages by status"
+)
+def get_batch(session: SessionDep, department: DepartmentDep, batch_id: BatchId) -> BatchOut:
+    row = messaging.batch(session, batch_id)
+    if row is None or row.department_id != department.id:
+        raise ApiError(404, "not_found", f"your department has no batch {batch_id}", "id")
+    return BatchOut(
+        id=row.id,
+        sender=row.sender,
+        text=row.text,
+        kind=row.kind,
+        template_id=row.template_id,
+        source=row.source,
+        total=row.total,
+        parts=row.parts,
+        scheduled_at=datetime.fromtimestamp(row.due_at, UTC),
+        created_at=row.created_at,
+        client_ref=row.client_ref,
+        callback_url=row.callback_url,
+        counts=messaging.batch_counts(session, row.id),
+    )
+
+
+# -- DLT ----------------------------------------------------------------------------------
+
+
+def _header_out(row: DltHeader) -> HeaderOut:
+    return HeaderOut(
+        header=row.header,
+        category=row.category,
+        display=dlt.display_sender(row.header, row.category),
+        created_at=row.created_at,
+    )
+
+
+def _template_out(row: DltTemplate) -> TemplateOut:
+    return TemplateOut(
+        template_id=row.template_id,
+        header=row.header,
+        category=row.category,
+        name=row.name,
+        body=row.body,
+        active=row.active,
+        created_at=row.created_at,
+    )
+
+
+@router.get("/dlt/headers", response_model=list[HeaderOut], summary="Your DLT headers")
+def list_headers(session: SessionDep, department: DepartmentDep) -> list[HeaderOut]:
+    rows = session.scalars(
+        select(DltHeader).where(DltHeader.department_id == department.id).order_by(DltHeader.header)
+    )
+    return [_header_out(row) for row in rows]
+
+
+@router.post(
+    "/dlt/headers",
+    response_model=HeaderOut,
+    status_code=201,
+    summary="Register a DLT header (sender ID); from then on sends must use a registered one",
+    responses={422: {"description": "Not a valid header for its category, or taken."}},
+)
+def add_header(
+    response: Response, session: SessionDep, department: DepartmentDep, body: HeaderIn
+) -> HeaderOut | JSONResponse:
+    try:
+        normalised = dlt.validate_header(body.header, body.category)
+        existed = session.scalar(
+            select(DltHeader.id).where(
+                DltHeader.header == normalised, DltHeader.department_id == department.id
+            )
+        )
+        row = messaging.register_header(session, department.id, normalised, body.category)
+    except ValueError as exc:
+        return _refuse(session, 422, "invalid_header", str(exc), "header")
+    except SendRefused as exc:
+        return _refused(session, exc)
+    if existed is not None:
+        response.status_code = 200
+    return _header_out(row)
+
+
+@router.get("/dlt/templates", response_model=list[TemplateOut], summary="Your DLT templates")
+def list_templates(
+    session: SessionDep,
+    department: DepartmentDep,
+    header: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{1,16}$")] = None,
+) -> list[TemplateOut]:
+    query = select(DltTemplate).where(DltTemplate.department_id == department.id)
+    if header:
+        query = query.where(DltTemplate.header == header.strip().upper())
+    return [_template_out(row) for row in session.scalars(query.order_by(DltTemplate.id))]
+
+
+@router.post(
+    "/dlt/templates",
+    response_model=TemplateOut,
+    status_code=201,
+    summary="Register (or update) a DLT content template under one of your headers",
+    responses={422: {"description": "The template, its ID or its header is not valid."}},
+)
+def add_template(
+    response: Response, session: SessionDep, department: DepartmentDep, body: TemplateIn
+) -> TemplateOut | JSONResponse:
+    field = "template_id"
+    try:
+        template_id = dlt.validate_template_id(body.template_id)
+        field = "category"
+        dlt.validate_header(body.header, body.category)
+        existed = session.scalar(
+            select(DltTemplate.id).where(
+                DltTemplate.template_id == template_id,
+                DltTemplate.department_id == department.id,
+            )
+        )
+        field = "body"
+        row = messaging.register_template(
+            session,
+            department.id,
+            template_id=template_id,
+            header=body.header,
+            body=body.body,
+            category=body.category,
+            name=body.name,
+        )
+    except ValueError as exc:
+        return _refuse(session, 422, "invalid_template", str(exc), field)
+    except SendRefused as exc:
+        return _refused(session, exc)
+    if existed is not None:
+        response.status_code = 200
+    return _template_out(row)
+
+
+# -- account ------------------------------------------------------------------------------
+
+
+def _account_out(session: Session, department: Department) -> AccountOut:
+    row = messaging.account(session, department.id)
+    used = session.scalar(
+        select(SmsDailyUsage.count).where(
+            SmsDailyUsage.department_id == department.id,
+            SmsDailyUsage.day == datetime.now(UTC).strftime("%Y-%m-%d"),
+        )
+    )
+    return AccountOut(
+        entity_id=row.entity_id if row else None,
+        callback_url=row.callback_url if row else None,
+        daily_quota=row.daily_quota if row else None,
+        rate_per_second=row.rate_per_second if row else None,
+        sent_today=int(used or 0),
+        msdg_username=row.msdg_username if row else None,
+        msdg_configured=bool(row and row.msdg_username and row.msdg_password_hash),
+    )
+
+
+@router.get("/sms/account", response_model=AccountOut, summary="Your SMS settings and usage")
+def get_account(session: SessionDep, department: DepartmentDep) -> AccountOut:
+    return _account_out(session, department)
+
+
+@router.put(
+    "/sms/account",
+    response_model=AccountOut,
+    summary="Set your DLT entity ID and default status callback (quota and rate are read-only)",
+)
+def put_account(
+    session: SessionDep, department: DepartmentDep, body: AccountIn
+) -> AccountOut | JSONResponse:
+    row = messaging.ensure_account(session, department.id)
+    if "entity_id" in body.model_fields_set:
+        if body.entity_id is None:
+            row.entity_id = None
+        else:
+            try:
+                row.entity_id = dlt.validate_entity_id(body.entity_id)
+            except ValueError as exc:
+                return _refuse(session, 422, "invalid_entity_id", str(exc), "entity_id")
+    if "callback_url" in body.model_fields_set:
+        row.callback_url = str(body.callback_url) if body.callback_url is not None else None
+    session.flush()
+    return _account_out(session, department)
+
+
+@router.put(
+    "/sms/msdg-credentials",
+    status_code=204,
+    summary="Set the MSDG login your existing MSDG clients use with /esms/sendsmsrequestDLT",
+    responses={409: {"description": "The username belongs to another department."}},
+)
+def put_msdg_credentials(
+    session: SessionDep, department: DepartmentDep, body: MsdgCredentialsIn
+) -> Response:
+    taken = session.scalar(
+        select(SmsAccount.department_id).where(
+            SmsAccount.msdg_username == body.username,
+            SmsAccount.department_id != department.id,
+        )
+    )
+    if taken is not None:
+        return _refuse(
+            session, 409, "username_taken", "this MSDG username is already in use", "username"
+        )
+    row = messaging.ensure_account(session, department.id)
+    row.msdg_username = body.username
+    row.msdg_password_hash = stored_password_hash(msdg.sha1_hex(body.password))
+    row.msdg_secure_key = body.secure_key
+    try:
+        session.flush()
+    except IntegrityError:
+        return _refuse(
+            session, 409, "username_taken", "this MSDG username is already in use", "username"
+        )
+    return Response(status_code=204)
+
+
+def stored_password_hash(password_sha1: str) -> str:
+    """What ``SmsAccount.msdg_password_hash`` holds for the SHA-1 hex a client sends.
+
+    MSDG clients send SHA-1(password), which is then as good as the password itself; keeping
+    only a hash of it means a copy of the table lets no one call the MSDG endpoints.
+    """
+    return hashlib.sha256(password_sha1.encode("ascii")).hexdigest()
+
+
+router.include_router(campaigns)

@@ -1,0 +1,240 @@
+"""Request and response bodies of the department SMS API (``/api/v1/messages`` and friends).
+
+Field limits follow the queue's columns (``messaging.models``) so that nothing a client sends
+can fail at the database instead of here: a too-long reference or key is a 400 naming the
+field, not a 500 from PostgreSQL. Strings that PostgreSQL cannot store (a NUL character, a
+lone UTF-16 surrogate that JSON's ``\\uD800`` escapes can produce) are refused the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+from seva.messaging.service import MAX_RECIPIENTS
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(value: str) -> str:
+    if _UNSTORABLE.search(value):
+        raise ValueError("contains a NUL character or a lone surrogate, which cannot be stored")
+    return value
+
+
+Storable = Annotated[str, AfterValidator(_storable)]
+Number = Annotated[str, StringConstraints(max_length=32), AfterValidator(_storable)]
+"""One recipient as the client wrote it; normalised (and refused if invalid) by the API."""
+SenderId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9]{1,11}$")]
+TemplateId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,30}$")]
+CallbackUrl = Annotated[AnyHttpUrl, Field(max_length=500)]
+Kind = Literal["otp", "transactional", "bulk"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SendIn(_In):
+    """One send: a single number or a list (a campaign), one text or one text per number."""
+
+    # Numbers sent as JSON numbers (9876543210) are read as their digits.
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    to: Number | Annotated[list[Number], Field(min_length=1, max_length=MAX_RECIPIENTS)] = Field(
+        description=(
+            "One number or a list of 1 to 100,000: +91XXXXXXXXXX, 91XXXXXXXXXX, 0XXXXXXXXXX "
+            "or XXXXXXXXXX. An OTP (`kind: otp`) goes to at most 2 numbers."
+        )
+    )
+    text: Storable | None = Field(
+        default=None, description="The message (at most 1,600 characters). Optional with texts."
+    )
+    texts: Annotated[list[Storable], Field(min_length=1, max_length=MAX_RECIPIENTS)] | None = Field(
+        default=None,
+        description="One text per number in `to`, in the same order (personalised sends).",
+    )
+    kind: Kind = Field(
+        default="transactional",
+        description=(
+            "`otp` goes first and to at most 2 numbers (an OTP is for one person); "
+            "`transactional` next; `bulk` skips numbers that sent STOP."
+        ),
+    )
+    sender: SenderId | None = Field(
+        default=None, description="The DLT header; default: your department's sender ID."
+    )
+    template_id: TemplateId | None = Field(
+        default=None, description="The DLT template the text follows (found by matching if absent)."
+    )
+    scheduled_at: AwareDatetime | None = Field(
+        default=None,
+        description="Send at this time (with its UTC offset, e.g. 2026-01-26T09:00:00+05:30).",
+    )
+    callback_url: CallbackUrl | None = Field(
+        default=None, description="Each message's final status is POSTed here as JSON."
+    )
+    client_ref: Annotated[Storable, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="Your reference, returned with the messages and callbacks."
+    )
+    skip_invalid: bool = Field(
+        default=False,
+        description="Send to the valid numbers and list the rest as `rejected`, "
+        "instead of refusing the whole request.",
+    )
+
+
+class MessageRef(BaseModel):
+    id: int
+    to: str
+    status: str
+
+
+class SendOut(BaseModel):
+    batch_id: int
+    accepted: int
+    """Messages queued (one per recipient; each may take several SMS parts)."""
+    parts: int
+    """SMS segments each message takes."""
+    messages: list[MessageRef] | None
+    """Each queued message, for sends of at most 100 recipients (null for larger ones)."""
+    opted_out: list[str]
+    """Numbers skipped because they sent STOP (bulk only)."""
+    rejected: list[str]
+    """Entries of ``to`` that are not mobile numbers (with ``skip_invalid``)."""
+    duplicates: int
+    """Entries of ``to`` left out because the same number already had the same text."""
+    scheduled_at: datetime
+    """When the messages become due."""
+    replayed: bool
+    """True when the Idempotency-Key named an earlier send: nothing new was queued."""
+
+
+class MessageOut(BaseModel):
+    id: int
+    batch_id: int
+    to: str
+    sender: str
+    text: str
+    kind: str
+    status: str
+    """queued, sending, submitted, delivered or failed."""
+    parts: int
+    attempts: int
+    error: str | None
+    created_at: datetime
+    submitted_at: datetime | None
+    done_at: datetime | None
+    client_ref: str | None
+    template_id: str | None
+
+
+class BatchOut(BaseModel):
+    id: int
+    sender: str
+    text: str
+    kind: str
+    template_id: str | None
+    source: str
+    """api, msdg, csv, system or reply."""
+    total: int
+    parts: int
+    scheduled_at: datetime
+    created_at: datetime
+    client_ref: str | None
+    callback_url: str | None
+    counts: dict[str, int]
+    """Messages of the batch by status."""
+
+
+class HeaderIn(_In):
+    header: Annotated[str, StringConstraints(max_length=16)]
+    category: Annotated[str, StringConstraints(max_length=32)] = Field(
+        description="promotional, transactional, service_implicit, service_explicit or government"
+    )
+
+
+class HeaderOut(BaseModel):
+    header: str
+    category: str
+    display: str
+    """What a citizen's phone shows as the sender, e.g. SEVAGV-G."""
+    created_at: datetime
+
+
+class TemplateIn(_In):
+    template_id: Annotated[str, StringConstraints(max_length=40)]
+    header: Annotated[str, StringConstraints(max_length=16)]
+    category: Annotated[str, StringConstraints(max_length=32)]
+    body: Annotated[Storable, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="The registered text with {#var#} placeholders, exactly as on DLT."
+    )
+    name: Annotated[Storable, StringConstraints(max_length=200)] = ""
+
+
+class TemplateOut(BaseModel):
+    template_id: str
+    header: str
+    category: str
+    name: str
+    body: str
+    active: bool
+    created_at: datetime
+
+
+class AccountIn(_In):
+    """Fields left out stay as they are; null clears one."""
+
+    entity_id: Annotated[str, StringConstraints(max_length=40)] | None = Field(
+        default=None, description="Your DLT principal entity ID (19 digits)."
+    )
+    callback_url: CallbackUrl | None = Field(
+        default=None, description="Default status callback for sends that name none."
+    )
+
+
+class AccountOut(BaseModel):
+    entity_id: str | None
+    callback_url: str | None
+    daily_quota: int | None
+    """Messages accepted per day (UTC); set by the gateway's administrators. Null: no limit."""
+    rate_per_second: int | None
+    """Dispatch rate cap; set by the gateway's administrators."""
+    sent_today: int
+    msdg_username: str | None
+    msdg_configured: bool
+    """True once MSDG credentials are set (MSDG-compatible endpoints accept this department)."""
+
+
+class MsdgCredentialsIn(_In):
+    username: Annotated[
+        str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9._@-]{1,64}$")
+    ]
+    password: Annotated[Storable, StringConstraints(min_length=1, max_length=128)]
+    secure_key: Annotated[
+        str, StringConstraints(strip_whitespace=True, pattern=r"^[\x21-\x7e]{8,128}$")
+    ] = Field(description="The secret MSDG clients hash into each request's key (8-128 chars).")
+
+
+class InvalidNumbersDetail(BaseModel):
+    code: Literal["invalid_numbers"]
+    message: str
+    field: str | None
+    invalid: list[str]
+    """Up to 20 of the entries that are not mobile numbers, as sent."""
+    invalid_count: int
+
+
+class InvalidNumbersBody(BaseModel):
+    error: InvalidNumbersDetail

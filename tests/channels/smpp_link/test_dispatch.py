@@ -1,0 +1,157 @@
+"""Queue → dispatcher → SMPP binds → SMSC simulator and back, over real sockets.
+
+Each test runs on SQLite and on PostgreSQL: messages accepted into the queue reach the
+simulator, receipts mark them delivered or failed, and a citizen's SMS to 166 is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+
+import pytest
+import pytest_asyncio
+
+from seva.channels.smpp.client import RouteConfig
+from seva.channels.smpp.engine import SmsEngine
+from seva.channels.smpp.simulator import SimConfig, SmscSimulator
+from seva.demo.seed import SeedReport
+from seva.gateway import Gateway
+from seva.messaging import service as queue
+from seva.messaging.service import Send
+
+pytestmark = pytest.mark.asyncio
+
+HINDI = "आपका राशन कार्ड तैयार है। कृपया उचित मूल्य की दुकान से अपना अनाज ले लें। धन्यवाद।"
+
+
+ADDRESSES: dict[int, tuple[str, int]] = {}
+
+
+@pytest_asyncio.fixture
+async def smsc() -> AsyncIterator[SmscSimulator]:
+    sim = SmscSimulator(SimConfig(receipt_delay=0.05, seed=7))
+    ADDRESSES[id(sim)] = await sim.start("127.0.0.1", 0)
+    yield sim
+    await sim.stop()
+    ADDRESSES.pop(id(sim))
+
+
+def route(sim: SmscSimulator, **options: object) -> RouteConfig:
+    host, port = ADDRESSES[id(sim)]
+    base = RouteConfig(
+        name="sim",
+        host=host,
+        port=port,
+        system_id="seva",
+        password="secret",
+        window=50,
+        reconnect_min=0.05,
+        reconnect_max=0.2,
+    )
+    return replace(base, **options)  # type: ignore[arg-type]
+
+
+async def until(
+    check: Callable[[], bool], timeout: float = 30.0, explain: Callable[[], object] = str
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not reached in time: {explain()}")
+        await asyncio.sleep(0.05)
+
+
+def counts(gateway: Gateway, batch_ids: list[int]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    with gateway.session() as session:
+        for bid in batch_ids:
+            for status, n in queue.batch_counts(session, bid).items():
+                total[status] = total.get(status, 0) + n
+    return total
+
+
+async def test_every_queued_message_is_delivered(
+    gateway: Gateway, seeded: SeedReport, smsc: SmscSimulator
+) -> None:
+    phones = [f"+9198{n:08d}" for n in range(300)]
+    with gateway.session() as session:
+        bulk = queue.send(session, Send(to=phones, text="Pulse polio camp on Sunday", kind="bulk"))
+        hindi = queue.send(session, Send(to=phones[:50], text=HINDI))
+        otp = queue.send(session, Send(to=[phones[0]], text="Seva OTP 481516", kind="otp"))
+    engine = SmsEngine(gateway, [route(smsc, binds=2)])
+    await engine.start(wait_bound=5)
+    try:
+        batches = [bulk.batch_id, hindi.batch_id, otp.batch_id]
+        await until(
+            lambda: counts(gateway, batches).get("delivered", 0) == 351,
+            timeout=10,
+            explain=lambda: (counts(gateway, batches), engine.dispatcher.stats, smsc.stats),
+        )
+    finally:
+        await engine.stop()
+    received = smsc.messages_to(phones[0].lstrip("+"))
+    assert sorted(m.text for m in received) == sorted(
+        ["Pulse polio camp on Sunday", HINDI, "Seva OTP 481516"]
+    )
+    assert next(m for m in received if m.text == HINDI).parts == 2  # 82 chars of UCS-2
+    with gateway.session() as session:
+        view = queue.message(session, hindi.message_ids[0])
+    assert view is not None and view.status == "delivered" and view.submitted_at is not None
+
+
+async def test_undeliverable_receipts_fail_the_message(
+    gateway: Gateway, seeded: SeedReport, smsc: SmscSimulator
+) -> None:
+    smsc.config = replace(smsc.config, failure_rate=1.0)
+    with gateway.session() as session:
+        sent = queue.send(session, Send(to=["+919812345678"], text="Hello"))
+    engine = SmsEngine(gateway, [route(smsc)])
+    await engine.start(wait_bound=5)
+    try:
+        await until(lambda: counts(gateway, [sent.batch_id]).get("failed", 0) == 1)
+    finally:
+        await engine.stop()
+    with gateway.session() as session:
+        view = queue.message(session, sent.message_ids[0])
+    assert view is not None and view.error is not None and view.error.startswith("UNDELIV")
+
+
+async def test_a_citizens_sms_is_answered_through_the_smsc(
+    gateway: Gateway, seeded: SeedReport, smsc: SmscSimulator
+) -> None:
+    engine = SmsEngine(gateway, [route(smsc)])
+    await engine.start(wait_bound=5)
+    try:
+        assert smsc.inject_mo(source="919900000001", destination="166", text="RATION 1234567890")
+        await until(lambda: any(m.source == "166" for m in smsc.messages_to("919900000001")))
+    finally:
+        await engine.stop()
+    (reply,) = [m for m in smsc.messages_to("919900000001") if m.source == "166"]
+    assert reply.text.startswith("Ration card 1234567890 (Sunita Devi): Active.")
+
+
+async def test_traffic_survives_drops_refused_binds_and_throttling(
+    gateway: Gateway, seeded: SeedReport, smsc: SmscSimulator
+) -> None:
+    phones = [f"+9197{n:08d}" for n in range(1000)]
+    with gateway.session() as session:
+        sent = queue.send(session, Send(to=phones, text="Water supply off 10-14h", kind="bulk"))
+    smsc.config = replace(smsc.config, throttle_rate=0.2)
+    engine = SmsEngine(gateway, [route(smsc, binds=2, window=20)])
+    await engine.start(wait_bound=5)
+    try:
+        await until(lambda: counts(gateway, [sent.batch_id]).get("delivered", 0) > 200)
+        smsc.config = replace(smsc.config, refuse_binds=True)
+        smsc.drop_connections()
+        await asyncio.sleep(0.5)
+        smsc.config = replace(smsc.config, refuse_binds=False)
+        await until(lambda: counts(gateway, [sent.batch_id]).get("delivered", 0) == 1000)
+    finally:
+        await engine.stop()
+    assert engine.client.stats["sim"].throttled > 0
+    assert engine.client.stats["sim"].reconnects >= 2
+    for phone in phones[::97]:
+        assert smsc.messages_to(phone.lstrip("+")), phone
