@@ -166,6 +166,8 @@ class SmsPart(Base):
     smsc_id: Mapped[str] = mapped_column(String(65), primary_key=True)
     message_id: Mapped[int] = mapped_column(BigId, ForeignKey("sms_messages.id"), index=True)
     seq: Mapped[int] = mapped_column(SmallInteger)
+    total: Mapped[int] = mapped_column(SmallInteger, default=1)
+    """Parts of its message, so a receipt for a one-part message needs no count."""
     state: Mapped[str | None] = mapped_column(String(10))
 
 

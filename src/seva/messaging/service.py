@@ -1,3 +1,4 @@
+# ruff: noqa: S608 - the hot path's SQL is built from constants and DBAPI placeholders only
 """The outbound SMS queue: accept (durably), claim, record outcomes, apply delivery receipts.
 
 Every function works in the caller's transaction, so a message is committed together with the
@@ -13,14 +14,13 @@ ORM unit-of-work bookkeeping would cost more than the database.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -581,28 +581,23 @@ def claim(session: Session, *, limit: int, now: float, lease: float = 60.0) -> l
     without waiting on each other; SQLite serialises writers, so the same statement is safe
     there too.
     """
+    t = SmsMessage.__table__.c
     due = (
-        select(SmsMessage.id)
-        .where(SmsMessage.status == QUEUED, SmsMessage.due_at <= now)
-        .order_by(SmsMessage.priority, SmsMessage.due_at, SmsMessage.id)
+        select(t.id)
+        .where(t.status == QUEUED, t.due_at <= now)
+        .order_by(t.priority, t.due_at, t.id)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
+    # A Core statement: the ORM's bookkeeping for a bulk UPDATE costs more than the UPDATE.
     stmt = (
-        update(SmsMessage)
-        .where(SmsMessage.id.in_(due.scalar_subquery()))
-        .values(status=SENDING, lease_until=now + lease, attempts=SmsMessage.attempts + 1)
-        .returning(
-            SmsMessage.id,
-            SmsMessage.batch_id,
-            SmsMessage.to_phone,
-            SmsMessage.text,
-            SmsMessage.priority,
-            SmsMessage.attempts,
-        )
+        update(SmsMessage.__table__)  # type: ignore[arg-type]
+        .where(t.id.in_(due.scalar_subquery()))
+        .values(status=SENDING, lease_until=now + lease, attempts=t.attempts + 1)
+        .returning(t.id, t.batch_id, t.to_phone, t.text, t.priority, t.attempts)
     )
-    claimed = [Claimed(*row) for row in session.execute(stmt)]
+    claimed = [Claimed(*row) for row in session.connection().execute(stmt)]
     claimed.sort(key=lambda c: (c.priority, c.id))
     return claimed
 
@@ -637,26 +632,32 @@ class Submitted:
     smsc_ids: Sequence[str]
 
 
+def _mark(session: Session) -> str:
+    """The DBAPI placeholder: the hot path sends plain SQL to ``executemany`` because
+    SQLAlchemy's per-row parameter processing cost more than the database's own work."""
+    return "?" if session.get_bind().dialect.paramstyle == "qmark" else "%s"
+
+
 def record_submitted(session: Session, items: Sequence[Submitted], *, now: float) -> None:
     """The SMSC took every part: remember their ids for the receipts."""
     if not items:
         return
+    p = _mark(session)
     parts = [
-        {"route": s.route, "smsc_id": sid, "message_id": s.message_id, "seq": seq, "state": None}
+        (s.route, sid, s.message_id, seq, len(s.smsc_ids))
         for s in items
         for seq, sid in enumerate(s.smsc_ids, start=1)
     ]
-    stmt = _upsert(session)(SmsPart).on_conflict_do_nothing(index_elements=["route", "smsc_id"])
-    for start in range(0, len(parts), INSERT_CHUNK):
-        session.execute(stmt, parts[start : start + INSERT_CHUNK])
-    session.connection().execute(
-        update(SmsMessage.__table__)  # type: ignore[arg-type]
-        .where(
-            SmsMessage.__table__.c.id == bindparam("mid"),
-            SmsMessage.__table__.c.status == SENDING,
-        )
-        .values(status=SUBMITTED, submitted_at=now, lease_until=None),
-        [{"mid": s.message_id} for s in items],
+    conn = session.connection()
+    conn.exec_driver_sql(
+        f"INSERT INTO sms_parts (route, smsc_id, message_id, seq, total) "
+        f"VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING",
+        parts,
+    )
+    conn.exec_driver_sql(
+        f"UPDATE sms_messages SET status = '{SUBMITTED}', submitted_at = {p}, lease_until = NULL "
+        f"WHERE id = {p} AND status = '{SENDING}'",
+        [(now, s.message_id) for s in items],
     )
 
 
@@ -749,93 +750,93 @@ def apply_receipts(session: Session, receipts: Sequence[Receipt], *, now: float)
     """Record delivery receipts; returns the ones whose part is not known (yet).
 
     A message is delivered when every part is, and failed as soon as one part is undeliverable.
+    Single-part messages (most traffic) go straight to their final state; only long messages
+    keep per-part state. Duplicate and intermediate (ENROUTE, ACCEPTD) receipts change nothing.
     """
     if not receipts:
         return []
+    p = _mark(session)
+    conn = session.connection()
     by_route: dict[str, dict[str, Receipt]] = {}
     for r in receipts:
         by_route.setdefault(r.route, {})[r.smsc_id] = r
     unknown: list[Receipt] = []
-    delivered: dict[int, int] = {}
+    delivered_single: list[tuple[float, int]] = []
     failed: dict[int, str] = {}
-    part_updates: list[dict[str, object]] = []
+    multi_delivered: dict[int, int] = {}
+    part_states: list[tuple[str, str, str]] = []
     for route, wanted in by_route.items():
         ids = list(wanted)
         found: set[str] = set()
         for start in range(0, len(ids), 500):
-            rows = session.execute(
-                select(SmsPart.smsc_id, SmsPart.message_id, SmsPart.state).where(
-                    SmsPart.route == route, SmsPart.smsc_id.in_(ids[start : start + 500])
-                )
+            chunk = ids[start : start + 500]
+            rows = conn.exec_driver_sql(
+                f"SELECT smsc_id, message_id, total, state FROM sms_parts "
+                f"WHERE route = {p} AND smsc_id IN ({', '.join([p] * len(chunk))})",
+                (route, *chunk),
             )
-            for smsc_id, message_id, old_state in rows:
+            for smsc_id, message_id, total, old_state in rows:
                 found.add(smsc_id)
                 receipt = wanted[smsc_id]
                 if old_state in FINAL_RECEIPT_STATES or receipt.state not in FINAL_RECEIPT_STATES:
-                    continue  # a duplicate or an intermediate (ENROUTE/ACCEPTD) receipt
-                part_updates.append({"r": route, "sid": smsc_id, "state": receipt.state})
-                if receipt.state == "DELIVRD":
-                    delivered[message_id] = delivered.get(message_id, 0) + 1
-                else:
+                    continue
+                if receipt.state != "DELIVRD":
                     failed[message_id] = f"{receipt.state} (err {receipt.error or '000'})"
+                elif total == 1:
+                    delivered_single.append((now, message_id))
+                    continue  # the message's own status records it
+                else:
+                    multi_delivered[message_id] = multi_delivered.get(message_id, 0) + 1
+                part_states.append((receipt.state, route, smsc_id))
         unknown.extend(r for sid, r in wanted.items() if sid not in found)
-    table = SmsPart.__table__
-    conn = session.connection()
-    if part_updates:
-        conn.execute(
-            update(table)  # type: ignore[arg-type]
-            .where(table.c.route == bindparam("r"), table.c.smsc_id == bindparam("sid"))
-            .values(state=bindparam("state")),
-            part_updates,
+    if part_states:
+        conn.exec_driver_sql(
+            f"UPDATE sms_parts SET state = {p} WHERE route = {p} AND smsc_id = {p}",
+            part_states,
         )
-    messages = SmsMessage.__table__
-    if delivered:
-        conn.execute(
-            update(messages)  # type: ignore[arg-type]
-            .where(messages.c.id == bindparam("mid"), messages.c.status == SUBMITTED)
-            .values(parts_done=messages.c.parts_done + bindparam("n")),
-            [{"mid": m, "n": n} for m, n in delivered.items()],
+    done: list[int] = []
+    if delivered_single:
+        conn.exec_driver_sql(
+            f"UPDATE sms_messages SET status = '{DELIVERED}', done_at = {p} "
+            f"WHERE id = {p} AND status = '{SUBMITTED}'",
+            delivered_single,
         )
-    if failed:
-        conn.execute(
-            update(messages)  # type: ignore[arg-type]
-            .where(
-                messages.c.id == bindparam("mid"),
-                or_(messages.c.status == SUBMITTED, messages.c.status == SENDING),
-            )
-            .values(status=FAILED, done_at=now, error=bindparam("error")),
-            [{"mid": m, "error": e[:120]} for m, e in failed.items()],
+        done.extend(mid for _, mid in delivered_single)
+    increments = [(n, mid) for mid, n in multi_delivered.items() if mid not in failed]
+    if increments:
+        conn.exec_driver_sql(
+            f"UPDATE sms_messages SET parts_done = parts_done + {p} "
+            f"WHERE id = {p} AND status = '{SUBMITTED}'",
+            increments,
         )
-    done: list[int] = list(failed)
-    if delivered:
-        # Delivered once every part's receipt arrived (parts counted from sms_parts).
-        counted = [m for m in delivered if m not in failed]
-        for start in range(0, len(counted), 500):
-            chunk = counted[start : start + 500]
-            totals = dict(
-                session.execute(
-                    select(SmsPart.message_id, func.count())
-                    .where(SmsPart.message_id.in_(chunk))
-                    .group_by(SmsPart.message_id)
-                ).all()
-            )
+        waiting = [m for m in multi_delivered if m not in failed]
+        for start in range(0, len(waiting), 500):
+            many = waiting[start : start + 500]
+            marks = ", ".join([p] * len(many))
             ready = [
-                {"mid": mid}
-                for mid, parts_done in session.execute(
-                    select(SmsMessage.id, SmsMessage.parts_done).where(
-                        SmsMessage.id.in_(chunk), SmsMessage.status == SUBMITTED
-                    )
+                (now, mid)
+                for mid, parts_done, total in conn.exec_driver_sql(
+                    f"SELECT m.id, m.parts_done, MAX(sp.total) FROM sms_messages m "
+                    f"JOIN sms_parts sp ON sp.message_id = m.id "
+                    f"WHERE m.id IN ({marks}) AND m.status = '{SUBMITTED}' "
+                    f"GROUP BY m.id, m.parts_done",
+                    tuple(many),
                 )
-                if parts_done >= totals.get(mid, math.inf)
+                if parts_done >= total
             ]
             if ready:
-                conn.execute(
-                    update(messages)  # type: ignore[arg-type]
-                    .where(messages.c.id == bindparam("mid"))
-                    .values(status=DELIVERED, done_at=now),
+                conn.exec_driver_sql(
+                    f"UPDATE sms_messages SET status = '{DELIVERED}', done_at = {p} WHERE id = {p}",
                     ready,
                 )
-                done.extend(int(r["mid"]) for r in ready)
+                done.extend(mid for _, mid in ready)
+    if failed:
+        conn.exec_driver_sql(
+            f"UPDATE sms_messages SET status = '{FAILED}', done_at = {p}, error = {p} "
+            f"WHERE id = {p} AND status IN ('{SUBMITTED}', '{SENDING}')",
+            [(now, e[:120], m) for m, e in failed.items()],
+        )
+        done.extend(failed)
     _queue_callbacks(session, done, now=now)
     return unknown
 

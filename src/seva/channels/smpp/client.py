@@ -20,13 +20,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import structlog
 
 from seva.channels.smpp import pdu as P
-from seva.channels.smpp.receipts import parse_receipt
+from seva.channels.smpp.receipts import receipt_outcome
 from seva.channels.smpp.session import (
     BindFailed,
     Bound,
@@ -58,6 +59,8 @@ PERMANENT = frozenset(
     }
 )
 INBOUND_WINDOW = 20_000
+TICK = 0.1
+"""Seconds between checks of the session's timers (enquire_link, response timeouts)."""
 BACK_OFF = frozenset({P.CommandStatus.ESME_RTHROTTLED, P.CommandStatus.ESME_RMSGQFUL})
 
 
@@ -203,8 +206,18 @@ class _Route:
         (self.urgent if part.message.outgoing.priority == 0 else self.normal).appendleft(part)
 
     def pump(self) -> None:
+        self._pump_scheduled = False
         for bind in self.binds:
             bind.pump()
+
+    _pump_scheduled = False
+
+    def pump_soon(self) -> None:
+        """Pump once after the caller's burst of submits, so a thousand claimed messages go out
+        in a few writes rather than one write each."""
+        if not self._pump_scheduled:
+            self._pump_scheduled = True
+            asyncio.get_running_loop().call_soon(self.pump)
 
 
 class SmppClient:
@@ -375,7 +388,7 @@ class SmppClient:
     def _deliver(self, bind: _Bind, request: P.DeliverSm | P.DataSm) -> None:
         route = bind.route
         events = self._events
-        receipt = parse_receipt(request)
+        receipt = receipt_outcome(request)
         response: P.DeliverSmResp | P.DataSmResp = (
             P.DeliverSmResp(sequence_number=request.sequence_number)
             if isinstance(request, P.DeliverSm)
@@ -386,12 +399,9 @@ class SmppClient:
             if events is None:
                 bind.respond(response)
                 return
+            message_id, state, error = receipt
             events.receipt(
-                route.config.name,
-                receipt.message_id,
-                receipt.state,
-                receipt.error,
-                lambda: bind.respond(response),
+                route.config.name, message_id, state, error, partial(bind.respond, response)
             )
             return
         text = self.reassembler.add_pdu(request, self.clock())
@@ -482,6 +492,7 @@ class _Bind(asyncio.Protocol):
             system_type=self.config.system_type,
         )
         self._flush()
+        self._timer = asyncio.get_running_loop().call_later(TICK, self._on_timer)
 
     def data_received(self, data: bytes) -> None:
         session = self.session
@@ -489,7 +500,8 @@ class _Bind(asyncio.Protocol):
             return
         session.receive_data(data, self.client.clock())
         self._handle_events()
-        self.pump()
+        self.pump(flush=False)
+        self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.session is not None:
@@ -525,7 +537,12 @@ class _Bind(asyncio.Protocol):
         if self.session is None:
             return  # connection gone: the SMSC will send it again
         self.session.send_response(response)
-        self._flush()
+        if not self._flush_scheduled:
+            # Acknowledgements come in thousands after each commit: one write for all of them.
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    _flush_scheduled = False
 
     # -- events ------------------------------------------------------------------------------
 
@@ -557,7 +574,6 @@ class _Bind(asyncio.Protocol):
             elif isinstance(event, ProtocolError):
                 log.warning("smpp.protocol_error", route=self.config.name, error=str(event.error))
             session = self.session
-        self._flush()
 
     def _response(self, request: P.Pdu, response: P.Pdu) -> None:
         if not isinstance(request, P.SubmitSm):
@@ -582,7 +598,7 @@ class _Bind(asyncio.Protocol):
 
     # -- sending -----------------------------------------------------------------------------
 
-    def pump(self) -> None:
+    def pump(self, *, flush: bool = True) -> None:
         session = self.session
         if session is None or not self.can_submit:
             return
@@ -609,7 +625,7 @@ class _Bind(asyncio.Protocol):
                 self.tokens -= 1
         if tps and route.queued() and self.tokens < 1:
             self._pump_at(now + (1 - self.tokens) / tps)
-        if sent:
+        if sent and flush:
             self._flush()
 
     def _pump_at(self, when: float) -> None:
@@ -625,35 +641,29 @@ class _Bind(asyncio.Protocol):
         self._pump_later = loop.call_later(delay, fire)
 
     def _flush(self) -> None:
+        self._flush_scheduled = False
         session = self.session
         if session is None:
             return
         data = session.data_to_send()
         if data and self.transport is not None:
             self.transport.write(data)
-        self._arm_timer()
-
-    def _arm_timer(self) -> None:
-        session = self.session
-        if session is None:
-            return
-        deadline = session.next_deadline()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if deadline is None:
-            return
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(max(0.0, deadline - self.client.clock()), self._on_timer)
 
     def _on_timer(self) -> None:
-        self._timer = None
+        """Keepalive and response timeouts, checked every TICK rather than re-armed per write."""
         session = self.session
         if session is None:
+            self._timer = None
             return
-        session.handle_timer(self.client.clock())
-        self._handle_events()
-        self.pump()
+        now = self.client.clock()
+        deadline = session.next_deadline()
+        if deadline is not None and deadline <= now:
+            session.handle_timer(now)
+            self._handle_events()
+            self.pump(flush=False)
+            self._flush()
+        if self.session is not None:
+            self._timer = asyncio.get_running_loop().call_later(TICK, self._on_timer)
 
 
 def _status_name(status: int) -> str:

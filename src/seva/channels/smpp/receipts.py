@@ -183,6 +183,27 @@ def parse_receipt(pdu: DeliverSm | DataSm) -> DeliveryReceipt | None:
     )
 
 
+def receipt_outcome(pdu: DeliverSm | DataSm) -> tuple[str, str, str] | None:
+    """(message id, state, error) of a receipt — the gateway's hot path.
+
+    When the SMSC sends the receipted_message_id and message_state TLVs (most do, and Seva's
+    simulator does) the text is not parsed at all; otherwise this is ``parse_receipt``.
+    """
+    if not is_receipt(pdu.esm_class):
+        return None
+    if pdu.receipted_message_id and pdu.message_state is not None:
+        error = ""
+        if pdu.network_error_code is not None:
+            error = f"{int.from_bytes(pdu.network_error_code[1:], 'big'):03d}"
+        return (
+            pdu.receipted_message_id,
+            _STATE_BY_NUMBER.get(pdu.message_state, "UNKNOWN"),
+            error,
+        )
+    receipt = parse_receipt(pdu)
+    return None if receipt is None else (receipt.message_id, receipt.state, receipt.error)
+
+
 def format_receipt(receipt: DeliveryReceipt) -> bytes:
     """The Appendix B text, for short_message; ``text`` keeps its first 20 characters."""
     line = (

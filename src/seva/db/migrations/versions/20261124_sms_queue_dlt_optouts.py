@@ -212,6 +212,7 @@ def upgrade() -> None:
             "message_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
         sa.Column("seq", sa.SmallInteger(), nullable=False),
+        sa.Column("total", sa.SmallInteger(), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=True),
         sa.ForeignKeyConstraint(
             ["message_id"], ["sms_messages.id"], name=op.f("fk_sms_parts_message_id_sms_messages")
