@@ -53,6 +53,9 @@ LONG = (
     "card. -Health Dept"
 )
 TEXTS = (ASCII, HINDI, LONG)
+PROBE_PREFIX = "919199"
+"""Probe messages go to 9199xxxxxx: the SMSC notes when each arrives (accept→submit latency)."""
+PROBE_EVERY = 0.02
 
 
 def free_port() -> int:
@@ -116,12 +119,15 @@ class Smsc:
                 "0.1",
                 "--latency",
                 str(latency),
+                "--probe-prefix",
+                PROBE_PREFIX,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
         )
         self.samples: list[tuple[float, int]] = []
+        self.probes: dict[str, float] = {}
         self.binds = 0
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -136,6 +142,8 @@ class Smsc:
                 continue
             self.binds = int(stats.get("binds", 0))
             self.samples.append((time.monotonic(), int(stats["submits"])))
+            for destination, arrived in stats.get("probes", []):
+                self.probes.setdefault(destination, arrived)
 
     def submits(self) -> int:
         return self.samples[-1][1] if self.samples else 0
@@ -174,6 +182,13 @@ class Result:
     rss: float
     errors: int = 0
     notes: list[str] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+
+    def latency(self, pct: float) -> float | None:
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))] * 1000
 
     @property
     def accepted_rate(self) -> float:
@@ -196,6 +211,10 @@ def parts_of(text: str) -> int:
 class Gateway:
     name = ""
     pids: list[int]
+    http_port: int
+
+    def probe(self, client: httpx.Client, number: str) -> bool:
+        raise NotImplementedError
 
     def cpu(self) -> float:
         total = 0.0
@@ -300,6 +319,10 @@ concatenation = true
             f"&dlr-url={quote(f'http://127.0.0.1:{self.dlr_port}/dlr?s=%d')}"
         )
 
+    def probe(self, client: httpx.Client, number: str) -> bool:
+        response = client.get(f"http://127.0.0.1:{self.http_port}" + self.query(number, ASCII))
+        return response.status_code in (200, 202)
+
     def wrk_script(self) -> str:
         ascii_q, hindi_q, long_q = (quote(t) for t in TEXTS)
         dlr = quote(f"http://127.0.0.1:{self.dlr_port}/dlr?s=%d")
@@ -399,6 +422,14 @@ class Seva(Gateway):
         while smsc.binds < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    def probe(self, client: httpx.Client, number: str) -> bool:
+        response = client.post(
+            f"http://127.0.0.1:{self.http_port}/api/v1/messages",
+            json={"to": "+" + number, "text": ASCII},
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        return response.status_code == 202
+
     def wrk_script(self) -> str:
         bodies = [json.dumps(t, ensure_ascii=True) for t in TEXTS]
         return f"""
@@ -464,6 +495,39 @@ class Sink:
         self._loop.run_forever()
 
 
+class Prober:
+    """Sends a probe message every PROBE_EVERY seconds while a workload runs."""
+
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self.accepted: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        n = 0
+        with httpx.Client(timeout=30) as client:
+            while not self._stop.is_set():
+                n += 1
+                number = f"{PROBE_PREFIX}{n:06d}"
+                with contextlib.suppress(httpx.HTTPError):
+                    if self.gw.probe(client, number):
+                        self.accepted[number] = time.time()
+                self._stop.wait(PROBE_EVERY)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def latencies(self, smsc: Smsc) -> list[float]:
+        return [
+            smsc.probes[number] - accepted
+            for number, accepted in self.accepted.items()
+            if number in smsc.probes
+        ]
+
+
 # -- workloads ---------------------------------------------------------------------------------
 
 
@@ -473,6 +537,7 @@ def run_single(gw: Gateway, smsc: Smsc, seconds: float, connections: int, workdi
     base = smsc.submits()
     cpu0 = gw.cpu()
     started = time.monotonic()
+    prober = Prober(gw)
     out = subprocess.run(
         [
             "wrk",
@@ -487,6 +552,7 @@ def run_single(gw: Gateway, smsc: Smsc, seconds: float, connections: int, workdi
         text=True,
         check=True,
     ).stdout
+    prober.stop()
     accept_seconds = time.monotonic() - started
     requests = int(next(line for line in out.splitlines() if "requests in" in line).split()[0])
     errors = 0
@@ -496,7 +562,7 @@ def run_single(gw: Gateway, smsc: Smsc, seconds: float, connections: int, workdi
     accepted = requests - errors
     # wrk's counter cycles ASCII, Hindi, long: parts per message in that order.
     per_cycle = [parts_of(t) for t in (HINDI, LONG, ASCII)]
-    parts = sum(per_cycle[i % 3] for i in range(accepted))
+    parts = sum(per_cycle[i % 3] for i in range(accepted)) + len(prober.accepted)
     drained = smsc.wait_submits(base + parts, timeout=300)
     end = smsc.time_reaching(base + parts) or time.monotonic()
     first = smsc.first_time_above(base) or started
@@ -513,6 +579,8 @@ def run_single(gw: Gateway, smsc: Smsc, seconds: float, connections: int, workdi
     )
     if not drained:
         result.notes.append(f"only {smsc.submits() - base} of {parts} parts reached the SMSC")
+    time.sleep(0.3)
+    result.latencies = prober.latencies(smsc)
     return result
 
 
@@ -522,6 +590,7 @@ def run_bulk(gw: Gateway, smsc: Smsc, total: int, per_request: int) -> Result:
     parts = 0
     errors = 0
     started = time.monotonic()
+    prober = Prober(gw)
     with httpx.Client(timeout=300) as client:
         sent = 0
         n = 0
@@ -536,6 +605,8 @@ def run_bulk(gw: Gateway, smsc: Smsc, total: int, per_request: int) -> Result:
             sent += count
             n += 1
     accept_seconds = time.monotonic() - started
+    prober.stop()
+    parts += len(prober.accepted)
     drained = smsc.wait_submits(base + parts, timeout=600)
     end = smsc.time_reaching(base + parts) or time.monotonic()
     result = Result(
@@ -551,6 +622,8 @@ def run_bulk(gw: Gateway, smsc: Smsc, total: int, per_request: int) -> Result:
     )
     if not drained:
         result.notes.append(f"only {smsc.submits() - base} of {parts} parts reached the SMSC")
+    time.sleep(0.3)
+    result.latencies = prober.latencies(smsc)
     return result
 
 
@@ -558,13 +631,15 @@ def report(results: list[Result]) -> None:
     print()
     print(
         f"{'gateway':14} {'workload':8} {'messages':>9} {'parts':>7} {'accepted/s':>11} "
-        f"{'submit_sm/s':>12} {'CPU s/1k':>9} {'peak RSS':>9} {'errors':>7}"
+        f"{'submit_sm/s':>12} {'CPU s/1k':>9} {'peak RSS':>9} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'errors':>7}"
     )
     for r in results:
         cpu_per_k = r.cpu / (r.messages / 1000) if r.messages else 0.0
         print(
             f"{r.gateway:14} {r.workload:8} {r.messages:9d} {r.parts:7d} {r.accepted_rate:11.0f} "
-            f"{r.submit_rate:12.0f} {cpu_per_k:9.3f} {r.rss:7.0f}Mi {r.errors:7d}"
+            f"{r.submit_rate:12.0f} {cpu_per_k:9.3f} {r.rss:7.0f}Mi "
+            f"{_ms(r.latency(50))} {_ms(r.latency(99))} {r.errors:7d}"
             + (f"  ({'; '.join(r.notes)})" if r.notes else "")
         )
     for workload in ("single", "bulk"):
@@ -577,6 +652,10 @@ def report(results: list[Result]) -> None:
                 f"submit_sm/s {ratio(s.submit_rate, k.submit_rate)}, CPU per message "
                 f"{ratio(s.cpu / max(1, s.messages), k.cpu / max(1, k.messages))}"
             )
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:7.0f}" if value is not None else f"{'n/a':>7}"
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -32,3 +33,15 @@ def gateway(*, migrate: bool = True) -> Iterator[Gateway]:
 def session() -> Iterator[Session]:
     with gateway() as gw, gw.session() as s:
         yield s
+
+
+def loop_factory(use_uvloop: bool = True) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop when wanted and installed (it comes with uvicorn[standard]): the SMPP commands
+    spend much of their time reading and writing sockets, which uvloop's transports do in C."""
+    if not use_uvloop:
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

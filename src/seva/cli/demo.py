@@ -61,9 +61,10 @@ def demo(
     )
     logins = ", ".join(u for u, _r, _d in report.officials)
     table.add_row("Logins", f"{logins}  (password {DEMO_PASSWORD})")
-    for code, key in report.api_keys.items():
-        table.add_row(f"API key {code}", f"{key}  (shown once)")
     console.print(table)
+    # Keys on lines of their own, never wrapped or cut, so they can be copied whole.
+    for code, key in report.api_keys.items():
+        console.print(f"API key {code:<10} {key}  (shown once)", soft_wrap=True, highlight=False)
     console.print(
         f"[dim]{len(report.departments)} departments, {len(report.services)} services; "
         f"ready in {time.perf_counter() - started:.1f} s[/dim]"

@@ -10,11 +10,10 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable
 
 import typer
 
-from seva.cli.common import console
+from seva.cli.common import console, loop_factory
 from seva.settings import get_settings
 
 
@@ -62,16 +61,7 @@ def dispatch(
         await engine.stop()
 
     try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
             runner.run(run())
     finally:
         gateway.close()
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when installed (it comes with uvicorn[standard]): its transports write faster."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop

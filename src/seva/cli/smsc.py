@@ -12,12 +12,11 @@ import errno
 import json
 import signal
 import time
-from collections.abc import Callable
 
 import typer
 
 from seva.channels.smpp.simulator import SimConfig, SmscSimulator
-from seva.cli.common import err
+from seva.cli.common import err, loop_factory
 
 
 def smsc_sim(
@@ -50,6 +49,11 @@ def smsc_sim(
     stats_interval: float = typer.Option(
         0.0, "--stats-interval", help="Print one JSON line of counters every S seconds"
     ),
+    probe_prefix: str = typer.Option(
+        "",
+        "--probe-prefix",
+        help="Record when submits to numbers with this prefix arrive (in the stats lines)",
+    ),
     use_uvloop: bool = typer.Option(
         True, "--uvloop/--no-uvloop", help="Use uvloop's event loop when it is installed"
     ),
@@ -65,12 +69,13 @@ def smsc_sim(
             latency=latency,
             keep_messages=keep_messages,
             seed=seed,
+            probe_prefix=probe_prefix,
         )
     except ValueError as exc:
         err.print(f"[red]error: {exc}[/red]")
         raise typer.Exit(2) from None
     try:
-        with asyncio.Runner(loop_factory=_loop_factory(use_uvloop)) as runner:
+        with asyncio.Runner(loop_factory=loop_factory(use_uvloop)) as runner:
             runner.run(_serve(config, host, port, stats_interval))
     except OSError as exc:
         reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
@@ -79,18 +84,6 @@ def smsc_sim(
     except KeyboardInterrupt:
         # A second Ctrl-C while stopping: leave quietly all the same.
         pass
-
-
-def _loop_factory(use_uvloop: bool) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop when wanted and installed (it comes with uvicorn[standard]): reading and writing
-    sockets is much of what the simulator spends, and uvloop's transports do it in C."""
-    if not use_uvloop:
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
 
 
 async def _serve(config: SimConfig, host: str, port: int, stats_interval: float) -> None:
@@ -107,12 +100,15 @@ async def _serve(config: SimConfig, host: str, port: int, stats_interval: float)
             if stats_interval > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), stats_interval)
-                line = {
+                line: dict[str, object] = {
                     "time": round(time.time(), 3),
                     "uptime": round(time.monotonic() - started, 3),
                     "cpu_seconds": round(time.process_time(), 3),
                     **simulator.stats.as_dict(),
                 }
+                if simulator.probes:
+                    line["probes"] = simulator.probes
+                    simulator.probes = []
                 print(json.dumps(line), flush=True)
             else:
                 await stopping.wait()

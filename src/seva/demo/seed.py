@@ -18,6 +18,8 @@ from seva.directory import service as directory
 from seva.flows import datasets
 from seva.flows.loader import read_definitions
 from seva.flows.service import load_service
+from seva.messaging import msdg
+from seva.messaging import service as messaging
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Role
 
@@ -59,6 +61,8 @@ def seed(session: Session) -> SeedReport:
                 text = (DATA_DIR / item["file"]).read_text("utf-8")
                 datasets.upload_csv(session, department.id, item["name"], text, item["key"])
         report.departments.append(department.code)
+        if "sms" in spec:
+            _sms(session, department.id, spec["sms"])
     for _path, source, definition in read_definitions(SERVICES_DIR):
         service = load_service(session, definition, source=source, builtin=True)
         report.services.append(f"{definition.department}/{service.slug}")
@@ -67,6 +71,23 @@ def seed(session: Session) -> SeedReport:
     _officials(session, report)
     _application(session)
     return report
+
+
+def _sms(session: Session, department_id: int, spec: dict[str, Any]) -> None:
+    """DLT entity, headers and templates, and an MSDG login (the demo's published one)."""
+    account = messaging.ensure_account(session, department_id)
+    account.entity_id = spec["entity_id"]
+    for header in spec.get("headers", []):
+        messaging.register_header(session, department_id, header["header"], header["category"])
+    for template in spec.get("templates", []):
+        messaging.register_template(session, department_id, **template)
+    login = spec.get("msdg")
+    if login and account.msdg_username is None:
+        account.msdg_username = login["username"]
+        account.msdg_password_hash = messaging.stored_password_hash(
+            msdg.sha1_hex(login["password"])
+        )
+        account.msdg_secure_key = login["secure_key"]
 
 
 def _pincodes(session: Session) -> None:

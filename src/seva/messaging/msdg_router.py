@@ -40,8 +40,8 @@ from seva.messaging import msdg
 from seva.messaging import service as messaging
 from seva.messaging.models import DltHeader, SmsAccount
 from seva.messaging.msdg import MsdgCode, MsdgError, MsdgRequest
-from seva.messaging.router import stored_password_hash, wake_after_commit
-from seva.messaging.service import Send, SendRefused
+from seva.messaging.router import wake_after_commit
+from seva.messaging.service import Send, SendRefused, stored_password_hash
 from seva.tenancy.models import Department
 
 log = structlog.get_logger("seva.messaging.msdg")

@@ -19,7 +19,6 @@ takes bodies of up to 8 MiB, enough for 10,000 personalised texts of about 800 b
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -558,7 +557,7 @@ def put_msdg_credentials(
         )
     row = messaging.ensure_account(session, department.id)
     row.msdg_username = body.username
-    row.msdg_password_hash = stored_password_hash(msdg.sha1_hex(body.password))
+    row.msdg_password_hash = messaging.stored_password_hash(msdg.sha1_hex(body.password))
     row.msdg_secure_key = body.secure_key
     try:
         session.flush()
@@ -567,15 +566,6 @@ def put_msdg_credentials(
             session, 409, "username_taken", "this MSDG username is already in use", "username"
         )
     return Response(status_code=204)
-
-
-def stored_password_hash(password_sha1: str) -> str:
-    """What ``SmsAccount.msdg_password_hash`` holds for the SHA-1 hex a client sends.
-
-    MSDG clients send SHA-1(password), which is then as good as the password itself; keeping
-    only a hash of it means a copy of the table lets no one call the MSDG endpoints.
-    """
-    return hashlib.sha256(password_sha1.encode("ascii")).hexdigest()
 
 
 router.include_router(campaigns)

@@ -13,6 +13,7 @@ ORM unit-of-work bookkeeping would cost more than the database.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -227,6 +228,15 @@ def _check_dlt(session: Session, request: Send, texts: Iterable[str]) -> str | N
             )
         chosen = chosen or match
     return chosen.template_id if chosen is not None else request.template_id
+
+
+def stored_password_hash(password_sha1: str) -> str:
+    """What ``SmsAccount.msdg_password_hash`` holds for the SHA-1 hex a client sends.
+
+    MSDG clients send SHA-1(password), which is then as good as the password itself; keeping
+    only a hash of it means a copy of the table lets no one call the MSDG endpoints.
+    """
+    return hashlib.sha256(password_sha1.encode("ascii")).hexdigest()
 
 
 # -- opt-outs -----------------------------------------------------------------------------------

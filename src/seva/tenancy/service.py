@@ -13,6 +13,7 @@ import re
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -179,6 +180,9 @@ class IssuedKey:
     """The whole key as the department must send it; shown once, never stored."""
 
 
+KEY_USE_GRANULARITY = timedelta(minutes=1)
+
+
 def _key_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -203,7 +207,11 @@ def authenticate_api_key(session: Session, secret: str) -> Department | None:
         return None
     if not hmac.compare_digest(key.key_hash, _key_hash(secret.strip())):
         return None
-    key.last_used_at = utcnow()
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at > KEY_USE_GRANULARITY:
+        # Written at most once a minute: a write on every call would make every API request,
+        # even a read, a write transaction queueing for the database's lock.
+        key.last_used_at = now
     department = session.get(Department, key.department_id)
     return department if department is not None and department.active else None
 
