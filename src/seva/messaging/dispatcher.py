@@ -29,6 +29,8 @@ from seva.messaging.service import BatchInfo, Claimed, Failure, Receipt, Submitt
 log = structlog.get_logger(__name__)
 
 Ack = Callable[[], None]
+RATES_REFRESH = 30.0
+"""Seconds between re-reads of the departments' dispatch rates."""
 UNMATCHED_RECEIPT_TTL = 120.0
 """Seconds a receipt for an unknown part is retried (its submit may not be written yet)."""
 
@@ -135,6 +137,9 @@ class Dispatcher:
         self.lease = lease
         self.max_unrecorded = int(max_unrecorded)
         self._unrecorded = 0
+        self._rates: dict[int, int] = {}
+        self._rates_at = float("-inf")
+        self._buckets: dict[int, tuple[float, float]] = {}
         """Messages handed to the link whose outcome is not committed yet: after a crash these
         are the only ones that can reach the SMSC twice, so this cap bounds duplicates."""
         self.clock = clock
@@ -225,9 +230,15 @@ class Dispatcher:
             if room > 0:
                 claimed = await asyncio.to_thread(self._claim, min(room, self.max_claim))
                 self._unrecorded += len(claimed)
+                now = self.clock()
                 for c in claimed:
                     self._attempts[c.id] = c.attempts
-                    self.link.submit(self._outgoing(c))
+                    outgoing = self._outgoing(c)
+                    wait = self._rate_wait(outgoing.department_id, now)
+                    if wait:
+                        self.deferred(c.id, wait)  # over its department's rate: later
+                    else:
+                        self.link.submit(outgoing)
                 sent = len(claimed)
             if self.clock() - last_recover > self.lease / 2:
                 last_recover = self.clock()
@@ -291,7 +302,27 @@ class Dispatcher:
         with self.db.session() as session:
             self.stats.recovered += service.recover_leases(session, now=self.clock())
 
+    def _rate_wait(self, department_id: int | None, now: float) -> float:
+        """0 when the department may send one more message now, else seconds to wait.
+
+        A token bucket per department (``SmsAccount.rate_per_second``), so one department's
+        campaign cannot take the whole SMSC link from the others.
+        """
+        if department_id is None or not (rate := self._rates.get(department_id)):
+            return 0.0
+        tokens, at = self._buckets.get(department_id, (float(rate), now))
+        tokens = min(float(rate), tokens + (now - at) * rate)
+        if tokens >= 1.0:
+            self._buckets[department_id] = (tokens - 1.0, now)
+            return 0.0
+        self._buckets[department_id] = (tokens, now)
+        return max(0.05, (1.0 - tokens) / rate)
+
     def _claim(self, limit: int) -> list[Claimed]:
+        if self.clock() - self._rates_at > RATES_REFRESH:
+            with self.db.session() as session:
+                self._rates = service.dispatch_rates(session)
+            self._rates_at = self.clock()
         with self.db.session() as session:
             claimed = service.claim(session, limit=limit, now=self.clock(), lease=self.lease)
             missing = {c.batch_id for c in claimed if c.batch_id not in self._batches}

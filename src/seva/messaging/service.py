@@ -45,6 +45,7 @@ from seva.messaging.models import (
     SmsOptOut,
     SmsPart,
 )
+from seva.tenancy import service as tenancy
 
 MAX_RECIPIENTS = 100_000
 MAX_TEXT = 1600
@@ -625,6 +626,17 @@ def batches(session: Session, batch_ids: Iterable[int]) -> dict[int, BatchInfo]:
     return found
 
 
+def dispatch_rates(session: Session) -> dict[int, int]:
+    """Messages per second each department may send (departments without a cap are absent)."""
+    return {
+        dept: rate
+        for dept, rate in session.execute(
+            select(SmsAccount.department_id, SmsAccount.rate_per_second)
+        )
+        if rate and rate > 0
+    }
+
+
 def recover_leases(session: Session, *, now: float) -> int:
     """Put back messages whose dispatcher died holding them (at-least-once delivery)."""
     result = session.execute(
@@ -898,15 +910,30 @@ def _queue_callbacks(session: Session, message_ids: Sequence[int], *, now: float
         session.execute(insert(SmsCallback), owed)
 
 
-def callbacks_due(session: Session, *, now: float, limit: int = 100) -> list[SmsCallback]:
-    return list(
-        session.scalars(
-            select(SmsCallback)
-            .where(SmsCallback.done.is_(False), SmsCallback.next_at <= now)
-            .order_by(SmsCallback.next_at)
-            .limit(limit)
-        )
-    )
+@dataclass(frozen=True, slots=True)
+class CallbackDue:
+    id: int
+    url: str
+    payload: str
+    secret: str
+    """The department's webhook secret: the callback is signed like every call to its backend."""
+
+
+def callbacks_due(session: Session, *, now: float, limit: int = 100) -> list[CallbackDue]:
+    rows = session.scalars(
+        select(SmsCallback)
+        .where(SmsCallback.done.is_(False), SmsCallback.next_at <= now)
+        .order_by(SmsCallback.next_at)
+        .limit(limit)
+    ).all()
+    secrets_by_department = {
+        d.id: d.webhook_secret
+        for d in tenancy.departments_by_id(session, {r.department_id for r in rows})
+    }
+    return [
+        CallbackDue(r.id, r.url, r.payload, secrets_by_department.get(r.department_id, ""))
+        for r in rows
+    ]
 
 
 CALLBACK_ATTEMPTS = 8

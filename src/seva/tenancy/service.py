@@ -82,6 +82,12 @@ def departments_by_code(session: Session, codes: Collection[str]) -> dict[str, D
     return {department.code: department for department in rows}
 
 
+def departments_by_id(session: Session, ids: Collection[int]) -> list[Department]:
+    if not ids:
+        return []
+    return list(session.scalars(select(Department).where(Department.id.in_(list(ids)))))
+
+
 def all_departments(session: Session) -> list[Department]:
     """Every department, active or not, by code: what the consoles choose from."""
     return list(session.scalars(select(Department).order_by(Department.code)))

@@ -7,20 +7,25 @@ simulator, receipts mark them delivered or failed, and a citizen's SMS to 166 is
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import update
 
 from seva.channels.smpp.client import RouteConfig
 from seva.channels.smpp.engine import SmsEngine
 from seva.channels.smpp.simulator import SimConfig, SmscSimulator
 from seva.demo.seed import SeedReport
+from seva.flows.runtime import sign
 from seva.gateway import Gateway
 from seva.messaging import service as queue
+from seva.messaging.models import SmsCallback
 from seva.messaging.service import Send
+from seva.tenancy.service import department_by_code
 
 pytestmark = pytest.mark.asyncio
 
@@ -155,3 +160,91 @@ async def test_traffic_survives_drops_refused_binds_and_throttling(
     assert engine.client.stats["sim"].reconnects >= 2
     for phone in phones[::97]:
         assert smsc.messages_to(phone.lstrip("+")), phone
+
+
+async def test_the_department_hears_the_final_status_signed(
+    gateway: Gateway, seeded: SeedReport, smsc: SmscSimulator
+) -> None:
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+        body = await reader.readexactly(int(headers["content-length"]))
+        received.append((headers, body))
+        # The first attempt is refused: the callback must come again.
+        status = b"503 Busy" if len(received) == 1 else b"204 No Content"
+        writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    with gateway.session() as session:
+        department = department_by_code(session, "MCD")
+        assert department is not None
+        secret = department.webhook_secret
+        sent = queue.send(
+            session,
+            Send(
+                to=["+919812300000"],
+                text="Property tax receipt 42 issued",
+                department_id=department.id,
+                department_code="MCD",
+                sender="MCDELH",
+                callback_url=f"http://127.0.0.1:{port}/sms-status",
+                client_ref="tax-42",
+            ),
+        )
+    engine = SmsEngine(gateway, [route(smsc)])
+    await engine.start(wait_bound=5)
+    try:
+        # The retry comes after the back-off; bring it forward instead of waiting 30 s.
+        await until(lambda: len(received) >= 1)
+        deadline = time.monotonic() + 30
+        while len(received) < 2 and time.monotonic() < deadline:
+            with gateway.session() as session:
+                session.execute(
+                    update(SmsCallback).where(SmsCallback.done.is_(False)).values(next_at=0)
+                )
+            await asyncio.sleep(0.1)
+        assert len(received) == 2
+    finally:
+        await engine.stop()
+        server.close()
+    headers, body = received[-1]
+    payload = json.loads(body)
+    assert payload["id"] == sent.message_ids[0]
+    assert payload["status"] == "delivered" and payload["client_ref"] == "tax-42"
+    assert headers["x-seva-signature"] == sign(secret, headers["x-seva-timestamp"], body)
+    assert received[0][1] == body  # the same report, sent again
+
+
+async def test_a_departments_rate_cap_spreads_its_campaign(
+    gateway: Gateway, seeded: SeedReport, smsc: SmscSimulator
+) -> None:
+    with gateway.session() as session:
+        department = department_by_code(session, "TRANSPORT")
+        assert department is not None
+        queue.ensure_account(session, department.id).rate_per_second = 20
+        phones = [f"+9195{n:08d}" for n in range(60)]
+        sent = queue.send(
+            session,
+            Send(
+                to=phones,
+                text="Your driving licence DL01 is ready for dispatch. -Transport Dept",
+                kind="bulk",
+                department_id=department.id,
+                sender="TRNSPT",
+            ),
+        )
+    engine = SmsEngine(gateway, [route(smsc)])
+    await engine.start(wait_bound=5)
+    try:
+        await until(lambda: counts(gateway, [sent.batch_id]).get("delivered", 0) == 60)
+    finally:
+        await engine.stop()
+    arrivals = sorted(smsc.messages_to(p.lstrip("+"))[0].received_at for p in phones)
+    # 20 at once (a full bucket), then 20 a second: the last ones two seconds after the first.
+    assert arrivals[-1] - arrivals[0] >= 1.8

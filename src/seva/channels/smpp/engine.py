@@ -10,19 +10,23 @@ runs this inside the web process with the SMSC simulator; a scaled-out install r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
+import httpx
 import structlog
 
 from seva.channels import sms
 from seva.channels.numbers import msisdn
 from seva.channels.smpp.client import RouteConfig, SmppClient
 from seva.dashboard import metrics
+from seva.flows.runtime import sign
 from seva.gateway import Gateway
 from seva.messaging import service as messaging
 from seva.messaging.dispatcher import Dispatcher, Inbound
 
 log = structlog.get_logger(__name__)
+CALLBACK_POLL = 1.0
 
 
 class SmsEngine:
@@ -50,9 +54,59 @@ class SmsEngine:
             await self.client.wait_bound(wait_bound)
         await self.dispatcher.start()
 
+        self._callbacks = asyncio.create_task(self._send_callbacks(), name="sms-callbacks")
+
     async def stop(self) -> None:
+        self._callbacks.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._callbacks
         await self.client.stop()
         await self.dispatcher.stop()
+
+    async def _send_callbacks(self) -> None:
+        """Tell departments the final status of their messages (signed, retried with back-off)."""
+        async with httpx.AsyncClient(follow_redirects=False, timeout=10) as http:
+            while True:
+                due: list[messaging.CallbackDue] = []
+                try:
+                    due = await asyncio.to_thread(self._callbacks_due)
+                    for callback in due:
+                        await self._post(http, callback)
+                except Exception:
+                    log.exception("sms.callbacks_failed")
+                await asyncio.sleep(CALLBACK_POLL if not due else 0)
+
+    def _callbacks_due(self) -> list[messaging.CallbackDue]:
+        with self.gateway.session() as session:
+            return messaging.callbacks_due(session, now=time.time())
+
+    async def _post(self, http: httpx.AsyncClient, callback: messaging.CallbackDue) -> None:
+        body = callback.payload.encode()
+        stamp = str(int(time.time()))
+        error: str | None = None
+        try:
+            response = await http.post(
+                callback.url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Seva-Timestamp": stamp,
+                    "X-Seva-Signature": sign(callback.secret, stamp, body),
+                    "X-Seva-Event": "sms.status",
+                },
+            )
+            if response.status_code >= 300:
+                error = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:200]
+
+        def record() -> None:
+            with self.gateway.session() as session:
+                messaging.callback_result(
+                    session, callback.id, ok=error is None, error=error, now=time.time()
+                )
+
+        await asyncio.to_thread(record)
 
     def notify(self) -> None:
         self.dispatcher.notify()
