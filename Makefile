@@ -36,6 +36,8 @@ test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(BIN)/python bench/ussd_hops.py
+	$(BIN)/python bench/smsc_sim.py
+	$(BIN)/python bench/sms_throughput.py
 
 # Re-pin every dependency (run after editing pyproject.toml's dependency lists).
 lock:

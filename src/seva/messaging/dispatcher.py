@@ -66,6 +66,7 @@ class LinkEvents(Protocol):
     def deferred(self, message_id: int, delay: float) -> None: ...
     def receipt(self, route: str, smsc_id: str, state: str, error: str, ack: Ack) -> None: ...
     def mo(self, message: Inbound, ack: Ack) -> None: ...
+    def ready(self) -> None: ...
 
 
 class Link(Protocol):
@@ -194,6 +195,11 @@ class Dispatcher:
     def deferred(self, message_id: int, delay: float) -> None:
         self._pending.deferred.append((message_id, delay))
         self.stats.deferred += 1
+
+    def ready(self) -> None:
+        """The link has room again: claim now rather than at the next flush or poll."""
+        if not self._wake.is_set():
+            self._wake.set()
 
     def receipt(self, route: str, smsc_id: str, state: str, error: str, ack: Ack) -> None:
         self._pending.receipts.append(Receipt(route, smsc_id, state, error))

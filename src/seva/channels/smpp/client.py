@@ -499,7 +499,12 @@ class _Bind(asyncio.Protocol):
         if session is None:
             return
         session.receive_data(data, self.client.clock())
-        self._handle_events()
+        try:
+            self._handle_events()
+        except Exception:
+            # A fault in our own handling must not take the link down: what was not answered
+            # is sent again by the SMSC, and the link keeps carrying everything else.
+            log.exception("smpp.event_failed", route=self.config.name)
         self.pump(flush=False)
         self._flush()
 
@@ -585,6 +590,8 @@ class _Bind(asyncio.Protocol):
         if status == P.CommandStatus.ESME_ROK and isinstance(response, P.SubmitSmResp):
             self.back_off = 0.0
             self.client._part_accepted(self.route, part, response.message_id)
+            if self.route.queued() < self.config.window and self.client._events is not None:
+                self.client._events.ready()
         elif status in BACK_OFF:
             self.route.stats.throttled += 1
             self.route.put_back(part)

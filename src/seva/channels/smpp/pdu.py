@@ -1503,7 +1503,22 @@ class PduReader:
         if self._broken:
             return None
         buf, pos = self._buf, self._pos
-        if len(buf) - pos < HEADER_LENGTH:
+        available = len(buf) - pos
+        if available < HEADER_LENGTH:
+            # A command_length that cannot be right is refused as soon as it is readable, not
+            # after the 16 header bytes a garbled peer may never send.
+            if available >= 4:
+                (length,) = _U32.unpack_from(buf, pos)
+                if length < HEADER_LENGTH or length > self._max:
+                    self._broken = True
+                    self._buf = bytearray()
+                    self._pos = 0
+                    return PduError(
+                        f"command_length {length} is outside 16..{self._max}; framing is lost",
+                        command_id=None,
+                        sequence_number=0,
+                        command_status=_S.ESME_RINVCMDLEN,
+                    )
             return None
         length, command_id, _, seq = _HEADER.unpack_from(buf, pos)
         if length < HEADER_LENGTH or length > self._max:
