@@ -632,16 +632,16 @@ def dlt_set_entity(
     account = messaging.ensure_account(session, department.id)
     previous = account.entity_id
     account.entity_id = value
-    tenancy.audit(
+    return _saved(
+        request,
         session,
-        "sms.dlt_entity",
-        official=official,
-        department_id=department.id,
+        official,
+        department,
+        "entity",
+        ui("dlt_entity_saved", lang),
         entity_id=value,
         previous=previous or "",
     )
-    request.session["flash"] = {"kind": "ok", "text": ui("dlt_entity_saved", lang)}
-    return RedirectResponse(_dlt_url(official, department, "entity"), status_code=303)
 
 
 @router.post("/console/sms/dlt/headers")
@@ -687,19 +687,16 @@ def dlt_add_header(
             form=form,
             status_code=400,
         )
-    tenancy.audit(
+    return _saved(
+        request,
         session,
-        "sms.dlt_header",
-        official=official,
-        department_id=department.id,
+        official,
+        department,
+        "headers",
+        f"{ui('dlt_header_saved', lang)} {row.header} ({_display(row.header, category)})",
         header=row.header,
         category=row.category,
     )
-    request.session["flash"] = {
-        "kind": "ok",
-        "text": f"{ui('dlt_header_saved', lang)} {row.header} ({_display(row.header, category)})",
-    }
-    return RedirectResponse(_dlt_url(official, department, "headers"), status_code=303)
 
 
 @router.post("/console/sms/dlt/templates")
@@ -773,20 +770,45 @@ def dlt_add_template(
             form=form,
             status_code=400,
         )
-    tenancy.audit(
+    return _saved(
+        request,
         session,
-        "sms.dlt_template",
-        official=official,
-        department_id=department.id,
+        official,
+        department,
+        "templates",
+        f"{ui('dlt_template_saved', lang)} {registered.template_id}",
         template_id=registered.template_id,
         header=registered.header,
         category=registered.category,
     )
-    request.session["flash"] = {
-        "kind": "ok",
-        "text": f"{ui('dlt_template_saved', lang)} {registered.template_id}",
-    }
-    return RedirectResponse(_dlt_url(official, department, "templates"), status_code=303)
+
+
+_AUDIT_ACTIONS = {
+    "entity": "sms.dlt_entity",
+    "headers": "sms.dlt_header",
+    "templates": "sms.dlt_template",
+}
+
+
+def _saved(
+    request: Request,
+    session: Session,
+    official: Official,
+    department: Department,
+    section: str,
+    flash: str,
+    **details: str,
+) -> Response:
+    """Every DLT change: an audit record, a flash message, back to the changed section."""
+    tenancy.audit(
+        session,
+        _AUDIT_ACTIONS[section],
+        official=official,
+        department_id=department.id,
+        **details,
+    )
+    request.session["flash"] = {"kind": "ok", "text": flash}
+    return RedirectResponse(_dlt_url(official, department, section), status_code=303)
 
 
 def _template_problem(header: str, category: str, body: str, lang: str) -> str | None:
