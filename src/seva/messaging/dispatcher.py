@@ -148,7 +148,7 @@ class Dispatcher:
         self._pending = _Pending()
         self._attempts: dict[int, int] = {}
         self._batches: OrderedDict[int, BatchInfo] = OrderedDict()
-        self._unknown_receipts: list[tuple[float, Receipt]] = []
+        self._unknown_receipts: list[tuple[float, Receipt, Ack]] = []
         self._wake = asyncio.Event()
         self._flushed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -165,18 +165,30 @@ class Dispatcher:
             asyncio.create_task(self._flush_loop(), name="sms-flush"),
         ]
 
-    async def stop(self) -> None:
-        """Stop claiming, give unsent claims back, write every outcome already known."""
+    async def stop_claiming(self) -> None:
+        """No new claims; a claim under way finishes and is handed to the link first."""
         self._stopping = True
         self._wake.set()
+        if self._tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._tasks[0]), self.lease)
+
+    async def stop(self) -> None:
+        """Stop claiming, then write every outcome already known (the link, stopped in
+        between, has handed back what it could not send)."""
+        await self.stop_claiming()
+        self._flushing_stopped = True
         for task in self._tasks:
+            # The flush loop ends between flushes, never in the middle of one.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(task), 30)
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         if self._mo_tasks:
             await asyncio.gather(*self._mo_tasks, return_exceptions=True)
-        await self._flush()
+        with contextlib.suppress(Exception):
+            await self._flush()
+
+    _flushing_stopped = False
 
     def notify(self) -> None:
         """Something was queued: claim now instead of at the next poll."""
@@ -231,24 +243,16 @@ class Dispatcher:
     async def _claim_loop(self) -> None:
         last_recover = self.clock()
         while not self._stopping:
-            room = min(self.link.free_capacity(), self.max_unrecorded - self._unrecorded)
-            sent = 0
-            if room > 0:
-                claimed = await asyncio.to_thread(self._claim, min(room, self.max_claim))
-                self._unrecorded += len(claimed)
-                now = self.clock()
-                for c in claimed:
-                    self._attempts[c.id] = c.attempts
-                    outgoing = self._outgoing(c)
-                    wait = self._rate_wait(outgoing.department_id, now)
-                    if wait:
-                        self.deferred(c.id, wait)  # over its department's rate: later
-                    else:
-                        self.link.submit(outgoing)
-                sent = len(claimed)
-            if self.clock() - last_recover > self.lease / 2:
-                last_recover = self.clock()
-                await asyncio.to_thread(self._recover)
+            try:
+                sent = await self._claim_round()
+                if self.clock() - last_recover > self.lease / 3:
+                    last_recover = self.clock()
+                    await asyncio.to_thread(self._recover, self.link.in_flight())
+            except Exception:
+                # The database may be back in a moment; the loop must outlive any one error.
+                log.exception("sms.claim_failed")
+                sent = 0
+                await asyncio.sleep(1.0)
             if (
                 sent == 0
                 or self.link.free_capacity() == 0
@@ -258,8 +262,29 @@ class Dispatcher:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.idle_poll)
 
+    async def _claim_round(self) -> int:
+        room = min(self.link.free_capacity(), self.max_unrecorded - self._unrecorded)
+        sent = 0
+        if room > 0:
+            claimed = await asyncio.to_thread(self._claim, min(room, self.max_claim))
+            self._unrecorded += len(claimed)
+            now = self.clock()
+            for c in claimed:
+                self._attempts[c.id] = c.attempts
+                if c.batch_id not in self._batches:
+                    self.failed(c.id, "its batch no longer exists", permanent=True)
+                    continue
+                outgoing = self._outgoing(c)
+                wait = self._rate_wait(outgoing.department_id, now)
+                if wait:
+                    self.deferred(c.id, wait)  # over its department's rate: later
+                else:
+                    self.link.submit(outgoing)
+            sent = len(claimed)
+        return sent
+
     async def _flush_loop(self) -> None:
-        while True:
+        while not self._flushing_stopped:
             await asyncio.sleep(self.flush_interval)
             if len(self._pending) or self._unknown_receipts:
                 try:
@@ -273,24 +298,37 @@ class Dispatcher:
                     self._wake.set()
 
     async def _flush(self) -> None:
-        """Write every outcome known so far in one transaction, then acknowledge receipts."""
+        """Write every outcome known so far in one transaction, then acknowledge the receipts
+        it matched. A receipt whose part is not known yet (its submit is not written, or it is
+        one part of a message still being sent) stays unanswered and is tried again, so a crash
+        in the meantime leaves the SMSC to send it again."""
         pending, self._pending = self._pending, _Pending()
         retry, self._unknown_receipts = self._unknown_receipts, []
         now = self.clock()
-        keep = [(t, r) for t, r in retry if now - t < UNMATCHED_RECEIPT_TTL]
-        if len(keep) < len(retry):
-            log.warning("sms.receipts_unmatched", count=len(retry) - len(keep))
+        expired = [(t, r, a) for t, r, a in retry if now - t >= UNMATCHED_RECEIPT_TTL]
+        if expired:
+            log.warning("sms.receipts_unmatched", count=len(expired))
+            # Given up on: answered, so the SMSC stops resending what can never match.
+            self._ack([a for _, _, a in expired])
+        keep = [(t, r, a) for t, r, a in retry if now - t < UNMATCHED_RECEIPT_TTL]
+        # Older (retried) receipts first, so a newer receipt for the same part wins.
+        receipts = [r for _, r, _ in keep] + pending.receipts
+        acks: dict[tuple[str, str], list[Ack]] = {}
+        first_seen: dict[tuple[str, str], float] = {}
+        for t, r, a in keep:
+            acks.setdefault((r.route, r.smsc_id), []).append(a)
+            first_seen[(r.route, r.smsc_id)] = t
+        for r, a in zip(pending.receipts, pending.receipt_acks, strict=True):
+            acks.setdefault((r.route, r.smsc_id), []).append(a)
         attempts = {f.message_id: self._attempts.get(f.message_id, 1) for f in pending.failures}
         try:
-            unknown = await asyncio.to_thread(self._write, pending, [r for _, r in keep], attempts)
+            unknown = await asyncio.to_thread(self._write, pending, receipts, attempts)
         except BaseException:
             # Nothing was committed: keep every outcome (and unanswered receipt) for the next try.
             self._pending.merge_before(pending)
             self._unknown_receipts[:0] = keep
             raise
         self._unrecorded -= len(pending.submitted) + len(pending.failures) + len(pending.deferred)
-        first_seen = {r.smsc_id: t for t, r in keep}
-        self._unknown_receipts.extend((first_seen.get(r.smsc_id, now), r) for r in unknown)
         for item in pending.submitted:
             self._attempts.pop(item.message_id, None)
         for failure in pending.failures:
@@ -298,15 +336,32 @@ class Dispatcher:
         for mid, _ in pending.deferred:
             self._attempts.pop(mid, None)
         self.stats.flushes += 1
+        waiting = {(r.route, r.smsc_id): r for r in unknown}
+        for key, receipt in waiting.items():
+            ack = _all(acks.pop(key, []))
+            self._unknown_receipts.append((first_seen.get(key, now), receipt, ack))
         # Committed: now the SMSC may forget these receipts.
-        for ack in pending.receipt_acks:
-            ack()
+        self._ack([a for group in acks.values() for a in group])
+
+    @staticmethod
+    def _ack(acks: list[Ack]) -> None:
+        for ack in acks:
+            try:
+                ack()
+            except Exception:
+                # One stale answer (its connection gone) must not keep the others from going.
+                log.exception("sms.ack_failed")
 
     # -- database work (worker threads) ------------------------------------------------------
 
-    def _recover(self) -> None:
+    def _recover(self, holding: list[int] | None = None) -> None:
+        """Renew the leases of what this dispatcher still holds, then take back expired ones
+        (a dead dispatcher's)."""
+        now = self.clock()
         with self.db.session() as session:
-            self.stats.recovered += service.recover_leases(session, now=self.clock())
+            if holding:
+                service.renew_leases(session, holding, until=now + self.lease)
+            self.stats.recovered += service.recover_leases(session, now=now)
 
     def _rate_wait(self, department_id: int | None, now: float) -> float:
         """0 when the department may send one more message now, else seconds to wait.
@@ -331,11 +386,14 @@ class Dispatcher:
             self._rates_at = self.clock()
         with self.db.session() as session:
             claimed = service.claim(session, limit=limit, now=self.clock(), lease=self.lease)
-            missing = {c.batch_id for c in claimed if c.batch_id not in self._batches}
+            needed = {c.batch_id for c in claimed}
+            for bid in needed & self._batches.keys():
+                self._batches.move_to_end(bid)  # recently used: evicted last
+            missing = needed - self._batches.keys()
             if missing:
                 self._batches.update(service.batches(session, missing))
-                while len(self._batches) > 10_000:
-                    self._batches.popitem(last=False)
+            while len(self._batches) > max(10_000, 2 * len(needed)):
+                self._batches.popitem(last=False)
         self.stats.claimed += len(claimed)
         return claimed
 
@@ -351,7 +409,7 @@ class Dispatcher:
         )
 
     def _write(
-        self, pending: _Pending, retry: list[Receipt], attempts: dict[int, int]
+        self, pending: _Pending, receipts: list[Receipt], attempts: dict[int, int]
     ) -> list[Receipt]:
         now = self.clock()
         with self.db.session() as session:
@@ -363,4 +421,12 @@ class Dispatcher:
                 by_delay.setdefault(delay, []).append(mid)
             for delay, ids in by_delay.items():
                 service.requeue(session, ids, now=now, delay=delay)
-            return service.apply_receipts(session, pending.receipts + retry, now=now)
+            return service.apply_receipts(session, receipts, now=now)
+
+
+def _all(acks: list[Ack]) -> Ack:
+    def ack() -> None:
+        for one in acks:
+            one()
+
+    return ack

@@ -637,6 +637,19 @@ def dispatch_rates(session: Session) -> dict[int, int]:
     }
 
 
+def renew_leases(session: Session, message_ids: Sequence[int], *, until: float) -> None:
+    """Keep the messages a live dispatcher still holds (queued behind a slow or throttled link)
+    from being taken back as if it had died."""
+    t = SmsMessage.__table__.c
+    ids = list(message_ids)
+    for start in range(0, len(ids), 500):
+        session.connection().execute(
+            update(SmsMessage.__table__)  # type: ignore[arg-type]
+            .where(t.id.in_(ids[start : start + 500]), t.status == SENDING)
+            .values(lease_until=until)
+        )
+
+
 def recover_leases(session: Session, *, now: float) -> int:
     """Put back messages whose dispatcher died holding them (at-least-once delivery)."""
     result = session.execute(
@@ -724,14 +737,14 @@ def record_failures(
     if final:
         conn.execute(
             update(table)  # type: ignore[arg-type]
-            .where(table.c.id == bindparam("mid"))
+            .where(table.c.id == bindparam("mid"), table.c.status == SENDING)
             .values(status=FAILED, done_at=now, lease_until=None, error=bindparam("error")),
             final,
         )
     if retry:
         conn.execute(
             update(table)  # type: ignore[arg-type]
-            .where(table.c.id == bindparam("mid"))
+            .where(table.c.id == bindparam("mid"), table.c.status == SENDING)
             .values(
                 status=QUEUED, due_at=bindparam("due"), lease_until=None, error=bindparam("error")
             ),
@@ -793,15 +806,20 @@ def apply_receipts(session: Session, receipts: Sequence[Receipt], *, now: float)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             rows = conn.exec_driver_sql(
-                f"SELECT smsc_id, message_id, total, state FROM sms_parts "
-                f"WHERE route = {p} AND smsc_id IN ({', '.join([p] * len(chunk))})",
+                f"SELECT p.smsc_id, p.message_id, p.total, p.state, m.status "
+                f"FROM sms_parts p JOIN sms_messages m ON m.id = p.message_id "
+                f"WHERE p.route = {p} AND p.smsc_id IN ({', '.join([p] * len(chunk))})",
                 (route, *chunk),
             )
-            for smsc_id, message_id, total, old_state in rows:
+            for smsc_id, message_id, total, old_state, status in rows:
                 found.add(smsc_id)
                 receipt = wanted[smsc_id]
-                if old_state in FINAL_RECEIPT_STATES or receipt.state not in FINAL_RECEIPT_STATES:
-                    continue
+                if (
+                    old_state in FINAL_RECEIPT_STATES
+                    or status in (DELIVERED, FAILED)
+                    or receipt.state not in FINAL_RECEIPT_STATES
+                ):
+                    continue  # a repeat, a message already settled, or an intermediate state
                 if receipt.state != "DELIVRD":
                     failed[message_id] = f"{receipt.state} (err {receipt.error or '000'})"
                 elif total == 1:
@@ -920,12 +938,18 @@ class CallbackDue:
 
 
 def callbacks_due(session: Session, *, now: float, limit: int = 100) -> list[CallbackDue]:
-    rows = session.scalars(
+    query = (
         select(SmsCallback)
         .where(SmsCallback.done.is_(False), SmsCallback.next_at <= now)
         .order_by(SmsCallback.next_at)
         .limit(limit)
-    ).all()
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = session.scalars(query).all()
+    for row in rows:
+        # Taken for a while, so another dispatcher does not post the same callback meanwhile.
+        row.next_at = now + CALLBACK_LEASE
     secrets_by_department = {
         d.id: d.webhook_secret
         for d in tenancy.departments_by_id(session, {r.department_id for r in rows})
@@ -937,6 +961,7 @@ def callbacks_due(session: Session, *, now: float, limit: int = 100) -> list[Cal
 
 
 CALLBACK_ATTEMPTS = 8
+CALLBACK_LEASE = 120.0
 
 
 def callback_result(

@@ -20,7 +20,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Literal, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -32,12 +31,14 @@ from seva.channels.smpp.session import (
     BindFailed,
     Bound,
     ConnectionClosed,
+    LocalProtocolError,
     ProtocolError,
     RequestReceived,
     RequestTimedOut,
     ResponseReceived,
     SmppSession,
     Unbound,
+    WindowFull,
 )
 from seva.channels.smpp.text import Reassembler, Segment, split, split_sar
 from seva.messaging.dispatcher import Inbound, LinkEvents, Outgoing
@@ -59,6 +60,7 @@ PERMANENT = frozenset(
     }
 )
 INBOUND_WINDOW = 20_000
+ROUTE_DOWN_RETRY = 5.0
 TICK = 0.1
 """Seconds between checks of the session's timers (enquire_link, response timeouts)."""
 BACK_OFF = frozenset({P.CommandStatus.ESME_RTHROTTLED, P.CommandStatus.ESME_RMSGQFUL})
@@ -265,6 +267,11 @@ class SmppClient:
 
     def submit(self, message: Outgoing) -> None:
         route = self._route_for(message.destination)
+        if not any(b.can_submit for b in route.binds) and self._events is not None:
+            # Its operator's link is down: back to the queue rather than held here while the
+            # lease runs out.
+            self._events.deferred(message.message_id, ROUTE_DOWN_RETRY)
+            return
         reference = next(self._references)
         segments = (
             split_sar(message.text, reference=reference & 0xFFFF)
@@ -400,9 +407,7 @@ class SmppClient:
                 bind.respond(response)
                 return
             message_id, state, error = receipt
-            events.receipt(
-                route.config.name, message_id, state, error, partial(bind.respond, response)
-            )
+            events.receipt(route.config.name, message_id, state, error, bind.answer(response))
             return
         text = self.reassembler.add_pdu(request, self.clock())
         if text is None:
@@ -419,7 +424,7 @@ class SmppClient:
                 destination=request.destination_addr,
                 text=text,
             ),
-            lambda: bind.respond(response),
+            bind.answer(response),
         )
 
 
@@ -445,7 +450,10 @@ class _Bind(asyncio.Protocol):
 
     @property
     def can_submit(self) -> bool:
-        return self.bound and self.config.mode != "receiver"
+        session = self.session
+        return (
+            self.bound and session is not None and session.bound and self.config.mode != "receiver"
+        )
 
     # -- connection loop ---------------------------------------------------------------------
 
@@ -538,6 +546,17 @@ class _Bind(asyncio.Protocol):
                 self._flush()
         self.transport.close()
 
+    def answer(self, response: P.Pdu) -> Callable[[], None]:
+        """The acknowledgement of a request received now: sent only on the same connection
+        (after a reconnect its sequence number means another PDU, or nothing)."""
+        session = self.session
+
+        def ack() -> None:
+            if self.session is session:
+                self.respond(response)
+
+        return ack
+
     def respond(self, response: P.Pdu) -> None:
         if self.session is None:
             return  # connection gone: the SMSC will send it again
@@ -566,14 +585,18 @@ class _Bind(asyncio.Protocol):
                 log.info("smpp.bound", route=self.config.name, bind=self.number)
             elif isinstance(event, RequestTimedOut):
                 part = self.in_flight.pop(event.request.sequence_number, None)
-                if part is not None:
+                if part is not None and session.closed:
+                    self.route.put_back(part)  # the link ended, not the SMSC's patience
+                elif part is not None:
                     self.route.stats.timeouts += 1
                     self.client._part_failed(part, "no submit_sm_resp in time", permanent=False)
             elif isinstance(event, BindFailed):
+                self.bound = False
                 log.warning("smpp.bind_failed", route=self.config.name, status=event.status)
                 if self.transport is not None:
                     self.transport.close()
             elif isinstance(event, Unbound | ConnectionClosed):
+                self.bound = False
                 if self.transport is not None:
                     self.transport.close()
             elif isinstance(event, ProtocolError):
@@ -625,7 +648,11 @@ class _Bind(asyncio.Protocol):
                 break
             if part.message.done:
                 continue  # its message already failed on another part
-            seq = session.send_request(part.pdu, now)
+            try:
+                seq = session.send_request(part.pdu, now)
+            except (WindowFull, LocalProtocolError):
+                route.put_back(part)  # the session closed or filled under us
+                break
             self.in_flight[seq] = part
             sent += 1
             if tps:

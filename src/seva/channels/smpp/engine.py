@@ -57,9 +57,12 @@ class SmsEngine:
         self._callbacks = asyncio.create_task(self._send_callbacks(), name="sms-callbacks")
 
     async def stop(self) -> None:
+        """Claim nothing more, unbind (what was not sent goes back to the queue), then write
+        every outcome known."""
         self._callbacks.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._callbacks
+        await self.dispatcher.stop_claiming()
         await self.client.stop()
         await self.dispatcher.stop()
 
@@ -97,7 +100,7 @@ class SmsEngine:
             )
             if response.status_code >= 300:
                 error = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
+        except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:200]
 
         def record() -> None:
