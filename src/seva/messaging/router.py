@@ -37,7 +37,7 @@ from seva.errors import ApiError, error_body
 from seva.gateway import Gateway
 from seva.messaging import dlt, msdg
 from seva.messaging import service as messaging
-from seva.messaging.models import DltHeader, DltTemplate, SmsAccount, SmsDailyUsage
+from seva.messaging.models import DltHeader, DltTemplate, SmsAccount
 from seva.messaging.schemas import (
     AccountIn,
     AccountOut,
@@ -401,10 +401,7 @@ def _template_out(row: DltTemplate) -> TemplateOut:
 
 @router.get("/dlt/headers", response_model=list[HeaderOut], summary="Your DLT headers")
 def list_headers(session: SessionDep, department: DepartmentDep) -> list[HeaderOut]:
-    rows = session.scalars(
-        select(DltHeader).where(DltHeader.department_id == department.id).order_by(DltHeader.header)
-    )
-    return [_header_out(row) for row in rows]
+    return [_header_out(row) for row in messaging.department_headers(session, department.id)]
 
 
 @router.post(
@@ -440,10 +437,9 @@ def list_templates(
     department: DepartmentDep,
     header: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9]{1,16}$")] = None,
 ) -> list[TemplateOut]:
-    query = select(DltTemplate).where(DltTemplate.department_id == department.id)
-    if header:
-        query = query.where(DltTemplate.header == header.strip().upper())
-    return [_template_out(row) for row in session.scalars(query.order_by(DltTemplate.id))]
+    rows = messaging.department_templates(session, department.id)
+    wanted = header.strip().upper() if header else None
+    return [_template_out(row) for row in rows if wanted is None or row.header == wanted]
 
 
 @router.post(
@@ -491,18 +487,13 @@ def add_template(
 
 def _account_out(session: Session, department: Department) -> AccountOut:
     row = messaging.account(session, department.id)
-    used = session.scalar(
-        select(SmsDailyUsage.count).where(
-            SmsDailyUsage.department_id == department.id,
-            SmsDailyUsage.day == datetime.now(UTC).strftime("%Y-%m-%d"),
-        )
-    )
+    used = messaging.sent_today(session, department.id)
     return AccountOut(
         entity_id=row.entity_id if row else None,
         callback_url=row.callback_url if row else None,
         daily_quota=row.daily_quota if row else None,
         rate_per_second=row.rate_per_second if row else None,
-        sent_today=int(used or 0),
+        sent_today=used,
         msdg_username=row.msdg_username if row else None,
         msdg_configured=bool(row and row.msdg_username and row.msdg_password_hash),
     )
