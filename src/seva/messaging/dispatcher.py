@@ -30,6 +30,9 @@ log = structlog.get_logger(__name__)
 
 Ack = Callable[[], None]
 RATES_REFRESH = 30.0
+SLOT_SLACK = 0.05
+"""A put-back message claimed this close to its reserved turn goes at once."""
+RESERVED_MAX = 200_000
 """Seconds between re-reads of the departments' dispatch rates."""
 UNMATCHED_RECEIPT_TTL = 120.0
 """Seconds a receipt for an unknown part is retried (its submit may not be written yet)."""
@@ -140,7 +143,8 @@ class Dispatcher:
         self._unrecorded = 0
         self._rates: dict[int, int] = {}
         self._rates_at = float("-inf")
-        self._buckets: dict[int, tuple[float, float]] = {}
+        self._next_slot: dict[int, float] = {}
+        self._reserved: dict[int, float] = {}
         """Messages handed to the link whose outcome is not committed yet: after a crash these
         are the only ones that can reach the SMSC twice, so this cap bounds duplicates."""
         self.clock = clock
@@ -275,7 +279,7 @@ class Dispatcher:
                     self.failed(c.id, "its batch no longer exists", permanent=True)
                     continue
                 outgoing = self._outgoing(c)
-                wait = self._rate_wait(outgoing.department_id, now)
+                wait = self._rate_wait(outgoing.department_id, c.id, now)
                 if wait:
                     self.deferred(c.id, wait)  # over its department's rate: later
                 else:
@@ -363,21 +367,30 @@ class Dispatcher:
                 service.renew_leases(session, holding, until=now + self.lease)
             self.stats.recovered += service.recover_leases(session, now=now)
 
-    def _rate_wait(self, department_id: int | None, now: float) -> float:
-        """0 when the department may send one more message now, else seconds to wait.
+    def _rate_wait(self, department_id: int | None, message_id: int, now: float) -> float:
+        """0 when the message may go now, else the seconds until its department's turn.
 
-        A token bucket per department (``SmsAccount.rate_per_second``), so one department's
-        campaign cannot take the whole SMSC link from the others.
+        Each department with a cap (``SmsAccount.rate_per_second``) has a next free slot, one
+        every 1/rate seconds, so one department's campaign cannot take the whole SMSC link
+        from the others. A message that must wait is given its slot and put back until then;
+        when it is claimed again it goes at once, so a campaign is put back at most once per
+        message rather than over and over.
         """
         if department_id is None or not (rate := self._rates.get(department_id)):
             return 0.0
-        tokens, at = self._buckets.get(department_id, (float(rate), now))
-        tokens = min(float(rate), tokens + (now - at) * rate)
-        if tokens >= 1.0:
-            self._buckets[department_id] = (tokens - 1.0, now)
+        slot = self._reserved.pop(message_id, None)
+        if slot is not None and slot <= now + SLOT_SLACK:
             return 0.0
-        self._buckets[department_id] = (tokens, now)
-        return max(0.05, (1.0 - tokens) / rate)
+        turn = max(now, self._next_slot.get(department_id, now))
+        self._next_slot[department_id] = turn + 1.0 / rate
+        if turn <= now:
+            return 0.0
+        if len(self._reserved) > RESERVED_MAX:
+            # Reservations of messages another dispatcher took: forget the oldest.
+            for stale in sorted(self._reserved, key=self._reserved.__getitem__)[:1000]:
+                del self._reserved[stale]
+        self._reserved[message_id] = turn
+        return turn - now
 
     def _claim(self, limit: int) -> list[Claimed]:
         if self.clock() - self._rates_at > RATES_REFRESH:
