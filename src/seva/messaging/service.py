@@ -13,6 +13,7 @@ ORM unit-of-work bookkeeping would cost more than the database.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -172,6 +173,13 @@ def register_template(
     return row
 
 
+@functools.lru_cache(maxsize=4096)
+def _compiled(body: str, template_id: str) -> dlt.CompiledTemplate:
+    """A registered template's matcher, built once per process rather than on every send
+    (compiled templates are immutable, so sharing them across requests is safe)."""
+    return dlt.compile_template(body, template_id=template_id)
+
+
 def _check_dlt(session: Session, request: Send, texts: Iterable[str]) -> str | None:
     """The template the send matches, or SendRefused saying why it does not.
 
@@ -215,7 +223,7 @@ def _check_dlt(session: Session, request: Send, texts: Iterable[str]) -> str | N
         raise SendRefused(
             "template_missing", f"header {sender} has no registered template", field="text"
         )
-    compiled = [(t, dlt.compile_template(t.body, template_id=t.template_id)) for t in templates]
+    compiled = [(t, _compiled(t.body, t.template_id)) for t in templates]
     chosen: DltTemplate | None = None
     for text in set(texts):
         match = next((t for t, c in compiled if c.match(text)), None)
@@ -985,10 +993,6 @@ def status_counts(session: Session, department_id: int | None = None) -> dict[st
             SmsBatch.department_id == department_id
         )
     return {str(s): int(n) for s, n in session.execute(query)}
-
-
-def attempts_of(claimed: Iterable[Claimed]) -> dict[int, int]:
-    return {c.id: c.attempts for c in claimed}
 
 
 # -- console queries ----------------------------------------------------------------------------
