@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,10 +40,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 import httpx
+from procstats import cpu_seconds, descendants, free_port, tree_memory_mib, wait_port
 
 BIN = Path(sys.executable).parent
 SEVA = BIN / "seva"
-CLK = os.sysconf("SC_CLK_TCK")
 ASCII = "Your ration for Nov is ready at FPS 112. Collect by 30-11. -Food Dept"
 HINDI = "आपका राशन तैयार है। दुकान 112 से 30-11 तक ले लें। -खाद्य विभाग"
 LONG = (
@@ -56,48 +55,6 @@ TEXTS = (ASCII, HINDI, LONG)
 PROBE_PREFIX = "919199"
 """Probe messages go to 9199xxxxxx: the SMSC notes when each arrives (accept→submit latency)."""
 PROBE_EVERY = 0.02
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise SystemExit(f"nothing listens on port {port} after {timeout:.0f} s")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def tree(pid: int) -> list[int]:
-    """The process and its descendants (uvicorn may fork a worker)."""
-    found = [pid]
-    for child in Path("/proc").glob("[0-9]*"):
-        try:
-            ppid = int((child / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == pid:
-            found.extend(tree(int(child.name)))
-    return found
 
 
 class Smsc:
@@ -219,18 +176,13 @@ class Gateway:
     def cpu(self) -> float:
         total = 0.0
         for pid in self.pids:
-            for p in tree(pid):
+            for p in descendants(pid):
                 with contextlib.suppress(OSError):
                     total += cpu_seconds(p)
         return total
 
     def rss(self) -> float:
-        total = 0.0
-        for pid in self.pids:
-            for p in tree(pid):
-                with contextlib.suppress(OSError):
-                    total += peak_rss_mib(p)
-        return total
+        return sum(tree_memory_mib(pid, "VmHWM") for pid in self.pids)
 
 
 class Kannel(Gateway):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import socket
 import struct
@@ -28,32 +27,14 @@ import sys
 import time
 from pathlib import Path
 
+from procstats import cpu_seconds, free_port, memory_mib
+
 HEADER = struct.Struct(">IIII")
 SUBMIT_SM_RESP = 0x80000004
 DELIVER_SM = 0x00000005
 DELIVER_SM_RESP = 0x80000005
 BIND_RESP_MASK = 0x80000000
 VENV_BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def simulator_command(port: int, receipt_delay: float, uvloop: bool) -> list[str]:
@@ -200,7 +181,7 @@ async def drive(args: argparse.Namespace, port: int) -> dict[str, float]:
         done = sum(c.answered for c in clients) - answered0
         print(
             f"  {second + 1:3d}s  {done / (time.perf_counter() - t0):10,.0f} submit_sm/s answered"
-            f"  {done:12,d} in all  simulator RSS {rss_mib(args.sim_pid):6.1f} MiB",
+            f"  {done:12,d} in all  simulator RSS {memory_mib(args.sim_pid):6.1f} MiB",
             file=sys.stderr,
             flush=True,
         )
@@ -255,7 +236,7 @@ def main() -> None:
                     raise SystemExit("the simulator did not start") from None
                 time.sleep(0.1)
         args.sim_pid = sim.pid
-        rss_idle = rss_mib(sim.pid)
+        rss_idle = memory_mib(sim.pid)
         try:
             import uvloop
 
@@ -263,7 +244,7 @@ def main() -> None:
         except ImportError:
             runner = asyncio.run
         figures = runner(drive(args, port))
-        rss_end = rss_mib(sim.pid)
+        rss_end = memory_mib(sim.pid)
     finally:
         sim.send_signal(signal.SIGINT)
         try:

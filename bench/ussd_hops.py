@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,35 +30,10 @@ import time
 from pathlib import Path
 
 import httpx
+from procstats import free_port, tree_memory_mib
 
 HOPS = ["", "2", "2*1", "2*1*1234567890"]
 EXPECTED_END = "END Ration card 1234567890 (Sunita Devi): Active."
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def rss_mib(pid: int) -> float:
-    """Resident memory of one process."""
-    total = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            total += int(line.split()[1])
-    return total / 1024
-
-
-def tree_rss_mib(pid: int) -> float:
-    """RSS of ``pid`` and its descendants (uvicorn workers are children)."""
-    total = rss_mib(pid)
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        for child in children.read_text().split():
-            total += tree_rss_mib(int(child))
-    return total
 
 
 def prepare_database(url: str) -> None:
@@ -213,9 +187,9 @@ def main() -> None:
             )
             print(f"server               {what}")
             print(f"start-up             {ready:.2f} s to first /healthz")
-            print(f"idle memory          {tree_rss_mib(proc.pid):.0f} MiB RSS (all processes)")
+            print(f"idle memory          {tree_memory_mib(proc.pid):.0f} MiB RSS (all processes)")
             asyncio.run(drive(base, args.seconds, args.concurrency))
-            print(f"memory after load    {tree_rss_mib(proc.pid):.0f} MiB RSS")
+            print(f"memory after load    {tree_memory_mib(proc.pid):.0f} MiB RSS")
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
