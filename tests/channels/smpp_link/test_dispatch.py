@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
@@ -26,6 +26,7 @@ from seva.messaging import service as queue
 from seva.messaging.models import SmsCallback
 from seva.messaging.service import Send
 from seva.tenancy.service import department_by_code
+from tests.channels.smpp_link.waiting import until
 
 pytestmark = pytest.mark.asyncio
 
@@ -57,16 +58,6 @@ def route(sim: SmscSimulator, **options: object) -> RouteConfig:
         reconnect_max=0.2,
     )
     return replace(base, **options)  # type: ignore[arg-type]
-
-
-async def until(
-    check: Callable[[], bool], timeout: float = 30.0, explain: Callable[[], object] = str
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not reached in time: {explain()}")
-        await asyncio.sleep(0.05)
 
 
 def counts(gateway: Gateway, batch_ids: list[int]) -> dict[str, int]:

@@ -8,7 +8,6 @@ process) are counted and must stay within what was in flight.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from seva.messaging import service as queue
 from seva.messaging.service import Send
+from tests.channels.smpp_link.waiting import until
 
 pytestmark = pytest.mark.asyncio
 
@@ -54,14 +54,6 @@ def start_dispatcher(
         )
 
 
-async def wait_for(check: object, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def test_kill_9_mid_campaign_loses_nothing(
     gateway: Gateway, seeded: SeedReport, database_url: str, tmp_path: Path
 ) -> None:
@@ -75,7 +67,9 @@ async def test_kill_9_mid_campaign_loses_nothing(
     first = start_dispatcher(database_url, port, tmp_path, "first")
     second: subprocess.Popen[bytes] | None = None
     try:
-        await wait_for(lambda: sim.stats.submits >= 4000, "4,000 submits before the kill")
+        await until(
+            lambda: sim.stats.submits >= 4000, explain=lambda: "4,000 submits before the kill"
+        )
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(10)
         at_kill = sim.stats.submits
@@ -88,7 +82,9 @@ async def test_kill_9_mid_campaign_loses_nothing(
             with gateway.session() as session:
                 return queue.batch_counts(session, batch.batch_id) == {"submitted": MESSAGES}
 
-        await wait_for(all_submitted, "every message recorded as submitted", timeout=120)
+        await until(
+            all_submitted, timeout=120, explain=lambda: "every message recorded as submitted"
+        )
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
