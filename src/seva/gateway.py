@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from seva.channels.ussd import UssdMenu
 from seva.db.session import Database
 from seva.flows.runtime import Runtime
 from seva.flows.store import DialogueStore, RedisDialogueStore, SqlDialogueStore
+from seva.messaging.intake import SendIntake
 from seva.settings import Settings
 
 
@@ -33,6 +34,11 @@ class Gateway:
     """The SMPP binds and dispatcher when this process runs them (``SmsEngine``)."""
     smsc_sim: Any = None
     """The demo's in-process SMSC simulator (``SmscSimulator``), when it runs here."""
+    send_intake: SendIntake = field(init=False)
+    """Group commit of the department send API (``messaging.intake``)."""
+
+    def __post_init__(self) -> None:
+        self.send_intake = SendIntake(self.db, on_commit=lambda: self.notify_sms())
 
     def notify_sms(self) -> None:
         """A message was queued: let this process's dispatcher claim it without waiting."""

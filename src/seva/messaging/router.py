@@ -19,12 +19,12 @@ takes bodies of up to 8 MiB, enough for 10,000 personalised texts of about 800 b
 
 from __future__ import annotations
 
-import time
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +37,7 @@ from seva.errors import ApiError, error_body
 from seva.gateway import Gateway
 from seva.messaging import dlt, msdg
 from seva.messaging import service as messaging
+from seva.messaging.intake import SendJob
 from seva.messaging.models import DltHeader, DltTemplate, SmsAccount
 from seva.messaging.schemas import (
     AccountIn,
@@ -54,14 +55,16 @@ from seva.messaging.schemas import (
     TemplateOut,
 )
 from seva.messaging.service import MessageView, Send, SendRefused
-from seva.tenancy.api_auth import DepartmentDep
+from seva.tenancy.api_auth import INVALID_KEY, ApiKeyDep, DepartmentDep, unauthorized
 from seva.tenancy.models import Department
 
 MAX_OTP_RECIPIENTS = 2
 SHOW_INVALID = 20
 MAX_ID = 2**63 - 1
 MAX_BATCH_ID = 2**31 - 1
-REFUSED_STATUS = {"daily_limit": 429}
+REFUSED_STATUS = {"daily_limit": 429, "idempotency_conflict": 409}
+PARSE_INLINE = 1000
+"""Recipient lists longer than this are parsed in a worker thread, off the event loop."""
 
 
 class CampaignRoute(CappedRoute):
@@ -88,14 +91,26 @@ def _refuse(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """An error answer that undoes whatever the request wrote (e.g. the quota it charged)."""
+    """An error answer that undoes whatever the request wrote."""
     session.rollback()
+    return _error(status, code, message, field, extra=extra, headers=headers)
+
+
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = error_body(code, message, field)
     body["error"].update(extra or {})
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _refused(session: Session, exc: SendRefused) -> JSONResponse:
+def _refused(exc: SendRefused) -> JSONResponse:
     status = REFUSED_STATUS.get(exc.code, 422)
     headers = None
     if status == 429:
@@ -103,7 +118,7 @@ def _refused(session: Session, exc: SendRefused) -> JSONResponse:
         now = datetime.now(UTC)
         midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
         headers = {"Retry-After": str(max(1, int((midnight - now).total_seconds())))}
-    return _refuse(session, status, exc.code, exc.message, exc.field, headers=headers)
+    return _error(status, exc.code, exc.message, exc.field, headers=headers)
 
 
 async def _wake_dispatcher(gateway: Gateway) -> None:
@@ -141,13 +156,10 @@ def wake_after_commit(background: BackgroundTasks, gateway: Gateway) -> None:
         429: {"description": "The department's daily quota is used up (see Retry-After)."},
     },
 )
-def send_messages(
-    request: Request,
+async def send_messages(
     response: Response,
-    background: BackgroundTasks,
     gateway: GatewayDep,
-    session: SessionDep,
-    department: DepartmentDep,
+    key: ApiKeyDep,
     body: SendIn,
     idempotency_key: Annotated[
         str | None,
@@ -160,20 +172,20 @@ def send_messages(
         ),
     ] = None,
 ) -> SendOut | JSONResponse:
+    # Async, with no session: the request waits for its group's commit (messaging.intake)
+    # on the event loop instead of holding a worker thread and a connection of its own.
     raw = [body.to] if isinstance(body.to, str) else body.to
     if body.texts is not None and len(body.texts) != len(raw):
-        return _refuse(
-            session,
+        return _error(
             422,
             "texts_mismatch",
             f"texts has {len(body.texts)} entries but to has {len(raw)}: give one text per number",
             "texts",
         )
     if body.text is None and body.texts is None:
-        return _refuse(session, 422, "no_text", "give text (or texts, one per number)", "text")
+        return _error(422, "no_text", "give text (or texts, one per number)", "text")
     if body.kind == "otp" and len(raw) > MAX_OTP_RECIPIENTS:
-        return _refuse(
-            session,
+        return _error(
             422,
             "otp_too_many_recipients",
             f"an OTP goes to one person: at most {MAX_OTP_RECIPIENTS} numbers per request "
@@ -181,87 +193,70 @@ def send_messages(
             "to",
         )
 
-    numbers = mobile_msisdns(raw, gateway.settings.default_region)
+    region = gateway.settings.default_region
+    numbers = (
+        mobile_msisdns(raw, region)
+        if len(raw) <= PARSE_INLINE
+        else await asyncio.to_thread(mobile_msisdns, raw, region)
+    )
     invalid = [entry for entry, number in zip(raw, numbers, strict=True) if number is None]
     if invalid and not body.skip_invalid:
-        return _invalid_numbers(session, invalid, total=len(raw))
+        return _invalid_numbers(invalid, total=len(raw))
     recipients, texts, duplicates = _recipients(numbers, body.texts)
     if not recipients:
-        return _invalid_numbers(session, invalid, total=len(raw))
+        return _invalid_numbers(invalid, total=len(raw))
 
-    sender = (body.sender or department.sender_id).strip().upper()
     text = body.text if body.text is not None else (texts[0] if texts else "")
-    due = body.scheduled_at.timestamp() if body.scheduled_at is not None else None
-    now = time.time()
-    try:
-        accepted = messaging.send(
-            session,
-            Send(
-                to=recipients,
-                text=text,
-                texts=texts,
-                kind=body.kind,
-                sender=sender,
-                department_id=department.id,
-                department_code=department.code,
-                template_id=body.template_id,
-                due_at=due,
-                callback_url=str(body.callback_url) if body.callback_url is not None else None,
-                client_ref=body.client_ref,
-                idempotency_key=idempotency_key,
-                source="api",
-            ),
-            now=now,
-        )
-    except SendRefused as exc:
-        return _refused(session, exc)
-    except IntegrityError:
-        # Only the (department, idempotency key) constraint can clash: a concurrent twin.
-        return _refuse(
-            session,
-            409,
-            "idempotency_conflict",
-            "another request with this Idempotency-Key is being processed; retry in a moment",
-            "Idempotency-Key",
+
+    def make(department: Department) -> Send:
+        return Send(
+            to=recipients,
+            text=text,
+            texts=texts,
+            kind=body.kind,
+            sender=(body.sender or department.sender_id).strip().upper(),
+            department_id=department.id,
+            department_code=department.code,
+            template_id=body.template_id,
+            due_at=body.scheduled_at.timestamp() if body.scheduled_at is not None else None,
+            callback_url=str(body.callback_url) if body.callback_url is not None else None,
+            client_ref=body.client_ref,
+            idempotency_key=idempotency_key,
+            source="api",
         )
 
-    batch = messaging.batch(session, accepted.batch_id)
-    assert batch is not None  # just written or found by send()
-    if accepted.replayed:
-        if (batch.text, batch.kind, batch.sender) != (text, body.kind, sender):
-            return _refuse(
-                session,
-                422,
-                "idempotency_key_reused",
-                "this Idempotency-Key was used for a different message "
-                f"(batch {batch.id}); use a new key for a new message",
-                "Idempotency-Key",
-            )
+    outcome = await gateway.send_intake.submit(SendJob(key, make, len(recipients)))
+    if outcome is None:
+        raise unauthorized(INVALID_KEY)
+    if isinstance(outcome, SendRefused):
+        return _refused(outcome)
+    if outcome.replayed:
         response.status_code = 200
-        refs = _refs_of(session, department, accepted.batch_id) if accepted.message_ids else None
+        refs = [
+            MessageRef(id=mid, to=phone, status=status)
+            for mid, phone, status in outcome.replayed_messages
+        ] or None
     else:
-        blocked = set(accepted.opted_out)
+        blocked = set(outcome.opted_out)
         queued = [phone for phone in recipients if phone not in blocked]
         refs = (
             [
                 MessageRef(id=mid, to=phone, status="queued")
-                for mid, phone in zip(accepted.message_ids, queued, strict=True)
+                for mid, phone in zip(outcome.message_ids, queued, strict=True)
             ]
             if len(queued) <= messaging.RETURN_IDS_UP_TO
             else None
         )
-        if accepted.accepted:
-            wake_after_commit(background, gateway)
     return SendOut(
-        batch_id=accepted.batch_id,
-        accepted=accepted.accepted,
-        parts=accepted.parts,
+        batch_id=outcome.batch_id,
+        accepted=outcome.accepted,
+        parts=outcome.parts,
         messages=refs,
-        opted_out=accepted.opted_out,
+        opted_out=outcome.opted_out,
         rejected=invalid,
         duplicates=duplicates,
-        scheduled_at=datetime.fromtimestamp(batch.due_at, UTC),
-        replayed=accepted.replayed,
+        scheduled_at=datetime.fromtimestamp(outcome.due_at, UTC),
+        replayed=outcome.replayed,
     )
 
 
@@ -281,7 +276,7 @@ def _recipients(
     return [n for n, _ in pairs], [t for _, t in pairs], valid - len(pairs)
 
 
-def _invalid_numbers(session: Session, invalid: list[str], *, total: int) -> JSONResponse:
+def _invalid_numbers(invalid: list[str], *, total: int) -> JSONResponse:
     shown = ", ".join(repr(entry) for entry in invalid[:SHOW_INVALID])
     more = f" and {len(invalid) - SHOW_INVALID} more" if len(invalid) > SHOW_INVALID else ""
     what = "is not a mobile number" if len(invalid) == 1 else "are not mobile numbers"
@@ -290,8 +285,7 @@ def _invalid_numbers(session: Session, invalid: list[str], *, total: int) -> JSO
         if len(invalid) == total
         else "; nothing was sent (set skip_invalid to send to the rest)"
     )
-    return _refuse(
-        session,
+    return _error(
         422,
         "invalid_numbers",
         f"{len(invalid)} of {total} {what}: {shown}{more}{hint}",
@@ -425,7 +419,8 @@ def add_header(
     except ValueError as exc:
         return _refuse(session, 422, "invalid_header", str(exc), "header")
     except SendRefused as exc:
-        return _refused(session, exc)
+        session.rollback()
+        return _refused(exc)
     if existed is not None:
         response.status_code = 200
     return _header_out(row)
@@ -476,7 +471,8 @@ def add_template(
     except ValueError as exc:
         return _refuse(session, 422, "invalid_template", str(exc), field)
     except SendRefused as exc:
-        return _refused(session, exc)
+        session.rollback()
+        return _refused(exc)
     if existed is not None:
         response.status_code = 200
     return _template_out(row)

@@ -97,8 +97,12 @@ class Accepted:
     parts: int
     message_ids: list[int] = field(default_factory=list)
     opted_out: list[str] = field(default_factory=list)
+    due_at: float = 0.0
+    """When the batch is due (its scheduled time, or when it was accepted)."""
     replayed: bool = False
     """True when the idempotency key named an earlier request: nothing new was queued."""
+    replayed_messages: list[tuple[int, str, str]] = field(default_factory=list)
+    """For a replay: each message's id, number and status now."""
 
 
 def _day(now: float) -> str:
@@ -180,7 +184,41 @@ def _compiled(body: str, template_id: str) -> dlt.CompiledTemplate:
     return dlt.compile_template(body, template_id=template_id)
 
 
-def _check_dlt(session: Session, request: Send, texts: Iterable[str]) -> str | None:
+@dataclass(frozen=True, slots=True)
+class _Registrations:
+    """A department's DLT headers and active templates, read once for a group of sends."""
+
+    headers: frozenset[str]
+    templates: dict[str, list[DltTemplate]]
+    """Active templates by header."""
+
+
+def _registrations(
+    session: Session, department_ids: Iterable[int | None]
+) -> dict[int, _Registrations]:
+    wanted = {d for d in department_ids if d is not None}
+    if not wanted:
+        return {}
+    headers: dict[int, set[str]] = {d: set() for d in wanted}
+    for department_id, header in session.execute(
+        select(DltHeader.department_id, DltHeader.header).where(DltHeader.department_id.in_(wanted))
+    ):
+        headers[department_id].add(header)
+    templates: dict[int, dict[str, list[DltTemplate]]] = {d: {} for d in wanted}
+    if any(headers.values()):
+        for template in session.scalars(
+            select(DltTemplate).where(
+                DltTemplate.department_id.in_([d for d, h in headers.items() if h]),
+                DltTemplate.active.is_(True),
+            )
+        ):
+            templates[template.department_id].setdefault(template.header, []).append(template)
+    return {d: _Registrations(frozenset(headers[d]), templates[d]) for d in wanted}
+
+
+def _check_dlt(
+    request: Send, texts: Iterable[str], registrations: dict[int, _Registrations]
+) -> str | None:
     """The template the send matches, or SendRefused saying why it does not.
 
     Departments that registered no header yet send unchecked (the demo's departments are
@@ -189,30 +227,22 @@ def _check_dlt(session: Session, request: Send, texts: Iterable[str]) -> str | N
     """
     if request.department_id is None or request.source in ("system", "reply"):
         return request.template_id
-    headers = {
-        h.header: h
-        for h in session.scalars(
-            select(DltHeader).where(DltHeader.department_id == request.department_id)
-        )
-    }
-    if not headers:
+    found = registrations.get(request.department_id)
+    if found is None or not found.headers:
         return request.template_id
     sender = request.sender.strip().upper()
-    if sender not in headers:
+    if sender not in found.headers:
         raise SendRefused(
             "sender_not_registered",
             f"sender {request.sender!r} is not a DLT header of this department "
-            f"(registered: {', '.join(sorted(headers))})",
+            f"(registered: {', '.join(sorted(found.headers))})",
             field="sender",
         )
-    query = select(DltTemplate).where(
-        DltTemplate.department_id == request.department_id,
-        DltTemplate.header == sender,
-        DltTemplate.active.is_(True),
-    )
-    if request.template_id:
-        query = query.where(DltTemplate.template_id == request.template_id)
-    templates = list(session.scalars(query))
+    templates = [
+        t
+        for t in found.templates.get(sender, ())
+        if not request.template_id or t.template_id == request.template_id
+    ]
     if not templates:
         if request.template_id:
             raise SendRefused(
@@ -295,127 +325,295 @@ def opted_out(session: Session, phones: Sequence[str], department_code: str | No
 # -- accept -------------------------------------------------------------------------------------
 
 
-def _charge_quota(session: Session, department_id: int, count: int, now: float) -> None:
-    quota = session.scalar(
-        select(SmsAccount.daily_quota).where(SmsAccount.department_id == department_id)
-    )
-    day = _day(now)
-    stmt = _upsert(session)(SmsDailyUsage).values(department_id=department_id, day=day, count=count)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["department_id", "day"], set_={"count": SmsDailyUsage.count + count}
-    ).returning(SmsDailyUsage.count)
-    used = int(session.execute(stmt).scalar_one())
-    if quota is not None and used > quota:
-        raise SendRefused(
-            "daily_limit",
-            f"daily limit of {quota} messages reached ({used - count} sent today, "
-            f"{count} more asked)",
-        )
+@dataclass(slots=True)
+class _Pending:
+    """A request that passed validation, on its way into the group's insert statements."""
+
+    index: int
+    request: Send
+    recipients: list[str]
+    texts: list[str] | None
+    template_id: str | None
+    skipped: list[str]
+    due: float
+    parts: int
 
 
 def send(session: Session, request: Send, *, now: float | None = None) -> Accepted:
     """Queue ``request`` in the caller's transaction; refuse it whole or accept it whole."""
+    outcome = send_many(session, [request], now=now)[0]
+    if isinstance(outcome, SendRefused):
+        raise outcome
+    return outcome
+
+
+def send_many(
+    session: Session, requests: Sequence[Send], *, now: float | None = None
+) -> list[Accepted | SendRefused]:
+    """Queue several independent requests in the caller's transaction, one outcome each.
+
+    This is the queue's group commit: the department API gathers the single-message requests
+    that arrive while the previous group is being written and queues them here together, so
+    a group of a hundred costs about the statements of one send (one read of the DLT
+    registrations, one quota update per department, one insert of batches and one of
+    messages) and one commit. A refused request writes nothing and leaves the others alone.
+    """
     now = time.time() if now is None else now
+    outcomes: list[Accepted | SendRefused | None] = [None] * len(requests)
+    for i, request in enumerate(requests):
+        refusal = _invalid(request)
+        if refusal is not None:
+            outcomes[i] = refusal
+    _replays(session, requests, outcomes)
+
+    live = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    registrations = _registrations(session, {requests[i].department_id for i in live})
+    pending: list[_Pending] = []
+    for i in live:
+        request = requests[i]
+        texts = request.texts if request.texts is not None else (request.text,)
+        try:
+            template_id = _check_dlt(request, texts, registrations)
+        except SendRefused as exc:
+            outcomes[i] = exc
+            continue
+        recipients = list(request.to)
+        per_text = list(request.texts) if request.texts is not None else None
+        skipped: list[str] = []
+        if request.kind == "bulk":
+            blocked = opted_out(session, recipients, request.department_code)
+            if blocked:
+                keep = [k for k, p in enumerate(recipients) if p not in blocked]
+                skipped = sorted({p for p in recipients if p in blocked})
+                recipients = [recipients[k] for k in keep]
+                per_text = [per_text[k] for k in keep] if per_text is not None else None
+        pending.append(
+            _Pending(
+                index=i,
+                request=request,
+                recipients=recipients,
+                texts=per_text,
+                template_id=template_id,
+                skipped=skipped,
+                due=max(now, request.due_at) if request.due_at is not None else now,
+                parts=max(segment_count(t) for t in texts),
+            )
+        )
+    for index, refusal in _charge_quotas(session, pending, now).items():
+        outcomes[index] = refusal
+    pending = [p for p in pending if outcomes[p.index] is None]
+    if pending:
+        for p, accepted in zip(pending, _insert(session, pending), strict=True):
+            outcomes[p.index] = accepted
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _invalid(request: Send) -> SendRefused | None:
     if request.kind not in KINDS:
-        raise SendRefused("invalid_kind", f"kind must be one of {', '.join(KINDS)}", field="kind")
+        return SendRefused("invalid_kind", f"kind must be one of {', '.join(KINDS)}", field="kind")
     if not request.to:
-        raise SendRefused("no_recipients", "give at least one recipient", field="to")
+        return SendRefused("no_recipients", "give at least one recipient", field="to")
     if len(request.to) > MAX_RECIPIENTS:
-        raise SendRefused(
+        return SendRefused(
             "too_many_recipients", f"at most {MAX_RECIPIENTS} recipients per request", field="to"
         )
     if request.texts is not None and len(request.texts) != len(request.to):
-        raise SendRefused("texts_mismatch", "one text per recipient", field="texts")
-    texts = request.texts if request.texts is not None else (request.text,)
-    for text in texts:
+        return SendRefused("texts_mismatch", "one text per recipient", field="texts")
+    for text in request.texts if request.texts is not None else (request.text,):
         if not text.strip():
-            raise SendRefused("empty_text", "the text is empty", field="text")
+            return SendRefused("empty_text", "the text is empty", field="text")
         if len(text) > MAX_TEXT:
-            raise SendRefused(
+            return SendRefused(
                 "text_too_long", f"the text is longer than {MAX_TEXT} characters", field="text"
             )
+    return None
 
-    if request.idempotency_key and request.department_id is not None:
-        earlier = session.scalar(
-            select(SmsBatch).where(
-                SmsBatch.department_id == request.department_id,
-                SmsBatch.idempotency_key == request.idempotency_key,
+
+def _replays(
+    session: Session, requests: Sequence[Send], outcomes: list[Accepted | SendRefused | None]
+) -> None:
+    """Answer requests whose idempotency key names an earlier batch (or a twin in this group).
+
+    A key seen earlier replays that batch when the message is the same and is refused when
+    it is not; two requests with one key in the same group are concurrent twins: the second
+    gets ``idempotency_conflict`` and may retry, as it would against another process.
+    """
+    keyed: dict[tuple[int | None, str | None], int] = {
+        (r.department_id, r.idempotency_key): i
+        for i, r in reversed(list(enumerate(requests)))
+        if r.idempotency_key and r.department_id is not None and outcomes[i] is None
+    }
+    if not keyed:
+        return
+    for i, r in enumerate(requests):
+        pair = (r.department_id, r.idempotency_key)
+        if r.idempotency_key and outcomes[i] is None and keyed.get(pair, i) != i:
+            outcomes[i] = SendRefused(
+                "idempotency_conflict",
+                "another request with this Idempotency-Key is being processed; retry in a moment",
+                field="Idempotency-Key",
             )
+    earlier = session.scalars(
+        select(SmsBatch).where(
+            SmsBatch.department_id.in_({d for d, _ in keyed}),
+            SmsBatch.idempotency_key.in_({k for _, k in keyed}),
         )
-        if earlier is not None:
-            return Accepted(
-                batch_id=earlier.id,
-                accepted=earlier.total,
-                parts=earlier.parts,
-                message_ids=_ids_of(session, earlier.id)
-                if earlier.total <= RETURN_IDS_UP_TO
-                else [],
-                replayed=True,
-            )
-
-    template_id = _check_dlt(session, request, texts)
-
-    recipients = list(request.to)
-    per_text = list(request.texts) if request.texts is not None else None
-    skipped: list[str] = []
-    if request.kind == "bulk":
-        blocked = opted_out(session, recipients, request.department_code)
-        if blocked:
-            keep = [i for i, p in enumerate(recipients) if p not in blocked]
-            skipped = sorted({p for p in recipients if p in blocked})
-            recipients = [recipients[i] for i in keep]
-            per_text = [per_text[i] for i in keep] if per_text is not None else None
-
-    if request.department_id is not None and recipients:
-        _charge_quota(session, request.department_id, len(recipients), now)
-
-    due = max(now, request.due_at) if request.due_at is not None else now
-    batch = SmsBatch(
-        department_id=request.department_id,
-        sender=request.sender,
-        text=request.text,
-        kind=request.kind,
-        template_id=template_id,
-        source=request.source,
-        total=len(recipients),
-        parts=max(segment_count(t) for t in texts),
-        due_at=due,
-        callback_url=request.callback_url,
-        client_ref=request.client_ref,
-        idempotency_key=request.idempotency_key,
     )
-    session.add(batch)
-    session.flush()
-    priority = PRIORITY[request.kind]
-    ids: list[int] = []
-    rows = [
-        {
-            "batch_id": batch.id,
-            "to_phone": phone,
-            "text": per_text[i] if per_text is not None else None,
-            "priority": priority,
-            "status": QUEUED,
-            "due_at": due,
-            "attempts": 0,
-            "parts_done": 0,
-        }
-        for i, phone in enumerate(recipients)
+    for batch in earlier:
+        twin = keyed.get((batch.department_id, batch.idempotency_key))
+        if twin is None:
+            continue
+        r = requests[twin]
+        if (batch.text, batch.kind, batch.sender) != (r.text, r.kind, r.sender):
+            outcomes[twin] = SendRefused(
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different message "
+                f"(batch {batch.id}); use a new key for a new message",
+                field="Idempotency-Key",
+            )
+            continue
+        messages = _messages_of(session, batch.id) if batch.total <= RETURN_IDS_UP_TO else []
+        outcomes[twin] = Accepted(
+            batch_id=batch.id,
+            accepted=batch.total,
+            parts=batch.parts,
+            message_ids=[m[0] for m in messages],
+            due_at=batch.due_at,
+            replayed=True,
+            replayed_messages=messages,
+        )
+
+
+def _charge_quotas(session: Session, pending: list[_Pending], now: float) -> dict[int, SendRefused]:
+    """Count the group against each department's daily quota; the requests it refuses, by index.
+
+    One upsert per department adds the whole group's count and reads back the day's total,
+    which also serialises concurrent writers on PostgreSQL (the row is locked until commit).
+    Over the quota, requests are refused from the group's end until the excess is covered
+    and the count is lowered by what they asked: a request is refused whole or not at all.
+    """
+    by_department: dict[int, list[_Pending]] = {}
+    for p in pending:
+        if p.request.department_id is not None and p.recipients:
+            by_department.setdefault(p.request.department_id, []).append(p)
+    if not by_department:
+        return {}
+    rows = session.execute(
+        select(SmsAccount.department_id, SmsAccount.daily_quota).where(
+            SmsAccount.department_id.in_(by_department)
+        )
+    )
+    quotas: dict[int, int] = {row[0]: row[1] for row in rows}
+    day = _day(now)
+    refused: dict[int, SendRefused] = {}
+    for department_id, group in by_department.items():
+        count = sum(len(p.recipients) for p in group)
+        stmt = _upsert(session)(SmsDailyUsage).values(
+            department_id=department_id, day=day, count=count
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["department_id", "day"], set_={"count": SmsDailyUsage.count + count}
+        ).returning(SmsDailyUsage.count)
+        used = int(session.execute(stmt).scalar_one())
+        quota = quotas.get(department_id)
+        if quota is None or used <= quota:
+            continue
+        excess, returned = used - quota, 0
+        for p in reversed(group):
+            if returned >= excess:
+                break
+            asked = len(p.recipients)
+            returned += asked
+            refused[p.index] = SendRefused(
+                "daily_limit",
+                f"daily limit of {quota} messages reached ({used - count} sent today, "
+                f"{asked} more asked)",
+            )
+        session.execute(
+            update(SmsDailyUsage)
+            .where(SmsDailyUsage.department_id == department_id, SmsDailyUsage.day == day)
+            .values(count=SmsDailyUsage.count - returned)
+        )
+    return refused
+
+
+def _insert(session: Session, pending: list[_Pending]) -> list[Accepted]:
+    """Insert the group's batches and messages, a statement each for the whole group.
+
+    Small requests get their message ids back through INSERT … RETURNING (in parameter
+    order); campaigns are inserted in chunks without it, and are followed by batch id.
+    """
+    batch_ids = [
+        int(row[0])
+        for row in session.execute(
+            insert(SmsBatch).returning(SmsBatch.id, sort_by_parameter_order=True),
+            [
+                {
+                    "department_id": p.request.department_id,
+                    "sender": p.request.sender,
+                    "text": p.request.text,
+                    "kind": p.request.kind,
+                    "template_id": p.template_id,
+                    "source": p.request.source,
+                    "total": len(p.recipients),
+                    "parts": p.parts,
+                    "due_at": p.due,
+                    "callback_url": p.request.callback_url,
+                    "client_ref": p.request.client_ref,
+                    "idempotency_key": p.request.idempotency_key,
+                }
+                for p in pending
+            ],
+        )
     ]
-    if 0 < len(rows) <= RETURN_IDS_UP_TO:
-        result = session.execute(
-            insert(SmsMessage).returning(SmsMessage.id, sort_by_parameter_order=True), rows
-        )
-        ids = [int(r[0]) for r in result]
-    else:
-        for start in range(0, len(rows), INSERT_CHUNK):
-            session.execute(insert(SmsMessage), rows[start : start + INSERT_CHUNK])
-    return Accepted(
-        batch_id=batch.id,
-        accepted=len(recipients),
-        parts=batch.parts,
-        message_ids=ids,
-        opted_out=skipped,
+
+    def rows(p: _Pending, batch_id: int) -> list[dict[str, Any]]:
+        priority = PRIORITY[p.request.kind]
+        return [
+            {
+                "batch_id": batch_id,
+                "to_phone": phone,
+                "text": p.texts[k] if p.texts is not None else None,
+                "priority": priority,
+                "status": QUEUED,
+                "due_at": p.due,
+                "attempts": 0,
+                "parts_done": 0,
+            }
+            for k, phone in enumerate(p.recipients)
+        ]
+
+    small: list[dict[str, Any]] = []
+    for p, batch_id in zip(pending, batch_ids, strict=True):
+        if len(p.recipients) <= RETURN_IDS_UP_TO:
+            small.extend(rows(p, batch_id))
+        else:
+            every = rows(p, batch_id)
+            for start in range(0, len(every), INSERT_CHUNK):
+                session.execute(insert(SmsMessage), every[start : start + INSERT_CHUNK])
+    ids = iter(
+        [
+            int(row[0])
+            for row in session.execute(
+                insert(SmsMessage).returning(SmsMessage.id, sort_by_parameter_order=True), small
+            )
+        ]
+        if small
+        else []
     )
+    return [
+        Accepted(
+            batch_id=batch_id,
+            accepted=len(p.recipients),
+            parts=p.parts,
+            message_ids=[next(ids) for _ in p.recipients]
+            if len(p.recipients) <= RETURN_IDS_UP_TO
+            else [],
+            opted_out=p.skipped,
+            due_at=p.due,
+        )
+        for p, batch_id in zip(pending, batch_ids, strict=True)
+    ]
 
 
 def queue_sms(
@@ -442,12 +640,15 @@ def queue_sms(
     return accepted.message_ids[0]
 
 
-def _ids_of(session: Session, batch_id: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(SmsMessage.id).where(SmsMessage.batch_id == batch_id).order_by(SmsMessage.id)
+def _messages_of(session: Session, batch_id: int) -> list[tuple[int, str, str]]:
+    return [
+        (int(id_), phone, status)
+        for id_, phone, status in session.execute(
+            select(SmsMessage.id, SmsMessage.to_phone, SmsMessage.status)
+            .where(SmsMessage.batch_id == batch_id)
+            .order_by(SmsMessage.id)
         )
-    )
+    ]
 
 
 # -- reading ------------------------------------------------------------------------------------

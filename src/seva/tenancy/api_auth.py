@@ -32,21 +32,34 @@ _header = APIKeyHeader(
 MAX_KEY_LENGTH = 200
 
 
-def current_department(
-    session: SessionDep,
+async def api_key(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
-) -> Department:
+) -> str:
+    """The key the request carries, not yet checked (routes that check it in their own
+    transaction, like the send API's group commit, take this instead of the department)."""
     secret = bearer.credentials if bearer is not None else header
     if not secret:
-        raise _unauthorized("an API key is required (Authorization: Bearer sk_… or X-API-Key)")
-    department = authenticate_api_key(session, secret) if len(secret) <= MAX_KEY_LENGTH else None
+        raise unauthorized("an API key is required (Authorization: Bearer sk_… or X-API-Key)")
+    if len(secret) > MAX_KEY_LENGTH:
+        raise unauthorized(INVALID_KEY)
+    return secret
+
+
+ApiKeyDep = Annotated[str, Depends(api_key)]
+
+
+def current_department(session: SessionDep, secret: ApiKeyDep) -> Department:
+    department = authenticate_api_key(session, secret)
     if department is None:
-        raise _unauthorized("the API key is not valid or has been revoked")
+        raise unauthorized(INVALID_KEY)
     return department
 
 
-def _unauthorized(message: str) -> HTTPException:
+INVALID_KEY = "the API key is not valid or has been revoked"
+
+
+def unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": 'Bearer realm="department"'})
 
 
