@@ -202,3 +202,25 @@ def test_a_twin_committed_by_another_process_mid_group_is_replayed(
     assert isinstance(replay, Accepted) and replay.replayed and replay.batch_id == raced[0]
     assert messages_to(gateway, "+919811500001") == 1
     assert messages_to(gateway, "+919811500002") == 2
+
+
+def test_small_requests_and_campaigns_take_turns_in_groups(gateway: Gateway) -> None:
+    intake = SendIntake(gateway.db)
+    loop = asyncio.new_event_loop()
+    try:
+
+        def job(recipients: int) -> tuple[SendJob, asyncio.Future[object]]:
+            return SendJob("sk_x.y", lambda dept: Send(to=[], text=""), recipients), (
+                loop.create_future()
+            )
+
+        campaign_a, campaign_b = job(10_000), job(5_000)
+        singles = [job(1) for _ in range(3)]
+        intake._waiting = [campaign_a, singles[0], campaign_b, singles[1], singles[2]]  # type: ignore[assignment]
+        order = []
+        while intake._waiting:
+            order.append([entry[0].recipients for entry in intake._next_group()])
+    finally:
+        loop.close()
+    # The singles waiting behind a campaign go first, then the campaigns one at a time.
+    assert order == [[1, 1, 1], [10_000], [5_000]]

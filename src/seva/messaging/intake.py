@@ -30,7 +30,8 @@ from seva.tenancy.service import authenticate_api_key
 MAX_GROUP = 500
 """Requests written in one transaction; more wait for the next group."""
 MAX_GROUP_RECIPIENTS = 20_000
-"""A campaign this size is written in a group of its own rather than holding singles up."""
+SMALL = 100
+"""Requests with more recipients than this are campaigns, written in a group of their own."""
 
 Outcome = Accepted | SendRefused | None
 """What a request gets: accepted, refused with a reason, or None when its key is not valid."""
@@ -63,6 +64,7 @@ class SendIntake:
         self._on_commit = on_commit
         self._waiting: list[tuple[SendJob, asyncio.Future[Outcome]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._large_turn = False
         self.groups = 0
         """Groups written so far (how well requests are being batched, with ``requests``)."""
         self.requests = 0
@@ -93,13 +95,29 @@ class SendIntake:
                 self._on_commit()
 
     def _next_group(self) -> list[tuple[SendJob, asyncio.Future[Outcome]]]:
-        taken, recipients = 0, 0
-        for job, _ in self._waiting:
-            if taken and (taken >= MAX_GROUP or recipients + job.recipients > MAX_GROUP_RECIPIENTS):
-                break
-            taken += 1
-            recipients += job.recipients
-        group, self._waiting = self._waiting[:taken], self._waiting[taken:]
+        """Small requests together, a campaign on its own, taking turns.
+
+        A one-message OTP must not wait behind a 10,000-number campaign's insert: the waiting
+        small requests go first as one group, then one waiting campaign, then small ones
+        again, so neither kind can starve the other.
+        """
+        small = [entry for entry in self._waiting if entry[0].recipients <= SMALL]
+        large = [entry for entry in self._waiting if entry[0].recipients > SMALL]
+        if large and (not small or self._large_turn):
+            group = large[:1]
+        else:
+            group, recipients = [], 0
+            for entry in small:
+                if group and (
+                    len(group) >= MAX_GROUP
+                    or recipients + entry[0].recipients > MAX_GROUP_RECIPIENTS
+                ):
+                    break
+                group.append(entry)
+                recipients += entry[0].recipients
+        self._large_turn = not self._large_turn if large else False
+        taken = {id(entry) for entry in group}
+        self._waiting = [entry for entry in self._waiting if id(entry) not in taken]
         return group
 
     def _write(self, jobs: list[SendJob]) -> list[Outcome]:
