@@ -142,6 +142,7 @@ def _domain_routers() -> list[APIRouter]:
     from seva.applications import router as applications
     from seva.channels import api as app_api
     from seva.dashboard import router as dashboard
+    from seva.locker import router as locker
     from seva.messaging import msdg_router
     from seva.messaging import pages as sms_pages
     from seva.messaging import router as sms_api
@@ -159,5 +160,7 @@ def _domain_routers() -> list[APIRouter]:
         sms_pages.router,
         tenancy_pages.router,
         dashboard.router,
+        locker.api,
+        locker.pages,
         web.router,
     ]

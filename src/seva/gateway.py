@@ -18,6 +18,9 @@ from seva.channels.ussd import UssdMenu
 from seva.db.session import Database
 from seva.flows.runtime import Runtime
 from seva.flows.store import DialogueStore, RedisDialogueStore, SqlDialogueStore
+from seva.locker.service import Locker
+from seva.locker.signing import Signer
+from seva.locker.storage import FileStorage
 from seva.messaging.intake import SendIntake
 from seva.settings import Settings
 
@@ -36,9 +39,16 @@ class Gateway:
     """The demo's in-process SMSC simulator (``SmscSimulator``), when it runs here."""
     send_intake: SendIntake = field(init=False)
     """Group commit of the department send API (``messaging.intake``)."""
+    locker: Locker = field(init=False)
+    """The citizens' document locker: file store, signing key, public address."""
 
     def __post_init__(self) -> None:
         self.send_intake = SendIntake(self.db, on_commit=lambda: self.notify_sms())
+        self.locker = Locker(
+            storage=FileStorage(self.settings.data_dir / "files"),
+            signer=Signer(self.settings.secret_key),
+            base_url=self.settings.base_url,
+        )
 
     def notify_sms(self) -> None:
         """A message was queued: let this process's dispatcher claim it without waiting."""

@@ -13,6 +13,7 @@ Conversation rules, the way citizens use basic phones:
 * ``HELP``/``MENU``, an unknown keyword or an empty SMS get the list of keywords;
 * ``LANG HI``/``HINDI``/``हिंदी`` and ``LANG EN``/``ENGLISH`` switch language on every channel;
 * ``CANCEL``/``EXIT`` end the open conversation;
+* ``DOCS`` lists the documents issued to the citizen's locker with their verification codes;
 * ``STOP`` ends bulk SMS from every department, ``STOP FOOD`` from one (TRAI's opt-out; OTPs
   and replies to the citizen's own requests still arrive); ``START`` (``START FOOD``) undoes it.
 """
@@ -31,6 +32,7 @@ from seva.flows.runtime import Runtime, Turn
 from seva.flows.schema import LANGUAGES
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
+from seva.locker import service as locker
 from seva.messaging import service as messaging
 from seva.tenancy import service as tenancy
 
@@ -78,6 +80,8 @@ _NO_DEPARTMENT = {
     "hi": "{code} किसी विभाग का कोड नहीं है। सभी बल्क SMS रोकने के लिए केवल STOP भेजें।",
 }
 OPT_OUT_WORDS = frozenset({"STOP", "UNSUBSCRIBE"})
+DOCS_WORDS = frozenset({"DOCS", "DOCUMENTS"})
+"""The citizen's issued documents with their verification codes (``locker``)."""
 OPT_IN_WORDS = frozenset({"START", "SUBSCRIBE"})
 
 _NOTHING_OPEN = {
@@ -143,6 +147,14 @@ class SmsPull:
 
         if head in HELP_WORDS or not words:
             return self._keep(session, dialogue, self._help(session, dialogue), now)
+
+        if (
+            head in DOCS_WORDS
+            and len(words) == 1
+            and services.find_by_keyword(session, head) is None
+        ):
+            listing = locker.issued_list_text(session, phone, _lang(dialogue))
+            return self._keep(session, dialogue, listing, now)
 
         if head in CANCEL_WORDS:
             if runtime.in_service(dialogue):

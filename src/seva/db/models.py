@@ -5,7 +5,17 @@ from seva.citizens import models as citizens
 from seva.dashboard import models as dashboard
 from seva.directory import models as directory
 from seva.flows import models as flows
+from seva.locker import models as locker
 from seva.messaging import models as messaging
 from seva.tenancy import models as tenancy
 
-__all__ = ["applications", "citizens", "dashboard", "directory", "flows", "messaging", "tenancy"]
+__all__ = [
+    "applications",
+    "citizens",
+    "dashboard",
+    "directory",
+    "flows",
+    "locker",
+    "messaging",
+    "tenancy",
+]

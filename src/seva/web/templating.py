@@ -25,6 +25,7 @@ TEMPLATE_DIRS = [
     ROOT / "applications" / "templates",
     ROOT / "tenancy" / "templates",
     ROOT / "messaging" / "templates",
+    ROOT / "locker" / "templates",
 ]
 LANG_COOKIE = "seva_lang"
 

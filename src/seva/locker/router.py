@@ -1,0 +1,400 @@
+"""The locker over HTTP: the department issuing API, the public verifier, the citizen's pages.
+
+* ``POST /api/v1/documents`` (department key) issues a signed certificate into a citizen's
+  locker; ``POST /api/v1/documents/{uri}/revoke`` withdraws it.
+* ``GET /verify/{uri}`` (anyone) says whether a document is genuine and not revoked, and
+  ``POST /verify/{uri}`` checks an uploaded copy byte for byte against the signature;
+  ``GET /verify/keys.json`` publishes the signing key (JWK set).
+* ``/me/locker`` (a logged-in citizen) lists, uploads, downloads and shares documents and shows
+  the access log; ``/shared/{token}`` opens a shared document while its link is valid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Path, Request, UploadFile
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from seva.citizens import service as citizens
+from seva.deps import GatewayDep, SessionDep
+from seva.errors import error_body
+from seva.locker import service as locker
+from seva.locker.models import ISSUED
+from seva.locker.service import MAX_BYTES, LockerRefused
+from seva.tenancy.api_auth import DepartmentDep
+from seva.web.i18n import register, ui
+from seva.web.portal import citizen_phone
+from seva.web.templating import check_csrf, page_lang, pop_flash, render
+
+api = APIRouter(prefix="/api/v1", tags=["Locker API"])
+pages = APIRouter(include_in_schema=False)
+
+Uri = Annotated[str, Path(max_length=80, pattern=r"^[A-Za-z0-9-]+$")]
+
+register(
+    {
+        "locker": {"en": "My documents", "hi": "मेरे दस्तावेज़"},
+        "locker_issued": {"en": "Issued to you", "hi": "आपको जारी"},
+        "locker_own": {"en": "Uploaded and received", "hi": "अपलोड और प्राप्त"},
+        "locker_none": {"en": "Nothing here yet.", "hi": "अभी यहाँ कुछ नहीं है।"},
+        "locker_upload": {"en": "Upload a file", "hi": "फ़ाइल अपलोड करें"},
+        "locker_upload_hint": {
+            "en": "PDF, JPEG or PNG, up to 10 MB. Photos lose their location and camera data.",
+            "hi": "PDF, JPEG या PNG, 10 MB तक। फ़ोटो से स्थान और कैमरा की जानकारी हटा दी जाती है।",
+        },
+        "locker_share": {"en": "Share", "hi": "साझा करें"},
+        "locker_share_with": {"en": "With whom", "hi": "किसके साथ"},
+        "locker_share_hours": {"en": "For how many hours", "hi": "कितने घंटों के लिए"},
+        "locker_links": {"en": "Links you shared", "hi": "आपके साझा किए लिंक"},
+        "locker_revoke": {"en": "Withdraw", "hi": "वापस लें"},
+        "locker_log": {"en": "Who opened your documents", "hi": "आपके दस्तावेज़ किसने खोले"},
+        "locker_code": {"en": "Verification code", "hi": "सत्यापन कोड"},
+        "locker_download": {"en": "Download", "hi": "डाउनलोड"},
+        "locker_revoked": {"en": "Revoked", "hi": "रद्द"},
+        "locker_expires": {"en": "Expires", "hi": "समाप्ति"},
+        "verify_title": {"en": "Verify a document", "hi": "दस्तावेज़ सत्यापित करें"},
+        "verify_valid": {
+            "en": "Genuine: issued by {issuer} on {date}.",
+            "hi": "असली: {issuer} द्वारा {date} को जारी।",
+        },
+        "verify_revoked": {
+            "en": "Revoked by the issuer: {reason}",
+            "hi": "जारीकर्ता ने रद्द किया: {reason}",
+        },
+        "verify_check_file": {
+            "en": "Check that your copy is unaltered",
+            "hi": "जाँचें कि आपकी प्रति बदली नहीं गई है",
+        },
+        "verify_file_ok": {
+            "en": "This file is exactly the document issued, and its signature is valid.",
+            "hi": "यह फ़ाइल ठीक वही जारी दस्तावेज़ है, और इसका हस्ताक्षर मान्य है।",
+        },
+        "verify_file_bad": {
+            "en": "This file is NOT the document issued under this reference.",
+            "hi": "यह फ़ाइल इस संदर्भ के तहत जारी दस्तावेज़ नहीं है।",
+        },
+    }
+)
+
+
+def _locker(gateway: GatewayDep) -> locker.Locker:
+    found: locker.Locker = gateway.locker
+    return found
+
+
+def _json_error(exc: LockerRefused) -> JSONResponse:
+    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
+
+
+# -- department API ---------------------------------------------------------------------------
+
+
+class IssueIn(BaseModel):
+    to: str = Field(description="The citizen's mobile number.", max_length=20)
+    doctype: str = Field(description="Document type code, e.g. RATCR.", max_length=10)
+    title: str = Field(max_length=200)
+    fields: dict[str, str] = Field(default_factory=dict, description="Printed name/value pairs.")
+
+
+class IssuedOut(BaseModel):
+    uri: str
+    verify_code: str
+    verify_url: str
+    sha256: str
+    signature: str
+    status: str
+
+
+def _issued_out(lk: locker.Locker, document: Any) -> IssuedOut:
+    return IssuedOut(
+        uri=document.uri,
+        verify_code=document.verify_code,
+        verify_url=lk.verify_url(document.uri),
+        sha256=document.sha256,
+        signature=document.signature,
+        status="revoked" if document.revoked_at else "valid",
+    )
+
+
+@api.post("/documents", status_code=201, response_model=IssuedOut, summary="Issue a document")
+def issue_document(
+    body: IssueIn, session: SessionDep, gateway: GatewayDep, department: DepartmentDep
+) -> IssuedOut | JSONResponse:
+    from seva.channels.numbers import mobile_msisdns
+
+    phone = mobile_msisdns([body.to], gateway.settings.default_region)[0]
+    if phone is None:
+        return JSONResponse(
+            error_body("invalid_number", f"{body.to!r} is not a mobile number", "to"), 422
+        )
+    lk = _locker(gateway)
+    try:
+        document = locker.issue(
+            session,
+            lk,
+            department,
+            phone=phone,
+            doctype=body.doctype,
+            title=body.title,
+            fields=body.fields,
+        )
+    except LockerRefused as exc:
+        session.rollback()
+        return _json_error(exc)
+    return _issued_out(lk, document)
+
+
+class RevokeIn(BaseModel):
+    reason: str = Field(default="", max_length=500)
+
+
+@api.post("/documents/{uri}/revoke", response_model=IssuedOut, summary="Revoke a document")
+def revoke_document(
+    uri: Uri, body: RevokeIn, session: SessionDep, gateway: GatewayDep, department: DepartmentDep
+) -> IssuedOut | JSONResponse:
+    try:
+        document = locker.revoke(session, department, uri, body.reason)
+    except LockerRefused as exc:
+        return _json_error(exc)
+    return _issued_out(_locker(gateway), document)
+
+
+# -- verifiers --------------------------------------------------------------------------------
+
+
+@pages.get("/verify/keys.json")
+def verify_keys(gateway: GatewayDep) -> JSONResponse:
+    return JSONResponse({"keys": [_locker(gateway).signer.jwk()]})
+
+
+def _verify_page(
+    request: Request, session: SessionDep, uri: str, *, file_result: bool | None = None
+) -> Response:
+    lang = page_lang(request)
+    try:
+        found = locker.verify(session, uri)
+    except LockerRefused as exc:
+        return render(
+            request,
+            "portal_message.html",
+            {"message": exc.message, "back": "/"},
+            exc.status,
+        )
+    document = found.document
+    issuer = found.issuer.display_name(lang) if found.issuer is not None else "?"
+    if found.status == "valid":
+        verdict = ui("verify_valid", lang).format(
+            issuer=issuer, date=f"{document.created_at:%d-%m-%Y}"
+        )
+    else:
+        verdict = ui("verify_revoked", lang).format(reason=document.revoked_reason or "")
+    return render(
+        request,
+        "locker_verify.html",
+        {
+            "document": document,
+            "issuer": issuer,
+            "status": found.status,
+            "verdict": verdict,
+            "file_result": file_result,
+        },
+    )
+
+
+@pages.get("/verify/{uri}")
+def verify_page(request: Request, session: SessionDep, uri: Uri) -> Response:
+    if request.headers.get("accept", "").startswith("application/json"):
+        try:
+            found = locker.verify(session, uri)
+        except LockerRefused as exc:
+            return _json_error(exc)
+        document = found.document
+        return JSONResponse(
+            {
+                "uri": document.uri,
+                "status": found.status,
+                "title": document.title,
+                "doctype": document.doctype,
+                "issuer": found.issuer.code if found.issuer else None,
+                "issued_at": document.created_at.isoformat(),
+                "revoked_reason": document.revoked_reason,
+                "sha256": document.sha256,
+                "signature": document.signature,
+                "key_id": request.app.state.gateway.locker.signer.key_id,
+            }
+        )
+    return _verify_page(request, session, uri)
+
+
+@pages.post("/verify/{uri}")
+async def verify_file(
+    request: Request, session: SessionDep, gateway: GatewayDep, uri: Uri, file: UploadFile = File()
+) -> Response:
+    data = await file.read(MAX_BYTES + 1)
+    document = None
+    with contextlib.suppress(LockerRefused):
+        document = locker.verify(session, uri).document
+    matches = document is not None and locker.file_matches(_locker(gateway), document, data)
+    return _verify_page(request, session, uri, file_result=matches)
+
+
+# -- the citizen's pages ----------------------------------------------------------------------
+
+
+def _citizen(request: Request, session: SessionDep) -> Any:
+    phone = citizen_phone(request)
+    return citizens.get_or_create(session, phone) if phone else None
+
+
+def _form_citizen(request: Request, session: SessionDep, csrf: str) -> tuple[Any, Response | None]:
+    """The logged-in citizen posting a locker form, or the answer when there is none."""
+    citizen = _citizen(request, session)
+    if citizen is None:
+        return None, _to_login()
+    if not check_csrf(request, csrf):
+        return None, _flash(request, "error", ui("form_expired", page_lang(request)))
+    return citizen, None
+
+
+def _to_login() -> RedirectResponse:
+    return RedirectResponse("/citizen/login?next=/me/locker", status_code=303)
+
+
+def _flash(request: Request, kind: str, text: str) -> RedirectResponse:
+    request.session["flash"] = {"kind": kind, "text": text}
+    return RedirectResponse("/me/locker", status_code=303)
+
+
+@pages.get("/me/locker")
+def locker_page(request: Request, session: SessionDep) -> Response:
+    citizen = _citizen(request, session)
+    if citizen is None:
+        return _to_login()
+    docs = locker.documents(session, citizen)
+    shown_link = request.session.pop("shared_link", None)
+    return render(
+        request,
+        "locker.html",
+        {
+            "issued": [d for d in docs if d.kind == ISSUED],
+            "own": [d for d in docs if d.kind != ISSUED],
+            "shares": locker.shares_of(session, citizen),
+            "log": locker.access_log(session, citizen),
+            "flash": pop_flash(request),
+            "shared_link": shown_link,
+        },
+    )
+
+
+@pages.post("/me/locker/upload")
+async def locker_upload(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    file: UploadFile = File(),
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    citizen, refused = _form_citizen(request, session, csrf)
+    if refused is not None:
+        return refused
+    data = await file.read(MAX_BYTES + 1)
+    try:
+        document = locker.add_file(
+            session, _locker(gateway), citizen, filename=file.filename or "document", data=data
+        )
+    except LockerRefused as exc:
+        return _flash(request, "error", exc.message)
+    return _flash(request, "ok", f"{document.filename} ✓")
+
+
+@pages.get("/me/locker/{document_id}/file")
+def locker_file(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    document_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> Response:
+    citizen = _citizen(request, session)
+    if citizen is None:
+        return _to_login()
+    try:
+        document, data = locker.open_own(session, _locker(gateway), citizen, document_id)
+    except LockerRefused as exc:
+        return render(
+            request,
+            "portal_message.html",
+            {"message": exc.message, "back": "/me/locker"},
+            exc.status,
+        )
+    return _file_response(document, data)
+
+
+def _file_response(document: Any, data: bytes) -> Response:
+    return Response(
+        data,
+        media_type=document.mime,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(document.filename)}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@pages.post("/me/locker/{document_id}/share")
+def locker_share(
+    request: Request,
+    session: SessionDep,
+    document_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    shared_with: Annotated[str, Form(max_length=200)] = "",
+    hours: Annotated[int, Form(ge=0, le=100_000)] = 24,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    citizen, refused = _form_citizen(request, session, csrf)
+    if refused is not None:
+        return refused
+    try:
+        _share, token = locker.share(
+            session, citizen, document_id, shared_with=shared_with, hours=hours
+        )
+    except LockerRefused as exc:
+        return _flash(request, "error", exc.message)
+    request.session["shared_link"] = str(request.base_url).rstrip("/") + f"/shared/{token}"
+    return RedirectResponse("/me/locker", status_code=303)
+
+
+@pages.post("/me/locker/shares/{share_id}/revoke")
+def locker_unshare(
+    request: Request,
+    session: SessionDep,
+    share_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    citizen, refused = _form_citizen(request, session, csrf)
+    if refused is not None:
+        return refused
+    try:
+        locker.revoke_share(session, citizen, share_id)
+    except LockerRefused as exc:
+        return _flash(request, "error", exc.message)
+    return RedirectResponse("/me/locker", status_code=303)
+
+
+@pages.get("/shared/{token}")
+def shared(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    token: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+) -> Response:
+    try:
+        document, data, _share = locker.open_shared(session, _locker(gateway), token)
+    except LockerRefused as exc:
+        return render(
+            request, "portal_message.html", {"message": exc.message, "back": "/"}, exc.status
+        )
+    return _file_response(document, data)

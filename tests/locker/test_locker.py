@@ -1,0 +1,215 @@
+"""The digital locker: issued documents verify, uploads are cleaned, shares expire and are
+logged, and one citizen never reaches another's documents."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from seva.citizens import service as citizens
+from seva.demo.seed import SeedReport
+from seva.gateway import Gateway
+from seva.locker import service as locker
+from seva.locker.service import LockerRefused
+from tests.web.pages import csrf_of
+from tests.web.test_citizen import log_in
+
+PHONE = "+919811000301"
+
+
+def issue(client: TestClient, seeded: SeedReport, to: str = PHONE) -> dict[str, str]:
+    response = client.post(
+        "/api/v1/documents",
+        headers={"Authorization": f"Bearer {seeded.api_keys['FOOD']}"},
+        json={
+            "to": to,
+            "doctype": "RATCR",
+            "title": "Ration card",
+            "fields": {"Card number": "1234567890", "Members": "4"},
+        },
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, str] = response.json()
+    return body
+
+
+def test_an_issued_document_verifies_and_a_changed_copy_does_not(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    issued = issue(client, seeded)
+    assert issued["uri"].startswith("FOOD-RATCR-")
+    assert issued["verify_url"].endswith(f"/verify/{issued['uri']}")
+    page = client.get(f"/verify/{issued['uri']}")
+    assert page.status_code == 200 and 'data-status="valid"' in page.text
+    by_code = client.get(f"/verify/{issued['verify_code']}", headers={"Accept": "application/json"})
+    assert by_code.json()["status"] == "valid" and by_code.json()["uri"] == issued["uri"]
+
+    with gateway.session() as session:
+        citizen = citizens.find(session, PHONE)
+        assert citizen is not None
+        document = locker.documents(session, citizen)[0]
+        _, pdf = locker.open_own(session, gateway.locker, citizen, document.id)
+    assert pdf.startswith(b"%PDF-") and hashlib.sha256(pdf).hexdigest() == issued["sha256"]
+
+    genuine = client.post(f"/verify/{issued['uri']}", files={"file": ("c.pdf", pdf)})
+    assert 'data-file-result="match"' in genuine.text
+    forged = pdf[:500] + bytes([pdf[500] ^ 1]) + pdf[501:]  # one bit changed
+    altered = client.post(f"/verify/{issued['uri']}", files={"file": ("c.pdf", forged)})
+    assert 'data-file-result="mismatch"' in altered.text
+
+    keys = client.get("/verify/keys.json").json()["keys"]
+    assert keys[0]["crv"] == "Ed25519" and keys[0]["kid"] == gateway.locker.signer.key_id
+
+    revoked = client.post(
+        f"/api/v1/documents/{issued['uri']}/revoke",
+        headers={"Authorization": f"Bearer {seeded.api_keys['FOOD']}"},
+        json={"reason": "card surrendered"},
+    )
+    assert revoked.json()["status"] == "revoked"
+    again = client.get(f"/verify/{issued['uri']}")
+    assert 'data-status="revoked"' in again.text and "card surrendered" in again.text
+    # Another department cannot revoke (or see) FOOD's documents.
+    other = client.post(
+        f"/api/v1/documents/{issued['uri']}/revoke",
+        headers={"Authorization": f"Bearer {seeded.api_keys['TRANSPORT']}"},
+        json={},
+    )
+    assert other.status_code == 404
+
+
+def test_issuing_refuses_bad_input_with_clear_errors(
+    client: TestClient, seeded: SeedReport
+) -> None:
+    headers = {"Authorization": f"Bearer {seeded.api_keys['FOOD']}"}
+    bad_number = client.post(
+        "/api/v1/documents",
+        headers=headers,
+        json={"to": "12", "doctype": "RATCR", "title": "x"},
+    )
+    assert bad_number.status_code == 422 and bad_number.json()["error"]["code"] == "invalid_number"
+    bad_type = client.post(
+        "/api/v1/documents",
+        headers=headers,
+        json={"to": PHONE, "doctype": "rat cr!", "title": "x"},
+    )
+    assert bad_type.status_code == 422 and bad_type.json()["error"]["code"] == "invalid_doctype"
+    assert client.get("/verify/NOPE-X-1").status_code == 404
+    assert client.post("/api/v1/documents", json={}).status_code == 401
+
+
+def jpeg_with_gps() -> bytes:
+    image = Image.new("RGB", (64, 48), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010F] = "SpyCam"  # camera make
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (28.0, 36.0, 12.0)  # where the photo was taken
+    out = io.BytesIO()
+    image.save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+def test_uploads_are_typed_by_content_and_lose_their_metadata(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    photo = jpeg_with_gps()
+    assert b"SpyCam" in photo
+    with gateway.session() as session:
+        citizen = citizens.get_or_create(session, PHONE)
+        kept = locker.add_file(
+            session, gateway.locker, citizen, filename="../../id.jpg", data=photo
+        )
+        _, data = locker.open_own(session, gateway.locker, citizen, kept.id)
+        assert kept.mime == "image/jpeg" and kept.filename == "id.jpg"
+        assert b"SpyCam" not in data and Image.open(io.BytesIO(data)).getexif() == {}
+        assert kept.sha256 == hashlib.sha256(data).hexdigest()
+        for name, payload, code in [
+            ("x.pdf", b"MZ\x90\x00 not a pdf", "file_type"),
+            ("x.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "bad_file"),
+            ("x.pdf", b"", "empty_file"),
+            ("x.pdf", b"%PDF-1.4" + b"0" * (10 * 1024 * 1024), "file_too_large"),
+        ]:
+            with pytest.raises(LockerRefused) as refused:
+                locker.add_file(session, gateway.locker, citizen, filename=name, data=payload)
+            assert refused.value.code == code
+
+
+def test_a_share_link_opens_until_it_expires_or_is_withdrawn_and_every_opening_is_logged(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    now = datetime.now(UTC)
+    with gateway.session() as session:
+        citizen = citizens.get_or_create(session, PHONE)
+        other = citizens.get_or_create(session, "+919811000302")
+        doc = locker.add_file(
+            session, gateway.locker, citizen, filename="a.jpg", data=jpeg_with_gps()
+        )
+        share, token = locker.share(session, citizen, doc.id, shared_with="Tehsil office", hours=2)
+        with pytest.raises(LockerRefused):
+            locker.share(session, other, doc.id, shared_with="me", hours=2)  # not theirs
+        with pytest.raises(LockerRefused):
+            locker.open_own(session, gateway.locker, other, doc.id)
+    with gateway.session() as session:
+        opened, _, _ = locker.open_shared(session, gateway.locker, token)
+        assert opened.id == doc.id
+        with pytest.raises(LockerRefused) as late:
+            locker.open_shared(session, gateway.locker, token, now=now + timedelta(hours=3))
+        assert late.value.code == "link_expired"
+    with gateway.session() as session:
+        citizen = citizens.get_or_create(session, PHONE)
+        locker.revoke_share(session, citizen, share.id)
+    with gateway.session() as session:
+        with pytest.raises(LockerRefused) as gone:
+            locker.open_shared(session, gateway.locker, token)
+        assert gone.value.code == "link_revoked"
+        citizen = citizens.get_or_create(session, PHONE)
+        actions = [(a.actor, a.action) for a, _ in locker.access_log(session, citizen)]
+    assert ("link for Tehsil office", "download") in actions
+    assert ("citizen → Tehsil office", "shared") in actions
+    assert ("citizen", "unshared") in actions
+
+
+def test_the_portal_locker_uploads_shares_and_serves_a_link(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    issue(client, seeded)
+    log_in(client, gateway, PHONE)
+    page = client.get("/me/locker")
+    assert page.status_code == 200 and "Ration card" in page.text
+    csrf = csrf_of(client, "/me/locker")
+    uploaded = client.post(
+        "/me/locker/upload",
+        data={"csrf": csrf},
+        files={"file": ("photo.jpg", jpeg_with_gps(), "image/jpeg")},
+        follow_redirects=True,
+    )
+    assert "photo.jpg" in uploaded.text
+    with gateway.session() as session:
+        citizen = citizens.find(session, PHONE)
+        assert citizen is not None
+        photo = next(d for d in locker.documents(session, citizen) if d.kind == "uploaded")
+    shared = client.post(
+        f"/me/locker/{photo.id}/share",
+        data={"csrf": csrf, "shared_with": "Bank", "hours": "1"},
+        follow_redirects=True,
+    )
+    link = shared.text.split("data-shared-link>")[1].split("<")[0]
+    anonymous = TestClient(client.app)
+    opened = anonymous.get(link.replace("http://testserver", ""))
+    assert opened.status_code == 200 and hashlib.sha256(opened.content).hexdigest() == photo.sha256
+    assert anonymous.get(f"/me/locker/{photo.id}/file", follow_redirects=False).status_code == 303
+    log = client.get("/me/locker").text
+    assert "link for Bank" in log
+
+
+def test_docs_by_sms_lists_issued_documents_with_their_codes(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    issued = issue(client, seeded)
+    with gateway.session() as session:
+        reply = gateway.sms.handle(session, phone=PHONE, text="DOCS")
+    assert issued["verify_code"] in reply.text and "Ration card" in reply.text
