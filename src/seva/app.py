@@ -146,6 +146,7 @@ def _domain_routers() -> list[APIRouter]:
     from seva.messaging import msdg_router
     from seva.messaging import pages as sms_pages
     from seva.messaging import router as sms_api
+    from seva.rtc import router as rtc
     from seva.tenancy import pages as tenancy_pages
     from seva.tenancy import router as tenancy
     from seva.web import router as web
@@ -162,5 +163,6 @@ def _domain_routers() -> list[APIRouter]:
         dashboard.router,
         locker.api,
         locker.pages,
+        rtc.router,
         web.router,
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,6 +23,10 @@ from seva.locker.service import Locker
 from seva.locker.signing import Signer
 from seva.locker.storage import FileStorage
 from seva.messaging.intake import SendIntake
+from seva.rtc import service as rtc_service
+from seva.rtc.signalling import RoomEvent
+from seva.rtc.tokens import JoinTokens
+from seva.rtc.transport import SignallingServer
 from seva.settings import Settings
 
 
@@ -41,6 +46,9 @@ class Gateway:
     """Group commit of the department send API (``messaging.intake``)."""
     locker: Locker = field(init=False)
     """The citizens' document locker: file store, signing key, public address."""
+    rtc: SignallingServer = field(init=False)
+    """This process's call signalling (``rtc.signalling`` behind a WebSocket)."""
+    rtc_tokens: JoinTokens = field(init=False)
 
     def __post_init__(self) -> None:
         self.send_intake = SendIntake(self.db, on_commit=lambda: self.notify_sms())
@@ -49,6 +57,12 @@ class Gateway:
             signer=Signer(self.settings.secret_key),
             base_url=self.settings.base_url,
         )
+        self.rtc = SignallingServer(on_events=self._record_room_events)
+        self.rtc_tokens = JoinTokens(self.settings.secret_key)
+
+    def _record_room_events(self, events: list[tuple[RoomEvent, bool]]) -> None:
+        with self.session() as session:
+            rtc_service.record_room_events(session, events, now=datetime.now(UTC))
 
     def notify_sms(self) -> None:
         """A message was queued: let this process's dispatcher claim it without waiting."""

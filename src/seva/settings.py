@@ -55,6 +55,15 @@ class Settings(BaseSettings):
     smsc_sim_port: int = Field(default=2775, ge=0, le=65535)
     """Where ``seva demo`` starts its SMSC simulator when no SMSC is configured (0 = any)."""
 
+    stun_urls: str = ""
+    """STUN servers for browsers' ICE (space- or comma-separated ``stun:`` URLs). Empty on
+    the demo: both browsers are on this machine and meet over loopback."""
+    turn_urls: str = ""
+    """TURN servers (``turn:``/``turns:`` URLs) for citizens behind NATs that block direct
+    media; used only with ``SEVA_TURN_SECRET`` (coturn's ``static-auth-secret``)."""
+    turn_secret: str | None = None
+    turn_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env == "production" and self.secret_key == DEFAULT_SECRET:

@@ -20,6 +20,12 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # WebRTC between two pages of this machine: a fake camera and microphone, permission
+    # prompts (camera, screen) answered yes, and ICE allowed to use loopback.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--auto-accept-this-tab-capture",
 ]
 
 

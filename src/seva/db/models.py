@@ -7,6 +7,7 @@ from seva.directory import models as directory
 from seva.flows import models as flows
 from seva.locker import models as locker
 from seva.messaging import models as messaging
+from seva.rtc import models as rtc
 from seva.tenancy import models as tenancy
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "flows",
     "locker",
     "messaging",
+    "rtc",
     "tenancy",
 ]

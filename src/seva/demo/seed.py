@@ -20,6 +20,8 @@ from seva.flows.loader import read_definitions
 from seva.flows.service import load_service
 from seva.messaging import msdg
 from seva.messaging import service as messaging
+from seva.rtc import service as rtc
+from seva.rtc.models import Availability
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Role
 
@@ -69,6 +71,7 @@ def seed(session: Session) -> SeedReport:
     _pincodes(session)
     _offices(session)
     _officials(session, report)
+    _call_hours(session)
     _application(session)
     return report
 
@@ -152,6 +155,28 @@ def _officials(session: Session, report: SeedReport) -> None:
                 department=department,
             )
         report.officials.append((username, role.value, code or "all"))
+
+
+_CALL_HOURS = ("food.admin", "transport.officer", "mcd.officer")
+"""Officials who publish call hours in the demo: Monday to Saturday, 10:00-13:00 and
+14:00-17:00 India time, 15-minute calls with 5 minutes between them."""
+
+
+def _call_hours(session: Session) -> None:
+    hours = [["10:00", "13:00"], ["14:00", "17:00"]]
+    for username in _CALL_HOURS:
+        official = tenancy.official_by_username(session, username)
+        if official is None or session.get(Availability, official.id) is not None:
+            continue
+        rtc.set_availability(
+            session,
+            official,
+            tz="Asia/Kolkata",
+            weekly={str(day): hours for day in range(6)},
+            slot_minutes=15,
+            buffer_after=5,
+            min_notice_minutes=30,
+        )
 
 
 def _application(session: Session) -> None:

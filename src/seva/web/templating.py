@@ -26,6 +26,7 @@ TEMPLATE_DIRS = [
     ROOT / "tenancy" / "templates",
     ROOT / "messaging" / "templates",
     ROOT / "locker" / "templates",
+    ROOT / "rtc" / "templates",
 ]
 LANG_COOKIE = "seva_lang"
 

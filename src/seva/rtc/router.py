@@ -1,0 +1,520 @@
+"""Talk to an official: the citizen's pages, the officials' call console, the call page and
+its WebSocket.
+
+* ``/call`` lists departments taking calls; ``/call/{DEPT}`` offers *connect now* (the queue)
+  and the free appointment slots; ``/call/q/{room}`` is the citizen's place in the queue.
+* ``/call/a/{room}`` is the link an appointment SMS carries (the room name is the
+  capability); ``/call/room/{room}`` is the call itself for whoever holds the seat.
+* ``/console/calls`` is where officials go on duty, take the next caller, and see their
+  appointments.
+* ``/rtc/ws?token=…`` is the signalling socket (``rtc.signalling``); ``POST
+  /call/room/{room}/received`` puts a file received during the call into the citizen's locker
+  once its checksum matches what the sender announced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile, WebSocket
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from seva.citizens import service as citizens
+from seva.citizens.models import Citizen
+from seva.deps import GatewayDep, SessionDep
+from seva.errors import error_body
+from seva.gateway import Gateway
+from seva.locker import service as locker
+from seva.locker.models import RECEIVED
+from seva.locker.service import MAX_BYTES, LockerRefused
+from seva.rtc import service as rtc
+from seva.rtc import waiting
+from seva.rtc.models import CONNECTED, OFFERED, WAITING, Appointment, Availability, QueueEntry
+from seva.rtc.service import CallRefused
+from seva.rtc.signalling import Seat
+from seva.rtc.tokens import TokenRefused
+from seva.rtc.turn import ice_servers, split_urls
+from seva.tenancy import service as tenancy
+from seva.tenancy.models import Department, Official, Role
+from seva.web.auth import current_official, require_official
+from seva.web.i18n import register, ui
+from seva.web.portal import citizen_phone
+from seva.web.templating import check_csrf, page_lang, render
+
+router = APIRouter(include_in_schema=False)
+
+Room = Annotated[str, Path(min_length=10, max_length=40, pattern=r"^[aq][A-Za-z0-9_-]+$")]
+Officer = Annotated[Official, Depends(require_official(Role.OFFICER, Role.DEPARTMENT_ADMIN))]
+
+register(
+    {
+        "call_title": {"en": "Talk to an official", "hi": "अधिकारी से बात करें"},
+        "call_intro": {
+            "en": "Speak to the right official by video or voice in your browser.",
+            "hi": "अपने ब्राउज़र में वीडियो या आवाज़ से सही अधिकारी से बात करें।",
+        },
+        "call_none": {
+            "en": "No department takes calls yet.",
+            "hi": "अभी कोई विभाग कॉल नहीं लेता।",
+        },
+        "call_now": {"en": "Connect now", "hi": "अभी जुड़ें"},
+        "call_now_hint": {
+            "en": "Wait in line for the next free official.",
+            "hi": "अगले खाली अधिकारी के लिए कतार में रहें।",
+        },
+        "call_book": {"en": "Book a time", "hi": "समय तय करें"},
+        "call_no_slots": {
+            "en": "No free times in the next days.",
+            "hi": "अगले दिनों में कोई खाली समय नहीं है।",
+        },
+        "call_booked": {
+            "en": "Booked for {when}. The link is in your SMS.",
+            "hi": "{when} के लिए तय। लिंक आपके SMS में है।",
+        },
+        "call_upcoming": {"en": "Your appointments", "hi": "आपकी मुलाक़ातें"},
+        "call_join": {"en": "Join", "hi": "जुड़ें"},
+        "call_cancel": {"en": "Cancel", "hi": "रद्द करें"},
+        "call_position": {"en": "You are number {n} in line.", "hi": "आप कतार में {n} नंबर पर हैं।"},
+        "call_wait": {"en": "Expected wait: {wait}.", "hi": "अनुमानित प्रतीक्षा: {wait}।"},
+        "call_leave_queue": {"en": "Leave the line", "hi": "कतार छोड़ें"},
+        "call_connecting": {
+            "en": "An official is taking your call…",
+            "hi": "एक अधिकारी आपकी कॉल ले रहे हैं…",
+        },
+        "call_ended": {"en": "This call has ended.", "hi": "यह कॉल समाप्त हो गई है।"},
+        "calls_console": {"en": "Calls", "hi": "कॉल"},
+        "calls_on_duty": {"en": "On duty: taking calls", "hi": "ड्यूटी पर: कॉल ले रहे हैं"},
+        "calls_off_duty": {"en": "Away", "hi": "अनुपस्थित"},
+        "calls_go_on": {"en": "Take calls", "hi": "कॉल लें"},
+        "calls_go_off": {"en": "Stop taking calls", "hi": "कॉल लेना बंद करें"},
+        "calls_queue": {"en": "Waiting now", "hi": "अभी प्रतीक्षा में"},
+        "calls_offer": {"en": "A citizen is waiting for you", "hi": "एक नागरिक आपकी प्रतीक्षा में हैं"},
+        "calls_accept": {"en": "Accept", "hi": "स्वीकार करें"},
+        "calls_appointments": {"en": "Your appointments", "hi": "आपकी मुलाक़ातें"},
+        "calls_hours": {"en": "Your call hours", "hi": "आपके कॉल समय"},
+    }
+)
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _citizen(request: Request, session: Session) -> Citizen | None:
+    phone = citizen_phone(request)
+    return citizens.get_or_create(session, phone) if phone else None
+
+
+def _login(next_url: str) -> RedirectResponse:
+    return RedirectResponse(f"/citizen/login?next={next_url}", status_code=303)
+
+
+def _message(request: Request, message: str, status: int, back: str = "/call") -> Response:
+    return render(request, "portal_message.html", {"message": message, "back": back}, status)
+
+
+# -- the citizen's side -----------------------------------------------------------------------
+
+
+@router.get("/call")
+def call_home(request: Request, session: SessionDep) -> Response:
+    taking = session.scalars(
+        select(Department)
+        .where(Department.id.in_(select(Availability.department_id)), Department.active)
+        .order_by(Department.code)
+    ).all()
+    return render(request, "call_home.html", {"departments": taking})
+
+
+def _department(session: Session, code: str) -> Department | None:
+    found = tenancy.department_by_code(session, code.upper()[:16])
+    return found if found is not None and found.active else None
+
+
+@router.get("/call/{code}")
+def call_department(request: Request, session: SessionDep, code: str, booked: str = "") -> Response:
+    department = _department(session, code)
+    if department is None:
+        return _message(request, ui("call_none", page_lang(request)), 404)
+    citizen = _citizen(request, session)
+    if citizen is None:
+        return _login(f"/call/{department.code}")
+    now = _now()
+    free = rtc.free_slots(session, department.id, now=now, days=7)
+    days: dict[str, list[dict[str, str]]] = {}
+    for start, _officials in free[:200]:
+        local = start.astimezone(rtc.INDIA)
+        days.setdefault(local.strftime("%a %d %b"), []).append(
+            {"iso": start.isoformat(), "label": local.strftime("%H:%M")}
+        )
+    return render(
+        request,
+        "call_department.html",
+        {
+            "department": department,
+            "days": days,
+            "upcoming": [
+                a
+                for a in rtc.upcoming(session, citizen, now=now)
+                if a.department_id == department.id
+            ],
+            "booked": booked,
+            "ist": rtc.INDIA,
+        },
+    )
+
+
+@router.post("/call/{code}/queue")
+def call_queue(
+    request: Request, session: SessionDep, code: str, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    department = _department(session, code)
+    citizen = _citizen(request, session)
+    if department is None:
+        return _message(request, ui("call_none", page_lang(request)), 404)
+    if citizen is None:
+        return _login(f"/call/{department.code}")
+    if not check_csrf(request, csrf):
+        return _message(request, ui("form_expired", page_lang(request)), 400)
+    entry = rtc.join_queue(session, department, citizen, now=_now())
+    return RedirectResponse(f"/call/q/{entry.room}", status_code=303)
+
+
+@router.post("/call/{code}/book")
+def call_book(
+    request: Request,
+    session: SessionDep,
+    code: str,
+    starts_at: Annotated[str, Form(max_length=40)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    department = _department(session, code)
+    citizen = _citizen(request, session)
+    if department is None:
+        return _message(request, ui("call_none", page_lang(request)), 404)
+    if citizen is None:
+        return _login(f"/call/{department.code}")
+    if not check_csrf(request, csrf):
+        return _message(request, ui("form_expired", page_lang(request)), 400)
+    try:
+        when = datetime.fromisoformat(starts_at)
+        appointment = rtc.book(
+            session,
+            department=department,
+            citizen=citizen,
+            starts_at=when,
+            now=_now(),
+            base_url=_gateway(request).settings.base_url,
+        )
+    except ValueError:
+        return _message(request, "choose one of the offered times", 422, f"/call/{department.code}")
+    except CallRefused as exc:
+        session.rollback()
+        return _message(request, exc.message, exc.status, f"/call/{department.code}")
+    label = appointment.starts_at.astimezone(rtc.INDIA).strftime("%d-%m %H:%M")
+    return RedirectResponse(f"/call/{department.code}?booked={label}", status_code=303)
+
+
+@router.post("/call/a/{room}/cancel")
+def call_cancel(
+    request: Request, session: SessionDep, room: Room, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    citizen = _citizen(request, session)
+    appointment = session.scalar(select(Appointment).where(Appointment.room == room))
+    if citizen is None or appointment is None or appointment.citizen_id != citizen.id:
+        return _message(request, "no such appointment", 404)
+    if not check_csrf(request, csrf):
+        return _message(request, ui("form_expired", page_lang(request)), 400)
+    try:
+        rtc.cancel(session, appointment, now=_now())
+    except CallRefused as exc:
+        return _message(request, exc.message, exc.status)
+    department = session.get(Department, appointment.department_id)
+    return RedirectResponse(f"/call/{department.code if department else ''}", status_code=303)
+
+
+def _own_entry(request: Request, session: Session, room: str) -> QueueEntry | None:
+    citizen = _citizen(request, session)
+    entry = session.scalar(select(QueueEntry).where(QueueEntry.room == room))
+    if citizen is None or entry is None or entry.citizen_id != citizen.id:
+        return None
+    return entry
+
+
+@router.get("/call/q/{room}")
+def queue_page(request: Request, session: SessionDep, room: Room) -> Response:
+    entry = _own_entry(request, session, room)
+    if entry is None:
+        return _message(request, "no such place in a queue", 404)
+    view = rtc.queue_view(session, entry, now=_now())
+    return render(
+        request, "call_queue.html", {"view": view, **_queue_texts(view, page_lang(request))}
+    )
+
+
+def _queue_texts(view: rtc.QueueView, lang: str) -> dict[str, Any]:
+    return {
+        "status": view.entry.status,
+        "position_text": ui("call_position", lang).format(n=view.position) if view.position else "",
+        "wait_text": ui("call_wait", lang).format(
+            wait=waiting.describe_wait(view.wait_seconds, lang)
+        )
+        if view.entry.status in (WAITING, OFFERED)
+        else "",
+        "join": f"/call/room/{view.entry.room}" if view.entry.status == CONNECTED else None,
+    }
+
+
+@router.get("/call/q/{room}/status.json")
+def queue_status(request: Request, session: SessionDep, room: Room) -> JSONResponse:
+    entry = _own_entry(request, session, room)
+    if entry is None:
+        return JSONResponse(error_body("not_found", "no such place in a queue"), 404)
+    view = rtc.queue_view(session, entry, now=_now())
+    texts = _queue_texts(view, page_lang(request))
+    return JSONResponse({"position": view.position, "wait_seconds": view.wait_seconds, **texts})
+
+
+@router.post("/call/q/{room}/leave")
+def queue_leave(
+    request: Request, session: SessionDep, room: Room, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    entry = _own_entry(request, session, room)
+    if entry is None:
+        return _message(request, "no such place in a queue", 404)
+    if check_csrf(request, csrf):
+        rtc.leave_queue(session, entry, now=_now())
+    department = session.get(Department, entry.department_id)
+    return RedirectResponse(f"/call/{department.code if department else ''}", status_code=303)
+
+
+# -- the call page ----------------------------------------------------------------------------
+
+
+def _seat_for(request: Request, session: Session, room: str) -> tuple[Seat, str]:
+    """Who the visitor is in this room, and where 'back' goes; CallRefused when nobody."""
+    now = _now()
+    official = current_official(request, session)
+    if room.startswith("q"):
+        entry = session.scalar(select(QueueEntry).where(QueueEntry.room == room))
+        if entry is None:
+            raise CallRefused("not_found", "no call has this link", status=404)
+        if official is not None and entry.official_id == official.id:
+            return rtc.official_seat(official, room), "/console/calls"
+        citizen = _citizen(request, session)
+        if citizen is None or citizen.id != entry.citizen_id:
+            raise CallRefused("not_yours", "this call belongs to someone else", status=403)
+        if entry.status != CONNECTED:
+            raise CallRefused("not_connected", ui("call_ended", page_lang(request)), status=410)
+        return rtc.queue_seat(session, entry), "/call"
+    appointment = session.scalar(select(Appointment).where(Appointment.room == room))
+    if official is not None and appointment is not None and appointment.official_id == official.id:
+        return rtc.official_seat(official, room), "/console/calls"
+    _, seat = rtc.appointment_seat(session, room, now=now)
+    return seat, "/call"
+
+
+def _call_context(request: Request, seat: Seat, back: str) -> dict[str, Any]:
+    gateway = _gateway(request)
+    settings = gateway.settings
+    now = time.time()
+    token = gateway.rtc_tokens.issue(seat, now=now, ttl=4 * 3600)
+    servers = ice_servers(
+        stun=split_urls(settings.stun_urls),
+        turn=split_urls(settings.turn_urls),
+        secret=settings.turn_secret,
+        user=seat.identity,
+        now=now,
+        ttl=settings.turn_ttl_seconds,
+    )
+    return {
+        "seat": seat,
+        "back": back,
+        "config": json.dumps(
+            {
+                "token": token,
+                "room": seat.room,
+                "role": seat.role,
+                "name": seat.name,
+                "iceServers": servers,
+                "receivedUrl": f"/call/room/{seat.room}/received",
+                "maxFileBytes": MAX_BYTES,
+            }
+        ),
+    }
+
+
+@router.get("/call/a/{room}")
+@router.get("/call/room/{room}")
+def call_page(request: Request, session: SessionDep, room: Room) -> Response:
+    try:
+        seat, back = _seat_for(request, session, room)
+    except CallRefused as exc:
+        return _message(request, exc.message, exc.status)
+    return render(request, "call.html", _call_context(request, seat, back))
+
+
+@router.post("/call/room/{room}/received")
+async def call_received(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    room: Room,
+    token: Annotated[str, Form(max_length=2048)],
+    sha256: Annotated[str, Form(min_length=64, max_length=64)],
+    sender: Annotated[str, Form(max_length=200)] = "",
+    file: UploadFile = File(),
+) -> JSONResponse:
+    """A file the citizen's page received over the data channel, kept once its hash matches."""
+    try:
+        seat = gateway.rtc_tokens.check(token, now=time.time(), room=room)
+    except TokenRefused as exc:
+        return JSONResponse(error_body("invalid_token", str(exc)), 403)
+    if seat.role != "citizen" or not seat.identity.startswith("citizen:"):
+        return JSONResponse(error_body("not_allowed", "only the citizen keeps received files"), 403)
+    data = await file.read(MAX_BYTES + 1)
+    if hashlib.sha256(data).hexdigest() != sha256.lower():
+        return JSONResponse(
+            error_body("checksum_mismatch", "the file changed on the way; ask for it again"), 422
+        )
+    citizen = session.get(Citizen, int(seat.identity.split(":", 1)[1]))
+    if citizen is None:
+        return JSONResponse(error_body("not_found", "no such citizen"), 404)
+    department = _room_department(session, room)
+    source = f"call with {department.code if department else 'an official'}"
+    if sender:
+        source += f" ({sender[:60]})"
+    try:
+        document = locker.add_file(
+            session,
+            gateway.locker,
+            citizen,
+            filename=file.filename or "received",
+            data=data,
+            kind=RECEIVED,
+            source=source,
+        )
+    except LockerRefused as exc:
+        return JSONResponse(error_body(exc.code, exc.message), exc.status)
+    return JSONResponse(
+        {"document": document.id, "sha256": document.sha256, "filename": document.filename}, 201
+    )
+
+
+def _room_department(session: Session, room: str) -> Department | None:
+    model: type[QueueEntry] | type[Appointment] = (
+        QueueEntry if room.startswith("q") else Appointment
+    )
+    department_id = session.scalar(select(model.department_id).where(model.room == room))
+    return session.get(Department, department_id) if department_id is not None else None
+
+
+@router.websocket("/rtc/ws")
+async def signalling_socket(websocket: WebSocket) -> None:
+    gateway: Gateway = websocket.app.state.gateway
+    token = websocket.query_params.get("token", "")
+    try:
+        seat = gateway.rtc_tokens.check(token, now=time.time())
+    except TokenRefused as exc:
+        await websocket.close(code=4401, reason=str(exc)[:120])
+        return
+    await websocket.accept()
+    await gateway.rtc.serve(websocket, seat)
+
+
+# -- the officials' console -------------------------------------------------------------------
+
+
+@router.get("/console/calls")
+def console_calls(request: Request, session: SessionDep, official: Officer) -> Response:
+    if official.department_id is None:
+        return _message(request, "only a department's officials take calls", 403, "/console")
+    now = _now()
+    duty = session.get(Availability, official.id)
+    rtc.tidy_queue(session, official.department_id, now=now)
+    return render(
+        request,
+        "console_calls.html",
+        {
+            "on_duty": duty is not None and duty.on_duty_since is not None,
+            "queue": _queue_rows(session, official.department_id, now),
+            "appointments": rtc.appointments_of(session, official, now=now),
+            "availability": duty,
+        },
+    )
+
+
+def _queue_rows(session: Session, department_id: int, now: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for entry in rtc.queue_of(session, department_id):
+        citizen = session.get(Citizen, entry.citizen_id)
+        rows.append(
+            {
+                "id": entry.id,
+                "who": f"…{citizen.phone[-4:]}" if citizen else "?",
+                "status": entry.status,
+                "waited": int((now - entry.joined_at).total_seconds()),
+            }
+        )
+    return rows
+
+
+@router.post("/console/calls/duty")
+def console_duty(
+    request: Request,
+    session: SessionDep,
+    official: Officer,
+    on: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    if check_csrf(request, csrf):
+        try:
+            rtc.set_on_duty(session, official, on == "1", now=_now())
+        except CallRefused as exc:
+            return _message(request, exc.message, exc.status, "/console")
+    return RedirectResponse("/console/calls", status_code=303)
+
+
+@router.get("/console/calls/offer.json")
+def console_offer(request: Request, session: SessionDep, official: Officer) -> JSONResponse:
+    """Polled by the console: the call offered to this official now, and the queue."""
+    now = _now()
+    entry = rtc.offer_for(session, official, now=now)
+    offer = None
+    if entry is not None:
+        citizen = session.get(Citizen, entry.citizen_id)
+        offer = {
+            "id": entry.id,
+            "who": f"…{citizen.phone[-4:]}" if citizen else "?",
+            "waited": int((now - entry.joined_at).total_seconds()),
+        }
+    queue = _queue_rows(session, official.department_id, now) if official.department_id else []
+    return JSONResponse({"offer": offer, "queue": queue})
+
+
+@router.post("/console/calls/{entry_id}/accept")
+def console_accept(
+    request: Request,
+    session: SessionDep,
+    official: Officer,
+    entry_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    if not check_csrf(request, csrf):
+        return _message(request, ui("form_expired", page_lang(request)), 400, "/console/calls")
+    try:
+        entry = rtc.accept(session, official, entry_id, now=_now())
+    except CallRefused as exc:
+        return _message(request, exc.message, exc.status, "/console/calls")
+    return RedirectResponse(f"/call/room/{entry.room}", status_code=303)

@@ -1,0 +1,635 @@
+"""Appointments and the instant queue: who talks to whom, when, and in which room.
+
+A room name is an unguessable random string: it is the capability in the SMS join link a
+citizen receives, so the link needs no login and stays short enough for one SMS part. The
+page turns it into a short-lived join token (``rtc.tokens``) only while the appointment or
+queue turn is current; officials get their token from the console after logging in.
+
+Queue rules ("connect now"): a citizen waits in their department's queue; an official on
+duty whose console asks for work is offered the oldest waiting citizen; an offer not taken
+within ``OFFER_SECONDS`` goes back to the queue (a *missed* offer, counted); a citizen whose
+page stops asking for ``ABANDON_SECONDS`` has *abandoned*. Wait estimates use the average
+handle time of the department's recent calls (``rtc.waiting``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from seva.citizens.models import Citizen
+from seva.messaging import service as messaging
+from seva.rtc import slots, waiting
+from seva.rtc.models import (
+    ABANDONED,
+    BOOKED,
+    CANCELLED,
+    COMPLETED,
+    CONNECTED,
+    DONE,
+    MISSED,
+    OFFERED,
+    WAITING,
+    Appointment,
+    Availability,
+    QueueEntry,
+)
+from seva.rtc.signalling import CALL, RoomEvent, Seat
+from seva.tenancy.models import Department, Official
+
+OFFER_SECONDS = 30
+ABANDON_SECONDS = 60
+DUTY_SECONDS = 60
+"""An official whose console has not asked for calls this long is treated as away."""
+REMINDER_LEAD = timedelta(minutes=15)
+INDIA = ZoneInfo("Asia/Kolkata")
+"""Times in SMS are Indian Standard Time, the zone of every citizen the SMS reaches."""
+JOIN_EARLY = timedelta(minutes=15)
+"""A citizen may open the call this long before the appointment starts."""
+
+
+class CallRefused(Exception):
+    def __init__(self, code: str, message: str, *, status: int = 422) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def new_room(prefix: str) -> str:
+    return f"{prefix}{secrets.token_urlsafe(12)}"
+
+
+# -- availability ---------------------------------------------------------------------------
+
+
+def _times(pairs: Any) -> list[tuple[time, time]]:
+    if not isinstance(pairs, list):
+        raise ValueError("hours are a list of [start, end] pairs")
+    out: list[tuple[time, time]] = []
+    for pair in pairs:
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ValueError("hours are a list of [start, end] pairs")
+        out.append((time.fromisoformat(str(pair[0])), time.fromisoformat(str(pair[1]))))
+    return out
+
+
+def schedule_of(row: Availability) -> slots.Schedule:
+    return slots.Schedule(
+        tz=row.tz,
+        weekly={int(day): _times(hours) for day, hours in (row.weekly or {}).items()},
+        overrides={
+            date.fromisoformat(day): _times(hours) for day, hours in (row.overrides or {}).items()
+        },
+        slot_minutes=row.slot_minutes,
+        buffer_before=row.buffer_before,
+        buffer_after=row.buffer_after,
+        min_notice_minutes=row.min_notice_minutes,
+        horizon_days=row.horizon_days,
+    )
+
+
+def set_availability(
+    session: Session,
+    official: Official,
+    *,
+    tz: str,
+    weekly: dict[str, Any],
+    overrides: dict[str, Any] | None = None,
+    slot_minutes: int = 15,
+    buffer_before: int = 0,
+    buffer_after: int = 5,
+    min_notice_minutes: int = 60,
+    horizon_days: int = 14,
+) -> Availability:
+    """Publish an official's hours; refused whole (ValueError) when anything is invalid."""
+    if official.department_id is None:
+        raise ValueError("only a department's officials take calls")
+    row = session.get(Availability, official.id) or Availability(
+        official_id=official.id, department_id=official.department_id
+    )
+    row.department_id = official.department_id
+    row.tz = tz
+    row.weekly = weekly
+    row.overrides = overrides or {}
+    row.slot_minutes = slot_minutes
+    row.buffer_before = buffer_before
+    row.buffer_after = buffer_after
+    row.min_notice_minutes = min_notice_minutes
+    row.horizon_days = horizon_days
+    schedule_of(row)  # validates
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _busy(session: Session, official_id: int, since: datetime) -> list[tuple[datetime, datetime]]:
+    rows = session.execute(
+        select(Appointment.starts_at, Appointment.ends_at).where(
+            Appointment.official_id == official_id,
+            Appointment.status == BOOKED,
+            Appointment.ends_at > since - timedelta(days=1),
+        )
+    )
+    return [(start, end) for start, end in rows]
+
+
+def free_slots(
+    session: Session, department_id: int, *, now: datetime, days: int | None = None
+) -> list[tuple[datetime, list[int]]]:
+    """Bookable starts across the department's officials, each with who is free then."""
+    per_official: dict[int, list[datetime]] = {}
+    for row in session.scalars(
+        select(Availability).where(Availability.department_id == department_id)
+    ):
+        schedule = schedule_of(row)
+        busy = _busy(session, row.official_id, now)
+        per_official[row.official_id] = slots.free_slots(schedule, busy, now=now, days=days)
+    return slots.merge_free(per_official)
+
+
+# -- appointments ---------------------------------------------------------------------------
+
+
+def book(
+    session: Session,
+    *,
+    department: Department,
+    citizen: Citizen,
+    starts_at: datetime,
+    now: datetime,
+    channel: str = "web",
+    topic: str = "",
+    base_url: str = "",
+) -> Appointment:
+    """Book ``starts_at`` with the least-booked official free then, and SMS the join link."""
+    if starts_at.tzinfo is None:
+        raise CallRefused("invalid_time", "the slot time needs a time zone")
+    starts_at = starts_at.astimezone(UTC)
+    rows = list(
+        session.scalars(select(Availability).where(Availability.department_id == department.id))
+    )
+    if not rows:
+        raise CallRefused("no_officials", f"{department.code} has not published call hours yet")
+    free = [
+        row
+        for row in rows
+        if slots.fits(schedule_of(row), _busy(session, row.official_id, now), starts_at, now=now)
+    ]
+    if not free:
+        raise CallRefused("slot_taken", "that time is no longer free; choose another", status=409)
+    load = {
+        row[0]: int(row[1])
+        for row in session.execute(
+            select(Appointment.official_id, func.count())
+            .where(
+                Appointment.official_id.in_([r.official_id for r in free]),
+                Appointment.status == BOOKED,
+                Appointment.starts_at >= starts_at - timedelta(hours=12),
+                Appointment.starts_at < starts_at + timedelta(hours=12),
+            )
+            .group_by(Appointment.official_id)
+        )
+    }
+    chosen = min(free, key=lambda r: (load.get(r.official_id, 0), r.official_id))
+    appointment = Appointment(
+        department_id=department.id,
+        official_id=chosen.official_id,
+        citizen_id=citizen.id,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=chosen.slot_minutes),
+        status=BOOKED,
+        slot_key=f"{chosen.official_id}@{int(starts_at.timestamp())}",
+        room=new_room("a"),
+        channel=channel,
+        topic=topic.strip()[:200],
+    )
+    session.add(appointment)
+    session.flush()
+    messaging.queue_sms(
+        session,
+        to_phone=citizen.phone,
+        text=booked_text(department, appointment, citizen.language or "en", base_url),
+        kind="transactional",
+    )
+    return appointment
+
+
+def join_link(base_url: str, room: str) -> str:
+    return f"{base_url.rstrip('/')}/call/a/{room}"
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(INDIA).strftime("%d-%m %H:%M")
+
+
+def booked_text(department: Department, appointment: Appointment, lang: str, base_url: str) -> str:
+    when = _local(appointment.starts_at)
+    link = join_link(base_url, appointment.room)
+    if lang == "hi":
+        return f"{department.display_name('hi')} से आपकी कॉल {when} पर तय है। जुड़ें: {link}"
+    return f"Your call with {department.display_name('en')} is booked for {when}. Join: {link}"
+
+
+def reminder_text(
+    department: Department, appointment: Appointment, lang: str, base_url: str
+) -> str:
+    when = _local(appointment.starts_at)
+    link = join_link(base_url, appointment.room)
+    if lang == "hi":
+        return f"याद दिलाना: {department.display_name('hi')} से कॉल {when} पर। जुड़ें: {link}"
+    return f"Reminder: your call with {department.display_name('en')} is at {when}. Join: {link}"
+
+
+def cancel(session: Session, appointment: Appointment, *, now: datetime) -> None:
+    if appointment.status != BOOKED:
+        raise CallRefused("not_booked", "this appointment is not booked any more", status=409)
+    appointment.status = CANCELLED
+    appointment.slot_key = None
+    appointment.cancelled_at = now
+
+
+def upcoming(session: Session, citizen: Citizen, *, now: datetime) -> list[Appointment]:
+    return list(
+        session.scalars(
+            select(Appointment)
+            .where(
+                Appointment.citizen_id == citizen.id,
+                Appointment.status == BOOKED,
+                Appointment.ends_at > now,
+            )
+            .order_by(Appointment.starts_at)
+        )
+    )
+
+
+def send_due_reminders(session: Session, *, now: datetime, base_url: str) -> int:
+    """SMS the join link to everyone whose call starts within ``REMINDER_LEAD``.
+
+    Each row is claimed with a conditional UPDATE, so several nodes running this sweep
+    send each reminder once.
+    """
+    due = session.scalars(
+        select(Appointment).where(
+            Appointment.status == BOOKED,
+            Appointment.reminder_sent_at.is_(None),
+            Appointment.starts_at <= now + REMINDER_LEAD,
+            Appointment.starts_at > now - timedelta(minutes=5),
+        )
+    ).all()
+    sent = 0
+    for appointment in due:
+        claimed = session.execute(
+            update(Appointment)
+            .where(Appointment.id == appointment.id, Appointment.reminder_sent_at.is_(None))
+            .values(reminder_sent_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
+            continue
+        citizen = session.get(Citizen, appointment.citizen_id)
+        department = session.get(Department, appointment.department_id)
+        if citizen is None or department is None:
+            continue
+        messaging.queue_sms(
+            session,
+            to_phone=citizen.phone,
+            text=reminder_text(department, appointment, citizen.language or "en", base_url),
+            kind="transactional",
+        )
+        sent += 1
+    return sent
+
+
+def appointment_seat(session: Session, room: str, *, now: datetime) -> tuple[Appointment, Seat]:
+    """The citizen's seat for an appointment link, while the appointment is current."""
+    appointment = session.scalar(select(Appointment).where(Appointment.room == room))
+    if appointment is None:
+        raise CallRefused("not_found", "no call has this link", status=404)
+    if appointment.status == CANCELLED:
+        raise CallRefused("cancelled", "this appointment was cancelled", status=410)
+    if now < appointment.starts_at - JOIN_EARLY:
+        raise CallRefused(
+            "too_early",
+            f"the call opens 15 minutes before {_local(appointment.starts_at)} (IST)",
+            status=425,
+        )
+    if now > appointment.ends_at + timedelta(minutes=30):
+        raise CallRefused("over", "this appointment is over", status=410)
+    citizen = session.get(Citizen, appointment.citizen_id)
+    name = citizen.phone[-4:] if citizen is not None else "citizen"
+    seat = Seat(
+        room=appointment.room,
+        identity=f"citizen:{appointment.citizen_id}",
+        name=f"Citizen …{name}",
+        role="citizen",
+        kind=CALL,
+    )
+    return appointment, seat
+
+
+def official_seat(official: Official, room: str) -> Seat:
+    return Seat(
+        room=room,
+        identity=f"official:{official.id}",
+        name=official.name,
+        role="official",
+        kind=CALL,
+    )
+
+
+# -- the instant queue ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    entry: QueueEntry
+    position: int
+    """1 = next; 0 once an official has taken the call."""
+    wait_seconds: float | None
+    officials_on_duty: int
+
+
+def _on_duty(session: Session, department_id: int, now: datetime) -> list[Availability]:
+    return list(
+        session.scalars(
+            select(Availability).where(
+                Availability.department_id == department_id,
+                Availability.on_duty_since.is_not(None),
+                Availability.seen_at > now - timedelta(seconds=DUTY_SECONDS),
+            )
+        )
+    )
+
+
+def join_queue(
+    session: Session,
+    department: Department,
+    citizen: Citizen,
+    *,
+    now: datetime,
+    channel: str = "web",
+) -> QueueEntry:
+    """Queue the citizen for the next free official (again returns their open turn)."""
+    existing = session.scalar(
+        select(QueueEntry).where(
+            QueueEntry.department_id == department.id,
+            QueueEntry.citizen_id == citizen.id,
+            QueueEntry.status.in_((WAITING, OFFERED, CONNECTED)),
+        )
+    )
+    if existing is not None:
+        return existing
+    entry = QueueEntry(
+        department_id=department.id,
+        citizen_id=citizen.id,
+        status=WAITING,
+        channel=channel,
+        room=new_room("q"),
+        joined_at=now,
+        seen_at=now,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def tidy_queue(session: Session, department_id: int, *, now: datetime) -> None:
+    """Lapsed offers back to the queue (counted as missed); silent citizens abandoned."""
+    for entry in session.scalars(
+        select(QueueEntry).where(
+            QueueEntry.department_id == department_id,
+            QueueEntry.status == OFFERED,
+            QueueEntry.offered_at < now - timedelta(seconds=OFFER_SECONDS),
+        )
+    ):
+        entry.status = WAITING
+        entry.official_id = None
+        entry.offered_at = None
+        entry.missed_offers += 1
+    for entry in session.scalars(
+        select(QueueEntry).where(
+            QueueEntry.department_id == department_id,
+            QueueEntry.status.in_((WAITING, OFFERED)),
+            QueueEntry.seen_at < now - timedelta(seconds=ABANDON_SECONDS),
+        )
+    ):
+        entry.status = ABANDONED
+        entry.ended_at = now
+    session.flush()
+
+
+def average_handle_time(session: Session, department_id: int) -> float:
+    rows = session.execute(
+        select(QueueEntry.connected_at, QueueEntry.ended_at)
+        .where(
+            QueueEntry.department_id == department_id,
+            QueueEntry.status == DONE,
+            QueueEntry.connected_at.is_not(None),
+            QueueEntry.ended_at.is_not(None),
+        )
+        .order_by(QueueEntry.id.desc())
+        .limit(50)
+    )
+    durations = [(end - start).total_seconds() for start, end in rows if start and end]
+    return waiting.average_handle_time(list(reversed(durations)))
+
+
+def queue_view(session: Session, entry: QueueEntry, *, now: datetime) -> QueueView:
+    """Where the citizen stands; asking also tells the queue their page is still open."""
+    if entry.status in (WAITING, OFFERED):
+        entry.seen_at = now
+    tidy_queue(session, entry.department_id, now=now)
+    duty = _on_duty(session, entry.department_id, now)
+    if entry.status not in (WAITING, OFFERED):
+        return QueueView(entry, 0, 0.0 if entry.status == CONNECTED else None, len(duty))
+    position = 1 + int(
+        session.scalar(
+            select(func.count()).where(
+                QueueEntry.department_id == entry.department_id,
+                QueueEntry.status.in_((WAITING, OFFERED)),
+                QueueEntry.id < entry.id,
+            )
+        )
+        or 0
+    )
+    busy = int(
+        session.scalar(
+            select(func.count()).where(
+                QueueEntry.department_id == entry.department_id,
+                QueueEntry.status == CONNECTED,
+                QueueEntry.official_id.in_([d.official_id for d in duty]),
+            )
+        )
+        or 0
+    )
+    estimate = waiting.position_wait_seconds(
+        position=position,
+        available_officials=max(0, len(duty) - busy),
+        busy_officials=busy,
+        aht_seconds=average_handle_time(session, entry.department_id),
+    )
+    return QueueView(entry, position, estimate, len(duty))
+
+
+def leave_queue(session: Session, entry: QueueEntry, *, now: datetime) -> None:
+    if entry.status in (WAITING, OFFERED):
+        entry.status = ABANDONED
+        entry.ended_at = now
+
+
+def set_on_duty(session: Session, official: Official, on: bool, *, now: datetime) -> Availability:
+    if official.department_id is None:
+        raise CallRefused("no_department", "only a department's officials take calls")
+    row = session.get(Availability, official.id)
+    if row is None:
+        row = Availability(official_id=official.id, department_id=official.department_id)
+        session.add(row)
+    row.on_duty_since = now if on else None
+    row.seen_at = now
+    session.flush()
+    return row
+
+
+def offer_for(session: Session, official: Official, *, now: datetime) -> QueueEntry | None:
+    """The call this official is being offered (the oldest waiting one), if on duty and free.
+
+    Taking the entry is a conditional UPDATE (waiting → offered to this official), so two
+    officials asking at the same moment are never offered the same citizen.
+    """
+    if official.department_id is None:
+        return None
+    row = session.get(Availability, official.id)
+    if row is None or row.on_duty_since is None:
+        return None
+    row.seen_at = now
+    tidy_queue(session, official.department_id, now=now)
+    mine = session.scalar(
+        select(QueueEntry).where(
+            QueueEntry.official_id == official.id, QueueEntry.status.in_((OFFERED, CONNECTED))
+        )
+    )
+    if mine is not None:
+        return mine if mine.status == OFFERED else None
+    for candidate in session.scalars(
+        select(QueueEntry.id)
+        .where(QueueEntry.department_id == official.department_id, QueueEntry.status == WAITING)
+        .order_by(QueueEntry.id)
+        .limit(5)
+    ):
+        taken = session.execute(
+            update(QueueEntry)
+            .where(QueueEntry.id == candidate, QueueEntry.status == WAITING)
+            .values(status=OFFERED, official_id=official.id, offered_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(taken, "rowcount", 0) == 1:
+            entry = session.get(QueueEntry, candidate, populate_existing=True)
+            return entry
+    return None
+
+
+def accept(session: Session, official: Official, entry_id: int, *, now: datetime) -> QueueEntry:
+    entry = session.get(QueueEntry, entry_id)
+    if entry is None or entry.department_id != official.department_id:
+        raise CallRefused("not_found", "no such call in your department's queue", status=404)
+    if entry.status != OFFERED or entry.official_id != official.id:
+        raise CallRefused("not_offered", "this call is no longer offered to you", status=409)
+    entry.status = CONNECTED
+    entry.connected_at = now
+    return entry
+
+
+def finish(session: Session, entry: QueueEntry, *, now: datetime) -> None:
+    if entry.status == CONNECTED:
+        entry.status = DONE
+        entry.ended_at = now
+
+
+def queue_of(session: Session, department_id: int) -> list[QueueEntry]:
+    return list(
+        session.scalars(
+            select(QueueEntry)
+            .where(
+                QueueEntry.department_id == department_id,
+                QueueEntry.status.in_((WAITING, OFFERED, CONNECTED)),
+            )
+            .order_by(QueueEntry.id)
+        )
+    )
+
+
+def queue_seat(session: Session, entry: QueueEntry) -> Seat:
+    citizen = session.get(Citizen, entry.citizen_id)
+    tail = citizen.phone[-4:] if citizen is not None else "?"
+    return Seat(
+        room=entry.room,
+        identity=f"citizen:{entry.citizen_id}",
+        name=f"Citizen …{tail}",
+        role="citizen",
+        kind=CALL,
+    )
+
+
+def mark_held(session: Session, room: str) -> None:
+    """Both sides of an appointment met: it took place."""
+    appointment = session.scalar(select(Appointment).where(Appointment.room == room))
+    if appointment is not None and appointment.status == BOOKED:
+        appointment.status = COMPLETED
+        appointment.slot_key = None
+
+
+def mark_missed(session: Session, *, now: datetime) -> int:
+    """Appointments whose time passed with nobody meeting are recorded as missed."""
+    stale = session.scalars(
+        select(Appointment).where(
+            Appointment.status == BOOKED, Appointment.ends_at < now - timedelta(minutes=30)
+        )
+    ).all()
+    for appointment in stale:
+        appointment.status = MISSED
+        appointment.slot_key = None
+    return len(stale)
+
+
+def appointments_of(session: Session, official: Official, *, now: datetime) -> list[Appointment]:
+    return list(
+        session.scalars(
+            select(Appointment)
+            .where(
+                Appointment.official_id == official.id,
+                Appointment.status == BOOKED,
+                Appointment.ends_at > now - timedelta(minutes=30),
+            )
+            .order_by(Appointment.starts_at)
+            .limit(50)
+        )
+    )
+
+
+def record_room_events(
+    session: Session, events: Sequence[tuple[RoomEvent, bool]], *, now: datetime
+) -> None:
+    """Calls connected and ended, from the signalling hub into the queue's and diary's records.
+
+    Each event comes with whether its room was empty right after it: a queue call ends when
+    the last person leaves, not when one side reloads the page.
+    """
+    for event, empty in events:
+        if event.room.startswith("q"):
+            entry = session.scalar(select(QueueEntry).where(QueueEntry.room == event.room))
+            if entry is None:
+                continue
+            if event.event == "connected" and entry.connected_at is None:
+                entry.connected_at = now
+            elif event.event == "left" and empty:
+                finish(session, entry, now=now)
+        elif event.event == "connected":
+            mark_held(session, event.room)

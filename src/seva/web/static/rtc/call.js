@@ -1,0 +1,415 @@
+// One call page for citizens and officials. Signalling goes over /rtc/ws (see
+// seva/rtc/signalling.py for the messages); media and files go browser to browser: one
+// RTCPeerConnection per other participant (a mesh, fine for a 1:1 call and a few more), each
+// with a pre-negotiated data channel (id 0) that carries files in 16 KiB chunks.
+//
+// File transfer: the sender announces {kind: "file", no, name, size, type, sha256}; the
+// receiver answers {kind: "resume", no, offset} with how much it already holds (0 for a new
+// file, more after a reconnect), the sender streams from there, and the receiver checks the
+// SHA-256 of the whole file. A citizen's page then hands the file to Seva, which keeps it in
+// the citizen's locker after checking the same hash, and tells the sender it was saved.
+
+const root = document.getElementById("call");
+const config = JSON.parse(root.dataset.config);
+const CHUNK = 16 * 1024;
+const HEADER = 8; // u32 file number, u32 offset
+const TYPES = ["application/pdf", "image/jpeg", "image/png"];
+
+const peers = new Map(); // peer id -> {id, name, pc, channel, videoSender, pending, video}
+const outgoing = new Map(); // file number -> {meta, bytes, sending}
+const incoming = new Map(); // file number -> {meta, buffer, received, done}
+const log = { sent: [], received: [], saved: [] };
+let localStream = new MediaStream();
+let cameraTrack = null;
+let screenTrack = null;
+let socket = null;
+let me = null;
+let nextFile = 1;
+
+const $ = (id) => document.getElementById(id);
+const setStatus = (text) => { $("call-status").textContent = text; };
+const setFileStatus = (text) => { $("file-status").textContent = text; };
+
+function signal(message) {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+}
+
+async function start() {
+  try {
+    localStream = await navigator.mediaDevices.getUserMedia({
+      audio: true,
+      video: { width: { ideal: 640 }, height: { ideal: 480 } },
+    });
+  } catch (error) {
+    try {
+      localStream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch (again) {
+      setStatus("No microphone or camera: you can still chat and exchange files.");
+    }
+  }
+  cameraTrack = localStream.getVideoTracks()[0] || null;
+  $("local").srcObject = localStream;
+  connect();
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const query = `token=${encodeURIComponent(config.token)}&room=${encodeURIComponent(config.room)}`;
+  socket = new WebSocket(`${scheme}://${location.host}/rtc/ws?${query}`);
+  socket.onmessage = (event) => handle(JSON.parse(event.data)).catch((error) => setStatus(String(error)));
+  socket.onclose = (event) => {
+    window.sevaCall.closed = { code: event.code, reason: event.reason };
+    if (event.code !== 1000) setStatus(`Disconnected: ${event.reason || event.code}`);
+  };
+  setInterval(() => signal({ type: "ping" }), 25000);
+}
+
+async function handle(message) {
+  switch (message.type) {
+    case "welcome":
+      me = message.you;
+      setStatus(message.peers.length ? "Connecting…" : "Waiting for the other side to join…");
+      for (const peer of message.peers) await offerTo(peer.id, peer.name);
+      break;
+    case "lobby":
+      setStatus("Waiting for the host to let you in…");
+      break;
+    case "peer-joined":
+      ensurePeer(message.peer.id, message.peer.name);
+      setStatus(`${message.peer.name} joined`);
+      break;
+    case "peer-left":
+      dropPeer(message.peer);
+      break;
+    case "offer": {
+      const peer = ensurePeer(message.from, "");
+      await peer.pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
+      await flushCandidates(peer);
+      await peer.pc.setLocalDescription(await peer.pc.createAnswer());
+      signal({ type: "answer", to: message.from, sdp: peer.pc.localDescription.sdp });
+      break;
+    }
+    case "answer": {
+      const peer = peers.get(message.from);
+      if (peer) {
+        await peer.pc.setRemoteDescription({ type: "answer", sdp: message.sdp });
+        await flushCandidates(peer);
+      }
+      break;
+    }
+    case "candidate": {
+      const peer = peers.get(message.from);
+      if (!peer) break;
+      if (peer.pc.remoteDescription) await addCandidate(peer, message.candidate);
+      else peer.pending.push(message.candidate);
+      break;
+    }
+    case "chat":
+      addChat(message.name, message.text);
+      break;
+    case "state": {
+      const peer = peers.get(message.peer);
+      if (peer) peer.video.title = message.state.screen ? `${peer.name} (screen)` : peer.name;
+      break;
+    }
+    case "mute-request":
+      setMuted(true);
+      setStatus(`${message.by} muted you`);
+      break;
+    case "error":
+      setStatus(message.message);
+      break;
+    default:
+      break;
+  }
+}
+
+function ensurePeer(id, name) {
+  let peer = peers.get(id);
+  if (peer) {
+    if (name) peer.name = name;
+    return peer;
+  }
+  const pc = new RTCPeerConnection({ iceServers: config.iceServers });
+  const channel = pc.createDataChannel("files", { negotiated: true, id: 0, ordered: true });
+  channel.binaryType = "arraybuffer";
+  channel.bufferedAmountLowThreshold = 256 * 1024;
+  const video = document.createElement("video");
+  video.autoplay = true;
+  video.playsInline = true;
+  video.dataset.peer = id;
+  video.title = name;
+  $("remotes").append(video);
+  peer = { id, name, pc, channel, video, pending: [], videoSender: null };
+  peers.set(id, peer);
+  for (const track of localStream.getAudioTracks()) pc.addTrack(track, localStream);
+  if (cameraTrack) {
+    peer.videoSender = pc.addTrack(screenTrack || cameraTrack, localStream);
+  } else {
+    peer.videoSender = pc.addTransceiver("video", { direction: "sendrecv" }).sender;
+  }
+  pc.ontrack = (event) => {
+    video.srcObject = event.streams[0] || new MediaStream([event.track]);
+  };
+  pc.onicecandidate = (event) => {
+    signal({ type: "candidate", to: id, candidate: event.candidate ? event.candidate.toJSON() : null });
+  };
+  pc.onconnectionstatechange = () => {
+    if (pc.connectionState === "connected") setStatus(`Connected${peer.name ? ` with ${peer.name}` : ""}`);
+    if (pc.connectionState === "failed") pc.restartIce();
+  };
+  channel.onopen = () => announceFiles(peer);
+  channel.onmessage = (event) => onChannel(peer, event.data).catch((error) => setFileStatus(String(error)));
+  return peer;
+}
+
+async function offerTo(id, name) {
+  const peer = ensurePeer(id, name);
+  await peer.pc.setLocalDescription(await peer.pc.createOffer());
+  signal({ type: "offer", to: id, sdp: peer.pc.localDescription.sdp });
+}
+
+async function addCandidate(peer, candidate) {
+  try {
+    if (candidate) await peer.pc.addIceCandidate(candidate);
+    else await peer.pc.addIceCandidate();
+  } catch (error) {
+    // A candidate for a transport that is gone; ICE carries on with the others.
+  }
+}
+
+async function flushCandidates(peer) {
+  const pending = peer.pending.splice(0);
+  for (const candidate of pending) await addCandidate(peer, candidate);
+}
+
+function dropPeer(id) {
+  const peer = peers.get(id);
+  if (!peer) return;
+  peer.pc.close();
+  peer.video.remove();
+  peers.delete(id);
+  setStatus(`${peer.name || "The other side"} left the call`);
+}
+
+// -- controls -----------------------------------------------------------------------------
+
+function setMuted(muted) {
+  for (const track of localStream.getAudioTracks()) track.enabled = !muted;
+  $("mute").setAttribute("aria-pressed", String(muted));
+  signal({ type: "state", audio: !muted });
+}
+
+$("mute").onclick = () => setMuted($("mute").getAttribute("aria-pressed") !== "true");
+
+$("camera").onclick = () => {
+  const off = $("camera").getAttribute("aria-pressed") !== "true";
+  if (cameraTrack) cameraTrack.enabled = !off;
+  $("camera").setAttribute("aria-pressed", String(off));
+  signal({ type: "state", video: !off });
+};
+
+// Audio only: stop sending video at all (not just black frames), for a weak connection.
+$("audio-only").onclick = async () => {
+  const on = $("audio-only").getAttribute("aria-pressed") !== "true";
+  for (const peer of peers.values()) {
+    await peer.videoSender.replaceTrack(on ? null : screenTrack || cameraTrack);
+  }
+  $("audio-only").setAttribute("aria-pressed", String(on));
+  signal({ type: "state", video: !on });
+};
+
+async function setVideoTrack(track) {
+  for (const peer of peers.values()) await peer.videoSender.replaceTrack(track);
+  $("local").srcObject = new MediaStream([...localStream.getAudioTracks(), ...(track ? [track] : [])]);
+}
+
+async function stopScreen() {
+  if (!screenTrack) return;
+  screenTrack.stop();
+  screenTrack = null;
+  await setVideoTrack(cameraTrack);
+  $("screen").setAttribute("aria-pressed", "false");
+  signal({ type: "state", screen: false });
+}
+
+$("screen").onclick = async () => {
+  if (screenTrack) return stopScreen();
+  try {
+    const display = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
+    screenTrack = display.getVideoTracks()[0];
+  } catch (error) {
+    setStatus("Screen sharing was not allowed.");
+    return undefined;
+  }
+  screenTrack.onended = stopScreen;
+  await setVideoTrack(screenTrack);
+  $("screen").setAttribute("aria-pressed", "true");
+  signal({ type: "state", screen: true });
+  return undefined;
+};
+
+$("chat-form").onsubmit = (event) => {
+  event.preventDefault();
+  const text = $("chat-text").value.trim();
+  if (text) signal({ type: "chat", text });
+  $("chat-text").value = "";
+};
+
+function addChat(name, text) {
+  const item = document.createElement("li");
+  const who = document.createElement("strong");
+  who.textContent = `${name}: `;
+  item.append(who, document.createTextNode(text));
+  $("chat-log").append(item);
+  item.scrollIntoView({ block: "nearest" });
+}
+
+// -- files --------------------------------------------------------------------------------
+
+async function sha256(bytes) {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+$("file").onchange = async () => {
+  const file = $("file").files[0];
+  $("file").value = "";
+  if (!file) return;
+  if (!TYPES.includes(file.type)) return setFileStatus("Only PDF, JPEG and PNG files can be sent.");
+  if (file.size > config.maxFileBytes) return setFileStatus("Files are limited to 10 MB.");
+  const bytes = await file.arrayBuffer();
+  const meta = { kind: "file", no: nextFile++, name: file.name, size: bytes.byteLength, type: file.type };
+  meta.sha256 = await sha256(bytes);
+  outgoing.set(meta.no, { meta, bytes, sending: false });
+  log.sent.push({ name: meta.name, size: meta.size, sha256: meta.sha256, state: "offered" });
+  setFileStatus(`Sending ${meta.name}…`);
+  for (const peer of peers.values()) if (peer.channel.readyState === "open") peer.channel.send(JSON.stringify(meta));
+  return undefined;
+};
+
+function announceFiles(peer) {
+  // On a new or re-opened channel: offer again what is not confirmed yet (the receiver says
+  // how much it already has, so an interrupted transfer resumes instead of restarting).
+  for (const { meta } of outgoing.values()) peer.channel.send(JSON.stringify(meta));
+}
+
+async function sendFrom(peer, out, offset) {
+  const { meta, bytes } = out;
+  for (let at = offset; at < meta.size; at += CHUNK) {
+    if (peer.channel.readyState !== "open") return;
+    if (peer.channel.bufferedAmount > 1024 * 1024) {
+      await new Promise((resolve) => {
+        peer.channel.onbufferedamountlow = () => resolve();
+      });
+    }
+    const end = Math.min(at + CHUNK, meta.size);
+    const frame = new Uint8Array(HEADER + (end - at));
+    const view = new DataView(frame.buffer);
+    view.setUint32(0, meta.no);
+    view.setUint32(4, at);
+    frame.set(new Uint8Array(bytes, at, end - at), HEADER);
+    peer.channel.send(frame.buffer);
+  }
+}
+
+async function onChannel(peer, data) {
+  if (typeof data !== "string") return receiveChunk(peer, data);
+  const message = JSON.parse(data);
+  if (message.kind === "file") {
+    if (!Number.isInteger(message.size) || message.size > config.maxFileBytes || !TYPES.includes(message.type)) {
+      peer.channel.send(JSON.stringify({ kind: "refused", no: message.no, reason: "type or size" }));
+      return undefined;
+    }
+    let entry = incoming.get(message.no);
+    if (!entry || entry.meta.sha256 !== message.sha256) {
+      entry = { meta: message, buffer: new Uint8Array(message.size), received: 0, done: false };
+      incoming.set(message.no, entry);
+    }
+    if (!entry.done) peer.channel.send(JSON.stringify({ kind: "resume", no: message.no, offset: entry.received }));
+    setFileStatus(`Receiving ${message.name}…`);
+  } else if (message.kind === "resume") {
+    const out = outgoing.get(message.no);
+    if (out) await sendFrom(peer, out, Math.max(0, Math.min(message.offset, out.meta.size)));
+  } else if (message.kind === "saved" || message.kind === "received") {
+    const out = outgoing.get(message.no);
+    if (out) {
+      outgoing.delete(message.no);
+      const record = log.sent.find((item) => item.sha256 === out.meta.sha256);
+      if (record) record.state = message.kind;
+      setFileStatus(message.kind === "saved" ? `${out.meta.name} is in the citizen's locker ✓` : `${out.meta.name} delivered ✓`);
+    }
+  } else if (message.kind === "refused" || message.kind === "corrupt") {
+    setFileStatus(`The file was not accepted (${message.reason || message.kind}).`);
+    if (message.kind === "corrupt") {
+      const out = outgoing.get(message.no);
+      if (out) await sendFrom(peer, out, 0);
+    }
+  }
+  return undefined;
+}
+
+async function receiveChunk(peer, buffer) {
+  const view = new DataView(buffer);
+  const entry = incoming.get(view.getUint32(0));
+  const offset = view.getUint32(4);
+  if (!entry || entry.done) return;
+  const chunk = new Uint8Array(buffer, HEADER);
+  if (offset !== entry.received || offset + chunk.length > entry.meta.size) return;
+  entry.buffer.set(chunk, offset);
+  entry.received += chunk.length;
+  if (entry.received < entry.meta.size) return;
+  const digest = await sha256(entry.buffer);
+  if (digest !== entry.meta.sha256) {
+    entry.received = 0;
+    peer.channel.send(JSON.stringify({ kind: "corrupt", no: entry.meta.no }));
+    return;
+  }
+  entry.done = true;
+  log.received.push({ name: entry.meta.name, size: entry.meta.size, sha256: digest });
+  if (config.role !== "citizen") {
+    peer.channel.send(JSON.stringify({ kind: "received", no: entry.meta.no }));
+    setFileStatus(`${entry.meta.name} received ✓`);
+    return;
+  }
+  const form = new FormData();
+  form.append("token", config.token);
+  form.append("sha256", digest);
+  form.append("sender", peer.name || "");
+  form.append("file", new Blob([entry.buffer], { type: entry.meta.type }), entry.meta.name);
+  const response = await fetch(config.receivedUrl, { method: "POST", body: form });
+  if (response.status === 201) {
+    const saved = await response.json();
+    log.saved.push(saved);
+    peer.channel.send(JSON.stringify({ kind: "saved", no: entry.meta.no }));
+    setFileStatus(`${entry.meta.name} saved in your locker ✓`);
+  } else {
+    const problem = await response.json().catch(() => ({}));
+    setFileStatus(`Could not keep ${entry.meta.name}: ${problem.error ? problem.error.message : response.status}`);
+  }
+}
+
+// For the browser tests and for anyone debugging a call from the console.
+window.sevaCall = {
+  peers,
+  files: log,
+  closed: null,
+  get me() {
+    return me;
+  },
+  videoTrackLabels() {
+    return [...peers.values()].map((peer) => (peer.videoSender.track ? peer.videoSender.track.label : null));
+  },
+  async inboundVideoFrames() {
+    let frames = 0;
+    for (const peer of peers.values()) {
+      const stats = await peer.pc.getStats();
+      stats.forEach((report) => {
+        if (report.type === "inbound-rtp" && report.kind === "video") frames += report.framesDecoded || 0;
+      });
+    }
+    return frames;
+  },
+};
+
+start();

@@ -1,0 +1,34 @@
+// The officials' call console: while on duty, ask for an offered call every 3 s and show it.
+const offer = document.getElementById("offer");
+
+async function poll() {
+  try {
+    const response = await fetch("/console/calls/offer.json", { headers: { Accept: "application/json" } });
+    if (response.ok) {
+      const data = await response.json();
+      const rows = document.getElementById("queue-rows");
+      rows.replaceChildren(
+        ...data.queue.map((row) => {
+          const tr = document.createElement("tr");
+          for (const value of [row.who, row.status, `${row.waited} s`]) {
+            const td = document.createElement("td");
+            td.textContent = value;
+            tr.append(td);
+          }
+          return tr;
+        }),
+      );
+      if (data.offer) {
+        document.getElementById("offer-who").textContent = `${data.offer.who} · ${data.offer.waited} s`;
+        document.getElementById("offer-form").action = `/console/calls/${data.offer.id}/accept`;
+        offer.hidden = false;
+      } else {
+        offer.hidden = true;
+      }
+    }
+  } catch (error) {
+    // Retried on the next tick.
+  }
+  setTimeout(poll, 3000);
+}
+if (offer.dataset.poll === "1") poll();

@@ -1,0 +1,113 @@
+"""A citizen and an official meet in two real browsers (Debian Chromium with fake camera and
+microphone): queue, connect, video both ways, screen share, chat, and a file that lands in the
+citizen's locker."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from seva.citizens import service as citizens
+from seva.demo.seed import DEMO_PASSWORD, SeedReport
+from seva.gateway import Gateway
+from seva.locker import service as locker
+from seva.rtc.models import DONE, QueueEntry
+from tests.web.pages import last_code
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
+]
+
+CITIZEN = "+919811000401"
+
+
+def one_mib_pdf() -> bytes:
+    body = b"%PDF-1.4\n% a 1 MiB test document\n"
+    filler = bytes(range(256)) * 4096  # 1 MiB of every byte value
+    return body + filler[: 1024 * 1024 - len(body) - 6] + b"\n%%EOF"
+
+
+@pytest.fixture
+def two_people(browser: Any, live: str, seeded: SeedReport) -> Iterator[tuple[Any, Any]]:
+    contexts = [
+        browser.new_context(base_url=live, permissions=["camera", "microphone"]) for _ in range(2)
+    ]
+    pages = [context.new_page() for context in contexts]
+    for page in pages:
+        page.set_default_timeout(15_000)
+    yield pages[0], pages[1]
+    for context in contexts:
+        context.close()
+
+
+def test_a_citizen_queues_and_talks_to_an_official_who_sends_a_file_to_their_locker(
+    two_people: tuple[Any, Any], gateway: Gateway
+) -> None:
+    from playwright.sync_api import expect
+
+    citizen, official = two_people
+
+    official.goto("/login?next=/console/calls")
+    official.get_by_label("Username").fill("food.admin")
+    official.get_by_label("Password").fill(DEMO_PASSWORD)
+    official.get_by_role("button", name="Log in").click()
+    official.locator("#duty").click()
+    expect(official.locator("#duty-h")).to_have_text("On duty: taking calls")
+
+    citizen.goto("/citizen/login?next=/call/FOOD")
+    citizen.locator("input[name=phone]").fill(CITIZEN)
+    citizen.locator("form[action='/citizen/login'] button[type=submit]").click()
+    citizen.locator("input[name=code]").fill(last_code(gateway, CITIZEN))
+    citizen.locator("form[action='/citizen/verify'] button[type=submit]").click()
+    citizen.wait_for_url("**/call/FOOD")
+    citizen.locator("#connect-now").click()
+    citizen.wait_for_url("**/call/q/**")
+    expect(citizen.locator("#position")).to_contain_text("number 1")
+
+    expect(official.locator("#offer")).to_be_visible()
+    official.locator("#accept").click()
+    official.wait_for_url("**/call/room/q**")
+    citizen.wait_for_url("**/call/room/q**")
+
+    for page in (citizen, official):
+        page.wait_for_function("async () => (await window.sevaCall.inboundVideoFrames()) > 0")
+    expect(citizen.locator("#call-status")).to_contain_text("Connected")
+
+    camera = official.evaluate("window.sevaCall.videoTrackLabels()")
+    official.locator("#screen").click()
+    expect(official.locator("#screen")).to_have_attribute("aria-pressed", "true")
+    shared = official.evaluate("window.sevaCall.videoTrackLabels()")
+    assert shared != camera and shared[0] and shared[0].startswith("screen"), (camera, shared)
+    frames = citizen.evaluate("window.sevaCall.inboundVideoFrames()")
+    citizen.wait_for_function(
+        f"async () => (await window.sevaCall.inboundVideoFrames()) > {frames}"
+    )
+
+    official.locator("#chat-text").fill("Your certificate is on its way")
+    official.locator("#chat-form button").click()
+    expect(citizen.locator("#chat-log")).to_contain_text("Your certificate is on its way")
+
+    pdf = one_mib_pdf()
+    official.locator("#file").set_input_files(
+        {"name": "certificate.pdf", "mimeType": "application/pdf", "buffer": pdf}
+    )
+    citizen.wait_for_function("window.sevaCall.files.saved.length === 1", timeout=30_000)
+    expect(official.locator("#file-status")).to_contain_text("in the citizen's locker")
+    with gateway.session() as session:
+        person = citizens.find(session, CITIZEN)
+        assert person is not None
+        kept = [d for d in locker.documents(session, person) if d.kind == "received"]
+        assert len(kept) == 1
+        assert kept[0].sha256 == hashlib.sha256(pdf).hexdigest()
+        assert kept[0].size == len(pdf) and kept[0].source and "FOOD" in kept[0].source
+
+    official.locator("#hangup").click()
+    citizen.locator("#hangup").click()
+    citizen.wait_for_timeout(500)
+    with gateway.session() as session:
+        entry = session.query(QueueEntry).one()
+        assert entry.status == DONE and entry.connected_at is not None
