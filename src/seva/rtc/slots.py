@@ -90,6 +90,16 @@ def _local_start(day: date, at: time, zone: ZoneInfo) -> datetime | None:
     return local.astimezone(UTC)
 
 
+def _occupied(
+    schedule: Schedule, busy: Sequence[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    """Each booking with its buffers: an appointment holds the official from ``buffer_before``
+    ahead of it to ``buffer_after`` beyond it, and two such spans may not overlap."""
+    before = timedelta(minutes=schedule.buffer_before)
+    after = timedelta(minutes=schedule.buffer_after)
+    return [(_aware(s, "a booking") - before, _aware(e, "a booking") + after) for s, e in busy]
+
+
 def _overlaps(start: datetime, end: datetime, busy: Sequence[tuple[datetime, datetime]]) -> bool:
     return any(b_start < end and start < b_end for b_start, b_end in busy)
 
@@ -120,7 +130,7 @@ def free_slots(
     """Slot starts (UTC, sorted) a citizen can book: inside hours, clear of bookings with
     their buffers, after the minimum notice and within the horizon."""
     now = _aware(now, "now")
-    taken = [(_aware(s, "a booking"), _aware(e, "a booking")) for s, e in busy]
+    taken = _occupied(schedule, busy)
     horizon = min(days, schedule.horizon_days) if days is not None else schedule.horizon_days
     earliest = now + timedelta(minutes=schedule.min_notice_minutes)
     latest = now + timedelta(days=horizon)
@@ -157,7 +167,7 @@ def fits(
     candidates = {s for d in (day - timedelta(days=1), day) for s in _day_slots(schedule, d)}
     if start not in candidates:
         return False
-    taken = [(_aware(s, "a booking"), _aware(e, "a booking")) for s, e in busy]
+    taken = _occupied(schedule, busy)
     length = timedelta(minutes=schedule.slot_minutes)
     return not _overlaps(
         start - timedelta(minutes=schedule.buffer_before),

@@ -1,0 +1,241 @@
+"""Appointments and the instant queue over HTTP and in the service: booking races, reminders,
+offers that lapse, abandoned turns, and who may open which call."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from starlette.websockets import WebSocketDisconnect
+
+from seva.citizens import service as citizens
+from seva.demo.seed import SeedReport
+from seva.gateway import Gateway
+from seva.messaging import service as messaging
+from seva.rtc import service as rtc
+from seva.rtc.models import (
+    ABANDONED,
+    BOOKED,
+    CONNECTED,
+    MISSED,
+    OFFERED,
+    WAITING,
+    Appointment,
+    QueueEntry,
+)
+from seva.rtc.service import CallRefused
+from seva.rtc.signalling import Seat
+from seva.tenancy import service as tenancy
+from tests.web.test_citizen import log_in
+
+MONDAY_9 = datetime(2026, 11, 30, 3, 30, tzinfo=UTC)
+"""Monday 30 November 2026, 09:00 in India: the demo's officials open at 10:00 IST."""
+TEN_IST = datetime(2026, 11, 30, 4, 30, tzinfo=UTC)
+
+
+def food(gateway: Gateway):  # type: ignore[no-untyped-def]
+    with gateway.session() as session:
+        department = tenancy.department_by_code(session, "FOOD")
+        official = tenancy.official_by_username(session, "food.admin")
+        assert department is not None and official is not None
+        return department, official
+
+
+def test_a_slot_is_booked_once_and_its_sms_carries_the_join_link(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    department, _official = food(gateway)
+    with gateway.session() as session:
+        free = rtc.free_slots(session, department.id, now=MONDAY_9, days=1)
+        assert free[0][0] == TEN_IST  # 10:00 IST, the first slot after the 30-minute notice
+        asha = citizens.get_or_create(session, "+919811000501")
+        booked = rtc.book(
+            session,
+            department=department,
+            citizen=asha,
+            starts_at=TEN_IST,
+            now=MONDAY_9,
+            base_url="http://seva.test",
+        )
+        assert booked.ends_at - booked.starts_at == timedelta(minutes=15)
+        sms = messaging.inbox(session, "+919811000501")[-1]
+        assert f"http://seva.test/call/a/{booked.room}" in sms.text
+        assert "30-11 10:00" in sms.text
+        # FOOD's one official with hours is busy from 10:00 to 10:15 and 5 minutes after
+        # (the buffer): the 10:15 slot's own buffer would overlap it, 10:30 is free.
+        after = [start for start, _ in rtc.free_slots(session, department.id, now=MONDAY_9, days=1)]
+        assert TEN_IST not in after and TEN_IST + timedelta(minutes=15) not in after
+        assert TEN_IST + timedelta(minutes=30) in after
+        ravi = citizens.get_or_create(session, "+919811000502")
+        with pytest.raises(CallRefused) as taken:
+            rtc.book(session, department=department, citizen=ravi, starts_at=TEN_IST, now=MONDAY_9)
+        assert taken.value.code == "slot_taken"
+        with pytest.raises(CallRefused):  # not on the grid of slots
+            rtc.book(
+                session,
+                department=department,
+                citizen=ravi,
+                starts_at=TEN_IST + timedelta(minutes=7),
+                now=MONDAY_9,
+            )
+
+
+def test_reminders_go_once_and_unattended_appointments_are_missed(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    department, _ = food(gateway)
+    with gateway.session() as session:
+        asha = citizens.get_or_create(session, "+919811000503")
+        booked = rtc.book(
+            session, department=department, citizen=asha, starts_at=TEN_IST, now=MONDAY_9
+        )
+        room = booked.room
+    with gateway.session() as session:
+        assert rtc.send_due_reminders(session, now=TEN_IST - timedelta(hours=1), base_url="") == 0
+        assert (
+            rtc.send_due_reminders(session, now=TEN_IST - timedelta(minutes=10), base_url="") == 1
+        )
+    with gateway.session() as session:
+        assert rtc.send_due_reminders(session, now=TEN_IST - timedelta(minutes=5), base_url="") == 0
+        texts = [m.text for m in messaging.inbox(session, "+919811000503")]
+        assert sum("Reminder" in t for t in texts) == 1
+        assert rtc.mark_missed(session, now=TEN_IST + timedelta(hours=1)) == 1
+        row = session.scalar(select(Appointment).where(Appointment.room == room))
+        assert row is not None and row.status == MISSED and row.slot_key is None
+
+
+def test_the_queue_offers_the_oldest_citizen_and_a_lapsed_offer_goes_back(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    department, official = food(gateway)
+    t0 = MONDAY_9
+    with gateway.session() as session:
+        first = rtc.join_queue(
+            session, department, citizens.get_or_create(session, "+919811000511"), now=t0
+        )
+        second = rtc.join_queue(
+            session, department, citizens.get_or_create(session, "+919811000512"), now=t0
+        )
+        again = rtc.join_queue(
+            session, department, citizens.get_or_create(session, "+919811000511"), now=t0
+        )
+        assert again.id == first.id  # one turn per citizen
+        view = rtc.queue_view(session, second, now=t0)
+        assert view.position == 2 and view.wait_seconds is None  # nobody on duty
+        officer = tenancy.official_by_id(session, official.id)
+        assert officer is not None
+        assert rtc.offer_for(session, officer, now=t0) is None  # not on duty
+        rtc.set_on_duty(session, officer, True, now=t0)
+        offered = rtc.offer_for(session, officer, now=t0 + timedelta(seconds=1))
+        assert offered is not None and offered.id == first.id and offered.status == OFFERED
+        view = rtc.queue_view(session, second, now=t0 + timedelta(seconds=2))
+        assert view.position == 2 and view.wait_seconds is not None and view.wait_seconds > 0
+        # The official lets the offer lapse: the citizen is waiting again, one missed offer.
+        for entry in (first, second):
+            rtc.queue_view(session, entry, now=t0 + timedelta(seconds=40))
+        session.refresh(first)
+        assert first.status == WAITING and first.missed_offers == 1 and first.official_id is None
+        offered = rtc.offer_for(session, officer, now=t0 + timedelta(seconds=41))
+        assert offered is not None and offered.id == first.id
+        taken = rtc.accept(session, officer, first.id, now=t0 + timedelta(seconds=42))
+        assert taken.status == CONNECTED
+        with pytest.raises(CallRefused):
+            rtc.accept(session, officer, second.id, now=t0 + timedelta(seconds=43))
+        # The second citizen's page closes: after a minute of silence the turn is abandoned.
+        rtc.tidy_queue(session, department.id, now=t0 + timedelta(seconds=120))
+        session.refresh(second)
+        assert second.status == ABANDONED
+
+
+def test_pages_keep_calls_to_their_owners_and_queues_to_their_department(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    department, _ = food(gateway)
+    log_in(client, gateway, "+919811000521")
+    assert client.get("/call").status_code == 200
+    page = client.get("/call/FOOD")
+    assert page.status_code == 200 and "connect-now" in page.text
+    csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+    queued = client.post("/call/FOOD/queue", data={"csrf": csrf}, follow_redirects=False)
+    room = queued.headers["location"].rsplit("/", 1)[1]
+    status = client.get(f"/call/q/{room}/status.json").json()
+    assert status["position"] == 1 and status["status"] == WAITING
+    assert client.get(f"/call/room/{room}").status_code == 410  # nobody has taken it yet
+
+    stranger = TestClient(client.app)
+    log_in(stranger, gateway, "+919811000522")
+    assert stranger.get(f"/call/q/{room}/status.json").status_code == 404
+    assert stranger.get(f"/call/room/{room}").status_code == 403
+    assert stranger.get("/call/a/aDoesNotExist123").status_code == 404
+
+    officer = TestClient(client.app)
+    login = officer.get("/login").text
+    token = login.split('name="csrf" value="')[1].split('"')[0]
+    officer.post(
+        "/login",
+        data={"csrf": token, "username": "transport.officer", "password": "seva-demo-1"},
+    )
+    # A Transport officer on duty is never offered FOOD's caller.
+    with gateway.session() as session:
+        transport = tenancy.official_by_username(session, "transport.officer")
+        assert transport is not None
+        rtc.set_on_duty(session, transport, True, now=datetime.now(UTC))
+    offer = officer.get("/console/calls/offer.json").json()
+    assert offer["offer"] is None and offer["queue"] == []
+    with gateway.session() as session:
+        entry = session.scalar(select(QueueEntry).where(QueueEntry.room == room))
+        assert entry is not None and entry.department_id == department.id
+        assert entry.status == WAITING
+
+
+def test_the_signalling_socket_refuses_bad_tokens_and_closes_on_bad_messages(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    with pytest.raises(WebSocketDisconnect) as refused:
+        with client.websocket_connect("/rtc/ws?token=forged") as socket:
+            socket.receive_json()
+    assert refused.value.code == 4401
+    seat = Seat(room="qTestRoom12345", identity="citizen:1", name="A", role="citizen")
+    token = gateway.rtc_tokens.issue(seat, now=datetime.now(UTC).timestamp())
+    with client.websocket_connect(f"/rtc/ws?token={token}") as socket:
+        assert socket.receive_json()["type"] == "welcome"
+        socket.send_text("{not json")
+        with pytest.raises(WebSocketDisconnect) as closed:
+            socket.receive_json()
+    assert closed.value.code == 4400 and closed.value.reason == "not a JSON message"
+
+
+def test_an_appointment_link_opens_only_around_its_time(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    department, _ = food(gateway)
+    now = datetime.now(UTC)
+    with gateway.session() as session:
+        asha = citizens.get_or_create(session, "+919811000531")
+        appointment = Appointment(
+            department_id=department.id,
+            official_id=food(gateway)[1].id,
+            citizen_id=asha.id,
+            starts_at=now + timedelta(days=1),
+            ends_at=now + timedelta(days=1, minutes=15),
+            status=BOOKED,
+            slot_key="x@1",
+            room="aLaterRoom1234",
+        )
+        session.add(appointment)
+        soon = Appointment(
+            department_id=department.id,
+            official_id=food(gateway)[1].id,
+            citizen_id=asha.id,
+            starts_at=now + timedelta(minutes=5),
+            ends_at=now + timedelta(minutes=20),
+            status=BOOKED,
+            slot_key="x@2",
+            room="aSoonRoom12345",
+        )
+        session.add(soon)
+    assert client.get("/call/a/aLaterRoom1234").status_code == 425
+    page = client.get("/call/a/aSoonRoom12345")
+    assert page.status_code == 200 and "data-config" in page.text
