@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -18,6 +20,7 @@ from seva import __version__, errors, logs
 from seva.channels.routes import router as channel_router
 from seva.gateway import Gateway, build_gateway
 from seva.logs import RequestIdMiddleware
+from seva.rtc import service as rtc
 from seva.settings import Settings, get_settings
 from seva.web import auth
 
@@ -67,6 +70,30 @@ async def stop_sms(gateway: Gateway) -> None:
         gateway.smsc_sim = None
 
 
+DIARY_EVERY = 30.0
+
+
+async def keep_call_diary(gateway: Gateway, every: float = DIARY_EVERY) -> None:
+    """Every half minute: appointment reminders by SMS, and past appointments nobody attended
+    marked missed. Safe on several nodes at once (each reminder is claimed by one)."""
+    log = structlog.get_logger("seva.rtc")
+
+    def sweep() -> None:
+        now = datetime.now(UTC)
+        with gateway.session() as session:
+            sent = rtc.send_due_reminders(session, now=now, base_url=gateway.settings.base_url)
+            missed = rtc.mark_missed(session, now=now)
+        if sent or missed:
+            log.info("rtc.diary", reminders=sent, missed=missed)
+
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(sweep)
+        except Exception:
+            log.exception("rtc.diary_failed")
+
+
 def create_app(settings: Settings | None = None, *, gateway: Gateway | None = None) -> FastAPI:
     settings = settings or get_settings()
     owned = gateway is None
@@ -76,9 +103,11 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.sms_dispatch:
             await start_sms(gw)
+        diary = asyncio.create_task(keep_call_diary(gw))
         try:
             yield
         finally:
+            diary.cancel()
             await stop_sms(gw)
             if owned:
                 gw.close()

@@ -239,3 +239,25 @@ def test_an_appointment_link_opens_only_around_its_time(
     assert client.get("/call/a/aLaterRoom1234").status_code == 425
     page = client.get("/call/a/aSoonRoom12345")
     assert page.status_code == 200 and "data-config" in page.text
+
+
+def test_booking_a_call_by_sms(gateway: Gateway, seeded: SeedReport) -> None:
+    phone = "+919811000541"
+    with gateway.session() as session:
+        which = gateway.sms.handle(session, phone=phone, text="CALL", now=MONDAY_9)
+        assert "CALL FOOD" in which.text and "CALL TRANSPORT" in which.text
+        offer = gateway.sms.handle(session, phone=phone, text="call food", now=MONDAY_9)
+    assert offer.text.startswith("Call with FOOD, reply 1-5 to book (IST): 1) 30-11 10:00")
+    with gateway.session() as session:
+        booked = gateway.sms.handle(session, phone=phone, text="2", now=MONDAY_9)
+    assert booked.text.startswith("Your call with Food & Civil Supplies is booked for 30-11 10:15")
+    assert "/call/a/a" in booked.text
+    with gateway.session() as session:
+        person = citizens.find(session, phone)
+        assert person is not None
+        [appointment] = rtc.upcoming(session, person, now=MONDAY_9)
+        assert appointment.channel == "sms"
+        # The same numbers mean nothing once used: no second booking.
+        again = gateway.sms.handle(session, phone=phone, text="2", now=MONDAY_9)
+        assert "booked" not in again.text
+        assert len(rtc.upcoming(session, person, now=MONDAY_9)) == 1

@@ -13,6 +13,7 @@ Conversation rules, the way citizens use basic phones:
 * ``HELP``/``MENU``, an unknown keyword or an empty SMS get the list of keywords;
 * ``LANG HI``/``HINDI``/``हिंदी`` and ``LANG EN``/``ENGLISH`` switch language on every channel;
 * ``CANCEL``/``EXIT`` end the open conversation;
+* ``CALL FOOD`` offers the next free times to talk to an official; a number books one;
 * ``DOCS`` lists the documents issued to the citizen's locker with their verification codes;
 * ``STOP`` ends bulk SMS from every department, ``STOP FOOD`` from one (TRAI's opt-out; OTPs
   and replies to the citizen's own requests still arrive); ``START`` (``START FOOD``) undoes it.
@@ -21,11 +22,13 @@ Conversation rules, the way citizens use basic phones:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from seva.channels.render import plain
+from seva.citizens import service as citizens
 from seva.flows import service as services
 from seva.flows.answers import clean
 from seva.flows.runtime import Runtime, Turn
@@ -34,6 +37,7 @@ from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
 from seva.locker import service as locker
 from seva.messaging import service as messaging
+from seva.rtc import service as rtc
 from seva.tenancy import service as tenancy
 
 CHANNEL = "sms"
@@ -81,6 +85,30 @@ _NO_DEPARTMENT = {
 }
 OPT_OUT_WORDS = frozenset({"STOP", "UNSUBSCRIBE"})
 DOCS_WORDS = frozenset({"DOCS", "DOCUMENTS"})
+CALL_WORDS = frozenset({"CALL", "APPOINTMENT"})
+"""``CALL FOOD``: book a call with an official of the department (``rtc``)."""
+CALL_OFFER = "call_offer"
+CALL_CHOICES = 5
+_CALL_WHICH = {
+    "en": "Which department? Send {codes}.",
+    "hi": "कौन सा विभाग? भेजें: {codes}।",
+}
+_CALL_NONE = {
+    "en": "{code} has no free call times in the next 7 days. Try again later.",
+    "hi": "{code} के पास अगले 7 दिनों में कॉल का कोई खाली समय नहीं है। बाद में कोशिश करें।",
+}
+_CALL_CHOOSE = {
+    "en": "Call with {code}, reply 1-{n} to book (IST): {choices}",
+    "hi": "{code} से कॉल, बुक करने के लिए 1-{n} भेजें (IST): {choices}",
+}
+_CALL_EXPIRED = {
+    "en": "That choice has expired. Send CALL and the department code again.",
+    "hi": "यह विकल्प समाप्त हो गया। फिर से CALL और विभाग कोड भेजें।",
+}
+_CALL_TAKEN = {
+    "en": "That time was just taken. Send CALL {code} for new times.",
+    "hi": "वह समय अभी-अभी भर गया। नए समय के लिए CALL {code} भेजें।",
+}
 """The citizen's issued documents with their verification codes (``locker``)."""
 OPT_IN_WORDS = frozenset({"START", "SUBSCRIBE"})
 
@@ -148,6 +176,16 @@ class SmsPull:
         if head in HELP_WORDS or not words:
             return self._keep(session, dialogue, self._help(session, dialogue), now)
 
+        offer = dialogue.meta.get(CALL_OFFER)
+        if offer and len(words) == 1 and words[0].isdigit() and not runtime.in_service(dialogue):
+            return self._book_offered(session, dialogue, phone, offer, int(words[0]), now)
+        if (
+            head in CALL_WORDS
+            and len(words) <= 2
+            and services.find_by_keyword(session, head) is None
+        ):
+            return self._offer_call(session, dialogue, words[1:], now)
+
         if (
             head in DOCS_WORDS
             and len(words) == 1
@@ -193,6 +231,68 @@ class SmsPull:
             return _STOPPED[lang].format(who=who, arg=arg)
         messaging.opt_in(session, phone, None if scope == messaging.ALL_DEPARTMENTS else scope)
         return _STARTED[lang].format(who=who, arg=arg)
+
+    def _offer_call(
+        self, session: Session, dialogue: Dialogue, args: list[str], now: datetime | None
+    ) -> SmsReply:
+        """``CALL FOOD``: the next free times to talk to the department, numbered to book."""
+        lang = _lang(dialogue)
+        moment = now or datetime.now(UTC)
+        department = tenancy.department_by_code(session, args[0].upper()) if args else None
+        if department is None or not department.active:
+            codes = rtc.departments_taking_calls(session)
+            listing = ", ".join(f"CALL {code}" for code in codes) or "-"
+            return self._keep(session, dialogue, _CALL_WHICH[lang].format(codes=listing), now)
+        free = [start for start, _ in rtc.free_slots(session, department.id, now=moment, days=7)]
+        free = free[:CALL_CHOICES]
+        if not free:
+            return self._keep(session, dialogue, _CALL_NONE[lang].format(code=department.code), now)
+        dialogue.meta[CALL_OFFER] = {
+            "dept": department.code,
+            "slots": [start.isoformat() for start in free],
+            "until": (moment + timedelta(minutes=10)).isoformat(),
+        }
+        self.runtime.save(session, dialogue, now=now)
+        choices = " ".join(f"{n}) {rtc.ist_label(start)}" for n, start in enumerate(free, 1))
+        text = _CALL_CHOOSE[lang].format(code=department.code, n=len(free), choices=choices)
+        return SmsReply(text)
+
+    def _book_offered(
+        self,
+        session: Session,
+        dialogue: Dialogue,
+        phone: str,
+        offer: dict[str, Any],
+        choice: int,
+        now: datetime | None,
+    ) -> SmsReply:
+        lang = _lang(dialogue)
+        moment = now or datetime.now(UTC)
+        dialogue.meta.pop(CALL_OFFER, None)
+        self.runtime.save(session, dialogue, now=now)
+        department = tenancy.department_by_code(session, str(offer.get("dept", "")))
+        starts = list(offer.get("slots", []))
+        if department is None or datetime.fromisoformat(str(offer["until"])) < moment:
+            return SmsReply(_CALL_EXPIRED[lang])
+        if not 1 <= choice <= len(starts):
+            return SmsReply(_CALL_EXPIRED[lang])
+        citizen = citizens.get_or_create(session, phone, channel=CHANNEL)
+        try:
+            appointment = rtc.book(
+                session,
+                department=department,
+                citizen=citizen,
+                starts_at=datetime.fromisoformat(starts[choice - 1]),
+                now=moment,
+                channel=CHANNEL,
+                base_url=self.runtime.settings.base_url,
+                notify=False,
+            )
+        except rtc.CallRefused:
+            return SmsReply(_CALL_TAKEN[lang].format(code=department.code))
+        return SmsReply(
+            rtc.booked_text(department, appointment, lang, self.runtime.settings.base_url)
+        )
 
     def _help(self, session: Session, dialogue: Dialogue) -> str:
         return help_text(session, _lang(dialogue), self.runtime.settings.shortcode)

@@ -168,6 +168,7 @@ def book(
     channel: str = "web",
     topic: str = "",
     base_url: str = "",
+    notify: bool = True,
 ) -> Appointment:
     """Book ``starts_at`` with the least-booked official free then, and SMS the join link."""
     if starts_at.tzinfo is None:
@@ -213,12 +214,13 @@ def book(
     )
     session.add(appointment)
     session.flush()
-    messaging.queue_sms(
-        session,
-        to_phone=citizen.phone,
-        text=booked_text(department, appointment, citizen.language or "en", base_url),
-        kind="transactional",
-    )
+    if notify:  # an SMS booking answers with the same text as its reply instead
+        messaging.queue_sms(
+            session,
+            to_phone=citizen.phone,
+            text=booked_text(department, appointment, citizen.language or "en", base_url),
+            kind="transactional",
+        )
     return appointment
 
 
@@ -226,12 +228,23 @@ def join_link(base_url: str, room: str) -> str:
     return f"{base_url.rstrip('/')}/call/a/{room}"
 
 
-def _local(moment: datetime) -> str:
+def ist_label(moment: datetime) -> str:
+    """How SMS and pages write a call time: ``30-11 10:00`` in India time."""
     return moment.astimezone(INDIA).strftime("%d-%m %H:%M")
 
 
+def departments_taking_calls(session: Session) -> list[str]:
+    return list(
+        session.scalars(
+            select(Department.code)
+            .where(Department.id.in_(select(Availability.department_id)), Department.active)
+            .order_by(Department.code)
+        )
+    )
+
+
 def booked_text(department: Department, appointment: Appointment, lang: str, base_url: str) -> str:
-    when = _local(appointment.starts_at)
+    when = ist_label(appointment.starts_at)
     link = join_link(base_url, appointment.room)
     if lang == "hi":
         return f"{department.display_name('hi')} से आपकी कॉल {when} पर तय है। जुड़ें: {link}"
@@ -241,7 +254,7 @@ def booked_text(department: Department, appointment: Appointment, lang: str, bas
 def reminder_text(
     department: Department, appointment: Appointment, lang: str, base_url: str
 ) -> str:
-    when = _local(appointment.starts_at)
+    when = ist_label(appointment.starts_at)
     link = join_link(base_url, appointment.room)
     if lang == "hi":
         return f"याद दिलाना: {department.display_name('hi')} से कॉल {when} पर। जुड़ें: {link}"
@@ -318,7 +331,7 @@ def appointment_seat(session: Session, room: str, *, now: datetime) -> tuple[App
     if now < appointment.starts_at - JOIN_EARLY:
         raise CallRefused(
             "too_early",
-            f"the call opens 15 minutes before {_local(appointment.starts_at)} (IST)",
+            f"the call opens 15 minutes before {ist_label(appointment.starts_at)} (IST)",
             status=425,
         )
     if now > appointment.ends_at + timedelta(minutes=30):
