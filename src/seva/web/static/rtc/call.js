@@ -155,7 +155,10 @@ function ensurePeer(id, name) {
     signal({ type: "candidate", to: id, candidate: event.candidate ? event.candidate.toJSON() : null });
   };
   pc.onconnectionstatechange = () => {
-    if (pc.connectionState === "connected") setStatus(`Connected${peer.name ? ` with ${peer.name}` : ""}`);
+    if (pc.connectionState === "connected") {
+      setStatus(`Connected${peer.name ? ` with ${peer.name}` : ""}`);
+      window.sevaCall.timing.connected ??= performance.timeOrigin + performance.now();
+    }
     if (pc.connectionState === "failed") pc.restartIce();
   };
   channel.onopen = () => announceFiles(peer);
@@ -394,6 +397,9 @@ window.sevaCall = {
   peers,
   files: log,
   closed: null,
+  // Wall-clock milliseconds: the page's navigation start (the click that joined the call) and
+  // the first peer connection to reach "connected" (bench/rtc_calls.py reads these).
+  timing: { joined: performance.timeOrigin, connected: null },
   get me() {
     return me;
   },
