@@ -24,10 +24,14 @@ from seva.locker.signing import Signer
 from seva.locker.storage import FileStorage
 from seva.messaging.intake import SendIntake
 from seva.rtc import service as rtc_service
-from seva.rtc.signalling import RoomEvent
+from seva.rtc.signalling import Hub, RoomEvent
 from seva.rtc.tokens import JoinTokens
 from seva.rtc.transport import SignallingServer
 from seva.settings import Settings
+
+MESH_MEETING_LIMIT = 4
+"""Browser-to-browser meetings: each page sends its video to every other, so beyond four
+the uplink of a typical connection is the limit."""
 
 
 @dataclass
@@ -57,7 +61,9 @@ class Gateway:
             signer=Signer(self.settings.secret_key),
             base_url=self.settings.base_url,
         )
-        self.rtc = SignallingServer(on_events=self._record_room_events)
+        self.rtc = SignallingServer(
+            Hub(meeting_capacity=MESH_MEETING_LIMIT), on_events=self._record_room_events
+        )
         self.rtc_tokens = JoinTokens(self.settings.secret_key)
 
     def _record_room_events(self, events: list[tuple[RoomEvent, bool]]) -> None:

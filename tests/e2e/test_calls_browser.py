@@ -111,3 +111,57 @@ def test_a_citizen_queues_and_talks_to_an_official_who_sends_a_file_to_their_loc
     with gateway.session() as session:
         entry = session.query(QueueEntry).one()
         assert entry.status == DONE and entry.connected_at is not None
+
+
+def official_page(browser: Any, live: str, username: str) -> tuple[Any, Any]:
+    context = browser.new_context(base_url=live, permissions=["camera", "microphone"])
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto("/login?next=/console/meetings")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/console/meetings")
+    return context, page
+
+
+def test_three_officials_meet_after_the_host_admits_them_and_the_host_can_remove_one(
+    browser: Any, live: str, seeded: SeedReport
+) -> None:
+    from playwright.sync_api import expect
+
+    people = [
+        official_page(browser, live, name)
+        for name in ("food.admin", "transport.officer", "mcd.officer")
+    ]
+    try:
+        (_, host), (_, second), (_, third) = people
+        host.locator("#title").fill("Ration distribution stand-up")
+        host.locator("#create-meeting").click()
+        host.wait_for_url("**/meet/m**")
+        link = host.locator("#invite").inner_text()
+        for guest in (second, third):
+            guest.goto(link)
+            expect(guest.locator("#call-status")).to_contain_text("Waiting for the host")
+        expect(host.locator("#lobby-list button")).to_have_count(2)
+        host.locator("#lobby-list button").first.click()
+        expect(host.locator("#lobby-list button")).to_have_count(1)
+        host.locator("#lobby-list button").first.click()
+        for page in (host, second, third):
+            page.wait_for_function("window.sevaCall.peers.size === 2")
+            page.wait_for_function(
+                "async () => { let n = 0; for (const p of window.sevaCall.peers.values()) {"
+                " const s = await p.pc.getStats(); s.forEach(r => { if (r.type === 'inbound-rtp'"
+                " && r.kind === 'video' && r.framesDecoded > 0) n++; }); } return n === 2; }"
+            )
+        expect(host.locator("figure.tile button[data-action=remove]")).to_have_count(2)
+        assert second.locator("figure.tile button[data-action=remove]").count() == 0
+        host.locator("figure.tile", has_text="Ward Officer, MCD").locator(
+            "button[data-action=remove]"
+        ).click()
+        third.wait_for_function("window.sevaCall.closed !== null")
+        assert third.evaluate("window.sevaCall.closed.code") == 4003
+        second.wait_for_function("window.sevaCall.peers.size === 1")
+    finally:
+        for context, _ in people:
+            context.close()

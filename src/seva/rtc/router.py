@@ -49,7 +49,11 @@ from seva.web.templating import check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 
-Room = Annotated[str, Path(min_length=10, max_length=40, pattern=r"^[aq][A-Za-z0-9_-]+$")]
+Room = Annotated[str, Path(min_length=10, max_length=40, pattern=r"^[aqm][A-Za-z0-9_-]+$")]
+AnyOfficial = Annotated[
+    Official,
+    Depends(require_official(Role.OFFICER, Role.DEPARTMENT_ADMIN, Role.CSC_OPERATOR)),
+]
 Officer = Annotated[Official, Depends(require_official(Role.OFFICER, Role.DEPARTMENT_ADMIN))]
 
 register(
@@ -98,6 +102,21 @@ register(
         "calls_accept": {"en": "Accept", "hi": "स्वीकार करें"},
         "calls_appointments": {"en": "Your appointments", "hi": "आपकी मुलाक़ातें"},
         "calls_hours": {"en": "Your call hours", "hi": "आपके कॉल समय"},
+        "meetings": {"en": "Meetings", "hi": "बैठकें"},
+        "meetings_new": {"en": "New meeting", "hi": "नई बैठक"},
+        "meetings_title": {"en": "Title", "hi": "शीर्षक"},
+        "meetings_lobby": {
+            "en": "Waiting room: I admit each participant",
+            "hi": "प्रतीक्षा कक्ष: हर प्रतिभागी को मैं प्रवेश दूँगा",
+        },
+        "meetings_link": {
+            "en": "Invite officials with this link",
+            "hi": "इस लिंक से अधिकारियों को आमंत्रित करें",
+        },
+        "meetings_limit": {
+            "en": "Up to {n} participants, browser to browser.",
+            "hi": "अधिकतम {n} प्रतिभागी, ब्राउज़र से ब्राउज़र।",
+        },
     }
 )
 
@@ -518,3 +537,49 @@ def console_accept(
     except CallRefused as exc:
         return _message(request, exc.message, exc.status, "/console/calls")
     return RedirectResponse(f"/call/room/{entry.room}", status_code=303)
+
+
+# -- officials' meetings ----------------------------------------------------------------------
+
+
+@router.get("/console/meetings")
+def meetings_page(request: Request, session: SessionDep, official: AnyOfficial) -> Response:
+    return render(
+        request,
+        "console_meetings.html",
+        {
+            "meetings": rtc.meetings_of(session, official),
+            "limit": _gateway(request).rtc.hub.meeting_capacity,
+        },
+    )
+
+
+@router.post("/console/meetings")
+def meetings_create(
+    request: Request,
+    session: SessionDep,
+    official: AnyOfficial,
+    title: Annotated[str, Form(max_length=200)] = "",
+    lobby: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    if not check_csrf(request, csrf):
+        return _message(request, ui("form_expired", page_lang(request)), 400, "/console/meetings")
+    try:
+        meeting = rtc.create_meeting(session, official, title=title, lobby=lobby == "1")
+    except CallRefused as exc:
+        return _message(request, exc.message, exc.status, "/console/meetings")
+    return RedirectResponse(f"/meet/{meeting.room}", status_code=303)
+
+
+@router.get("/meet/{room}")
+def meeting_room(
+    request: Request, session: SessionDep, official: AnyOfficial, room: Room
+) -> Response:
+    try:
+        seat = rtc.meeting_seat(session, official, room)
+    except CallRefused as exc:
+        return _message(request, exc.message, exc.status, "/console/meetings")
+    context = _call_context(request, seat, "/console/meetings")
+    context["invite"] = str(request.base_url).rstrip("/") + f"/meet/{room}"
+    return render(request, "call.html", context)

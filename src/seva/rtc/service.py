@@ -39,9 +39,10 @@ from seva.rtc.models import (
     WAITING,
     Appointment,
     Availability,
+    Meeting,
     QueueEntry,
 )
-from seva.rtc.signalling import CALL, RoomEvent, Seat
+from seva.rtc.signalling import CALL, MEETING, RoomEvent, Seat
 from seva.tenancy.models import Department, Official
 
 OFFER_SECONDS = 30
@@ -646,3 +647,49 @@ def record_room_events(
                 finish(session, entry, now=now)
         elif event.event == "connected":
             mark_held(session, event.room)
+
+
+# -- officials' meetings ----------------------------------------------------------------------
+
+
+def create_meeting(session: Session, official: Official, *, title: str, lobby: bool) -> Meeting:
+    title = " ".join(title.split())
+    if not title or len(title) > 200:
+        raise CallRefused("invalid_title", "give the meeting a title (1-200 characters)")
+    meeting = Meeting(
+        department_id=official.department_id,
+        title=title,
+        room=new_room("m"),
+        created_by=official.id,
+        lobby=lobby,
+    )
+    session.add(meeting)
+    session.flush()
+    return meeting
+
+
+def meetings_of(session: Session, official: Official) -> list[Meeting]:
+    return list(
+        session.scalars(
+            select(Meeting)
+            .where(Meeting.created_by == official.id, Meeting.ended_at.is_(None))
+            .order_by(Meeting.id.desc())
+            .limit(20)
+        )
+    )
+
+
+def meeting_seat(session: Session, official: Official, room: str) -> Seat:
+    """Any logged-in official with the link joins; its creator moderates (admits from the
+    waiting room, mutes, removes)."""
+    meeting = session.scalar(select(Meeting).where(Meeting.room == room))
+    if meeting is None or meeting.ended_at is not None:
+        raise CallRefused("not_found", "no meeting has this link", status=404)
+    return Seat(
+        room=room,
+        identity=f"official:{official.id}",
+        name=official.name,
+        role="moderator" if meeting.created_by == official.id else "official",
+        kind=MEETING,
+        lobby=meeting.lobby,
+    )

@@ -24,6 +24,7 @@ let cameraTrack = null;
 let screenTrack = null;
 let socket = null;
 let me = null;
+let role = config.role;
 let nextFile = 1;
 
 const $ = (id) => document.getElementById(id);
@@ -68,11 +69,16 @@ async function handle(message) {
   switch (message.type) {
     case "welcome":
       me = message.you;
+      role = message.role;
+      $("lobby").hidden = true;
       setStatus(message.peers.length ? "Connecting…" : "Waiting for the other side to join…");
       for (const peer of message.peers) await offerTo(peer.id, peer.name);
       break;
     case "lobby":
       setStatus("Waiting for the host to let you in…");
+      break;
+    case "waiting":
+      showLobby(message.peers);
       break;
     case "peer-joined":
       ensurePeer(message.peer.id, message.peer.name);
@@ -127,20 +133,39 @@ async function handle(message) {
 function ensurePeer(id, name) {
   let peer = peers.get(id);
   if (peer) {
-    if (name) peer.name = name;
+    if (name && !peer.name) {
+      peer.name = name;
+      peer.tile.querySelector("figcaption").firstChild.textContent = name;
+    }
     return peer;
   }
   const pc = new RTCPeerConnection({ iceServers: config.iceServers });
   const channel = pc.createDataChannel("files", { negotiated: true, id: 0, ordered: true });
   channel.binaryType = "arraybuffer";
   channel.bufferedAmountLowThreshold = 256 * 1024;
+  const tile = document.createElement("figure");
+  tile.className = "tile";
+  tile.dataset.peer = id;
   const video = document.createElement("video");
   video.autoplay = true;
   video.playsInline = true;
-  video.dataset.peer = id;
   video.title = name;
-  $("remotes").append(video);
-  peer = { id, name, pc, channel, video, pending: [], videoSender: null };
+  const caption = document.createElement("figcaption");
+  caption.textContent = name;
+  tile.append(video, caption);
+  if (role === "moderator") {
+    for (const [label, type] of [["Mute", "mute"], ["Remove", "remove"]]) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "secondary";
+      button.textContent = label;
+      button.dataset.action = type;
+      button.onclick = () => signal({ type, peer: id });
+      caption.append(" ", button);
+    }
+  }
+  $("remotes").append(tile);
+  peer = { id, name, pc, channel, video, tile, pending: [], videoSender: null };
   peers.set(id, peer);
   for (const track of localStream.getAudioTracks()) pc.addTrack(track, localStream);
   if (cameraTrack) {
@@ -186,11 +211,28 @@ async function flushCandidates(peer) {
   for (const candidate of pending) await addCandidate(peer, candidate);
 }
 
+function showLobby(waiting) {
+  const list = $("lobby-list");
+  list.replaceChildren(
+    ...waiting.map((person) => {
+      const item = document.createElement("li");
+      const admit = document.createElement("button");
+      admit.type = "button";
+      admit.textContent = `Admit ${person.name}`;
+      admit.dataset.admit = person.id;
+      admit.onclick = () => signal({ type: "admit", peer: person.id });
+      item.append(admit);
+      return item;
+    }),
+  );
+  $("lobby").hidden = waiting.length === 0;
+}
+
 function dropPeer(id) {
   const peer = peers.get(id);
   if (!peer) return;
   peer.pc.close();
-  peer.video.remove();
+  peer.tile.remove();
   peers.delete(id);
   setStatus(`${peer.name || "The other side"} left the call`);
 }
