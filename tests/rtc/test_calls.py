@@ -261,3 +261,33 @@ def test_booking_a_call_by_sms(gateway: Gateway, seeded: SeedReport) -> None:
         again = gateway.sms.handle(session, phone=phone, text="2", now=MONDAY_9)
         assert "booked" not in again.text
         assert len(rtc.upcoming(session, person, now=MONDAY_9)) == 1
+
+
+def test_a_call_is_cancelled_and_moved_by_sms(gateway: Gateway, seeded: SeedReport) -> None:
+    phone = "+919811000551"
+    with gateway.session() as session:
+        nothing = gateway.sms.handle(session, phone=phone, text="CALL CANCEL", now=MONDAY_9)
+        assert nothing.text.startswith("You have no call booked")
+        gateway.sms.handle(session, phone=phone, text="CALL FOOD", now=MONDAY_9)
+        gateway.sms.handle(session, phone=phone, text="1", now=MONDAY_9)
+    with gateway.session() as session:
+        cancelled = gateway.sms.handle(session, phone=phone, text="call cancel", now=MONDAY_9)
+        assert cancelled.text == (
+            "Your call on 30-11 10:00 is cancelled. Send CALL FOOD to choose another time."
+        )
+        person = citizens.find(session, phone)
+        assert person is not None and rtc.upcoming(session, person, now=MONDAY_9) == []
+        # The freed slot can be booked again, by anyone.
+        offer = gateway.sms.handle(session, phone="+919811000552", text="CALL FOOD", now=MONDAY_9)
+        assert "1) 30-11 10:00" in offer.text
+
+
+def test_a_wrong_number_answer_to_a_call_offer_books_nothing(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    phone = "+919811000561"
+    with gateway.session() as session:
+        gateway.sms.handle(session, phone=phone, text="CALL FOOD", now=MONDAY_9)
+        wrong = gateway.sms.handle(session, phone=phone, text="9", now=MONDAY_9)
+        assert wrong.text.startswith("That choice has expired")
+        assert session.scalars(select(Appointment)).all() == []

@@ -14,6 +14,7 @@ Conversation rules, the way citizens use basic phones:
 * ``LANG HI``/``HINDI``/``हिंदी`` and ``LANG EN``/``ENGLISH`` switch language on every channel;
 * ``CANCEL``/``EXIT`` end the open conversation;
 * ``CALL FOOD`` offers the next free times to talk to an official; a number books one;
+  ``CALL CANCEL`` cancels the next booked call;
 * ``DOCS`` lists the documents issued to the citizen's locker with their verification codes;
 * ``STOP`` ends bulk SMS from every department, ``STOP FOOD`` from one (TRAI's opt-out; OTPs
   and replies to the citizen's own requests still arrive); ``START`` (``START FOOD``) undoes it.
@@ -22,7 +23,7 @@ Conversation rules, the way citizens use basic phones:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -39,6 +40,7 @@ from seva.locker import service as locker
 from seva.messaging import service as messaging
 from seva.rtc import service as rtc
 from seva.tenancy import service as tenancy
+from seva.tenancy.models import Department
 
 CHANNEL = "sms"
 MAX_INBOUND = 1600
@@ -104,6 +106,14 @@ _CALL_CHOOSE = {
 _CALL_EXPIRED = {
     "en": "That choice has expired. Send CALL and the department code again.",
     "hi": "यह विकल्प समाप्त हो गया। फिर से CALL और विभाग कोड भेजें।",
+}
+_CALL_NOTHING = {
+    "en": "You have no call booked. Send CALL and a department code to book one.",
+    "hi": "आपकी कोई कॉल तय नहीं है। तय करने के लिए CALL और विभाग कोड भेजें।",
+}
+_CALL_CANCELLED = {
+    "en": "Your call on {when} is cancelled. Send CALL {code} to choose another time.",
+    "hi": "{when} की आपकी कॉल रद्द कर दी गई है। दूसरा समय चुनने के लिए CALL {code} भेजें।",
 }
 _CALL_TAKEN = {
     "en": "That time was just taken. Send CALL {code} for new times.",
@@ -238,6 +248,8 @@ class SmsPull:
         """``CALL FOOD``: the next free times to talk to the department, numbered to book."""
         lang = _lang(dialogue)
         moment = now or datetime.now(UTC)
+        if args and args[0].upper() in CANCEL_WORDS:
+            return self._keep(session, dialogue, self._cancel_call(session, dialogue, moment), now)
         department = tenancy.department_by_code(session, args[0].upper()) if args else None
         if department is None or not department.active:
             codes = rtc.departments_taking_calls(session)
@@ -250,12 +262,26 @@ class SmsPull:
         dialogue.meta[CALL_OFFER] = {
             "dept": department.code,
             "slots": [start.isoformat() for start in free],
-            "until": (moment + timedelta(minutes=10)).isoformat(),
+            "until": (moment + self.runtime.ttl).isoformat(),
         }
         self.runtime.save(session, dialogue, now=now)
         choices = " ".join(f"{n}) {rtc.ist_label(start)}" for n, start in enumerate(free, 1))
         text = _CALL_CHOOSE[lang].format(code=department.code, n=len(free), choices=choices)
         return SmsReply(text)
+
+    def _cancel_call(self, session: Session, dialogue: Dialogue, now: datetime) -> str:
+        """``CALL CANCEL``: the citizen's next appointment is cancelled (book another with
+        ``CALL <DEPT>``: that is how a call is moved by SMS)."""
+        lang = _lang(dialogue)
+        citizen = citizens.find(session, dialogue.phone or "")
+        upcoming = rtc.upcoming(session, citizen, now=now) if citizen is not None else []
+        if not upcoming:
+            return _CALL_NOTHING[lang]
+        appointment = upcoming[0]
+        rtc.cancel(session, appointment, now=now)
+        department = session.get(Department, appointment.department_id)
+        code = department.code if department is not None else ""
+        return _CALL_CANCELLED[lang].format(when=rtc.ist_label(appointment.starts_at), code=code)
 
     def _book_offered(
         self,
