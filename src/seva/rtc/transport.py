@@ -47,7 +47,9 @@ class SignallingServer:
                 if data is None:
                     data = message.get("bytes") or b""
                 await self._apply(self.hub.receive(conn, data, time.time()))
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, RuntimeError):
+            # RuntimeError: Starlette's answer to receive() on a socket this server has
+            # already closed (a replaced window, a removed participant).
             pass
         finally:
             self._sockets.pop(conn, None)
