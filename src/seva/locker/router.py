@@ -86,6 +86,12 @@ def _locker(gateway: GatewayDep) -> locker.Locker:
     return found
 
 
+def _message(request: Request, exc: LockerRefused, back: str) -> Response:
+    return render(
+        request, "portal_message.html", {"message": exc.message, "back": back}, exc.status
+    )
+
+
 def _json_error(exc: LockerRefused) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status)
 
@@ -178,12 +184,7 @@ def _verify_page(
     try:
         found = locker.verify(session, uri)
     except LockerRefused as exc:
-        return render(
-            request,
-            "portal_message.html",
-            {"message": exc.message, "back": "/"},
-            exc.status,
-        )
+        return _message(request, exc, "/")
     document = found.document
     issuer = found.issuer.display_name(lang) if found.issuer is not None else "?"
     if found.status == "valid":
@@ -324,12 +325,7 @@ def locker_file(
     try:
         document, data = locker.open_own(session, _locker(gateway), citizen, document_id)
     except LockerRefused as exc:
-        return render(
-            request,
-            "portal_message.html",
-            {"message": exc.message, "back": "/me/locker"},
-            exc.status,
-        )
+        return _message(request, exc, "/me/locker")
     return _file_response(document, data)
 
 
@@ -394,7 +390,5 @@ def shared(
     try:
         document, data, _share = locker.open_shared(session, _locker(gateway), token)
     except LockerRefused as exc:
-        return render(
-            request, "portal_message.html", {"message": exc.message, "back": "/"}, exc.status
-        )
+        return _message(request, exc, "/")
     return _file_response(document, data)

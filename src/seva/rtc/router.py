@@ -194,10 +194,11 @@ def call_department(request: Request, session: SessionDep, code: str, booked: st
     )
 
 
-@router.post("/call/{code}/queue")
-def call_queue(
-    request: Request, session: SessionDep, code: str, csrf: Annotated[str, Form()] = ""
-) -> Response:
+def _department_form(
+    request: Request, session: Session, code: str, csrf: str
+) -> tuple[Department, Citizen] | Response:
+    """The department and the logged-in citizen posting one of its call forms, or the
+    answer when either is missing or the form is stale."""
     department = _department(session, code)
     citizen = _citizen(request, session)
     if department is None:
@@ -206,6 +207,17 @@ def call_queue(
         return _login(f"/call/{department.code}")
     if not check_csrf(request, csrf):
         return _message(request, ui("form_expired", page_lang(request)), 400)
+    return department, citizen
+
+
+@router.post("/call/{code}/queue")
+def call_queue(
+    request: Request, session: SessionDep, code: str, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    found = _department_form(request, session, code, csrf)
+    if isinstance(found, Response):
+        return found
+    department, citizen = found
     entry = rtc.join_queue(session, department, citizen, now=_now())
     return RedirectResponse(f"/call/q/{entry.room}", status_code=303)
 
@@ -218,14 +230,10 @@ def call_book(
     starts_at: Annotated[str, Form(max_length=40)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    department = _department(session, code)
-    citizen = _citizen(request, session)
-    if department is None:
-        return _message(request, ui("call_none", page_lang(request)), 404)
-    if citizen is None:
-        return _login(f"/call/{department.code}")
-    if not check_csrf(request, csrf):
-        return _message(request, ui("form_expired", page_lang(request)), 400)
+    found = _department_form(request, session, code, csrf)
+    if isinstance(found, Response):
+        return found
+    department, citizen = found
     try:
         when = datetime.fromisoformat(starts_at)
         appointment = rtc.book(
