@@ -252,8 +252,8 @@ class SmsPull:
             return self._keep(session, dialogue, self._cancel_call(session, dialogue, moment), now)
         department = tenancy.department_by_code(session, args[0].upper()) if args else None
         if department is None or not department.active:
-            codes = rtc.departments_taking_calls(session)
-            listing = ", ".join(f"CALL {code}" for code in codes) or "-"
+            taking = rtc.departments_taking_calls(session)
+            listing = ", ".join(f"CALL {d.code}" for d in taking) or "-"
             return self._keep(session, dialogue, _CALL_WHICH[lang].format(codes=listing), now)
         free = [start for start, _ in rtc.free_slots(session, department.id, now=moment, days=7)]
         free = free[:CALL_CHOICES]

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -19,7 +18,7 @@ from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from seva.citizens import service as citizens
+from seva.citizens.models import Citizen
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import error_body
 from seva.locker import service as locker
@@ -27,7 +26,7 @@ from seva.locker.models import ISSUED
 from seva.locker.service import MAX_BYTES, LockerRefused
 from seva.tenancy.api_auth import DepartmentDep
 from seva.web.i18n import register, ui
-from seva.web.portal import citizen_phone
+from seva.web.portal import current_citizen
 from seva.web.templating import check_csrf, page_lang, pop_flash, render
 
 api = APIRouter(prefix="/api/v1", tags=["Locker API"])
@@ -178,13 +177,9 @@ def verify_keys(gateway: GatewayDep) -> JSONResponse:
 
 
 def _verify_page(
-    request: Request, session: SessionDep, uri: str, *, file_result: bool | None = None
+    request: Request, found: locker.Verification, *, file_result: bool | None = None
 ) -> Response:
     lang = page_lang(request)
-    try:
-        found = locker.verify(session, uri)
-    except LockerRefused as exc:
-        return _message(request, exc, "/")
     document = found.document
     issuer = found.issuer.display_name(lang) if found.issuer is not None else "?"
     if found.status == "valid":
@@ -208,11 +203,12 @@ def _verify_page(
 
 @pages.get("/verify/{uri}")
 def verify_page(request: Request, session: SessionDep, uri: Uri) -> Response:
-    if request.headers.get("accept", "").startswith("application/json"):
-        try:
-            found = locker.verify(session, uri)
-        except LockerRefused as exc:
-            return _json_error(exc)
+    wants_json = request.headers.get("accept", "").startswith("application/json")
+    try:
+        found = locker.verify(session, uri)
+    except LockerRefused as exc:
+        return _json_error(exc) if wants_json else _message(request, exc, "/")
+    if wants_json:
         document = found.document
         return JSONResponse(
             {
@@ -228,7 +224,7 @@ def verify_page(request: Request, session: SessionDep, uri: Uri) -> Response:
                 "key_id": request.app.state.gateway.locker.signer.key_id,
             }
         )
-    return _verify_page(request, session, uri)
+    return _verify_page(request, found)
 
 
 @pages.post("/verify/{uri}")
@@ -236,29 +232,25 @@ async def verify_file(
     request: Request, session: SessionDep, gateway: GatewayDep, uri: Uri, file: UploadFile = File()
 ) -> Response:
     data = await file.read(MAX_BYTES + 1)
-    document = None
-    with contextlib.suppress(LockerRefused):
-        document = locker.verify(session, uri).document
-    matches = document is not None and locker.file_matches(_locker(gateway), document, data)
-    return _verify_page(request, session, uri, file_result=matches)
+    try:
+        found = locker.verify(session, uri)
+    except LockerRefused as exc:
+        return _message(request, exc, "/")
+    matches = locker.file_matches(_locker(gateway), found.document, data)
+    return _verify_page(request, found, file_result=matches)
 
 
 # -- the citizen's pages ----------------------------------------------------------------------
 
 
-def _citizen(request: Request, session: SessionDep) -> Any:
-    phone = citizen_phone(request)
-    return citizens.get_or_create(session, phone) if phone else None
-
-
-def _form_citizen(request: Request, session: SessionDep, csrf: str) -> tuple[Any, Response | None]:
+def _form_citizen(request: Request, session: SessionDep, csrf: str) -> Citizen | Response:
     """The logged-in citizen posting a locker form, or the answer when there is none."""
-    citizen = _citizen(request, session)
+    citizen = current_citizen(request, session)
     if citizen is None:
-        return None, _to_login()
+        return _to_login()
     if not check_csrf(request, csrf):
-        return None, _flash(request, "error", ui("form_expired", page_lang(request)))
-    return citizen, None
+        return _flash(request, "error", ui("form_expired", page_lang(request)))
+    return citizen
 
 
 def _to_login() -> RedirectResponse:
@@ -272,7 +264,7 @@ def _flash(request: Request, kind: str, text: str) -> RedirectResponse:
 
 @pages.get("/me/locker")
 def locker_page(request: Request, session: SessionDep) -> Response:
-    citizen = _citizen(request, session)
+    citizen = current_citizen(request, session)
     if citizen is None:
         return _to_login()
     docs = locker.documents(session, citizen)
@@ -299,9 +291,9 @@ async def locker_upload(
     file: UploadFile = File(),
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    citizen, refused = _form_citizen(request, session, csrf)
-    if refused is not None:
-        return refused
+    citizen = _form_citizen(request, session, csrf)
+    if isinstance(citizen, Response):
+        return citizen
     data = await file.read(MAX_BYTES + 1)
     try:
         document = locker.add_file(
@@ -319,7 +311,7 @@ def locker_file(
     gateway: GatewayDep,
     document_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> Response:
-    citizen = _citizen(request, session)
+    citizen = current_citizen(request, session)
     if citizen is None:
         return _to_login()
     try:
@@ -350,9 +342,9 @@ def locker_share(
     hours: Annotated[int, Form(ge=0, le=100_000)] = 24,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    citizen, refused = _form_citizen(request, session, csrf)
-    if refused is not None:
-        return refused
+    citizen = _form_citizen(request, session, csrf)
+    if isinstance(citizen, Response):
+        return citizen
     try:
         _share, token = locker.share(
             session, citizen, document_id, shared_with=shared_with, hours=hours
@@ -370,9 +362,9 @@ def locker_unshare(
     share_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    citizen, refused = _form_citizen(request, session, csrf)
-    if refused is not None:
-        return refused
+    citizen = _form_citizen(request, session, csrf)
+    if isinstance(citizen, Response):
+        return citizen
     try:
         locker.revoke_share(session, citizen, share_id)
     except LockerRefused as exc:

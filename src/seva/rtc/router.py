@@ -25,7 +25,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import error_body
@@ -44,7 +43,7 @@ from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department, Official, Role
 from seva.web.auth import current_official, require_official
 from seva.web.i18n import register, ui
-from seva.web.portal import citizen_phone
+from seva.web.portal import current_citizen
 from seva.web.templating import check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
@@ -130,11 +129,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _citizen(request: Request, session: Session) -> Citizen | None:
-    phone = citizen_phone(request)
-    return citizens.get_or_create(session, phone) if phone else None
-
-
 def _login(next_url: str) -> RedirectResponse:
     return RedirectResponse(f"/citizen/login?next={next_url}", status_code=303)
 
@@ -148,11 +142,7 @@ def _message(request: Request, message: str, status: int, back: str = "/call") -
 
 @router.get("/call")
 def call_home(request: Request, session: SessionDep) -> Response:
-    taking = session.scalars(
-        select(Department)
-        .where(Department.id.in_(select(Availability.department_id)), Department.active)
-        .order_by(Department.code)
-    ).all()
+    taking = rtc.departments_taking_calls(session)
     return render(request, "call_home.html", {"departments": taking})
 
 
@@ -166,7 +156,7 @@ def call_department(request: Request, session: SessionDep, code: str, booked: st
     department = _department(session, code)
     if department is None:
         return _message(request, ui("call_none", page_lang(request)), 404)
-    citizen = _citizen(request, session)
+    citizen = current_citizen(request, session)
     if citizen is None:
         return _login(f"/call/{department.code}")
     now = _now()
@@ -200,7 +190,7 @@ def _department_form(
     """The department and the logged-in citizen posting one of its call forms, or the
     answer when either is missing or the form is stale."""
     department = _department(session, code)
-    citizen = _citizen(request, session)
+    citizen = current_citizen(request, session)
     if department is None:
         return _message(request, ui("call_none", page_lang(request)), 404)
     if citizen is None:
@@ -257,7 +247,7 @@ def call_book(
 def call_cancel(
     request: Request, session: SessionDep, room: Room, csrf: Annotated[str, Form()] = ""
 ) -> Response:
-    citizen = _citizen(request, session)
+    citizen = current_citizen(request, session)
     appointment = session.scalar(select(Appointment).where(Appointment.room == room))
     if citizen is None or appointment is None or appointment.citizen_id != citizen.id:
         return _message(request, "no such appointment", 404)
@@ -272,7 +262,7 @@ def call_cancel(
 
 
 def _own_entry(request: Request, session: Session, room: str) -> QueueEntry | None:
-    citizen = _citizen(request, session)
+    citizen = current_citizen(request, session)
     entry = session.scalar(select(QueueEntry).where(QueueEntry.room == room))
     if citizen is None or entry is None or entry.citizen_id != citizen.id:
         return None
@@ -339,7 +329,7 @@ def _seat_for(request: Request, session: Session, room: str) -> tuple[Seat, str]
             raise CallRefused("not_found", "no call has this link", status=404)
         if official is not None and entry.official_id == official.id:
             return rtc.official_seat(official, room), "/console/calls"
-        citizen = _citizen(request, session)
+        citizen = current_citizen(request, session)
         if citizen is None or citizen.id != entry.citizen_id:
             raise CallRefused("not_yours", "this call belongs to someone else", status=403)
         if entry.status != CONNECTED:

@@ -234,10 +234,10 @@ def ist_label(moment: datetime) -> str:
     return moment.astimezone(INDIA).strftime("%d-%m %H:%M")
 
 
-def departments_taking_calls(session: Session) -> list[str]:
+def departments_taking_calls(session: Session) -> list[Department]:
     return list(
         session.scalars(
-            select(Department.code)
+            select(Department)
             .where(Department.id.in_(select(Availability.department_id)), Department.active)
             .order_by(Department.code)
         )

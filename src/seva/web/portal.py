@@ -26,6 +26,7 @@ from seva.channels.web import (
     send_code,
 )
 from seva.citizens import service as citizens
+from seva.citizens.models import Citizen
 from seva.deps import GatewayDep, SessionDep
 from seva.flows.schema import LANGUAGES
 from seva.web import service_form
@@ -104,6 +105,12 @@ register(
 def citizen_phone(request: Request) -> str | None:
     phone = request.session.get(SESSION_CITIZEN)
     return str(phone) if phone else None
+
+
+def current_citizen(request: Request, session: Session) -> Citizen | None:
+    """The citizen logged in to this browser, from the registry (made on first use)."""
+    phone = citizen_phone(request)
+    return citizens.get_or_create(session, phone) if phone else None
 
 
 def _dialogue_key(request: Request) -> str:
