@@ -109,6 +109,8 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         finally:
             diary.cancel()
             await stop_sms(gw)
+            if gw.rtc.sfu is not None:
+                await gw.rtc.sfu.aclose()
             if owned:
                 gw.close()
 

@@ -24,6 +24,7 @@ from seva.locker.signing import Signer
 from seva.locker.storage import FileStorage
 from seva.messaging.intake import SendIntake
 from seva.rtc import service as rtc_service
+from seva.rtc.janus import JanusAdmin, JanusSfu
 from seva.rtc.signalling import Hub, RoomEvent
 from seva.rtc.tokens import JoinTokens
 from seva.rtc.transport import SignallingServer
@@ -62,9 +63,17 @@ class Gateway:
             base_url=self.settings.base_url,
         )
         self.rtc = SignallingServer(
-            Hub(meeting_capacity=MESH_MEETING_LIMIT), on_events=self._record_room_events
+            Hub(meeting_capacity=self.meeting_limit),
+            on_events=self._record_room_events,
+            sfu=_janus(self.settings),
         )
         self.rtc_tokens = JoinTokens(self.settings.secret_key)
+
+    @property
+    def meeting_limit(self) -> int:
+        if self.settings.janus_configured:
+            return self.settings.janus_meeting_limit
+        return MESH_MEETING_LIMIT
 
     def _record_room_events(self, events: list[tuple[RoomEvent, bool]]) -> None:
         with self.session() as session:
@@ -87,6 +96,19 @@ class Gateway:
         self.db.dispose()
         if self.redis is not None:
             self.redis.close()
+
+
+def _janus(settings: Settings) -> JanusSfu | None:
+    if not settings.janus_configured:
+        return None
+    secret = settings.janus_admin_secret or ""
+    return JanusSfu(
+        JanusAdmin(settings.janus_admin_url, secret),
+        ws_url=settings.janus_ws_url,
+        secret_key=settings.secret_key,
+        admin_key=settings.janus_admin_key or secret,
+        publishers=settings.janus_meeting_limit,
+    )
 
 
 def build_gateway(settings: Settings, *, database_url: str | None = None) -> Gateway:

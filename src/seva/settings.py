@@ -64,6 +64,21 @@ class Settings(BaseSettings):
     turn_secret: str | None = None
     turn_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
 
+    janus_admin_url: str = ""
+    """Janus's admin API (``http://host:7088/admin``), reachable by Seva only. With it and
+    ``SEVA_JANUS_WS_URL`` set, officials' meetings go through the Janus SFU (up to
+    ``SEVA_JANUS_MEETING_LIMIT`` people); without them, browser to browser for up to 4."""
+    janus_ws_url: str = ""
+    """Janus's WebSocket API as browsers reach it (``wss://janus.example.gov.in/``)."""
+    janus_admin_secret: str | None = None
+    """Janus's ``admin_secret``; also its VideoRoom ``admin_key`` unless that is set apart."""
+    janus_admin_key: str | None = None
+    janus_meeting_limit: int = Field(default=30, ge=2, le=200)
+
+    @property
+    def janus_configured(self) -> bool:
+        return bool(self.janus_admin_url and self.janus_ws_url and self.janus_admin_secret)
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env == "production" and self.secret_key == DEFAULT_SECRET:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from seva.cli import db, demo, dept, dispatch, services, sms, smsc
+from seva.cli import db, demo, dept, dispatch, janus, services, sms, smsc
 
 app = typer.Typer(
     name="seva",
@@ -16,6 +16,7 @@ app.command("demo")(demo.demo)
 app.command("serve")(demo.serve)
 app.command("dispatch")(dispatch.dispatch)
 app.command("smsc-sim")(smsc.smsc_sim)
+app.command("janus-config")(janus.janus_config_command)
 app.add_typer(db.app, name="db")
 app.add_typer(dept.app, name="dept")
 app.add_typer(services.app, name="services")

@@ -116,6 +116,10 @@ register(
             "en": "Up to {n} participants, browser to browser.",
             "hi": "अधिकतम {n} प्रतिभागी, ब्राउज़र से ब्राउज़र।",
         },
+        "meetings_limit_sfu": {
+            "en": "Up to {n} participants, through the meeting server (Janus).",
+            "hi": "अधिकतम {n} प्रतिभागी, मीटिंग सर्वर (Janus) के ज़रिए।",
+        },
     }
 )
 
@@ -548,6 +552,7 @@ def meetings_page(request: Request, session: SessionDep, official: AnyOfficial) 
         {
             "meetings": rtc.meetings_of(session, official),
             "limit": _gateway(request).rtc.hub.meeting_capacity,
+            "through_sfu": _gateway(request).rtc.sfu is not None,
         },
     )
 

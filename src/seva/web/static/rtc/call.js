@@ -8,6 +8,12 @@
 // file, more after a reconnect), the sender streams from there, and the receiver checks the
 // SHA-256 of the whole file. A citizen's page then hands the file to Seva, which keeps it in
 // the citizen's locker after checking the same hash, and tells the sender it was saved.
+//
+// Meetings through Janus: when Seva's "welcome" carries an "sfu" block, media goes through
+// the SFU instead (sfu.js) and the tiles follow Janus's feeds; signalling, chat and the
+// moderator's controls stay on /rtc/ws. No file transfer there: files are for 1:1 calls.
+
+import { JanusRoom } from "./sfu.js";
 
 const root = document.getElementById("call");
 const config = JSON.parse(root.dataset.config);
@@ -26,6 +32,8 @@ let socket = null;
 let me = null;
 let role = config.role;
 let nextFile = 1;
+let sfu = null; // a JanusRoom when the meeting goes through Janus
+const members = new Map(); // peer id -> name, for SFU tiles (Janus's display is the peer id)
 
 const $ = (id) => document.getElementById(id);
 const setStatus = (text) => { $("call-status").textContent = text; };
@@ -72,7 +80,12 @@ async function handle(message) {
       role = message.role;
       $("lobby").hidden = true;
       setStatus(message.peers.length ? "Connecting…" : "Waiting for the other side to join…");
-      for (const peer of message.peers) await offerTo(peer.id, peer.name);
+      for (const peer of message.peers) members.set(peer.id, peer.name);
+      if (message.sfu) await joinSfu(message.sfu);
+      else {
+        if (message.notice) setStatus(`Browser to browser: ${message.notice}`);
+        for (const peer of message.peers) await offerTo(peer.id, peer.name);
+      }
       break;
     case "lobby":
       setStatus("Waiting for the host to let you in…");
@@ -81,7 +94,8 @@ async function handle(message) {
       showLobby(message.peers);
       break;
     case "peer-joined":
-      ensurePeer(message.peer.id, message.peer.name);
+      members.set(message.peer.id, message.peer.name);
+      if (!sfu) ensurePeer(message.peer.id, message.peer.name);
       setStatus(`${message.peer.name} joined`);
       break;
     case "peer-left":
@@ -130,19 +144,7 @@ async function handle(message) {
   }
 }
 
-function ensurePeer(id, name) {
-  let peer = peers.get(id);
-  if (peer) {
-    if (name && !peer.name) {
-      peer.name = name;
-      peer.tile.querySelector("figcaption").firstChild.textContent = name;
-    }
-    return peer;
-  }
-  const pc = new RTCPeerConnection({ iceServers: config.iceServers });
-  const channel = pc.createDataChannel("files", { negotiated: true, id: 0, ordered: true });
-  channel.binaryType = "arraybuffer";
-  channel.bufferedAmountLowThreshold = 256 * 1024;
+function makeTile(id, name) {
   const tile = document.createElement("figure");
   tile.className = "tile";
   tile.dataset.peer = id;
@@ -165,6 +167,23 @@ function ensurePeer(id, name) {
     }
   }
   $("remotes").append(tile);
+  return { tile, video };
+}
+
+function ensurePeer(id, name) {
+  let peer = peers.get(id);
+  if (peer) {
+    if (name && !peer.name) {
+      peer.name = name;
+      peer.tile.querySelector("figcaption").firstChild.textContent = name;
+    }
+    return peer;
+  }
+  const pc = new RTCPeerConnection({ iceServers: config.iceServers });
+  const channel = pc.createDataChannel("files", { negotiated: true, id: 0, ordered: true });
+  channel.binaryType = "arraybuffer";
+  channel.bufferedAmountLowThreshold = 256 * 1024;
+  const { tile, video } = makeTile(id, name);
   peer = { id, name, pc, channel, video, tile, pending: [], videoSender: null };
   peers.set(id, peer);
   for (const track of localStream.getAudioTracks()) pc.addTrack(track, localStream);
@@ -189,6 +208,33 @@ function ensurePeer(id, name) {
   channel.onopen = () => announceFiles(peer);
   channel.onmessage = (event) => onChannel(peer, event.data).catch((error) => setFileStatus(String(error)));
   return peer;
+}
+
+async function joinSfu(block) {
+  sfu = new JanusRoom(block, {
+    iceServers: config.iceServers,
+    display: me,
+    onStatus: setStatus,
+    onTrack(id, stream, pc) {
+      let peer = peers.get(id);
+      if (!peer) {
+        const name = members.get(id) || "";
+        const { tile, video } = makeTile(id, name);
+        peer = { id, name, pc, video, tile, videoSender: null };
+        peers.set(id, peer);
+      }
+      peer.pc = pc;
+      peer.video.srcObject = stream;
+      pc.onconnectionstatechange = () => {
+        if (pc.connectionState === "connected") {
+          setStatus("Connected through the meeting server");
+          window.sevaCall.timing.connected ??= performance.timeOrigin + performance.now();
+        }
+      };
+    },
+    onGone: (id) => dropPeer(id),
+  });
+  await sfu.start(localStream);
 }
 
 async function offerTo(id, name) {
@@ -231,7 +277,7 @@ function showLobby(waiting) {
 function dropPeer(id) {
   const peer = peers.get(id);
   if (!peer) return;
-  peer.pc.close();
+  if (peer.pc) peer.pc.close();
   peer.tile.remove();
   peers.delete(id);
   setStatus(`${peer.name || "The other side"} left the call`);
@@ -257,15 +303,18 @@ $("camera").onclick = () => {
 // Audio only: stop sending video at all (not just black frames), for a weak connection.
 $("audio-only").onclick = async () => {
   const on = $("audio-only").getAttribute("aria-pressed") !== "true";
-  for (const peer of peers.values()) {
-    await peer.videoSender.replaceTrack(on ? null : screenTrack || cameraTrack);
-  }
+  await replaceVideo(on ? null : screenTrack || cameraTrack);
   $("audio-only").setAttribute("aria-pressed", String(on));
   signal({ type: "state", video: !on });
 };
 
+async function replaceVideo(track) {
+  if (sfu) await sfu.replaceVideo(track);
+  for (const peer of peers.values()) if (peer.videoSender) await peer.videoSender.replaceTrack(track);
+}
+
 async function setVideoTrack(track) {
-  for (const peer of peers.values()) await peer.videoSender.replaceTrack(track);
+  await replaceVideo(track);
   $("local").srcObject = new MediaStream([...localStream.getAudioTracks(), ...(track ? [track] : [])]);
 }
 
@@ -329,7 +378,7 @@ $("file").onchange = async () => {
   outgoing.set(meta.no, { meta, bytes, sending: false });
   log.sent.push({ name: meta.name, size: meta.size, sha256: meta.sha256, state: "offered" });
   setFileStatus(`Sending ${meta.name}…`);
-  for (const peer of peers.values()) if (peer.channel.readyState === "open") peer.channel.send(JSON.stringify(meta));
+  for (const peer of peers.values()) if (peer.channel && peer.channel.readyState === "open") peer.channel.send(JSON.stringify(meta));
   return undefined;
 };
 
@@ -445,12 +494,48 @@ window.sevaCall = {
   get me() {
     return me;
   },
+  get mode() {
+    return sfu ? "sfu" : "mesh";
+  },
+  get sfu() {
+    return sfu;
+  },
   videoTrackLabels() {
+    if (sfu) return [sfu.videoSender && sfu.videoSender.track ? sfu.videoSender.track.label : null];
     return [...peers.values()].map((peer) => (peer.videoSender.track ? peer.videoSender.track.label : null));
+  },
+  // The addresses media comes from: the other browsers in a mesh, Janus through the SFU.
+  async remoteAddresses() {
+    const found = new Set();
+    for (const peer of peers.values()) {
+      if (!peer.pc) continue;
+      const stats = await peer.pc.getStats();
+      const pairs = [];
+      stats.forEach((report) => {
+        if (report.type === "candidate-pair" && report.nominated && report.state === "succeeded") pairs.push(report);
+      });
+      for (const pair of pairs) {
+        const remote = stats.get(pair.remoteCandidateId);
+        if (remote) found.add(remote.address || remote.ip);
+      }
+    }
+    return [...found];
+  },
+  async inboundAudioPackets() {
+    const byPeer = {};
+    for (const peer of peers.values()) {
+      if (!peer.pc) continue;
+      const stats = await peer.pc.getStats();
+      stats.forEach((report) => {
+        if (report.type === "inbound-rtp" && report.kind === "audio") byPeer[peer.id] = (byPeer[peer.id] || 0) + (report.packetsReceived || 0);
+      });
+    }
+    return byPeer;
   },
   async inboundVideoFrames() {
     let frames = 0;
     for (const peer of peers.values()) {
+      if (!peer.pc) continue;
       const stats = await peer.pc.getStats();
       stats.forEach((report) => {
         if (report.type === "inbound-rtp" && report.kind === "video") frames += report.framesDecoded || 0;
