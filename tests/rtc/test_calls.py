@@ -291,3 +291,105 @@ def test_a_wrong_number_answer_to_a_call_offer_books_nothing(
         wrong = gateway.sms.handle(session, phone=phone, text="9", now=MONDAY_9)
         assert wrong.text.startswith("That choice has expired")
         assert session.scalars(select(Appointment)).all() == []
+
+
+def test_a_call_is_moved_by_sms_and_a_refused_move_keeps_the_old_time(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    phone = "+919811000571"
+    with gateway.session() as session:
+        assert gateway.sms.handle(session, phone=phone, text="CALL MOVE", now=MONDAY_9).text == (
+            "You have no call booked. Send CALL and a department code to book one."
+        )
+        gateway.sms.handle(session, phone=phone, text="CALL FOOD", now=MONDAY_9)
+        gateway.sms.handle(session, phone=phone, text="1", now=MONDAY_9)
+    with gateway.session() as session:
+        offer = gateway.sms.handle(session, phone=phone, text="call move", now=MONDAY_9)
+        assert offer.text.startswith("Your call with FOOD is at 30-11 10:00. Reply 1-5 to move")
+        # The time it holds is not offered; the times its buffer blocked are.
+        assert offer.text.endswith(
+            "1) 30-11 10:15 2) 30-11 10:30 3) 30-11 10:45 4) 30-11 11:00 5) 30-11 11:15"
+        )
+        moved = gateway.sms.handle(session, phone=phone, text="3", now=MONDAY_9)
+        assert moved.text.startswith("Your call with Food & Civil Supplies is moved to 30-11 10:45")
+        person = citizens.find(session, phone)
+        assert person is not None
+        [appointment] = rtc.upcoming(session, person, now=MONDAY_9)
+        assert appointment.starts_at == datetime(2026, 11, 30, 5, 15, tzinfo=UTC)
+        assert appointment.room in moved.text
+        # The old time is free again.
+        other = gateway.sms.handle(session, phone="+919811000572", text="CALL FOOD", now=MONDAY_9)
+        assert "1) 30-11 10:00" in other.text
+
+    # A move to a time that was taken meanwhile leaves the citizen with the call they had.
+    with gateway.session() as session:
+        person = citizens.find(session, phone)
+        assert person is not None
+        [kept] = rtc.upcoming(session, person, now=MONDAY_9)
+        department, _ = food(gateway)
+        taken_by = citizens.get_or_create(session, "+919811000573", channel="web")
+        taken = rtc.book(
+            session,
+            department=department,
+            citizen=taken_by,
+            starts_at=TEN_IST + timedelta(minutes=90),
+            now=MONDAY_9,
+            notify=False,
+        )
+        with pytest.raises(CallRefused):
+            rtc.reschedule(session, kept, starts_at=taken.starts_at, now=MONDAY_9, channel="web")
+        assert kept.status == BOOKED and kept.slot_key is not None
+        assert [a.id for a in rtc.upcoming(session, person, now=MONDAY_9)] == [kept.id]
+
+
+def ussd(gateway: Gateway, phone: str, inputs: list[str]) -> str:
+    with gateway.session() as session:
+        screen = gateway.ussd.handle(
+            session, session_id=f"s-{phone}", phone=phone, text="*".join(inputs), now=MONDAY_9
+        )
+    return screen.render()
+
+
+def test_booking_moving_and_cancelling_a_call_by_ussd(gateway: Gateway, seeded: SeedReport) -> None:
+    phone = "+919811000581"
+    root = ussd(gateway, phone, [])
+    assert "My booked calls" not in root
+    food_key = next(line.split(".")[0] for line in root.splitlines() if "Food" in line)
+    department = ussd(gateway, phone, [food_key])
+    book_key = next(line.split(".")[0] for line in department.splitlines() if "Book a call" in line)
+    times = ussd(gateway, phone, [food_key, book_key])
+    assert times.startswith("CON Call with FOOD (IST):\n1. 30-11 10:00\n2. 30-11 10:15")
+    booked = ussd(gateway, phone, [food_key, book_key, "2"])
+    assert booked == "END Call booked for 30-11 10:15 IST. The join link is coming by SMS."
+    with gateway.session() as session:
+        person = citizens.find(session, phone)
+        assert person is not None
+        [appointment] = rtc.upcoming(session, person, now=MONDAY_9)
+        assert appointment.channel == "ussd"
+        assert appointment.room in messaging.inbox(session, phone)[-1].text
+
+    # A new session: the first menu now offers the booked call, to move or cancel it.
+    root = ussd(gateway, phone, [])
+    assert "My booked calls" in root
+    mine_key = next(line.split(".")[0] for line in root.splitlines() if "My booked calls" in line)
+    listed = ussd(gateway, phone, [mine_key])
+    assert "1. FOOD 30-11 10:15" in listed
+    actions = ussd(gateway, phone, [mine_key, "1"])
+    assert "1. Cancel" in actions and "2. Move to another time" in actions
+    moving = ussd(gateway, phone, [mine_key, "1", "2"])
+    assert "1. 30-11 10:00" in moving and "10:15" not in moving
+    moved = ussd(gateway, phone, [mine_key, "1", "2", "1"])
+    assert moved == "END Call moved to 30-11 10:00 IST. The new join link is coming by SMS."
+    with gateway.session() as session:
+        person = citizens.find(session, phone)
+        assert person is not None
+        [now_at] = rtc.upcoming(session, person, now=MONDAY_9)
+        assert now_at.starts_at == TEN_IST
+        assert "moved to 30-11 10:00" in messaging.inbox(session, phone)[-1].text
+        assert now_at.room in messaging.inbox(session, phone)[-1].text
+
+    cancelled = ussd(gateway, phone, [mine_key, "1", "1"])
+    assert cancelled == "END Your call on 30-11 10:00 IST is cancelled."
+    with gateway.session() as session:
+        person = citizens.find(session, phone)
+        assert person is not None and rtc.upcoming(session, person, now=MONDAY_9) == []

@@ -14,7 +14,8 @@ Conversation rules, the way citizens use basic phones:
 * ``LANG HI``/``HINDI``/``हिंदी`` and ``LANG EN``/``ENGLISH`` switch language on every channel;
 * ``CANCEL``/``EXIT`` end the open conversation;
 * ``CALL FOOD`` offers the next free times to talk to an official; a number books one;
-  ``CALL CANCEL`` cancels the next booked call;
+  ``CALL MOVE`` offers other times for the next booked call (a number moves it there);
+  ``CALL CANCEL`` cancels it;
 * ``DOCS`` lists the documents issued to the citizen's locker with their verification codes;
 * ``STOP`` ends bulk SMS from every department, ``STOP FOOD`` from one (TRAI's opt-out; OTPs
   and replies to the citizen's own requests still arrive); ``START`` (``START FOOD``) undoes it.
@@ -39,6 +40,7 @@ from seva.flows.store import Dialogue
 from seva.locker import service as locker
 from seva.messaging import service as messaging
 from seva.rtc import service as rtc
+from seva.rtc.models import BOOKED, Appointment
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
 
@@ -91,6 +93,7 @@ CALL_WORDS = frozenset({"CALL", "APPOINTMENT"})
 """``CALL FOOD``: book a call with an official of the department (``rtc``)."""
 CALL_OFFER = "call_offer"
 CALL_CHOICES = 5
+MOVE_WORDS = frozenset({"MOVE", "CHANGE", "RESCHEDULE"})
 _CALL_WHICH = {
     "en": "Which department? Send {codes}.",
     "hi": "कौन सा विभाग? भेजें: {codes}।",
@@ -114,6 +117,10 @@ _CALL_NOTHING = {
 _CALL_CANCELLED = {
     "en": "Your call on {when} is cancelled. Send CALL {code} to choose another time.",
     "hi": "{when} की आपकी कॉल रद्द कर दी गई है। दूसरा समय चुनने के लिए CALL {code} भेजें।",
+}
+_CALL_MOVE = {
+    "en": "Your call with {code} is at {when}. Reply 1-{n} to move it (IST): {choices}",
+    "hi": "{code} से आपकी कॉल {when} पर है। बदलने के लिए 1-{n} भेजें (IST): {choices}",
 }
 _CALL_TAKEN = {
     "en": "That time was just taken. Send CALL {code} for new times.",
@@ -250,23 +257,39 @@ class SmsPull:
         moment = now or datetime.now(UTC)
         if args and args[0].upper() in CANCEL_WORDS:
             return self._keep(session, dialogue, self._cancel_call(session, dialogue, moment), now)
-        department = tenancy.department_by_code(session, args[0].upper()) if args else None
+        moving: Appointment | None = None
+        if args and args[0].upper() in MOVE_WORDS:
+            citizen = citizens.find(session, dialogue.phone or "")
+            booked = rtc.upcoming(session, citizen, now=moment) if citizen is not None else []
+            if not booked:
+                return self._keep(session, dialogue, _CALL_NOTHING[lang], now)
+            moving = booked[0]
+            department = session.get(Department, moving.department_id)
+        else:
+            department = tenancy.department_by_code(session, args[0].upper()) if args else None
         if department is None or not department.active:
             taking = rtc.departments_taking_calls(session)
             listing = ", ".join(f"CALL {d.code}" for d in taking) or "-"
             return self._keep(session, dialogue, _CALL_WHICH[lang].format(codes=listing), now)
-        free = [start for start, _ in rtc.free_slots(session, department.id, now=moment, days=7)]
-        free = free[:CALL_CHOICES]
+        found = rtc.free_slots(session, department.id, now=moment, days=7, moving=moving)
+        free = [start for start, _ in found][:CALL_CHOICES]
         if not free:
             return self._keep(session, dialogue, _CALL_NONE[lang].format(code=department.code), now)
         dialogue.meta[CALL_OFFER] = {
             "dept": department.code,
             "slots": [start.isoformat() for start in free],
             "until": (moment + self.runtime.ttl).isoformat(),
+            **({"moves": moving.id} if moving is not None else {}),
         }
         self.runtime.save(session, dialogue, now=now)
         choices = " ".join(f"{n}) {rtc.ist_label(start)}" for n, start in enumerate(free, 1))
-        text = _CALL_CHOOSE[lang].format(code=department.code, n=len(free), choices=choices)
+        if moving is not None:
+            when = rtc.ist_label(moving.starts_at)
+            text = _CALL_MOVE[lang].format(
+                code=department.code, when=when, n=len(free), choices=choices
+            )
+        else:
+            text = _CALL_CHOOSE[lang].format(code=department.code, n=len(free), choices=choices)
         return SmsReply(text)
 
     def _cancel_call(self, session: Session, dialogue: Dialogue, now: datetime) -> str:
@@ -303,6 +326,23 @@ class SmsPull:
         if not 1 <= choice <= len(starts):
             return SmsReply(_CALL_EXPIRED[lang])
         citizen = citizens.get_or_create(session, phone, channel=CHANNEL)
+        base_url = self.runtime.settings.base_url
+        if "moves" in offer:
+            old = session.get(Appointment, int(offer["moves"]))
+            if old is None or old.citizen_id != citizen.id or old.status != BOOKED:
+                return SmsReply(_CALL_EXPIRED[lang])
+            try:
+                moved = rtc.reschedule(
+                    session,
+                    old,
+                    starts_at=datetime.fromisoformat(starts[choice - 1]),
+                    now=moment,
+                    channel=CHANNEL,
+                    notify=False,
+                )
+            except rtc.CallRefused:
+                return SmsReply(_CALL_TAKEN[lang].format(code=department.code))
+            return SmsReply(rtc.moved_text(department, moved, lang, base_url))
         try:
             appointment = rtc.book(
                 session,

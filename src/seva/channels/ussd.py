@@ -5,6 +5,10 @@ is a form POST with ``sessionId``, ``serviceCode``, ``phoneNumber``, ``networkCo
 ``text`` — every input of the session so far joined by ``*`` — and the reply is plain text
 starting ``CON`` (show and wait for input) or ``END`` (show and close).
 
+Departments whose officials publish call hours also offer *Book a call with an official*
+(the free times, one key each; the join link follows by SMS), and a caller with a booked call
+sees *My booked calls* on the first menu, to cancel it or move it to another time.
+
 A handset shows at most 182 characters, so a longer screen is cut into pages that end with
 ``98. More``; the last page of a final answer closes the session. ``UssdMenu.handle`` is
 transport-free; the HTTP route in ``seva.channels.routes`` wraps it.
@@ -13,17 +17,20 @@ transport-free; the HTTP route in ``seva.channels.routes`` wraps it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
 from seva.channels.render import plain
+from seva.citizens import service as citizens
 from seva.flows import service as services
 from seva.flows.answers import clean
 from seva.flows.models import Service
 from seva.flows.runtime import Runtime, Turn
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
+from seva.rtc import service as rtc
+from seva.rtc.models import BOOKED, Appointment
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
 
@@ -41,6 +48,36 @@ _LANGUAGE = {"en": "0. हिन्दी / Language", "hi": "0. English / भ�
 _CHOOSE_LANGUAGE = "Language / भाषा\n1. English\n2. हिन्दी"
 _INVALID = {"en": "Invalid choice.", "hi": "गलत विकल्प।"}
 _NO_SERVICES = {"en": "No services are live yet.", "hi": "अभी कोई सेवा उपलब्ध नहीं है।"}
+BOOK_CALL = "@book"
+MY_CALLS = "@calls"
+CALL_CHOICES = 5
+_BOOK_CALL = {"en": "Book a call with an official", "hi": "अधिकारी से कॉल तय करें"}
+_MY_CALLS = {"en": "My booked calls", "hi": "मेरी तय कॉल"}
+_CALL_TIMES = {"en": "Call with {code} (IST):", "hi": "{code} से कॉल (IST):"}
+_CALL_NONE = {
+    "en": "No free call times in the next 7 days. Please try later.",
+    "hi": "अगले 7 दिनों में कॉल का कोई खाली समय नहीं है। बाद में कोशिश करें।",
+}
+_CALL_BOOKED = {
+    "en": "Call booked for {when} IST. The join link is coming by SMS.",
+    "hi": "कॉल {when} IST पर तय। जुड़ने का लिंक SMS से आ रहा है।",
+}
+_CALL_MOVED = {
+    "en": "Call moved to {when} IST. The new join link is coming by SMS.",
+    "hi": "कॉल अब {when} IST पर। नया लिंक SMS से आ रहा है।",
+}
+_CALL_TAKEN = {
+    "en": "That time was just taken. Please dial again for new times.",
+    "hi": "वह समय अभी भर गया। नए समय के लिए फिर से डायल करें।",
+}
+_CALL_ACTIONS = {
+    "en": "{code} {when} IST\n1. Cancel\n2. Move to another time\n0. Back",
+    "hi": "{code} {when} IST\n1. रद्द करें\n2. दूसरा समय चुनें\n0. पीछे",
+}
+_CALL_CANCELLED = {
+    "en": "Your call on {when} IST is cancelled.",
+    "hi": "{when} IST की आपकी कॉल रद्द कर दी गई है।",
+}
 _TOO_LONG = {"en": "Session too long. Please dial again.", "hi": "सत्र बहुत लंबा है। फिर से डायल करें।"}
 
 
@@ -112,13 +149,13 @@ class UssdMenu:
         screen: UssdScreen | None = None
         if "screen" not in dialogue.meta:
             # A new session; inputs dialled with the code (``*166*2*1#``) walk from the root.
-            screen = self._root(session, dialogue)
+            screen = self._root(session, dialogue, now)
         for raw in new_inputs:
             screen = self._input(session, dialogue, clean(raw), now)
             if screen.end:
                 break
         if screen is None:  # a repeated request with no new input: show the page again
-            screen = self._repeat(session, dialogue)
+            screen = self._repeat(session, dialogue, now)
         if screen.end:
             runtime.close(session, dialogue)
         else:
@@ -137,15 +174,17 @@ class UssdMenu:
         dialogue.meta["final"] = end
         return UssdScreen(pages[0], end=end and len(pages) == 1, turn=turn)
 
-    def _repeat(self, session: Session, dialogue: Dialogue) -> UssdScreen:
+    def _repeat(self, session: Session, dialogue: Dialogue, now: datetime | None) -> UssdScreen:
         pages = dialogue.meta.get("pages") or []
         if not pages:
-            return self._root(session, dialogue)
+            return self._root(session, dialogue, now)
         page = int(dialogue.meta.get("page", 0))
         last = page == len(pages) - 1
         return UssdScreen(pages[page], end=bool(dialogue.meta.get("final")) and last)
 
-    def _root(self, session: Session, dialogue: Dialogue, notice: str = "") -> UssdScreen:
+    def _root(
+        self, session: Session, dialogue: Dialogue, now: datetime | None, notice: str = ""
+    ) -> UssdScreen:
         lang = _lang(dialogue)
         dialogue.meta["screen"] = "root"
         departments = self._departments(session)
@@ -153,27 +192,148 @@ class UssdMenu:
             return self._show(dialogue, _NO_SERVICES[lang], end=True)
         lines = [notice or _TITLE[lang].format(code=self.runtime.settings.ussd_code)]
         lines += [f"{i}. {d.display_name(lang)}" for i, d in enumerate(departments, start=1)]
+        menu: list[str] = [d.code for d in departments]
+        if self._booked_calls(session, dialogue, now):
+            menu.append(MY_CALLS)
+            lines.append(f"{len(menu)}. {_MY_CALLS[lang]}")
         lines.append(_LANGUAGE[lang])
-        dialogue.meta["menu"] = [d.code for d in departments]
+        dialogue.meta["menu"] = menu
         return self._show(dialogue, "\n".join(lines), end=False)
 
     def _department(
-        self, session: Session, dialogue: Dialogue, code: str, notice: str = ""
+        self,
+        session: Session,
+        dialogue: Dialogue,
+        code: str,
+        now: datetime | None,
+        notice: str = "",
     ) -> UssdScreen:
         lang = _lang(dialogue)
         department = tenancy.department_by_code(session, code)
         listed = self._services(session, department.id) if department else []
         if department is None or not listed:
-            return self._root(session, dialogue)
+            return self._root(session, dialogue, now)
         dialogue.meta["screen"] = "dept"
         dialogue.meta["dept"] = code
-        dialogue.meta["menu"] = [s.id for s in listed]
+        menu: list[int | str] = [s.id for s in listed]
         lines = [notice or department.display_name(lang)]
         for i, service in enumerate(listed, start=1):
             title = definition_of(service).title
             lines.append(f"{i}. {title.get(lang) or title['en']}")
+        if department.id in {d.id for d in rtc.departments_taking_calls(session)}:
+            menu.append(BOOK_CALL)
+            lines.append(f"{len(menu)}. {_BOOK_CALL[lang]}")
+        dialogue.meta["menu"] = menu
         lines.append(_BACK[lang])
         return self._show(dialogue, "\n".join(lines), end=False)
+
+    def _booked_calls(
+        self, session: Session, dialogue: Dialogue, now: datetime | None
+    ) -> list[Appointment]:
+        citizen = citizens.find(session, dialogue.phone or "")
+        if citizen is None:
+            return []
+        return rtc.upcoming(session, citizen, now=now or datetime.now(UTC))[:CALL_CHOICES]
+
+    def _call_times(
+        self,
+        session: Session,
+        dialogue: Dialogue,
+        department: Department,
+        now: datetime | None,
+        moves: Appointment | None = None,
+    ) -> UssdScreen:
+        lang = _lang(dialogue)
+        moment = now or datetime.now(UTC)
+        found = rtc.free_slots(session, department.id, now=moment, days=7, moving=moves)
+        free = [start for start, _ in found]
+        free = free[:CALL_CHOICES]
+        if not free:
+            return self._show(dialogue, _CALL_NONE[lang], end=True)
+        dialogue.meta["screen"] = "call-times"
+        dialogue.meta["menu"] = [start.isoformat() for start in free]
+        dialogue.meta["dept"] = department.code
+        dialogue.meta["moves"] = moves.id if moves is not None else None
+        lines = [_CALL_TIMES[lang].format(code=department.code)]
+        lines += [f"{i}. {rtc.ist_label(start)}" for i, start in enumerate(free, start=1)]
+        lines.append(_BACK[lang])
+        return self._show(dialogue, "\n".join(lines), end=False)
+
+    def _my_calls(self, session: Session, dialogue: Dialogue, now: datetime | None) -> UssdScreen:
+        lang = _lang(dialogue)
+        booked = self._booked_calls(session, dialogue, now)
+        if not booked:
+            return self._root(session, dialogue, now)
+        codes = {d.id: d.code for d in tenancy.menu_departments(session)}
+        dialogue.meta["screen"] = "my-calls"
+        dialogue.meta["menu"] = [a.id for a in booked]
+        lines = [_MY_CALLS[lang]]
+        for i, appointment in enumerate(booked, start=1):
+            code = codes.get(appointment.department_id, "")
+            lines.append(f"{i}. {code} {rtc.ist_label(appointment.starts_at)}")
+        lines.append(_BACK[lang])
+        return self._show(dialogue, "\n".join(lines), end=False)
+
+    def _my_call(
+        self, session: Session, dialogue: Dialogue, appointment: Appointment
+    ) -> UssdScreen:
+        lang = _lang(dialogue)
+        department = session.get(Department, appointment.department_id)
+        dialogue.meta["screen"] = "my-call"
+        dialogue.meta["call"] = appointment.id
+        when = rtc.ist_label(appointment.starts_at)
+        code = department.code if department else ""
+        return self._show(dialogue, _CALL_ACTIONS[lang].format(code=code, when=when), end=False)
+
+    def _own_call(
+        self, session: Session, dialogue: Dialogue, call_id: object
+    ) -> Appointment | None:
+        citizen = citizens.find(session, dialogue.phone or "")
+        appointment = session.get(Appointment, int(str(call_id))) if call_id else None
+        if citizen is None or appointment is None or appointment.citizen_id != citizen.id:
+            return None
+        return appointment if appointment.status == BOOKED else None
+
+    def _book_time(
+        self, session: Session, dialogue: Dialogue, starts: str, now: datetime | None
+    ) -> UssdScreen:
+        lang = _lang(dialogue)
+        moment = now or datetime.now(UTC)
+        department = tenancy.department_by_code(session, str(dialogue.meta.get("dept", "")))
+        if department is None or dialogue.phone is None:
+            return self._root(session, dialogue, now)
+        starts_at = datetime.fromisoformat(starts)
+        base_url = self.runtime.settings.base_url
+        try:
+            moves = dialogue.meta.get("moves")
+            if moves is not None:
+                old = self._own_call(session, dialogue, moves)
+                if old is None:
+                    return self._root(session, dialogue, now)
+                moved = rtc.reschedule(
+                    session,
+                    old,
+                    starts_at=starts_at,
+                    now=moment,
+                    channel=CHANNEL,
+                    base_url=base_url,
+                )
+                when = rtc.ist_label(moved.starts_at)
+                return self._show(dialogue, _CALL_MOVED[lang].format(when=when), end=True)
+            citizen = citizens.get_or_create(session, dialogue.phone, channel=CHANNEL)
+            booked = rtc.book(
+                session,
+                department=department,
+                citizen=citizen,
+                starts_at=starts_at,
+                now=moment,
+                channel=CHANNEL,
+                base_url=base_url,
+            )
+        except rtc.CallRefused:
+            return self._show(dialogue, _CALL_TAKEN[lang], end=True)
+        when = rtc.ist_label(booked.starts_at)
+        return self._show(dialogue, _CALL_BOOKED[lang].format(when=when), end=True)
 
     def _departments(self, session: Session) -> list[Department]:
         live = {s.department_id for s in services.live_services(session) if _listed(s)}
@@ -205,28 +365,65 @@ class UssdMenu:
                 dialogue.meta["screen"] = "lang"
                 return self._show(dialogue, _CHOOSE_LANGUAGE, end=False)
             if _key(value, len(menu)):
-                return self._department(session, dialogue, str(menu[int(value) - 1]))
-            return self._root(session, dialogue, notice=_INVALID[lang])
+                chosen_code = str(menu[int(value) - 1])
+                if chosen_code == MY_CALLS:
+                    return self._my_calls(session, dialogue, now)
+                return self._department(session, dialogue, chosen_code, now)
+            return self._root(session, dialogue, now, notice=_INVALID[lang])
         if screen == "lang":
             chosen = {"1": "en", "2": "hi"}.get(value)
             if chosen is None:
                 return self._show(dialogue, _INVALID[lang] + "\n" + _CHOOSE_LANGUAGE, end=False)
             self.runtime.set_language(session, dialogue, chosen)
-            return self._root(session, dialogue)
+            return self._root(session, dialogue, now)
         if screen == "dept":
             if value == BACK_KEY:
-                return self._root(session, dialogue)
-            if _key(value, len(menu)):
+                return self._root(session, dialogue, now)
+            if _key(value, len(menu)) and menu[int(value) - 1] == BOOK_CALL:
+                department = tenancy.department_by_code(session, str(dialogue.meta.get("dept")))
+                if department is not None:
+                    return self._call_times(session, dialogue, department, now)
+            elif _key(value, len(menu)):
                 service = services.service_by_id(session, int(menu[int(value) - 1]))
                 if service is not None and service.active:
                     dialogue.meta["screen"] = "flow"
                     turn = self.runtime.start(session, dialogue, service, now=now)
                     return self._turn(dialogue, turn)
             code = str(dialogue.meta.get("dept", ""))
-            return self._department(session, dialogue, code, notice=_INVALID[lang])
+            return self._department(session, dialogue, code, now, notice=_INVALID[lang])
+        if screen == "call-times":
+            if value == BACK_KEY:
+                if dialogue.meta.get("moves") is not None:
+                    return self._my_calls(session, dialogue, now)
+                return self._department(session, dialogue, str(dialogue.meta.get("dept", "")), now)
+            if _key(value, len(menu)):
+                return self._book_time(session, dialogue, str(menu[int(value) - 1]), now)
+            return self._show(dialogue, _INVALID[lang], end=True)
+        if screen == "my-calls":
+            if value == BACK_KEY:
+                return self._root(session, dialogue, now)
+            picked = None
+            if _key(value, len(menu)):
+                picked = self._own_call(session, dialogue, menu[int(value) - 1])
+            if picked is None:
+                return self._my_calls(session, dialogue, now)
+            return self._my_call(session, dialogue, picked)
+        if screen == "my-call":
+            appointment = self._own_call(session, dialogue, dialogue.meta.get("call"))
+            if value == BACK_KEY or appointment is None:
+                return self._my_calls(session, dialogue, now)
+            if value == "1":
+                rtc.cancel(session, appointment, now=now or datetime.now(UTC))
+                when = rtc.ist_label(appointment.starts_at)
+                return self._show(dialogue, _CALL_CANCELLED[lang].format(when=when), end=True)
+            if value == "2":
+                department = session.get(Department, appointment.department_id)
+                if department is not None:
+                    return self._call_times(session, dialogue, department, now, appointment)
+            return self._my_call(session, dialogue, appointment)
         # screen == "flow"
         if not self.runtime.in_service(dialogue):
-            return self._root(session, dialogue)
+            return self._root(session, dialogue, now)
         turn = self.runtime.answer(session, dialogue, value, now=now)
         return self._turn(dialogue, turn)
 

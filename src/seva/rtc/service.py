@@ -131,29 +131,44 @@ def set_availability(
     return row
 
 
-def _busy(session: Session, official_id: int, since: datetime) -> list[tuple[datetime, datetime]]:
+def _busy(
+    session: Session, official_id: int, since: datetime, *, moving: int | None = None
+) -> list[tuple[datetime, datetime]]:
     rows = session.execute(
         select(Appointment.starts_at, Appointment.ends_at).where(
             Appointment.official_id == official_id,
             Appointment.status == BOOKED,
             Appointment.ends_at > since - timedelta(days=1),
+            Appointment.id != (moving or 0),
         )
     )
     return [(start, end) for start, end in rows]
 
 
 def free_slots(
-    session: Session, department_id: int, *, now: datetime, days: int | None = None
+    session: Session,
+    department_id: int,
+    *,
+    now: datetime,
+    days: int | None = None,
+    moving: Appointment | None = None,
 ) -> list[tuple[datetime, list[int]]]:
-    """Bookable starts across the department's officials, each with who is free then."""
+    """Bookable starts across the department's officials, each with who is free then.
+
+    ``moving``: times for that call to move to, so the time it holds counts as free, except
+    its own start (moving to where it is already is no move)."""
     per_official: dict[int, list[datetime]] = {}
     for row in session.scalars(
         select(Availability).where(Availability.department_id == department_id)
     ):
         schedule = schedule_of(row)
-        busy = _busy(session, row.official_id, now)
+        busy = _busy(session, row.official_id, now, moving=moving.id if moving else None)
         per_official[row.official_id] = slots.free_slots(schedule, busy, now=now, days=days)
-    return slots.merge_free(per_official)
+    free = slots.merge_free(per_official)
+    if moving is not None:
+        held = moving.starts_at.astimezone(UTC)
+        free = [(start, who) for start, who in free if start.astimezone(UTC) != held]
+    return free
 
 
 # -- appointments ---------------------------------------------------------------------------
@@ -268,6 +283,60 @@ def cancel(session: Session, appointment: Appointment, *, now: datetime) -> None
     appointment.status = CANCELLED
     appointment.slot_key = None
     appointment.cancelled_at = now
+
+
+def moved_text(department: Department, appointment: Appointment, lang: str, base_url: str) -> str:
+    when = ist_label(appointment.starts_at)
+    link = join_link(base_url, appointment.room)
+    if lang == "hi":
+        return f"{department.display_name('hi')} से आपकी कॉल अब {when} पर है। जुड़ें: {link}"
+    return f"Your call with {department.display_name('en')} is moved to {when}. Join: {link}"
+
+
+def reschedule(
+    session: Session,
+    appointment: Appointment,
+    *,
+    starts_at: datetime,
+    now: datetime,
+    channel: str,
+    base_url: str = "",
+    notify: bool = True,
+) -> Appointment:
+    """Move a booked call to ``starts_at``: the old slot is freed only if the new one is
+    booked, so a refused move leaves the citizen with the call they had."""
+    department = session.get(Department, appointment.department_id)
+    citizen = session.get(Citizen, appointment.citizen_id)
+    if department is None or citizen is None:
+        raise CallRefused("not_booked", "this appointment is not booked any more", status=409)
+    old_key = appointment.slot_key
+    cancel(session, appointment, now=now)
+    session.flush()  # the old slot is free while the new one is checked (it may overlap)
+    try:
+        moved = book(
+            session,
+            department=department,
+            citizen=citizen,
+            starts_at=starts_at,
+            now=now,
+            channel=channel,
+            topic=appointment.topic,
+            notify=False,
+        )
+    except CallRefused:
+        appointment.status = BOOKED
+        appointment.slot_key = old_key
+        appointment.cancelled_at = None
+        session.flush()
+        raise
+    if notify:
+        messaging.queue_sms(
+            session,
+            to_phone=citizen.phone,
+            text=moved_text(department, moved, citizen.language or "en", base_url),
+            kind="transactional",
+        )
+    return moved
 
 
 def upcoming(session: Session, citizen: Citizen, *, now: datetime) -> list[Appointment]:
