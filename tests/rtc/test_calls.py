@@ -393,3 +393,49 @@ def test_booking_moving_and_cancelling_a_call_by_ussd(gateway: Gateway, seeded: 
     with gateway.session() as session:
         person = citizens.find(session, phone)
         assert person is not None and rtc.upcoming(session, person, now=MONDAY_9) == []
+
+
+def test_a_booked_call_is_moved_on_the_web_and_only_by_its_citizen(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    log_in(client, gateway, "+919811000591")
+    page = client.get("/call/FOOD").text
+    csrf = page.split('name="csrf" value="')[1].split('"')[0]
+    first = page.split('data-slot="')[1].split('"')[0]
+    booked = client.post(
+        "/call/FOOD/book", data={"csrf": csrf, "starts_at": first}, follow_redirects=False
+    )
+    assert booked.status_code == 303
+    with gateway.session() as session:
+        person = citizens.find(session, "+919811000591")
+        assert person is not None
+        [appointment] = rtc.upcoming(session, person, now=datetime.now(UTC))
+        room = appointment.room
+
+    listing = client.get("/call/FOOD").text
+    assert f'data-move="{room}"' in listing
+    moving = client.get(f"/call/FOOD?move={room}").text
+    assert "Choose the new time for your call" in moving
+    assert f'data-slot="{first}"' not in moving  # where it already is
+    assert f'action="/call/a/{room}/move"' in moving
+    target = moving.split('data-slot="')[1].split('"')[0]
+
+    stranger = TestClient(client.app)
+    log_in(stranger, gateway, "+919811000592")
+    theirs = stranger.get("/call/FOOD").text
+    token = theirs.split('name="csrf" value="')[1].split('"')[0]
+    refused = stranger.post(
+        f"/call/a/{room}/move", data={"csrf": token, "starts_at": target}, follow_redirects=False
+    )
+    assert refused.status_code == 404
+
+    moved = client.post(
+        f"/call/a/{room}/move", data={"csrf": csrf, "starts_at": target}, follow_redirects=False
+    )
+    assert moved.status_code == 303 and "booked=" in moved.headers["location"]
+    with gateway.session() as session:
+        person = citizens.find(session, "+919811000591")
+        assert person is not None
+        [now_at] = rtc.upcoming(session, person, now=datetime.now(UTC))
+        assert now_at.starts_at == datetime.fromisoformat(target)
+        assert "is moved to" in messaging.inbox(session, "+919811000591")[-1].text

@@ -83,6 +83,11 @@ register(
         "call_upcoming": {"en": "Your appointments", "hi": "आपकी मुलाक़ातें"},
         "call_join": {"en": "Join", "hi": "जुड़ें"},
         "call_cancel": {"en": "Cancel", "hi": "रद्द करें"},
+        "call_move": {"en": "Move", "hi": "समय बदलें"},
+        "call_moving": {
+            "en": "Choose the new time for your call of {when} IST:",
+            "hi": "{when} IST की अपनी कॉल का नया समय चुनें:",
+        },
         "call_position": {"en": "You are number {n} in line.", "hi": "आप कतार में {n} नंबर पर हैं।"},
         "call_wait": {"en": "Expected wait: {wait}.", "hi": "अनुमानित प्रतीक्षा: {wait}।"},
         "call_leave_queue": {"en": "Leave the line", "hi": "कतार छोड़ें"},
@@ -156,7 +161,9 @@ def _department(session: Session, code: str) -> Department | None:
 
 
 @router.get("/call/{code}")
-def call_department(request: Request, session: SessionDep, code: str, booked: str = "") -> Response:
+def call_department(
+    request: Request, session: SessionDep, code: str, booked: str = "", move: str = ""
+) -> Response:
     department = _department(session, code)
     if department is None:
         return _message(request, ui("call_none", page_lang(request)), 404)
@@ -164,7 +171,11 @@ def call_department(request: Request, session: SessionDep, code: str, booked: st
     if citizen is None:
         return _login(f"/call/{department.code}")
     now = _now()
-    free = rtc.free_slots(session, department.id, now=now, days=7)
+    upcoming = [
+        a for a in rtc.upcoming(session, citizen, now=now) if a.department_id == department.id
+    ]
+    moving = next((a for a in upcoming if a.room == move), None)
+    free = rtc.free_slots(session, department.id, now=now, days=7, moving=moving)
     days: dict[str, list[dict[str, str]]] = {}
     for start, _officials in free[:200]:
         local = start.astimezone(rtc.INDIA)
@@ -177,11 +188,8 @@ def call_department(request: Request, session: SessionDep, code: str, booked: st
         {
             "department": department,
             "days": days,
-            "upcoming": [
-                a
-                for a in rtc.upcoming(session, citizen, now=now)
-                if a.department_id == department.id
-            ],
+            "upcoming": upcoming,
+            "moving": moving,
             "booked": booked,
             "ist": rtc.INDIA,
         },
@@ -245,6 +253,39 @@ def call_book(
         return _message(request, exc.message, exc.status, f"/call/{department.code}")
     label = appointment.starts_at.astimezone(rtc.INDIA).strftime("%d-%m %H:%M")
     return RedirectResponse(f"/call/{department.code}?booked={label}", status_code=303)
+
+
+@router.post("/call/a/{room}/move")
+def call_move(
+    request: Request,
+    session: SessionDep,
+    room: Room,
+    starts_at: Annotated[str, Form(max_length=40)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    citizen = current_citizen(request, session)
+    appointment = session.scalar(select(Appointment).where(Appointment.room == room))
+    if citizen is None or appointment is None or appointment.citizen_id != citizen.id:
+        return _message(request, "no such appointment", 404)
+    if not check_csrf(request, csrf):
+        return _message(request, ui("form_expired", page_lang(request)), 400)
+    department = session.get(Department, appointment.department_id)
+    back = f"/call/{department.code if department else ''}"
+    try:
+        moved = rtc.reschedule(
+            session,
+            appointment,
+            starts_at=datetime.fromisoformat(starts_at),
+            now=_now(),
+            channel="web",
+            base_url=_gateway(request).settings.base_url,
+        )
+    except ValueError:
+        return _message(request, "choose one of the offered times", 422, back)
+    except CallRefused as exc:
+        return _message(request, exc.message, exc.status, back)
+    label = moved.starts_at.astimezone(rtc.INDIA).strftime("%d-%m %H:%M")
+    return RedirectResponse(f"{back}?booked={label}", status_code=303)
 
 
 @router.post("/call/a/{room}/cancel")
