@@ -21,7 +21,7 @@ from seva.flows.runtime import Runtime
 from seva.flows.store import DialogueStore, RedisDialogueStore, SqlDialogueStore
 from seva.locker.service import Locker
 from seva.locker.signing import Signer
-from seva.locker.storage import FileStorage
+from seva.locker.storage import storage_from_url
 from seva.messaging.intake import SendIntake
 from seva.rtc import service as rtc_service
 from seva.rtc.janus import JanusAdmin, JanusSfu
@@ -58,7 +58,7 @@ class Gateway:
     def __post_init__(self) -> None:
         self.send_intake = SendIntake(self.db, on_commit=lambda: self.notify_sms())
         self.locker = Locker(
-            storage=FileStorage(self.settings.data_dir / "files"),
+            storage=storage_from_url(self.settings.files_url, self.settings.data_dir / "files"),
             signer=Signer(self.settings.secret_key),
             base_url=self.settings.base_url,
         )

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
 
     env: Literal["demo", "development", "test", "production"] = "development"
     data_dir: Path = Path("./var")
+    files_url: str = ""
+    """Where locker files live. Empty: files under ``SEVA_DATA_DIR/files``; ``file:///path``:
+    elsewhere on this machine; ``s3://KEY:SECRET@host:port/bucket/prefix?region=…&tls=0``:
+    an S3-compatible store that several nodes share (see ``locker.storage``)."""
     database_url: str | None = None
     redis_url: str | None = None
     secret_key: str = DEFAULT_SECRET
@@ -90,10 +94,6 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'seva.db').resolve()}"
-
-    @property
-    def files_dir(self) -> Path:
-        return self.data_dir / "files"
 
 
 @lru_cache(maxsize=1)

@@ -105,6 +105,24 @@ def test_a_citizen_queues_and_talks_to_an_official_who_sends_a_file_to_their_loc
         assert kept[0].sha256 == hashlib.sha256(pdf).hexdigest()
         assert kept[0].size == len(pdf) and kept[0].source and "FOOD" in kept[0].source
 
+    # Recording: the official asks, the citizen agrees, the official stops it; the WebM
+    # lands in the citizen's locker.
+    official.locator("#record").click()
+    expect(citizen.locator("#record-ask")).to_be_visible()
+    expect(official.locator("#record-status")).to_contain_text("Waiting for the other side")
+    citizen.locator("#record-allow").click()
+    for page in (citizen, official):
+        expect(page.locator("#record-status")).to_contain_text("Recording: both sides agreed")
+    official.wait_for_timeout(2500)
+    official.locator("#record").click()
+    official.wait_for_function("window.sevaCall.files.recordings.length === 1", timeout=30_000)
+    expect(official.locator("#record-status")).to_contain_text("saved to the citizen's locker")
+    with gateway.session() as session:
+        person = citizens.find(session, CITIZEN)
+        assert person is not None
+        [recording] = [d for d in locker.documents(session, person) if d.mime == "video/webm"]
+        assert recording.size > 10_000  # 2.5 s of video and sound, not an empty container
+
     official.locator("#hangup").click()
     citizen.locator("#hangup").click()
     citizen.wait_for_timeout(500)

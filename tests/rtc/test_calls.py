@@ -4,6 +4,7 @@ offers that lapse, abandoned turns, and who may open which call."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -439,3 +440,84 @@ def test_a_booked_call_is_moved_on_the_web_and_only_by_its_citizen(
         [now_at] = rtc.upcoming(session, person, now=datetime.now(UTC))
         assert now_at.starts_at == datetime.fromisoformat(target)
         assert "is moved to" in messaging.inbox(session, "+919811000591")[-1].text
+
+
+WEBM = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\x82\x84webm" + bytes(2000)
+
+
+def test_a_recording_is_kept_only_with_both_sides_consent(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    import time
+
+    from seva.locker import service as locker
+    from seva.rtc.signalling import RoomEvent
+
+    department, official = food(gateway)
+    with gateway.session() as session:
+        asha = citizens.get_or_create(session, "+919811000601")
+        booked = rtc.book(
+            session,
+            department=department,
+            citizen=asha,
+            starts_at=TEN_IST,
+            now=MONDAY_9,
+            notify=False,
+        )
+        room, citizen_id = booked.room, asha.id
+    token = gateway.rtc_tokens.issue(rtc.official_seat(official, room), now=time.time())
+
+    def upload(data: bytes = WEBM, with_token: str = token) -> Any:
+        return client.post(
+            f"/call/room/{room}/recording",
+            data={"token": with_token},
+            files={"file": ("recording.webm", data, "video/webm")},
+        )
+
+    refused = upload()
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "no_consent"
+
+    def events(*pairs: tuple[str, str]) -> None:
+        with gateway.session() as session:
+            rtc.record_room_events(
+                session,
+                [(RoomEvent(room, event, who, "x", 0.0), False) for event, who in pairs],
+                now=MONDAY_9,
+            )
+
+    # The official alone agreeing is not consent.
+    events(("recording", f"official:{official.id}"))
+    assert upload().status_code == 403
+    events(("recording-stopped", f"official:{official.id}"))
+    events(("recording", f"citizen:{citizen_id}"), ("recording", f"official:{official.id}"))
+    assert upload(b"%PDF-1.4 not a recording").json()["error"]["code"] == "file_type"
+    citizen_token = gateway.rtc_tokens.issue(
+        Seat(room=room, identity=f"citizen:{citizen_id}", name="A", role="citizen"),
+        now=time.time(),
+    )
+    assert upload(with_token=citizen_token).status_code == 403
+    kept = upload()
+    assert kept.status_code == 201, kept.text
+    assert upload().status_code == 403  # one file per consent
+
+    with gateway.session() as session:
+        person = session.get(type(asha), citizen_id)
+        [document] = [d for d in locker.documents(session, person) if d.mime == "video/webm"]
+        assert document.sha256 == kept.json()["sha256"] and document.kind == "received"
+        assert document.title.startswith("Recording of your call with FOOD")
+
+    # The department's copy: FOOD's officials see and download it, others do not.
+    officer = TestClient(client.app)
+    form = officer.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
+    officer.post("/login", data={"csrf": form, "username": "food.admin", "password": "seva-demo-1"})
+    console = officer.get("/console/calls").text
+    recording_id = kept.json()["recording"]
+    assert f'data-recording="{recording_id}"' in console
+    download = officer.get(f"/console/recordings/{recording_id}")
+    assert download.status_code == 200 and download.content == WEBM
+    other = TestClient(client.app)
+    form = other.get("/login").text.split('name="csrf" value="')[1].split('"')[0]
+    other.post(
+        "/login", data={"csrf": form, "username": "transport.officer", "password": "seva-demo-1"}
+    )
+    assert other.get(f"/console/recordings/{recording_id}").status_code == 404

@@ -294,3 +294,43 @@ def test_no_message_sequence_escapes_the_hub(script: list[tuple[int, Any]]) -> N
             continue
         h.send(conn, message)
     assert h.hub.connections() == 3 - len(h.closed)
+
+
+def test_recording_starts_only_when_both_agree_and_stops_on_a_no_or_a_leave() -> None:
+    h = Harness()
+    h.join(1, identity="citizen:7", role="citizen")
+    h.join(2, identity="official:3", role="official")
+    h.send(2, {"type": "record", "consent": True})
+    asked = h.last(1)
+    assert asked == {"type": "recording", "on": False, "consented": ["2"], "by": "2"}
+    assert not [e for e in h.events if e.event == "recording"]
+
+    h.send(1, {"type": "record", "consent": True})
+    assert h.last(1)["on"] is True and h.last(2)["on"] is True
+    started = [e for e in h.events if e.event == "recording"]
+    assert sorted(e.identity for e in started) == ["citizen:7", "official:3"]
+
+    # Either side's no stops it, and the question starts afresh.
+    h.send(1, {"type": "record", "consent": False})
+    assert h.last(2) == {"type": "recording", "on": False, "consented": [], "by": "1"}
+    assert [e.event for e in h.events][-1] == "recording-stopped"
+
+    h.send(1, {"type": "record", "consent": True})
+    h.send(2, {"type": "record", "consent": True})
+    assert h.last(1)["on"] is True
+    h.send(2, {"type": "leave"})
+    assert h.inbox[1][-2:] == [
+        {"type": "recording", "on": False, "consented": [], "by": "2"},
+        {"type": "peer-left", "peer": "2"},
+    ]
+    assert "recording-stopped" in [e.event for e in h.events[-2:]]
+
+
+def test_recording_is_for_calls_and_takes_a_yes_or_no() -> None:
+    h = Harness()
+    h.join(1, room="m1", identity="official:1", role="moderator", kind=sig.MEETING)
+    h.send(1, {"type": "record", "consent": True})
+    assert h.last(1)["code"] == "not_allowed"
+    h.join(2, identity="citizen:7")
+    h.send(2, {"type": "record", "consent": "yes"})
+    assert h.closed[2][0] == sig.CLOSE_BAD_MESSAGE

@@ -28,6 +28,9 @@ from seva.locker.storage import Storage
 from seva.tenancy.models import Department
 
 MAX_BYTES = 10 * 1024 * 1024
+MAX_RECORDING_BYTES = 100 * 1024 * 1024
+"""A call recording (WebM from the browser's MediaRecorder): about 40 minutes of 640×480."""
+WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
 MAX_SHARE_HOURS = 24 * 30
 DOCTYPE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -109,7 +112,13 @@ def _reencode(filename: str, data: bytes, fmt: str) -> bytes:
 def _safe_name(filename: str, mime: str) -> str:
     stem = re.sub(r"[^\w.\- ]+", "_", filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip()
     stem = stem[:120] or "document"
-    extension = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}[mime]
+    extension = {
+        "application/pdf": ".pdf",
+        "image/jpeg": ".jpg",
+        "image/png": ".png",
+        "video/webm": ".webm",
+        "audio/webm": ".webm",
+    }[mime]
     return stem if stem.lower().endswith(extension) else stem + extension
 
 
@@ -142,6 +151,45 @@ def add_file(
         sha256=hashlib.sha256(kept).hexdigest(),
         storage_key=locker.storage.put(kept),
         source=source,
+    )
+    session.add(document)
+    session.flush()
+    return document
+
+
+def add_recording(
+    session: Session,
+    locker: Locker,
+    citizen: Citizen,
+    *,
+    filename: str,
+    data: bytes,
+    audio_only: bool,
+    title: str,
+    source: str,
+) -> Document:
+    """Keep a call recording both sides agreed to, as a file received during the call.
+
+    Only WebM (an EBML header, which is what browsers' MediaRecorder writes) is taken; the
+    bytes are kept as they are, since re-encoding video is not the gateway's job."""
+    if not data:
+        raise LockerRefused("empty_file", "the recording is empty")
+    if len(data) > MAX_RECORDING_BYTES:
+        limit = MAX_RECORDING_BYTES // (1024 * 1024)
+        raise LockerRefused("file_too_large", f"recordings are limited to {limit} MB", status=413)
+    if not data.startswith(WEBM_MAGIC) or b"webm" not in data[:64]:
+        raise LockerRefused("file_type", "a recording must be a WebM file", status=415)
+    mime = "audio/webm" if audio_only else "video/webm"
+    document = Document(
+        citizen_id=citizen.id,
+        kind=RECEIVED,
+        title=title[:200],
+        filename=_safe_name(filename, mime),
+        mime=mime,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        storage_key=locker.storage.put(data),
+        source=source[:80],
     )
     session.add(document)
     session.flush()

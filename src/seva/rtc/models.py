@@ -105,3 +105,24 @@ class Meeting(Base):
     janus_room: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[created]
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CallRecording(Base):
+    """A call recorded with the consent of both sides: who agreed and when, and where the
+    file went (the citizen's locker; the department reads it from its call records)."""
+
+    __tablename__ = "rtc_recordings"
+
+    id: Mapped[intpk]
+    room: Mapped[str] = mapped_column(String(40), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id"), index=True)
+    official_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id"))
+    consent: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """The identities (``citizen:7``, ``official:3``) that agreed, as the signalling saw them."""
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("locker_documents.id"))
+    size: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    saved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

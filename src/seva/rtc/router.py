@@ -30,11 +30,19 @@ from seva.deps import GatewayDep, SessionDep
 from seva.errors import error_body
 from seva.gateway import Gateway
 from seva.locker import service as locker
-from seva.locker.models import RECEIVED
-from seva.locker.service import MAX_BYTES, LockerRefused
+from seva.locker.models import RECEIVED, Document
+from seva.locker.service import MAX_BYTES, MAX_RECORDING_BYTES, LockerRefused
 from seva.rtc import service as rtc
 from seva.rtc import waiting
-from seva.rtc.models import CONNECTED, OFFERED, WAITING, Appointment, Availability, QueueEntry
+from seva.rtc.models import (
+    CONNECTED,
+    OFFERED,
+    WAITING,
+    Appointment,
+    Availability,
+    CallRecording,
+    QueueEntry,
+)
 from seva.rtc.service import CallRefused
 from seva.rtc.signalling import Seat
 from seva.rtc.tokens import TokenRefused
@@ -106,6 +114,12 @@ register(
         "calls_accept": {"en": "Accept", "hi": "स्वीकार करें"},
         "calls_appointments": {"en": "Your appointments", "hi": "आपकी मुलाक़ातें"},
         "calls_hours": {"en": "Your call hours", "hi": "आपके कॉल समय"},
+        "calls_recordings": {"en": "Recorded calls", "hi": "रिकॉर्ड की गई कॉल"},
+        "calls_download": {"en": "Download", "hi": "डाउनलोड"},
+        "calls_no_recordings": {
+            "en": "None yet: a call is recorded only when both sides agree.",
+            "hi": "अभी कोई नहीं: कॉल तभी रिकॉर्ड होती है जब दोनों पक्ष सहमत हों।",
+        },
         "meetings": {"en": "Meetings", "hi": "बैठकें"},
         "meetings_new": {"en": "New meeting", "hi": "नई बैठक"},
         "meetings_title": {"en": "Title", "hi": "शीर्षक"},
@@ -408,9 +422,11 @@ def _call_context(request: Request, seat: Seat, back: str) -> dict[str, Any]:
                 "token": token,
                 "room": seat.room,
                 "role": seat.role,
+                "kind": seat.kind,
                 "name": seat.name,
                 "iceServers": servers,
                 "receivedUrl": f"/call/room/{seat.room}/received",
+                "recordingUrl": f"/call/room/{seat.room}/recording",
                 "maxFileBytes": MAX_BYTES,
             }
         ),
@@ -474,6 +490,43 @@ async def call_received(
     )
 
 
+@router.post("/call/room/{room}/recording")
+async def call_recording(
+    session: SessionDep,
+    gateway: GatewayDep,
+    room: Room,
+    token: Annotated[str, Form(max_length=2048)],
+    audio_only: Annotated[bool, Form()] = False,
+    file: UploadFile = File(),
+) -> JSONResponse:
+    """The official's page hands in a recording both sides agreed to (the signalling kept
+    who agreed); it goes to the citizen's locker and the department's call records."""
+    try:
+        seat = gateway.rtc_tokens.check(token, now=time.time(), room=room)
+    except TokenRefused as exc:
+        return JSONResponse(error_body("invalid_token", str(exc)), 403)
+    if not seat.identity.startswith("official:"):
+        return JSONResponse(error_body("not_allowed", "the official's page keeps recordings"), 403)
+    data = await file.read(MAX_RECORDING_BYTES + 1)
+    try:
+        recording = rtc.save_recording(
+            session,
+            gateway.locker,
+            room,
+            official_id=int(seat.identity.split(":", 1)[1]),
+            data=data,
+            audio_only=audio_only,
+            now=_now(),
+        )
+    except CallRefused as exc:
+        return JSONResponse(error_body(exc.code, exc.message), exc.status)
+    except LockerRefused as exc:
+        return JSONResponse(error_body(exc.code, exc.message), exc.status)
+    return JSONResponse(
+        {"recording": recording.id, "sha256": recording.sha256, "size": recording.size}, 201
+    )
+
+
 def _room_department(session: Session, room: str) -> Department | None:
     model: type[QueueEntry] | type[Appointment] = (
         QueueEntry if room.startswith("q") else Appointment
@@ -513,6 +566,35 @@ def console_calls(request: Request, session: SessionDep, official: Officer) -> R
             "queue": _queue_rows(session, official.department_id, now),
             "appointments": rtc.appointments_of(session, official, now=now),
             "availability": duty,
+            "recordings": rtc.recordings_of(session, official.department_id),
+            "ist": rtc.INDIA,
+        },
+    )
+
+
+@router.get("/console/recordings/{recording_id}")
+def console_recording(
+    request: Request, session: SessionDep, gateway: GatewayDep, official: Officer, recording_id: int
+) -> Response:
+    """A department's copy of a recorded call: its officials only."""
+    recording = session.get(CallRecording, recording_id)
+    if (
+        recording is None
+        or recording.document_id is None
+        or recording.department_id != official.department_id
+    ):
+        return _message(request, "no such recording", 404, "/console/calls")
+    document = session.get(Document, recording.document_id)
+    if document is None:
+        return _message(request, "no such recording", 404, "/console/calls")
+    data = gateway.locker.storage.get(document.storage_key)
+    return Response(
+        data,
+        media_type=document.mime,
+        headers={
+            "Content-Disposition": f'attachment; filename="{document.filename}"',
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
         },
     )
 

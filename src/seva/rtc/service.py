@@ -25,6 +25,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from seva.citizens.models import Citizen
+from seva.locker import service as locker_service
+from seva.locker.service import Locker
 from seva.messaging import service as messaging
 from seva.rtc import slots, waiting
 from seva.rtc.models import (
@@ -39,6 +41,7 @@ from seva.rtc.models import (
     WAITING,
     Appointment,
     Availability,
+    CallRecording,
     Meeting,
     QueueEntry,
 )
@@ -716,6 +719,119 @@ def record_room_events(
                 finish(session, entry, now=now)
         elif event.event == "connected":
             mark_held(session, event.room)
+        if event.event in ("recording", "recording-stopped"):
+            _note_recording(session, event, now=now)
+
+
+def room_parties(session: Session, room: str) -> tuple[int, int] | None:
+    """The department and citizen of a citizen's call (queue or appointment)."""
+    model: type[QueueEntry] | type[Appointment] = (
+        QueueEntry if room.startswith("q") else Appointment
+    )
+    row = session.execute(
+        select(model.department_id, model.citizen_id).where(model.room == room)
+    ).first()
+    return (int(row[0]), int(row[1])) if row is not None else None
+
+
+def _note_recording(session: Session, event: RoomEvent, *, now: datetime) -> None:
+    """Keep who agreed to a recording, before any file arrives: the upload is checked
+    against this, not against what a page says."""
+    open_one = session.scalar(
+        select(CallRecording)
+        .where(CallRecording.room == event.room, CallRecording.stopped_at.is_(None))
+        .order_by(CallRecording.id.desc())
+    )
+    if event.event == "recording-stopped":
+        if open_one is not None:
+            open_one.stopped_at = now
+        return
+    if open_one is None:
+        parties = room_parties(session, event.room)
+        open_one = CallRecording(
+            room=event.room,
+            department_id=parties[0] if parties else None,
+            citizen_id=parties[1] if parties else None,
+            consent=[],
+            consented_at=now,
+        )
+        session.add(open_one)
+    if event.identity not in open_one.consent:
+        open_one.consent = [*open_one.consent, event.identity]
+    if event.identity.startswith("official:"):
+        open_one.official_id = int(event.identity.split(":", 1)[1])
+    session.flush()
+
+
+def save_recording(
+    session: Session,
+    locker: Locker,
+    room: str,
+    *,
+    official_id: int,
+    data: bytes,
+    audio_only: bool,
+    now: datetime,
+) -> CallRecording:
+    """The official's page hands in the recording: kept in the citizen's locker and listed
+    in the department's call records, if both sides agreed to it in this room."""
+    recording = session.scalar(
+        select(CallRecording)
+        .where(
+            CallRecording.room == room,
+            CallRecording.official_id == official_id,
+            CallRecording.document_id.is_(None),
+        )
+        .order_by(CallRecording.id.desc())
+    )
+    if (
+        recording is None
+        or recording.citizen_id is None
+        or f"citizen:{recording.citizen_id}" not in recording.consent
+        or f"official:{official_id}" not in recording.consent
+    ):
+        raise CallRefused(
+            "no_consent", "both sides must agree before a call is recorded", status=403
+        )
+    citizen = session.get(Citizen, recording.citizen_id)
+    department = (
+        session.get(Department, recording.department_id) if recording.department_id else None
+    )
+    if citizen is None:
+        raise CallRefused("not_found", "no such citizen", status=404)
+    code = department.code if department is not None else "an official"
+    when = ist_label(recording.consented_at)
+    document = locker_service.add_recording(
+        session,
+        locker,
+        citizen,
+        filename=f"call-{code}-{recording.consented_at:%Y%m%d-%H%M}.webm",
+        data=data,
+        audio_only=audio_only,
+        title=f"Recording of your call with {code}, {when} IST",
+        source=f"call recording with {code}",
+    )
+    recording.document_id = document.id
+    recording.size = document.size
+    recording.sha256 = document.sha256
+    recording.saved_at = now
+    recording.stopped_at = recording.stopped_at or now
+    session.flush()
+    return recording
+
+
+def recordings_of(session: Session, department_id: int, *, limit: int = 50) -> list[CallRecording]:
+    return list(
+        session.scalars(
+            select(CallRecording)
+            .where(
+                CallRecording.department_id == department_id,
+                CallRecording.document_id.is_not(None),
+            )
+            .order_by(CallRecording.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 # -- officials' meetings ----------------------------------------------------------------------

@@ -19,6 +19,10 @@ Protocol, one JSON object per WebSocket message, ``type`` first:
 * meetings with a lobby: non-moderators wait (``lobby``) until a moderator sends ``admit``
   {peer}; moderators can ``mute`` {peer} (a request the page obeys; with Janus the SFU also
   enforces it) and ``remove`` {peer}.
+* ``record`` {consent: true|false}: in a call, recording starts only when everyone in it has
+  said yes; each change is told to all as ``recording`` {on, consented: [ids]}. Anyone saying
+  no, or leaving, stops it. The service layer hears ``recording``/``recording-stopped`` room
+  events, one per person who agreed, and keeps that consent with the recording.
 * ``leave``; ``ping`` → ``pong``.
 
 Anything malformed closes that connection with code 4400 and a reason naming what was wrong;
@@ -133,6 +137,8 @@ class _Room:
     kind: str
     peers: dict[int, _Peer] = field(default_factory=dict)
     connected: bool = False
+    consent: set[int] = field(default_factory=set)
+    recording: bool = False
 
     def admitted(self) -> list[_Peer]:
         return [p for p in self.peers.values() if p.admitted]
@@ -172,6 +178,7 @@ class Hub:
             "admit": self._admit,
             "mute": self._mute,
             "remove": self._remove,
+            "record": self._record,
             "leave": self._leave_message,
         }
 
@@ -284,7 +291,10 @@ class Hub:
     def _drop(self, room: _Room, peer: _Peer, now: float) -> list[Output]:
         room.peers.pop(peer.conn, None)
         self._where.pop(peer.conn, None)
-        out: list[Output] = [RoomEvent(room.name, "left", peer.seat.identity, peer.seat.role, now)]
+        out: list[Output] = []
+        if room.consent or room.recording:  # whoever leaves, the consent given goes
+            out.extend(self._consent_changed(room, peer, False, now))
+        out.append(RoomEvent(room.name, "left", peer.seat.identity, peer.seat.role, now))
         if peer.admitted:
             left = {"type": "peer-left", "peer": peer.id}
             out.extend(Send(p.conn, left) for p in room.admitted())
@@ -395,6 +405,45 @@ class Hub:
             Close(target.conn, CLOSE_REMOVED, f"removed by {peer.seat.name[:60]}"),
             *self._drop(room, target, now),
         ]
+
+    def _record(
+        self, room: _Room, peer: _Peer, message: dict[str, Any], now: float
+    ) -> list[Output]:
+        consent = message.get("consent")
+        if not isinstance(consent, bool):
+            raise BadMessage("record.consent must be true or false")
+        if room.kind != CALL:
+            return [Send(peer.conn, _error("not_allowed", "only calls can be recorded"))]
+        return self._consent_changed(room, peer, consent, now)
+
+    def _consent_changed(self, room: _Room, peer: _Peer, consent: bool, now: float) -> list[Output]:
+        """Recording runs while everyone admitted (two of them) has said yes."""
+        if consent:
+            room.consent.add(peer.conn)
+        else:
+            room.consent.clear()  # a no from anyone ends it; asking again starts afresh
+        present = room.admitted()
+        everyone = len(present) == 2 and all(p.conn in room.consent for p in present)
+        out: list[Output] = []
+        if everyone and not room.recording:
+            room.recording = True
+            out.extend(
+                RoomEvent(room.name, "recording", p.seat.identity, p.seat.role, now)
+                for p in present
+            )
+        elif room.recording and not everyone:
+            room.recording = False
+            out.append(
+                RoomEvent(room.name, "recording-stopped", peer.seat.identity, peer.seat.role, now)
+            )
+        news = {
+            "type": "recording",
+            "on": room.recording,
+            "consented": sorted(str(c) for c in room.consent),
+            "by": peer.id,
+        }
+        out.extend(Send(p.conn, news) for p in present)
+        return out
 
     def _leave_message(
         self, room: _Room, peer: _Peer, message: dict[str, Any], now: float

@@ -24,7 +24,7 @@ const TYPES = ["application/pdf", "image/jpeg", "image/png"];
 const peers = new Map(); // peer id -> {id, name, pc, channel, videoSender, pending, video}
 const outgoing = new Map(); // file number -> {meta, bytes, sending}
 const incoming = new Map(); // file number -> {meta, buffer, received, done}
-const log = { sent: [], received: [], saved: [] };
+const log = { sent: [], received: [], saved: [], recordings: [] };
 let localStream = new MediaStream();
 let cameraTrack = null;
 let screenTrack = null;
@@ -132,6 +132,9 @@ async function handle(message) {
       if (peer) peer.video.title = message.state.screen ? `${peer.name} (screen)` : peer.name;
       break;
     }
+    case "recording":
+      onRecording(message);
+      break;
     case "mute-request":
       setMuted(true);
       setStatus(`${message.by} muted you`);
@@ -359,6 +362,96 @@ function addChat(name, text) {
   item.scrollIntoView({ block: "nearest" });
 }
 
+// -- recording, only with both sides' consent ---------------------------------------------
+//
+// Either side asks (Record); the other sees the question and allows or declines. The hub
+// starts recording only when both have said yes and stops it when either says no or leaves.
+// The official's page records (the other side's video and both voices, mixed) and hands the
+// WebM to Seva, which keeps it in the citizen's locker and the department's call records.
+
+const recordingState = { on: false, consented: [], recorder: null, saving: null };
+
+if (config.kind === "call") $("record").hidden = false;
+
+$("record").onclick = () => {
+  const mine = recordingState.on || recordingState.consented.includes(me);
+  signal({ type: "record", consent: !mine });
+};
+$("record-allow").onclick = () => signal({ type: "record", consent: true });
+$("record-decline").onclick = () => signal({ type: "record", consent: false });
+
+function onRecording(message) {
+  const wasOn = recordingState.on;
+  recordingState.on = message.on;
+  recordingState.consented = message.consented;
+  const mine = message.consented.includes(me);
+  $("record").setAttribute("aria-pressed", String(message.on || mine));
+  $("record").textContent = message.on ? "Stop recording" : mine ? "Cancel request" : "Record";
+  $("record-ask").hidden = message.on || mine || message.consented.length === 0;
+  if (message.on) {
+    $("record-status").textContent = "● Recording: both sides agreed";
+    if (!wasOn && role !== "citizen") startRecorder();
+  } else {
+    $("record-status").textContent = mine ? "Waiting for the other side to agree to recording…" : "";
+    if (wasOn && recordingState.recorder) recordingState.saving = stopRecorder();
+  }
+}
+
+function startRecorder() {
+  const peer = [...peers.values()][0];
+  const remote = peer && peer.video.srcObject;
+  const mixer = new AudioContext();
+  const mix = mixer.createMediaStreamDestination();
+  for (const stream of [localStream, remote]) {
+    if (stream && stream.getAudioTracks().length) {
+      mixer.createMediaStreamSource(new MediaStream(stream.getAudioTracks())).connect(mix);
+    }
+  }
+  const video = remote ? remote.getVideoTracks()[0] : null;
+  const tracks = [...mix.stream.getAudioTracks(), ...(video ? [video] : [])];
+  const type = video ? "video/webm" : "audio/webm";
+  const recorder = new MediaRecorder(new MediaStream(tracks), { mimeType: type });
+  const chunks = [];
+  recorder.ondataavailable = (event) => {
+    if (event.data.size) chunks.push(event.data);
+  };
+  recordingState.recorder = { recorder, chunks, mixer, audioOnly: !video };
+  recorder.start(1000);
+}
+
+async function stopRecorder() {
+  const { recorder, chunks, mixer, audioOnly } = recordingState.recorder;
+  recordingState.recorder = null;
+  await new Promise((resolve) => {
+    recorder.onstop = resolve;
+    recorder.stop();
+  });
+  mixer.close();
+  const blob = new Blob(chunks, { type: audioOnly ? "audio/webm" : "video/webm" });
+  const form = new FormData();
+  form.append("token", config.token);
+  form.append("audio_only", audioOnly ? "true" : "false");
+  form.append("file", blob, "recording.webm");
+  $("record-status").textContent = "Saving the recording…";
+  const response = await fetch(config.recordingUrl, { method: "POST", body: form });
+  const answer = await response.json().catch(() => ({}));
+  if (response.status === 201) {
+    log.recordings.push(answer);
+    $("record-status").textContent = "Recording saved to the citizen's locker ✓";
+  } else {
+    $("record-status").textContent = `The recording was not kept: ${answer.error ? answer.error.message : response.status}`;
+  }
+}
+
+// Leaving while recording: hand the recording in first.
+$("hangup").onclick = async (event) => {
+  if (!recordingState.recorder && !recordingState.saving) return;
+  event.preventDefault();
+  if (recordingState.recorder) recordingState.saving = stopRecorder();
+  await recordingState.saving;
+  location.href = $("hangup").href;
+};
+
 // -- files --------------------------------------------------------------------------------
 
 async function sha256(bytes) {
@@ -497,6 +590,7 @@ window.sevaCall = {
   get mode() {
     return sfu ? "sfu" : "mesh";
   },
+  recording: recordingState,
   get sfu() {
     return sfu;
   },
