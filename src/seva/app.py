@@ -173,10 +173,12 @@ def _domain_routers() -> list[APIRouter]:
     from seva.applications import router as applications
     from seva.channels import api as app_api
     from seva.dashboard import router as dashboard
+    from seva.locker import app_api as locker_app
     from seva.locker import router as locker
     from seva.messaging import msdg_router
     from seva.messaging import pages as sms_pages
     from seva.messaging import router as sms_api
+    from seva.rtc import api as calls_app
     from seva.rtc import router as rtc
     from seva.tenancy import pages as tenancy_pages
     from seva.tenancy import router as tenancy
@@ -184,6 +186,8 @@ def _domain_routers() -> list[APIRouter]:
 
     return [
         app_api.router,
+        calls_app.router,
+        locker_app.router,
         tenancy.router,
         sms_api.router,
         msdg_router.router,
