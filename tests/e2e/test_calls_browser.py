@@ -183,3 +183,56 @@ def test_three_officials_meet_after_the_host_admits_them_and_the_host_can_remove
     finally:
         for context, _ in people:
             context.close()
+
+
+def test_a_call_booked_by_sms_is_joined_from_the_reminder_link(
+    two_people: tuple[Any, Any], gateway: Gateway, live: str
+) -> None:
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from seva.messaging import service as messaging
+    from seva.rtc import service as rtc
+    from seva.rtc.models import Appointment
+
+    citizen, official = two_people
+    phone = "+919811000411"
+    with gateway.session() as session:
+        offer = gateway.sms.handle(session, phone=phone, text="CALL FOOD")
+        assert "reply 1-" in offer.text, offer.text
+        booked = gateway.sms.handle(session, phone=phone, text="1")
+    assert "is booked for" in booked.text, booked.text
+
+    # The booked time comes near (the slot is moved to five minutes from now) and the
+    # reminder sweep sends the join link.
+    now = datetime.now(UTC)
+    with gateway.session() as session:
+        appointment = session.scalars(select(Appointment)).one()
+        appointment.starts_at = now + timedelta(minutes=5)
+        appointment.ends_at = now + timedelta(minutes=20)
+        session.flush()
+        assert rtc.send_due_reminders(session, now=now, base_url=live) == 1
+        reminder = messaging.inbox(session, phone)[-1].text
+        room = appointment.room
+    assert reminder.startswith("Reminder: your call with Food & Civil Supplies")
+    found = re.search(r"https?://\S+", reminder)
+    assert found is not None and found.group(0) == f"{live}/call/a/{room}"
+
+    official.goto("/login?next=/console/calls")
+    official.get_by_label("Username").fill("food.admin")
+    official.get_by_label("Password").fill(DEMO_PASSWORD)
+    official.get_by_role("button", name="Log in").click()
+    official.locator(f"a[href='/call/room/{room}']").click()
+    citizen.goto(found.group(0))  # straight from the SMS: the link is the key
+    for page in (citizen, official):
+        page.wait_for_function("async () => (await window.sevaCall.inboundVideoFrames()) > 0")
+    # The connection is written to the call's record by the signalling's bookkeeping.
+    deadline = datetime.now(UTC) + timedelta(seconds=10)
+    status = ""
+    while datetime.now(UTC) < deadline and status != "completed":
+        citizen.wait_for_timeout(200)
+        with gateway.session() as session:
+            status = session.scalars(select(Appointment)).one().status
+    assert status == "completed"
