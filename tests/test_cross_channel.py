@@ -1,4 +1,5 @@
-"""Every bundled service gives the same answer over SMS, USSD, the web portal and the app API.
+"""Every bundled service gives the same answer over SMS, USSD, the web portal, the app API and
+the phone (TwiML and Exotel webhooks: the text that is spoken).
 
 Each service is driven with the same answers on every channel by a different citizen (so "data
 collected once" does not skip questions on the later channels), and the final answers are
@@ -9,11 +10,13 @@ they are masked before comparing.
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
 
+from seva.channels.voice.ivr import encode_keypad
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from tests.web import pages
@@ -122,6 +125,55 @@ def over_api(client: TestClient, script: Script, phone: str) -> str:
     return answer
 
 
+DATE = re.compile(r"^(\d{2})-(\d{2})-(\d{4})$")
+
+
+def keyed(answer: str) -> str:
+    """An answer as a caller keys it: dates as eight digits, text in the keypad letter form
+    (punctuation other than dashes cannot be keyed, so it is left out)."""
+    if DATE.match(answer):
+        return answer.replace("-", "")
+    return encode_keypad("".join(c for c in answer if c.isalnum() or c in " -").strip())
+
+
+def voice_keys(script: Script) -> list[str]:
+    return ["2", *script.ussd_path, *(keyed(a) for a in script.answers)]  # 2: English
+
+
+def over_twiml(client: TestClient, script: Script, phone: str) -> str:
+    def step(digits: str | None) -> ET.Element:
+        form = {"CallSid": f"CA-{script.keyword}", "From": phone, "To": "+911800166166"}
+        if digits is not None:
+            form["Digits"] = digits
+        response = client.post("/channels/voice/twiml", data=form)
+        assert response.status_code == 200, response.text
+        return ET.fromstring(response.text)
+
+    document = step(None)
+    for keys in voice_keys(script):
+        assert document.find("Gather") is not None, ET.tostring(document)
+        document = step(keys)
+    assert document.find("Hangup") is not None, ET.tostring(document)
+    return document.findtext("Say") or ""
+
+
+def over_exotel(client: TestClient, script: Script, phone: str) -> str:
+    call = {"CallSid": f"ex-{script.keyword}", "CallFrom": phone.removeprefix("+91")}
+    prompt = client.get("/channels/voice/exotel", params=call).json()
+    for keys in voice_keys(script):
+        passed = client.get(
+            "/channels/voice/exotel", params={**call, "digits": f'"{keys}"'}, follow_redirects=False
+        )
+        assert passed.status_code == 200, passed.text
+        prompt = client.get("/channels/voice/exotel", params=call).json()
+    spoken: str = prompt["gather_prompt"]["text"]
+    done = client.get(
+        "/channels/voice/exotel", params={**call, "digits": '""'}, follow_redirects=False
+    )
+    assert done.status_code == 302  # the answer was played: hang up
+    return spoken
+
+
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.keyword)
 def test_same_answer_on_every_channel(
     client: TestClient, live: str, gateway: Gateway, seeded: SeedReport, script: Script
@@ -131,6 +183,8 @@ def test_same_answer_on_every_channel(
         "ussd": over_ussd(client, script, "+919811100002"),
         "api": over_api(client, script, "+919811100003"),
         "web": over_web(client, script),
+        "twiml": over_twiml(client, script, "+919811100004"),
+        "exotel": over_exotel(client, script, "+919811100005"),
     }
     assert normal(answers["sms"]).startswith(normal(script.expect)), answers["sms"]
     assert {channel: normal(text) for channel, text in answers.items()} == dict.fromkeys(

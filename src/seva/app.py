@@ -172,6 +172,7 @@ def _domain_routers() -> list[APIRouter]:
     from seva.applications import pages as application_pages
     from seva.applications import router as applications
     from seva.channels import api as app_api
+    from seva.channels.voice import webhooks as voice_webhooks
     from seva.dashboard import router as dashboard
     from seva.locker import app_api as locker_app
     from seva.locker import router as locker
@@ -186,6 +187,7 @@ def _domain_routers() -> list[APIRouter]:
 
     return [
         app_api.router,
+        voice_webhooks.router,
         calls_app.router,
         locker_app.router,
         tenancy.router,

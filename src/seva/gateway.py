@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from seva.channels.sms import SmsPull
 from seva.channels.ussd import UssdMenu
+from seva.channels.voice.ivr import VoiceMenu
 from seva.db.session import Database
 from seva.flows.runtime import Runtime
 from seva.flows.store import DialogueStore, RedisDialogueStore, SqlDialogueStore
@@ -54,6 +55,8 @@ class Gateway:
     rtc: SignallingServer = field(init=False)
     """This process's call signalling (``rtc.signalling`` behind a WebSocket)."""
     rtc_tokens: JoinTokens = field(init=False)
+    voice: VoiceMenu = field(init=False)
+    """The phone menu every voice front end (SIP, TwiML, Exotel) asks what to say next."""
 
     def __post_init__(self) -> None:
         self.send_intake = SendIntake(self.db, on_commit=lambda: self.notify_sms())
@@ -68,6 +71,7 @@ class Gateway:
             sfu=_janus(self.settings),
         )
         self.rtc_tokens = JoinTokens(self.settings.secret_key)
+        self.voice = VoiceMenu(self.runtime)
 
     @property
     def meeting_limit(self) -> int:

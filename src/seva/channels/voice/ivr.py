@@ -1,0 +1,417 @@
+"""The phone menu: departments → services → the service's questions, spoken and keyed.
+
+Every voice front end (the SIP endpoint, TwiML, Exotel) asks ``VoiceMenu.handle`` what to say
+next and hands it the keys the caller pressed; the answer is a ``Prompt``: the text to speak
+(synthesised, or a department's recording of that text), in which language, and how to gather
+the reply (how many keys, or until ``#``). The spoken text of a finished service is the very
+text SMS and USSD show for the same inputs: the engine's ``End``.
+
+Keypad forms, told to the caller with each question:
+
+* a menu or a choice: one key (``1``–``9``); ``0`` goes back in the menus;
+* yes/no: ``1`` yes, ``2`` no;
+* numbers, PIN codes, phone numbers: the digits, then ``#``;
+* a date: day, month, year as eight digits (``25011980``), then ``#``;
+* text (a registration or reference number): digits as they are, a letter as ``*`` then the
+  key that carries it then its place on that key (``*82`` is U: the 2nd letter on 8), ``*0`` a
+  space and ``*1`` a dash; ``#`` ends. ``encode_keypad`` writes a text that way;
+* ``*`` alone repeats the question.
+
+A first-time caller is asked for a language (Hindi first: "Hindi ke liye 1 dabaiye"); the
+choice is kept in the citizen registry, so SMS, USSD and the web use it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from seva.flows import service as services
+from seva.flows.events import Ask, End, Message, Say
+from seva.flows.models import Service
+from seva.flows.runtime import Runtime, Turn
+from seva.flows.service import definition_of
+from seva.flows.store import Dialogue
+from seva.tenancy import service as tenancy
+from seva.tenancy.models import Department
+
+CHANNEL = "voice"
+REPEAT_KEY = "*"
+BACK_KEY = "0"
+MAX_SILENCES = 3
+"""Prompts heard with no key pressed before the call is ended politely."""
+MAX_TURNS = 200
+
+KEYPAD = {
+    "2": "ABC",
+    "3": "DEF",
+    "4": "GHI",
+    "5": "JKL",
+    "6": "MNO",
+    "7": "PQRS",
+    "8": "TUV",
+    "9": "WXYZ",
+}
+_LETTER_KEYS = {
+    letter: f"{key}{place}"
+    for key, letters in KEYPAD.items()
+    for place, letter in enumerate(letters, start=1)
+}
+
+LANGUAGE_PROMPT = "Hindi ke liye 1 dabaiye. For English, press 2."
+LANGUAGE_KEYS = {"1": "hi", "2": "en"}
+
+_T: dict[str, dict[str, str]] = {
+    "welcome": {"en": "Welcome to Seva.", "hi": "सेवा में आपका स्वागत है।"},
+    "press": {"en": "For {label}, press {key}.", "hi": "{label} के लिए {key} दबाएँ।"},
+    "back": {"en": "To go back, press 0.", "hi": "पीछे जाने के लिए 0 दबाएँ।"},
+    "repeat": {"en": "To hear this again, press star.", "hi": "दोबारा सुनने के लिए स्टार दबाएँ।"},
+    "yes_no": {"en": "Press 1 for yes, 2 for no.", "hi": "हाँ के लिए 1, नहीं के लिए 2 दबाएँ।"},
+    "hash": {"en": "Then press hash.", "hi": "फिर हैश दबाएँ।"},
+    "date": {
+        "en": "Key the day, month and year, like 2 5 0 1 1 9 8 0, then press hash.",
+        "hi": "दिन, महीना और साल दबाएँ, जैसे 2 5 0 1 1 9 8 0, फिर हैश दबाएँ।",
+    },
+    "letters": {
+        "en": (
+            "Key digits as they are. For a letter, press star, then the key with the letter, "
+            "then its place on that key. Then press hash."
+        ),
+        "hi": (
+            "अंक सीधे दबाएँ। किसी अक्षर के लिए स्टार, फिर उस अक्षर वाली कुंजी, फिर कुंजी पर "
+            "उसका स्थान दबाएँ। फिर हैश दबाएँ।"
+        ),
+    },
+    "invalid": {"en": "That key is not on the menu.", "hi": "यह विकल्प मेनू में नहीं है।"},
+    "bad_letters": {
+        "en": "Those keys do not spell a letter.",
+        "hi": "ये कुंजियाँ किसी अक्षर को नहीं बनातीं।",
+    },
+    "no_services": {"en": "No services are live yet.", "hi": "अभी कोई सेवा उपलब्ध नहीं है।"},
+    "goodbye": {
+        "en": "We did not hear a key. Please call again. Goodbye.",
+        "hi": "हमें कोई कुंजी नहीं मिली। कृपया फिर से कॉल करें। नमस्ते।",
+    },
+    "too_long": {"en": "This call is too long. Goodbye.", "hi": "यह कॉल बहुत लंबी है। नमस्ते।"},
+}
+
+
+def t(key: str, lang: str) -> str:
+    texts = _T[key]
+    return texts.get(lang) or texts["en"]
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """What the caller hears next and how their reply is gathered."""
+
+    text: str
+    lang: str
+    num_digits: int | None = None
+    """Gather exactly this many keys (menus, yes/no); None: until ``#`` (or the timeout)."""
+    end: bool = False
+    """Hang up after speaking."""
+    finish_on_key: str = "#"
+
+
+def encode_keypad(text: str) -> str:
+    """``text`` as keypad presses in the form the caller is told (``UP1`` → ``*82*711``)."""
+    keys: list[str] = []
+    for char in text.upper():
+        if char.isdigit() and char.isascii():
+            keys.append(char)
+        elif char in _LETTER_KEYS:
+            keys.append("*" + _LETTER_KEYS[char])
+        elif char == " ":
+            keys.append("*0")
+        elif char == "-":
+            keys.append("*1")
+        else:
+            raise ValueError(f"{char!r} cannot be keyed on a phone")
+    return "".join(keys)
+
+
+def decode_keypad(keys: str) -> str | None:
+    """The text keyed in the form ``encode_keypad`` writes, or None when it spells nothing.
+
+    A keypad has no case: a single word comes out in capitals (codes such as ``UP123…``),
+    several words with capital initials (names such as ``Asha Verma``)."""
+    out: list[str] = []
+    i = 0
+    while i < len(keys):
+        char = keys[i]
+        if char.isdigit():
+            out.append(char)
+            i += 1
+            continue
+        if char != "*" or i + 1 >= len(keys):
+            return None
+        key = keys[i + 1]
+        if key == "0":
+            out.append(" ")
+            i += 2
+            continue
+        if key == "1":
+            out.append("-")
+            i += 2
+            continue
+        letters = KEYPAD.get(key)
+        if letters is None or i + 2 >= len(keys) or not keys[i + 2].isdigit():
+            return None
+        place = int(keys[i + 2])
+        if not 1 <= place <= len(letters):
+            return None
+        out.append(letters[place - 1])
+        i += 3
+    text = "".join(out)
+    if " " in text.strip():
+        return " ".join(word.capitalize() for word in text.split(" "))
+    return text
+
+
+def spoken(messages: tuple[Message, ...] | list[Message], lang: str) -> str:
+    """What the engine's messages sound like on the phone, keypad instructions included."""
+    parts: list[str] = []
+    for message in messages:
+        match message:
+            case Say(text=text) | End(text=text):
+                parts.append(text)
+            case Ask():
+                parts.append(ask_spoken(message, lang))
+    return " ".join(p for p in parts if p)
+
+
+def ask_spoken(ask: Ask, lang: str) -> str:
+    lines: list[str] = []
+    if ask.error:
+        lines.append(ask.error)
+    lines.append(_sentence(ask.text))
+    if ask.kind == "choice":
+        lines += [t("press", lang).format(label=c.label, key=c.key) for c in ask.options]
+    elif ask.kind == "yes_no":
+        lines.append(t("yes_no", lang))
+    elif ask.kind == "date":
+        lines.append(t("date", lang))
+    elif ask.kind == "text":
+        lines.append(t("letters", lang))
+    else:
+        lines.append(t("hash", lang))
+    return " ".join(lines)
+
+
+def gather_for(ask: Ask | None) -> int | None:
+    """How many keys answer ``ask`` without ``#``: one for short menus and yes/no."""
+    if ask is None:
+        return None
+    if ask.kind == "yes_no" or (ask.kind == "choice" and len(ask.options) <= 9):
+        return 1
+    return None
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text[-1] in ".?!।:" else text + "."
+
+
+class VoiceMenu:
+    """One call's conversation, kept in the dialogue store under the call's id."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def handle(
+        self,
+        session: Session,
+        *,
+        call_id: str,
+        phone: str | None,
+        keys: str | None,
+        now: datetime | None = None,
+    ) -> Prompt:
+        """The next prompt. ``keys`` None: the call just started, or the caller said nothing.
+
+        A finished call's last prompt (its answer) is kept until ``hangup``, so a front end
+        that asks again (Exotel's gather after its passthru) hears the same ending."""
+        runtime = self.runtime
+        dialogue = runtime.open(session, CHANNEL, call_id, phone=phone, now=now)
+        last = dialogue.meta.get("last") or {}
+        if last.get("end"):
+            return _prompt_of(last)
+        turns = int(dialogue.meta.get("turns", 0)) + 1
+        dialogue.meta["turns"] = turns
+        if turns > MAX_TURNS:
+            prompt = self._finish(session, dialogue, t("too_long", dialogue.lang))
+        elif keys is None or keys == "":
+            prompt = self._silence(session, dialogue, now)
+        else:
+            dialogue.meta["silences"] = 0
+            prompt = self._input(session, dialogue, keys.strip(), now)
+        dialogue.meta["last"] = {
+            "text": prompt.text,
+            "lang": prompt.lang,
+            "digits": prompt.num_digits,
+            "end": prompt.end,
+        }
+        runtime.save(session, dialogue, now=now)
+        return prompt
+
+    def current(
+        self, session: Session, *, call_id: str, phone: str | None, now: datetime | None = None
+    ) -> Prompt:
+        """What the caller is being asked now, without taking any input (a new call starts)."""
+        dialogue = self.runtime.open(session, CHANNEL, call_id, phone=phone, now=now)
+        last = dialogue.meta.get("last")
+        if last:
+            return _prompt_of(last)
+        return self.handle(session, call_id=call_id, phone=phone, keys=None, now=now)
+
+    def hangup(self, session: Session, *, call_id: str, now: datetime | None = None) -> None:
+        """The call is over: an unfinished service is recorded as cancelled."""
+        dialogue = self.runtime.open(session, CHANNEL, call_id, now=now)
+        if self.runtime.in_service(dialogue):
+            self.runtime.cancel(session, dialogue, now=now)
+        self.runtime.close(session, dialogue)
+
+    # -- screens --------------------------------------------------------------------------
+
+    def _silence(self, session: Session, dialogue: Dialogue, now: datetime | None) -> Prompt:
+        if "screen" not in dialogue.meta:
+            return self._first(session, dialogue)
+        silences = int(dialogue.meta.get("silences", 0)) + 1
+        dialogue.meta["silences"] = silences
+        if silences >= MAX_SILENCES:
+            return self._finish(session, dialogue, t("goodbye", dialogue.lang))
+        return self._again(dialogue)
+
+    def _first(self, session: Session, dialogue: Dialogue) -> Prompt:
+        if not dialogue.lang_chosen:
+            dialogue.meta["screen"] = "lang"
+            return Prompt(LANGUAGE_PROMPT, "hi", num_digits=1)
+        return self._root(session, dialogue, greet=True)
+
+    def _again(self, dialogue: Dialogue) -> Prompt:
+        return _prompt_of(dialogue.meta.get("last") or {"lang": dialogue.lang})
+
+    def _root(
+        self, session: Session, dialogue: Dialogue, *, greet: bool = False, notice: str = ""
+    ) -> Prompt:
+        lang = dialogue.lang
+        departments = self._departments(session)
+        if not departments:
+            return self._finish(session, dialogue, t("no_services", lang))
+        dialogue.meta["screen"] = "root"
+        dialogue.meta["menu"] = [d.code for d in departments]
+        lines = [notice] if notice else []
+        if greet:
+            lines.append(t("welcome", lang))
+        lines += [
+            t("press", lang).format(label=d.display_name(lang), key=i)
+            for i, d in enumerate(departments, start=1)
+        ]
+        lines.append(t("repeat", lang))
+        return Prompt(" ".join(lines), lang, num_digits=1 if len(departments) <= 9 else None)
+
+    def _department(
+        self, session: Session, dialogue: Dialogue, code: str, notice: str = ""
+    ) -> Prompt:
+        lang = dialogue.lang
+        department = tenancy.department_by_code(session, code)
+        listed = self._services(session, department.id) if department else []
+        if department is None or not listed:
+            return self._root(session, dialogue)
+        dialogue.meta["screen"] = "dept"
+        dialogue.meta["dept"] = code
+        dialogue.meta["menu"] = [s.id for s in listed]
+        lines = [notice] if notice else []
+        lines.append(_sentence(department.display_name(lang)))
+        for i, service in enumerate(listed, start=1):
+            title = definition_of(service).title
+            lines.append(t("press", lang).format(label=title.get(lang) or title["en"], key=i))
+        lines.append(t("back", lang))
+        return Prompt(" ".join(lines), lang, num_digits=1 if len(listed) <= 9 else None)
+
+    def _departments(self, session: Session) -> list[Department]:
+        live = {s.department_id for s in services.live_services(session) if _listed(s)}
+        return [d for d in tenancy.menu_departments(session) if d.id in live]
+
+    def _services(self, session: Session, department_id: int) -> list[Service]:
+        return [s for s in services.live_services(session, department_id) if _listed(s)]
+
+    # -- input ----------------------------------------------------------------------------
+
+    def _input(
+        self, session: Session, dialogue: Dialogue, keys: str, now: datetime | None
+    ) -> Prompt:
+        if "screen" not in dialogue.meta:
+            # Keys before any prompt (an eager caller): treat as a fresh start.
+            return self._first(session, dialogue)
+        if keys == REPEAT_KEY:
+            return self._again(dialogue)
+        screen = dialogue.meta["screen"]
+        lang = dialogue.lang
+        menu = list(dialogue.meta.get("menu") or [])
+        if screen == "lang":
+            chosen = LANGUAGE_KEYS.get(keys[:1])
+            if chosen is None:
+                return Prompt(LANGUAGE_PROMPT, "hi", num_digits=1)
+            self.runtime.set_language(session, dialogue, chosen)
+            return self._root(session, dialogue, greet=True)
+        if screen == "root":
+            if _key(keys, len(menu)):
+                return self._department(session, dialogue, str(menu[int(keys) - 1]))
+            return self._root(session, dialogue, notice=t("invalid", lang))
+        if screen == "dept":
+            if keys == BACK_KEY:
+                return self._root(session, dialogue)
+            if _key(keys, len(menu)):
+                service = services.service_by_id(session, int(menu[int(keys) - 1]))
+                if service is not None and service.active:
+                    dialogue.meta["screen"] = "flow"
+                    turn = self.runtime.start(session, dialogue, service, now=now)
+                    return self._turn(session, dialogue, turn)
+            code = str(dialogue.meta.get("dept", ""))
+            return self._department(session, dialogue, code, notice=t("invalid", lang))
+        # screen == "flow"
+        if not self.runtime.in_service(dialogue):
+            return self._root(session, dialogue)
+        asked = self.runtime.current_ask(dialogue) or {}
+        answer = keys
+        if asked.get("kind") == "text":
+            decoded = decode_keypad(keys)
+            if decoded is None:
+                again = _prompt_of(dialogue.meta.get("last") or {"lang": lang})
+                return Prompt(t("bad_letters", lang) + " " + again.text, lang)
+            answer = decoded
+        turn = self.runtime.answer(session, dialogue, answer, now=now)
+        return self._turn(session, dialogue, turn)
+
+    def _turn(self, session: Session, dialogue: Dialogue, turn: Turn) -> Prompt:
+        text = spoken(turn.messages, turn.lang)
+        if turn.finished:
+            return self._finish(session, dialogue, text, lang=turn.lang)
+        return Prompt(text, turn.lang, num_digits=gather_for(turn.ask))
+
+    def _finish(
+        self, session: Session, dialogue: Dialogue, text: str, *, lang: str | None = None
+    ) -> Prompt:
+        return Prompt(text, lang or dialogue.lang, end=True)
+
+
+def _prompt_of(last: dict[str, object]) -> Prompt:
+    digits = last.get("digits")
+    return Prompt(
+        str(last.get("text", "")),
+        str(last.get("lang", "en")),
+        num_digits=digits if isinstance(digits, int) else None,
+        end=bool(last.get("end")),
+    )
+
+
+def _listed(service: Service) -> bool:
+    return not bool(definition_of(service).ussd.hidden)
+
+
+def _key(value: str, count: int) -> bool:
+    return value.isascii() and value.isdigit() and 1 <= int(value) <= count

@@ -1,0 +1,155 @@
+"""Cloud telephony front ends for the phone menu: TwiML (Twilio and its many imitators) and
+Exotel's Gather/Passthru applets, the way most Indian departments buy IVR today.
+
+Both advance the same ``VoiceMenu`` conversation the SIP endpoint does, keyed by the
+provider's call id, so a service behaves the same whichever carries the call.
+
+* **TwiML** (``POST /channels/voice/twiml``, also the ``action`` of every ``<Gather>``): the
+  form carries ``CallSid``, ``From``, ``To``, ``Digits`` (after a gather) and ``CallStatus``.
+  A prompt is ``<Gather input="dtmf">`` around a ``<Say language=…>``, followed by a
+  ``<Redirect>`` back here so silence is reported as a request without ``Digits``; the last
+  prompt is ``<Say>`` then ``<Hangup/>``. A status callback with a finished ``CallStatus``
+  ends the conversation.
+* **Exotel** (``GET /channels/voice/exotel``): make a flow of a Gather applet whose dynamic
+  URL is this address, then a Passthru applet with this address too, whose 200 branch goes
+  back to the Gather and whose 302 branch hangs up. The Gather's request (no ``digits``)
+  gets the current prompt as Exotel's JSON (``gather_prompt``, ``max_input_digits``,
+  ``finish_on_key``, ``input_timeout``); the Passthru's request carries the ``digits`` the
+  caller pressed, advances the conversation and answers 200 (the Gather then plays what comes
+  next, the answer included); the Passthru after the answer was played gets 302.
+
+The caller's number is taken from the provider's request; deployments put these routes behind
+the provider's request signing or an IP allow-list at the proxy.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query
+from fastapi.responses import JSONResponse, Response
+
+from seva.channels.numbers import msisdn
+from seva.channels.voice.ivr import Prompt
+from seva.dashboard import metrics
+from seva.deps import GatewayDep, SessionDep
+from seva.errors import ApiError
+
+router = APIRouter(prefix="/channels/voice", tags=["channels"])
+
+TWIML_PATH = "/channels/voice/twiml"
+GATHER_TIMEOUT = 8
+"""Seconds a caller has to press the first key (and between keys)."""
+MAX_KEYS = 160
+"""Keys in one answer: a line of text in the keypad letter form takes about three per letter."""
+ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+LANGUAGES = {"en": "en-IN", "hi": "hi-IN"}
+"""Provider language codes for Seva's languages (Indian English, Hindi)."""
+
+CallId = Annotated[str, Form(alias="CallSid", min_length=1, max_length=64)]
+
+
+def _caller(raw: str | None, region: str) -> str | None:
+    """The caller's number, when the provider gave a valid one (withheld numbers are None)."""
+    if not raw:
+        return None
+    return msisdn(raw, region)
+
+
+def _keys(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    keys = raw.strip().strip('"')
+    if len(keys) > MAX_KEYS or any(k not in "0123456789*#" for k in keys):
+        raise ApiError(400, "invalid_digits", "Digits must be keypad keys", "Digits")
+    return keys.rstrip("#")
+
+
+def twiml(prompt: Prompt, action: str = TWIML_PATH) -> str:
+    """The TwiML document for one prompt."""
+    response = ET.Element("Response")
+    language = LANGUAGES.get(prompt.lang, "en-IN")
+    if prompt.end:
+        ET.SubElement(response, "Say", language=language).text = prompt.text
+        ET.SubElement(response, "Hangup")
+    else:
+        attributes = {
+            "input": "dtmf",
+            "action": action,
+            "method": "POST",
+            "timeout": str(GATHER_TIMEOUT),
+            "finishOnKey": prompt.finish_on_key,
+        }
+        if prompt.num_digits is not None:
+            attributes["numDigits"] = str(prompt.num_digits)
+        gather = ET.SubElement(response, "Gather", attributes)
+        ET.SubElement(gather, "Say", language=language).text = prompt.text
+        ET.SubElement(response, "Redirect", method="POST").text = action
+    return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(response, encoding="unicode")
+
+
+@router.post("/twiml", summary="Voice call step (TwiML webhook)", response_class=Response)
+def twiml_webhook(
+    gateway: GatewayDep,
+    session: SessionDep,
+    call_id: CallId,
+    caller: Annotated[str | None, Form(alias="From", max_length=32)] = None,
+    digits: Annotated[str | None, Form(alias="Digits", max_length=200)] = None,
+    status: Annotated[str | None, Form(alias="CallStatus", max_length=20)] = None,
+) -> Response:
+    key = f"twiml:{call_id}"
+    if status in ENDED:
+        gateway.voice.hangup(session, call_id=key)
+        return Response(twiml_empty(), media_type="application/xml")
+    metrics.REQUESTS.labels("voice").inc()
+    prompt = gateway.voice.handle(
+        session,
+        call_id=key,
+        phone=_caller(caller, gateway.settings.default_region),
+        keys=_keys(digits),
+    )
+    return Response(twiml(prompt), media_type="application/xml")
+
+
+def twiml_empty() -> str:
+    return '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def exotel_gather(prompt: Prompt) -> dict[str, object]:
+    """Exotel's Gather applet parameters for one prompt (dynamic URL, version 1.0)."""
+    return {
+        "gather_prompt": {"text": prompt.text},
+        "max_input_digits": 1 if prompt.end else (prompt.num_digits or MAX_KEYS),
+        "finish_on_key": prompt.finish_on_key,
+        "input_timeout": 1 if prompt.end else GATHER_TIMEOUT,
+        "repeat_menu": 0 if prompt.end else 2,
+        "repeat_gather_prompt": {"text": prompt.text},
+    }
+
+
+@router.get("/exotel", summary="Voice call step (Exotel Gather and Passthru applets)")
+def exotel_webhook(
+    gateway: GatewayDep,
+    session: SessionDep,
+    call_id: Annotated[str, Query(alias="CallSid", min_length=1, max_length=64)],
+    caller: Annotated[str | None, Query(alias="CallFrom", max_length=32)] = None,
+    digits: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[str | None, Query(alias="CallStatus", max_length=20)] = None,
+) -> Response:
+    key = f"exotel:{call_id}"
+    phone = _caller(caller, gateway.settings.default_region)
+    if status in ENDED:
+        gateway.voice.hangup(session, call_id=key)
+        return Response(status_code=200)
+    if digits is None:  # the Gather applet asks what to play
+        prompt = gateway.voice.current(session, call_id=key, phone=phone)
+        return JSONResponse(exotel_gather(prompt))
+    # the Passthru applet brings what was keyed; once the caller has heard the answer (the
+    # Gather played the final prompt), 302 sends the flow to its hang-up branch
+    if gateway.voice.current(session, call_id=key, phone=phone).end:
+        gateway.voice.hangup(session, call_id=key)
+        return Response(status_code=302)
+    metrics.REQUESTS.labels("voice").inc()
+    gateway.voice.handle(session, call_id=key, phone=phone, keys=_keys(digits))
+    return Response(status_code=200)

@@ -1,0 +1,156 @@
+"""The phone menu and its webhooks: keypad forms, language, repeats, silence, and the TwiML and
+Exotel documents a provider receives."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from seva.channels.voice.ivr import LANGUAGE_PROMPT, decode_keypad, encode_keypad
+from seva.citizens import service as citizens
+from seva.demo.seed import SeedReport
+from seva.gateway import Gateway
+
+
+@pytest.mark.parametrize(
+    ("text", "keys"),
+    [
+        ("UP123456789", "*82*71123456789"),
+        ("TEST-0001", "*81*32*74*81*10001"),
+        ("DL0420190012345", "*31*530420190012345"),
+        ("ASHA VERMA", "*21*74*42*21*0*83*32*73*61*21"),
+    ],
+)
+def test_keypad_letters_round_trip(text: str, keys: str) -> None:
+    assert encode_keypad(text) == keys
+    decoded = decode_keypad(keys)
+    assert decoded is not None and decoded.upper() == text
+
+
+def test_keypad_text_takes_its_case_from_the_words() -> None:
+    assert decode_keypad(encode_keypad("up12")) == "UP12"
+    assert decode_keypad(encode_keypad("asha verma")) == "Asha Verma"
+
+
+@pytest.mark.parametrize("keys", ["*", "*9", "*95", "*2", "*7", "#1", "*15x", "*20"])
+def test_keys_that_spell_nothing_are_refused(keys: str) -> None:
+    assert decode_keypad(keys) is None
+
+
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", max_size=30))
+def test_every_keyable_code_survives_the_keypad(text: str) -> None:
+    assert decode_keypad(encode_keypad(text)) == text
+
+
+def call(client: TestClient, sid: str, digits: str | None = None, phone: str = "+919811200001"):  # type: ignore[no-untyped-def]
+    form = {"CallSid": sid, "From": phone}
+    if digits is not None:
+        form["Digits"] = digits
+    response = client.post("/channels/voice/twiml", data=form)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/xml")
+    return ET.fromstring(response.text)
+
+
+def test_a_new_caller_picks_hindi_and_every_channel_then_uses_it(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    first = call(client, "CA1")
+    gather = first.find("Gather")
+    assert gather is not None and gather.get("numDigits") == "1"
+    assert gather.findtext("Say") == LANGUAGE_PROMPT
+    assert gather.get("action") == "/channels/voice/twiml"
+    assert first.findtext("Redirect") == "/channels/voice/twiml"  # silence comes back here
+
+    menu = call(client, "CA1", "1")
+    say = menu.find("Gather/Say")
+    assert say is not None and say.get("language") == "hi-IN"
+    assert "सेवा में आपका स्वागत है" in (say.text or "")
+    assert "के लिए 1 दबाएँ" in (say.text or "")
+    with gateway.session() as session:
+        person = citizens.find(session, "+919811200001")
+        assert person is not None and person.language == "hi"
+    sms = client.get("/channels/sms/kannel", params={"from": "9811200001", "text": "HELP"})
+    assert "कीवर्ड भेजें" in sms.text
+
+    # A caller known to the registry is not asked again.
+    again = call(client, "CA2")
+    assert "सेवा में आपका स्वागत है" in (again.findtext("Gather/Say") or "")
+
+
+def test_star_repeats_silence_is_asked_again_then_the_call_ends(
+    client: TestClient, seeded: SeedReport
+) -> None:
+    call(client, "CA3")
+    menu = call(client, "CA3", "2")
+    text = menu.findtext("Gather/Say")
+    assert text is not None and text.startswith("Welcome to Seva.")
+    assert call(client, "CA3", "*").findtext("Gather/Say") == text
+    wrong = call(client, "CA3", "9").findtext("Gather/Say") or ""
+    assert wrong.startswith("That key is not on the menu.")
+    assert call(client, "CA3").find("Gather") is not None  # silence 1: asked again
+    assert call(client, "CA3").find("Gather") is not None  # silence 2
+    goodbye = call(client, "CA3")
+    assert goodbye.find("Hangup") is not None
+    assert "Please call again" in (goodbye.findtext("Say") or "")
+
+
+def test_a_question_tells_the_keypad_form_and_refuses_bad_letters(
+    client: TestClient, seeded: SeedReport
+) -> None:
+    call(client, "CA4")
+    call(client, "CA4", "2")
+    call(client, "CA4", "1")  # Transport
+    question = call(client, "CA4", "1")  # driving licence status: a text question
+    said = question.findtext("Gather/Say") or ""
+    assert "Enter your driving licence number" in said
+    assert "For a letter, press star" in said
+    gather = question.find("Gather")
+    assert gather is not None and gather.get("numDigits") is None
+    assert gather.get("finishOnKey") == "#"
+    refused = call(client, "CA4", "*99").findtext("Gather/Say") or ""
+    assert refused.startswith("Those keys do not spell a letter.")
+    answer = call(client, "CA4", encode_keypad("DL0420190012345"))
+    assert answer.find("Hangup") is not None
+    assert (answer.findtext("Say") or "").startswith("Licence DL0420190012345 (Arjun Mehta)")
+
+
+def test_the_provider_saying_the_call_ended_closes_it(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    call(client, "CA5")
+    ended = client.post("/channels/voice/twiml", data={"CallSid": "CA5", "CallStatus": "completed"})
+    assert ended.status_code == 200 and ET.fromstring(ended.text).tag == "Response"
+    # A new request with that id starts afresh (the language question again).
+    assert call(client, "CA5").findtext("Gather/Say") == LANGUAGE_PROMPT
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"From": "+919811200001"},  # no CallSid
+        {"CallSid": "CA6", "Digits": "12ab"},
+        {"CallSid": "CA6", "Digits": "1" * 300},
+    ],
+)
+def test_bad_webhook_input_is_refused_clearly(client: TestClient, form: dict[str, str]) -> None:
+    response = client.post("/channels/voice/twiml", data=form)
+    assert response.status_code in (400, 422)
+    assert "error" in response.json() or "detail" in response.json()
+
+
+def test_exotel_gather_parameters_follow_the_prompt(client: TestClient, seeded: SeedReport) -> None:
+    params = {"CallSid": "ex1", "CallFrom": "09811200009"}
+    first = client.get("/channels/voice/exotel", params=params).json()
+    assert first["gather_prompt"]["text"] == LANGUAGE_PROMPT
+    assert first["max_input_digits"] == 1 and first["finish_on_key"] == "#"
+    # Asking again without keys does not move the call on.
+    assert client.get("/channels/voice/exotel", params=params).json() == first
+    passed = client.get("/channels/voice/exotel", params={**params, "digits": '"2"'})
+    assert passed.status_code == 200
+    menu = client.get("/channels/voice/exotel", params=params).json()
+    assert menu["gather_prompt"]["text"].startswith("Welcome to Seva.")
