@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -70,6 +71,45 @@ async def stop_sms(gateway: Gateway) -> None:
         gateway.smsc_sim = None
 
 
+async def start_sip(gateway: Gateway) -> None:
+    """The SIP endpoint for phone calls (``channels.voice.endpoint``); the demo's SIP port
+    falls back to any free one when 5060 is taken."""
+    from seva.channels.voice.endpoint import SipEndpoint, parse_ports
+    from seva.channels.voice.tts import Speech
+
+    settings = gateway.settings
+
+    def run_in_db(work: Any) -> Any:
+        with gateway.session() as session:
+            return work(session)
+
+    endpoint = SipEndpoint(
+        gateway.voice,
+        Speech(settings.data_dir / "voice-cache"),
+        run_in_db,
+        host=settings.sip_host,
+        port=settings.sip_port,
+        trunks=[t.strip() for t in settings.sip_trunks.split(",") if t.strip()],
+        rtp_ports=parse_ports(settings.sip_rtp_ports),
+        max_calls=settings.sip_max_calls,
+        region=settings.default_region,
+    )
+    try:
+        await endpoint.start()
+    except OSError:
+        if settings.env != "demo":
+            raise
+        endpoint.port = 0
+        await endpoint.start()
+    gateway.sip = endpoint
+
+
+async def stop_sip(gateway: Gateway) -> None:
+    if gateway.sip is not None:
+        await gateway.sip.stop()
+        gateway.sip = None
+
+
 DIARY_EVERY = 30.0
 
 
@@ -103,11 +143,14 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.sms_dispatch:
             await start_sms(gw)
+        if settings.sip:
+            await start_sip(gw)
         diary = asyncio.create_task(keep_call_diary(gw))
         try:
             yield
         finally:
             diary.cancel()
+            await stop_sip(gw)
             await stop_sms(gw)
             if gw.rtc.sfu is not None:
                 await gw.rtc.sfu.aclose()

@@ -47,6 +47,8 @@ class Gateway:
     sms_engine: Any = None
     """The SMPP binds and dispatcher when this process runs them (``SmsEngine``)."""
     smsc_sim: Any = None
+    sip: Any = None
+    """The SIP endpoint (``SipEndpoint``) when this process runs it."""
     """The demo's in-process SMSC simulator (``SmscSimulator``), when it runs here."""
     send_intake: SendIntake = field(init=False)
     """Group commit of the department send API (``messaging.intake``)."""

@@ -68,6 +68,17 @@ class Settings(BaseSettings):
     turn_secret: str | None = None
     turn_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
 
+    sip: bool = False
+    """Run the SIP endpoint (``channels.voice.endpoint``) in this process; ``seva demo`` does."""
+    sip_host: str = "127.0.0.1"
+    sip_port: int = Field(default=5060, ge=0, le=65535)
+    sip_trunks: str = "127.0.0.1"
+    """Addresses (IPs or CIDR networks, comma-separated) whose calls are taken; the caller's
+    number is read from their signalling. Anyone else gets 403."""
+    sip_rtp_ports: str = "31000-31999"
+    """UDP ports for call audio, two calls never sharing one."""
+    sip_max_calls: int = Field(default=200, ge=1, le=10000)
+
     janus_admin_url: str = ""
     """Janus's admin API (``http://host:7088/admin``), reachable by Seva only. With it and
     ``SEVA_JANUS_WS_URL`` set, officials' meetings go through the Janus SFU (up to

@@ -22,6 +22,7 @@ def demo(
     started = time.perf_counter()
     os.environ.setdefault("SEVA_ENV", "demo")
     os.environ.setdefault("SEVA_SMS_DISPATCH", "1")
+    os.environ.setdefault("SEVA_SIP", "1")
     os.environ["SEVA_BASE_URL"] = f"http://{host}:{port}"
     get_settings.cache_clear()
     settings = get_settings()
@@ -54,6 +55,13 @@ def demo(
             f"SMSC simulator on 127.0.0.1:{settings.smsc_sim_port} (seva/seva)"
             if not settings.smsc
             else "binds from SEVA_SMSC",
+        )
+    if settings.sip:
+        table.add_row(
+            "Voice",
+            f"SIP on udp {settings.sip_host}:{settings.sip_port} (calls from "
+            f"{settings.sip_trunks}); TwiML {base}/channels/voice/twiml, "
+            f"Exotel {base}/channels/voice/exotel",
         )
     table.add_row("Data", f"{settings.effective_database_url}")
     table.add_row(

@@ -478,3 +478,21 @@ def test_receiver_never_yields_two_digits_for_one_press(
             key = (ssrc, slot)
             seen[key] = seen.get(key, 0) + 1
     assert all(count == 1 for count in seen.values())
+
+
+def test_a_replayed_key_press_later_is_a_new_press_when_time_is_given() -> None:
+    # sipp replays one recorded key press with the same SSRC and timestamp each time.
+    receiver = DtmfReceiver(101)
+    for packet in key_press(2, 23200):
+        receiver.receive(packet, now=10.0)
+    for packet in key_press(2, 23200)[-2:]:  # end retransmissions, moments later
+        receiver.receive(packet, now=10.05)
+    assert receiver.take_digits() == "2"
+    for packet in key_press(2, 23200):
+        receiver.receive(packet, now=12.0)
+    assert receiver.take_digits() == "2"
+    # Without a clock, a repeat of a known timestamp stays a retransmission.
+    plain = DtmfReceiver(101)
+    for packet in key_press(2, 23200) + key_press(2, 23200):
+        plain.receive(packet)
+    assert plain.take_digits() == "2"

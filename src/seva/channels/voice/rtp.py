@@ -498,7 +498,14 @@ class DtmfReceiver:
 
     At most ``max_digits`` digits wait to be taken; beyond that a flood of key presses is
     counted in :attr:`dropped` and discarded, so memory stays bounded.
+
+    With ``now`` given, an event timestamp seen again more than :attr:`REPRESS_AFTER` seconds
+    after its last packet is a new key press, not a retransmission: retransmitted end packets
+    follow within tens of milliseconds, while a test tool replaying one recorded key press
+    (sipp's DTMF pcaps carry fixed timestamps) sends it again much later.
     """
+
+    REPRESS_AFTER: Final = 1.0
 
     _RECENT: Final = 16
     # Half a second of 20 ms event packets from another source ends an event whose end was lost.
@@ -514,9 +521,10 @@ class DtmfReceiver:
         self._digits: deque[str] = deque()
         self._current: _Event | None = None
         self._recent: deque[tuple[int, int]] = deque(maxlen=self._RECENT)
+        self._seen: dict[tuple[int, int], float] = {}
         self._foreign = 0
 
-    def receive(self, packet: RtpPacket) -> str | None:
+    def receive(self, packet: RtpPacket, now: float | None = None) -> str | None:
         """Feed one RTP packet; returns the digit when this packet starts a new key press.
 
         Packets of other payload types and unreadable payloads are ignored.
@@ -537,6 +545,20 @@ class DtmfReceiver:
                 current.ended = True
             self._foreign = 0
         key = (packet.ssrc, packet.timestamp)
+        last_seen = self._seen.get(key)
+        repressed = (
+            now is not None and last_seen is not None and now - last_seen > self.REPRESS_AFTER
+        )
+        if now is not None:
+            self._seen[key] = now
+            if len(self._seen) > self._RECENT * 4:
+                for old in list(self._seen)[: self._RECENT * 2]:
+                    del self._seen[old]
+        if repressed:
+            if key in self._recent:
+                self._recent.remove(key)
+            if current is not None and key == (current.ssrc, current.timestamp):
+                self._current = current = None
         if current is not None and key == (current.ssrc, current.timestamp):
             current.duration = max(current.duration, event.duration)
             current.ended = current.ended or event.end

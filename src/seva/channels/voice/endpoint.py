@@ -1,0 +1,396 @@
+"""The SIP endpoint: UDP sockets and timers around the sans-IO ``Uas``, with the phone menu
+behind each call.
+
+One asyncio loop carries every call. The ``Uas`` says what to send and when media starts and
+stops; this layer sends it, opens one RTP socket per call, reads the caller's keys (RFC 4733
+telephone events) and plays prompts. Prompt audio for all calls is paced by one timer that
+wakes every 20 ms and sends each call's due packet, so a thousand calls cost a thousand sends
+per tick, not a thousand timers.
+
+Each call runs the ``VoiceMenu`` conversation under ``sip:<Call-ID>``: the first prompt on
+answer; the keys gathered (one for a menu, up to ``#`` otherwise; a key during a prompt cuts
+it short); silence after ``GATHER_TIMEOUT`` seconds counts as no answer; the last prompt
+plays to its end and the endpoint hangs up. The menu and the speech synthesis run in worker
+threads (they touch the database and run espeak-ng), never on the loop.
+
+RTP is taken only from the caller's media address as its SDP gave it (the host; the port may
+differ behind NAT or from test tools), everything else is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import structlog
+from sqlalchemy.orm import Session
+
+from seva.channels.numbers import msisdn
+from seva.channels.voice.dialog import (
+    Action,
+    CallEnded,
+    CallStarted,
+    SendSip,
+    StartMedia,
+    StopMedia,
+    Uas,
+)
+from seva.channels.voice.ivr import Prompt, VoiceMenu
+from seva.channels.voice.rtp import PACKET_SECONDS, Codec, DtmfReceiver, RtpError, Sender, decode
+from seva.channels.voice.tts import Speech
+
+log = structlog.get_logger(__name__)
+
+GATHER_TIMEOUT = 6.0
+"""Seconds of silence after a prompt (or between keys) before the menu hears no answer."""
+TAIL = 0.3
+"""Audio still in the caller's jitter buffer when the last packet leaves: wait before BYE."""
+
+
+def parse_ports(spec: str) -> range:
+    low, _, high = spec.partition("-")
+    first, last = int(low), int(high or low)
+    if not 1024 <= first <= last <= 65535:
+        raise ValueError("SEVA_SIP_RTP_PORTS must be a range like 31000-31999")
+    return range(first, last + 1)
+
+
+@dataclass
+class CallStats:
+    """What one call's audio did: for tests, the benchmark and the logs."""
+
+    packets_sent: int = 0
+    prompts: list[tuple[str, str, int]] = field(default_factory=list)
+    """(text, language, packets) of each prompt played to its end or cut short."""
+    keys: list[str] = field(default_factory=list)
+    send_lateness: list[float] = field(default_factory=list)
+    """Seconds each packet left after its due time (pacing jitter of our side)."""
+    dropped_foreign: int = 0
+
+
+class _Rtp(asyncio.DatagramProtocol):
+    def __init__(self, call: Call) -> None:
+        self.call = call
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        self.call.rtp_received(data, addr)
+
+
+@dataclass
+class Call:
+    call_id: str
+    caller: str | None
+    endpoint: SipEndpoint
+    stats: CallStats = field(default_factory=CallStats)
+    media: StartMedia | None = None
+    rtp: _Rtp | None = None
+    sender: Sender | None = None
+    dtmf: DtmfReceiver | None = None
+    task: asyncio.Task[None] | None = None
+    keys: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    start_time: float = 0.0
+    prompt_packets: int = 0
+
+    def rtp_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        media = self.media
+        if media is None or self.dtmf is None or addr[0] != media.remote_rtp_addr[0]:
+            self.stats.dropped_foreign += 1
+            return
+        try:
+            packet = decode(data)
+        except RtpError:
+            return
+        digit = self.dtmf.receive(packet, now=time.monotonic())
+        if digit is not None:
+            self.stats.keys.append(digit)
+            self.keys.put_nowait(self.dtmf.take_digits())
+
+    def send_due(self, now: float) -> None:
+        sender, rtp, media = self.sender, self.rtp, self.media
+        if sender is None or rtp is None or rtp.transport is None or media is None:
+            return
+        due = sender.due_at(self.start_time)
+        while due is not None and due <= now + 0.001:
+            packet = sender.pop()
+            if packet is None:
+                break
+            rtp.transport.sendto(packet.encode(), media.remote_rtp_addr)
+            self.stats.packets_sent += 1
+            self.prompt_packets += 1
+            self.stats.send_lateness.append(max(0.0, now - due))
+            due = sender.due_at(self.start_time)
+
+    @property
+    def playing(self) -> bool:
+        return self.sender is not None and self.sender.queued > 0
+
+
+class SipEndpoint:
+    """Seva's SIP user agent server with the phone menu behind it."""
+
+    def __init__(
+        self,
+        menu: VoiceMenu,
+        speech: Speech,
+        run_in_db: Callable[[Callable[[Session], Any]], Any],
+        *,
+        host: str,
+        port: int,
+        trunks: list[str],
+        rtp_ports: range,
+        max_calls: int,
+        region: str = "IN",
+        gather_timeout: float = GATHER_TIMEOUT,
+        on_call_end: Callable[[Call], None] | None = None,
+    ) -> None:
+        self.menu = menu
+        self.speech = speech
+        self.run_in_db = run_in_db
+        self.host = host
+        self.port = port
+        self.region = region
+        self.gather_timeout = gather_timeout
+        self.on_call_end = on_call_end
+        self._free_ports = list(rtp_ports)
+        self._used_ports: set[int] = set()
+        self._trunks = trunks
+        self._max_calls = max_calls
+        self.uas = self._new_uas()
+        self.calls: dict[str, Call] = {}
+        self.finished: list[Call] = []
+        """Recently ended calls (the last 1,000), for tests and the benchmark."""
+        self._transport: asyncio.DatagramTransport | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        endpoint = self
+
+        class _Sip(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+                endpoint._apply(endpoint.uas.datagram_received(data, addr, time.monotonic()))
+
+        transport, _ = await loop.create_datagram_endpoint(_Sip, local_addr=(self.host, self.port))
+        self._transport = transport
+        self.port = transport.get_extra_info("sockname")[1]
+        self.uas = self._new_uas()  # its Contact and Via name the port actually bound
+        self._tasks = [
+            asyncio.create_task(self._timers(), name="sip-timers"),
+            asyncio.create_task(self._pacer(), name="rtp-pacer"),
+        ]
+        log.info("sip.listening", host=self.host, port=self.port)
+
+    async def stop(self) -> None:
+        self._stopping = True
+        now = time.monotonic()
+        for call_id in list(self.calls):
+            self._apply(self.uas.hangup(call_id, now))
+        await asyncio.sleep(0.05)
+        for task in self._tasks:
+            task.cancel()
+        for call in list(self.calls.values()):
+            if call.task is not None:
+                call.task.cancel()
+            self._close_media(call)
+        if self._transport is not None:
+            self._transport.close()
+
+    def _new_uas(self) -> Uas:
+        return Uas(
+            allowed=self._trunks,
+            local_ip=self.host,
+            rtp_port_allocator=self._allocate_port,
+            max_calls=self._max_calls,
+            sip_port=self.port,
+        )
+
+    # -- the Uas's actions ----------------------------------------------------------------
+
+    def _allocate_port(self) -> int | None:
+        while self._free_ports:
+            port = self._free_ports.pop(0)
+            if port not in self._used_ports:
+                self._used_ports.add(port)
+                return port
+        return None
+
+    def _apply(self, actions: list[Action]) -> None:
+        for action in actions:
+            if isinstance(action, SendSip):
+                if self._transport is not None:
+                    self._transport.sendto(action.data, action.addr)
+            elif isinstance(action, CallStarted):
+                phone = msisdn(action.caller, self.region) if action.caller else None
+                self.calls[action.call_id] = Call(action.call_id, phone, self)
+                self._apply(self.uas.answer(action.call_id, time.monotonic()))
+            elif isinstance(action, StartMedia):
+                call = self.calls.get(action.call_id)
+                if call is not None:
+                    self._start_media(call, action)
+            elif isinstance(action, StopMedia):
+                self._used_ports.discard(action.local_port)
+                self._free_ports.append(action.local_port)
+                call = self.calls.get(action.call_id)
+                if call is not None:
+                    self._close_media(call)
+            elif isinstance(action, CallEnded):
+                ended = self.calls.pop(action.call_id, None)
+                if ended is not None:
+                    self._ended(ended)
+
+    def _start_media(self, call: Call, media: StartMedia) -> None:
+        if call.media is not None:  # a re-INVITE: same port, new far end or codec
+            call.media = media
+            return
+        call.media = media
+        call.sender = Sender(
+            ssrc=secrets.randbits(32), codec=media.codec, payload_type=media.payload_type
+        )
+        call.dtmf = DtmfReceiver(media.dtmf_pt if media.dtmf_pt is not None else 101)
+        call.start_time = time.monotonic()
+        call.task = asyncio.create_task(self._open_and_run(call, media), name=call.call_id)
+
+    async def _open_and_run(self, call: Call, media: StartMedia) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.create_datagram_endpoint(
+                lambda: _rtp_for(call), local_addr=(self.host, media.local_port)
+            )
+        except OSError as exc:
+            log.warning("sip.rtp_port_failed", port=media.local_port, error=str(exc))
+            self._apply(self.uas.hangup(call.call_id, time.monotonic()))
+            return
+        await self._conversation(call)
+
+    def _close_media(self, call: Call) -> None:
+        if call.rtp is not None and call.rtp.transport is not None:
+            call.rtp.transport.close()
+        call.rtp = None
+        call.sender = None
+
+    def _ended(self, call: Call) -> None:
+        if call.task is not None and call.task is not asyncio.current_task():
+            call.task.cancel()
+        self._close_media(call)
+        self.finished.append(call)
+        del self.finished[:-1000]
+        if self.on_call_end is not None:
+            self.on_call_end(call)
+        asyncio.get_running_loop().run_in_executor(None, lambda: self._forget(call.call_id))
+
+    def _forget(self, call_id: str) -> None:
+        with contextlib.suppress(Exception):
+            self.menu_hangup(call_id)
+
+    # -- the conversation -----------------------------------------------------------------
+
+    def menu_step(self, call: Call, keys: str | None) -> Prompt:
+        """Runs in a worker thread: the menu reads and writes the database."""
+        prompt: Prompt = self.run_in_db(
+            lambda session: self.menu.handle(
+                session, call_id=f"sip:{call.call_id}", phone=call.caller, keys=keys
+            )
+        )
+        return prompt
+
+    def menu_hangup(self, call_id: str) -> None:
+        self.run_in_db(lambda session: self.menu.hangup(session, call_id=f"sip:{call_id}"))
+
+    async def _conversation(self, call: Call) -> None:
+        try:
+            prompt = await asyncio.to_thread(self.menu_step, call, None)
+            while True:
+                interrupted = await self._play(call, prompt)
+                if prompt.end:
+                    await asyncio.sleep(TAIL)
+                    self._apply(self.uas.hangup(call.call_id, time.monotonic()))
+                    return
+                keys = await self._gather(call, prompt, interrupted)
+                prompt = await asyncio.to_thread(self.menu_step, call, keys)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sip.call_failed", call_id=call.call_id)
+            self._apply(self.uas.hangup(call.call_id, time.monotonic()))
+
+    async def _play(self, call: Call, prompt: Prompt) -> str:
+        """Queue the prompt and wait until it has been sent or a key cut it short; returns
+        the keys pressed during it (barge-in), if any."""
+        pcm = await asyncio.to_thread(self.speech.pcm, prompt.text, prompt.lang)
+        sender = call.sender
+        if sender is None:
+            return ""
+        media = call.media
+        codec = media.codec if media is not None else Codec.PCMU
+        sender.clear()
+        call.prompt_packets = 0
+        sender.queue(codec.encode(pcm), at=time.monotonic() - call.start_time)
+        while call.playing:
+            try:
+                keys = await asyncio.wait_for(call.keys.get(), timeout=PACKET_SECONDS * 5)
+            except TimeoutError:
+                continue
+            sender.clear()  # barge-in
+            call.stats.prompts.append((prompt.text, prompt.lang, call.prompt_packets))
+            return keys
+        call.stats.prompts.append((prompt.text, prompt.lang, call.prompt_packets))
+        return ""
+
+    async def _gather(self, call: Call, prompt: Prompt, keys: str) -> str | None:
+        """Keys up to ``#`` (or ``prompt.num_digits`` of them); None after silence."""
+        while True:
+            if prompt.num_digits is not None and len(keys) >= prompt.num_digits:
+                return keys[: prompt.num_digits]
+            if "#" in keys:
+                return keys.split("#", 1)[0] or ("" if keys.startswith("#") else keys)
+            if keys == "*" and prompt.num_digits is None:
+                pass  # a text answer may start with a letter: wait for more or for #
+            try:
+                more = await asyncio.wait_for(call.keys.get(), timeout=self.gather_timeout)
+            except TimeoutError:
+                return keys or None
+            keys += more
+
+    # -- timers ---------------------------------------------------------------------------
+
+    async def _timers(self) -> None:
+        while True:
+            deadline = self.uas.next_deadline()
+            now = time.monotonic()
+            wait = 0.5 if deadline is None else min(0.5, max(0.0, deadline - now))
+            await asyncio.sleep(wait)
+            self._apply(self.uas.tick(time.monotonic()))
+
+    async def _pacer(self) -> None:
+        """Every 20 ms, every playing call's due packets go out."""
+        loop = asyncio.get_running_loop()
+        tick = loop.time()
+        while True:
+            tick += PACKET_SECONDS
+            delay = tick - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                tick = loop.time()  # fell behind (a long GC, a busy loop): do not burst
+            now = time.monotonic()
+            for call in list(self.calls.values()):
+                if call.playing:
+                    call.send_due(now)
+
+
+def _rtp_for(call: Call) -> _Rtp:
+    protocol = _Rtp(call)
+    call.rtp = protocol
+    return protocol

@@ -1,0 +1,196 @@
+"""Spoken prompts: espeak-ng (Debian ``espeak-ng``) to 8 kHz telephone audio, cached on disk.
+
+espeak-ng speaks English and Hindi (and about a hundred more languages) from text alone, runs
+on the machine, and costs nothing per prompt: a fit for a gateway that must speak every
+department's prompts in several languages. It writes 22.05 kHz WAV; phones carry 8 kHz G.711,
+so the samples are low-pass filtered (a short windowed-sinc FIR, 3.4 kHz, the telephone band)
+and resampled here (no library in the dependency set does it without numpy, and a prompt is
+synthesised once: every later call reads the cached 8 kHz WAV).
+
+The cache key is the text, the espeak-ng voice and the speed, so a changed prompt is a new
+file and an unchanged one is never synthesised twice. A department's recorded prompt replaces
+the synthesised one when registered for the same text (``recorded``).
+
+Without espeak-ng (a bare machine) prompts are silence of the length the text would take to
+say, so calls still run and pace correctly; the log says so once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import wave
+from array import array
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+RATE = 8000
+VOICES = {"en": "en-gb", "hi": "hi"}
+"""espeak-ng voices for Seva's languages; any other language code is tried as a voice name."""
+SPEED = 150
+"""Words per minute: a little slower than espeak-ng's 175 for a phone line."""
+_SILENT_SECONDS_PER_CHAR = 0.06
+_MAX_TEXT = 2000
+
+
+def _design_filter(taps: int, cutoff: float) -> list[float]:
+    """A Hann-windowed sinc low-pass, ``cutoff`` as a fraction of the input sample rate."""
+    middle = (taps - 1) / 2
+    coefficients = []
+    for n in range(taps):
+        x = n - middle
+        sinc = 2 * cutoff if x == 0 else math.sin(2 * math.pi * cutoff * x) / (math.pi * x)
+        window = 0.5 - 0.5 * math.cos(2 * math.pi * n / (taps - 1))
+        coefficients.append(sinc * window)
+    total = sum(coefficients)
+    return [c / total for c in coefficients]
+
+
+def resample(samples: array[int], rate: int, target: int = RATE) -> array[int]:
+    """16-bit mono ``samples`` at ``rate`` as 16-bit samples at ``target`` (downsampling)."""
+    if rate == target:
+        return array("h", samples)
+    taps = _design_filter(31, min(3400.0, target / 2 * 0.9) / rate)
+    half = len(taps) // 2
+    count = len(samples)
+    step = rate / target
+    out = array("h")
+    n_out = int(count / step)
+    for i in range(n_out):
+        centre = int(i * step)
+        acc = 0.0
+        start = centre - half
+        for k, weight in enumerate(taps):
+            j = start + k
+            if 0 <= j < count:
+                acc += weight * samples[j]
+        out.append(max(-32768, min(32767, int(acc))))
+    return out
+
+
+def wav_bytes(samples: array[int], rate: int = RATE) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return buffer.getvalue()
+
+
+def read_wav(data: bytes) -> tuple[array[int], int]:
+    """16-bit mono samples and their rate from a WAV file."""
+    with wave.open(io.BytesIO(data), "rb") as source:
+        if source.getsampwidth() != 2 or source.getnchannels() != 1:
+            raise ValueError("a prompt must be 16-bit mono WAV")
+        rate = source.getframerate()
+        frames = source.readframes(source.getnframes())
+    samples = array("h")
+    samples.frombytes(frames)
+    return samples, rate
+
+
+class Speech:
+    """Prompts as 8 kHz 16-bit mono PCM, synthesised once and kept under ``cache_dir``."""
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        binary: str | None = None,
+        speed: int = SPEED,
+        timeout: float = 20.0,
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.binary = binary if binary is not None else shutil.which("espeak-ng")
+        self.speed = speed
+        self.timeout = timeout
+        self._warned = False
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        return self.binary is not None
+
+    def voice(self, lang: str) -> str:
+        return VOICES.get(lang, lang)
+
+    def key(self, text: str, lang: str) -> str:
+        material = f"{self.voice(lang)}\0{self.speed}\0{text}".encode()
+        return hashlib.sha256(material).hexdigest()
+
+    def path(self, text: str, lang: str) -> Path:
+        key = self.key(text, lang)
+        return self.cache_dir / key[:2] / f"{key}.wav"
+
+    def recorded(self, text: str, lang: str, wav: bytes) -> Path:
+        """A department's recording of ``text`` replaces the synthesised prompt."""
+        samples, rate = read_wav(wav)
+        return self._keep(self.path(text, lang), wav_bytes(resample(samples, rate)))
+
+    def wav(self, text: str, lang: str) -> bytes:
+        """The prompt as an 8 kHz WAV file (for browsers, ``<Play>`` URLs and the cache)."""
+        path = self.path(text, lang)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            pass
+        # Twenty callers reaching the same new prompt at once wait for one synthesis.
+        with self._locks_guard:
+            lock = self._locks.setdefault(path.name, threading.Lock())
+        with lock:
+            try:
+                return path.read_bytes()
+            except FileNotFoundError:
+                return self._make(path, text, lang)
+
+    def _make(self, path: Path, text: str, lang: str) -> bytes:
+        text = " ".join(text.split())[:_MAX_TEXT]
+        if not self.available:
+            if not self._warned:
+                log.warning("voice.no_espeak", hint="apt-get install espeak-ng")
+                self._warned = True
+            silent = array("h", bytes(2 * int(RATE * _SILENT_SECONDS_PER_CHAR * len(text))))
+            return wav_bytes(silent)
+        samples, rate = read_wav(self._synthesise(text, lang))
+        return self._keep(path, wav_bytes(resample(samples, rate))).read_bytes()
+
+    def pcm(self, text: str, lang: str) -> bytes:
+        """The prompt as raw 8 kHz 16-bit little-endian samples, ready for G.711."""
+        samples, _ = read_wav(self.wav(text, lang))
+        return samples.tobytes()
+
+    def seconds(self, text: str, lang: str) -> float:
+        return len(self.pcm(text, lang)) / 2 / RATE
+
+    def _synthesise(self, text: str, lang: str) -> bytes:
+        assert self.binary is not None
+        result = subprocess.run(  # noqa: S603 - a fixed argv; the text goes in on stdin
+            [self.binary, "-v", self.voice(lang), "-s", str(self.speed), "-b", "1", "--stdout"],
+            input=text.encode(),
+            capture_output=True,
+            timeout=self.timeout,
+            check=False,
+        )
+        if result.returncode != 0 or not result.stdout.startswith(b"RIFF"):
+            problem = result.stderr.decode(errors="replace").strip()[:200]
+            raise RuntimeError(f"espeak-ng could not speak {lang!r}: {problem}")
+        return result.stdout
+
+    def _keep(self, path: Path, data: bytes) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+        return path

@@ -1,0 +1,293 @@
+"""Phone calls into Seva's SIP endpoint from sipp (Debian ``sip-tester``), the way an
+operator's trunk would hand them over: a caller keys through a service with RFC 4733 DTMF and
+hears the answer, in English and in Hindi; the RTP Seva streams is caught by the test and
+checked against the prompt audio (packet count, pacing)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seva.channels.voice.endpoint import SipEndpoint
+from seva.channels.voice.rtp import decode
+from seva.channels.voice.tts import Speech
+from seva.demo.seed import SeedReport
+from seva.gateway import Gateway
+from tests.conftest import free_port, need
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+SIPP = shutil.which("sipp")
+PCAPS = Path("/usr/share/sip-tester")
+SCENARIOS = Path(__file__).parent / "sipp"
+KEY_FILES = {**{d: f"dtmf_2833_{d}.pcap" for d in "0123456789"}, "#": "dtmf_2833_pound.pcap",
+             "*": "dtmf_2833_star.pcap"}  # fmt: skip
+
+
+@dataclass
+class Sink:
+    """The caller's audio socket: every RTP packet Seva sends, with its arrival time."""
+
+    sock: socket.socket
+    packets: list[tuple[float, Any]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+    def run(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                data, _ = self.sock.recvfrom(2048)
+            except TimeoutError:
+                continue
+            self.packets.append((time.monotonic(), decode(data)))
+
+    def talkspurts(self) -> list[list[tuple[float, Any]]]:
+        """Packets cut where the marker bit starts a new prompt."""
+        spurts: list[list[tuple[float, Any]]] = []
+        for arrival, packet in self.packets:
+            if packet.marker or not spurts:
+                spurts.append([])
+            spurts[-1].append((arrival, packet))
+        return spurts
+
+
+@pytest.fixture
+def sip(gateway: Gateway, seeded: SeedReport, tmp_path: Path) -> Iterator[SipEndpoint]:
+    need(SIPP, "sipp (apt-get install sip-tester)")
+    need(shutil.which("espeak-ng"), "espeak-ng (apt-get install espeak-ng)")
+    need(str(PCAPS) if (PCAPS / "dtmf_2833_1.pcap").exists() else None, "sip-tester's pcaps")
+
+    def run_in_db(work: Any) -> Any:
+        with gateway.session() as session:
+            return work(session)
+
+    first = 42000 + secrets.randbelow(20000)
+    endpoint = SipEndpoint(
+        gateway.voice,
+        Speech(tmp_path / "voice-cache"),
+        run_in_db,
+        host="127.0.0.1",
+        port=0,
+        trunks=["127.0.0.1"],
+        rtp_ports=range(first, first + 40),
+        max_calls=50,
+    )
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(endpoint.start(), loop).result(timeout=10)
+    yield endpoint
+    asyncio.run_coroutine_threadsafe(endpoint.stop(), loop).result(timeout=10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+    loop.close()
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    catcher = Sink(sock)
+    thread = threading.Thread(target=catcher.run, daemon=True)
+    thread.start()
+    yield catcher
+    catcher.stop.set()
+    thread.join(timeout=5)
+    sock.close()
+
+
+def key_steps(keys: list[str], gap_ms: int = 1500, digit_ms: int = 350) -> str:
+    """Scenario steps pressing ``keys``: each entry a group keyed quickly, groups apart."""
+    steps = []
+    for group in keys:
+        for i, key in enumerate(group):
+            steps.append(f'  <pause milliseconds="{gap_ms if i == 0 else digit_ms}"/>')
+            steps.append(
+                f'  <nop><action><exec play_pcap_audio="{PCAPS / KEY_FILES[key]}"/></action></nop>'
+            )
+    return "\n".join(steps)
+
+
+def run_sipp(
+    endpoint: SipEndpoint,
+    scenario: Path,
+    tmp_path: Path,
+    *,
+    calls: int = 1,
+    rate: int = 1,
+    timeout: float = 90,
+) -> subprocess.CompletedProcess[str]:
+    assert SIPP is not None
+    command = [
+        SIPP, f"127.0.0.1:{endpoint.port}", "-sf", str(scenario), "-m", str(calls),
+        "-r", str(rate), "-l", str(calls), "-i", "127.0.0.1", "-p", str(free_port()),
+        "-mp", str(free_port()), "-timeout", f"{int(timeout)}s", "-timeout_error",
+        "-nostdin", "-trace_err", "-error_file", str(tmp_path / "sipp-errors.log"),
+    ]  # fmt: skip
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout + 30, cwd=tmp_path
+    )
+
+
+def scenario_with(
+    tmp_path: Path, *, caller: str, sink_port: int, keys: str, timeout_ms: int
+) -> Path:
+    template = (SCENARIOS / "call_with_keys.xml").read_text()
+    text = (
+        template.replace("CALLER", caller)
+        .replace("SINK_PORT", str(sink_port))
+        .replace("KEYS", keys)
+        .replace("TIMEOUT_MS", str(timeout_ms))
+    )
+    path = tmp_path / "scenario.xml"
+    path.write_text(text)
+    return path
+
+
+def sms_answer(gateway: Gateway, phone: str, *texts: str) -> str:
+    reply = ""
+    for text in texts:
+        with gateway.session() as session:
+            reply = gateway.sms.handle(session, phone=phone, text=text).text
+    return reply
+
+
+@pytest.mark.parametrize(
+    ("lang_key", "lang", "caller"),
+    [("2", "en", "9811300001"), ("1", "hi", "9811300002")],
+    ids=["english", "hindi"],
+)
+def test_a_caller_keys_through_a_service_and_hears_the_sms_answer(
+    sip: SipEndpoint,
+    sink: Sink,
+    gateway: Gateway,
+    tmp_path: Path,
+    lang_key: str,
+    lang: str,
+    caller: str,
+) -> None:
+    # Language, Food & Civil Supplies (2), ration card status (1), the card number and #.
+    keys = key_steps([lang_key, "2", "1", "1234567890#"])
+    scenario = scenario_with(
+        tmp_path, caller=caller, sink_port=sink.port, keys=keys, timeout_ms=60_000
+    )
+    done = run_sipp(sip, scenario, tmp_path)
+    assert done.returncode == 0, (
+        done.stdout[-1500:]
+        + done.stderr[-1500:]
+        + repr(
+            [
+                (
+                    c.call_id,
+                    c.stats.keys,
+                    [p[0][:60] for p in c.stats.prompts],
+                    c.stats.packets_sent,
+                )
+                for c in [*sip.finished, *sip.calls.values()]
+            ]
+        )
+        + f" sink={len(sink.packets)}"
+    )
+
+    [call] = [c for c in sip.finished if c.caller == f"+91{caller}"]
+    assert "".join(call.stats.keys) == f"{lang_key}211234567890#"
+    spoken, spoken_lang, played = call.stats.prompts[-1]
+    # The same answer SMS gives a citizen who chose that language.
+    expected = sms_answer(gateway, "+919811399999", "HINDI" if lang == "hi" else "ENGLISH",
+                          "RATION 1234567890")  # fmt: skip
+    assert spoken == expected and spoken_lang == lang
+    assert ("राशन कार्ड 1234567890" if lang == "hi" else "Ration card 1234567890") in spoken
+
+    # What reached the caller: the answer's whole audio, 20 ms a packet, evenly paced.
+    seconds = sip.speech.seconds(spoken, lang)
+    packets = math.ceil(seconds * 8000 / 160)
+    last = sink.talkspurts()[-1]
+    assert len(last) == packets == played
+    assert all(p.payload_type == 0 and len(p.payload) == 160 for _, p in last)
+    sequence = [p.sequence for _, p in last]
+    assert sequence == [(sequence[0] + i) % 65536 for i in range(len(sequence))]
+    stamps = [p.timestamp for _, p in last]
+    assert all((b - a) % 2**32 == 160 for a, b in itertools.pairwise(stamps))
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(last)]
+    assert abs(statistics.mean(gaps) - 0.020) < 0.002
+    assert len(sink.talkspurts()) >= 5  # language, menu, department, question, answer
+
+
+def scenario_from(tmp_path: Path, name: str, **values: str) -> Path:
+    text = (SCENARIOS / name).read_text()
+    for key, value in values.items():
+        text = text.replace(key, value)
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def wait_until_idle(endpoint: SipEndpoint, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while endpoint.calls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not endpoint.calls, list(endpoint.calls)
+
+
+def test_an_offer_without_g711_is_refused_with_488(
+    sip: SipEndpoint, sink: Sink, tmp_path: Path
+) -> None:
+    scenario = scenario_from(
+        tmp_path, "no_common_codec.xml", CALLER="9811300003", SINK_PORT=str(sink.port)
+    )
+    done = run_sipp(sip, scenario, tmp_path, timeout=20)
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+    assert sink.packets == [] and not sip.calls
+
+
+def test_a_caller_hanging_up_mid_prompt_ends_the_call_and_its_audio(
+    sip: SipEndpoint, sink: Sink, tmp_path: Path
+) -> None:
+    scenario = scenario_from(
+        tmp_path, "hangup_mid_prompt.xml", CALLER="9811300004", SINK_PORT=str(sink.port),
+        HOLD_MS="1500",
+    )  # fmt: skip
+    done = run_sipp(sip, scenario, tmp_path, timeout=20)
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+    wait_until_idle(sip)
+    [call] = [c for c in sip.finished if c.caller == "+919811300004"]
+    heard = len(sink.packets)
+    assert 40 <= heard <= 110  # about 1.5 s of the language prompt, not all of it
+    assert call.stats.prompts == [] or call.stats.prompts[-1][2] < 150
+    time.sleep(0.3)
+    assert len(sink.packets) == heard  # nothing more after the BYE
+
+
+def test_a_burst_of_concurrent_calls_is_answered_and_cleaned_up(
+    sip: SipEndpoint, sink: Sink, tmp_path: Path
+) -> None:
+    scenario = scenario_from(
+        tmp_path, "hangup_mid_prompt.xml", CALLER="9811300005", SINK_PORT=str(sink.port),
+        HOLD_MS="2500",
+    )  # fmt: skip
+    done = run_sipp(sip, scenario, tmp_path, calls=20, rate=20, timeout=40)
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+    wait_until_idle(sip)
+    ended = [c for c in sip.finished if c.caller == "+919811300005"]
+    assert len(ended) == 20
+    # Every call heard its prompt at the same time as the others: 20 streams interleaved.
+    assert len({p.ssrc for _, p in sink.packets}) == 20
+    assert all(c.stats.packets_sent >= 50 for c in ended), [c.stats.packets_sent for c in ended]

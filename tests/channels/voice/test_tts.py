@@ -1,0 +1,83 @@
+"""Spoken prompts: espeak-ng to 8 kHz telephone audio, cached; silence of the right length
+when espeak-ng is missing."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import shutil
+import threading
+import wave
+from array import array
+from io import BytesIO
+from pathlib import Path
+
+from seva.channels.voice.tts import RATE, Speech, resample, wav_bytes
+from tests.conftest import need
+
+
+def test_english_and_hindi_prompts_are_8khz_speech_and_cached(tmp_path: Path) -> None:
+    need(shutil.which("espeak-ng"), "espeak-ng (apt-get install espeak-ng)")
+    speech = Speech(tmp_path)
+    for text, lang in (("Welcome to Seva. For Transport, press 1.", "en"),
+                       ("सेवा में आपका स्वागत है। परिवहन के लिए 1 दबाएँ।", "hi")):  # fmt: skip
+        data = speech.wav(text, lang)
+        with wave.open(BytesIO(data)) as audio:
+            assert audio.getframerate() == RATE and audio.getnchannels() == 1
+            seconds = audio.getnframes() / RATE
+        assert 1.5 < seconds < 8
+        samples = array("h")
+        samples.frombytes(speech.pcm(text, lang))
+        loud = sum(1 for s in samples if abs(s) > 2000)
+        assert loud > len(samples) // 20  # speech, not silence
+        assert speech.path(text, lang).exists()
+        assert speech.wav(text, lang) == data  # from the cache
+    assert speech.key("Namaste", "en") != speech.key("Namaste", "hi")
+
+
+def test_concurrent_callers_share_one_synthesis(tmp_path: Path) -> None:
+    need(shutil.which("espeak-ng"), "espeak-ng (apt-get install espeak-ng)")
+    runs: list[str] = []
+    speech = Speech(tmp_path)
+    original = speech._synthesise
+
+    def counted(text: str, lang: str) -> bytes:
+        runs.append(text)
+        return original(text, lang)
+
+    speech._synthesise = counted  # type: ignore[method-assign]
+    threads = [threading.Thread(target=speech.pcm, args=("Please wait.", "en")) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert runs == ["Please wait."]
+
+
+def test_without_espeak_a_prompt_is_silence_of_its_length(tmp_path: Path) -> None:
+    speech = Speech(tmp_path, binary=None)
+    speech.binary = None
+    pcm = speech.pcm("Twenty characters!!", "en")
+    assert len(pcm) == 2 * int(RATE * 0.06 * 19)
+    assert set(pcm) == {0}
+
+
+def test_resampling_keeps_a_tone_in_the_telephone_band() -> None:
+    rate = 22050
+    tone = array("h", (int(8000 * math.sin(2 * math.pi * 1000 * n / rate)) for n in range(rate)))
+    out = resample(tone, rate)
+    assert len(out) == RATE
+    # A 1 kHz tone stays a 1 kHz tone: count zero crossings over one second.
+    crossings = sum(1 for a, b in itertools.pairwise(out) if (a < 0) != (b < 0))
+    assert 1990 <= crossings <= 2010
+    assert max(out) > 6000  # not attenuated in the pass band
+
+
+def test_a_recorded_prompt_replaces_the_synthesised_one(tmp_path: Path) -> None:
+    speech = Speech(tmp_path, binary=None)
+    speech.binary = None
+    recording = wav_bytes(array("h", [1000, -1000] * 8000), rate=16000)
+    speech.recorded("Welcome to Seva.", "en", recording)
+    pcm = speech.pcm("Welcome to Seva.", "en")
+    assert len(pcm) == 2 * 8000  # one second, at 8 kHz
+    assert any(pcm)
