@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/smsc_sim.py
 	$(BIN)/python bench/sms_throughput.py
 	$(BIN)/python bench/rtc_calls.py
+	$(BIN)/python bench/voice_calls.py
 
 # Re-pin every dependency (run after editing pyproject.toml's dependency lists).
 lock:

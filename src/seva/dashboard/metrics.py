@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter("seva_channel_requests_total", "Inbound requests by channel", ["channel"])
 STARTED = Counter(
@@ -20,4 +20,11 @@ LATENCY = Histogram(
     "Time to answer one inbound request, by channel",
     ["channel"],
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+VOICE_CALLS = Gauge("seva_voice_calls", "Phone calls in progress on this node's SIP endpoint")
+RTP_SENT = Counter("seva_rtp_packets_sent_total", "RTP packets of prompts sent to callers")
+RTP_LATENESS = Histogram(
+    "seva_rtp_send_lateness_seconds",
+    "How late each prompt packet left after its 20 ms slot (our side of the caller's jitter)",
+    buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1),
 )

@@ -43,6 +43,7 @@ from seva.channels.voice.dialog import (
 from seva.channels.voice.ivr import Prompt, VoiceMenu
 from seva.channels.voice.rtp import PACKET_SECONDS, Codec, DtmfReceiver, RtpError, Sender, decode
 from seva.channels.voice.tts import Speech
+from seva.dashboard import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -124,9 +125,13 @@ class Call:
             if packet is None:
                 break
             rtp.transport.sendto(packet.encode(), media.remote_rtp_addr)
+            late = max(0.0, time.monotonic() - due)  # when it really left, not the tick
             self.stats.packets_sent += 1
             self.prompt_packets += 1
-            self.stats.send_lateness.append(max(0.0, now - due))
+            if len(self.stats.send_lateness) < 100_000:
+                self.stats.send_lateness.append(late)
+            metrics.RTP_SENT.inc()
+            metrics.RTP_LATENESS.observe(late)
             due = sender.due_at(self.start_time)
 
     @property
@@ -171,6 +176,7 @@ class SipEndpoint:
         self._transport: asyncio.DatagramTransport | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        self.next_tick = time.monotonic()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -234,6 +240,7 @@ class SipEndpoint:
             elif isinstance(action, CallStarted):
                 phone = msisdn(action.caller, self.region) if action.caller else None
                 self.calls[action.call_id] = Call(action.call_id, phone, self)
+                metrics.VOICE_CALLS.set(len(self.calls))
                 self._apply(self.uas.answer(action.call_id, time.monotonic()))
             elif isinstance(action, StartMedia):
                 call = self.calls.get(action.call_id)
@@ -247,6 +254,7 @@ class SipEndpoint:
                     self._close_media(call)
             elif isinstance(action, CallEnded):
                 ended = self.calls.pop(action.call_id, None)
+                metrics.VOICE_CALLS.set(len(self.calls))
                 if ended is not None:
                     self._ended(ended)
 
@@ -259,7 +267,7 @@ class SipEndpoint:
             ssrc=secrets.randbits(32), codec=media.codec, payload_type=media.payload_type
         )
         call.dtmf = DtmfReceiver(media.dtmf_pt if media.dtmf_pt is not None else 101)
-        call.start_time = time.monotonic()
+        call.start_time = self.next_tick  # slots on the pacer's ticks
         call.task = asyncio.create_task(self._open_and_run(call, media), name=call.call_id)
 
     async def _open_and_run(self, call: Call, media: StartMedia) -> None:
@@ -374,16 +382,18 @@ class SipEndpoint:
             self._apply(self.uas.tick(time.monotonic()))
 
     async def _pacer(self) -> None:
-        """Every 20 ms, every playing call's due packets go out."""
-        loop = asyncio.get_running_loop()
-        tick = loop.time()
+        """Every 20 ms, every playing call's due packets go out. Calls' packet slots are laid
+        on this timer's ticks (``next_tick``), so a packet leaves when its slot comes, not up
+        to a tick later; how late it really leaves is measured and exported."""
+        self.next_tick = time.monotonic()
         while True:
-            tick += PACKET_SECONDS
-            delay = tick - loop.time()
+            self.next_tick += PACKET_SECONDS
+            delay = self.next_tick - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            else:
-                tick = loop.time()  # fell behind (a long GC, a busy loop): do not burst
+            elif delay < -PACKET_SECONDS:
+                # Fell behind (a long pause of the loop): catch up without a burst.
+                self.next_tick = time.monotonic()
             now = time.monotonic()
             for call in list(self.calls.values()):
                 if call.playing:
