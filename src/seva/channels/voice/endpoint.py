@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ log = structlog.get_logger(__name__)
 
 GATHER_TIMEOUT = 6.0
 """Seconds of silence after a prompt (or between keys) before the menu hears no answer."""
+ENCODED_PROMPTS = 256
+"""Prompts kept encoded in memory (about 2.4 MB at 10 s each)."""
 TAIL = 0.3
 """Audio still in the caller's jitter buffer when the last packet leaves: wait before BYE."""
 
@@ -177,6 +180,7 @@ class SipEndpoint:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.next_tick = time.monotonic()
+        self._encoded: dict[tuple[str, str, Codec], bytes] = {}
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -192,6 +196,9 @@ class SipEndpoint:
         self._transport = transport
         self.port = transport.get_extra_info("sockname")[1]
         self.uas = self._new_uas()  # its Contact and Via name the port actually bound
+        # Worker threads (the menu's database work, speech synthesis) hold the GIL for up to
+        # the switch interval at a time; 5 ms by default would show as jitter in the audio.
+        sys.setswitchinterval(0.001)
         self._tasks = [
             asyncio.create_task(self._timers(), name="sip-timers"),
             asyncio.create_task(self._pacer(), name="rtp-pacer"),
@@ -336,15 +343,15 @@ class SipEndpoint:
     async def _play(self, call: Call, prompt: Prompt) -> str:
         """Queue the prompt and wait until it has been sent or a key cut it short; returns
         the keys pressed during it (barge-in), if any."""
-        pcm = await asyncio.to_thread(self.speech.pcm, prompt.text, prompt.lang)
+        media = call.media
+        codec = media.codec if media is not None else Codec.PCMU
+        audio = await asyncio.to_thread(self._audio, prompt.text, prompt.lang, codec)
         sender = call.sender
         if sender is None:
             return ""
-        media = call.media
-        codec = media.codec if media is not None else Codec.PCMU
         sender.clear()
         call.prompt_packets = 0
-        sender.queue(codec.encode(pcm), at=time.monotonic() - call.start_time)
+        sender.queue(audio, at=time.monotonic() - call.start_time)
         while call.playing:
             try:
                 keys = await asyncio.wait_for(call.keys.get(), timeout=PACKET_SECONDS * 5)
@@ -355,6 +362,17 @@ class SipEndpoint:
             return keys
         call.stats.prompts.append((prompt.text, prompt.lang, call.prompt_packets))
         return ""
+
+    def _audio(self, text: str, lang: str, codec: Codec) -> bytes:
+        """A prompt in the call's codec; the most recent ones are kept encoded (menus repeat)."""
+        key = (text, lang, codec)
+        found = self._encoded.get(key)
+        if found is None:
+            found = codec.encode(self.speech.pcm(text, lang))
+            self._encoded[key] = found
+            while len(self._encoded) > ENCODED_PROMPTS:
+                self._encoded.pop(next(iter(self._encoded)))
+        return found
 
     async def _gather(self, call: Call, prompt: Prompt, keys: str) -> str | None:
         """Keys up to ``#`` (or ``prompt.num_digits`` of them); None after silence."""
