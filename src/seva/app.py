@@ -75,7 +75,6 @@ async def start_sip(gateway: Gateway) -> None:
     """The SIP endpoint for phone calls (``channels.voice.endpoint``); the demo's SIP port
     falls back to any free one when 5060 is taken."""
     from seva.channels.voice.endpoint import SipEndpoint, parse_ports
-    from seva.channels.voice.tts import Speech
 
     settings = gateway.settings
 
@@ -85,7 +84,7 @@ async def start_sip(gateway: Gateway) -> None:
 
     endpoint = SipEndpoint(
         gateway.voice,
-        Speech(settings.data_dir / "voice-cache"),
+        gateway.speech,
         run_in_db,
         host=settings.sip_host,
         port=settings.sip_port,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from seva.channels.sms import SmsPull
 from seva.channels.ussd import UssdMenu
 from seva.channels.voice.ivr import VoiceMenu
+from seva.channels.voice.tts import Speech
 from seva.db.session import Database
 from seva.flows.runtime import Runtime
 from seva.flows.store import DialogueStore, RedisDialogueStore, SqlDialogueStore
@@ -59,6 +60,8 @@ class Gateway:
     rtc_tokens: JoinTokens = field(init=False)
     voice: VoiceMenu = field(init=False)
     """The phone menu every voice front end (SIP, TwiML, Exotel) asks what to say next."""
+    speech: Speech = field(init=False)
+    """Spoken prompts (espeak-ng, cached under ``SEVA_DATA_DIR/voice-cache``)."""
 
     def __post_init__(self) -> None:
         self.send_intake = SendIntake(self.db, on_commit=lambda: self.notify_sms())
@@ -74,6 +77,7 @@ class Gateway:
         )
         self.rtc_tokens = JoinTokens(self.settings.secret_key)
         self.voice = VoiceMenu(self.runtime)
+        self.speech = Speech(self.settings.data_dir / "voice-cache")
 
     @property
     def meeting_limit(self) -> int:

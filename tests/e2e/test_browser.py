@@ -97,6 +97,29 @@ def test_phone_simulator_sms_and_ussd(desk: Any) -> None:
         desk.screenshot(path=str(SCREENSHOT), full_page=True)
 
 
+def test_phone_simulator_call_on_the_keypad(desk: Any) -> None:
+    from playwright.sync_api import expect
+
+    desk.goto("/sim")
+    desk.get_by_label("This phone's number").fill("9811500002")
+    desk.get_by_role("button", name="Use number").click()
+    screen = desk.locator("#call-screen")
+    desk.locator("#call-button").click()
+    expect(screen).to_contain_text("Hindi ke liye 1 dabaiye")
+    keypad = desk.locator("#call-keypad")
+    for key, heard in (("2", "Welcome to Seva."), ("2", "For Ration card status, press 1."),
+                       ("1", "Enter your ration card number.")):  # fmt: skip
+        keypad.locator(f"button[data-key='{key}']").click()
+        expect(screen).to_contain_text(heard)
+    for key in "1234567890#":
+        keypad.locator(f"button[data-key='{key}']").click()
+    expect(screen).to_have_text(RATION_ANSWER)
+    expect(keypad).to_be_hidden()
+    # The prompt's audio is the gateway's own, loaded by the page.
+    source = desk.evaluate("document.getElementById('call-audio').src")
+    assert "/sim/call/audio/" in source
+
+
 def test_kiosk_files_a_complaint_with_the_citizens_code(desk: Any) -> None:
     from playwright.sync_api import expect
 

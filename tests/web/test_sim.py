@@ -156,3 +156,34 @@ def test_off_in_production(production_client: TestClient) -> None:
         == 404
     )
     assert production_client.post("/sim/sms", data={"text": "HELP"}).status_code == 404
+
+
+def test_a_call_from_the_simulator_walks_the_phone_menu_with_audio(
+    client: TestClient, seeded: SeedReport
+) -> None:
+    import shutil
+
+    csrf = csrf_of(client, "/sim")
+    client.post("/sim/number", data={"csrf": csrf, "phone": "9811500001"})  # a new caller
+    json = {"Accept": "application/json"}
+    first = client.post("/sim/call", data={"csrf": csrf, "start": "1"}, headers=json).json()
+    assert first["text"].startswith("Hindi ke liye 1 dabaiye") and first["num_digits"] == 1
+    steps = [("2", "Welcome to Seva."), ("2", "Food & Civil Supplies."),
+             ("1", "Enter your ration card number.")]  # fmt: skip
+    for keys, heard in steps:
+        prompt = client.post("/sim/call", data={"csrf": csrf, "keys": keys}, headers=json).json()
+        assert prompt["text"].startswith(heard), prompt
+    answer = client.post("/sim/call", data={"csrf": csrf, "keys": "1234567890#"}, headers=json)
+    final = answer.json()
+    assert final["end"] is True and final["text"].startswith("Ration card 1234567890")
+    if shutil.which("espeak-ng"):
+        audio = client.get(final["audio"])
+        assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
+        assert audio.content.startswith(b"RIFF")
+    assert client.get("/sim/call/audio/not-a-key.wav").status_code == 404
+    # Without JavaScript the page shows the prompt.
+    page = client.get("/sim").text
+    assert "Ration card 1234567890" in page
+    # Calling again starts over.
+    again = client.post("/sim/call", data={"csrf": csrf, "start": "1"}, headers=json).json()
+    assert again["text"].startswith("Welcome to Seva.")  # the language is remembered

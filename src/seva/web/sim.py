@@ -12,6 +12,7 @@ Hindi SMS would not fit in a cookie. Off in production: anyone could read any nu
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from collections import deque
@@ -87,6 +88,15 @@ register(
         "sim_inbox_empty": {"en": "Nothing received yet.", "hi": "अभी कुछ नहीं मिला।"},
         "sim_refresh": {"en": "Refresh", "hi": "ताज़ा करें"},
         "sim_clear": {"en": "Clear thread", "hi": "बातचीत मिटाएँ"},
+        "sim_call_title": {"en": "Call {code}", "hi": "{code} पर कॉल"},
+        "sim_call": {"en": "Call", "hi": "कॉल करें"},
+        "sim_call_idle": {
+            "en": "Press Call to hear the phone menu; answer on the keypad.",
+            "hi": "फ़ोन मेनू सुनने के लिए कॉल दबाएँ; कीपैड से जवाब दें।",
+        },
+        "sim_call_keys": {"en": "Keys", "hi": "कुंजियाँ"},
+        "sim_call_send": {"en": "Enter keys", "hi": "कुंजियाँ दर्ज करें"},
+        "sim_call_ended": {"en": "Call ended.", "hi": "कॉल समाप्त।"},
         "sim_disabled": {
             "en": "The phone simulator is off on this gateway.",
             "hi": "इस गेटवे पर फ़ोन सिम्युलेटर बंद है।",
@@ -107,6 +117,7 @@ class PhoneState:
         self.phone: str = str(meta.get("phone") or DEFAULT_PHONE)
         self.thread: list[dict[str, str]] = list(meta.get("thread") or [])
         self.ussd: dict[str, Any] = dict(meta.get("ussd") or {})
+        self.voice: dict[str, Any] = dict(meta.get("voice") or {})
 
     def add(self, direction: str, text: str, now: datetime) -> dict[str, str]:
         entry = {"dir": direction, "text": text, "at": _clock(now)}
@@ -114,7 +125,12 @@ class PhoneState:
         return entry
 
     def save(self, gateway: Gateway, session: Session, now: datetime) -> None:
-        self.dialogue.meta = {"phone": self.phone, "thread": self.thread, "ussd": self.ussd}
+        self.dialogue.meta = {
+            "phone": self.phone,
+            "thread": self.thread,
+            "ussd": self.ussd,
+            "voice": self.voice,
+        }
         self.dialogue.expires_at = (now + KEEP_FOR).isoformat()
         gateway.runtime.store.save(session, self.dialogue)
 
@@ -220,6 +236,7 @@ def sim_page(request: Request, session: SessionDep, gateway: GatewayDep) -> Resp
             "sms_code": settings.shortcode,
             "ussd_code": settings.ussd_code,
             "max_sms": MAX_INBOUND,
+            "voice": state.voice,
         },
     )
 
@@ -458,3 +475,85 @@ def sim_hangup(
     state.ussd = {}
     state.save(gateway, session, now)
     return _ussd_reply(request, state, "", True)
+
+
+# -- a phone call -------------------------------------------------------------------------
+
+AUDIO_KEY = re.compile(r"^[0-9a-f]{64}$")
+MAX_CALL_KEYS = 160
+
+
+def _call_reply(request: Request, voice: dict[str, Any]) -> Response:
+    if _wants_json(request):
+        return JSONResponse(voice, headers={"Cache-Control": "no-store"})
+    return RedirectResponse("/sim#call", status_code=303)
+
+
+@router.post("/sim/call")
+def sim_call(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    keys: Annotated[str, Form(max_length=MAX_CALL_KEYS)] = "",
+    start: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """Call the gateway from the simulated phone: the same phone menu a SIP or TwiML call
+    walks, with the prompt's text and its spoken audio for the browser to play."""
+    if (refused := _refused(request, gateway, csrf)) is not None:
+        return refused
+    now = utcnow()
+    state = _load(request, gateway, session, now)
+    call_id = str(state.voice.get("call_id") or "")
+    if start or not call_id or state.voice.get("end"):
+        call_id = "sim-" + secrets.token_hex(8)
+        pressed: str | None = None
+    else:
+        pressed = "".join(k for k in keys if k in "0123456789*#").rstrip("#") or None
+    prompt = gateway.voice.handle(session, call_id=call_id, phone=state.phone, keys=pressed)
+    gateway.speech.wav(prompt.text, prompt.lang)  # ready before the browser asks for it
+    if prompt.end:
+        gateway.voice.hangup(session, call_id=call_id)
+    state.voice = {
+        "call_id": call_id,
+        "text": prompt.text,
+        "lang": prompt.lang,
+        "end": prompt.end,
+        "num_digits": prompt.num_digits,
+        "audio": f"/sim/call/audio/{gateway.speech.key(prompt.text, prompt.lang)}.wav",
+    }
+    state.save(gateway, session, now)
+    return _call_reply(request, state.voice)
+
+
+@router.post("/sim/call/hangup")
+def sim_call_hangup(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    if (refused := _refused(request, gateway, csrf)) is not None:
+        return refused
+    now = utcnow()
+    state = _load(request, gateway, session, now)
+    if state.voice.get("call_id") and not state.voice.get("end"):
+        gateway.voice.hangup(session, call_id=str(state.voice["call_id"]))
+    state.voice = {}
+    state.save(gateway, session, now)
+    return _call_reply(request, {"end": True})
+
+
+@router.get("/sim/call/audio/{name}")
+def sim_call_audio(gateway: GatewayDep, name: str) -> Response:
+    """A prompt's audio from the voice cache (the simulator's own prompts only exist there
+    once a call has asked for them)."""
+    key = name.removesuffix(".wav")
+    if not _enabled(gateway) or not AUDIO_KEY.match(key):
+        return Response(status_code=404)
+    path = gateway.speech.cache_dir / key[:2] / f"{key}.wav"
+    if not path.exists():
+        return Response(status_code=404)
+    return Response(
+        path.read_bytes(), media_type="audio/wav", headers={"Cache-Control": "max-age=86400"}
+    )

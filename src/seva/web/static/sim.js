@@ -129,6 +129,75 @@ function setupInbox() {
   setInterval(poll, POLL_MS);
 }
 
+// A phone call: the prompt is shown and spoken (the gateway's own espeak-ng audio); keypad
+// presses go to the same phone menu a SIP or TwiML call walks. A menu takes one key, other
+// questions collect keys until #.
+function setupCall() {
+  const screen = document.getElementById("call-screen");
+  const audio = document.getElementById("call-audio");
+  const keypad = document.getElementById("call-keypad");
+  const form = document.getElementById("call-form");
+  const start = document.getElementById("call-start");
+  const hangup = document.getElementById("call-hangup");
+  if (!screen || !keypad || !form || !start || !hangup) return;
+  let expected = null;
+  let pressed = "";
+
+  function show(prompt) {
+    screen.textContent = prompt.text || screen.dataset.ended;
+    screen.lang = prompt.lang || "en";
+    screen.classList.toggle("ended", Boolean(prompt.end));
+    keypad.hidden = Boolean(prompt.end);
+    hangup.hidden = Boolean(prompt.end);
+    expected = prompt.num_digits;
+    pressed = "";
+    if (prompt.audio && audio) {
+      audio.src = prompt.audio;
+      audio.play().catch(() => {}); // autoplay may be refused: the text is on the screen
+    }
+    window.sevaSim = { prompt, pressed };
+  }
+
+  async function send(keys, fresh) {
+    const body = new FormData(fresh ? start : form);
+    if (!fresh) body.set("keys", keys);
+    const response = await fetch("/sim/call", {
+      method: "POST",
+      body,
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    show(await response.json());
+  }
+
+  enhance(start, () => send("", true));
+  enhance(form, async () => {
+    const input = document.getElementById("call-keys");
+    await send(input.value, false);
+    input.value = "";
+  });
+  enhance(hangup, async (which) => {
+    await post(which);
+    if (audio) audio.pause();
+    show({ text: "", end: true });
+  });
+  keypad.addEventListener("click", (event) => {
+    const key = event.target.dataset && event.target.dataset.key;
+    if (!key) return;
+    if (audio) audio.pause(); // a key cuts the prompt short, as on a phone
+    if (key === "#") {
+      send(pressed, false);
+      return;
+    }
+    pressed += key;
+    if (window.sevaSim) window.sevaSim.pressed = pressed;
+    if (expected && pressed.length >= expected) send(pressed, false);
+    else if (pressed === "*" && expected) send(pressed, false);
+  });
+}
+
 setupSms();
 setupUssd();
 setupInbox();
+setupCall();
