@@ -92,6 +92,7 @@ async def start_sip(gateway: Gateway) -> None:
         rtp_ports=parse_ports(settings.sip_rtp_ports),
         max_calls=settings.sip_max_calls,
         region=settings.default_region,
+        missed_calls=gateway.missed_calls,
     )
     try:
         await endpoint.start()

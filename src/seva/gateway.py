@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from seva.channels.sms import SmsPull
 from seva.channels.ussd import UssdMenu
 from seva.channels.voice.ivr import VoiceMenu
+from seva.channels.voice.missed import MissedCalls, parse_numbers
 from seva.channels.voice.tts import Speech
 from seva.db.session import Database
 from seva.flows.runtime import Runtime
@@ -61,6 +62,8 @@ class Gateway:
     voice: VoiceMenu = field(init=False)
     """The phone menu every voice front end (SIP, TwiML, Exotel) asks what to say next."""
     speech: Speech = field(init=False)
+    missed_calls: MissedCalls = field(init=False)
+    """Numbers a citizen rings and hangs up on, to be answered by SMS."""
     """Spoken prompts (espeak-ng, cached under ``SEVA_DATA_DIR/voice-cache``)."""
 
     def __post_init__(self) -> None:
@@ -78,6 +81,9 @@ class Gateway:
         self.rtc_tokens = JoinTokens(self.settings.secret_key)
         self.voice = VoiceMenu(self.runtime)
         self.speech = Speech(self.settings.data_dir / "voice-cache")
+        self.missed_calls = MissedCalls(
+            self.sms, parse_numbers(self.settings.missed_calls), self.settings.shortcode
+        )
 
     @property
     def meeting_limit(self) -> int:

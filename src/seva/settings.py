@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     sip_rtp_ports: str = "31000-31999"
     """UDP ports for call audio, two calls never sharing one."""
     sip_max_calls: int = Field(default=200, ge=1, le=10000)
+    missed_calls: str = ""
+    """Missed-call numbers and the SMS each answers with, ``number=SMS text`` comma-separated
+    (``9223166100=STATUS {latest}``: the caller's latest application); see
+    ``channels.voice.missed``."""
 
     janus_admin_url: str = ""
     """Janus's admin API (``http://host:7088/admin``), reachable by Seva only. With it and

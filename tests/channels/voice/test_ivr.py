@@ -4,6 +4,7 @@ Exotel documents a provider receives."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,6 +15,8 @@ from seva.channels.voice.ivr import LANGUAGE_PROMPT, decode_keypad, encode_keypa
 from seva.citizens import service as citizens
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
+from seva.settings import Settings
+from tests.conftest import free_port
 
 
 @pytest.mark.parametrize(
@@ -154,3 +157,63 @@ def test_exotel_gather_parameters_follow_the_prompt(client: TestClient, seeded: 
     assert passed.status_code == 200
     menu = client.get("/channels/voice/exotel", params=params).json()
     assert menu["gather_prompt"]["text"].startswith("Welcome to Seva.")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        data_dir=tmp_path,
+        secret_key="test-secret-key",
+        base_url=f"http://127.0.0.1:{free_port()}",
+        missed_calls="9223166100=STATUS {latest}, 9223166101=RATION",
+    )
+
+
+def test_missed_calls_are_rejected_and_answered_by_sms(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    from seva.messaging import service as messaging
+
+    rejected = client.post(
+        "/channels/voice/twiml",
+        data={"CallSid": "CA-m1", "From": "+919900000001", "To": "+919223166100"},
+    )
+    assert ET.fromstring(rejected.text).find("Reject") is not None
+    with gateway.session() as session:
+        latest = messaging.inbox(session, "+919900000001")[-1].text
+    assert latest.startswith("Application TEST-0001 (Food & Civil Supplies): Approved")
+
+    # A keyword with a question starts the SMS conversation; the reply carries it on.
+    passthru = client.get(
+        "/channels/voice/exotel",
+        params={"CallSid": "ex-m2", "CallFrom": "09811200077", "CallTo": "09223166101"},
+        follow_redirects=False,
+    )
+    assert passthru.status_code == 302
+    with gateway.session() as session:
+        asked = messaging.inbox(session, "+919811200077")[-1].text
+    assert "ration card number" in asked
+    reply = client.get("/channels/sms/kannel", params={"from": "9811200077", "text": "1234567890"})
+    assert reply.text.startswith("Ration card 1234567890")
+
+    # Someone with no application hears so.
+    client.post(
+        "/channels/voice/twiml",
+        data={"CallSid": "CA-m3", "From": "+919811200078", "To": "9223166100"},
+    )
+    with gateway.session() as session:
+        none = messaging.inbox(session, "+919811200078")[-1].text
+    assert "no applications" in none
+
+
+def test_missed_call_numbers_must_be_well_formed() -> None:
+    from seva.channels.voice.missed import parse_numbers
+
+    assert parse_numbers("9223166100=STATUS {latest}, +91 92231 66101 = RATION") == {
+        "9223166100": "STATUS {latest}",
+        "9223166101": "RATION",
+    }
+    for bad in ("9223166100", "=RATION", "92=", "12=RATION"):
+        with pytest.raises(ValueError):
+            parse_numbers(bad)

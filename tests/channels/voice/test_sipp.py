@@ -27,6 +27,8 @@ from seva.channels.voice.rtp import decode
 from seva.channels.voice.tts import Speech
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
+from seva.messaging import service as messaging
+from seva.settings import Settings
 from tests.conftest import free_port, need
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -89,6 +91,7 @@ def sip(gateway: Gateway, seeded: SeedReport, tmp_path: Path) -> Iterator[SipEnd
         trunks=["127.0.0.1"],
         rtp_ports=range(first, first + 40),
         max_calls=50,
+        missed_calls=gateway.missed_calls,
     )
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -99,6 +102,17 @@ def sip(gateway: Gateway, seeded: SeedReport, tmp_path: Path) -> Iterator[SipEnd
     loop.call_soon_threadsafe(loop.stop)
     thread.join(timeout=10)
     loop.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        data_dir=tmp_path,
+        secret_key="test-secret-key",
+        base_url=f"http://127.0.0.1:{free_port()}",
+        missed_calls="9223166100=STATUS {latest}",
+    )
 
 
 @pytest.fixture
@@ -291,3 +305,22 @@ def test_a_burst_of_concurrent_calls_is_answered_and_cleaned_up(
     # Every call heard its prompt at the same time as the others: 20 streams interleaved.
     assert len({p.ssrc for _, p in sink.packets}) == 20
     assert all(c.stats.packets_sent >= 50 for c in ended), [c.stats.packets_sent for c in ended]
+
+
+def test_a_missed_call_is_turned_away_busy_and_answered_by_sms(
+    sip: SipEndpoint, sink: Sink, gateway: Gateway, tmp_path: Path
+) -> None:
+    # The demo citizen's latest application is TEST-0001.
+    scenario = scenario_from(
+        tmp_path, "missed_call.xml", CALLER="9900000001", DIALLED="9223166100",
+        SINK_PORT=str(sink.port),
+    )  # fmt: skip
+    done = run_sipp(sip, scenario, tmp_path, timeout=20)
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+    deadline = time.monotonic() + 10
+    while sip.missed_answered < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with gateway.session() as session:
+        sent = messaging.inbox(session, "+919900000001")[-1].text
+    assert sent.startswith("Application TEST-0001 (Food & Civil Supplies): Approved")
+    assert sink.packets == [] and not sip.calls

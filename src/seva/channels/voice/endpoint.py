@@ -42,6 +42,7 @@ from seva.channels.voice.dialog import (
     Uas,
 )
 from seva.channels.voice.ivr import Prompt, VoiceMenu
+from seva.channels.voice.missed import MissedCalls
 from seva.channels.voice.rtp import PACKET_SECONDS, Codec, DtmfReceiver, RtpError, Sender, decode
 from seva.channels.voice.tts import Speech
 from seva.dashboard import metrics
@@ -159,6 +160,7 @@ class SipEndpoint:
         region: str = "IN",
         gather_timeout: float = GATHER_TIMEOUT,
         on_call_end: Callable[[Call], None] | None = None,
+        missed_calls: MissedCalls | None = None,
     ) -> None:
         self.menu = menu
         self.speech = speech
@@ -168,6 +170,7 @@ class SipEndpoint:
         self.region = region
         self.gather_timeout = gather_timeout
         self.on_call_end = on_call_end
+        self.missed_calls = missed_calls
         self._free_ports = list(rtp_ports)
         self._used_ports: set[int] = set()
         self._trunks = trunks
@@ -181,6 +184,7 @@ class SipEndpoint:
         self._stopping = False
         self.next_tick = time.monotonic()
         self._encoded: dict[tuple[str, str, Codec], bytes] = {}
+        self.missed_answered = 0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -246,6 +250,13 @@ class SipEndpoint:
                     self._transport.sendto(action.data, action.addr)
             elif isinstance(action, CallStarted):
                 phone = msisdn(action.caller, self.region) if action.caller else None
+                missed = self.missed_calls
+                if missed is not None and missed.registered(action.called):
+                    # Turned away busy, so the call costs the citizen nothing; then the SMS.
+                    self._apply(self.uas.reject(action.call_id, time.monotonic(), status=486))
+                    if phone is not None:
+                        self._answer_missed(missed, phone, str(action.called))
+                    continue
                 self.calls[action.call_id] = Call(action.call_id, phone, self)
                 metrics.VOICE_CALLS.set(len(self.calls))
                 self._apply(self.uas.answer(action.call_id, time.monotonic()))
@@ -264,6 +275,16 @@ class SipEndpoint:
                 metrics.VOICE_CALLS.set(len(self.calls))
                 if ended is not None:
                     self._ended(ended)
+
+    def _answer_missed(self, missed: MissedCalls, phone: str, called: str) -> None:
+        def work() -> None:
+            try:
+                self.run_in_db(lambda s: missed.answer(s, caller=phone, called=called))
+                self.missed_answered += 1
+            except Exception:
+                log.exception("sip.missed_call_failed", called=called)
+
+        asyncio.get_running_loop().run_in_executor(None, work)
 
     def _start_media(self, call: Call, media: StartMedia) -> None:
         if call.media is not None:  # a re-INVITE: same port, new far end or codec

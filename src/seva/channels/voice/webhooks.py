@@ -95,25 +95,31 @@ def twiml_webhook(
     session: SessionDep,
     call_id: CallId,
     caller: Annotated[str | None, Form(alias="From", max_length=32)] = None,
+    called: Annotated[str | None, Form(alias="To", max_length=32)] = None,
     digits: Annotated[str | None, Form(alias="Digits", max_length=200)] = None,
     status: Annotated[str | None, Form(alias="CallStatus", max_length=20)] = None,
 ) -> Response:
     key = f"twiml:{call_id}"
+    phone = _caller(caller, gateway.settings.default_region)
+    if called and gateway.missed_calls.registered(called):
+        # A missed-call number: turned away busy (nothing charged), answered by SMS.
+        if phone is not None and status not in ENDED:
+            gateway.missed_calls.answer(session, caller=phone, called=called)
+        return Response(twiml_reject(), media_type="application/xml")
     if status in ENDED:
         gateway.voice.hangup(session, call_id=key)
         return Response(twiml_empty(), media_type="application/xml")
     metrics.REQUESTS.labels("voice").inc()
-    prompt = gateway.voice.handle(
-        session,
-        call_id=key,
-        phone=_caller(caller, gateway.settings.default_region),
-        keys=_keys(digits),
-    )
+    prompt = gateway.voice.handle(session, call_id=key, phone=phone, keys=_keys(digits))
     return Response(twiml(prompt), media_type="application/xml")
 
 
 def twiml_empty() -> str:
     return '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+def twiml_reject() -> str:
+    return '<?xml version="1.0" encoding="UTF-8"?><Response><Reject reason="busy"/></Response>'
 
 
 def exotel_gather(prompt: Prompt) -> dict[str, object]:
@@ -134,11 +140,17 @@ def exotel_webhook(
     session: SessionDep,
     call_id: Annotated[str, Query(alias="CallSid", min_length=1, max_length=64)],
     caller: Annotated[str | None, Query(alias="CallFrom", max_length=32)] = None,
+    called: Annotated[str | None, Query(alias="CallTo", max_length=32)] = None,
     digits: Annotated[str | None, Query(max_length=200)] = None,
     status: Annotated[str | None, Query(alias="CallStatus", max_length=20)] = None,
 ) -> Response:
     key = f"exotel:{call_id}"
     phone = _caller(caller, gateway.settings.default_region)
+    if called and gateway.missed_calls.registered(called):
+        # A missed-call number (a Passthru applet on it): answered by SMS, then hang up.
+        if phone is not None:
+            gateway.missed_calls.answer(session, caller=phone, called=called)
+        return Response(status_code=302)
     if status in ENDED:
         gateway.voice.hangup(session, call_id=key)
         return Response(status_code=200)

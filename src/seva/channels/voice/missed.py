@@ -1,0 +1,74 @@
+"""Missed-call services: a citizen rings a number and hangs up (or is turned away busy, so the
+call costs nothing), and Seva answers by SMS.
+
+Each number is registered with the SMS a citizen would have sent for the same answer
+(``SEVA_MISSED_CALLS="9223166100=STATUS {latest},9223166101=RATION"``): ``{latest}`` is the
+caller's most recent application, so a missed call to the first number brings the status of it,
+exactly as ``STATUS <ref>`` would; a keyword with a question (``RATION``) starts that service's
+SMS conversation, and the citizen carries on by replying. The answer comes from the SMS pull
+adapter itself, so it is the same text in the same language the citizen would get by SMS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from seva.applications import service as applications
+from seva.channels.sms import SmsPull
+from seva.citizens import service as citizens
+from seva.messaging import service as messaging
+
+LATEST = "{latest}"
+
+_NONE = {
+    "en": "Seva: you have no applications yet. Send HELP to {code} for services.",
+    "hi": "सेवा: आपका अभी कोई आवेदन नहीं है। सेवाओं के लिए {code} पर HELP भेजें।",
+}
+
+
+def parse_numbers(spec: str) -> dict[str, str]:
+    """``number=SMS text`` pairs, comma-separated; numbers compared by their last 10 digits."""
+    found: dict[str, str] = {}
+    for item in spec.split(","):
+        number, sep, text = item.partition("=")
+        digits = "".join(c for c in number if c.isdigit())
+        if not item.strip():
+            continue
+        if not sep or len(digits) < 3 or not text.strip():
+            raise ValueError(f"SEVA_MISSED_CALLS entries are number=SMS text, not {item!r}")
+        found[digits[-10:]] = text.strip()
+    return found
+
+
+@dataclass
+class MissedCalls:
+    sms: SmsPull
+    numbers: dict[str, str]
+    shortcode: str
+
+    def registered(self, called: str | None) -> str | None:
+        """The SMS text registered for the number dialled, if it is a missed-call number."""
+        if not called:
+            return None
+        digits = "".join(c for c in called if c.isdigit())
+        return self.numbers.get(digits[-10:]) if digits else None
+
+    def answer(self, session: Session, *, caller: str, called: str) -> str | None:
+        """Queue the SMS answer to ``caller`` (E.164) for a missed call to ``called``."""
+        text = self.registered(called)
+        if text is None:
+            return None
+        if LATEST in text:
+            citizen = citizens.find(session, caller)
+            latest = applications.of_citizen(session, citizen, limit=1) if citizen else []
+            if not latest:
+                lang = citizen.language if citizen and citizen.language else "en"
+                reply = _NONE.get(lang, _NONE["en"]).format(code=self.shortcode)
+                messaging.queue_sms(session, to_phone=caller, text=reply, kind="transactional")
+                return reply
+            text = text.replace(LATEST, latest[0].ref)
+        reply = self.sms.handle(session, phone=caller, text=text).text
+        messaging.queue_sms(session, to_phone=caller, text=reply, kind="transactional")
+        return reply
