@@ -190,6 +190,20 @@ def test_caller_number_from_a_trunk() -> None:
     ]
 
 
+def test_asserted_identity_from_a_trunk_wins_over_from() -> None:
+    uas = make_uas(allowed=["10.0.0.0/8"])
+    pai = ("P-Asserted-Identity: <sip:+919811000123@trunk.example;user=phone>",)
+    actions = uas.datagram_received(
+        m.invite(from_user="anonymous", extra=pai), ("10.1.2.3", 5060), 0.0
+    )
+    [started] = others(actions)
+    assert isinstance(started, CallStarted) and started.caller == "+919811000123"
+    # From a stranger the header is worth nothing.
+    open_uas = make_uas(allowed=None)
+    [stranger] = others(open_uas.datagram_received(m.invite(extra=pai), STRANGER, 0.0))
+    assert isinstance(stranger, CallStarted) and stranger.caller is None
+
+
 def test_ipv4_mapped_source_is_the_trunk() -> None:
     uas = make_uas()
     actions = uas.datagram_received(m.invite(), ("::ffff:127.0.0.1", 5061, 0, 0), 0.0)  # type: ignore[arg-type]

@@ -829,8 +829,20 @@ class Uas:
         return any(address in network for network in self._allowed)
 
     def _caller(self, request: Request, addr: Addr) -> str | None:
+        """The caller's number: P-Asserted-Identity (RFC 3325), which trunks set to the
+        network-verified number when From is a display or withheld, else From's user part;
+        from trusted trunk addresses only."""
         if not self._trusted(addr[0]):
             return None
+        asserted = request.header("P-Asserted-Identity")
+        if asserted:
+            for value in sip.split_header_values(asserted):
+                try:
+                    user = sip.parse_name_addr(value).user
+                except SipError:
+                    continue
+                if user and any(c.isdigit() for c in user):
+                    return user
         try:
             return request.from_.user
         except SipError:
