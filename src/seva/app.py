@@ -226,11 +226,13 @@ def _domain_routers() -> list[APIRouter]:
     from seva.rtc import router as rtc
     from seva.tenancy import pages as tenancy_pages
     from seva.tenancy import router as tenancy
+    from seva.voice import router as voice_notices
     from seva.web import router as web
 
     return [
         app_api.router,
         voice_webhooks.router,
+        voice_notices.router,
         calls_app.router,
         locker_app.router,
         tenancy.router,

@@ -9,6 +9,7 @@ from seva.locker import models as locker
 from seva.messaging import models as messaging
 from seva.rtc import models as rtc
 from seva.tenancy import models as tenancy
+from seva.voice import models as voice
 
 __all__ = [
     "applications",
@@ -20,4 +21,5 @@ __all__ = [
     "messaging",
     "rtc",
     "tenancy",
+    "voice",
 ]

@@ -1,0 +1,124 @@
+"""Voice notifications through the department API and the dialer's bookkeeping: who is called
+when, retries on busy or no answer, and the report of who heard it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
+
+from seva.demo.seed import SeedReport
+from seva.gateway import Gateway
+from seva.voice import service as voice
+
+NOW = datetime(2026, 12, 1, 4, 30, tzinfo=UTC)
+
+
+def create(client: TestClient, key: str, **body: object) -> dict[str, object]:
+    response = client.post(
+        "/api/v1/voice/notices", json=body, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 202, response.text
+    result: dict[str, object] = response.json()
+    return result
+
+
+def test_a_department_sends_a_spoken_notice_and_reads_who_heard_it(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    key = seeded.api_keys["FOOD"]
+    notice = create(
+        client, key, to=["9811600001", "+919811600002", "09811600001"],
+        text="Ration distribution is on Saturday at FPS 112.", lang="en", retry_seconds=60,
+    )  # fmt: skip
+    assert notice["counts"] == {"queued": 2, "calling": 0, "heard": 0, "partly": 0, "unreached": 0}
+    assert [c["to"] for c in notice["calls"]] == ["+919811600001", "+919811600002"]  # type: ignore[index,union-attr]
+
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    with gateway.session() as session:
+        due = voice.claim_due(session, now=later, limit=10)
+        assert [d.phone for d in due] == ["+919811600001", "+919811600002"]
+        assert voice.claim_due(session, now=later, limit=10) == []  # held while ringing
+        first, second = due
+        voice.record_attempt(
+            session, first.call_id, outcome="answered", now=later, heard_seconds=4.2,
+            message_seconds=4.2,
+        )  # fmt: skip
+        voice.record_attempt(session, second.call_id, outcome="busy", now=later)
+        # Busy: tried again after retry_seconds, not before.
+        assert voice.claim_due(session, now=later + timedelta(seconds=30), limit=10) == []
+        [again] = voice.claim_due(session, now=later + timedelta(seconds=61), limit=10)
+        assert again.phone == "+919811600002" and again.attempt == 2
+        voice.record_attempt(
+            session, again.call_id, outcome="answered", now=later, heard_seconds=1.0,
+            message_seconds=4.2,
+        )  # fmt: skip
+
+    headers = {"Authorization": f"Bearer {key}"}
+    report = client.get(f"/api/v1/voice/notices/{notice['id']}", headers=headers).json()
+    assert report["counts"]["heard"] == 1 and report["counts"]["partly"] == 1
+    outcomes = {c["to"]: (c["status"], c["attempts"], c["last_outcome"]) for c in report["calls"]}
+    assert outcomes == {
+        "+919811600001": ("heard", 1, "heard"),
+        "+919811600002": ("partly", 2, "hung-up"),
+    }
+    # Another department cannot read it.
+    other = {"Authorization": f"Bearer {seeded.api_keys['MCD']}"}
+    assert client.get(f"/api/v1/voice/notices/{notice['id']}", headers=other).status_code == 404
+
+
+def test_unanswered_calls_are_retried_then_reported_unreached(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    from seva.tenancy import service as tenancy
+
+    with gateway.session() as session:
+        department = tenancy.department_by_code(session, "MCD")
+        assert department is not None
+        notice = voice.create_notice(
+            session, department, to=["9811600003"], text="Water supply is off tomorrow.",
+            lang="en", max_attempts=2, retry_seconds=60, now=NOW,
+        )  # fmt: skip
+        [call] = voice.claim_due(session, now=NOW, limit=5)
+        voice.record_attempt(session, call.call_id, outcome="no-answer", now=NOW)
+        [call] = voice.claim_due(session, now=NOW + timedelta(minutes=2), limit=5)
+        done = voice.record_attempt(session, call.call_id, outcome="no-answer", now=NOW)
+        assert done.status == "unreached" and done.attempts == 2
+        assert voice.claim_due(session, now=NOW + timedelta(hours=1), limit=5) == []
+        assert voice.report(session, notice)["counts"]["unreached"] == 1  # type: ignore[index]
+
+
+def test_a_call_held_by_a_dialer_that_died_is_tried_again(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    from seva.tenancy import service as tenancy
+
+    with gateway.session() as session:
+        department = tenancy.department_by_code(session, "MCD")
+        assert department is not None
+        voice.create_notice(
+            session, department, to=["9811600004"], text="Property tax camp on Sunday.",
+            lang="en", max_attempts=3, retry_seconds=60, now=NOW,
+        )  # fmt: skip
+        [held] = voice.claim_due(session, now=NOW, limit=5)
+        assert voice.claim_due(session, now=NOW + timedelta(minutes=1), limit=5) == []
+        [again] = voice.claim_due(session, now=NOW + voice.LEASE + timedelta(seconds=1), limit=5)
+        assert again.call_id == held.call_id and again.attempt == 2
+
+
+def test_bad_notices_are_refused_clearly(client: TestClient, seeded: SeedReport) -> None:
+    headers = {"Authorization": f"Bearer {seeded.api_keys['FOOD']}"}
+    cases = [
+        ({"to": "12345", "text": "Hello"}, "invalid_phone"),
+        ({"to": [], "text": "Hello"}, "bad_recipients"),
+        ({"to": "9811600005", "text": "   "}, "empty_text"),
+        ({"to": "9811600005", "text": "Hello", "lang": "xx"}, "invalid_language"),
+    ]
+    for body, code in cases:
+        response = client.post("/api/v1/voice/notices", json=body, headers=headers)
+        assert response.status_code in (400, 422), response.text
+        assert response.json()["error"]["code"] == code
+    assert (
+        client.post("/api/v1/voice/notices", json={"to": "9811600005", "text": "x"}).status_code
+        == 401
+    )
