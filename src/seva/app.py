@@ -74,7 +74,7 @@ async def stop_sms(gateway: Gateway) -> None:
 async def start_sip(gateway: Gateway) -> None:
     """The SIP endpoint for phone calls (``channels.voice.endpoint``); the demo's SIP port
     falls back to any free one when 5060 is taken."""
-    from seva.channels.voice.endpoint import SipEndpoint, parse_ports
+    from seva.channels.voice.endpoint import SipEndpoint, parse_ports, parse_trunk
 
     settings = gateway.settings
 
@@ -93,6 +93,8 @@ async def start_sip(gateway: Gateway) -> None:
         max_calls=settings.sip_max_calls,
         region=settings.default_region,
         missed_calls=gateway.missed_calls,
+        trunk=parse_trunk(settings.sip_trunk),
+        dial_concurrency=settings.sip_dial_concurrency,
     )
     try:
         await endpoint.start()

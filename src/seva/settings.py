@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     sip_rtp_ports: str = "31000-31999"
     """UDP ports for call audio, two calls never sharing one."""
     sip_max_calls: int = Field(default=200, ge=1, le=10000)
+    sip_trunk: str = ""
+    """``IP:port`` of the trunk that carries calls Seva places (voice notifications); empty:
+    no outbound calls. Its address is also where their responses must come from."""
+    sip_dial_concurrency: int = Field(default=20, ge=1, le=1000)
+    """Voice notification calls ringing or talking at once."""
     missed_calls: str = ""
     """Missed-call numbers and the SMS each answers with, ``number=SMS text`` comma-separated
     (``9223166100=STATUS {latest}``: the caller's latest application); see

@@ -32,6 +32,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from seva.channels.numbers import msisdn
+from seva.channels.voice import sip, uac
 from seva.channels.voice.dialog import (
     Action,
     CallEnded,
@@ -46,6 +47,8 @@ from seva.channels.voice.missed import MissedCalls
 from seva.channels.voice.rtp import PACKET_SECONDS, Codec, DtmfReceiver, RtpError, Sender, decode
 from seva.channels.voice.tts import Speech
 from seva.dashboard import metrics
+from seva.db.base import utcnow
+from seva.voice import service as notices
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +66,16 @@ def parse_ports(spec: str) -> range:
     if not 1024 <= first <= last <= 65535:
         raise ValueError("SEVA_SIP_RTP_PORTS must be a range like 31000-31999")
     return range(first, last + 1)
+
+
+def parse_trunk(spec: str) -> tuple[str, int] | None:
+    """``10.20.0.5:5060`` → ``("10.20.0.5", 5060)``; empty → None (no outbound calls)."""
+    if not spec.strip():
+        return None
+    host, _, port = spec.strip().rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError("SEVA_SIP_TRUNK must be IP:port, like 10.20.0.5:5060")
+    return host.strip("[]"), int(port)
 
 
 @dataclass
@@ -104,6 +117,9 @@ class Call:
     keys: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     start_time: float = 0.0
     prompt_packets: int = 0
+    notice: notices.DueCall | None = None
+    """Set on calls Seva places (voice notifications); None on calls it answers."""
+    answered: bool = False
 
     def rtp_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         media = self.media
@@ -161,6 +177,9 @@ class SipEndpoint:
         gather_timeout: float = GATHER_TIMEOUT,
         on_call_end: Callable[[Call], None] | None = None,
         missed_calls: MissedCalls | None = None,
+        trunk: tuple[str, int] | None = None,
+        dial_concurrency: int = 20,
+        dial_every: float = 1.0,
     ) -> None:
         self.menu = menu
         self.speech = speech
@@ -171,6 +190,10 @@ class SipEndpoint:
         self.gather_timeout = gather_timeout
         self.on_call_end = on_call_end
         self.missed_calls = missed_calls
+        self.trunk = trunk
+        self.dial_concurrency = dial_concurrency
+        self.dial_every = dial_every
+        self.uac: uac.Uac | None = None
         self._free_ports = list(rtp_ports)
         self._used_ports: set[int] = set()
         self._trunks = trunks
@@ -194,12 +217,20 @@ class SipEndpoint:
 
         class _Sip(asyncio.DatagramProtocol):
             def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-                endpoint._apply(endpoint.uas.datagram_received(data, addr, time.monotonic()))
+                endpoint._datagram(data, addr)
 
         transport, _ = await loop.create_datagram_endpoint(_Sip, local_addr=(self.host, self.port))
         self._transport = transport
         self.port = transport.get_extra_info("sockname")[1]
         self.uas = self._new_uas()  # its Contact and Via name the port actually bound
+        if self.trunk is not None:
+            self.uac = uac.Uac(
+                local_ip=self.host,
+                sip_port=self.port,
+                trunk=self.trunk,
+                rtp_port_allocator=self._allocate_port,
+                max_calls=self.dial_concurrency,
+            )
         # Worker threads (the menu's database work, speech synthesis) hold the GIL for up to
         # the switch interval at a time; 5 ms by default would show as jitter in the audio.
         sys.setswitchinterval(0.001)
@@ -207,13 +238,15 @@ class SipEndpoint:
             asyncio.create_task(self._timers(), name="sip-timers"),
             asyncio.create_task(self._pacer(), name="rtp-pacer"),
         ]
+        if self.uac is not None:
+            self._tasks.append(asyncio.create_task(self._dialer(), name="sip-dialer"))
         log.info("sip.listening", host=self.host, port=self.port)
 
     async def stop(self) -> None:
         self._stopping = True
         now = time.monotonic()
         for call_id in list(self.calls):
-            self._apply(self.uas.hangup(call_id, now))
+            self._hangup(call_id, now)
         await asyncio.sleep(0.05)
         for task in self._tasks:
             task.cancel()
@@ -243,8 +276,43 @@ class SipEndpoint:
                 return port
         return None
 
-    def _apply(self, actions: list[Action]) -> None:
+    def _datagram(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        """A SIP datagram: to the client side when it is about a call Seva placed."""
+        now = time.monotonic()
+        if self.uac is not None:
+            try:
+                message = sip.parse(data)
+                ours = self.uac.owns(message)  # also retransmissions of calls just ended
+            except sip.SipError:
+                ours = False
+            if ours:
+                self._apply(self.uac.receive(message, addr, now))
+                return
+        self._apply(self.uas.datagram_received(data, addr, now))
+
+    def _hangup(self, call_id: str, now: float) -> None:
+        call = self.calls.get(call_id)
+        if call is not None and call.notice is not None and self.uac is not None:
+            self._apply(self.uac.hangup(call_id, now))
+        else:
+            self._apply(self.uas.hangup(call_id, now))
+
+    def _apply(self, actions: list[Action] | list[uac.Action]) -> None:
         for action in actions:
+            if isinstance(action, uac.CallAnswered):
+                answered = self.calls.get(action.call_id)
+                if answered is not None:
+                    answered.answered = True
+                continue
+            if isinstance(action, uac.CallRinging):
+                continue
+            if isinstance(action, uac.CallEnded):
+                placed = self.calls.pop(action.call_id, None)
+                metrics.VOICE_CALLS.set(len(self.calls))
+                if placed is not None:
+                    self._ended(placed)
+                    self._record_notice(placed, action.reason)
+                continue
             if isinstance(action, SendSip):
                 if self._transport is not None:
                     self._transport.sendto(action.data, action.addr)
@@ -306,9 +374,12 @@ class SipEndpoint:
             )
         except OSError as exc:
             log.warning("sip.rtp_port_failed", port=media.local_port, error=str(exc))
-            self._apply(self.uas.hangup(call.call_id, time.monotonic()))
+            self._hangup(call.call_id, time.monotonic())
             return
-        await self._conversation(call)
+        if call.notice is not None:
+            await self._speak_notice(call)
+        else:
+            await self._conversation(call)
 
     def _close_media(self, call: Call) -> None:
         if call.rtp is not None and call.rtp.transport is not None:
@@ -351,7 +422,7 @@ class SipEndpoint:
                 interrupted = await self._play(call, prompt)
                 if prompt.end:
                     await asyncio.sleep(TAIL)
-                    self._apply(self.uas.hangup(call.call_id, time.monotonic()))
+                    self._hangup(call.call_id, time.monotonic())
                     return
                 keys = await self._gather(call, prompt, interrupted)
                 prompt = await asyncio.to_thread(self.menu_step, call, keys)
@@ -359,7 +430,7 @@ class SipEndpoint:
             raise
         except Exception:
             log.exception("sip.call_failed", call_id=call.call_id)
-            self._apply(self.uas.hangup(call.call_id, time.monotonic()))
+            self._hangup(call.call_id, time.monotonic())
 
     async def _play(self, call: Call, prompt: Prompt) -> str:
         """Queue the prompt and wait until it has been sent or a key cut it short; returns
@@ -410,15 +481,104 @@ class SipEndpoint:
                 return keys or None
             keys += more
 
+    # -- voice notifications: calls Seva places --------------------------------------------
+
+    async def _speak_notice(self, call: Call) -> None:
+        """The answered citizen hears the message once; then Seva hangs up."""
+        assert call.notice is not None
+        prompt = Prompt(call.notice.text, call.notice.lang, end=True)
+        try:
+            await asyncio.sleep(0.2)  # the phone's audio path settles after the answer
+            await self._play(call, prompt)
+            await asyncio.sleep(TAIL)
+        finally:
+            self._hangup(call.call_id, time.monotonic())
+
+    def _record_notice(self, call: Call, reason: uac.OutboundEnd) -> None:
+        due = call.notice
+        if due is None:
+            return
+        played = call.stats.prompts[-1][2] if call.stats.prompts else 0
+        heard = played * PACKET_SECONDS
+        message = self.speech.seconds(due.text, due.lang)
+        outcome = {
+            uac.OutboundEnd.BUSY: "busy",
+            uac.OutboundEnd.NO_ANSWER: "no-answer",
+            uac.OutboundEnd.TIMEOUT: "no-answer",
+            uac.OutboundEnd.REJECTED: "rejected",
+        }.get(reason, "failed")
+        if call.answered:
+            outcome = "answered"
+
+        def work() -> None:
+            try:
+                self.run_in_db(
+                    lambda s: notices.record_attempt(
+                        s, due.call_id, outcome=outcome, now=utcnow(),
+                        heard_seconds=heard if call.answered else None,
+                        message_seconds=message,
+                    )
+                )  # fmt: skip
+            except Exception:
+                log.exception("sip.notice_record_failed", notice_call=due.call_id)
+
+        asyncio.get_running_loop().run_in_executor(None, work)
+
+    async def _dialer(self) -> None:
+        """Every ``dial_every`` seconds, due notification calls go out, up to the limit."""
+        assert self.uac is not None
+        while not self._stopping:
+            await asyncio.sleep(self.dial_every)
+            placed = sum(1 for c in self.calls.values() if c.notice is not None)
+            room = self.dial_concurrency - placed
+            if room <= 0:
+                continue
+            try:
+                due = await asyncio.to_thread(self._claim, room)
+            except Exception:
+                log.exception("sip.dialer_claim_failed")
+                continue
+            for item in due:
+                await self._dial(item)
+
+    def _claim(self, limit: int) -> list[notices.DueCall]:
+        claimed: list[notices.DueCall] = self.run_in_db(
+            lambda s: notices.claim_due(s, now=utcnow(), limit=limit)
+        )
+        return claimed
+
+    async def _dial(self, item: notices.DueCall) -> None:
+        assert self.uac is not None
+        # The message is synthesised before the phone rings, so it plays the moment they answer.
+        await asyncio.to_thread(self._audio, item.text, item.lang, Codec.PCMU)
+        try:
+            call_id, actions = self.uac.call(item.phone, time.monotonic())
+        except (uac.CapacityExceeded, ValueError) as exc:
+            log.warning("sip.dial_failed", error=str(exc))
+            await asyncio.to_thread(
+                self.run_in_db,
+                lambda s: notices.record_attempt(s, item.call_id, outcome="failed", now=utcnow()),
+            )
+            return
+        self.calls[call_id] = Call(call_id, item.phone, self, notice=item)
+        metrics.VOICE_CALLS.set(len(self.calls))
+        self._apply(actions)
+
     # -- timers ---------------------------------------------------------------------------
 
     async def _timers(self) -> None:
         while True:
             deadline = self.uas.next_deadline()
+            if self.uac is not None:
+                theirs = self.uac.next_deadline()
+                if theirs is not None:
+                    deadline = theirs if deadline is None else min(deadline, theirs)
             now = time.monotonic()
             wait = 0.5 if deadline is None else min(0.5, max(0.0, deadline - now))
             await asyncio.sleep(wait)
             self._apply(self.uas.tick(time.monotonic()))
+            if self.uac is not None:
+                self._apply(self.uac.tick(time.monotonic()))
 
     async def _pacer(self) -> None:
         """Every 20 ms, every playing call's due packets go out. Calls' packet slots are laid
