@@ -122,3 +122,57 @@ def test_bad_notices_are_refused_clearly(client: TestClient, seeded: SeedReport)
         client.post("/api/v1/voice/notices", json={"to": "9811600005", "text": "x"}).status_code
         == 401
     )
+
+
+def test_a_department_records_its_question_and_callers_hear_the_recording(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    import math
+    import xml.etree.ElementTree as ET
+    from array import array
+
+    from seva.channels.voice.tts import wav_bytes
+
+    tone = array("h", (int(6000 * math.sin(2 * math.pi * 440 * n / 16000)) for n in range(16000)))
+    recording = wav_bytes(tone, rate=16000)
+    food = {"Authorization": f"Bearer {seeded.api_keys['FOOD']}"}
+    mcd = {"Authorization": f"Bearer {seeded.api_keys['MCD']}"}
+
+    def put(headers: dict[str, str], text: str, data: bytes = recording) -> int:
+        return client.put(
+            "/api/v1/voice/prompts",
+            data={"text": text, "lang": "en"},
+            files={"file": ("q.wav", data, "audio/wav")},
+            headers=headers,
+        ).status_code
+
+    assert put(food, "Enter your ration card number") == 204
+    assert put(mcd, "Enter your ration card number") == 403  # not MCD's sentence
+    assert put(food, "Say anything we like") == 403
+    assert put(food, "Enter your ration card number", b"RIFF not really") == 422
+
+    def call(digits: str | None) -> ET.Element:
+        form = {"CallSid": "CA-rec", "From": "+919811600009"}
+        if digits is not None:
+            form["Digits"] = digits
+        return ET.fromstring(client.post("/channels/voice/twiml", data=form).text)
+
+    call(None)
+    call("2")  # English
+    call("2")  # Food & Civil Supplies
+    question = call("1")  # ration card status: its question is the recorded one
+    play = question.findtext("Gather/Play")
+    assert play is not None and question.find("Gather/Say") is None
+    audio = client.get(play.removeprefix(gateway.settings.base_url))
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
+    # Other departments' prompts are still spoken by the provider.
+    call("*")
+    assert (
+        client.delete(
+            "/api/v1/voice/prompts",
+            params={"text": "Enter your ration card number", "lang": "en"},
+            headers=food,
+        ).status_code
+        == 204
+    )
+    assert call("*").find("Gather/Say") is not None

@@ -1,16 +1,21 @@
-"""The department API for voice notifications (``/api/v1/voice/notices``, API key)."""
+"""The department API for voice (API key): notifications (``/api/v1/voice/notices``) and
+recorded prompts (``/api/v1/voice/prompts``)."""
 
 from __future__ import annotations
 
+import wave
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, File, Form, Path, UploadFile
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from seva.channels.voice.tts import sentence_key
 from seva.db.base import utcnow
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError
+from seva.flows import service as services
 from seva.flows.schema import LANGUAGES
 from seva.tenancy.api_auth import DepartmentDep
 from seva.voice import service as voice
@@ -81,3 +86,72 @@ def get_notice(
     if notice is None:
         raise ApiError(404, "not_found", f"no voice notice {notice_id}")
     return voice.report(session, notice)
+
+
+MAX_PROMPT_BYTES = 8 * 1024 * 1024
+
+
+def _sentences_of(session: SessionDep, department: DepartmentDep) -> set[str]:
+    """Every fixed sentence of the department's services (and its name), as matched."""
+    found: set[str] = {sentence_key(department.display_name(lang) or "") for lang in LANGUAGES}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.add(sentence_key(value))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for service in services.live_services(session, department.id):
+        walk(services.definition_of(service).model_dump())
+    return found
+
+
+@router.put(
+    "/voice/prompts",
+    status_code=204,
+    response_class=Response,
+    summary="Record a sentence of your services in a human voice (replaces speech synthesis)",
+)
+async def put_prompt(
+    session: SessionDep,
+    gateway: GatewayDep,
+    department: DepartmentDep,
+    text: Annotated[str, Form(max_length=1000)],
+    file: Annotated[UploadFile, File(description="16-bit mono WAV, 8-48 kHz, up to 60 s")],
+    lang: Annotated[str, Form(max_length=8)] = "en",
+) -> Response:
+    if lang not in LANGUAGES:
+        raise ApiError(400, "invalid_language", f"lang must be one of {', '.join(LANGUAGES)}")
+    if sentence_key(text) not in _sentences_of(session, department):
+        raise ApiError(
+            403,
+            "not_your_prompt",
+            "the text is not a sentence of your department's services",
+            "text",
+        )
+    data = await file.read(MAX_PROMPT_BYTES + 1)
+    if len(data) > MAX_PROMPT_BYTES:
+        raise ApiError(413, "file_too_large", "a recording is at most 8 MB", "file")
+    try:
+        gateway.speech.recorded(text, lang, data, owner=department.code)
+    except (ValueError, EOFError, wave.Error) as exc:
+        raise ApiError(422, "bad_recording", f"not a usable WAV recording: {exc}", "file") from None
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/voice/prompts",
+    status_code=204,
+    response_class=Response,
+    summary="Go back to synthesised speech for a sentence",
+)
+def delete_prompt(
+    gateway: GatewayDep, department: DepartmentDep, text: str, lang: str = "en"
+) -> Response:
+    if not gateway.speech.forget_recording(text, lang, owner=department.code):
+        raise ApiError(404, "not_found", "no recording of that sentence", "text")
+    return Response(status_code=204)

@@ -511,7 +511,8 @@ def sim_call(
     else:
         pressed = "".join(k for k in keys if k in "0123456789*#").rstrip("#") or None
     prompt = gateway.voice.handle(session, call_id=call_id, phone=state.phone, keys=pressed)
-    gateway.speech.wav(prompt.text, prompt.lang)  # ready before the browser asks for it
+    # Ready before the browser asks for it, with any sentences the department recorded.
+    audio_key, _ = gateway.speech.prompt_wav(prompt.sentences, prompt.lang, prompt.department)
     if prompt.end:
         gateway.voice.hangup(session, call_id=call_id)
     state.voice = {
@@ -520,7 +521,7 @@ def sim_call(
         "lang": prompt.lang,
         "end": prompt.end,
         "num_digits": prompt.num_digits,
-        "audio": f"/sim/call/audio/{gateway.speech.key(prompt.text, prompt.lang)}.wav",
+        "audio": f"/sim/call/audio/{audio_key}.wav",
     }
     state.save(gateway, session, now)
     return _call_reply(request, state.voice)
@@ -551,9 +552,7 @@ def sim_call_audio(gateway: GatewayDep, name: str) -> Response:
     key = name.removesuffix(".wav")
     if not _enabled(gateway) or not AUDIO_KEY.match(key):
         return Response(status_code=404)
-    path = gateway.speech.cache_dir / key[:2] / f"{key}.wav"
-    if not path.exists():
+    data = gateway.speech.cached_wav(key)
+    if data is None:
         return Response(status_code=404)
-    return Response(
-        path.read_bytes(), media_type="audio/wav", headers={"Cache-Control": "max-age=86400"}
-    )
+    return Response(data, media_type="audio/wav", headers={"Cache-Control": "max-age=86400"})

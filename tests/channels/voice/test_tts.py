@@ -73,11 +73,24 @@ def test_resampling_keeps_a_tone_in_the_telephone_band() -> None:
     assert max(out) > 6000  # not attenuated in the pass band
 
 
-def test_a_recorded_prompt_replaces_the_synthesised_one(tmp_path: Path) -> None:
+def test_a_recorded_sentence_replaces_its_synthesis_for_its_department_only(
+    tmp_path: Path,
+) -> None:
     speech = Speech(tmp_path, binary=None)
     speech.binary = None
-    recording = wav_bytes(array("h", [1000, -1000] * 8000), rate=16000)
-    speech.recorded("Welcome to Seva.", "en", recording)
-    pcm = speech.pcm("Welcome to Seva.", "en")
-    assert len(pcm) == 2 * 8000  # one second, at 8 kHz
-    assert any(pcm)
+    tone = array("h", (int(6000 * math.sin(2 * math.pi * 440 * n / 16000)) for n in range(16000)))
+    speech.recorded(
+        "Enter your ration card number", "en", wav_bytes(tone, rate=16000), owner="FOOD"
+    )
+    parts = ("Enter your ration card number.", "Then press hash.")
+    mixed = speech.prompt_pcm(parts, "en", "FOOD")
+    hint = speech.pcm("Then press hash.", "en")
+    assert len(mixed) == 2 * 8000 + 2 * int(8000 * 0.25) + len(hint)  # 1 s recorded, gap, hint
+    assert any(mixed[: 2 * 8000])
+    # Another department, or none, hears the synthesis of the whole prompt.
+    assert speech.prompt_pcm(parts, "en", "MCD") == speech.pcm(" ".join(parts), "en")
+    assert speech.prompt_pcm(parts, "en") == speech.pcm(" ".join(parts), "en")
+    key, wav = speech.prompt_wav(parts, "en", "FOOD")
+    assert speech.cached_wav(key) == wav
+    assert speech.forget_recording("enter your ration card number.", "en", owner="FOOD")
+    assert speech.prompt_pcm(parts, "en", "FOOD") == speech.pcm(" ".join(parts), "en")

@@ -206,7 +206,7 @@ class SipEndpoint:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.next_tick = time.monotonic()
-        self._encoded: dict[tuple[str, str, Codec], bytes] = {}
+        self._encoded: dict[tuple[tuple[str, ...], str, str | None, Codec], bytes] = {}
         self.missed_answered = 0
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -437,7 +437,7 @@ class SipEndpoint:
         the keys pressed during it (barge-in), if any."""
         media = call.media
         codec = media.codec if media is not None else Codec.PCMU
-        audio = await asyncio.to_thread(self._audio, prompt.text, prompt.lang, codec)
+        audio = await asyncio.to_thread(self._audio, prompt, codec)
         sender = call.sender
         if sender is None:
             return ""
@@ -455,12 +455,15 @@ class SipEndpoint:
         call.stats.prompts.append((prompt.text, prompt.lang, call.prompt_packets))
         return ""
 
-    def _audio(self, text: str, lang: str, codec: Codec) -> bytes:
-        """A prompt in the call's codec; the most recent ones are kept encoded (menus repeat)."""
-        key = (text, lang, codec)
+    def _audio(self, prompt: Prompt, codec: Codec) -> bytes:
+        """A prompt in the call's codec; the most recent ones are kept encoded (menus repeat).
+        Sentences the department recorded play in its voice."""
+        key = (prompt.sentences, prompt.lang, prompt.department, codec)
         found = self._encoded.get(key)
         if found is None:
-            found = codec.encode(self.speech.pcm(text, lang))
+            found = codec.encode(
+                self.speech.prompt_pcm(prompt.sentences, prompt.lang, prompt.department)
+            )
             self._encoded[key] = found
             while len(self._encoded) > ENCODED_PROMPTS:
                 self._encoded.pop(next(iter(self._encoded)))
@@ -550,7 +553,7 @@ class SipEndpoint:
     async def _dial(self, item: notices.DueCall) -> None:
         assert self.uac is not None
         # The message is synthesised before the phone rings, so it plays the moment they answer.
-        await asyncio.to_thread(self._audio, item.text, item.lang, Codec.PCMU)
+        await asyncio.to_thread(self._audio, Prompt(item.text, item.lang, end=True), Codec.PCMU)
         try:
             call_id, actions = self.uac.call(item.phone, time.monotonic())
         except (uac.CapacityExceeded, ValueError) as exc:

@@ -114,6 +114,14 @@ class Prompt:
     end: bool = False
     """Hang up after speaking."""
     finish_on_key: str = "#"
+    parts: tuple[str, ...] = ()
+    """The sentences of ``text``, each of which a department may have recorded."""
+    department: str | None = None
+    """Whose recordings may voice it: the department of the service being asked."""
+
+    @property
+    def sentences(self) -> tuple[str, ...]:
+        return self.parts or (self.text,)
 
 
 def encode_keypad(text: str) -> str:
@@ -173,17 +181,25 @@ def decode_keypad(keys: str) -> str | None:
 
 def spoken(messages: tuple[Message, ...] | list[Message], lang: str) -> str:
     """What the engine's messages sound like on the phone, keypad instructions included."""
+    return " ".join(spoken_parts(messages, lang))
+
+
+def spoken_parts(messages: tuple[Message, ...] | list[Message], lang: str) -> list[str]:
     parts: list[str] = []
     for message in messages:
         match message:
             case Say(text=text) | End(text=text):
                 parts.append(text)
             case Ask():
-                parts.append(ask_spoken(message, lang))
-    return " ".join(p for p in parts if p)
+                parts.extend(ask_parts(message, lang))
+    return [p for p in parts if p]
 
 
 def ask_spoken(ask: Ask, lang: str) -> str:
+    return " ".join(ask_parts(ask, lang))
+
+
+def ask_parts(ask: Ask, lang: str) -> list[str]:
     lines: list[str] = []
     if ask.error:
         lines.append(ask.error)
@@ -198,7 +214,7 @@ def ask_spoken(ask: Ask, lang: str) -> str:
         lines.append(t("letters", lang))
     else:
         lines.append(t("hash", lang))
-    return " ".join(lines)
+    return lines
 
 
 def gather_for(ask: Ask | None) -> int | None:
@@ -253,6 +269,8 @@ class VoiceMenu:
             "lang": prompt.lang,
             "digits": prompt.num_digits,
             "end": prompt.end,
+            "parts": list(prompt.parts),
+            "department": prompt.department,
         }
         runtime.save(session, dialogue, now=now)
         return prompt
@@ -311,7 +329,12 @@ class VoiceMenu:
             for i, d in enumerate(departments, start=1)
         ]
         lines.append(t("repeat", lang))
-        return Prompt(" ".join(lines), lang, num_digits=1 if len(departments) <= 9 else None)
+        return Prompt(
+            " ".join(lines),
+            lang,
+            num_digits=1 if len(departments) <= 9 else None,
+            parts=tuple(lines),
+        )
 
     def _department(
         self, session: Session, dialogue: Dialogue, code: str, notice: str = ""
@@ -330,7 +353,13 @@ class VoiceMenu:
             title = definition_of(service).title
             lines.append(t("press", lang).format(label=title.get(lang) or title["en"], key=i))
         lines.append(t("back", lang))
-        return Prompt(" ".join(lines), lang, num_digits=1 if len(listed) <= 9 else None)
+        return Prompt(
+            " ".join(lines),
+            lang,
+            num_digits=1 if len(listed) <= 9 else None,
+            parts=tuple(lines),
+            department=department.code,
+        )
 
     def _departments(self, session: Session) -> list[Department]:
         live = {s.department_id for s in services.live_services(session) if _listed(s)}
@@ -388,10 +417,24 @@ class VoiceMenu:
         return self._turn(session, dialogue, turn)
 
     def _turn(self, session: Session, dialogue: Dialogue, turn: Turn) -> Prompt:
-        text = spoken(turn.messages, turn.lang)
-        if turn.finished:
-            return self._finish(session, dialogue, text, lang=turn.lang)
-        return Prompt(text, turn.lang, num_digits=gather_for(turn.ask))
+        parts = tuple(spoken_parts(turn.messages, turn.lang))
+        text = " ".join(parts)
+        department = self._service_department(session, dialogue)
+        return Prompt(
+            text,
+            turn.lang,
+            num_digits=None if turn.finished else gather_for(turn.ask),
+            end=turn.finished,
+            parts=parts,
+            department=department,
+        )
+
+    def _service_department(self, session: Session, dialogue: Dialogue) -> str | None:
+        service = (
+            services.service_by_id(session, dialogue.service_id) if dialogue.service_id else None
+        )
+        department = tenancy.department_by_id(session, service.department_id) if service else None
+        return department.code if department is not None else None
 
     def _finish(
         self, session: Session, dialogue: Dialogue, text: str, *, lang: str | None = None
@@ -401,11 +444,15 @@ class VoiceMenu:
 
 def _prompt_of(last: dict[str, object]) -> Prompt:
     digits = last.get("digits")
+    parts = last.get("parts")
+    department = last.get("department")
     return Prompt(
         str(last.get("text", "")),
         str(last.get("lang", "en")),
         num_digits=digits if isinstance(digits, int) else None,
         end=bool(last.get("end")),
+        parts=tuple(str(p) for p in parts) if isinstance(parts, list) else (),
+        department=department if isinstance(department, str) else None,
     )
 
 

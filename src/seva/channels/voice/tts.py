@@ -8,8 +8,12 @@ and resampled here (no library in the dependency set does it without numpy, and 
 synthesised once: every later call reads the cached 8 kHz WAV).
 
 The cache key is the text, the espeak-ng voice and the speed, so a changed prompt is a new
-file and an unchanged one is never synthesised twice. A department's recorded prompt replaces
-the synthesised one when registered for the same text (``recorded``).
+file and an unchanged one is never synthesised twice.
+
+A department can record any sentence of its own services (a question, a title, an answer's
+fixed text) in a human voice: ``recorded`` keeps it under the department's code, and a prompt
+made of sentences (``prompt_pcm``) then plays the recording for that sentence and synthesises
+the rest; with no recording involved the prompt is synthesised whole, as one utterance.
 
 Without espeak-ng (a bare machine) prompts are silence of the length the text would take to
 say, so calls still run and pace correctly; the log says so once.
@@ -39,7 +43,15 @@ VOICES = {"en": "en-gb", "hi": "hi"}
 SPEED = 150
 """Words per minute: a little slower than espeak-ng's 175 for a phone line."""
 _SILENT_SECONDS_PER_CHAR = 0.06
+MAX_RECORDING_SECONDS = 60
+SENTENCE_GAP = 0.25
+"""Silence between a recorded sentence and the next one."""
 _MAX_TEXT = 2000
+
+
+def sentence_key(text: str) -> str:
+    """How a sentence is matched to its recording: spacing and final punctuation do not count."""
+    return " ".join(text.split()).rstrip(".?!।: ").casefold()
 
 
 def _design_filter(taps: int, cutoff: float) -> list[float]:
@@ -133,10 +145,72 @@ class Speech:
         key = self.key(text, lang)
         return self.cache_dir / key[:2] / f"{key}.wav"
 
-    def recorded(self, text: str, lang: str, wav: bytes) -> Path:
-        """A department's recording of ``text`` replaces the synthesised prompt."""
+    # -- recordings ------------------------------------------------------------------------
+
+    def recording_path(self, text: str, lang: str, owner: str) -> Path:
+        material = f"{lang}\0{sentence_key(text)}".encode()
+        return self.cache_dir / "recorded" / owner / f"{hashlib.sha256(material).hexdigest()}.wav"
+
+    def recorded(self, text: str, lang: str, wav: bytes, *, owner: str) -> Path:
+        """Keep ``owner``'s recording of the sentence ``text`` (any WAV: 16-bit mono, any rate
+        up to 48 kHz, at most ``MAX_RECORDING_SECONDS``), as 8 kHz audio."""
         samples, rate = read_wav(wav)
-        return self._keep(self.path(text, lang), wav_bytes(resample(samples, rate)))
+        if not 8000 <= rate <= 48000:
+            raise ValueError("a recording's sample rate must be 8 to 48 kHz")
+        if len(samples) / rate > MAX_RECORDING_SECONDS:
+            raise ValueError(f"a recording is at most {MAX_RECORDING_SECONDS} seconds")
+        return self._keep(
+            self.recording_path(text, lang, owner), wav_bytes(resample(samples, rate))
+        )
+
+    def forget_recording(self, text: str, lang: str, *, owner: str) -> bool:
+        path = self.recording_path(text, lang, owner)
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
+
+    def recording(self, text: str, lang: str, owner: str | None) -> bytes | None:
+        """The owner's 8 kHz samples for this sentence, if they recorded it."""
+        if owner is None:
+            return None
+        try:
+            data = self.recording_path(text, lang, owner).read_bytes()
+        except FileNotFoundError:
+            return None
+        samples, _ = read_wav(data)
+        return samples.tobytes()
+
+    def prompt_pcm(self, parts: tuple[str, ...], lang: str, owner: str | None = None) -> bytes:
+        """A prompt of sentences: recordings where the owner has them, speech elsewhere."""
+        recorded = [self.recording(part, lang, owner) for part in parts]
+        if not any(r is not None for r in recorded):
+            return self.pcm(" ".join(parts), lang)
+        gap = bytes(2 * int(RATE * SENTENCE_GAP))
+        pieces = [r if r is not None else self.pcm(part, lang) for part, r in zip(parts, recorded,
+                  strict=True)]  # fmt: skip
+        return gap.join(pieces)
+
+    def prompt_wav(
+        self, parts: tuple[str, ...], lang: str, owner: str | None = None
+    ) -> tuple[str, bytes]:
+        """The prompt as a WAV file and the key it is kept under (for ``<Play>`` and browsers)."""
+        if not any(self.recording(part, lang, owner) is not None for part in parts):
+            text = " ".join(parts)
+            return self.key(text, lang), self.wav(text, lang)
+        material = "\0".join([lang, owner or "", *parts]).encode()
+        key = hashlib.sha256(b"mixed\0" + material).hexdigest()
+        samples = array("h")
+        samples.frombytes(self.prompt_pcm(parts, lang, owner))
+        data = wav_bytes(samples)
+        self._keep(self.cache_dir / key[:2] / f"{key}.wav", data)
+        return key, data
+
+    def cached_wav(self, key: str) -> bytes | None:
+        """A prompt's WAV by its key, if it has been made."""
+        try:
+            return (self.cache_dir / key[:2] / f"{key}.wav").read_bytes()
+        except FileNotFoundError:
+            return None
 
     def wav(self, text: str, lang: str) -> bytes:
         """The prompt as an 8 kHz WAV file (for browsers, ``<Play>`` URLs and the cache)."""

@@ -24,6 +24,7 @@ the provider's request signing or an IP allow-list at the proxy.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Annotated
 
@@ -35,10 +36,13 @@ from seva.channels.voice.ivr import Prompt
 from seva.dashboard import metrics
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError
+from seva.gateway import Gateway
 
 router = APIRouter(prefix="/channels/voice", tags=["channels"])
 
 TWIML_PATH = "/channels/voice/twiml"
+AUDIO_PATH = "/channels/voice/audio"
+AUDIO_KEY = re.compile(r"^[0-9a-f]{64}$")
 GATHER_TIMEOUT = 8
 """Seconds a caller has to press the first key (and between keys)."""
 MAX_KEYS = 160
@@ -66,12 +70,30 @@ def _keys(raw: str | None) -> str | None:
     return keys.rstrip("#")
 
 
-def twiml(prompt: Prompt, action: str = TWIML_PATH) -> str:
-    """The TwiML document for one prompt."""
+def recorded_url(gateway: Gateway, prompt: Prompt) -> str | None:
+    """Where the provider can fetch the prompt's audio when a department recorded part of it
+    (the provider's own text-to-speech would not use the recording)."""
+    speech = gateway.speech
+    if not any(speech.recording(p, prompt.lang, prompt.department) for p in prompt.sentences):
+        return None
+    key, _ = speech.prompt_wav(prompt.sentences, prompt.lang, prompt.department)
+    return f"{gateway.settings.base_url.rstrip('/')}{AUDIO_PATH}/{key}.wav"
+
+
+def _voice(parent: ET.Element, prompt: Prompt, audio: str | None) -> None:
+    if audio is not None:
+        ET.SubElement(parent, "Play").text = audio
+    else:
+        ET.SubElement(
+            parent, "Say", language=LANGUAGES.get(prompt.lang, "en-IN")
+        ).text = prompt.text
+
+
+def twiml(prompt: Prompt, action: str = TWIML_PATH, audio: str | None = None) -> str:
+    """The TwiML document for one prompt (``audio``: a recording to ``<Play>`` instead)."""
     response = ET.Element("Response")
-    language = LANGUAGES.get(prompt.lang, "en-IN")
     if prompt.end:
-        ET.SubElement(response, "Say", language=language).text = prompt.text
+        _voice(response, prompt, audio)
         ET.SubElement(response, "Hangup")
     else:
         attributes = {
@@ -84,7 +106,7 @@ def twiml(prompt: Prompt, action: str = TWIML_PATH) -> str:
         if prompt.num_digits is not None:
             attributes["numDigits"] = str(prompt.num_digits)
         gather = ET.SubElement(response, "Gather", attributes)
-        ET.SubElement(gather, "Say", language=language).text = prompt.text
+        _voice(gather, prompt, audio)
         ET.SubElement(response, "Redirect", method="POST").text = action
     return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(response, encoding="unicode")
 
@@ -111,7 +133,20 @@ def twiml_webhook(
         return Response(twiml_empty(), media_type="application/xml")
     metrics.REQUESTS.labels("voice").inc()
     prompt = gateway.voice.handle(session, call_id=key, phone=phone, keys=_keys(digits))
-    return Response(twiml(prompt), media_type="application/xml")
+    return Response(
+        twiml(prompt, audio=recorded_url(gateway, prompt)), media_type="application/xml"
+    )
+
+
+@router.get(
+    "/audio/{name}", summary="A prompt's audio (recorded sentences)", response_class=Response
+)
+def prompt_audio(gateway: GatewayDep, name: str) -> Response:
+    key = name.removesuffix(".wav")
+    data = gateway.speech.cached_wav(key) if AUDIO_KEY.match(key) else None
+    if data is None:
+        return Response(status_code=404)
+    return Response(data, media_type="audio/wav", headers={"Cache-Control": "max-age=86400"})
 
 
 def twiml_empty() -> str:
@@ -122,15 +157,16 @@ def twiml_reject() -> str:
     return '<?xml version="1.0" encoding="UTF-8"?><Response><Reject reason="busy"/></Response>'
 
 
-def exotel_gather(prompt: Prompt) -> dict[str, object]:
+def exotel_gather(prompt: Prompt, audio: str | None = None) -> dict[str, object]:
     """Exotel's Gather applet parameters for one prompt (dynamic URL, version 1.0)."""
+    said: dict[str, str] = {"audio_url": audio} if audio else {"text": prompt.text}
     return {
-        "gather_prompt": {"text": prompt.text},
+        "gather_prompt": said,
         "max_input_digits": 1 if prompt.end else (prompt.num_digits or MAX_KEYS),
         "finish_on_key": prompt.finish_on_key,
         "input_timeout": 1 if prompt.end else GATHER_TIMEOUT,
         "repeat_menu": 0 if prompt.end else 2,
-        "repeat_gather_prompt": {"text": prompt.text},
+        "repeat_gather_prompt": said,
     }
 
 
@@ -156,7 +192,7 @@ def exotel_webhook(
         return Response(status_code=200)
     if digits is None:  # the Gather applet asks what to play
         prompt = gateway.voice.current(session, call_id=key, phone=phone)
-        return JSONResponse(exotel_gather(prompt))
+        return JSONResponse(exotel_gather(prompt, recorded_url(gateway, prompt)))
     # the Passthru applet brings what was keyed; once the caller has heard the answer (the
     # Gather played the final prompt), 302 sends the flow to its hang-up branch
     if gateway.voice.current(session, call_id=key, phone=phone).end:
