@@ -176,3 +176,48 @@ def test_a_department_records_its_question_and_callers_hear_the_recording(
         == 204
     )
     assert call("*").find("Gather/Say") is not None
+
+
+def test_a_late_outcome_of_an_old_attempt_changes_nothing(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    from seva.tenancy import service as tenancy
+
+    with gateway.session() as session:
+        department = tenancy.department_by_code(session, "MCD")
+        assert department is not None
+        voice.create_notice(
+            session, department, to=["9811600006"], text="Camp on Sunday.", lang="en",
+            max_attempts=3, retry_seconds=60, now=NOW,
+        )  # fmt: skip
+        [first] = voice.claim_due(session, now=NOW, limit=5)
+        later = NOW + voice.LEASE + timedelta(seconds=1)
+        [second] = voice.claim_due(session, now=later, limit=5)
+        voice.record_attempt(
+            session, second.call_id, outcome="answered", now=later, attempt=second.attempt,
+            heard_seconds=2.0, message_seconds=2.0,
+        )  # fmt: skip
+        # The first dialer finally reports its attempt: too late to matter.
+        row = voice.record_attempt(
+            session, first.call_id, outcome="busy", now=later, attempt=first.attempt
+        )
+        assert row.status == "heard" and row.attempts == 2
+        assert voice.claim_due(session, now=later + timedelta(hours=1), limit=5) == []
+
+
+def test_a_call_the_dialer_could_not_place_keeps_its_attempts(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    from seva.tenancy import service as tenancy
+
+    with gateway.session() as session:
+        department = tenancy.department_by_code(session, "MCD")
+        assert department is not None
+        voice.create_notice(
+            session, department, to=["9811600007"], text="Camp on Sunday.", lang="en",
+            max_attempts=1, retry_seconds=60, now=NOW,
+        )  # fmt: skip
+        [held] = voice.claim_due(session, now=NOW, limit=5)
+        voice.release(session, held.call_id, attempt=held.attempt, now=NOW)
+        [again] = voice.claim_due(session, now=NOW + timedelta(seconds=31), limit=5)
+        assert again.attempt == 1  # the only attempt is still to come

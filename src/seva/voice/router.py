@@ -116,7 +116,7 @@ def _sentences_of(session: SessionDep, department: DepartmentDep) -> set[str]:
     response_class=Response,
     summary="Record a sentence of your services in a human voice (replaces speech synthesis)",
 )
-async def put_prompt(
+def put_prompt(
     session: SessionDep,
     gateway: GatewayDep,
     department: DepartmentDep,
@@ -133,7 +133,7 @@ async def put_prompt(
             "the text is not a sentence of your department's services",
             "text",
         )
-    data = await file.read(MAX_PROMPT_BYTES + 1)
+    data = file.file.read(MAX_PROMPT_BYTES + 1)  # a plain def: runs in a worker thread
     if len(data) > MAX_PROMPT_BYTES:
         raise ApiError(413, "file_too_large", "a recording is at most 8 MB", "file")
     try:

@@ -29,8 +29,10 @@ from seva.voice.models import (
 
 MAX_RECIPIENTS = 10_000
 MAX_TEXT = 1000
-LEASE = timedelta(minutes=3)
-"""Longest a dialer holds a call: ringing, the message, and the hang-up."""
+LEASE = timedelta(minutes=10)
+"""Longest a dialer holds a call: synthesis, ringing (45 s), a message of up to 1,000
+characters (about 80 s), the hang-up, with room to spare; an outcome reported for an attempt
+that is no longer the current one is ignored, so even a late one cannot undo a later call."""
 RETRY_OUTCOMES = frozenset({"busy", "no-answer", "failed", "rejected"})
 
 
@@ -132,19 +134,45 @@ def claim_due(session: Session, *, now: datetime, limit: int) -> list[DueCall]:
     return claimed
 
 
+def release(session: Session, call_id: int, *, attempt: int, now: datetime) -> None:
+    """The dialer could not place the call (no free line or port here): it goes back to the
+    queue without using up one of the citizen's attempts."""
+    session.execute(
+        update(VoiceNoticeCall)
+        .where(
+            VoiceNoticeCall.id == call_id,
+            VoiceNoticeCall.status == CALLING,
+            VoiceNoticeCall.attempts == attempt,
+        )
+        .values(
+            status=QUEUED,
+            attempts=VoiceNoticeCall.attempts - 1,
+            lease_until=None,
+            next_attempt_at=now + timedelta(seconds=30),
+        )
+    )
+    session.flush()
+
+
 def record_attempt(
     session: Session,
     call_id: int,
     *,
     outcome: str,
     now: datetime,
+    attempt: int | None = None,
     heard_seconds: float | None = None,
     message_seconds: float | None = None,
 ) -> VoiceNoticeCall:
-    """What one attempt met: ``answered`` with how much was heard, or busy/no-answer/failed."""
+    """What one attempt met: ``answered`` with how much was heard, or busy/no-answer/failed.
+
+    ``attempt`` is the claim's attempt number: the outcome of an attempt that is not the
+    current one (its lease ran out and the call was claimed again) changes nothing."""
     call = session.get(VoiceNoticeCall, call_id)
     if call is None:
         raise LookupError(call_id)
+    if attempt is not None and (call.status != CALLING or call.attempts != attempt):
+        return call
     notice = session.get(VoiceNotice, call.notice_id)
     assert notice is not None
     call.lease_until = None

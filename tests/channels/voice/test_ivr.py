@@ -217,3 +217,41 @@ def test_missed_call_numbers_must_be_well_formed() -> None:
     for bad in ("9223166100", "=RATION", "92=", "12=RATION"):
         with pytest.raises(ValueError):
             parse_numbers(bad)
+
+
+def test_missed_calls_answer_only_domestic_mobiles_once_in_a_while(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    from seva.messaging import service as messaging
+
+    def ring(sid: str, caller: str) -> None:
+        client.post(
+            "/channels/voice/twiml", data={"CallSid": sid, "From": caller, "To": "9223166100"}
+        )
+
+    ring("CA-f1", "+447400123456")  # a foreign (forgeable) number: nothing is sent
+    ring("CA-f2", "+919811200088")
+    ring("CA-f3", "+919811200088")  # again within the cooldown: one SMS, not two
+    with gateway.session() as session:
+        assert messaging.inbox(session, "+447400123456") == []
+        assert len(messaging.inbox(session, "+919811200088")) == 1
+
+
+def test_wrong_keys_do_not_pile_up_and_a_lone_hash_is_not_silence(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    call(client, "CA7")
+    call(client, "CA7", "2")
+    call(client, "CA7", "1")  # Transport
+    call(client, "CA7", "1")  # licence status: a text question
+    first = call(client, "CA7", "*99").findtext("Gather/Say") or ""
+    second = call(client, "CA7", "*99").findtext("Gather/Say") or ""
+    assert first == second and first.count("Those keys do not spell a letter.") == 1
+    # Over SIP a lone # is a wrong key, not silence: three of them do not end the call.
+    # (Providers send no Digits for it, the same as for silence.)
+    with gateway.session() as session:
+        gateway.voice.handle(session, call_id="sip-h", phone="+919811200001", keys=None)
+        gateway.voice.handle(session, call_id="sip-h", phone="+919811200001", keys="2")
+        for _ in range(3):
+            again = gateway.voice.handle(session, call_id="sip-h", phone="+919811200001", keys="")
+            assert not again.end and again.text.startswith("That key is not on the menu.")

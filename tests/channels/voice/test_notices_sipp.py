@@ -156,3 +156,31 @@ def test_a_busy_phone_is_left_queued_for_a_retry(
         assert phone.wait() == 0
         assert row.last_outcome == "busy" and row.status == "queued" and row.attempts == 1
         assert sink.packets == []
+
+
+def test_a_citizen_who_hangs_up_early_is_reported_with_the_seconds_heard(
+    gateway: Gateway,
+    seeded: SeedReport,
+    sink: Sink,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    need(SIPP, "sipp (apt-get install sip-tester)")
+    need(shutil.which("espeak-ng"), "espeak-ng (apt-get install espeak-ng)")
+    scenario = tmp_path / "uas.xml"
+    scenario.write_text(
+        (SCENARIOS / "uas_hangup.xml").read_text()
+        .replace("SINK_PORT", str(sink.port)).replace("HOLD_MS", "2000")
+    )  # fmt: skip
+    phone = Phone(scenario, tmp_path)
+    text = (
+        "The ration shop at Shakarpur will be closed on Monday for stock taking. "
+        "Distribution resumes on Tuesday at ten in the morning."
+    )
+    notice_id = notice_to(gateway, "+919811700003", text)
+    for _endpoint in endpoint_for(gateway, tmp_path, phone.port):
+        row = wait_for_status(gateway, notice_id, {"heard", "partly", "unreached"})
+        assert phone.wait() == 0, phone.output[-1500:]
+        assert row.status == "partly" and row.last_outcome == "hung-up"
+        # Answered 0.3 s after ringing, the message starts 0.2 s later; 2 s of listening.
+        assert row.heard_seconds is not None and 1.0 <= row.heard_seconds <= 2.3
+        assert 50 <= len(sink.packets) <= 115

@@ -23,7 +23,9 @@ import asyncio
 import contextlib
 import secrets
 import sys
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -45,7 +47,7 @@ from seva.channels.voice.dialog import (
 from seva.channels.voice.ivr import Prompt, VoiceMenu
 from seva.channels.voice.missed import MissedCalls
 from seva.channels.voice.rtp import PACKET_SECONDS, Codec, DtmfReceiver, RtpError, Sender, decode
-from seva.channels.voice.tts import Speech
+from seva.channels.voice.tts import RATE, Speech
 from seva.dashboard import metrics
 from seva.db.base import utcnow
 from seva.voice import service as notices
@@ -54,6 +56,8 @@ log = structlog.get_logger(__name__)
 
 GATHER_TIMEOUT = 6.0
 """Seconds of silence after a prompt (or between keys) before the menu hears no answer."""
+MAX_KEYS = 160
+"""Keys in one answer (a line of text in the keypad letter form); more are not taken."""
 ENCODED_PROMPTS = 256
 """Prompts kept encoded in memory (about 2.4 MB at 10 s each)."""
 TAIL = 0.3
@@ -114,9 +118,11 @@ class Call:
     sender: Sender | None = None
     dtmf: DtmfReceiver | None = None
     task: asyncio.Task[None] | None = None
-    keys: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    keys: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=MAX_KEYS))
     start_time: float = 0.0
     prompt_packets: int = 0
+    message_seconds: float = 0.0
+    """Length of the prompt now playing (a notification's message)."""
     notice: notices.DueCall | None = None
     """Set on calls Seva places (voice notifications); None on calls it answers."""
     answered: bool = False
@@ -132,8 +138,10 @@ class Call:
             return
         digit = self.dtmf.receive(packet, now=time.monotonic())
         if digit is not None:
-            self.stats.keys.append(digit)
-            self.keys.put_nowait(self.dtmf.take_digits())
+            if len(self.stats.keys) < MAX_KEYS:
+                self.stats.keys.append(digit)
+            with contextlib.suppress(asyncio.QueueFull):  # a DTMF flood: keys beyond are lost
+                self.keys.put_nowait(self.dtmf.take_digits())
 
     def send_due(self, now: float) -> None:
         sender, rtp, media = self.sender, self.rtp, self.media
@@ -206,7 +214,10 @@ class SipEndpoint:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.next_tick = time.monotonic()
-        self._encoded: dict[tuple[tuple[str, ...], str, str | None, Codec], bytes] = {}
+        self._encoded: OrderedDict[
+            tuple[tuple[str, ...], str, str | None, tuple[float, ...], Codec], bytes
+        ] = OrderedDict()
+        self._encoded_lock = threading.Lock()
         self.missed_answered = 0
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -434,20 +445,27 @@ class SipEndpoint:
 
     async def _play(self, call: Call, prompt: Prompt) -> str:
         """Queue the prompt and wait until it has been sent or a key cut it short; returns
-        the keys pressed during it (barge-in), if any."""
+        the keys pressed during it (barge-in), if any. A call's last prompt (its answer) and a
+        notification's message are not cut short: a stray key must not cost the citizen it."""
         media = call.media
         codec = media.codec if media is not None else Codec.PCMU
         audio = await asyncio.to_thread(self._audio, prompt, codec)
         sender = call.sender
         if sender is None:
             return ""
+        while not call.keys.empty():  # keys left over from before this prompt
+            call.keys.get_nowait()
+        interruptible = not prompt.end and call.notice is None
         sender.clear()
         call.prompt_packets = 0
+        call.message_seconds = len(audio) / RATE
         sender.queue(audio, at=time.monotonic() - call.start_time)
         while call.playing:
             try:
                 keys = await asyncio.wait_for(call.keys.get(), timeout=PACKET_SECONDS * 5)
             except TimeoutError:
+                continue
+            if not interruptible:
                 continue
             sender.clear()  # barge-in
             call.stats.prompts.append((prompt.text, prompt.lang, call.prompt_packets))
@@ -458,15 +476,20 @@ class SipEndpoint:
     def _audio(self, prompt: Prompt, codec: Codec) -> bytes:
         """A prompt in the call's codec; the most recent ones are kept encoded (menus repeat).
         Sentences the department recorded play in its voice."""
-        key = (prompt.sentences, prompt.lang, prompt.department, codec)
-        found = self._encoded.get(key)
-        if found is None:
-            found = codec.encode(
-                self.speech.prompt_pcm(prompt.sentences, prompt.lang, prompt.department)
-            )
+        version = self.speech.recordings_version(prompt.sentences, prompt.lang, prompt.department)
+        key = (prompt.sentences, prompt.lang, prompt.department, version, codec)
+        with self._encoded_lock:
+            found = self._encoded.get(key)
+            if found is not None:
+                self._encoded.move_to_end(key)
+                return found
+        found = codec.encode(
+            self.speech.prompt_pcm(prompt.sentences, prompt.lang, prompt.department)
+        )
+        with self._encoded_lock:
             self._encoded[key] = found
             while len(self._encoded) > ENCODED_PROMPTS:
-                self._encoded.pop(next(iter(self._encoded)))
+                self._encoded.popitem(last=False)
         return found
 
     async def _gather(self, call: Call, prompt: Prompt, keys: str) -> str | None:
@@ -478,6 +501,8 @@ class SipEndpoint:
                 return keys.split("#", 1)[0] or ("" if keys.startswith("#") else keys)
             if keys == "*" and prompt.num_digits is None:
                 pass  # a text answer may start with a letter: wait for more or for #
+            if len(keys) >= MAX_KEYS:
+                return keys[:MAX_KEYS]
             try:
                 more = await asyncio.wait_for(call.keys.get(), timeout=self.gather_timeout)
             except TimeoutError:
@@ -501,9 +526,8 @@ class SipEndpoint:
         due = call.notice
         if due is None:
             return
-        played = call.stats.prompts[-1][2] if call.stats.prompts else 0
-        heard = played * PACKET_SECONDS
-        message = self.speech.seconds(due.text, due.lang)
+        heard = call.prompt_packets * PACKET_SECONDS  # sent before the call ended
+        message = call.message_seconds
         outcome = {
             uac.OutboundEnd.BUSY: "busy",
             uac.OutboundEnd.NO_ANSWER: "no-answer",
@@ -517,7 +541,7 @@ class SipEndpoint:
             try:
                 self.run_in_db(
                     lambda s: notices.record_attempt(
-                        s, due.call_id, outcome=outcome, now=utcnow(),
+                        s, due.call_id, outcome=outcome, now=utcnow(), attempt=due.attempt,
                         heard_seconds=heard if call.answered else None,
                         message_seconds=message,
                     )
@@ -542,7 +566,10 @@ class SipEndpoint:
                 log.exception("sip.dialer_claim_failed")
                 continue
             for item in due:
-                await self._dial(item)
+                try:
+                    await self._dial(item)
+                except Exception:  # one bad call must not stop the dialer
+                    log.exception("sip.dial_failed", notice_call=item.call_id)
 
     def _claim(self, limit: int) -> list[notices.DueCall]:
         claimed: list[notices.DueCall] = self.run_in_db(
@@ -560,7 +587,7 @@ class SipEndpoint:
             log.warning("sip.dial_failed", error=str(exc))
             await asyncio.to_thread(
                 self.run_in_db,
-                lambda s: notices.record_attempt(s, item.call_id, outcome="failed", now=utcnow()),
+                lambda s: notices.release(s, item.call_id, attempt=item.attempt, now=utcnow()),
             )
             return
         self.calls[call_id] = Call(call_id, item.phone, self, notice=item)
@@ -579,9 +606,12 @@ class SipEndpoint:
             now = time.monotonic()
             wait = 0.5 if deadline is None else min(0.5, max(0.0, deadline - now))
             await asyncio.sleep(wait)
-            self._apply(self.uas.tick(time.monotonic()))
-            if self.uac is not None:
-                self._apply(self.uac.tick(time.monotonic()))
+            try:
+                self._apply(self.uas.tick(time.monotonic()))
+                if self.uac is not None:
+                    self._apply(self.uac.tick(time.monotonic()))
+            except Exception:  # the timers must keep running for every other call
+                log.exception("sip.timers_failed")
 
     async def _pacer(self) -> None:
         """Every 20 ms, every playing call's due packets go out. Calls' packet slots are laid
@@ -599,7 +629,11 @@ class SipEndpoint:
             now = time.monotonic()
             for call in list(self.calls.values()):
                 if call.playing:
-                    call.send_due(now)
+                    try:
+                        call.send_due(now)
+                    except Exception:
+                        log.exception("sip.send_failed", call_id=call.call_id)
+                        call.sender = None
 
 
 def _rtp_for(call: Call) -> _Rtp:

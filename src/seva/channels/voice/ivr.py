@@ -259,7 +259,7 @@ class VoiceMenu:
         dialogue.meta["turns"] = turns
         if turns > MAX_TURNS:
             prompt = self._finish(session, dialogue, t("too_long", dialogue.lang))
-        elif keys is None or keys == "":
+        elif keys is None:
             prompt = self._silence(session, dialogue, now)
         else:
             dialogue.meta["silences"] = 0
@@ -411,7 +411,15 @@ class VoiceMenu:
             decoded = decode_keypad(keys)
             if decoded is None:
                 again = _prompt_of(dialogue.meta.get("last") or {"lang": lang})
-                return Prompt(t("bad_letters", lang) + " " + again.text, lang)
+                notice = t("bad_letters", lang)
+                parts = tuple(p for p in again.sentences if p != notice)
+                return Prompt(
+                    " ".join((notice, *parts)),
+                    lang,
+                    num_digits=again.num_digits,
+                    parts=(notice, *parts),
+                    department=again.department,
+                )
             answer = decoded
         turn = self.runtime.answer(session, dialogue, answer, now=now)
         return self._turn(session, dialogue, turn)

@@ -180,6 +180,21 @@ class Speech:
         samples, _ = read_wav(data)
         return samples.tobytes()
 
+    def recordings_version(
+        self, parts: tuple[str, ...], lang: str, owner: str | None
+    ) -> tuple[float, ...]:
+        """When each of these sentences was last recorded (0 for none): a re-recording is a
+        new prompt to every cache."""
+        if owner is None:
+            return ()
+        stamps = []
+        for part in parts:
+            try:
+                stamps.append(self.recording_path(part, lang, owner).stat().st_mtime)
+            except FileNotFoundError:
+                stamps.append(0.0)
+        return tuple(stamps)
+
     def prompt_pcm(self, parts: tuple[str, ...], lang: str, owner: str | None = None) -> bytes:
         """A prompt of sentences: recordings where the owner has them, speech elsewhere."""
         recorded = [self.recording(part, lang, owner) for part in parts]
@@ -197,7 +212,8 @@ class Speech:
         if not any(self.recording(part, lang, owner) is not None for part in parts):
             text = " ".join(parts)
             return self.key(text, lang), self.wav(text, lang)
-        material = "\0".join([lang, owner or "", *parts]).encode()
+        version = ",".join(str(v) for v in self.recordings_version(parts, lang, owner))
+        material = "\0".join([lang, owner or "", version, *parts]).encode()
         key = hashlib.sha256(b"mixed\0" + material).hexdigest()
         samples = array("h")
         samples.frombytes(self.prompt_pcm(parts, lang, owner))
@@ -222,11 +238,15 @@ class Speech:
         # Twenty callers reaching the same new prompt at once wait for one synthesis.
         with self._locks_guard:
             lock = self._locks.setdefault(path.name, threading.Lock())
-        with lock:
-            try:
-                return path.read_bytes()
-            except FileNotFoundError:
-                return self._make(path, text, lang)
+        try:
+            with lock:
+                try:
+                    return path.read_bytes()
+                except FileNotFoundError:
+                    return self._make(path, text, lang)
+        finally:
+            with self._locks_guard:
+                self._locks.pop(path.name, None)
 
     def _make(self, path: Path, text: str, lang: str) -> bytes:
         text = " ".join(text.split())[:_MAX_TEXT]

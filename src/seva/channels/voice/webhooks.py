@@ -184,7 +184,7 @@ def exotel_webhook(
     phone = _caller(caller, gateway.settings.default_region)
     if called and gateway.missed_calls.registered(called):
         # A missed-call number (a Passthru applet on it): answered by SMS, then hang up.
-        if phone is not None:
+        if phone is not None and status not in ENDED:
             gateway.missed_calls.answer(session, caller=phone, called=called)
         return Response(status_code=302)
     if status in ENDED:
@@ -199,5 +199,6 @@ def exotel_webhook(
         gateway.voice.hangup(session, call_id=key)
         return Response(status_code=302)
     metrics.REQUESTS.labels("voice").inc()
-    gateway.voice.handle(session, call_id=key, phone=phone, keys=_keys(digits))
+    # Exotel sends an empty digits both for silence and for a lone #: both count as silence.
+    gateway.voice.handle(session, call_id=key, phone=phone, keys=_keys(digits) or None)
     return Response(status_code=200)
