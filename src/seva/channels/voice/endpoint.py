@@ -126,6 +126,8 @@ class Call:
     notice: notices.DueCall | None = None
     """Set on calls Seva places (voice notifications); None on calls it answers."""
     answered: bool = False
+    db_lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held by the worker thread doing this call's menu step, and by its hang-up."""
 
     def rtp_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         media = self.media
@@ -406,21 +408,25 @@ class SipEndpoint:
         del self.finished[:-1000]
         if self.on_call_end is not None:
             self.on_call_end(call)
-        asyncio.get_running_loop().run_in_executor(None, lambda: self._forget(call.call_id))
+        if call.notice is None:
+            asyncio.get_running_loop().run_in_executor(None, lambda: self._forget(call))
 
-    def _forget(self, call_id: str) -> None:
-        with contextlib.suppress(Exception):
-            self.menu_hangup(call_id)
+    def _forget(self, call: Call) -> None:
+        # After any menu step still running in a worker thread: cancelling the call's task
+        # does not stop that thread, and the two must not write the conversation at once.
+        with call.db_lock, contextlib.suppress(Exception):
+            self.menu_hangup(call.call_id)
 
     # -- the conversation -----------------------------------------------------------------
 
     def menu_step(self, call: Call, keys: str | None) -> Prompt:
         """Runs in a worker thread: the menu reads and writes the database."""
-        prompt: Prompt = self.run_in_db(
-            lambda session: self.menu.handle(
-                session, call_id=f"sip:{call.call_id}", phone=call.caller, keys=keys
+        with call.db_lock:
+            prompt: Prompt = self.run_in_db(
+                lambda session: self.menu.handle(
+                    session, call_id=f"sip:{call.call_id}", phone=call.caller, keys=keys
+                )
             )
-        )
         return prompt
 
     def menu_hangup(self, call_id: str) -> None:
@@ -449,7 +455,9 @@ class SipEndpoint:
         notification's message are not cut short: a stray key must not cost the citizen it."""
         media = call.media
         codec = media.codec if media is not None else Codec.PCMU
-        audio = await asyncio.to_thread(self._audio, prompt, codec)
+        # A service's answer may hold a citizen's details: synthesised, not kept on disk.
+        keep = not prompt.end or call.notice is not None
+        audio = await asyncio.to_thread(self._audio, prompt, codec, keep)
         sender = call.sender
         if sender is None:
             return ""
@@ -473,7 +481,7 @@ class SipEndpoint:
         call.stats.prompts.append((prompt.text, prompt.lang, call.prompt_packets))
         return ""
 
-    def _audio(self, prompt: Prompt, codec: Codec) -> bytes:
+    def _audio(self, prompt: Prompt, codec: Codec, keep: bool = True) -> bytes:
         """A prompt in the call's codec; the most recent ones are kept encoded (menus repeat).
         Sentences the department recorded play in its voice."""
         version = self.speech.recordings_version(prompt.sentences, prompt.lang, prompt.department)
@@ -484,7 +492,7 @@ class SipEndpoint:
                 self._encoded.move_to_end(key)
                 return found
         found = codec.encode(
-            self.speech.prompt_pcm(prompt.sentences, prompt.lang, prompt.department)
+            self.speech.prompt_pcm(prompt.sentences, prompt.lang, prompt.department, cache=keep)
         )
         with self._encoded_lock:
             self._encoded[key] = found

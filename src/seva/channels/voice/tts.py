@@ -195,14 +195,21 @@ class Speech:
                 stamps.append(0.0)
         return tuple(stamps)
 
-    def prompt_pcm(self, parts: tuple[str, ...], lang: str, owner: str | None = None) -> bytes:
+    def prompt_pcm(
+        self,
+        parts: tuple[str, ...],
+        lang: str,
+        owner: str | None = None,
+        *,
+        cache: bool = True,
+    ) -> bytes:
         """A prompt of sentences: recordings where the owner has them, speech elsewhere."""
         recorded = [self.recording(part, lang, owner) for part in parts]
         if not any(r is not None for r in recorded):
-            return self.pcm(" ".join(parts), lang)
+            return self.pcm(" ".join(parts), lang, cache=cache)
         gap = bytes(2 * int(RATE * SENTENCE_GAP))
-        pieces = [r if r is not None else self.pcm(part, lang) for part, r in zip(parts, recorded,
-                  strict=True)]  # fmt: skip
+        pieces = [r if r is not None else self.pcm(part, lang, cache=cache) for part, r in
+                  zip(parts, recorded, strict=True)]  # fmt: skip
         return gap.join(pieces)
 
     def prompt_wav(
@@ -228,13 +235,16 @@ class Speech:
         except FileNotFoundError:
             return None
 
-    def wav(self, text: str, lang: str) -> bytes:
-        """The prompt as an 8 kHz WAV file (for browsers, ``<Play>`` URLs and the cache)."""
+    def wav(self, text: str, lang: str, *, cache: bool = True) -> bytes:
+        """The prompt as an 8 kHz WAV file (for browsers, ``<Play>`` URLs and the cache).
+        ``cache=False``: synthesise without keeping it (text that holds a citizen's details)."""
         path = self.path(text, lang)
         try:
             return path.read_bytes()
         except FileNotFoundError:
             pass
+        if not cache:
+            return self._make(None, text, lang)
         # Twenty callers reaching the same new prompt at once wait for one synthesis.
         with self._locks_guard:
             lock = self._locks.setdefault(path.name, threading.Lock())
@@ -248,7 +258,7 @@ class Speech:
             with self._locks_guard:
                 self._locks.pop(path.name, None)
 
-    def _make(self, path: Path, text: str, lang: str) -> bytes:
+    def _make(self, path: Path | None, text: str, lang: str) -> bytes:
         text = " ".join(text.split())[:_MAX_TEXT]
         if not self.available:
             if not self._warned:
@@ -257,11 +267,14 @@ class Speech:
             silent = array("h", bytes(2 * int(RATE * _SILENT_SECONDS_PER_CHAR * len(text))))
             return wav_bytes(silent)
         samples, rate = read_wav(self._synthesise(text, lang))
-        return self._keep(path, wav_bytes(resample(samples, rate))).read_bytes()
+        data = wav_bytes(resample(samples, rate))
+        if path is not None:
+            self._keep(path, data)
+        return data
 
-    def pcm(self, text: str, lang: str) -> bytes:
+    def pcm(self, text: str, lang: str, *, cache: bool = True) -> bytes:
         """The prompt as raw 8 kHz 16-bit little-endian samples, ready for G.711."""
-        samples, _ = read_wav(self.wav(text, lang))
+        samples, _ = read_wav(self.wav(text, lang, cache=cache))
         return samples.tobytes()
 
     def seconds(self, text: str, lang: str) -> float:
