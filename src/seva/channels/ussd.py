@@ -21,11 +21,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
+from seva.channels.menus import menu_departments, menu_key, menu_services
 from seva.channels.render import plain
 from seva.citizens import service as citizens
 from seva.flows import service as services
 from seva.flows.answers import clean
-from seva.flows.models import Service
 from seva.flows.runtime import Runtime, Turn
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
@@ -187,7 +187,7 @@ class UssdMenu:
     ) -> UssdScreen:
         lang = _lang(dialogue)
         dialogue.meta["screen"] = "root"
-        departments = self._departments(session)
+        departments = menu_departments(session)
         if not departments:
             return self._show(dialogue, _NO_SERVICES[lang], end=True)
         lines = [notice or _TITLE[lang].format(code=self.runtime.settings.ussd_code)]
@@ -210,7 +210,7 @@ class UssdMenu:
     ) -> UssdScreen:
         lang = _lang(dialogue)
         department = tenancy.department_by_code(session, code)
-        listed = self._services(session, department.id) if department else []
+        listed = menu_services(session, department.id) if department else []
         if department is None or not listed:
             return self._root(session, dialogue, now)
         dialogue.meta["screen"] = "dept"
@@ -335,13 +335,6 @@ class UssdMenu:
         when = rtc.ist_label(booked.starts_at)
         return self._show(dialogue, _CALL_BOOKED[lang].format(when=when), end=True)
 
-    def _departments(self, session: Session) -> list[Department]:
-        live = {s.department_id for s in services.live_services(session) if _listed(s)}
-        return [d for d in tenancy.menu_departments(session) if d.id in live]
-
-    def _services(self, session: Session, department_id: int) -> list[Service]:
-        return [s for s in services.live_services(session, department_id) if _listed(s)]
-
     # -- input ----------------------------------------------------------------------------
 
     def _input(
@@ -364,7 +357,7 @@ class UssdMenu:
             if value == BACK_KEY:
                 dialogue.meta["screen"] = "lang"
                 return self._show(dialogue, _CHOOSE_LANGUAGE, end=False)
-            if _key(value, len(menu)):
+            if menu_key(value, len(menu)):
                 chosen_code = str(menu[int(value) - 1])
                 if chosen_code == MY_CALLS:
                     return self._my_calls(session, dialogue, now)
@@ -379,11 +372,11 @@ class UssdMenu:
         if screen == "dept":
             if value == BACK_KEY:
                 return self._root(session, dialogue, now)
-            if _key(value, len(menu)) and menu[int(value) - 1] == BOOK_CALL:
+            if menu_key(value, len(menu)) and menu[int(value) - 1] == BOOK_CALL:
                 department = tenancy.department_by_code(session, str(dialogue.meta.get("dept")))
                 if department is not None:
                     return self._call_times(session, dialogue, department, now)
-            elif _key(value, len(menu)):
+            elif menu_key(value, len(menu)):
                 service = services.service_by_id(session, int(menu[int(value) - 1]))
                 if service is not None and service.active:
                     dialogue.meta["screen"] = "flow"
@@ -396,14 +389,14 @@ class UssdMenu:
                 if dialogue.meta.get("moves") is not None:
                     return self._my_calls(session, dialogue, now)
                 return self._department(session, dialogue, str(dialogue.meta.get("dept", "")), now)
-            if _key(value, len(menu)):
+            if menu_key(value, len(menu)):
                 return self._book_time(session, dialogue, str(menu[int(value) - 1]), now)
             return self._show(dialogue, _INVALID[lang], end=True)
         if screen == "my-calls":
             if value == BACK_KEY:
                 return self._root(session, dialogue, now)
             picked = None
-            if _key(value, len(menu)):
+            if menu_key(value, len(menu)):
                 picked = self._own_call(session, dialogue, menu[int(value) - 1])
             if picked is None:
                 return self._my_calls(session, dialogue, now)
@@ -431,15 +424,5 @@ class UssdMenu:
         return self._show(dialogue, plain(turn.messages), end=turn.finished, turn=turn)
 
 
-def _listed(service: Service) -> bool:
-    return not bool(definition_of(service).ussd.hidden)
-
-
 def _lang(dialogue: Dialogue) -> str:
     return dialogue.lang if dialogue.lang in _MORE else "en"
-
-
-def _key(value: str, count: int) -> bool:
-    """``value`` is a menu number from 1 to ``count`` (ASCII digits only: ``²`` is a digit
-    to ``str.isdigit`` but not to ``int``)."""
-    return value.isascii() and value.isdigit() and 1 <= int(value) <= count

@@ -28,14 +28,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from seva.channels.menus import menu_departments, menu_key, menu_services
 from seva.flows import service as services
 from seva.flows.events import Ask, End, Message, Say
-from seva.flows.models import Service
 from seva.flows.runtime import Runtime, Turn
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
 from seva.tenancy import service as tenancy
-from seva.tenancy.models import Department
 
 CHANNEL = "voice"
 REPEAT_KEY = "*"
@@ -316,7 +315,7 @@ class VoiceMenu:
         self, session: Session, dialogue: Dialogue, *, greet: bool = False, notice: str = ""
     ) -> Prompt:
         lang = dialogue.lang
-        departments = self._departments(session)
+        departments = menu_departments(session)
         if not departments:
             return self._finish(session, dialogue, t("no_services", lang))
         dialogue.meta["screen"] = "root"
@@ -341,7 +340,7 @@ class VoiceMenu:
     ) -> Prompt:
         lang = dialogue.lang
         department = tenancy.department_by_code(session, code)
-        listed = self._services(session, department.id) if department else []
+        listed = menu_services(session, department.id) if department else []
         if department is None or not listed:
             return self._root(session, dialogue)
         dialogue.meta["screen"] = "dept"
@@ -360,13 +359,6 @@ class VoiceMenu:
             parts=tuple(lines),
             department=department.code,
         )
-
-    def _departments(self, session: Session) -> list[Department]:
-        live = {s.department_id for s in services.live_services(session) if _listed(s)}
-        return [d for d in tenancy.menu_departments(session) if d.id in live]
-
-    def _services(self, session: Session, department_id: int) -> list[Service]:
-        return [s for s in services.live_services(session, department_id) if _listed(s)]
 
     # -- input ----------------------------------------------------------------------------
 
@@ -388,13 +380,13 @@ class VoiceMenu:
             self.runtime.set_language(session, dialogue, chosen)
             return self._root(session, dialogue, greet=True)
         if screen == "root":
-            if _key(keys, len(menu)):
+            if menu_key(keys, len(menu)):
                 return self._department(session, dialogue, str(menu[int(keys) - 1]))
             return self._root(session, dialogue, notice=t("invalid", lang))
         if screen == "dept":
             if keys == BACK_KEY:
                 return self._root(session, dialogue)
-            if _key(keys, len(menu)):
+            if menu_key(keys, len(menu)):
                 service = services.service_by_id(session, int(menu[int(keys) - 1]))
                 if service is not None and service.active:
                     dialogue.meta["screen"] = "flow"
@@ -462,11 +454,3 @@ def _prompt_of(last: dict[str, object]) -> Prompt:
         parts=tuple(str(p) for p in parts) if isinstance(parts, list) else (),
         department=department if isinstance(department, str) else None,
     )
-
-
-def _listed(service: Service) -> bool:
-    return not bool(definition_of(service).ussd.hidden)
-
-
-def _key(value: str, count: int) -> bool:
-    return value.isascii() and value.isdigit() and 1 <= int(value) <= count
