@@ -95,6 +95,7 @@ async def start_sip(gateway: Gateway) -> None:
         missed_calls=gateway.missed_calls,
         trunk=parse_trunk(settings.sip_trunk),
         dial_concurrency=settings.sip_dial_concurrency,
+        ring_seconds=settings.sip_ring_seconds,
     )
     try:
         await endpoint.start()

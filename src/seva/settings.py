@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     sip_rtp_ports: str = "31000-31999"
     """UDP ports for call audio, two calls never sharing one."""
     sip_max_calls: int = Field(default=200, ge=1, le=10000)
+    sip_ring_seconds: float = Field(default=0.0, ge=0, le=30)
+    """How long an incoming call rings before Seva answers (0: at once)."""
     sip_trunk: str = ""
     """``IP:port`` of the trunk that carries calls Seva places (voice notifications); empty:
     no outbound calls. Its address is also where their responses must come from."""

@@ -329,3 +329,18 @@ def test_a_missed_call_is_turned_away_busy_and_answered_by_sms(
         sent = messaging.inbox(session, "+919900000001")[-1].text
     assert sent.startswith("Application TEST-0001 (Food & Civil Supplies): Approved")
     assert sink.packets == [] and not sip.calls
+
+
+def test_a_caller_who_gives_up_while_ringing_is_never_answered(
+    sip: SipEndpoint, sink: Sink, tmp_path: Path
+) -> None:
+    sip.ring_seconds = 2.0  # as SEVA_SIP_RING_SECONDS
+    scenario = scenario_from(
+        tmp_path, "cancel_before_answer.xml", CALLER="9811300006", SINK_PORT=str(sink.port)
+    )
+    done = run_sipp(sip, scenario, tmp_path, timeout=20)
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+    wait_until_idle(sip)
+    [call] = [c for c in sip.finished if c.caller == "+919811300006"]
+    assert call.media is None and call.stats.prompts == []
+    assert sink.packets == []

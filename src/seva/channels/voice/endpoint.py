@@ -190,6 +190,7 @@ class SipEndpoint:
         trunk: tuple[str, int] | None = None,
         dial_concurrency: int = 20,
         dial_every: float = 1.0,
+        ring_seconds: float = 0.0,
     ) -> None:
         self.menu = menu
         self.speech = speech
@@ -203,6 +204,7 @@ class SipEndpoint:
         self.trunk = trunk
         self.dial_concurrency = dial_concurrency
         self.dial_every = dial_every
+        self.ring_seconds = ring_seconds
         self.uac: uac.Uac | None = None
         self._free_ports = list(rtp_ports)
         self._used_ports: set[int] = set()
@@ -340,7 +342,12 @@ class SipEndpoint:
                     continue
                 self.calls[action.call_id] = Call(action.call_id, phone, self)
                 metrics.VOICE_CALLS.set(len(self.calls))
-                self._apply(self.uas.answer(action.call_id, time.monotonic()))
+                if self.ring_seconds > 0:  # let it ring (a CANCEL may come meanwhile)
+                    asyncio.get_running_loop().call_later(
+                        self.ring_seconds, self._answer, action.call_id
+                    )
+                else:
+                    self._answer(action.call_id)
             elif isinstance(action, StartMedia):
                 call = self.calls.get(action.call_id)
                 if call is not None:
@@ -356,6 +363,10 @@ class SipEndpoint:
                 metrics.VOICE_CALLS.set(len(self.calls))
                 if ended is not None:
                     self._ended(ended)
+
+    def _answer(self, call_id: str) -> None:
+        if call_id in self.calls:  # not cancelled while ringing
+            self._apply(self.uas.answer(call_id, time.monotonic()))
 
     def _answer_missed(self, missed: MissedCalls, phone: str, called: str) -> None:
         def work() -> None:
