@@ -94,6 +94,8 @@ class DueCall:
     text: str
     lang: str
     attempt: int
+    department: str
+    """Whose recordings voice the message (a recording of the whole text replaces speech)."""
 
 
 def claim_due(session: Session, *, now: datetime, limit: int) -> list[DueCall]:
@@ -129,7 +131,9 @@ def claim_due(session: Session, *, now: datetime, limit: int) -> list[DueCall]:
         session.refresh(call)
         notice = session.get(VoiceNotice, call.notice_id)
         assert notice is not None
-        claimed.append(DueCall(call.id, call.phone, notice.text, notice.lang, call.attempts))
+        department = session.get(Department, notice.department_id)
+        code = department.code if department is not None else ""
+        claimed.append(DueCall(call.id, call.phone, notice.text, notice.lang, call.attempts, code))
     session.flush()
     return claimed
 

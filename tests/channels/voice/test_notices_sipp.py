@@ -184,3 +184,32 @@ def test_a_citizen_who_hangs_up_early_is_reported_with_the_seconds_heard(
         # Answered 0.3 s after ringing, the message starts 0.2 s later; 2 s of listening.
         assert row.heard_seconds is not None and 0.5 <= row.heard_seconds <= 2.3
         assert 25 <= len(sink.packets) <= 115
+
+
+def test_a_notice_the_department_recorded_is_played_in_its_voice(
+    gateway: Gateway,
+    seeded: SeedReport,
+    sink: Sink,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    import math as maths
+    from array import array
+
+    from seva.channels.voice.tts import wav_bytes
+
+    need(SIPP, "sipp (apt-get install sip-tester)")
+    text = "Ration cards are ready for collection."
+    tone = array("h", (int(6000 * maths.sin(2 * maths.pi * 440 * n / 8000)) for n in range(8000)))
+    gateway.speech.recorded(text, "en", wav_bytes(tone), owner="FOOD")  # one second
+    scenario = tmp_path / "uas.xml"
+    scenario.write_text(
+        (SCENARIOS / "uas_answer.xml").read_text()
+        .replace("SINK_PORT", str(sink.port)).replace("TIMEOUT_MS", "30000")
+    )  # fmt: skip
+    phone = Phone(scenario, tmp_path)
+    notice_id = notice_to(gateway, "+919811700004", text)
+    for _endpoint in endpoint_for(gateway, tmp_path, phone.port):
+        row = wait_for_status(gateway, notice_id, {"heard", "partly", "unreached"})
+        assert phone.wait() == 0, phone.output[-1500:]
+        assert row.status == "heard"
+        assert len(sink.packets) == 50  # the recording, not speech

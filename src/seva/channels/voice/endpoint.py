@@ -533,7 +533,8 @@ class SipEndpoint:
     async def _speak_notice(self, call: Call) -> None:
         """The answered citizen hears the message once; then Seva hangs up."""
         assert call.notice is not None
-        prompt = Prompt(call.notice.text, call.notice.lang, end=True)
+        notice = call.notice
+        prompt = Prompt(notice.text, notice.lang, end=True, department=notice.department or None)
         try:
             await asyncio.sleep(0.2)  # the phone's audio path settles after the answer
             await self._play(call, prompt)
@@ -599,7 +600,8 @@ class SipEndpoint:
     async def _dial(self, item: notices.DueCall) -> None:
         assert self.uac is not None
         # The message is synthesised before the phone rings, so it plays the moment they answer.
-        await asyncio.to_thread(self._audio, Prompt(item.text, item.lang, end=True), Codec.PCMU)
+        message = Prompt(item.text, item.lang, end=True, department=item.department or None)
+        await asyncio.to_thread(self._audio, message, Codec.PCMU)
         try:
             call_id, actions = self.uac.call(item.phone, time.monotonic())
         except (uac.CapacityExceeded, ValueError) as exc:
