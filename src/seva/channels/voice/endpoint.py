@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import secrets
 import sys
 import threading
@@ -47,6 +48,7 @@ from seva.channels.voice.dialog import (
 from seva.channels.voice.ivr import Prompt, VoiceMenu
 from seva.channels.voice.missed import MissedCalls
 from seva.channels.voice.rtp import PACKET_SECONDS, Codec, DtmfReceiver, RtpError, Sender, decode
+from seva.channels.voice.sdp import Direction
 from seva.channels.voice.tts import RATE, Speech
 from seva.dashboard import metrics
 from seva.db.base import utcnow
@@ -148,6 +150,11 @@ class Call:
     def send_due(self, now: float) -> None:
         sender, rtp, media = self.sender, self.rtp, self.media
         if sender is None or rtp is None or rtp.transport is None or media is None:
+            return
+        if not _may_send(media):  # on hold: the prompt keeps time but nothing is sent
+            while (due := sender.due_at(self.start_time)) is not None and due <= now:
+                sender.pop()
+                self.prompt_packets += 1
             return
         due = sender.due_at(self.start_time)
         while due is not None and due <= now + 0.001:
@@ -379,8 +386,15 @@ class SipEndpoint:
         asyncio.get_running_loop().run_in_executor(None, work)
 
     def _start_media(self, call: Call, media: StartMedia) -> None:
-        if call.media is not None:  # a re-INVITE: same port, new far end or codec
+        if call.media is not None:  # a re-INVITE: same port, new far end, codec or hold
+            old = call.media
             call.media = media
+            if call.sender is not None and (
+                media.codec != old.codec or media.payload_type != old.payload_type
+            ):
+                call.sender = Sender(
+                    ssrc=call.sender.ssrc, codec=media.codec, payload_type=media.payload_type
+                )
             return
         call.media = media
         call.sender = Sender(
@@ -655,6 +669,17 @@ class SipEndpoint:
                     except Exception:
                         log.exception("sip.send_failed", call_id=call.call_id)
                         call.sender = None
+
+
+def _may_send(media: StartMedia) -> bool:
+    """Audio goes out unless the caller holds the call (RFC 3264 §8.4: ``recvonly`` or
+    ``inactive`` on our side, or the old ``c=0.0.0.0``)."""
+    if media.direction in (Direction.RECVONLY, Direction.INACTIVE):
+        return False
+    try:
+        return not ipaddress.ip_address(media.remote_rtp_addr[0]).is_unspecified
+    except ValueError:  # a host name: sendable
+        return True
 
 
 def _rtp_for(call: Call) -> _Rtp:
