@@ -232,18 +232,33 @@ Action: TypeAlias = SendSip | StartMedia | StopMedia | CallStarted | CallEnded
 
 
 @dataclass(slots=True)
-class _Retransmit:
-    """A message sent again at ``interval`` (doubling to T2) until ``give_up_at``."""
+class Retransmit:
+    """A message sent again at ``interval``, doubling up to ``cap``, until ``give_up_at``
+    (Timers A/E for requests, G for a 2xx; §17.1.1.2, §17.1.2.2, §13.3.1.4). The client
+    (``uac``) uses it too."""
 
     data: bytes
     addr: Addr
     next_at: float
     interval: float
     give_up_at: float
+    cap: float | None
+    """T2 for non-INVITE requests and 2xx responses; None for an INVITE (Timer A)."""
+
+    @classmethod
+    def start(
+        cls, data: bytes, addr: Addr, now: float, *, t1: float, cap: float | None
+    ) -> Retransmit:
+        return cls(data, addr, now + t1, t1, now + 64 * t1, cap)
 
     @property
     def deadline(self) -> float:
         return min(self.next_at, self.give_up_at)
+
+    def back_off(self, now: float) -> None:
+        doubled = self.interval * 2
+        self.interval = doubled if self.cap is None else min(doubled, self.cap)
+        self.next_at = now + self.interval
 
 
 @dataclass(slots=True)
@@ -253,7 +268,7 @@ class _InviteTx:
     call_id: str | None = None
     state: Literal["proceeding", "completed", "confirmed", "accepted"] = "proceeding"
     response: bytes | None = None
-    retransmit: _Retransmit | None = None
+    retransmit: Retransmit | None = None
     expires_at: float | None = None
 
 
@@ -283,8 +298,8 @@ class _Call:
     sdp_version: int = 1
     end_deadline: float | None = None
     ack_cseq: int | None = None
-    ok_retransmit: _Retransmit | None = None
-    bye_retransmit: _Retransmit | None = None
+    ok_retransmit: Retransmit | None = None
+    bye_retransmit: Retransmit | None = None
     bye_branch: str | None = None
     reported: bool = False
 
@@ -296,16 +311,6 @@ class _Offer:
 
 
 _Refusal: TypeAlias = tuple[int, list[tuple[str, str]]]
-
-
-def _warning_text(text: str) -> str:
-    # Warning text is a quoted-string (§20.43): keep it printable and free of quotes.
-    clean = "".join(c if c.isprintable() and c not in '"\\' else "'" for c in text)
-    return clean[:120]
-
-
-def _media_type(value: str | None) -> str:
-    return (value or "").partition(";")[0].strip().lower()
 
 
 class Uas:
@@ -424,7 +429,7 @@ class Uas:
             retransmit = tx.retransmit
             if retransmit is not None and retransmit.next_at <= now < retransmit.give_up_at:
                 actions.append(SendSip(data=retransmit.data, addr=retransmit.addr))
-                self._backoff(retransmit, now)
+                retransmit.back_off(now)
             if tx.expires_at is not None and tx.expires_at <= now:
                 del self._invites[key]
         for call in list(self._calls.values()):
@@ -496,7 +501,7 @@ class Uas:
             return self._stateless(request, 403, addr)
         if method == "INVITE":
             return self._on_invite(request, addr, now)
-        cached = self._answered.get((self._tx_key(request), method))
+        cached = self._answered.get((sip.transaction_key(request), method))
         if cached is not None:
             return [SendSip(data=cached[0], addr=addr)]
         if method == "BYE":
@@ -511,7 +516,7 @@ class Uas:
         return [self._answer(request, 501, addr, now)]
 
     def _on_invite(self, request: Request, addr: Addr, now: float) -> list[Action]:
-        key = self._tx_key(request)
+        key = sip.transaction_key(request)
         tx = self._invites.get(key)
         if tx is not None:
             # A retransmission: the last response again, never a second call.
@@ -608,7 +613,7 @@ class Uas:
         return None
 
     def _read_offer(self, request: Request) -> _Offer | _Refusal:
-        if _media_type(request.header("Content-Type")) != _SDP:
+        if sip.media_type(request.header("Content-Type")) != _SDP:
             return 415, [("Accept", _SDP)]
         try:
             offer = sdp.parse(request.body)
@@ -654,7 +659,7 @@ class Uas:
         return [SendSip(data=self._ok(call, request, body, now), addr=call.source), *actions]
 
     def _on_ack(self, request: Request, now: float) -> list[Action]:
-        tx = self._invites.get(self._tx_key(request))
+        tx = self._invites.get(sip.transaction_key(request))
         if tx is not None and tx.state == "completed":
             # ACK of a non-2xx final: stop Timer G, absorb stray ACKs for T4 (Timer I).
             tx.state, tx.retransmit, tx.expires_at = "confirmed", None, now + self.t4
@@ -697,7 +702,7 @@ class Uas:
         return actions
 
     def _on_cancel(self, request: Request, addr: Addr, now: float) -> list[Action]:
-        tx = self._invites.get(self._tx_key(request))
+        tx = self._invites.get(sip.transaction_key(request))
         if tx is None:
             return [self._answer(request, 481, addr, now)]
         call = self._calls.get(tx.call_id) if tx.call_id is not None else None
@@ -728,10 +733,6 @@ class Uas:
 
     # --- timers -------------------------------------------------------------------------------
 
-    def _backoff(self, retransmit: _Retransmit, now: float) -> None:
-        retransmit.interval = min(retransmit.interval * 2, self.t2)
-        retransmit.next_at = now + retransmit.interval
-
     def _call_timers(self, call: _Call, now: float) -> list[Action]:
         actions: list[Action] = []
         if call.state is CallState.RINGING:
@@ -748,7 +749,7 @@ class Uas:
                 return self._hangup(call, now, EndReason.NO_ACK)
             if ok.next_at <= now:
                 actions.append(SendSip(data=ok.data, addr=ok.addr))
-                self._backoff(ok, now)
+                ok.back_off(now)
         if call.end_deadline is not None and call.end_deadline <= now:
             call.end_deadline = None
             actions += self._hangup(call, now, EndReason.MAX_DURATION)
@@ -758,7 +759,7 @@ class Uas:
                 self._advance(call, _I.BYE_DONE)  # Timer F: the far end is gone
             elif bye.next_at <= now:
                 actions.append(SendSip(data=bye.data, addr=bye.addr))
-                self._backoff(bye, now)
+                bye.back_off(now)
         return actions
 
     # --- state --------------------------------------------------------------------------------
@@ -856,16 +857,6 @@ class Uas:
 
     # --- building messages --------------------------------------------------------------------
 
-    def _tx_key(self, request: Request) -> str:
-        via = request.top_via
-        branch = via.branch or ""
-        sent_by = via.sent_by.lower()
-        if branch.startswith(sip.MAGIC_COOKIE):
-            return f"{branch}|{sent_by}"
-        # §17.2.3 for RFC 2543 peers: the INVITE's identifying fields (ACK/CANCEL share them).
-        cseq = request.cseq.number
-        return f"2543|{request.uri}|{request.call_id}|{request.from_.tag}|{cseq}|{sent_by}|{branch}"
-
     def _contact(self, request: Request) -> str | None:
         """The Contact URI (the remote target), checked to be one a BYE can be sent to."""
         contact = request.header("Contact")
@@ -889,7 +880,7 @@ class Uas:
         ]
 
     def _warning(self, text: str) -> tuple[str, str]:
-        return ("Warning", f'399 {self.local_ip} "{_warning_text(text)}"')
+        return sip.warning_header(self.local_ip, text)
 
     def _stateless(
         self,
@@ -901,14 +892,11 @@ class Uas:
         warning: str | None = None,
     ) -> list[Action]:
         """A response held nowhere: for strangers and unreadable requests (§8.2.7)."""
-        extra = [*headers, ("Server", self.server)]
-        if warning is not None:
-            extra.append(self._warning(warning))
-        try:
-            response = sip.make_response(request, status, headers=extra)
-        except SipError:
-            return []
-        return [SendSip(data=response.encode(), addr=addr)]
+        data = sip.stateless_response(
+            request, status, server=self.server, host=self.local_ip, warning=warning,
+            headers=headers,
+        )  # fmt: skip
+        return [] if data is None else [SendSip(data=data, addr=addr)]
 
     def _answer(
         self,
@@ -925,7 +913,7 @@ class Uas:
             request, status, to_tag=to_tag, headers=[*headers, ("Server", self.server)]
         )
         data = response.encode()
-        self._answered[(self._tx_key(request), request.method)] = (data, now + 64 * self.t1)
+        self._answered[(sip.transaction_key(request), request.method)] = (data, now + 64 * self.t1)
         while len(self._answered) > self.max_transactions:
             self._answered.popitem(last=False)
         return SendSip(data=data, addr=addr)
@@ -946,13 +934,7 @@ class Uas:
         )
         data = response.encode()
         tx.state, tx.response = "completed", data
-        tx.retransmit = _Retransmit(
-            data=data,
-            addr=tx.addr,
-            next_at=now + self.t1,
-            interval=self.t1,
-            give_up_at=now + 64 * self.t1,
-        )
+        tx.retransmit = Retransmit.start(data, tx.addr, now, t1=self.t1, cap=self.t2)
         tx.expires_at = now + 64 * self.t1
         return SendSip(data=data, addr=tx.addr)
 
@@ -969,18 +951,12 @@ class Uas:
             request, 200, to_tag=call.local_tag, headers=headers, body=body
         )
         data = response.encode()
-        tx = self._invites.get(self._tx_key(request))
+        tx = self._invites.get(sip.transaction_key(request))
         if tx is not None:
             # RFC 6026 "Accepted": INVITE retransmissions get this 200 until Timer L.
             tx.state, tx.response, tx.retransmit = "accepted", data, None
             tx.expires_at = now + 64 * self.t1
-        call.ok_retransmit = _Retransmit(
-            data=data,
-            addr=call.source,
-            next_at=now + self.t1,
-            interval=self.t1,
-            give_up_at=now + 64 * self.t1,
-        )
+        call.ok_retransmit = Retransmit.start(data, call.source, now, t1=self.t1, cap=self.t2)
         return data
 
     def _answer_sdp(self, call: _Call, offer: SessionDescription, choice: MediaChoice) -> bytes:
@@ -1040,13 +1016,7 @@ class Uas:
             addr = call.source
         data = request.encode()
         call.bye_branch = branch
-        call.bye_retransmit = _Retransmit(
-            data=data,
-            addr=addr,
-            next_at=now + self.t1,
-            interval=self.t1,
-            give_up_at=now + 64 * self.t1,
-        )
+        call.bye_retransmit = Retransmit.start(data, addr, now, t1=self.t1, cap=self.t2)
         return SendSip(data=data, addr=addr)
 
 

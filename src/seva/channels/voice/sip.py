@@ -821,3 +821,49 @@ def stamp_via(request: Request, source: tuple[str, int]) -> Request:
     return Request(
         method=request.method, uri=request.uri, headers=tuple(headers), body=request.body
     )
+
+
+# --- shared by the user agent server and client ------------------------------------------------
+
+
+def media_type(value: str | None) -> str:
+    """``application/sdp`` from ``Application/SDP; charset=x`` (§20.15), lower-cased."""
+    return (value or "").partition(";")[0].strip().lower()
+
+
+def transaction_key(request: Request) -> str:
+    """What identifies the server transaction a request belongs to (§17.2.3): the RFC 3261
+    branch and sent-by, or for RFC 2543 peers the request's identifying fields."""
+    via = request.top_via
+    branch = via.branch or ""
+    sent_by = via.sent_by.lower()
+    if branch.startswith(MAGIC_COOKIE):
+        return f"{branch}|{sent_by}"
+    cseq = request.cseq.number
+    return f"2543|{request.uri}|{request.call_id}|{request.from_.tag}|{cseq}|{sent_by}|{branch}"
+
+
+def warning_header(host: str, text: str) -> tuple[str, str]:
+    """A ``Warning: 399`` (§20.43) whose text is a quoted-string: printable, free of quotes."""
+    clean = "".join(c if c.isprintable() and c not in '"\\' else "'" for c in text)
+    return ("Warning", f'399 {host} "{clean[:120]}"')
+
+
+def stateless_response(
+    request: Request,
+    status: int,
+    *,
+    server: str,
+    host: str,
+    warning: str | None = None,
+    headers: Iterable[tuple[str, str]] = (),
+) -> bytes | None:
+    """A response held nowhere (§8.2.7: strangers, unreadable requests); None when the
+    request is too broken to answer."""
+    extra = [*headers, ("Server", server)]
+    if warning is not None:
+        extra.append(warning_header(host, warning))
+    try:
+        return make_response(request, status, headers=extra).encode()
+    except SipError:
+        return None

@@ -70,6 +70,7 @@ from seva.channels.voice.dialog import (
     T2,
     Addr,
     LocalProtocolError,
+    Retransmit,
     SendSip,
     StartMedia,
     StopMedia,
@@ -246,27 +247,6 @@ Action: TypeAlias = SendSip | StartMedia | StopMedia | CallRinging | CallAnswere
 # --- internal state ---------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Retransmit:
-    """A request sent again at ``interval``, doubling up to ``cap``, until ``give_up_at``."""
-
-    data: bytes
-    addr: Addr
-    next_at: float
-    interval: float
-    give_up_at: float
-    cap: float | None  # T2 for non-INVITE requests (Timer E); None for the INVITE (Timer A)
-
-    @property
-    def deadline(self) -> float:
-        return min(self.next_at, self.give_up_at)
-
-    def back_off(self, now: float) -> None:
-        doubled = self.interval * 2
-        self.interval = doubled if self.cap is None else min(doubled, self.cap)
-        self.next_at = now + self.interval
-
-
 @dataclass(slots=True, kw_only=True)
 class _Call:
     call_id: str
@@ -275,7 +255,7 @@ class _Call:
     branch: str
     local_tag: str
     local_port: int
-    invite_retransmit: _Retransmit | None
+    invite_retransmit: Retransmit | None
     ring_deadline: float | None
     remote_tag: str | None = None
     remote_target: str = ""
@@ -283,10 +263,10 @@ class _Call:
     remote_cseq: int | None = None
     local_cseq: int = 1
     ack: SendSip | None = None
-    cancel_retransmit: _Retransmit | None = None
+    cancel_retransmit: Retransmit | None = None
     forget_at: float | None = None  # CANCELLING: the INVITE is abandoned then (§9.1)
     end_deadline: float | None = None
-    bye_retransmit: _Retransmit | None = None
+    bye_retransmit: Retransmit | None = None
     bye_branch: str | None = None
     ringing: bool = False
     reported: bool = False
@@ -310,10 +290,6 @@ def _hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def _media_type(value: str | None) -> str:
-    return (value or "").partition(";")[0].strip().lower()
-
-
 def _next_hop(uri: str) -> Addr | None:
     """Where a request for ``uri`` (a SIP URI or a Route value) goes, if it can go anywhere."""
     try:
@@ -331,7 +307,7 @@ def _answer_choice(response: Response) -> MediaChoice | None:
     if not response.body:
         return None
     content_type = response.header("Content-Type")
-    if content_type is not None and _media_type(content_type) != _SDP:
+    if content_type is not None and sip.media_type(content_type) != _SDP:
         return None
     try:
         choice = sdp.negotiate(sdp.parse(response.body))
@@ -435,7 +411,7 @@ class Uac:
                 return True
             if isinstance(message, Response):
                 return (message.top_via.branch or "", message.to.tag or "") in self._acks
-            return (self._tx_key(message), message.method) in self._answered
+            return (sip.transaction_key(message), message.method) in self._answered
         except SipError:
             return False
 
@@ -672,7 +648,7 @@ class Uac:
         method = request.method
         if method == "ACK":
             return []  # we send no 2xx to an INVITE; the ACK of a 405 needs nothing
-        cached = self._answered.get((self._tx_key(request), method))
+        cached = self._answered.get((sip.transaction_key(request), method))
         if cached is not None:
             return [SendSip(data=cached[0], addr=addr)]
         call = self._dialog(request)
@@ -737,15 +713,8 @@ class Uac:
                 bye.back_off(now)
         return actions
 
-    def _retransmit(self, data: bytes, addr: Addr, now: float, *, cap: float | None) -> _Retransmit:
-        return _Retransmit(
-            data=data,
-            addr=addr,
-            next_at=now + self.t1,
-            interval=self.t1,
-            give_up_at=now + 64 * self.t1,
-            cap=cap,
-        )
+    def _retransmit(self, data: bytes, addr: Addr, now: float, *, cap: float | None) -> Retransmit:
+        return Retransmit.start(data, addr, now, t1=self.t1, cap=cap)
 
     # --- state --------------------------------------------------------------------------------
 
@@ -906,16 +875,6 @@ class Uac:
             direction=choice.local_direction,
         )
 
-    def _tx_key(self, request: Request) -> str:
-        via = request.top_via
-        branch = via.branch or ""
-        sent_by = via.sent_by.lower()
-        if branch.startswith(sip.MAGIC_COOKIE):
-            return f"{branch}|{sent_by}"
-        # §17.2.3 for RFC 2543 peers: the request's identifying fields.
-        cseq = request.cseq.number
-        return f"2543|{request.uri}|{request.call_id}|{request.from_.tag}|{cseq}|{sent_by}|{branch}"
-
     def _stateless(
         self,
         request: Request,
@@ -925,15 +884,10 @@ class Uac:
         warning: str | None = None,
     ) -> list[Action]:
         """A response held nowhere: for strangers and unreadable requests (§8.2.7)."""
-        extra = [("Server", self.user_agent)]
-        if warning is not None:
-            clean = "".join(c if c.isprintable() and c not in '"\\' else "'" for c in warning)
-            extra.append(("Warning", f'399 {self.local_ip} "{clean[:120]}"'))
-        try:
-            response = sip.make_response(request, status, headers=extra)
-        except SipError:
-            return []
-        return [SendSip(data=response.encode(), addr=addr)]
+        data = sip.stateless_response(
+            request, status, server=self.user_agent, host=self.local_ip, warning=warning
+        )
+        return [] if data is None else [SendSip(data=data, addr=addr)]
 
     def _answer(
         self,
@@ -949,7 +903,7 @@ class Uac:
             request, status, headers=[*headers, ("Server", self.user_agent)]
         )
         data = response.encode()
-        self._answered[(self._tx_key(request), request.method)] = (data, now + 64 * self.t1)
+        self._answered[(sip.transaction_key(request), request.method)] = (data, now + 64 * self.t1)
         while len(self._answered) > self.max_transactions:
             self._answered.popitem(last=False)
         return SendSip(data=data, addr=addr)
