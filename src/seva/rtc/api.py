@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seva.channels.api_auth import CitizenPhone
@@ -88,9 +87,8 @@ def _appointment_out(session: Session, appointment: Appointment, base_url: str) 
 
 
 def _own(session: Session, phone: str, room: str) -> Appointment:
-    citizen = citizens.find(session, phone)
-    appointment = session.scalar(select(Appointment).where(Appointment.room == room))
-    if citizen is None or appointment is None or appointment.citizen_id != citizen.id:
+    appointment = rtc.own_appointment(session, citizens.find(session, phone), room)
+    if appointment is None:
         raise ApiError(404, "not_found", "no such call of yours", "id")
     return appointment
 

@@ -265,8 +265,22 @@ def call_book(
     except CallRefused as exc:
         session.rollback()
         return _message(request, exc.message, exc.status, f"/call/{department.code}")
-    label = appointment.starts_at.astimezone(rtc.INDIA).strftime("%d-%m %H:%M")
+    label = rtc.ist_label(appointment.starts_at)
     return RedirectResponse(f"/call/{department.code}?booked={label}", status_code=303)
+
+
+def _appointment_form(
+    request: Request, session: Session, room: str, csrf: str
+) -> tuple[Appointment, str] | Response:
+    """The logged-in citizen's appointment a form is about, with the department page to go
+    back to, or the answer when it is not theirs or the form is stale."""
+    appointment = rtc.own_appointment(session, current_citizen(request, session), room)
+    if appointment is None:
+        return _message(request, "no such appointment", 404)
+    if not check_csrf(request, csrf):
+        return _message(request, ui("form_expired", page_lang(request)), 400)
+    department = session.get(Department, appointment.department_id)
+    return appointment, f"/call/{department.code if department else ''}"
 
 
 @router.post("/call/a/{room}/move")
@@ -277,14 +291,10 @@ def call_move(
     starts_at: Annotated[str, Form(max_length=40)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    citizen = current_citizen(request, session)
-    appointment = session.scalar(select(Appointment).where(Appointment.room == room))
-    if citizen is None or appointment is None or appointment.citizen_id != citizen.id:
-        return _message(request, "no such appointment", 404)
-    if not check_csrf(request, csrf):
-        return _message(request, ui("form_expired", page_lang(request)), 400)
-    department = session.get(Department, appointment.department_id)
-    back = f"/call/{department.code if department else ''}"
+    found = _appointment_form(request, session, room, csrf)
+    if isinstance(found, Response):
+        return found
+    appointment, back = found
     try:
         moved = rtc.reschedule(
             session,
@@ -298,26 +308,22 @@ def call_move(
         return _message(request, "choose one of the offered times", 422, back)
     except CallRefused as exc:
         return _message(request, exc.message, exc.status, back)
-    label = moved.starts_at.astimezone(rtc.INDIA).strftime("%d-%m %H:%M")
-    return RedirectResponse(f"{back}?booked={label}", status_code=303)
+    return RedirectResponse(f"{back}?booked={rtc.ist_label(moved.starts_at)}", status_code=303)
 
 
 @router.post("/call/a/{room}/cancel")
 def call_cancel(
     request: Request, session: SessionDep, room: Room, csrf: Annotated[str, Form()] = ""
 ) -> Response:
-    citizen = current_citizen(request, session)
-    appointment = session.scalar(select(Appointment).where(Appointment.room == room))
-    if citizen is None or appointment is None or appointment.citizen_id != citizen.id:
-        return _message(request, "no such appointment", 404)
-    if not check_csrf(request, csrf):
-        return _message(request, ui("form_expired", page_lang(request)), 400)
+    found = _appointment_form(request, session, room, csrf)
+    if isinstance(found, Response):
+        return found
+    appointment, back = found
     try:
         rtc.cancel(session, appointment, now=_now())
     except CallRefused as exc:
         return _message(request, exc.message, exc.status)
-    department = session.get(Department, appointment.department_id)
-    return RedirectResponse(f"/call/{department.code if department else ''}", status_code=303)
+    return RedirectResponse(back, status_code=303)
 
 
 def _own_entry(request: Request, session: Session, room: str) -> QueueEntry | None:

@@ -342,6 +342,14 @@ def reschedule(
     return moved
 
 
+def own_appointment(session: Session, citizen: Citizen | None, room: str) -> Appointment | None:
+    """The appointment with this room, if it is this citizen's (another's is not found)."""
+    appointment = session.scalar(select(Appointment).where(Appointment.room == room))
+    if citizen is None or appointment is None or appointment.citizen_id != citizen.id:
+        return None
+    return appointment
+
+
 def upcoming(session: Session, citizen: Citizen, *, now: datetime) -> list[Appointment]:
     return list(
         session.scalars(
