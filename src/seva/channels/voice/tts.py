@@ -169,6 +169,12 @@ class Speech:
         path.unlink(missing_ok=True)
         return existed
 
+    def has_recording(self, parts: tuple[str, ...], lang: str, owner: str | None) -> bool:
+        """Whether the owner recorded any of these sentences (a look at the files, no read)."""
+        return owner is not None and any(
+            self.recording_path(part, lang, owner).exists() for part in parts
+        )
+
     def recording(self, text: str, lang: str, owner: str | None) -> bytes | None:
         """The owner's 8 kHz samples for this sentence, if they recorded it."""
         if owner is None:
@@ -216,12 +222,15 @@ class Speech:
         self, parts: tuple[str, ...], lang: str, owner: str | None = None
     ) -> tuple[str, bytes]:
         """The prompt as a WAV file and the key it is kept under (for ``<Play>`` and browsers)."""
-        if not any(self.recording(part, lang, owner) is not None for part in parts):
+        if not self.has_recording(parts, lang, owner):
             text = " ".join(parts)
             return self.key(text, lang), self.wav(text, lang)
         version = ",".join(str(v) for v in self.recordings_version(parts, lang, owner))
         material = "\0".join([lang, owner or "", version, *parts]).encode()
         key = hashlib.sha256(b"mixed\0" + material).hexdigest()
+        made = self.cached_wav(key)  # the key changes with any re-recording
+        if made is not None:
+            return key, made
         samples = array("h")
         samples.frombytes(self.prompt_pcm(parts, lang, owner))
         data = wav_bytes(samples)

@@ -74,7 +74,7 @@ def recorded_url(gateway: Gateway, prompt: Prompt) -> str | None:
     """Where the provider can fetch the prompt's audio when a department recorded part of it
     (the provider's own text-to-speech would not use the recording)."""
     speech = gateway.speech
-    if not any(speech.recording(p, prompt.lang, prompt.department) for p in prompt.sentences):
+    if not speech.has_recording(prompt.sentences, prompt.lang, prompt.department):
         return None
     key, _ = speech.prompt_wav(prompt.sentences, prompt.lang, prompt.department)
     return f"{gateway.settings.base_url.rstrip('/')}{AUDIO_PATH}/{key}.wav"
