@@ -6,12 +6,25 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
+from seva.tenancy import service as tenancy
 from seva.voice import service as voice
+from seva.voice.models import VoiceNotice
 
 NOW = datetime(2026, 12, 1, 4, 30, tzinfo=UTC)
+
+
+def mcd_notice(session: Session, phone: str, text: str, *, max_attempts: int) -> VoiceNotice:
+    """A notice from MCD to one number, retried after a minute."""
+    department = tenancy.department_by_code(session, "MCD")
+    assert department is not None
+    return voice.create_notice(
+        session, department, to=[phone], text=text, lang="en", max_attempts=max_attempts,
+        retry_seconds=60, now=NOW,
+    )  # fmt: skip
 
 
 def create(client: TestClient, key: str, **body: object) -> dict[str, object]:
@@ -70,15 +83,8 @@ def test_a_department_sends_a_spoken_notice_and_reads_who_heard_it(
 def test_unanswered_calls_are_retried_then_reported_unreached(
     gateway: Gateway, seeded: SeedReport
 ) -> None:
-    from seva.tenancy import service as tenancy
-
     with gateway.session() as session:
-        department = tenancy.department_by_code(session, "MCD")
-        assert department is not None
-        notice = voice.create_notice(
-            session, department, to=["9811600003"], text="Water supply is off tomorrow.",
-            lang="en", max_attempts=2, retry_seconds=60, now=NOW,
-        )  # fmt: skip
+        notice = mcd_notice(session, "9811600003", "Water supply is off tomorrow.", max_attempts=2)
         [call] = voice.claim_due(session, now=NOW, limit=5)
         voice.record_attempt(session, call.call_id, outcome="no-answer", now=NOW)
         [call] = voice.claim_due(session, now=NOW + timedelta(minutes=2), limit=5)
@@ -91,15 +97,8 @@ def test_unanswered_calls_are_retried_then_reported_unreached(
 def test_a_call_held_by_a_dialer_that_died_is_tried_again(
     gateway: Gateway, seeded: SeedReport
 ) -> None:
-    from seva.tenancy import service as tenancy
-
     with gateway.session() as session:
-        department = tenancy.department_by_code(session, "MCD")
-        assert department is not None
-        voice.create_notice(
-            session, department, to=["9811600004"], text="Property tax camp on Sunday.",
-            lang="en", max_attempts=3, retry_seconds=60, now=NOW,
-        )  # fmt: skip
+        mcd_notice(session, "9811600004", "Property tax camp on Sunday.", max_attempts=3)
         [held] = voice.claim_due(session, now=NOW, limit=5)
         assert voice.claim_due(session, now=NOW + timedelta(minutes=1), limit=5) == []
         [again] = voice.claim_due(session, now=NOW + voice.LEASE + timedelta(seconds=1), limit=5)
@@ -184,15 +183,8 @@ def test_a_department_records_its_question_and_callers_hear_the_recording(
 def test_a_late_outcome_of_an_old_attempt_changes_nothing(
     gateway: Gateway, seeded: SeedReport
 ) -> None:
-    from seva.tenancy import service as tenancy
-
     with gateway.session() as session:
-        department = tenancy.department_by_code(session, "MCD")
-        assert department is not None
-        voice.create_notice(
-            session, department, to=["9811600006"], text="Camp on Sunday.", lang="en",
-            max_attempts=3, retry_seconds=60, now=NOW,
-        )  # fmt: skip
+        mcd_notice(session, "9811600006", "Camp on Sunday.", max_attempts=3)
         [first] = voice.claim_due(session, now=NOW, limit=5)
         later = NOW + voice.LEASE + timedelta(seconds=1)
         [second] = voice.claim_due(session, now=later, limit=5)
@@ -211,15 +203,8 @@ def test_a_late_outcome_of_an_old_attempt_changes_nothing(
 def test_a_call_the_dialer_could_not_place_keeps_its_attempts(
     gateway: Gateway, seeded: SeedReport
 ) -> None:
-    from seva.tenancy import service as tenancy
-
     with gateway.session() as session:
-        department = tenancy.department_by_code(session, "MCD")
-        assert department is not None
-        voice.create_notice(
-            session, department, to=["9811600007"], text="Camp on Sunday.", lang="en",
-            max_attempts=1, retry_seconds=60, now=NOW,
-        )  # fmt: skip
+        mcd_notice(session, "9811600007", "Camp on Sunday.", max_attempts=1)
         [held] = voice.claim_due(session, now=NOW, limit=5)
         voice.release(session, held.call_id, attempt=held.attempt, now=NOW)
         [again] = voice.claim_due(session, now=NOW + timedelta(seconds=31), limit=5)

@@ -49,6 +49,16 @@ class Phone:
         return self.proc.returncode
 
 
+def phone_playing(name: str, tmp_path: Path, **values: str) -> Phone:
+    """sipp running ``name`` from the scenario folder with its placeholders filled in."""
+    text = (SCENARIOS / name).read_text()
+    for key, value in values.items():
+        text = text.replace(key, value)
+    scenario = tmp_path / name
+    scenario.write_text(text)
+    return Phone(scenario, tmp_path)
+
+
 def endpoint_for(gateway: Gateway, tmp_path: Path, trunk_port: int) -> Iterator[SipEndpoint]:
     def run_in_db(work: Any) -> Any:
         with gateway.session() as session:
@@ -117,12 +127,7 @@ def test_an_answered_notice_is_spoken_whole_and_reported_heard(
 ) -> None:
     need(SIPP, "sipp (apt-get install sip-tester)")
     need(shutil.which("espeak-ng"), "espeak-ng (apt-get install espeak-ng)")
-    scenario = tmp_path / "uas.xml"
-    scenario.write_text(
-        (SCENARIOS / "uas_answer.xml").read_text()
-        .replace("SINK_PORT", str(sink.port)).replace("TIMEOUT_MS", "30000")
-    )  # fmt: skip
-    phone = Phone(scenario, tmp_path)
+    phone = phone_playing("uas_answer.xml", tmp_path, SINK_PORT=str(sink.port), TIMEOUT_MS="30000")
     text = "Ration distribution is on Saturday at FPS 112, Shakarpur."
     notice_id = notice_to(gateway, "+919811700001", text)
     for endpoint in endpoint_for(gateway, tmp_path, phone.port):
@@ -166,12 +171,7 @@ def test_a_citizen_who_hangs_up_early_is_reported_with_the_seconds_heard(
 ) -> None:
     need(SIPP, "sipp (apt-get install sip-tester)")
     need(shutil.which("espeak-ng"), "espeak-ng (apt-get install espeak-ng)")
-    scenario = tmp_path / "uas.xml"
-    scenario.write_text(
-        (SCENARIOS / "uas_hangup.xml").read_text()
-        .replace("SINK_PORT", str(sink.port)).replace("HOLD_MS", "2000")
-    )  # fmt: skip
-    phone = Phone(scenario, tmp_path)
+    phone = phone_playing("uas_hangup.xml", tmp_path, SINK_PORT=str(sink.port), HOLD_MS="2000")
     text = (
         "The ration shop at Shakarpur will be closed on Monday for stock taking. "
         "Distribution resumes on Tuesday at ten in the morning."
@@ -201,12 +201,7 @@ def test_a_notice_the_department_recorded_is_played_in_its_voice(
     text = "Ration cards are ready for collection."
     tone = array("h", (int(6000 * maths.sin(2 * maths.pi * 440 * n / 8000)) for n in range(8000)))
     gateway.speech.recorded(text, "en", wav_bytes(tone), owner="FOOD")  # one second
-    scenario = tmp_path / "uas.xml"
-    scenario.write_text(
-        (SCENARIOS / "uas_answer.xml").read_text()
-        .replace("SINK_PORT", str(sink.port)).replace("TIMEOUT_MS", "30000")
-    )  # fmt: skip
-    phone = Phone(scenario, tmp_path)
+    phone = phone_playing("uas_answer.xml", tmp_path, SINK_PORT=str(sink.port), TIMEOUT_MS="30000")
     notice_id = notice_to(gateway, "+919811700004", text)
     for _endpoint in endpoint_for(gateway, tmp_path, phone.port):
         row = wait_for_status(gateway, notice_id, {"heard", "partly", "unreached"})
