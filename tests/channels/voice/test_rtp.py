@@ -349,7 +349,7 @@ def test_same_key_twice_is_two_digits() -> None:
 def test_late_retransmissions_and_duplicates_are_absorbed() -> None:
     receiver = DtmfReceiver(101)
     first, second = key_press(4, 1000), key_press(5, 3000, seq=10)
-    stream = first[:5] + second[:2] + first[5:] + second[2:] + first[-1:] + second
+    stream = first[:5] + second[:2] + first[5:] + second[2:] + first[-1:] + second[1:]
     for packet in stream:
         receiver.receive(packet)
     assert receiver.take_digits() == "45"
@@ -491,8 +491,22 @@ def test_a_replayed_key_press_later_is_a_new_press_when_time_is_given() -> None:
     for packet in key_press(2, 23200):
         receiver.receive(packet, now=12.0)
     assert receiver.take_digits() == "2"
-    # Without a clock, a repeat of a known timestamp stays a retransmission.
+    # Without a clock, a repeat of a known timestamp stays a retransmission unless it starts
+    # again with a marked packet after the end: that is a replay, even read in the same burst.
     plain = DtmfReceiver(101)
-    for packet in key_press(2, 23200) + key_press(2, 23200):
+    press = key_press(2, 23200)
+    for packet in press + press[1:] + press[-3:]:
         plain.receive(packet)
     assert plain.take_digits() == "2"
+    for packet in press + key_press(3, 30000) + press:
+        plain.receive(packet)
+    assert plain.take_digits() == "232"
+
+
+def test_a_marked_first_packet_seen_twice_mid_event_is_one_press() -> None:
+    # A duplicated first packet arriving before the event ends is the same press.
+    receiver = DtmfReceiver(101)
+    press = key_press(5, 4000)
+    for packet in [press[0], press[1], press[0], *press[2:]]:
+        receiver.receive(packet)
+    assert receiver.take_digits() == "5"

@@ -121,6 +121,9 @@ class Call:
     dtmf: DtmfReceiver | None = None
     task: asyncio.Task[None] | None = None
     keys: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=MAX_KEYS))
+    typeahead: str = ""
+    """Keys pressed beyond what the last answer took (after its ``#`` or its digit count):
+    they answer the next prompt, as a caller who knows the menu keys ahead expects."""
     start_time: float = 0.0
     prompt_packets: int = 0
     message_seconds: float = 0.0
@@ -486,9 +489,15 @@ class SipEndpoint:
         sender = call.sender
         if sender is None:
             return ""
-        while not call.keys.empty():  # keys left over from before this prompt
-            call.keys.get_nowait()
         interruptible = not prompt.end and call.notice is None
+        # Keys pressed ahead (while the last answer was looked up or this prompt synthesised)
+        # answer this prompt at once; before an answer that must be heard, they are dropped.
+        ahead, call.typeahead = call.typeahead, ""
+        while not call.keys.empty():
+            ahead += call.keys.get_nowait()
+        if ahead and interruptible:
+            call.stats.prompts.append((prompt.text, prompt.lang, 0))
+            return ahead
         sender.clear()
         call.prompt_packets = 0
         call.message_seconds = len(audio) / RATE
@@ -529,9 +538,11 @@ class SipEndpoint:
         """Keys up to ``#`` (or ``prompt.num_digits`` of them); None after silence."""
         while True:
             if prompt.num_digits is not None and len(keys) >= prompt.num_digits:
+                call.typeahead = keys[prompt.num_digits :]
                 return keys[: prompt.num_digits]
             if "#" in keys:
-                return keys.split("#", 1)[0] or ("" if keys.startswith("#") else keys)
+                answer, call.typeahead = keys.split("#", 1)
+                return answer
             if keys == "*" and prompt.num_digits is None:
                 pass  # a text answer may start with a letter: wait for more or for #
             if len(keys) >= MAX_KEYS:

@@ -499,10 +499,14 @@ class DtmfReceiver:
     At most ``max_digits`` digits wait to be taken; beyond that a flood of key presses is
     counted in :attr:`dropped` and discarded, so memory stays bounded.
 
-    With ``now`` given, an event timestamp seen again more than :attr:`REPRESS_AFTER` seconds
-    after its last packet is a new key press, not a retransmission: retransmitted end packets
-    follow within tens of milliseconds, while a test tool replaying one recorded key press
-    (sipp's DTMF pcaps carry fixed timestamps) sends it again much later.
+    A tool replaying one recorded key press (sipp's DTMF pcaps carry fixed SSRC, timestamps and
+    sequence numbers) sends the same event again for the same key pressed twice. Two signs tell
+    that replay from a retransmission: its first packet carries the marker bit again after the
+    event had ended, which a phone never does (§2.5.1.3: only the first packet of an event is
+    marked, and end packets are retransmitted unmarked); and, with ``now`` given, the event
+    timestamp comes back more than :attr:`REPRESS_AFTER` seconds after its last packet, while
+    retransmitted end packets follow within tens of milliseconds. The marker rule does not
+    depend on when packets are read, so it holds when a busy loop reads both presses at once.
     """
 
     REPRESS_AFTER: Final = 1.0
@@ -546,7 +550,13 @@ class DtmfReceiver:
             self._foreign = 0
         key = (packet.ssrc, packet.timestamp)
         last_seen = self._seen.get(key)
-        repressed = (
+        restarted = (
+            packet.marker
+            and not event.end
+            and (key in self._recent)
+            and (current is None or key != (current.ssrc, current.timestamp) or current.ended)
+        )
+        repressed = restarted or (
             now is not None and last_seen is not None and now - last_seen > self.REPRESS_AFTER
         )
         if now is not None:
