@@ -79,7 +79,7 @@ class Gateway:
             sfu=_janus(self.settings),
         )
         self.rtc_tokens = JoinTokens(self.settings.secret_key)
-        self.voice = VoiceMenu(self.runtime)
+        self.voice = VoiceMenu(self.runtime, self.locker.storage)
         self.speech = Speech(self.settings.data_dir / "voice-cache")
         self.missed_calls = MissedCalls(
             self.sms, parse_numbers(self.settings.missed_calls), self.settings.shortcode

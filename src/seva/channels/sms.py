@@ -220,7 +220,7 @@ class SmsPull:
         service = services.find_by_keyword(session, head)
         if runtime.in_service(dialogue):
             asked = runtime.current_ask(dialogue) or {}
-            if service is None or asked.get("kind") == "text":
+            if service is None or asked.get("kind") in ("text", "message"):
                 turn = runtime.answer(session, dialogue, body, now=now)
                 return self._finish(session, dialogue, turn, now)
             runtime.cancel(session, dialogue, now=now)

@@ -226,8 +226,15 @@ def normalise_phone(text: str, region: str = "IN") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _message(step: AskStep, text: str, _region: str, _today: date) -> Accepted | Refusal:
+    # Typed in place of a recording: as long as a citizen cares to write (``clean`` keeps
+    # MAX_ANSWER characters), within the step's length when it has one.
+    return _length_ok(step, text) or Accepted(text)
+
+
 _PARSERS = {
     "text": _text,
+    "message": _message,
     "digits": _digits,
     "number": _number,
     "choice": _choice,

@@ -178,6 +178,22 @@ class Flow:
         self._touch(now)
         return self._answer(step, text, now)
 
+    def receive_recording(self, ref: str, seconds: float, now: datetime) -> list[Event]:
+        """The caller's spoken answer to a ``message`` question, stored as ``ref``.
+
+        Kept apart from :meth:`receive` so typed text can never pose as a recording."""
+        self._check("receive")
+        step = self._step()
+        if not isinstance(step, AskStep) or step.type != "message":
+            raise FlowStateError("the current question does not take a recording")
+        self._touch(now)
+        self.state.vars[step.ask] = ref
+        label = messages.pick(messages.VOICE_MESSAGE, self.state.lang)
+        self.state.vars[f"{step.ask}_label"] = label.format(seconds=round(seconds))
+        self.state.attempts = 0
+        self.state.pc += 1
+        return self._run(now)
+
     def resolve(self, result: EffectResult, now: datetime) -> list[Event]:
         """The outcome of the effect the engine last asked for."""
         self._check("resolve")
@@ -294,7 +310,7 @@ class Flow:
         return None
 
     def _take_args(self, step: AskStep | MenuStep) -> str:
-        if isinstance(step, AskStep) and step.type == "text":
+        if isinstance(step, AskStep) and step.type in ("text", "message"):
             answer = " ".join(self.state.args)
             self.state.args = []
             return answer
@@ -322,8 +338,13 @@ class Flow:
             options=choices,
             error=error,
             attempt=self.state.attempts + 1,
+            seconds=step.record_seconds
+            if isinstance(step, AskStep) and kind == "message"
+            else None,
         )
         self.state.last_ask = {"var": ask.var, "text": ask.text, "kind": kind}
+        if ask.seconds is not None:
+            self.state.last_ask["seconds"] = ask.seconds
         return ask
 
     def _answer(self, step: AskStep | MenuStep, text: str, now: datetime) -> list[Event]:

@@ -36,6 +36,8 @@ class Ask:
     error: str | None = None
     """Why the previous answer was refused; channels show it before the question."""
     attempt: int = 1
+    seconds: int | None = None
+    """A ``message`` question: the longest recording a voice channel may take."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -27,6 +27,7 @@ NOT_FOUND: Text = {
 YES: Text = {"en": "Yes", "hi": "हाँ"}
 NO: Text = {"en": "No", "hi": "नहीं"}
 DONE: Text = {"en": "Thank you.", "hi": "धन्यवाद।"}
+VOICE_MESSAGE: Text = {"en": "voice message, {seconds} seconds", "hi": "ध्वनि संदेश, {seconds} सेकंड"}
 
 
 def pick(text: Text, lang: str) -> str:

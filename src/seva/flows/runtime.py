@@ -188,6 +188,22 @@ class Runtime:
             return self._drive(session, dialogue, flow, flow.handle_timer(now), now)
         return self._drive(session, dialogue, flow, flow.receive(text, now), now)
 
+    def answer_recording(
+        self,
+        session: Session,
+        dialogue: Dialogue,
+        ref: str,
+        seconds: float,
+        *,
+        now: datetime | None = None,
+    ) -> Turn:
+        """A recorded answer to a ``message`` question (see ``Flow.receive_recording``)."""
+        now = now or utcnow()
+        flow = self._flow(session, dialogue)
+        if flow.expired(now):
+            return self._drive(session, dialogue, flow, flow.handle_timer(now), now)
+        return self._drive(session, dialogue, flow, flow.receive_recording(ref, seconds, now), now)
+
     def cancel(self, session: Session, dialogue: Dialogue, *, now: datetime | None = None) -> Turn:
         now = now or utcnow()
         flow = self._flow(session, dialogue)

@@ -124,7 +124,13 @@ class EndStep(_Step):
     _end = field_validator("end", mode="before")(_text)
 
 
-AskType = Literal["text", "digits", "number", "choice", "yes_no", "date", "phone", "pincode"]
+AskType = Literal[
+    "text", "digits", "number", "choice", "yes_no", "date", "phone", "pincode", "message"
+]
+"""``message``: the citizen's own words. Spoken and recorded on a phone call (the value is a
+``voice:…`` reference to the recording, fetched through the voice API); typed on every other
+channel (the value is the text)."""
+DEFAULT_RECORD_SECONDS = 60
 
 
 class AskStep(_Step):
@@ -142,6 +148,8 @@ class AskStep(_Step):
     profile: bool | str = False
     """Keep the answer in the citizen registry (under this name, or ``ask``'s) and skip the
     question next time when the citizen has let this department use it."""
+    seconds: int | None = Field(default=None, ge=5, le=300)
+    """``message`` only: the longest recording a caller may leave (60 by default)."""
 
     _prompt = field_validator("prompt", "error", mode="before")(_text)
 
@@ -170,7 +178,15 @@ class AskStep(_Step):
             raise ValueError("options are only for type: choice")
         if len(self.options) > 9:
             raise ValueError("at most 9 options, so each is one key on a phone")
+        if self.seconds is not None and self.type != "message":
+            raise ValueError("seconds is only for type: message")
+        if self.type == "message" and self.profile is not False:
+            raise ValueError("a message cannot be kept in the citizen's profile")
         return self
+
+    @property
+    def record_seconds(self) -> int:
+        return self.seconds or DEFAULT_RECORD_SECONDS
 
     @property
     def length_range(self) -> tuple[int, int] | None:

@@ -50,3 +50,25 @@ class VoiceNoticeCall(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """A dialer holds the call while it rings; one that dies lets another retry after this."""
+
+
+class VoiceRecording(Base):
+    """A caller's spoken answer to a ``message`` question.
+
+    Holds no phone number: the application (or whatever the service did with the answer)
+    says who it came from, so a service that keeps its callers anonymous stays so here."""
+
+    __tablename__ = "voice_recordings"
+
+    id: Mapped[intpk]
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    """Unguessable: the ``voice:<token>`` value the service sees and the API's address."""
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    channel: Mapped[str] = mapped_column(String(12))
+    """``sip`` (Seva holds the audio) or ``twiml`` (the provider does, at ``source_url``)."""
+    storage_key: Mapped[str | None] = mapped_column(String(80))
+    source_url: Mapped[str | None] = mapped_column(String(500))
+    seconds: Mapped[float] = mapped_column(Float)
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[created]

@@ -1,5 +1,6 @@
-"""The department API for voice (API key): notifications (``/api/v1/voice/notices``) and
-recorded prompts (``/api/v1/voice/prompts``)."""
+"""The department API for voice (API key): notifications (``/api/v1/voice/notices``),
+recorded prompts (``/api/v1/voice/prompts``) and the messages callers recorded
+(``/api/v1/voice/recordings``)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,21 @@ import wave
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Path, UploadFile
-from fastapi.responses import Response
+from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from seva.channels.voice.tts import sentence_key
 from seva.db.base import utcnow
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError
+from seva.flows import service as services
 from seva.flows.schema import LANGUAGES
+from seva.gateway import Gateway
 from seva.tenancy.api_auth import DepartmentDep
+from seva.voice import recordings
 from seva.voice import service as voice
+from seva.voice.models import VoiceRecording
 
 router = APIRouter(prefix="/api/v1", tags=["Voice API"])
 
@@ -129,3 +134,71 @@ def delete_prompt(
     if not gateway.speech.forget_recording(text, lang, owner=department.code):
         raise ApiError(404, "not_found", "no recording of that sentence", "text")
     return Response(status_code=204)
+
+
+class RecordingOut(BaseModel):
+    id: str = Field(description="The token in the answer's value (``voice:<id>``).")
+    service: str | None = Field(description="The service whose question it answers.")
+    channel: str = Field(description="sip (audio kept by Seva) or twiml (kept by the provider)")
+    seconds: float
+    size: int = Field(description="Bytes of WAV kept by Seva; 0 when the provider keeps it.")
+    audio_url: str = Field(description="Where to fetch the audio.")
+    created_at: datetime
+
+
+def _recording_out(
+    gateway: Gateway, slugs: dict[int, str], recording: VoiceRecording
+) -> RecordingOut:
+    base = gateway.settings.base_url.rstrip("/")
+    return RecordingOut(
+        id=recording.token,
+        service=slugs.get(recording.service_id) if recording.service_id else None,
+        channel=recording.channel,
+        seconds=recording.seconds,
+        size=recording.size,
+        audio_url=recording.source_url or f"{base}/api/v1/voice/recordings/{recording.token}",
+        created_at=recording.created_at,
+    )
+
+
+@router.get(
+    "/voice/recordings",
+    response_model=list[RecordingOut],
+    summary="Recent messages callers recorded for your services, newest first",
+)
+def list_recordings(
+    session: SessionDep,
+    gateway: GatewayDep,
+    department: DepartmentDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[
+        int | None, Query(ge=1, description="Page back: an earlier page's last id")
+    ] = None,
+) -> Any:
+    found = recordings.recent(session, department.id, limit=limit, before=before)
+    slugs = {s.id: s.slug for s in services.department_services(session, department.id)}
+    return [_recording_out(gateway, slugs, r) for r in found]
+
+
+@router.get(
+    "/voice/recordings/{token}",
+    response_class=Response,
+    summary="A recorded message's audio (WAV), or a redirect to the provider that keeps it",
+    responses={200: {"content": {"audio/wav": {}}}, 307: {"description": "kept by the provider"}},
+)
+def get_recording(
+    session: SessionDep,
+    gateway: GatewayDep,
+    department: DepartmentDep,
+    token: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+) -> Response:
+    recording = recordings.find(session, token, department.id)
+    if recording is None:
+        raise ApiError(404, "not_found", "no recording with that id")
+    if recording.storage_key is None:
+        return RedirectResponse(str(recording.source_url), status_code=307)
+    return Response(
+        gateway.locker.storage.get(recording.storage_key),
+        media_type="audio/wav",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )

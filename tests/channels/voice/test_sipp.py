@@ -6,6 +6,7 @@ checked against the prompt audio (packet count, pacing)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import math
 import secrets
@@ -15,20 +16,27 @@ import statistics
 import subprocess
 import threading
 import time
+import wave
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from seva.applications import service as applications
 from seva.channels.voice.endpoint import SipEndpoint
-from seva.channels.voice.rtp import decode
+from seva.channels.voice.ivr import encode_keypad, t
+from seva.channels.voice.rtp import Codec, decode
 from seva.channels.voice.tts import Speech
+from seva.citizens import service as citizens
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from seva.messaging import service as messaging
 from seva.settings import Settings
+from seva.voice.models import VoiceRecording
 from tests.conftest import free_port, need
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -162,14 +170,23 @@ def run_sipp(
 
 
 def scenario_with(
-    tmp_path: Path, *, caller: str, sink_port: int, keys: str, timeout_ms: int
+    tmp_path: Path,
+    *,
+    caller: str,
+    sink_port: int,
+    keys: str,
+    timeout_ms: int,
+    name: str = "call_with_keys.xml",
+    codec: Codec = Codec.PCMU,
 ) -> Path:
-    template = (SCENARIOS / "call_with_keys.xml").read_text()
+    template = (SCENARIOS / name).read_text()
     text = (
         template.replace("CALLER", caller)
         .replace("SINK_PORT", str(sink_port))
-        .replace("KEYS", keys)
+        .replace("\nKEYS\n", f"\n{keys}\n")
         .replace("TIMEOUT_MS", str(timeout_ms))
+        .replace("CODEC_PT", str(codec.value))
+        .replace("CODEC_NAME", codec.encoding_name)
     )
     path = tmp_path / "scenario.xml"
     path.write_text(text)
@@ -284,6 +301,97 @@ def test_an_offer_without_g711_is_refused_with_488(
     done = run_sipp(sip, scenario, tmp_path, timeout=20)
     assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
     assert sink.packets == [] and not sip.calls
+
+
+VOICE_PCAP = PCAPS / "g711a.pcap"
+VOICE_SECONDS = 236 * 240 / 8000
+"""sip-tester's recording of a voice: 236 packets of 30 ms of PCMA, speech to the end."""
+
+
+@pytest.mark.parametrize("ending", ["hash", "hang-up"])
+def test_a_caller_describes_the_place_in_their_own_voice_and_the_department_hears_it(
+    sip: SipEndpoint,
+    sink: Sink,
+    gateway: Gateway,
+    seeded: SeedReport,
+    client: TestClient,
+    tmp_path: Path,
+    ending: str,
+) -> None:
+    need(str(VOICE_PCAP) if VOICE_PCAP.exists() else None, "sip-tester's g711a.pcap")
+    caller = "9811300010" if ending == "hash" else "9811300011"
+    # English, MCD (3), civic complaint (2), streetlight (2), the PIN code, a name in the
+    # keypad letter form; then the description is spoken after the beep.
+    steps = key_steps(["2", "3", "2", "2", "110092#", encode_keypad("RAVI") + "#"])
+    question = "Describe the place (landmark, street). " + t("record", "en")
+    wait = sip.speech.seconds(question, "en") + 3.0  # the question and the beep, with room
+    steps += f'\n  <pause milliseconds="{int(wait * 1000)}"/>'
+    steps += f'\n  <nop><action><exec play_pcap_audio="{VOICE_PCAP}"/></action></nop>'
+    steps += f'\n  <pause milliseconds="{int(VOICE_SECONDS * 1000) + 500}"/>'
+    if ending == "hash":
+        steps += "\n" + key_steps(["#", "1"], gap_ms=300)  # done speaking; then "yes"
+    scenario = scenario_with(
+        tmp_path, caller=caller, sink_port=sink.port, keys=steps, timeout_ms=60_000,
+        codec=Codec.PCMA,
+        name="call_with_keys.xml" if ending == "hash" else "leave_message_and_hang_up.xml",
+    )  # fmt: skip
+    done = run_sipp(sip, scenario, tmp_path, timeout=120)
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+    wait_until_idle(sip)
+
+    [call] = [c for c in sip.finished if c.caller == f"+91{caller}"]
+    # All of the voice was kept, placed by its RTP timestamps: 56,640 samples.
+    [kept] = call.stats.recordings
+    assert kept == pytest.approx(VOICE_SECONDS, abs=0.001)
+
+    deadline = time.monotonic() + 10  # a hang-up's recording is kept after the call ends
+    while time.monotonic() < deadline:
+        with gateway.session() as session:
+            recorded = list(session.scalars(select(VoiceRecording)))
+        if recorded:
+            break
+        time.sleep(0.05)
+    with gateway.session() as session:
+        recorded = list(session.scalars(select(VoiceRecording)))
+        assert len(recorded) == 1 and recorded[0].channel == "sip"
+        token = recorded[0].token
+        citizen = citizens.find(session, f"+91{caller}")
+        assert citizen is not None
+        filed = applications.of_citizen(session, citizen)
+    if ending == "hash":
+        # The complaint is filed with the recording as its description, and its answer spoken.
+        [complaint] = filed
+        assert complaint.data["details"] == f"voice:{token}"
+        assert call.stats.prompts[-1][0].startswith(f"Complaint {complaint.ref} registered")
+    else:
+        assert filed == []  # hung up before confirming: kept, but nothing was filed
+
+    # The department fetches the audio with its API key; another department cannot.
+    mcd = {"Authorization": f"Bearer {seeded.api_keys['MCD']}"}
+    listed = client.get("/api/v1/voice/recordings", headers=mcd).json()
+    assert [(r["id"], r["service"], r["channel"]) for r in listed] == [
+        (token, "civic-complaint", "sip")
+    ]
+    audio = client.get(f"/api/v1/voice/recordings/{token}", headers=mcd)
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
+    with wave.open(io.BytesIO(audio.content)) as file:
+        assert (file.getframerate(), file.getnchannels(), file.getnframes()) == (8000, 1, 56640)
+        pcm = file.readframes(file.getnframes())
+    # It is the caller's voice, decoded from PCMA, not silence.
+    assert pcm == Codec.PCMA.decode(pcap_payloads(VOICE_PCAP))
+    food = {"Authorization": f"Bearer {seeded.api_keys['FOOD']}"}
+    assert client.get(f"/api/v1/voice/recordings/{token}", headers=food).status_code == 404
+
+
+def pcap_payloads(path: Path) -> bytes:
+    """The RTP payloads of a pcap of UDP over Ethernet and IPv4, in order."""
+    data, offset, out = path.read_bytes(), 24, []
+    while offset < len(data):
+        length = int.from_bytes(data[offset + 8 : offset + 12], "little")
+        frame = data[offset + 16 : offset + 16 + length]
+        out.append(frame[14 + 20 + 8 + 12 :])
+        offset += 16 + length
+    return b"".join(out)
 
 
 def test_a_caller_hanging_up_mid_prompt_ends_the_call_and_its_audio(

@@ -47,7 +47,16 @@ from seva.channels.voice.dialog import (
 )
 from seva.channels.voice.ivr import Prompt, VoiceMenu
 from seva.channels.voice.missed import MissedCalls
-from seva.channels.voice.rtp import PACKET_SECONDS, Codec, DtmfReceiver, RtpError, Sender, decode
+from seva.channels.voice.rtp import (
+    PACKET_SECONDS,
+    Codec,
+    DtmfReceiver,
+    Recorder,
+    RtpError,
+    Sender,
+    beep,
+    decode,
+)
 from seva.channels.voice.sdp import Direction
 from seva.channels.voice.tts import RATE, Speech
 from seva.dashboard import metrics
@@ -64,6 +73,12 @@ ENCODED_PROMPTS = 256
 """Prompts kept encoded in memory (about 2.4 MB at 10 s each)."""
 TAIL = 0.3
 """Audio still in the caller's jitter buffer when the last packet leaves: wait before BYE."""
+RECORD_QUIET = 4.0
+"""Seconds of quiet after speech that end a recorded answer (as ``#`` or the limit do)."""
+RECORD_NO_SPEECH = 8.0
+"""Seconds without any speech after the beep before the question counts as unanswered."""
+BEEP = bytes(int(RATE * 0.2) * 2) + beep()
+"""A breath of silence, then the tone that starts a recording."""
 
 
 def parse_ports(spec: str) -> range:
@@ -95,6 +110,8 @@ class CallStats:
     send_lateness: list[float] = field(default_factory=list)
     """Seconds each packet left after its due time (pacing jitter of our side)."""
     dropped_foreign: int = 0
+    recordings: list[float] = field(default_factory=list)
+    """Seconds kept of each answer the caller recorded."""
 
 
 class _Rtp(asyncio.DatagramProtocol):
@@ -122,6 +139,8 @@ class Call:
     task: asyncio.Task[None] | None = None
     keys: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=MAX_KEYS))
     typeahead: str = ""
+    recorder: Recorder | None = None
+    """Set while the caller is recording an answer (and still set if they hang up then)."""
     """Keys pressed beyond what the last answer took (after its ``#`` or its digit count):
     they answer the next prompt, as a caller who knows the menu keys ahead expects."""
     start_time: float = 0.0
@@ -142,6 +161,9 @@ class Call:
         try:
             packet = decode(data)
         except RtpError:
+            return
+        if self.recorder is not None and packet.payload_type == media.payload_type:
+            self.recorder.feed(packet)
             return
         digit = self.dtmf.receive(packet, now=time.monotonic())
         if digit is not None:
@@ -229,7 +251,7 @@ class SipEndpoint:
         self._stopping = False
         self.next_tick = time.monotonic()
         self._encoded: OrderedDict[
-            tuple[tuple[str, ...], str, str | None, tuple[float, ...], Codec], bytes
+            tuple[tuple[str, ...], str, str | None, tuple[float, ...], Codec, bool], bytes
         ] = OrderedDict()
         self._encoded_lock = threading.Lock()
         self.missed_answered = 0
@@ -442,6 +464,13 @@ class SipEndpoint:
     def _forget(self, call: Call) -> None:
         # After any menu step still running in a worker thread: cancelling the call's task
         # does not stop that thread, and the two must not write the conversation at once.
+        recorder, call.recorder = call.recorder, None
+        if recorder is not None and recorder.heard_speech:
+            # Hung up while speaking, the way people leave a message: it is kept and
+            # answers the question before the call's conversation is closed.
+            call.stats.recordings.append(recorder.kept_seconds)
+            with contextlib.suppress(Exception):
+                self.record_step(call, recorder)
         with call.db_lock, contextlib.suppress(Exception):
             self.menu_hangup(call.call_id)
 
@@ -453,6 +482,51 @@ class SipEndpoint:
             prompt: Prompt = self.run_in_db(
                 lambda session: self.menu.handle(
                     session, call_id=f"sip:{call.call_id}", phone=call.caller, keys=keys
+                )
+            )
+        return prompt
+
+    async def _record(self, call: Call, seconds: int) -> Recorder:
+        """The caller's answer in their own voice, from the beep until ``#`` (any key), a
+        stretch of quiet after speaking, the limit, or the hang-up (see ``_forget``)."""
+        media = call.media
+        codec = media.codec if media is not None else Codec.PCMU
+        payload_type = media.payload_type if media is not None else 0
+        recorder = Recorder(codec, payload_type, seconds)
+        call.typeahead = ""
+        while not call.keys.empty():
+            call.keys.get_nowait()
+        call.recorder = recorder
+        started = time.monotonic()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(call.keys.get(), timeout=0.1)
+                break
+            waited = time.monotonic() - started
+            if recorder.full or waited >= seconds + 1:
+                break
+            if recorder.heard_speech and recorder.quiet_for() >= RECORD_QUIET:
+                break
+            if not recorder.heard_speech and waited >= RECORD_NO_SPEECH:
+                break
+        call.recorder = None
+        call.stats.recordings.append(recorder.kept_seconds)
+        return recorder
+
+    def record_step(self, call: Call, recorder: Recorder) -> Prompt:
+        """Runs in a worker thread: keeps the recording and moves the service on; a recording
+        with no speech in it is silence (the question is asked again)."""
+        if not recorder.heard_speech:
+            return self.menu_step(call, None)
+        with call.db_lock:
+            prompt: Prompt = self.run_in_db(
+                lambda session: self.menu.recorded(
+                    session,
+                    call_id=f"sip:{call.call_id}",
+                    phone=call.caller,
+                    channel="sip",
+                    seconds=recorder.kept_seconds,
+                    wav=recorder.wav(),
                 )
             )
         return prompt
@@ -469,6 +543,10 @@ class SipEndpoint:
                     await asyncio.sleep(TAIL)
                     self._hangup(call.call_id, time.monotonic())
                     return
+                if prompt.record_seconds is not None:
+                    recorder = await self._record(call, prompt.record_seconds)
+                    prompt = await asyncio.to_thread(self.record_step, call, recorder)
+                    continue
                 keys = await self._gather(call, prompt, interrupted)
                 prompt = await asyncio.to_thread(self.menu_step, call, keys)
         except asyncio.CancelledError:
@@ -489,9 +567,10 @@ class SipEndpoint:
         sender = call.sender
         if sender is None:
             return ""
-        interruptible = not prompt.end and call.notice is None
+        interruptible = not prompt.end and call.notice is None and prompt.record_seconds is None
         # Keys pressed ahead (while the last answer was looked up or this prompt synthesised)
-        # answer this prompt at once; before an answer that must be heard, they are dropped.
+        # answer this prompt at once; before an answer that must be heard, or a question to
+        # be answered by voice, they are dropped.
         ahead, call.typeahead = call.typeahead, ""
         while not call.keys.empty():
             ahead += call.keys.get_nowait()
@@ -519,15 +598,15 @@ class SipEndpoint:
         """A prompt in the call's codec; the most recent ones are kept encoded (menus repeat).
         Sentences the department recorded play in its voice."""
         version = self.speech.recordings_version(prompt.sentences, prompt.lang, prompt.department)
-        key = (prompt.sentences, prompt.lang, prompt.department, version, codec)
+        cue = prompt.record_seconds is not None
+        key = (prompt.sentences, prompt.lang, prompt.department, version, codec, cue)
         with self._encoded_lock:
             found = self._encoded.get(key)
             if found is not None:
                 self._encoded.move_to_end(key)
                 return found
-        found = codec.encode(
-            self.speech.prompt_pcm(prompt.sentences, prompt.lang, prompt.department, cache=keep)
-        )
+        pcm = self.speech.prompt_pcm(prompt.sentences, prompt.lang, prompt.department, cache=keep)
+        found = codec.encode(pcm + BEEP if cue else pcm)
         with self._encoded_lock:
             self._encoded[key] = found
             while len(self._encoded) > ENCODED_PROMPTS:

@@ -15,7 +15,9 @@ Keypad forms, told to the caller with each question:
 * text (a registration or reference number): digits as they are, a letter as ``*`` then the
   key that carries it then its place on that key (``*82`` is U: the 2nd letter on 8), ``*0`` a
   space and ``*1`` a dash; ``#`` ends. ``encode_keypad`` writes a text that way;
-* ``*`` alone repeats the question.
+* ``*`` alone repeats the question;
+* a message (the citizen's own words): spoken after a beep and recorded, ``#`` ends it; a
+  front end that cannot record (Exotel's Gather) takes it keyed as text instead.
 
 A first-time caller is asked for a language (Hindi first: "Hindi ke liye 1 dabaiye"); the
 choice is kept in the citizen registry, so SMS, USSD and the web use it too.
@@ -23,6 +25,7 @@ choice is kept in the citizen registry, so SMS, USSD and the web use it too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,7 +37,9 @@ from seva.flows.events import Ask, End, Message, Say
 from seva.flows.runtime import Runtime, Turn
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
+from seva.locker.storage import Storage
 from seva.tenancy import service as tenancy
+from seva.voice import recordings
 
 CHANNEL = "voice"
 REPEAT_KEY = "*"
@@ -69,6 +74,10 @@ _T: dict[str, dict[str, str]] = {
     "repeat": {"en": "To hear this again, press star.", "hi": "दोबारा सुनने के लिए स्टार दबाएँ।"},
     "yes_no": {"en": "Press 1 for yes, 2 for no.", "hi": "हाँ के लिए 1, नहीं के लिए 2 दबाएँ।"},
     "hash": {"en": "Then press hash.", "hi": "फिर हैश दबाएँ।"},
+    "record": {
+        "en": "Speak after the beep. Press hash when you have finished.",
+        "hi": "बीप के बाद बोलिए। बोलना पूरा होने पर हैश दबाएँ।",
+    },
     "date": {
         "en": "Key the day, month and year, like 2 5 0 1 1 9 8 0, then press hash.",
         "hi": "दिन, महीना और साल दबाएँ, जैसे 2 5 0 1 1 9 8 0, फिर हैश दबाएँ।",
@@ -117,6 +126,8 @@ class Prompt:
     """The sentences of ``text``, each of which a department may have recorded."""
     department: str | None = None
     """Whose recordings may voice it: the department of the service being asked."""
+    record_seconds: int | None = None
+    """Record the caller's answer (a message), for at most this many seconds."""
 
     @property
     def sentences(self) -> tuple[str, ...]:
@@ -178,27 +189,30 @@ def decode_keypad(keys: str) -> str | None:
     return text
 
 
-def spoken(messages: tuple[Message, ...] | list[Message], lang: str) -> str:
+def spoken(messages: tuple[Message, ...] | list[Message], lang: str, *, record: bool = True) -> str:
     """What the engine's messages sound like on the phone, keypad instructions included."""
-    return " ".join(spoken_parts(messages, lang))
+    return " ".join(spoken_parts(messages, lang, record=record))
 
 
-def spoken_parts(messages: tuple[Message, ...] | list[Message], lang: str) -> list[str]:
+def spoken_parts(
+    messages: tuple[Message, ...] | list[Message], lang: str, *, record: bool = True
+) -> list[str]:
     parts: list[str] = []
     for message in messages:
         match message:
             case Say(text=text) | End(text=text):
                 parts.append(text)
             case Ask():
-                parts.extend(ask_parts(message, lang))
+                parts.extend(ask_parts(message, lang, record=record))
     return [p for p in parts if p]
 
 
-def ask_spoken(ask: Ask, lang: str) -> str:
-    return " ".join(ask_parts(ask, lang))
+def ask_spoken(ask: Ask, lang: str, *, record: bool = True) -> str:
+    return " ".join(ask_parts(ask, lang, record=record))
 
 
-def ask_parts(ask: Ask, lang: str) -> list[str]:
+def ask_parts(ask: Ask, lang: str, *, record: bool = True) -> list[str]:
+    """``record``: the front end can record the caller (a message is spoken, not keyed)."""
     lines: list[str] = []
     if ask.error:
         lines.append(ask.error)
@@ -209,7 +223,9 @@ def ask_parts(ask: Ask, lang: str) -> list[str]:
         lines.append(t("yes_no", lang))
     elif ask.kind == "date":
         lines.append(t("date", lang))
-    elif ask.kind == "text":
+    elif ask.kind == "message" and record:
+        lines.append(t("record", lang))
+    elif ask.kind in ("text", "message"):
         lines.append(t("letters", lang))
     else:
         lines.append(t("hash", lang))
@@ -233,8 +249,10 @@ def _sentence(text: str) -> str:
 class VoiceMenu:
     """One call's conversation, kept in the dialogue store under the call's id."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, storage: Storage) -> None:
         self.runtime = runtime
+        self.storage = storage
+        """Where recorded answers are kept (the locker's file store)."""
 
     def handle(
         self,
@@ -244,25 +262,86 @@ class VoiceMenu:
         phone: str | None,
         keys: str | None,
         now: datetime | None = None,
+        record: bool = True,
     ) -> Prompt:
         """The next prompt. ``keys`` None: the call just started, or the caller said nothing.
 
         A finished call's last prompt (its answer) is kept until ``hangup``, so a front end
-        that asks again (Exotel's gather after its passthru) hears the same ending."""
+        that asks again (Exotel's gather after its passthru) hears the same ending. ``record``
+        says whether the front end can record the caller's voice for a message question."""
+
+        def advance(dialogue: Dialogue) -> Prompt:
+            if keys is None:
+                return self._silence(session, dialogue, now)
+            dialogue.meta["silences"] = 0
+            return self._input(session, dialogue, keys.strip(), now)
+
+        return self._step(session, call_id, phone, now, record, advance)
+
+    def recorded(
+        self,
+        session: Session,
+        *,
+        call_id: str,
+        phone: str | None,
+        channel: str,
+        seconds: float,
+        wav: bytes | None = None,
+        source_url: str | None = None,
+        now: datetime | None = None,
+    ) -> Prompt:
+        """The caller spoke an answer to a message question: ``wav`` (the audio, recorded by
+        the SIP endpoint) or ``source_url`` (where a provider keeps it). Kept, then the
+        service goes on; a recording that answers nothing is not kept."""
+
+        def advance(dialogue: Dialogue) -> Prompt:
+            asked = self.runtime.current_ask(dialogue) or {}
+            service = (
+                services.service_by_id(session, dialogue.service_id)
+                if dialogue.service_id is not None
+                else None
+            )
+            if service is None or asked.get("kind") != "message":
+                return self._again(dialogue)
+            dialogue.meta["silences"] = 0
+            kept = recordings.save(
+                session,
+                self.storage,
+                department_id=service.department_id,
+                service_id=service.id,
+                channel=channel,
+                seconds=seconds,
+                wav=wav,
+                source_url=source_url,
+            )
+            turn = self.runtime.answer_recording(
+                session, dialogue, recordings.reference(kept), seconds, now=now
+            )
+            return self._turn(session, dialogue, turn)
+
+        return self._step(session, call_id, phone, now, True, advance)
+
+    def _step(
+        self,
+        session: Session,
+        call_id: str,
+        phone: str | None,
+        now: datetime | None,
+        record: bool,
+        advance: Callable[[Dialogue], Prompt],
+    ) -> Prompt:
         runtime = self.runtime
         dialogue = runtime.open(session, CHANNEL, call_id, phone=phone, now=now)
         last = dialogue.meta.get("last") or {}
         if last.get("end"):
             return _prompt_of(last)
+        dialogue.meta["record"] = record
         turns = int(dialogue.meta.get("turns", 0)) + 1
         dialogue.meta["turns"] = turns
         if turns > MAX_TURNS:
             prompt = self._finish(session, dialogue, t("too_long", dialogue.lang))
-        elif keys is None:
-            prompt = self._silence(session, dialogue, now)
         else:
-            dialogue.meta["silences"] = 0
-            prompt = self._input(session, dialogue, keys.strip(), now)
+            prompt = advance(dialogue)
         dialogue.meta["last"] = {
             "text": prompt.text,
             "lang": prompt.lang,
@@ -270,19 +349,26 @@ class VoiceMenu:
             "end": prompt.end,
             "parts": list(prompt.parts),
             "department": prompt.department,
+            "record": prompt.record_seconds,
         }
         runtime.save(session, dialogue, now=now)
         return prompt
 
     def current(
-        self, session: Session, *, call_id: str, phone: str | None, now: datetime | None = None
+        self,
+        session: Session,
+        *,
+        call_id: str,
+        phone: str | None,
+        now: datetime | None = None,
+        record: bool = True,
     ) -> Prompt:
         """What the caller is being asked now, without taking any input (a new call starts)."""
         dialogue = self.runtime.open(session, CHANNEL, call_id, phone=phone, now=now)
         last = dialogue.meta.get("last")
         if last:
             return _prompt_of(last)
-        return self.handle(session, call_id=call_id, phone=phone, keys=None, now=now)
+        return self.handle(session, call_id=call_id, phone=phone, keys=None, now=now, record=record)
 
     def hangup(self, session: Session, *, call_id: str, now: datetime | None = None) -> None:
         """The call is over: an unfinished service is recorded as cancelled."""
@@ -399,7 +485,7 @@ class VoiceMenu:
             return self._root(session, dialogue)
         asked = self.runtime.current_ask(dialogue) or {}
         answer = keys
-        if asked.get("kind") == "text":
+        if asked.get("kind") in ("text", "message"):
             decoded = decode_keypad(keys)
             if decoded is None:
                 again = _prompt_of(dialogue.meta.get("last") or {"lang": lang})
@@ -417,16 +503,19 @@ class VoiceMenu:
         return self._turn(session, dialogue, turn)
 
     def _turn(self, session: Session, dialogue: Dialogue, turn: Turn) -> Prompt:
-        parts = tuple(spoken_parts(turn.messages, turn.lang))
+        record = bool(dialogue.meta.get("record", True))
+        parts = tuple(spoken_parts(turn.messages, turn.lang, record=record))
         text = " ".join(parts)
         department = self._service_department(session, dialogue)
+        ask = None if turn.finished else turn.ask
         return Prompt(
             text,
             turn.lang,
-            num_digits=None if turn.finished else gather_for(turn.ask),
+            num_digits=gather_for(ask),
             end=turn.finished,
             parts=parts,
             department=department,
+            record_seconds=ask.seconds if ask is not None and record else None,
         )
 
     def _service_department(self, session: Session, dialogue: Dialogue) -> str | None:
@@ -446,6 +535,7 @@ def _prompt_of(last: dict[str, object]) -> Prompt:
     digits = last.get("digits")
     parts = last.get("parts")
     department = last.get("department")
+    record = last.get("record")
     return Prompt(
         str(last.get("text", "")),
         str(last.get("lang", "en")),
@@ -453,4 +543,5 @@ def _prompt_of(last: dict[str, object]) -> Prompt:
         end=bool(last.get("end")),
         parts=tuple(str(p) for p in parts) if isinstance(parts, list) else (),
         department=department if isinstance(department, str) else None,
+        record_seconds=record if isinstance(record, int) else None,
     )

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import enum
 import functools
+import io
 import math
 import secrets
 import struct
 import sys
+import wave
 from array import array
 from collections import deque
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ __all__ = [
     "SAMPLES_PER_PACKET",
     "Codec",
     "DtmfReceiver",
+    "Recorder",
     "RtpError",
     "RtpExtension",
     "RtpPacket",
@@ -44,6 +47,7 @@ __all__ = [
     "TelephoneEvent",
     "alaw_decode",
     "alaw_encode",
+    "beep",
     "decode",
     "decode_telephone_event",
     "ulaw_decode",
@@ -609,3 +613,126 @@ class DtmfReceiver:
     def pending(self) -> int:
         """Digits waiting in :meth:`take_digits`."""
         return len(self._digits)
+
+
+# --- recording the caller ------------------------------------------------------------------------
+
+
+def beep(seconds: float = 0.4, hz: int = 1000, level: int = 8000) -> bytes:
+    """A tone in 16-bit PCM: the cue, after a prompt, that recording has begun."""
+    count = round(seconds * CLOCK_RATE)
+    fade = CLOCK_RATE // 100  # 10 ms in and out, so the tone starts and stops without a click
+    samples = array(
+        "h",
+        (
+            round(
+                level
+                * min(1.0, i / fade, (count - i) / fade)
+                * math.sin(2 * math.pi * hz * i / CLOCK_RATE)
+            )
+            for i in range(count)
+        ),
+    )
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return samples.tobytes()
+
+
+class Recorder:
+    """The caller's audio for a recorded answer, as 16-bit PCM at 8 kHz.
+
+    Each packet is placed by its RTP timestamp rather than by when it arrived: a lost packet
+    leaves silence in its place, a late one lands where it belongs, a duplicate rewrites the
+    same samples, so network jitter never stretches or shuffles the recording. Only the
+    first source's packets of the call's audio payload type are kept, and nothing beyond
+    ``max_seconds``, so memory is bounded whatever arrives.
+
+    A packet louder than :attr:`SPEECH_LEVEL` (mean absolute sample) counts as speech; the
+    endpoint ends the recording after a stretch of quiet (:meth:`quiet_for`).
+    """
+
+    SPEECH_LEVEL: Final = 300
+    """About -40 dBFS: above line noise, below the quietest speech."""
+    _MAX_AHEAD: Final = CLOCK_RATE * 2
+    """A packet this far past the end of what was heard is a wrapped or bogus timestamp."""
+
+    def __init__(self, codec: Codec, payload_type: int, max_seconds: float) -> None:
+        self.codec = codec
+        self.payload_type = payload_type
+        self.max_samples = round(max_seconds * CLOCK_RATE)
+        self._pcm = bytearray()
+        self._ssrc: int | None = None
+        self._first_ts = 0
+        self._last_loud = -1
+        """End (in samples) of the last packet that held speech; -1: none yet."""
+        self.packets = 0
+        self.ignored = 0
+
+    def feed(self, packet: RtpPacket) -> None:
+        if packet.payload_type != self.payload_type or not packet.payload:
+            return
+        if self._ssrc is None:
+            self._ssrc = packet.ssrc
+            self._first_ts = packet.timestamp
+        elif packet.ssrc != self._ssrc:
+            self.ignored += 1
+            return
+        offset = (packet.timestamp - self._first_ts) & _U32
+        heard = len(self._pcm) // 2
+        if offset >= self.max_samples or offset > heard + self._MAX_AHEAD:
+            self.ignored += 1  # beyond the limit, or from before the first packet (wrapped)
+            return
+        codes = packet.payload[: self.max_samples - offset]
+        pcm = self.codec.decode(codes)
+        start, end = offset * 2, offset * 2 + len(pcm)
+        if end > len(self._pcm):
+            self._pcm.extend(bytes(end - len(self._pcm)))
+        self._pcm[start:end] = pcm
+        self.packets += 1
+        if _level(pcm) >= self.SPEECH_LEVEL:
+            self._last_loud = max(self._last_loud, offset + len(codes))
+
+    @property
+    def seconds(self) -> float:
+        return len(self._pcm) / 2 / CLOCK_RATE
+
+    @property
+    def full(self) -> bool:
+        return len(self._pcm) // 2 >= self.max_samples
+
+    @property
+    def heard_speech(self) -> bool:
+        return self._last_loud >= 0
+
+    def quiet_for(self) -> float:
+        """Seconds since the last speech (since the start when there was none)."""
+        end = len(self._pcm) // 2
+        return (end - max(self._last_loud, 0)) / CLOCK_RATE
+
+    def pcm(self) -> bytes:
+        """What was heard up to half a second after the last speech: the quiet that ended
+        the recording (and the time it took to find ``#``) is not kept."""
+        if self._last_loud < 0:
+            return bytes(self._pcm)
+        return bytes(self._pcm[: (self._last_loud + CLOCK_RATE // 2) * 2])
+
+    @property
+    def kept_seconds(self) -> float:
+        return len(self.pcm()) / 2 / CLOCK_RATE
+
+    def wav(self) -> bytes:
+        """The recording as a WAV file (mono, 16-bit, 8 kHz)."""
+        out = io.BytesIO()
+        with wave.open(out, "wb") as file:
+            file.setnchannels(1)
+            file.setsampwidth(2)
+            file.setframerate(CLOCK_RATE)
+            file.writeframes(self.pcm())
+        return out.getvalue()
+
+
+def _level(pcm: bytes) -> float:
+    samples = array("h", pcm)
+    if sys.byteorder == "big":
+        samples.byteswap()
+    return sum(map(abs, samples)) / len(samples) if samples else 0.0

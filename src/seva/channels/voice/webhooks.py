@@ -9,14 +9,18 @@ provider's call id, so a service behaves the same whichever carries the call.
   A prompt is ``<Gather input="dtmf">`` around a ``<Say language=…>``, followed by a
   ``<Redirect>`` back here so silence is reported as a request without ``Digits``; the last
   prompt is ``<Say>`` then ``<Hangup/>``. A status callback with a finished ``CallStatus``
-  ends the conversation.
+  ends the conversation. A question answered in the caller's own words (a message) is
+  ``<Say>`` then ``<Record>`` (beep, ``#`` or any key ends it); the provider keeps the audio
+  and posts ``RecordingUrl`` and ``RecordingDuration`` back here, and Seva keeps that address
+  as the answer (the department fetches the audio from the provider).
 * **Exotel** (``GET /channels/voice/exotel``): make a flow of a Gather applet whose dynamic
   URL is this address, then a Passthru applet with this address too, whose 200 branch goes
   back to the Gather and whose 302 branch hangs up. The Gather's request (no ``digits``)
   gets the current prompt as Exotel's JSON (``gather_prompt``, ``max_input_digits``,
   ``finish_on_key``, ``input_timeout``); the Passthru's request carries the ``digits`` the
   caller pressed, advances the conversation and answers 200 (the Gather then plays what comes
-  next, the answer included); the Passthru after the answer was played gets 302.
+  next, the answer included); the Passthru after the answer was played gets 302. Exotel's
+  Gather takes keys only, so a message question is keyed as text (the keypad letter form).
 
 The caller's number is taken from the provider's request; deployments put these routes behind
 the provider's request signing or an IP allow-list at the proxy.
@@ -37,6 +41,7 @@ from seva.dashboard import metrics
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError
 from seva.gateway import Gateway
+from seva.voice import recordings
 
 router = APIRouter(prefix="/channels/voice", tags=["channels"])
 
@@ -44,6 +49,8 @@ TWIML_PATH = "/channels/voice/twiml"
 AUDIO_PATH = "/channels/voice/audio"
 AUDIO_KEY = re.compile(r"^[0-9a-f]{64}$")
 GATHER_TIMEOUT = 8
+RECORD_QUIET = 4
+"""Seconds of quiet that end a recorded answer."""
 """Seconds a caller has to press the first key (and between keys)."""
 MAX_KEYS = 160
 """Keys in one answer: a line of text in the keypad letter form takes about three per letter."""
@@ -95,6 +102,22 @@ def twiml(prompt: Prompt, action: str = TWIML_PATH, audio: str | None = None) ->
     if prompt.end:
         _voice(response, prompt, audio)
         ET.SubElement(response, "Hangup")
+    elif prompt.record_seconds is not None:
+        _voice(response, prompt, audio)
+        ET.SubElement(
+            response,
+            "Record",
+            {
+                "action": action,
+                "method": "POST",
+                "maxLength": str(prompt.record_seconds),
+                "timeout": str(RECORD_QUIET),
+                "finishOnKey": "1234567890*#",
+                "playBeep": "true",
+                "trim": "trim-silence",
+            },
+        )
+        ET.SubElement(response, "Redirect", method="POST").text = action
     else:
         attributes = {
             "input": "dtmf",
@@ -120,6 +143,10 @@ def twiml_webhook(
     called: Annotated[str | None, Form(alias="To", max_length=32)] = None,
     digits: Annotated[str | None, Form(alias="Digits", max_length=200)] = None,
     status: Annotated[str | None, Form(alias="CallStatus", max_length=20)] = None,
+    recording_url: Annotated[str | None, Form(alias="RecordingUrl", max_length=500)] = None,
+    recording_seconds: Annotated[
+        float | None, Form(alias="RecordingDuration", ge=0, le=3600)
+    ] = None,
 ) -> Response:
     key = f"twiml:{call_id}"
     phone = _caller(caller, gateway.settings.default_region)
@@ -132,7 +159,20 @@ def twiml_webhook(
         gateway.voice.hangup(session, call_id=key)
         return Response(twiml_empty(), media_type="application/xml")
     metrics.REQUESTS.labels("voice").inc()
-    prompt = gateway.voice.handle(session, call_id=key, phone=phone, keys=_keys(digits))
+    if recording_url is not None:
+        source = recordings.provider_url(recording_url)
+        if source is None:
+            raise ApiError(400, "invalid_recording", "RecordingUrl must be an http(s) URL")
+        prompt = gateway.voice.recorded(
+            session,
+            call_id=key,
+            phone=phone,
+            channel="twiml",
+            seconds=recording_seconds or 0.0,
+            source_url=source,
+        )
+    else:
+        prompt = gateway.voice.handle(session, call_id=key, phone=phone, keys=_keys(digits))
     return Response(
         twiml(prompt, audio=recorded_url(gateway, prompt)), media_type="application/xml"
     )
@@ -191,14 +231,16 @@ def exotel_webhook(
         gateway.voice.hangup(session, call_id=key)
         return Response(status_code=200)
     if digits is None:  # the Gather applet asks what to play
-        prompt = gateway.voice.current(session, call_id=key, phone=phone)
+        prompt = gateway.voice.current(session, call_id=key, phone=phone, record=False)
         return JSONResponse(exotel_gather(prompt, recorded_url(gateway, prompt)))
     # the Passthru applet brings what was keyed; once the caller has heard the answer (the
     # Gather played the final prompt), 302 sends the flow to its hang-up branch
-    if gateway.voice.current(session, call_id=key, phone=phone).end:
+    if gateway.voice.current(session, call_id=key, phone=phone, record=False).end:
         gateway.voice.hangup(session, call_id=key)
         return Response(status_code=302)
     metrics.REQUESTS.labels("voice").inc()
     # Exotel sends an empty digits both for silence and for a lone #: both count as silence.
-    gateway.voice.handle(session, call_id=key, phone=phone, keys=_keys(digits) or None)
+    gateway.voice.handle(
+        session, call_id=key, phone=phone, keys=_keys(digits) or None, record=False
+    )
     return Response(status_code=200)
