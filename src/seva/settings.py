@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     no outbound calls. Its address is also where their responses must come from."""
     sip_dial_concurrency: int = Field(default=20, ge=1, le=1000)
     """Voice notification calls ringing or talking at once."""
+    twilio_auth_token: str = Field(default="", repr=False)
+    """With it set, a TwiML webhook request must carry a valid ``X-Twilio-Signature`` (HMAC-SHA1
+    of ``SEVA_BASE_URL`` + path and the sorted form fields with this token); others get 403."""
     missed_calls: str = ""
     """Missed-call numbers and the SMS each answers with, ``number=SMS text`` comma-separated
     (``9223166100=STATUS {latest}``: the caller's latest application); see

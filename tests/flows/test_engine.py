@@ -220,3 +220,71 @@ def test_a_question_may_allow_more_tries_than_the_default() -> None:
         assert isinstance(flow.receive("x", NOW)[0], Ask)
     last = flow.receive("x", NOW)[0]
     assert isinstance(last, End) and last.outcome == "failed"
+
+
+TIP = """
+seva: 1
+service: tip
+department: MCD
+title: {en: Tip, hi: सूचना}
+keywords: [TIP]
+steps:
+  - ask: what
+    type: message
+    length: 3-300
+    seconds: 90
+    prompt: {en: "What happened?", hi: "क्या हुआ?"}
+  - end: {en: "Noted: {what_label}", hi: "दर्ज: {what_label}"}
+"""
+
+
+def test_a_message_is_typed_text_or_a_recording() -> None:
+    flow, events = start(TIP)
+    assert events == [Ask(var="what", text="What happened?", kind="message", seconds=90)]
+    # Typed (SMS, USSD, the web): the words themselves, within the step's length.
+    assert flow.receive("ok", NOW) == [
+        Ask(var="what", text="What happened?", kind="message", seconds=90,
+            error="Please enter 3 to 300 characters.", attempt=2)
+    ]  # fmt: skip
+    done = flow.receive("The shop at gate 3 sells ration grain", NOW)
+    assert flow.state.vars["what"] == "The shop at gate 3 sells ration grain"
+    assert isinstance(done[-1], End)
+
+    # Spoken on a call: the recording's reference, and a label a caller can hear.
+    spoken, _ = start(TIP)
+    [end] = spoken.receive_recording("voice:" + "ab" * 16, 12.4, NOW)
+    assert spoken.state.vars["what"] == "voice:" + "ab" * 16
+    assert end == End(text="Noted: voice message, 12 seconds")
+
+
+def test_a_recording_answers_only_a_message_question() -> None:
+    flow, _ = start(RATION)
+    with pytest.raises(FlowStateError):
+        flow.receive_recording("voice:" + "ab" * 16, 3.0, NOW)
+    # Typed text that looks like a reference stays text: it never becomes a recording.
+    tip, _ = start(TIP)
+    tip.receive("voice:" + "cd" * 16, NOW)
+    assert tip.state.vars["what"] == "voice:" + "cd" * 16
+    assert "what_label" not in tip.state.vars
+
+
+@pytest.mark.parametrize(
+    ("step", "error"),
+    [
+        ("{ask: a, type: text, seconds: 30, prompt: {en: A, hi: A}}", "seconds is only for"),
+        ("{ask: a, type: message, seconds: 2, prompt: {en: A, hi: A}}", "greater than or equal"),
+        ("{ask: a, type: message, seconds: 600, prompt: {en: A, hi: A}}", "less than or equal"),
+        ("{ask: a, type: message, profile: true, prompt: {en: A, hi: A}}", "profile"),
+    ],
+)
+def test_message_step_limits(step: str, error: str) -> None:
+    source = TIP.replace(
+        """  - ask: what
+    type: message
+    length: 3-300
+    seconds: 90
+    prompt: {en: "What happened?", hi: "क्या हुआ?"}""",
+        f"  - {step}",
+    ).replace("{what_label}", "")
+    with pytest.raises(Exception, match=error):
+        parse_definition(source)

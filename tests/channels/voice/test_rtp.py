@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import math
 import struct
 import warnings
+import wave
+from array import array
 from types import ModuleType
 
 import pytest
@@ -17,11 +20,13 @@ from seva.channels.voice.rtp import (
     SAMPLES_PER_PACKET,
     Codec,
     DtmfReceiver,
+    Recorder,
     RtpError,
     RtpExtension,
     RtpPacket,
     Sender,
     TelephoneEvent,
+    beep,
     decode,
     decode_telephone_event,
 )
@@ -510,3 +515,83 @@ def test_a_marked_first_packet_seen_twice_mid_event_is_one_press() -> None:
     for packet in [press[0], press[1], press[0], *press[2:]]:
         receiver.receive(packet)
     assert receiver.take_digits() == "5"
+
+
+def tone(samples: int, level: int = 4000, start: int = 0) -> bytes:
+    """A 400 Hz tone in 16-bit PCM (speech-loud at the default level)."""
+    return array(
+        "h",
+        (round(level * math.sin(2 * math.pi * 400 * (start + i) / 8000)) for i in range(samples)),
+    ).tobytes()
+
+
+def audio_packets(
+    pcm: bytes, *, codec: Codec = Codec.PCMA, ssrc: int = 9, timestamp: int = 2**32 - 480
+) -> list[RtpPacket]:
+    """``pcm`` as 20 ms packets; the first timestamp sits just below the 32-bit wrap."""
+    codes = codec.encode(pcm)
+    return [
+        RtpPacket(
+            payload_type=codec.value,
+            sequence=i,
+            timestamp=(timestamp + i * 160) & 0xFFFFFFFF,
+            ssrc=ssrc,
+            payload=codes[i * 160 : (i + 1) * 160],
+        )
+        for i in range(len(codes) // 160)
+    ]
+
+
+def test_a_recording_places_packets_by_timestamp() -> None:
+    speech = tone(160 * 50)
+    packets = audio_packets(speech)
+    recorder = Recorder(Codec.PCMA, 8, max_seconds=10)
+    # Out of order, one duplicated, one lost: the lost one is silence in its place.
+    shuffled = packets[:10] + packets[11:20] + [packets[25], *packets[20:25], *packets[26:]]
+    for packet in [*shuffled, packets[3]]:
+        recorder.feed(packet)
+    heard = recorder.pcm()
+    expected = bytearray(Codec.PCMA.decode(Codec.PCMA.encode(speech)))
+    expected[10 * 320 : 11 * 320] = bytes(320)
+    assert heard == bytes(expected)
+    assert recorder.seconds == 1.0 and recorder.heard_speech
+
+
+def test_a_recording_keeps_one_source_and_its_limit() -> None:
+    recorder = Recorder(Codec.PCMU, 0, max_seconds=0.5)
+    own = audio_packets(tone(160 * 40), codec=Codec.PCMU)
+    other = audio_packets(tone(160 * 5, level=9000), codec=Codec.PCMU, ssrc=77)
+    dtmf = RtpPacket(payload_type=101, sequence=1, timestamp=5, ssrc=9,
+                     payload=TelephoneEvent(event=1).encode())  # fmt: skip
+    for packet in [own[0], *other, dtmf, *own[1:]]:
+        recorder.feed(packet)
+    assert recorder.seconds == 0.5 and recorder.full  # 25 packets kept, the rest ignored
+    assert recorder.ignored == 5 + 15
+    # A bogus timestamp far ahead is not allowed to grow the buffer.
+    far = audio_packets(tone(160), codec=Codec.PCMU, timestamp=own[0].timestamp + 8000 * 3600)
+    fresh = Recorder(Codec.PCMU, 0, max_seconds=10)
+    fresh.feed(own[0])
+    fresh.feed(far[0])
+    assert fresh.seconds == 0.02
+
+
+def test_quiet_after_speech_is_trimmed_and_silence_is_not_speech() -> None:
+    recorder = Recorder(Codec.PCMA, 8, max_seconds=30)
+    pcm = tone(8000) + bytes(2 * 8000 * 3)  # 1 s of speech, then 3 s of quiet
+    for packet in audio_packets(pcm):
+        recorder.feed(packet)
+    assert recorder.quiet_for() == pytest.approx(3.0)
+    assert recorder.kept_seconds == pytest.approx(1.5)  # half a second of quiet kept
+    with wave.open(io.BytesIO(recorder.wav())) as file:
+        assert (file.getframerate(), file.getnchannels(), file.getsampwidth()) == (8000, 1, 2)
+        assert file.getnframes() == 12000
+    silent = Recorder(Codec.PCMA, 8, max_seconds=30)
+    for packet in audio_packets(bytes(2 * 8000)):
+        silent.feed(packet)
+    assert not silent.heard_speech and silent.quiet_for() == pytest.approx(1.0)
+
+
+def test_the_recording_cue_is_a_clean_tone() -> None:
+    cue = array("h", beep(0.4))
+    assert len(cue) == 3200 and cue[0] == 0 and abs(cue[-1]) < 100
+    assert max(cue) > 7000  # loud enough to hear over a phone line
