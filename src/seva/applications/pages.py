@@ -4,27 +4,34 @@ Officers and department admins see their own department's applications only; a r
 from another department answers 404 exactly like one that does not exist, so the console
 never confirms another department's case numbers. Gateway admins see every department. A
 status change, its SMS to the citizen and its audit record are one transaction.
+
+A caller's recorded answer (a ``voice:<token>`` value in the data) plays on the detail page
+from ``/console/recordings/<token>.wav``, which follows the same department rule.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seva.applications import service as applications
 from seva.applications.models import Application
 from seva.citizens import service as citizens
 from seva.dashboard.service import IST
-from seva.deps import SessionDep
+from seva.deps import GatewayDep, SessionDep
 from seva.flows import service as services
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department, Official, Role
+from seva.voice import recordings
+from seva.voice.models import VoiceRecording
 from seva.web.auth import require_official
 from seva.web.i18n import register, ui
 from seva.web.templating import check_csrf, page_lang, pop_flash, render
@@ -121,6 +128,32 @@ register(
         "con_not_found": {
             "en": "There is no application with this reference in your department.",
             "hi": "आपके विभाग में इस संदर्भ संख्या का कोई आवेदन नहीं है।",
+        },
+        "con_voice_message": {
+            "en": "Recorded voice message, {seconds} s",
+            "hi": "रिकॉर्ड किया गया आवाज़ संदेश, {seconds} सेकंड",
+        },
+        "con_voice_download": {
+            "en": "Download the recording ({seconds} s)",
+            "hi": "रिकॉर्डिंग डाउनलोड करें ({seconds} सेकंड)",
+        },
+        "con_voice_provider": {
+            "en": "Listen at the telephony provider ({seconds} s)",
+            "hi": "टेलीफ़ोनी प्रदाता के यहाँ सुनें ({seconds} सेकंड)",
+        },
+        "con_voice_provider_note": {
+            "en": "The telephony provider keeps this recording, not Seva; "
+            "it may ask for your department's provider login.",
+            "hi": "यह रिकॉर्डिंग सेवा के पास नहीं, टेलीफ़ोनी प्रदाता के पास रखी है; "
+            "वह आपके विभाग के प्रदाता लॉगिन की माँग कर सकता है।",
+        },
+        "con_voice_missing": {
+            "en": "Voice message: recording not found.",
+            "hi": "आवाज़ संदेश: रिकॉर्डिंग नहीं मिली।",
+        },
+        "con_voice_not_found": {
+            "en": "There is no recording at this address in your department.",
+            "hi": "आपके विभाग में इस पते पर कोई रिकॉर्डिंग नहीं है।",
         },
     }
 )
@@ -281,7 +314,7 @@ def _detail(
             "department": department,
             "citizen": citizen,
             "operator": operator,
-            "fields": sorted((str(k), _field_text(v)) for k, v in (application.data or {}).items()),
+            "fields": _fields(session, application),
             "timeline": timeline,
             "suggested": sorted(statuses),
             "when": ist_text,
@@ -299,6 +332,54 @@ def _field_text(value: object) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items())
     return "" if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class DataField:
+    """One line of the application's data as the page shows it.
+
+    ``voice`` says how a recorded answer is offered: ``audio`` plays from ``url`` (Seva keeps
+    the WAV), ``provider`` links to ``url`` at the provider that keeps it, ``missing`` when the
+    token names no recording of the application's department (the value is then never
+    shown raw either: it is an address, not something the citizen said)."""
+
+    name: str
+    text: str
+    voice: Literal["", "audio", "provider", "missing"] = ""
+    url: str = ""
+    seconds: str = ""
+
+
+def recording_url(token: str) -> str:
+    return f"/console/recordings/{token}.wav"
+
+
+def _seconds_text(seconds: float) -> str:
+    return f"{round(seconds, 1):g}"
+
+
+def _fields(session: Session, application: Application) -> list[DataField]:
+    fields = []
+    for key, value in sorted((application.data or {}).items(), key=lambda item: str(item[0])):
+        token = recordings.token_of(value) if isinstance(value, str) else None
+        if token is None:
+            fields.append(DataField(str(key), _field_text(value)))
+            continue
+        recording = recordings.find(session, token, application.department_id)
+        if recording is None:
+            fields.append(DataField(str(key), "", "missing"))
+        elif recording.storage_key is not None:
+            seconds = _seconds_text(recording.seconds)
+            fields.append(DataField(str(key), "", "audio", recording_url(token), seconds))
+        else:
+            # Checked again on the way out: an href is where a stored javascript: URL would run.
+            address = recordings.provider_url(recording.source_url)
+            if address is None:
+                fields.append(DataField(str(key), "", "missing"))
+            else:
+                seconds = _seconds_text(recording.seconds)
+                fields.append(DataField(str(key), "", "provider", address, seconds))
+    return fields
 
 
 @router.get("/console/applications/{ref}")
@@ -368,3 +449,66 @@ def console_change_status(
         message += " " + ui("con_will_notify", lang)
     request.session["flash"] = {"kind": "ok", "text": message}
     return RedirectResponse(f"/console/applications/{application.ref}", status_code=303)
+
+
+def _recording_for(session: Session, official: Official, token: str) -> VoiceRecording | None:
+    """The recording if this official's department owns it (any one for gateway admins)."""
+    if official.role is Role.GATEWAY_ADMIN:
+        return session.scalar(select(VoiceRecording).where(VoiceRecording.token == token))
+    if official.department_id is None:
+        return None
+    return recordings.find(session, token, official.department_id)
+
+
+_RANGE = re.compile(r"bytes=(\d{0,15})-(\d{0,15})")
+
+
+def _byte_span(header: str | None, size: int) -> tuple[int, int] | None:
+    """The single byte span a ``Range`` header asks for, both ends inclusive; None when there
+    is no header or one this page does not honour (several spans, another unit), which the
+    HTTP rules allow answering with the whole body. A span past the end comes back empty
+    (start > end)."""
+    found = _RANGE.fullmatch(header.strip()) if header else None
+    if found is None or found.group(0) == "bytes=-":
+        return None
+    first, last = found.groups()
+    if not first:
+        return max(0, size - int(last)), size - 1
+    start = int(first)
+    if last and int(last) < start:
+        return None
+    return start, min(int(last), size - 1) if last else size - 1
+
+
+@router.get("/console/recordings/{token}.wav")
+def console_recording(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    official: ConsoleOfficial,
+    token: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+) -> Response:
+    """Byte ranges are answered because Safari plays audio only from a server that does, and
+    every browser seeks with them. Another department's recording is a 404 like a token that
+    does not exist, so the console never confirms one."""
+    recording = _recording_for(session, official, token)
+    if recording is None or recording.storage_key is None:
+        return not_found(request, "con_voice_not_found")
+    try:
+        audio = gateway.locker.storage.get(recording.storage_key)
+    except KeyError:
+        return not_found(request, "con_voice_not_found")
+    headers = {
+        "Cache-Control": "private, no-store",
+        "Accept-Ranges": "bytes",
+        "X-Content-Type-Options": "nosniff",
+    }
+    span = _byte_span(request.headers.get("range"), len(audio))
+    if span is None:
+        return Response(audio, media_type="audio/wav", headers=headers)
+    start, end = span
+    if start > end:
+        headers["Content-Range"] = f"bytes */{len(audio)}"
+        return Response(status_code=416, headers=headers)
+    headers["Content-Range"] = f"bytes {start}-{end}/{len(audio)}"
+    return Response(audio[start : end + 1], 206, headers, media_type="audio/wav")
