@@ -56,7 +56,7 @@ from seva.flows.schema import (
     StatusStep,
     Text,
 )
-from seva.flows.templating import lookup, render
+from seva.flows.templating import lookup, placeholders, render
 
 Phase = Literal["input", "effect", "done"]
 MAX_STEPS_PER_TURN = 500
@@ -251,6 +251,10 @@ class Flow:
     def _step(self) -> Any:
         return self.definition.steps[self.state.pc]
 
+    def _templated(self, text: Text) -> bool:
+        chosen = text.get(self.state.lang) or text.get("en") or ""
+        return "{" in chosen and bool(placeholders(chosen))
+
     def _t(self, text: Text) -> str:
         lang = self.state.lang
         chosen = text.get(lang) or text.get("en") or ""
@@ -271,7 +275,7 @@ class Flow:
             step = self._step()
             match step:
                 case SayStep(say=text):
-                    events.append(Say(text=self._t(text)))
+                    events.append(Say(text=self._t(text), personal=self._templated(text)))
                     self.state.pc += 1
                 case EndStep(end=text, outcome=outcome):
                     events += self._finish(self._t(text), outcome)
@@ -341,6 +345,7 @@ class Flow:
             seconds=step.record_seconds
             if isinstance(step, AskStep) and kind == "message"
             else None,
+            personal=self._templated(step.prompt),
         )
         self.state.last_ask = {"var": ask.var, "text": ask.text, "kind": kind}
         if ask.seconds is not None:

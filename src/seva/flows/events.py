@@ -25,6 +25,8 @@ class Choice:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Say:
     text: str
+    personal: bool = False
+    """Filled in from the conversation's answers or data: not to be kept in shared caches."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,6 +40,8 @@ class Ask:
     attempt: int = 1
     seconds: int | None = None
     """A ``message`` question: the longest recording a voice channel may take."""
+    personal: bool = False
+    """The question is filled in from the conversation's answers or data (``Say.personal``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -363,6 +363,11 @@ def test_a_caller_describes_the_place_in_their_own_voice_and_the_department_hear
         [complaint] = filed
         assert complaint.data["details"] == f"voice:{token}"
         assert call.stats.prompts[-1][0].startswith(f"Complaint {complaint.ref} registered")
+        # The question filled in from the caller's answers was spoken but not kept on disk;
+        # the fixed questions were.
+        [confirm] = [p for p, _, _ in call.stats.prompts if p.startswith("Register complaint")]
+        assert "110092" in confirm and not sip.speech.path(confirm, "en").exists()
+        assert sip.speech.path(call.stats.prompts[0][0], "hi").exists()
     else:
         assert filed == []  # hung up before confirming: kept, but nothing was filed
 

@@ -561,8 +561,10 @@ class SipEndpoint:
         notification's message are not cut short: a stray key must not cost the citizen it."""
         media = call.media
         codec = media.codec if media is not None else Codec.PCMU
-        # A service's answer may hold a citizen's details: synthesised, not kept on disk.
-        keep = not prompt.end or call.notice is not None
+        # A service's answer, or a question filled in from the caller's answers, may hold a
+        # citizen's details: synthesised, not kept on disk. A notification is one message to
+        # many, so it is kept.
+        keep = not (prompt.end or prompt.private) or call.notice is not None
         audio = await asyncio.to_thread(self._audio, prompt, codec, keep)
         sender = call.sender
         if sender is None:

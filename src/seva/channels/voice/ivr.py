@@ -128,6 +128,9 @@ class Prompt:
     """Whose recordings may voice it: the department of the service being asked."""
     record_seconds: int | None = None
     """Record the caller's answer (a message), for at most this many seconds."""
+    private: bool = False
+    """Holds the caller's own details (an answer, a question filled in from their data): it
+    is spoken but not kept in the shared prompt cache."""
 
     @property
     def sentences(self) -> tuple[str, ...]:
@@ -350,6 +353,7 @@ class VoiceMenu:
             "parts": list(prompt.parts),
             "department": prompt.department,
             "record": prompt.record_seconds,
+            "private": prompt.private,
         }
         runtime.save(session, dialogue, now=now)
         return prompt
@@ -497,6 +501,7 @@ class VoiceMenu:
                     num_digits=again.num_digits,
                     parts=(notice, *parts),
                     department=again.department,
+                    private=again.private,
                 )
             answer = decoded
         turn = self.runtime.answer(session, dialogue, answer, now=now)
@@ -508,6 +513,9 @@ class VoiceMenu:
         text = " ".join(parts)
         department = self._service_department(session, dialogue)
         ask = None if turn.finished else turn.ask
+        private = turn.finished or any(
+            isinstance(m, Say | Ask) and m.personal for m in turn.messages
+        )
         return Prompt(
             text,
             turn.lang,
@@ -516,6 +524,7 @@ class VoiceMenu:
             parts=parts,
             department=department,
             record_seconds=ask.seconds if ask is not None and record else None,
+            private=private,
         )
 
     def _service_department(self, session: Session, dialogue: Dialogue) -> str | None:
@@ -544,4 +553,5 @@ def _prompt_of(last: dict[str, object]) -> Prompt:
         parts=tuple(str(p) for p in parts) if isinstance(parts, list) else (),
         department=department if isinstance(department, str) else None,
         record_seconds=record if isinstance(record, int) else None,
+        private=bool(last.get("private")),
     )
