@@ -222,6 +222,16 @@ def test_open_mode_never_trusts_the_caller_number() -> None:
 # --- refusals -------------------------------------------------------------------------------
 
 
+def test_media_at_a_host_name_is_488_with_warning_301() -> None:
+    # Media go to addresses only: a name would need a DNS lookup for every packet.
+    uas = make_uas()
+    named = m.OFFER_PCMU.replace("c=IN IP4 127.0.0.1", "c=IN IP4 media.example.net")
+    (refusal,) = sent(uas.datagram_received(m.invite(body=named), m.SIPP, 0.0))
+    assert isinstance(refusal, Response) and refusal.status == 488
+    assert (refusal.header("Warning") or "").startswith('301 127.0.0.1 "Incompatible network')
+    assert uas.call_state(CALL) is None
+
+
 def test_no_common_codec_is_488() -> None:
     uas = make_uas()
     actions = uas.datagram_received(m.invite(body=m.OFFER_G729_ONLY), m.SIPP, 0.0)

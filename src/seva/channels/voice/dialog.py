@@ -620,6 +620,8 @@ class Uas:
             return _Offer(offer, sdp.negotiate(offer))
         except sdp.NoCommonCodec:
             return 488, [("Warning", f'305 {self.local_ip} "Incompatible media format"')]
+        except sdp.HostAddress:
+            return 488, [("Warning", f'301 {self.local_ip} "Incompatible network address formats"')]
         except sdp.SdpError as exc:
             return 400, [self._warning(f"bad SDP: {exc}")]
 

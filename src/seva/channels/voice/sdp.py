@@ -63,6 +63,12 @@ class NoCommonCodec(SdpError):
     """The offer is valid SDP but has no audio stream in PCMU or PCMA over RTP/AVP."""
 
 
+class HostAddress(SdpError):
+    """The chosen stream's ``c=`` names a host rather than an IP address. RFC 4566 allows it,
+    but media goes only to addresses: a name would cost a DNS lookup per packet on the event
+    loop and could never match the source of the caller's packets."""
+
+
 class Direction(enum.StrEnum):
     """RFC 4566 §6 / RFC 3264 §5.1 stream direction, from the point of view of its writer."""
 
@@ -340,8 +346,9 @@ def negotiate(description: SessionDescription) -> MediaChoice:
     """The first audio stream with a codec we speak, in the writer's order of preference.
 
     Works on an offer (we answer with the choice) and on an answer to our offer (the choice is
-    what the answerer picked). Raises :class:`NoCommonCodec` when no stream fits and
-    :class:`SdpError` when the chosen stream has no ``c=`` anywhere.
+    what the answerer picked). Raises :class:`NoCommonCodec` when no stream fits,
+    :class:`HostAddress` when the chosen stream is at a host name, and :class:`SdpError` when
+    it has no ``c=`` anywhere.
     """
     for index, media in enumerate(description.media):
         if media.media != "audio" or media.proto != _AUDIO_PROTO or media.port == 0:
@@ -354,6 +361,8 @@ def negotiate(description: SessionDescription) -> MediaChoice:
             connection = media.connection or description.connection
             if connection is None:
                 raise SdpError(f"audio stream {index} has no c= line and neither has the session")
+            if not _is_ip(connection.address):
+                raise HostAddress(f"audio stream {index} is at a host name, not an IP address")
             return MediaChoice(
                 index=index,
                 codec=codec,
@@ -368,6 +377,14 @@ def negotiate(description: SessionDescription) -> MediaChoice:
 
 
 # --- writing ----------------------------------------------------------------------------------
+
+
+def _is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
 
 
 def _address_type(address: str) -> str:
