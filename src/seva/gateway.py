@@ -80,7 +80,10 @@ class Gateway:
         )
         self.rtc_tokens = JoinTokens(self.settings.secret_key)
         self.voice = VoiceMenu(self.runtime, self.locker.storage)
-        self.speech = Speech(self.settings.data_dir / "voice-cache")
+        self.speech = Speech(
+            self.settings.data_dir / "voice-cache",
+            max_bytes=self.settings.voice_cache_mb * 1024 * 1024,
+        )
         self.missed_calls = MissedCalls(
             self.sms, parse_numbers(self.settings.missed_calls), self.settings.shortcode
         )

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     no outbound calls. Its address is also where their responses must come from."""
     sip_dial_concurrency: int = Field(default=20, ge=1, le=1000)
     """Voice notification calls ringing or talking at once."""
+    voice_cache_mb: int = Field(default=512, ge=1)
+    """Disk for synthesised prompts (``SEVA_DATA_DIR/voice-cache``); the least recently used
+    go past it."""
     twilio_auth_token: str = Field(default="", repr=False)
     """With it set, a TwiML webhook request must carry a valid ``X-Twilio-Signature`` (HMAC-SHA1
     of ``SEVA_BASE_URL`` + path and the sorted form fields with this token); others get 403."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import shutil
 import threading
 import wave
@@ -94,3 +95,26 @@ def test_a_recorded_sentence_replaces_its_synthesis_for_its_department_only(
     assert speech.cached_wav(key) == wav
     assert speech.forget_recording("enter your ration card number.", "en", owner="FOOD")
     assert speech.prompt_pcm(parts, "en", "FOOD") == speech.pcm(" ".join(parts), "en")
+
+
+def test_the_prompt_cache_keeps_to_its_budget_and_drops_the_least_recently_used(
+    tmp_path: Path,
+) -> None:
+    one_second = wav_bytes(array("h", bytes(2 * RATE)))
+    speech = Speech(tmp_path, binary="/bin/true", max_bytes=len(one_second) * 3)
+    speech._synthesise = lambda text, lang: one_second  # type: ignore[method-assign]
+    recorded = speech.recorded("Welcome", "en", one_second, owner="MCD")
+    for name in "abc":
+        speech.wav(name, "en")
+    for stamp, name in enumerate("abc", start=1):  # a is the oldest, then b, then c
+        os.utime(speech.path(name, "en"), (stamp * 1000, stamp * 1000))
+    speech.wav("a", "en")  # heard again: now the most recent
+    speech.wav("d", "en")  # over budget: b and c go, down to three quarters of it
+    kept = {name for name in "abcd" if speech.path(name, "en").exists()}
+    assert kept == {"a", "d"}
+    assert recorded.exists()  # a department's recording is not part of the cache
+    # A fresh instance on the same directory counts what is already there.
+    again = Speech(tmp_path, binary="/bin/true", max_bytes=len(one_second) * 2)
+    again._synthesise = lambda text, lang: one_second  # type: ignore[method-assign]
+    again.wav("e", "en")
+    assert [p.stem for p in tmp_path.glob("??/*.wav")] == [again.key("e", "en")]

@@ -21,6 +21,7 @@ say, so calls still run and pace correctly; the log says so once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import math
@@ -112,7 +113,12 @@ def read_wav(data: bytes) -> tuple[array[int], int]:
 
 
 class Speech:
-    """Prompts as 8 kHz 16-bit mono PCM, synthesised once and kept under ``cache_dir``."""
+    """Prompts as 8 kHz 16-bit mono PCM, synthesised once and kept under ``cache_dir``.
+
+    The cache holds at most ``max_bytes`` of synthesised prompts: past that, the ones least
+    recently used go (a hit renews a prompt's time), down to three quarters of the budget, so
+    a service rewritten many times or a menu of changing text cannot fill the disk.
+    Departments' recordings are not part of it and are never removed."""
 
     def __init__(
         self,
@@ -121,14 +127,19 @@ class Speech:
         binary: str | None = None,
         speed: int = SPEED,
         timeout: float = 20.0,
+        max_bytes: int = 512 * 1024 * 1024,
     ) -> None:
         self.cache_dir = cache_dir
         self.binary = binary if binary is not None else shutil.which("espeak-ng")
         self.speed = speed
         self.timeout = timeout
+        self.max_bytes = max_bytes
         self._warned = False
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._cached_bytes: int | None = None
+        """Bytes of synthesised prompts on disk; counted on the first write."""
+        self._size_lock = threading.Lock()
 
     @property
     def available(self) -> bool:
@@ -234,24 +245,30 @@ class Speech:
         samples = array("h")
         samples.frombytes(self.prompt_pcm(parts, lang, owner))
         data = wav_bytes(samples)
-        self._keep(self.cache_dir / key[:2] / f"{key}.wav", data)
+        self._keep_cached(self.cache_dir / key[:2] / f"{key}.wav", data)
         return key, data
 
     def cached_wav(self, key: str) -> bytes | None:
         """A prompt's WAV by its key, if it has been made."""
+        path = self.cache_dir / key[:2] / f"{key}.wav"
         try:
-            return (self.cache_dir / key[:2] / f"{key}.wav").read_bytes()
+            data = path.read_bytes()
         except FileNotFoundError:
             return None
+        self._used(path)
+        return data
 
     def wav(self, text: str, lang: str, *, cache: bool = True) -> bytes:
         """The prompt as an 8 kHz WAV file (for browsers, ``<Play>`` URLs and the cache).
         ``cache=False``: synthesise without keeping it (text that holds a citizen's details)."""
         path = self.path(text, lang)
         try:
-            return path.read_bytes()
+            data = path.read_bytes()
         except FileNotFoundError:
             pass
+        else:
+            self._used(path)
+            return data
         if not cache:
             return self._make(None, text, lang)
         # Twenty callers reaching the same new prompt at once wait for one synthesis.
@@ -278,7 +295,7 @@ class Speech:
         samples, rate = read_wav(self._synthesise(text, lang))
         data = wav_bytes(resample(samples, rate))
         if path is not None:
-            self._keep(path, data)
+            self._keep_cached(path, data)
         return data
 
     def pcm(self, text: str, lang: str, *, cache: bool = True) -> bytes:
@@ -302,6 +319,38 @@ class Speech:
             problem = result.stderr.decode(errors="replace").strip()[:200]
             raise RuntimeError(f"espeak-ng could not speak {lang!r}: {problem}")
         return result.stdout
+
+    def _used(self, path: Path) -> None:
+        with contextlib.suppress(OSError):
+            os.utime(path)
+
+    def _cache_files(self) -> list[Path]:
+        return [p for p in self.cache_dir.glob("??/*.wav") if p.is_file()]
+
+    def _keep_cached(self, path: Path, data: bytes) -> None:
+        self._keep(path, data)
+        with self._size_lock:
+            if self._cached_bytes is None:
+                self._cached_bytes = sum(p.stat().st_size for p in self._cache_files())
+            else:
+                self._cached_bytes += len(data)
+            if self._cached_bytes <= self.max_bytes:
+                return
+            files = []
+            for candidate in self._cache_files():
+                with contextlib.suppress(FileNotFoundError):
+                    stat = candidate.stat()
+                    files.append((stat.st_mtime, stat.st_size, candidate))
+            files.sort()
+            total = sum(size for _, size, _ in files)
+            for _, size, old in files:
+                if total <= self.max_bytes * 3 // 4:
+                    break
+                if old == path:
+                    continue
+                old.unlink(missing_ok=True)
+                total -= size
+            self._cached_bytes = total
 
     def _keep(self, path: Path, data: bytes) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
