@@ -1,18 +1,30 @@
-"""The phone simulator: SMS and USSD through the operators' code paths, and the inbox."""
+"""The phone simulator: SMS and USSD through the operators' code paths, the inbox, and calls
+(keyed, or answered in the caller's own voice)."""
 
 from __future__ import annotations
 
 import html
+import io
+import math
 import re
+import wave
+from array import array
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from seva.app import create_app
+from seva.applications import service as applications
+from seva.channels.voice.ivr import encode_keypad
+from seva.citizens import service as citizens
 from seva.demo.seed import DEMO_CITIZEN, SeedReport
 from seva.gateway import Gateway, build_gateway
 from seva.settings import Settings
+from seva.voice import recordings
+from seva.voice.models import VoiceRecording
 from tests.web.pages import csrf_of
 
 RATION_ANSWER = (
@@ -187,3 +199,181 @@ def test_a_call_from_the_simulator_walks_the_phone_menu_with_audio(
     # Calling again starts over.
     again = client.post("/sim/call", data={"csrf": csrf, "start": "1"}, headers=json).json()
     assert again["text"].startswith("Welcome to Seva.")  # the language is remembered
+
+
+# -- a message question answered in the caller's own voice ----------------------------------
+
+JSON = {"Accept": "application/json"}
+# English, MCD (3), civic complaint (2), garbage (1), the PIN code, a name in keypad letters;
+# then the place is described in the caller's words.
+TO_THE_DESCRIPTION = ["2", "3", "2", "1", "110092#", encode_keypad("RAVI") + "#"]
+CONFIRM = "Register complaint 'Garbage not collected' at 110092?"
+
+
+def tone_wav(seconds: float, rate: int, *, channels: int = 1, hz: float = 440.0) -> bytes:
+    """A sine tone as a 16-bit WAV: what a microphone would send, with a known length."""
+    samples = array(
+        "h",
+        (
+            int(12000 * math.sin(2 * math.pi * hz * n / rate))
+            for n in range(int(seconds * rate))
+            for _ in range(channels)
+        ),
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return buffer.getvalue()
+
+
+def upload(client: TestClient, csrf: str, data: bytes, name: str = "answer.wav") -> Any:
+    return client.post(
+        "/sim/call/recording",
+        data={"csrf": csrf},
+        files={"file": (name, data, "audio/wav")},
+        headers=JSON,
+    )
+
+
+def call_to_the_description(client: TestClient, csrf: str, phone: str) -> dict[str, Any]:
+    """A new caller's call, keyed up to the complaint's message question."""
+    client.post("/sim/number", data={"csrf": csrf, "phone": phone})
+    prompt: dict[str, Any] = client.post(
+        "/sim/call", data={"csrf": csrf, "start": "1"}, headers=JSON
+    ).json()
+    for keys in TO_THE_DESCRIPTION:
+        assert prompt["record_seconds"] is None, prompt  # menus and typed answers are keyed
+        prompt = client.post("/sim/call", data={"csrf": csrf, "keys": keys}, headers=JSON).json()
+    assert prompt["text"].startswith("Describe the place (landmark, street)."), prompt
+    return prompt
+
+
+def recordings_kept(gateway: Gateway) -> list[VoiceRecording]:
+    with gateway.session() as session:
+        return list(session.scalars(select(VoiceRecording).order_by(VoiceRecording.id)))
+
+
+def test_a_complaint_described_in_the_callers_own_voice(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    csrf = csrf_of(client, "/sim")
+    asked = call_to_the_description(client, csrf, "9811500003")
+    assert asked["record_seconds"] == 60 and asked["num_digits"] is None and not asked["end"]
+    # Without JavaScript the page says a recording is asked for (the script offers to start it).
+    page = client.get("/sim").text
+    assert 'data-record-seconds="60"' in page and "speak after the beep" in page
+
+    # 1.5 s at 16 kHz, as a browser might send it: kept as 8 kHz telephone audio.
+    heard = upload(client, csrf, tone_wav(1.5, 16000))
+    assert heard.status_code == 200, heard.text
+    confirm = heard.json()
+    assert confirm["text"].startswith(CONFIRM), confirm
+    assert confirm["record_seconds"] is None and confirm["num_digits"] == 1
+    assert confirm["audio"].startswith("/sim/call/audio/")
+    final = client.post("/sim/call", data={"csrf": csrf, "keys": "1"}, headers=JSON).json()
+    assert final["end"] is True and re.match(r"Complaint MCD-\d{6} registered", final["text"])
+
+    with gateway.session() as session:
+        citizen = citizens.find(session, "+919811500003")
+        assert citizen is not None
+        [complaint] = applications.of_citizen(session, citizen)
+        details = str(complaint.data["details"])
+    assert details.startswith("voice:")
+    [kept] = recordings_kept(gateway)
+    assert details == f"voice:{kept.token}"
+    assert kept.channel == "sim" and kept.seconds == pytest.approx(1.5, abs=0.01)
+    assert kept.storage_key is not None and kept.source_url is None
+    audio = gateway.locker.storage.get(kept.storage_key)
+    assert kept.size == len(audio)
+    with wave.open(io.BytesIO(audio)) as file:
+        assert (file.getframerate(), file.getnchannels(), file.getsampwidth()) == (8000, 1, 2)
+        assert file.getnframes() / 8000 == pytest.approx(1.5, abs=0.01)
+        samples = array("h", file.readframes(file.getnframes()))
+    assert max(samples) > 8000  # the tone itself (440 Hz is well inside the telephone band)
+
+
+def test_a_recording_nobody_asked_for_is_refused(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    csrf = csrf_of(client, "/sim")
+    before_any_call = upload(client, csrf, tone_wav(1.0, 8000))
+    assert before_any_call.status_code == 409
+    assert before_any_call.json()["error"] == {
+        "code": "not_recording",
+        "message": "This call is not waiting for a recording.",
+        "field": None,
+    }
+    call_to_the_description(client, csrf, "9811500004")
+    # The caller keys the description as letters instead: the question is answered.
+    keyed = client.post(
+        "/sim/call", data={"csrf": csrf, "keys": encode_keypad("NEAR PARK") + "#"}, headers=JSON
+    ).json()
+    assert keyed["text"].startswith(CONFIRM) and keyed["record_seconds"] is None
+    late = upload(client, csrf, tone_wav(1.0, 8000))
+    assert late.status_code == 409 and late.json()["error"]["code"] == "not_recording"
+    assert recordings_kept(gateway) == []
+    # Nothing moved on: the confirmation is still what the caller is asked.
+    final = client.post("/sim/call", data={"csrf": csrf, "keys": "1"}, headers=JSON).json()
+    assert final["end"] is True and final["text"].startswith("Complaint MCD-")
+    with gateway.session() as session:
+        citizen = citizens.find(session, "+919811500004")
+        assert citizen is not None
+        [complaint] = applications.of_citizen(session, citizen)
+        assert complaint.data["details"] == "Near Park"  # keypad letters, as decoded
+
+
+def test_a_recording_must_be_telephone_audio_sent_with_the_form_token(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    csrf = csrf_of(client, "/sim")
+    call_to_the_description(client, csrf, "9811500005")
+
+    refused = client.post(
+        "/sim/call/recording",
+        files={"file": ("answer.wav", tone_wav(1.0, 8000), "audio/wav")},
+        headers=JSON,
+    )
+    assert refused.status_code == 400 and refused.json()["error"]["field"] == "csrf"
+
+    bad_wav = "The recording must be a 16-bit mono WAV file at 8 to 48 kHz."
+    for data in (
+        b"this is not audio at all",
+        b"ID3\x04\x00" + bytes(2000),  # an MP3's header
+        tone_wav(1.0, 8000)[:30],  # cut inside its header
+        tone_wav(1.0, 16000, channels=2),
+        tone_wav(1.0, 96000),
+        tone_wav(1.0, 4000),
+    ):
+        wrong = upload(client, csrf, data)
+        assert wrong.status_code == 422, data[:16]
+        assert wrong.json()["error"] == {
+            "code": "bad_recording",
+            "message": bad_wav,
+            "field": "file",
+        }
+    short = upload(client, csrf, tone_wav(0.2, 8000))
+    assert short.status_code == 422 and short.json()["error"]["code"] == "too_short"
+    missing = client.post("/sim/call/recording", data={"csrf": csrf}, headers=JSON)
+    assert missing.status_code == 422 and missing.json()["error"]["code"] == "missing_recording"
+    too_large = upload(client, csrf, bytes(recordings.MAX_BYTES + 1))
+    assert too_large.status_code == 413
+    assert too_large.json()["error"]["message"] == "The recording is larger than 5 MiB."
+    far_too_large = upload(client, csrf, bytes(recordings.MAX_BYTES + 100 * 1024))
+    assert far_too_large.status_code == 413  # refused before the body is read
+    assert recordings_kept(gateway) == []
+
+    # Still asked: a minute's answer (the question's limit) is kept, a longer one cut to it.
+    heard = upload(client, csrf, tone_wav(61.0, 8000))
+    assert heard.status_code == 200 and heard.json()["text"].startswith(CONFIRM)
+    [kept] = recordings_kept(gateway)
+    assert kept.seconds == 60.0 and kept.size == 44 + 60 * 8000 * 2
+
+
+def test_recording_is_off_in_production(production_client: TestClient) -> None:
+    sent = production_client.post(
+        "/sim/call/recording", files={"file": ("answer.wav", tone_wav(1.0, 8000), "audio/wav")}
+    )
+    assert sent.status_code == 404

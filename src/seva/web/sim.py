@@ -3,7 +3,9 @@
 It texts the shortcode and dials the USSD code through the very adapters the operators' HTTP
 callbacks use (``gateway.sms.handle``, ``gateway.ussd.handle``), so it shows exactly what a
 handset would get, and its inbox lists the SMS queued to the number (codes from the portal and
-the kiosk, application status notifications).
+the kiosk, application status notifications). Its phone calls walk the voice menu
+(``gateway.voice``); a question answered in the caller's own words is recorded by the
+browser's microphone and handed over as an 8 kHz WAV, like a SIP call's recording.
 
 The browser session holds only a random key; the conversation thread and the USSD session
 live in the dialogue store (database or Redis) under channel ``sim``, because a thread of
@@ -15,23 +17,30 @@ from __future__ import annotations
 import re
 import secrets
 import time
+import wave
+from array import array
 from collections import deque
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import anyio.from_thread
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from seva.channels.api_http import CappedRoute, describe_size
 from seva.channels.numbers import msisdn
 from seva.channels.sms import MAX_INBOUND
+from seva.channels.voice.ivr import Prompt
+from seva.channels.voice.tts import RATE, read_wav, resample, wav_bytes
 from seva.db.base import utcnow
 from seva.deps import GatewayDep, SessionDep
+from seva.errors import error_body
 from seva.flows.store import Dialogue
 from seva.gateway import Gateway
 from seva.messaging import service as messaging
 from seva.messaging.service import MessageView
+from seva.voice import recordings
 from seva.web.i18n import register, ui
 from seva.web.templating import check_csrf, page_lang, render
 
@@ -97,6 +106,52 @@ register(
         "sim_call_keys": {"en": "Keys", "hi": "कुंजियाँ"},
         "sim_call_send": {"en": "Enter keys", "hi": "कुंजियाँ दर्ज करें"},
         "sim_call_ended": {"en": "Call ended.", "hi": "कॉल समाप्त।"},
+        "sim_rec_listen": {
+            "en": "Listen to the question, then speak after the beep. You can also key your "
+            "message as letters and press #.",
+            "hi": "सवाल सुनिए, फिर बीप के बाद बोलिए। आप संदेश को अक्षरों में दबाकर # भी दबा सकते हैं।",
+        },
+        "sim_rec_recording": {
+            "en": "Recording… press # or Stop to finish.",
+            "hi": "रिकॉर्ड हो रहा है… पूरा होने पर # या रोकें दबाएँ।",
+        },
+        "sim_rec_elapsed": {"en": "{seconds} s of {max} s", "hi": "{max} में से {seconds} सेकंड"},
+        "sim_rec_sending": {"en": "Sending your recording…", "hi": "आपकी रिकॉर्डिंग भेजी जा रही है…"},
+        "sim_rec_no_mic": {
+            "en": "The microphone is not available ({reason}). Key your message on the keypad "
+            "instead: a letter is * then its key then its place on that key (*82 is U), *0 a "
+            "space; then press #.",
+            "hi": "माइक्रोफ़ोन उपलब्ध नहीं है ({reason})। संदेश कीपैड से दबाएँ: अक्षर के लिए *, "
+            "फिर उसकी कुंजी, फिर कुंजी पर उसका स्थान (*82 यानी U), *0 खाली जगह; फिर # दबाएँ।",
+        },
+        "sim_rec_denied": {"en": "permission was refused", "hi": "अनुमति नहीं दी गई"},
+        "sim_rec_unsupported": {
+            "en": "this browser offers no microphone to the page; it needs HTTPS",
+            "hi": "यह ब्राउज़र पेज को माइक्रोफ़ोन नहीं देता; इसके लिए HTTPS चाहिए",
+        },
+        "sim_rec_failed": {
+            "en": "The recording was not sent: {reason}",
+            "hi": "रिकॉर्डिंग नहीं भेजी गई: {reason}",
+        },
+        "sim_rec_start": {"en": "Speak now", "hi": "अभी बोलें"},
+        "sim_rec_stop": {"en": "Stop recording", "hi": "रिकॉर्डिंग रोकें"},
+        "sim_rec_not_asked": {
+            "en": "This call is not waiting for a recording.",
+            "hi": "यह कॉल अभी किसी रिकॉर्डिंग की प्रतीक्षा नहीं कर रही।",
+        },
+        "sim_rec_missing": {"en": "No recording was sent.", "hi": "कोई रिकॉर्डिंग नहीं भेजी गई।"},
+        "sim_rec_too_large": {
+            "en": "The recording is larger than {size}.",
+            "hi": "रिकॉर्डिंग {size} से बड़ी है।",
+        },
+        "sim_rec_bad_wav": {
+            "en": "The recording must be a 16-bit mono WAV file at 8 to 48 kHz.",
+            "hi": "रिकॉर्डिंग 8 से 48 kHz की 16-बिट मोनो WAV फ़ाइल होनी चाहिए।",
+        },
+        "sim_rec_too_short": {
+            "en": "The recording is too short: speak for at least a moment.",
+            "hi": "रिकॉर्डिंग बहुत छोटी है: कम से कम कुछ क्षण बोलिए।",
+        },
         "sim_disabled": {
             "en": "The phone simulator is off on this gateway.",
             "hi": "इस गेटवे पर फ़ोन सिम्युलेटर बंद है।",
@@ -489,6 +544,26 @@ def _call_reply(request: Request, voice: dict[str, Any]) -> Response:
     return RedirectResponse("/sim#call", status_code=303)
 
 
+def _heard(gateway: Gateway, session: Session, call_id: str, prompt: Prompt) -> dict[str, Any]:
+    """The call as the page keeps it after ``prompt``, whether keys or a recording led there.
+
+    The audio is made now so it is ready before the browser asks for it (with any sentences
+    the department recorded), and a prompt that ends the call hangs up at once: the page has
+    nothing more to send."""
+    audio_key, _ = gateway.speech.prompt_wav(prompt.sentences, prompt.lang, prompt.department)
+    if prompt.end:
+        gateway.voice.hangup(session, call_id=call_id)
+    return {
+        "call_id": call_id,
+        "text": prompt.text,
+        "lang": prompt.lang,
+        "end": prompt.end,
+        "num_digits": prompt.num_digits,
+        "record_seconds": prompt.record_seconds,
+        "audio": f"/sim/call/audio/{audio_key}.wav",
+    }
+
+
 @router.post("/sim/call")
 def sim_call(
     request: Request,
@@ -511,20 +586,97 @@ def sim_call(
     else:
         pressed = "".join(k for k in keys if k in "0123456789*#").rstrip("#") or None
     prompt = gateway.voice.handle(session, call_id=call_id, phone=state.phone, keys=pressed)
-    # Ready before the browser asks for it, with any sentences the department recorded.
-    audio_key, _ = gateway.speech.prompt_wav(prompt.sentences, prompt.lang, prompt.department)
-    if prompt.end:
-        gateway.voice.hangup(session, call_id=call_id)
-    state.voice = {
-        "call_id": call_id,
-        "text": prompt.text,
-        "lang": prompt.lang,
-        "end": prompt.end,
-        "num_digits": prompt.num_digits,
-        "audio": f"/sim/call/audio/{audio_key}.wav",
-    }
+    state.voice = _heard(gateway, session, call_id, prompt)
     state.save(gateway, session, now)
     return _call_reply(request, state.voice)
+
+
+MIN_RECORDING_SECONDS = 0.3
+"""Shorter is a slip of the Stop button, not an answer."""
+RECORDING_RATES = range(8000, 48001)
+"""Telephone band up to what browsers capture at."""
+RECORDING_BODY_LIMIT = recordings.MAX_BYTES + 64 * 1024
+"""The WAV plus the multipart boundaries and the form token."""
+
+
+class RecordingRoute(CappedRoute):
+    """Refuses a body larger than any recording the gateway keeps before reading it."""
+
+    body_limit = RECORDING_BODY_LIMIT
+
+
+def _call_refused(
+    request: Request, status: int, code: str, message: str, field: str | None = "file"
+) -> Response:
+    if _wants_json(request):
+        return JSONResponse(error_body(code, message, field), status_code=status)
+    return render(request, "portal_message.html", {"message": message, "back": "/sim#call"}, status)
+
+
+def _telephone_audio(data: bytes, seconds: int) -> array[int] | None:
+    """``data`` as the 8 kHz samples a phone line would have carried, cut to the ``seconds``
+    the question allows; None when it is not a 16-bit mono WAV at a rate microphones use.
+
+    Cut at the source rate first, so an overlong upload costs no resampling work."""
+    try:
+        samples, rate = read_wav(data)
+    except (wave.Error, EOFError, ValueError, RuntimeError):  # what a damaged header raises
+        return None
+    if rate not in RECORDING_RATES:
+        return None
+    return resample(samples[: seconds * rate], rate, RATE)[: seconds * RATE]
+
+
+def sim_call_recording(
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    file: Annotated[UploadFile | None, File()] = None,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """The caller's spoken answer to a message question, recorded by the browser: it goes to
+    the phone menu as a SIP call's recording does, and the call moves on."""
+    if (refused := _refused(request, gateway, csrf)) is not None:
+        return refused
+    lang = page_lang(request)
+    now = utcnow()
+    state = _load(request, gateway, session, now)
+    call_id = str(state.voice.get("call_id") or "")
+    seconds = state.voice.get("record_seconds")
+    if not call_id or state.voice.get("end") or not isinstance(seconds, int) or seconds < 1:
+        message = ui("sim_rec_not_asked", lang)
+        return _call_refused(request, 409, "not_recording", message, field=None)
+    if file is None:
+        return _call_refused(request, 422, "missing_recording", ui("sim_rec_missing", lang))
+    data = file.file.read(recordings.MAX_BYTES + 1)  # a plain def: runs in a worker thread
+    if len(data) > recordings.MAX_BYTES:
+        message = ui("sim_rec_too_large", lang).format(size=describe_size(recordings.MAX_BYTES))
+        return _call_refused(request, 413, "too_large", message)
+    samples = _telephone_audio(data, seconds)
+    if samples is None:
+        return _call_refused(request, 422, "bad_recording", ui("sim_rec_bad_wav", lang))
+    heard = len(samples) / RATE
+    if heard < MIN_RECORDING_SECONDS:
+        return _call_refused(request, 422, "too_short", ui("sim_rec_too_short", lang))
+    prompt = gateway.voice.recorded(
+        session,
+        call_id=call_id,
+        phone=state.phone,
+        channel=CHANNEL,
+        seconds=heard,
+        wav=wav_bytes(samples, RATE),
+    )
+    state.voice = _heard(gateway, session, call_id, prompt)
+    state.save(gateway, session, now)
+    return _call_reply(request, state.voice)
+
+
+router.add_api_route(
+    "/sim/call/recording",
+    sim_call_recording,
+    methods=["POST"],
+    route_class_override=RecordingRoute,
+)
 
 
 @router.post("/sim/call/hangup")
