@@ -52,6 +52,7 @@ __all__ = [
     "decode_telephone_event",
     "ulaw_decode",
     "ulaw_encode",
+    "wav_file",
 ]
 
 CLOCK_RATE: Final = 8000
@@ -722,13 +723,18 @@ class Recorder:
 
     def wav(self) -> bytes:
         """The recording as a WAV file (mono, 16-bit, 8 kHz)."""
-        out = io.BytesIO()
-        with wave.open(out, "wb") as file:
-            file.setnchannels(1)
-            file.setsampwidth(2)
-            file.setframerate(CLOCK_RATE)
-            file.writeframes(self.pcm())
-        return out.getvalue()
+        return wav_file(self.pcm())
+
+
+def wav_file(pcm: bytes, rate: int = CLOCK_RATE) -> bytes:
+    """16-bit mono PCM as a WAV file."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(rate)
+        file.writeframes(pcm)
+    return out.getvalue()
 
 
 def _level(pcm: bytes) -> float:

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import structlog
 
+from seva.channels.voice.rtp import wav_file
+
 log = structlog.get_logger(__name__)
 
 RATE = 8000
@@ -91,13 +93,7 @@ def resample(samples: array[int], rate: int, target: int = RATE) -> array[int]:
 
 
 def wav_bytes(samples: array[int], rate: int = RATE) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(samples.tobytes())
-    return buffer.getvalue()
+    return wav_file(samples.tobytes(), rate)
 
 
 def read_wav(data: bytes) -> tuple[array[int], int]:
