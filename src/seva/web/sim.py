@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import secrets
 import time
-import wave
 from array import array
 from collections import deque
 from datetime import datetime, timedelta
@@ -32,7 +31,7 @@ from seva.channels.api_http import CappedRoute, describe_size
 from seva.channels.numbers import msisdn
 from seva.channels.sms import MAX_INBOUND
 from seva.channels.voice.ivr import Prompt
-from seva.channels.voice.tts import RATE, read_wav, resample, wav_bytes
+from seva.channels.voice.tts import RATE, read_recording, resample, wav_bytes
 from seva.db.base import utcnow
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import error_body
@@ -593,8 +592,6 @@ def sim_call(
 
 MIN_RECORDING_SECONDS = 0.3
 """Shorter is a slip of the Stop button, not an answer."""
-RECORDING_RATES = range(8000, 48001)
-"""Telephone band up to what browsers capture at."""
 RECORDING_BODY_LIMIT = recordings.MAX_BYTES + 64 * 1024
 """The WAV plus the multipart boundaries and the form token."""
 
@@ -619,10 +616,8 @@ def _telephone_audio(data: bytes, seconds: int) -> array[int] | None:
 
     Cut at the source rate first, so an overlong upload costs no resampling work."""
     try:
-        samples, rate = read_wav(data)
-    except (wave.Error, EOFError, ValueError, RuntimeError):  # what a damaged header raises
-        return None
-    if rate not in RECORDING_RATES:
+        samples, rate = read_recording(data)
+    except ValueError:
         return None
     return resample(samples[: seconds * rate], rate, RATE)[: seconds * RATE]
 

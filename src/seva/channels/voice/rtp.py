@@ -710,16 +710,21 @@ class Recorder:
         end = len(self._pcm) // 2
         return (end - max(self._last_loud, 0)) / CLOCK_RATE
 
-    def pcm(self) -> bytes:
-        """What was heard up to half a second after the last speech: the quiet that ended
-        the recording (and the time it took to find ``#``) is not kept."""
+    @property
+    def _kept_samples(self) -> int:
+        """Up to half a second after the last speech: the quiet that ended the recording
+        (and the time it took to find ``#``) is not kept."""
+        heard = len(self._pcm) // 2
         if self._last_loud < 0:
-            return bytes(self._pcm)
-        return bytes(self._pcm[: (self._last_loud + CLOCK_RATE // 2) * 2])
+            return heard
+        return min(heard, self._last_loud + CLOCK_RATE // 2)
+
+    def pcm(self) -> bytes:
+        return bytes(self._pcm[: self._kept_samples * 2])
 
     @property
     def kept_seconds(self) -> float:
-        return len(self.pcm()) / 2 / CLOCK_RATE
+        return self._kept_samples / CLOCK_RATE
 
     def wav(self) -> bytes:
         """The recording as a WAV file (mono, 16-bit, 8 kHz)."""

@@ -108,6 +108,19 @@ def read_wav(data: bytes) -> tuple[array[int], int]:
     return samples, rate
 
 
+def read_recording(data: bytes) -> tuple[array[int], int]:
+    """A human recording (a department's prompt, a caller's message from a browser): 16-bit
+    mono samples at 8 to 48 kHz and their rate. Anything else, a damaged header included,
+    raises ``ValueError`` with the reason."""
+    try:
+        samples, rate = read_wav(data)
+    except (wave.Error, EOFError, RuntimeError) as exc:  # what a damaged header raises
+        raise ValueError(f"not a WAV file: {exc}") from None
+    if not 8000 <= rate <= 48000:
+        raise ValueError("a recording's sample rate must be 8 to 48 kHz")
+    return samples, rate
+
+
 class Speech:
     """Prompts as 8 kHz 16-bit mono PCM, synthesised once and kept under ``cache_dir``.
 
@@ -161,9 +174,7 @@ class Speech:
     def recorded(self, text: str, lang: str, wav: bytes, *, owner: str) -> Path:
         """Keep ``owner``'s recording of the sentence ``text`` (any WAV: 16-bit mono, any rate
         up to 48 kHz, at most ``MAX_RECORDING_SECONDS``), as 8 kHz audio."""
-        samples, rate = read_wav(wav)
-        if not 8000 <= rate <= 48000:
-            raise ValueError("a recording's sample rate must be 8 to 48 kHz")
+        samples, rate = read_recording(wav)
         if len(samples) / rate > MAX_RECORDING_SECONDS:
             raise ValueError(f"a recording is at most {MAX_RECORDING_SECONDS} seconds")
         return self._keep(
