@@ -169,6 +169,26 @@ def run_sipp(
     )
 
 
+CALLER_HANGS_UP = """  <send retrans="500">
+    <![CDATA[
+      BYE sip:166@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "Citizen" <sip:CALLER@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:166@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: <sip:CALLER@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+
+  <recv response="200"/>
+</scenario>
+"""
+
+
 def scenario_with(
     tmp_path: Path,
     *,
@@ -176,10 +196,14 @@ def scenario_with(
     sink_port: int,
     keys: str,
     timeout_ms: int,
-    name: str = "call_with_keys.xml",
     codec: Codec = Codec.PCMU,
+    hang_up: bool = False,
 ) -> Path:
-    template = (SCENARIOS / name).read_text()
+    """``call_with_keys.xml`` filled in; ``hang_up``: the caller ends the call after the keys
+    instead of waiting for Seva's BYE."""
+    template = (SCENARIOS / "call_with_keys.xml").read_text()
+    if hang_up:
+        template = template[: template.index('  <recv request="BYE"')] + CALLER_HANGS_UP
     text = (
         template.replace("CALLER", caller)
         .replace("SINK_PORT", str(sink_port))
@@ -332,8 +356,7 @@ def test_a_caller_describes_the_place_in_their_own_voice_and_the_department_hear
         steps += "\n" + key_steps(["#", "1"], gap_ms=300)  # done speaking; then "yes"
     scenario = scenario_with(
         tmp_path, caller=caller, sink_port=sink.port, keys=steps, timeout_ms=60_000,
-        codec=Codec.PCMA,
-        name="call_with_keys.xml" if ending == "hash" else "leave_message_and_hang_up.xml",
+        codec=Codec.PCMA, hang_up=ending == "hang-up",
     )  # fmt: skip
     done = run_sipp(sip, scenario, tmp_path, timeout=120)
     assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
