@@ -564,7 +564,7 @@ class SipEndpoint:
         # A service's answer, or a question filled in from the caller's answers, may hold a
         # citizen's details: synthesised, not kept on disk. A notification is one message to
         # many, so it is kept.
-        keep = not (prompt.end or prompt.private) or call.notice is not None
+        keep = not (prompt.end or prompt.personal) or call.notice is not None
         audio = await asyncio.to_thread(self._audio, prompt, codec, keep)
         sender = call.sender
         if sender is None:

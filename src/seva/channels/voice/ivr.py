@@ -128,7 +128,7 @@ class Prompt:
     """Whose recordings may voice it: the department of the service being asked."""
     record_seconds: int | None = None
     """Record the caller's answer (a message), for at most this many seconds."""
-    private: bool = False
+    personal: bool = False
     """Holds the caller's own details (an answer, a question filled in from their data): it
     is spoken but not kept in the shared prompt cache."""
 
@@ -353,7 +353,7 @@ class VoiceMenu:
             "parts": list(prompt.parts),
             "department": prompt.department,
             "record": prompt.record_seconds,
-            "private": prompt.private,
+            "personal": prompt.personal,
         }
         runtime.save(session, dialogue, now=now)
         return prompt
@@ -501,7 +501,7 @@ class VoiceMenu:
                     num_digits=again.num_digits,
                     parts=(notice, *parts),
                     department=again.department,
-                    private=again.private,
+                    personal=again.personal,
                 )
             answer = decoded
         turn = self.runtime.answer(session, dialogue, answer, now=now)
@@ -513,7 +513,7 @@ class VoiceMenu:
         text = " ".join(parts)
         department = self._service_department(session, dialogue)
         ask = None if turn.finished else turn.ask
-        private = turn.finished or any(
+        personal = turn.finished or any(
             isinstance(m, Say | Ask) and m.personal for m in turn.messages
         )
         return Prompt(
@@ -524,7 +524,7 @@ class VoiceMenu:
             parts=parts,
             department=department,
             record_seconds=ask.seconds if ask is not None and record else None,
-            private=private,
+            personal=personal,
         )
 
     def _service_department(self, session: Session, dialogue: Dialogue) -> str | None:
@@ -553,5 +553,5 @@ def _prompt_of(last: dict[str, object]) -> Prompt:
         parts=tuple(str(p) for p in parts) if isinstance(parts, list) else (),
         department=department if isinstance(department, str) else None,
         record_seconds=record if isinstance(record, int) else None,
-        private=bool(last.get("private")),
+        personal=bool(last.get("personal")),
     )
