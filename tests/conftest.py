@@ -105,6 +105,8 @@ def settings(tmp_path: Path) -> Settings:
         base_url=f"http://127.0.0.1:{free_port()}",
         webhook_retries=0,
         webhook_timeout_seconds=2,
+        # Test backends listen on loopback; the SSRF tests build settings without this.
+        outbound_allow="127.0.0.0/8",
     )
 
 

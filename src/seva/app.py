@@ -144,6 +144,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gw.size_thread_pools()
         if settings.sms_dispatch:
             await start_sms(gw)
         if settings.sip:

@@ -6,7 +6,9 @@ transports; tests build one per database.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from seva.locker.service import Locker
 from seva.locker.signing import Signer
 from seva.locker.storage import storage_from_url
 from seva.messaging.intake import SendIntake
+from seva.outbound import Bulkheads, Outbound, UrlPolicy
 from seva.rtc import service as rtc_service
 from seva.rtc.janus import JanusAdmin, JanusSfu
 from seva.rtc.signalling import Hub, RoomEvent
@@ -105,13 +108,26 @@ class Gateway:
             loop = engine.loop
             loop.call_soon_threadsafe(engine.notify)
 
+    def size_thread_pools(self) -> None:
+        """Give this process's event loop ``SEVA_WORKER_THREADS`` threads for sync request
+        handlers (anyio) and blocking work (asyncio's default executor: SMS MO handling, call
+        menu steps). Python's default of cores + 4 would let a handful of calls waiting on
+        one department's backend stall every channel; ``seva.outbound`` keeps each
+        department to a few threads of these."""
+        import anyio.to_thread
+
+        count = self.settings.worker_threads
+        anyio.to_thread.current_default_thread_limiter().total_tokens = count
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(count, thread_name_prefix="seva-worker"))
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self.db.session() as session:
             yield session
 
     def close(self) -> None:
-        self.runtime.http.close()
+        self.runtime.outbound.close()
         self.db.dispose()
         if self.redis is not None:
             self.redis.close()
@@ -130,6 +146,17 @@ def _janus(settings: Settings) -> JanusSfu | None:
     )
 
 
+def outbound_from(settings: Settings) -> Outbound:
+    return Outbound(
+        UrlPolicy.from_setting(settings.outbound_allow),
+        Bulkheads(
+            per_department=settings.outbound_per_department,
+            failures_to_open=settings.outbound_breaker_failures,
+            open_seconds=settings.outbound_breaker_seconds,
+        ),
+    )
+
+
 def build_gateway(settings: Settings, *, database_url: str | None = None) -> Gateway:
     db = Database(database_url or settings.effective_database_url)
     redis_client: Any = None
@@ -141,7 +168,7 @@ def build_gateway(settings: Settings, *, database_url: str | None = None) -> Gat
         store = RedisDialogueStore(redis_client)
     else:
         store = SqlDialogueStore()
-    runtime = Runtime(settings, store)
+    runtime = Runtime(settings, store, outbound_from(settings))
     return Gateway(
         settings=settings,
         db=db,

@@ -44,6 +44,22 @@ class Settings(BaseSettings):
     webhook_retries: int = Field(default=2, ge=0, le=5)
     otp_ttl_seconds: int = Field(default=300, ge=30)
 
+    outbound_allow: str = ""
+    """Networks (addresses or CIDR, comma-separated) that department backends and status
+    callbacks may reach although they are not public (loopback, private, link-local…);
+    everything else non-public is refused (``seva.outbound``). ``seva demo`` allows its own
+    stand-in backend's address."""
+    outbound_per_department: int = Field(default=8, ge=1, le=1000)
+    """Calls to one department's backend waiting at once in one process; more are refused at
+    once, so a hanging backend holds at most this many workers."""
+    outbound_breaker_failures: int = Field(default=5, ge=1, le=1000)
+    """Failures in a row (no answer, 5xx) after which a department's backend is not called
+    for ``SEVA_OUTBOUND_BREAKER_SECONDS``."""
+    outbound_breaker_seconds: float = Field(default=30.0, gt=0, le=3600)
+    worker_threads: int = Field(default=100, ge=8, le=2000)
+    """Threads for request handlers and blocking work in the web process (anyio's and
+    asyncio's pools); the per-department cap keeps any one department to a few of them."""
+
     smsc: str = ""
     """Operator SMSC binds, one ``smpp://system_id:password@host:port?…`` URL per route
     (space- or comma-separated); see ``RouteConfig.from_url`` for the options."""

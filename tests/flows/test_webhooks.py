@@ -100,7 +100,12 @@ def jal(gateway: Gateway, backend: Backend) -> str:
         department = tenancy.create_department(
             session, code="JAL", name={"en": "Jal Board", "hi": "जल बोर्ड"}, sender_id="JALBRD"
         )
-        load_service(session, parse_definition(bill_service(backend.url)), department=department)
+        load_service(
+            session,
+            parse_definition(bill_service(backend.url)),
+            department=department,
+            urls=gateway.runtime.outbound.policy,
+        )
         secret: str = department.webhook_secret
     return secret
 

@@ -14,6 +14,15 @@ from seva.db.migrate import upgrade
 from seva.settings import get_settings
 
 
+def _own_address(host: str) -> str:
+    from seva.outbound import numeric_address
+
+    address = numeric_address(host)
+    if address is None or address.is_unspecified:
+        return "127.0.0.1"
+    return str(address)
+
+
 def demo(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on"),
     port: int = typer.Option(8000, "--port", help="HTTP port"),
@@ -24,6 +33,9 @@ def demo(
     os.environ.setdefault("SEVA_SMS_DISPATCH", "1")
     os.environ.setdefault("SEVA_SIP", "1")
     os.environ["SEVA_BASE_URL"] = f"http://{host}:{port}"
+    # The bundled services call the demo's stand-in backend on this gateway itself: that one
+    # address is allowed beside the public ones (seva.outbound refuses loopback otherwise).
+    os.environ.setdefault("SEVA_OUTBOUND_ALLOW", _own_address(host))
     get_settings.cache_clear()
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -42,6 +42,7 @@ def dispatch(
         engine = SmsEngine(gateway, routes)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        gateway.size_thread_pools()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await engine.start()

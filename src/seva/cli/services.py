@@ -31,12 +31,16 @@ def check(path: Path = typer.Argument(..., exists=True)) -> None:
 def load(path: Path = typer.Argument(..., exists=True)) -> None:
     """Validate and load a definition file, or every *.yaml/*.json under a folder."""
     from seva.flows.service import load_service
+    from seva.outbound import UrlPolicy
+    from seva.settings import get_settings
+
+    urls = UrlPolicy.from_setting(get_settings().outbound_allow)
 
     try:
         found = read_definitions(path)
         with session() as s:
             for file, text, definition in found:
-                service = load_service(s, definition, source=text)
+                service = load_service(s, definition, source=text, urls=urls)
                 console.print(
                     f"[green]loaded[/green] {file}: {definition.department}/{service.slug} "
                     f"revision {service.revision}, keywords {', '.join(definition.keywords) or '-'}"

@@ -20,6 +20,7 @@ from seva.flows.loader import read_definitions
 from seva.flows.service import load_service
 from seva.messaging import msdg
 from seva.messaging import service as messaging
+from seva.outbound import UrlPolicy
 from seva.rtc import service as rtc
 from seva.rtc.models import Availability
 from seva.tenancy import service as tenancy
@@ -66,7 +67,8 @@ def seed(session: Session) -> SeedReport:
         if "sms" in spec:
             _sms(session, department.id, spec["sms"])
     for _path, source, definition in read_definitions(SERVICES_DIR):
-        service = load_service(session, definition, source=source, builtin=True)
+        # The bundled services call only the gateway itself ({seva.base_url}/demo/backend).
+        service = load_service(session, definition, source=source, builtin=True, urls=UrlPolicy())
         report.services.append(f"{definition.department}/{service.slug}")
     _pincodes(session)
     _offices(session)

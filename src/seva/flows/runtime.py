@@ -46,6 +46,7 @@ from seva.flows.events import (
 from seva.flows.models import Service
 from seva.flows.service import definition_at, definition_of, service_by_id
 from seva.flows.store import Dialogue, DialogueStore
+from seva.outbound import Outbound, Refused
 from seva.settings import Settings
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
@@ -75,6 +76,11 @@ class Turn:
         return self.end is not None
 
 
+UNAVAILABLE = frozenset({"unreachable"})
+"""Outcomes that count against a department's circuit: the backend did not answer (timeout,
+refused, reset) or answered 5xx. A 4xx or an odd body is the backend's answer, not an outage."""
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """``X-Seva-Signature`` value: HMAC-SHA256 over ``<timestamp>.<body>`` (Stripe's scheme)."""
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
@@ -82,12 +88,10 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class Runtime:
-    def __init__(
-        self, settings: Settings, store: DialogueStore, http: httpx.Client | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, store: DialogueStore, outbound: Outbound) -> None:
         self.settings = settings
         self.store = store
-        self.http = http or httpx.Client(follow_redirects=False)
+        self.outbound = outbound
         self.ttl = timedelta(seconds=settings.session_ttl_seconds)
 
     # -- dialogues ----------------------------------------------------------------------
@@ -331,16 +335,40 @@ class Runtime:
                     },
                 )
             case CallWebhook():
+                # Nothing is held while the backend is waited on: what this turn wrote so far
+                # is committed (giving back the connection and SQLite's writer turn), and the
+                # session opens a new transaction after the call.
+                session.commit()
                 return self._call(department, state, dialogue, effect)
         raise TypeError(f"unknown effect {effect!r}")
 
     def _call(
         self, department: Department, state: FlowState, dialogue: Dialogue, call: CallWebhook
     ) -> EffectResult:
+        """The department's backend, signed, through ``seva.outbound``: its address checked,
+        at most ``SEVA_OUTBOUND_PER_DEPARTMENT`` such calls of the department waiting at once
+        and none while its circuit is open, so one department's outage stays its own."""
+        try:
+            with self.outbound.bulkheads.slot(department.code) as outcome:
+                result = self._attempts(department, state, dialogue, call)
+                if result.reason in UNAVAILABLE or result.reason.startswith("HTTP 5"):
+                    outcome.failed()
+        except Refused as exc:
+            result = EffectResult(ok=False, reason=exc.reason)
+        if not result.ok:
+            log.warning(
+                "webhook_failed", department=department.code, url=call.url, reason=result.reason
+            )
+        return result
+
+    def _attempts(
+        self, department: Department, state: FlowState, dialogue: Dialogue, call: CallWebhook
+    ) -> EffectResult:
         body = json.dumps(call.body, ensure_ascii=False, separators=(",", ":")).encode()
         signed = b"" if call.method == "GET" else body  # GET sends the fields as a query
         timeout = call.timeout or self.settings.webhook_timeout_seconds
         retries = self.settings.webhook_retries if call.retries is None else call.retries
+        http = self.outbound.client
         reason = ""
         for attempt in range(retries + 1):
             stamp = str(int(time.time()))
@@ -355,15 +383,16 @@ class Runtime:
             started = time.perf_counter()
             try:
                 if call.method == "GET":
-                    response = self.http.get(
+                    response = http.get(
                         call.url, params=call.body, headers=headers, timeout=timeout
                     )
                 else:
-                    response = self.http.post(
-                        call.url, content=body, headers=headers, timeout=timeout
-                    )
+                    response = http.post(call.url, content=body, headers=headers, timeout=timeout)
+            except Refused as exc:
+                return EffectResult(ok=False, reason=exc.reason)
             except httpx.HTTPError as exc:
-                reason = type(exc).__name__
+                reason = "unreachable" if isinstance(exc, httpx.TransportError) else "bad response"
+                log.info("webhook_error", department=department.code, error=type(exc).__name__)
             else:
                 elapsed = round((time.perf_counter() - started) * 1000, 1)
                 log.info(
@@ -388,5 +417,4 @@ class Runtime:
                     break
             if attempt < retries:
                 time.sleep(min(0.2 * (2**attempt), 2.0))
-        log.warning("webhook_failed", department=department.code, url=call.url, reason=reason)
         return EffectResult(ok=False, reason=reason)

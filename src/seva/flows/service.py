@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from seva.db.base import utcnow
 from seva.flows.loader import dump
 from seva.flows.models import Keyword, Service, ServiceRevision
-from seva.flows.schema import ServiceDefinition
+from seva.flows.schema import CallStep, ServiceDefinition
+from seva.outbound import Refused, UrlPolicy
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
 
@@ -30,6 +31,10 @@ class ServiceLoadError(ValueError):
     """A definition that is valid on its own but cannot be loaded here."""
 
 
+class CallRefused(ServiceLoadError):
+    """A backend URL Seva may not call (``seva.outbound``)."""
+
+
 def load_service(
     session: Session,
     definition: ServiceDefinition,
@@ -37,8 +42,11 @@ def load_service(
     source: str = "",
     builtin: bool = False,
     department: Department | None = None,
+    urls: UrlPolicy,
 ) -> Service:
-    """Create or update the service; the caller commits."""
+    """Create or update the service; the caller commits. ``urls`` is the gateway's outbound
+    policy: a backend the service calls must be somewhere Seva may call."""
+    check_calls(definition, urls)
     if department is None:
         department = tenancy.department_by_code(session, definition.department)
     if department is None:
@@ -94,6 +102,27 @@ def load_service(
         session.add(Keyword(keyword=keyword, service_id=service.id))
     session.flush()
     return service
+
+
+GATEWAY_URL = "{seva.base_url}/"
+
+
+def check_calls(definition: ServiceDefinition, urls: UrlPolicy) -> None:
+    """Every backend URL is fixed up to its path: an answer can fill in a path or a query but
+    never choose the host, and a fixed host must be one Seva may call (``seva.outbound``;
+    checked again, after DNS, on every call). ``{seva.base_url}/…`` is the gateway itself."""
+    for step in definition.steps:
+        if not isinstance(step, CallStep) or step.call.url.startswith(GATEWAY_URL):
+            continue
+        url = step.call.url
+        authority = url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+        where = f"step {step.id or definition.steps.index(step) + 1}: call url"
+        if "{" in authority or "}" in authority:
+            raise CallRefused(f"{where}: the host cannot be filled in from answers")
+        try:
+            urls.check_url(url)
+        except Refused as exc:
+            raise CallRefused(f"{where}: {exc.reason}") from exc
 
 
 _parsed: dict[tuple[int, int, str], ServiceDefinition] = {}

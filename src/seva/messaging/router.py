@@ -55,6 +55,7 @@ from seva.messaging.schemas import (
     TemplateOut,
 )
 from seva.messaging.service import MessageView, Send, SendRefused
+from seva.outbound import Refused
 from seva.tenancy.api_auth import INVALID_KEY, ApiKeyDep, DepartmentDep, unauthorized
 from seva.tenancy.models import Department
 
@@ -192,6 +193,10 @@ async def send_messages(
             f"(got {len(raw)}); send lists as transactional or bulk",
             "to",
         )
+
+    refused = _refused_callback(gateway, body.callback_url)
+    if refused is not None:
+        return refused
 
     region = gateway.settings.default_region
     numbers = (
@@ -500,14 +505,29 @@ def get_account(session: SessionDep, department: DepartmentDep) -> AccountOut:
     return _account_out(session, department)
 
 
+def _refused_callback(gateway: Gateway, url: object) -> JSONResponse | None:
+    """A status callback must be somewhere Seva may call (``seva.outbound``): checked when it
+    is given, and again, after DNS, whenever it is called."""
+    if url is None:
+        return None
+    try:
+        gateway.runtime.outbound.policy.check_url(str(url))
+    except Refused as exc:
+        return _error(422, "callback_url_refused", exc.reason, "callback_url")
+    return None
+
+
 @router.put(
     "/sms/account",
     response_model=AccountOut,
     summary="Set your DLT entity ID and default status callback (quota and rate are read-only)",
 )
 def put_account(
-    session: SessionDep, department: DepartmentDep, body: AccountIn
+    gateway: GatewayDep, session: SessionDep, department: DepartmentDep, body: AccountIn
 ) -> AccountOut | JSONResponse:
+    refused = _refused_callback(gateway, body.callback_url)
+    if refused is not None:
+        return refused
     row = messaging.ensure_account(session, department.id)
     if "entity_id" in body.model_fields_set:
         if body.entity_id is None:

@@ -1144,6 +1144,8 @@ class CallbackDue:
     payload: str
     secret: str
     """The department's webhook secret: the callback is signed like every call to its backend."""
+    department: str = ""
+    """The department's code: its callbacks share its outbound limits (``seva.outbound``)."""
 
 
 def callbacks_due(session: Session, *, now: float, limit: int = 100) -> list[CallbackDue]:
@@ -1159,13 +1161,13 @@ def callbacks_due(session: Session, *, now: float, limit: int = 100) -> list[Cal
     for row in rows:
         # Taken for a while, so another dispatcher does not post the same callback meanwhile.
         row.next_at = now + CALLBACK_LEASE
-    secrets_by_department = {
-        d.id: d.webhook_secret
-        for d in tenancy.departments_by_id(session, {r.department_id for r in rows})
+    departments = {
+        d.id: d for d in tenancy.departments_by_id(session, {r.department_id for r in rows})
     }
     return [
-        CallbackDue(r.id, r.url, r.payload, secrets_by_department.get(r.department_id, ""))
+        CallbackDue(r.id, r.url, r.payload, d.webhook_secret if d else "", d.code if d else "")
         for r in rows
+        for d in [departments.get(r.department_id)]
     ]
 
 
@@ -1185,6 +1187,14 @@ def callback_result(
     else:
         row.next_at = now + min(3600.0, 10.0 * 3**row.attempts)
     row.last_error = None if ok else (error or "")[:200]
+
+
+def callback_deferred(session: Session, callback_id: int, *, now: float, seconds: float) -> None:
+    """Not tried (the department's outbound limit or open circuit): again later, without
+    spending one of its attempts."""
+    row = session.get(SmsCallback, callback_id)
+    if row is not None and not row.done:
+        row.next_at = now + seconds
 
 
 def status_counts(session: Session, department_id: int | None = None) -> dict[str, int]:

@@ -570,7 +570,13 @@ def _load_definition(
             request, session, department, failure=failure, form=form, status_code=400
         )
     try:
-        service = load_service(session, definition, source=source, department=department)
+        service = load_service(
+            session,
+            definition,
+            source=source,
+            department=department,
+            urls=request.app.state.gateway.runtime.outbound.policy,
+        )
     except ServiceLoadError as exc:
         session.rollback()
         failure = Failure("services", str(exc))

@@ -34,6 +34,7 @@ from seva.flows.models import Dataset, Service
 from seva.flows.schema import SLUG_RE
 from seva.flows.service import (
     RESERVED_KEYWORDS,
+    CallRefused,
     ServiceLoadError,
     definition_of,
     load_service,
@@ -179,6 +180,7 @@ def get_service(session: SessionDep, department: DepartmentDep, slug: Slug) -> S
 )
 def put_service(
     response: Response,
+    gateway: GatewayDep,
     session: SessionDep,
     department: DepartmentDep,
     slug: Slug,
@@ -210,7 +212,15 @@ def put_service(
         )
     existed = services.department_service(session, department.id, slug) is not None
     try:
-        service = load_service(session, definition, source=text, department=department)
+        service = load_service(
+            session,
+            definition,
+            source=text,
+            department=department,
+            urls=gateway.runtime.outbound.policy,
+        )
+    except CallRefused as exc:
+        raise ApiError(422, "call_url_refused", str(exc), "steps") from None
     except ServiceLoadError as exc:
         raise ApiError(409, "keyword_taken", str(exc), "keywords") from None
     tenancy.audit(session, "service.load", department_id=department.id, service=slug, via="api")

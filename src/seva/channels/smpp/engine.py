@@ -24,9 +24,15 @@ from seva.flows.runtime import sign
 from seva.gateway import Gateway
 from seva.messaging import service as messaging
 from seva.messaging.dispatcher import Dispatcher, Inbound
+from seva.outbound import Refused
 
 log = structlog.get_logger(__name__)
 CALLBACK_POLL = 1.0
+CALLBACK_TIMEOUT = 10.0
+CALLBACK_DEFER = 5.0
+"""Seconds before a callback the department's limits turned away is tried again."""
+MAX_POSTING = 200
+"""Callbacks being posted at once by one dispatcher."""
 
 
 class SmsEngine:
@@ -67,41 +73,73 @@ class SmsEngine:
         await self.dispatcher.stop()
 
     async def _send_callbacks(self) -> None:
-        """Tell departments the final status of their messages (signed, retried with back-off)."""
-        async with httpx.AsyncClient(follow_redirects=False, timeout=10) as http:
-            while True:
-                due: list[messaging.CallbackDue] = []
-                try:
-                    due = await asyncio.to_thread(self._callbacks_due)
-                    for callback in due:
-                        await self._post(http, callback)
-                except Exception:
-                    log.exception("sms.callbacks_failed")
-                await asyncio.sleep(CALLBACK_POLL if not due else 0)
+        """Tell departments the final status of their messages (signed, retried with back-off).
 
-    def _callbacks_due(self) -> list[messaging.CallbackDue]:
+        Each callback is posted by a task of its own through ``seva.outbound`` (address
+        checked, per-department limit and circuit), so a department whose endpoint hangs delays
+        only its own callbacks; nothing is held while a post waits."""
+        outbound = self.gateway.runtime.outbound
+        posting: set[asyncio.Task[None]] = set()
+        async with outbound.async_client(timeout=CALLBACK_TIMEOUT) as http:
+            try:
+                while True:
+                    due: list[messaging.CallbackDue] = []
+                    try:
+                        room = MAX_POSTING - len(posting)
+                        if room > 0:
+                            due = await asyncio.to_thread(self._callbacks_due, room)
+                        for callback in due:
+                            task = asyncio.create_task(self._post(http, callback))
+                            posting.add(task)
+                            task.add_done_callback(posting.discard)
+                    except Exception:
+                        log.exception("sms.callbacks_failed")
+                    await asyncio.sleep(CALLBACK_POLL if not due else 0)
+            finally:
+                for task in posting:
+                    task.cancel()
+                await asyncio.gather(*posting, return_exceptions=True)
+
+    def _callbacks_due(self, limit: int) -> list[messaging.CallbackDue]:
         with self.gateway.session() as session:
-            return messaging.callbacks_due(session, now=time.time())
+            return messaging.callbacks_due(session, now=time.time(), limit=limit)
 
     async def _post(self, http: httpx.AsyncClient, callback: messaging.CallbackDue) -> None:
         body = callback.payload.encode()
         stamp = str(int(time.time()))
         error: str | None = None
         try:
-            response = await http.post(
-                callback.url,
-                content=body,
-                headers={
-                    "Content-Type": "application/json",
-                    "X-Seva-Timestamp": stamp,
-                    "X-Seva-Signature": sign(callback.secret, stamp, body),
-                    "X-Seva-Event": "sms.status",
-                },
-            )
-            if response.status_code >= 300:
-                error = f"HTTP {response.status_code}"
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"[:200]
+            with self.gateway.runtime.outbound.bulkheads.slot(callback.department) as outcome:
+                try:
+                    response = await http.post(
+                        callback.url,
+                        content=body,
+                        headers={
+                            "Content-Type": "application/json",
+                            "X-Seva-Timestamp": stamp,
+                            "X-Seva-Signature": sign(callback.secret, stamp, body),
+                            "X-Seva-Event": "sms.status",
+                        },
+                    )
+                    if response.status_code >= 300:
+                        error = f"HTTP {response.status_code}"
+                        if response.status_code >= 500:
+                            outcome.failed()
+                except Refused as exc:
+                    error = exc.reason
+                except Exception as exc:
+                    error = f"{type(exc).__name__}: {exc}"[:200]
+                    outcome.failed()
+        except Refused:  # the department's limit or open circuit: not tried, not counted
+
+            def defer() -> None:
+                with self.gateway.session() as session:
+                    messaging.callback_deferred(
+                        session, callback.id, now=time.time(), seconds=CALLBACK_DEFER
+                    )
+
+            await asyncio.to_thread(defer)
+            return
 
         def record() -> None:
             with self.gateway.session() as session:
