@@ -228,12 +228,15 @@ class MsdgCredentialsIn(_In):
 
 
 class InvalidNumbersDetail(BaseModel):
-    code: Literal["invalid_numbers"]
+    """A refused send: the one error shape, with the numbers that were not valid when that was
+    the reason (``code`` ``invalid_numbers``)."""
+
+    code: str
     message: str
     field: str | None
-    invalid: list[str]
+    invalid: list[str] | None = None
     """Up to 20 of the entries that are not mobile numbers, as sent."""
-    invalid_count: int
+    invalid_count: int | None = None
 
 
 class InvalidNumbersBody(BaseModel):

@@ -244,7 +244,22 @@ def exotel_gather(prompt: Prompt, audio: str | None = None) -> dict[str, object]
     }
 
 
-@router.get("/exotel", summary="Voice call step (Exotel Gather and Passthru applets)")
+def _passthru_ok() -> Response:
+    """Exotel's Passthru applet reads only the status."""
+    return Response(status_code=200, media_type="text/plain")
+
+
+@router.get(
+    "/exotel",
+    summary="Voice call step (Exotel Gather and Passthru applets)",
+    responses={
+        200: {
+            "description": "The Gather applet's JSON; an empty body for Passthru.",
+            "content": {"application/json": {}, "text/plain": {}},
+        },
+        302: {"description": "Passthru: the caller heard the answer; take the hang-up branch."},
+    },
+)
 def exotel_webhook(
     gateway: GatewayDep,
     session: SessionDep,
@@ -263,7 +278,7 @@ def exotel_webhook(
         return Response(status_code=302)
     if status in ENDED:
         gateway.voice.hangup(session, call_id=key)
-        return Response(status_code=200)
+        return _passthru_ok()
     if digits is None:  # the Gather applet asks what to play
         prompt = gateway.voice.current(session, call_id=key, phone=phone, record=False)
         return JSONResponse(exotel_gather(prompt, recorded_url(gateway, prompt)))
@@ -277,4 +292,4 @@ def exotel_webhook(
     gateway.voice.handle(
         session, call_id=key, phone=phone, keys=_keys(digits) or None, record=False
     )
-    return Response(status_code=200)
+    return _passthru_ok()
