@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sms_throughput.py
 	$(BIN)/python bench/rtc_calls.py
 	$(BIN)/python bench/voice_calls.py
+	$(BIN)/python bench/fuzz_parsers.py
 
 # Re-pin every dependency (run after editing pyproject.toml's dependency lists).
 lock:
