@@ -48,6 +48,13 @@ from urllib.parse import urlsplit
 import anyio
 import httpcore
 import httpx
+from prometheus_client import Counter
+
+REFUSED = Counter(
+    "seva_outbound_refused_total",
+    "Outbound calls not made, by department and reason (busy, circuit_open)",
+    ["department", "reason"],
+)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -307,11 +314,13 @@ class Bulkheads:
             trial = False
             if circuit.open_until:
                 if moment < circuit.open_until or circuit.trial:
+                    REFUSED.labels(department, "circuit_open").inc()
                     raise CircuitOpen("the department's backend is not answering; not tried")
                 trial = circuit.trial = True
             if circuit.waiting >= self.per_department:
                 if trial:
                     circuit.trial = False
+                REFUSED.labels(department, "busy").inc()
                 raise Busy(f"{self.per_department} calls to the department's backend are waiting")
             circuit.waiting += 1
         outcome = _Outcome()
