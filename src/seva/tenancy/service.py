@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -167,16 +168,26 @@ def officials_by_id(session: Session, official_ids: Collection[int]) -> dict[int
     return {official.id: official for official in rows}
 
 
+@cache
+def _stand_in_hash() -> str:
+    """A hash no password matches, made once: checked against when the username is unknown."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def authenticate_official(session: Session, username: str, password: str) -> Official | None:
+    """The active official with this username and password, else None.
+
+    An unknown username costs the same one scrypt run as a wrong password (against a stand-in
+    hash made once), so the time a refusal takes does not tell which usernames exist.
+    """
     official = session.scalar(
         select(Official).where(
             Official.username == username.strip().lower(), Official.active.is_(True)
         )
     )
-    if official is None:
-        check_password(password, hash_password("timing-equaliser"))
-        return None
-    return official if check_password(password, official.password_hash) else None
+    stored = official.password_hash if official is not None else _stand_in_hash()
+    matches = check_password(password, stored)
+    return official if official is not None and matches else None
 
 
 @dataclass(frozen=True, slots=True)
