@@ -23,13 +23,18 @@ of the counter into an outage of the gateway.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
+from starlette.requests import HTTPConnection
+
+if TYPE_CHECKING:
+    from seva.settings import Settings
 
 log = structlog.get_logger("seva.ratelimit")
 
@@ -199,3 +204,72 @@ class RedisLimiter:
 def wait_seconds(wait: float) -> int:
     """A wait as whole seconds for a message or ``Retry-After`` (never 0 for a refusal)."""
     return max(1, math.ceil(wait))
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The client as limits count it: its IP address as this app sees it (behind a proxy,
+    uvicorn's ``--proxy-headers`` and ``--forwarded-allow-ips`` make that the real client's).
+    An IPv6 client counts by its /64, the block one subscriber is given, so that it cannot
+    step around a limit by changing the address's last bits."""
+    host = connection.client.host if connection.client is not None else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedLogins:
+    """Wrong passwords counted per account and per client address; an attempt is refused
+    while either count is full.
+
+    The account count stops guessing one password from many addresses; the client count
+    stops one address trying one password on many accounts. Unknown accounts count like
+    known ones, so a refusal never tells whether a username exists. Only failures count,
+    and a successful login clears its account's count.
+    """
+
+    limiter: Limiter
+    per_account: Rate
+    per_client: Rate
+    kind: str
+    """Whose accounts (``official``, ``msdg``): usernames of two kinds never share a count;
+    the client count is shared by every kind."""
+
+    @classmethod
+    def from_settings(cls, limiter: Limiter, settings: Settings, kind: str) -> FailedLogins:
+        window = settings.login_window_seconds
+        return cls(
+            limiter,
+            per_account=Rate(settings.login_account_failures, window),
+            per_client=Rate(settings.login_client_failures, window),
+            kind=kind,
+        )
+
+    def _account(self, account: str) -> str:
+        return f"login:{self.kind}:{account}"
+
+    @staticmethod
+    def _client(client: str) -> str:
+        return f"login:client:{client}"
+
+    def wait(self, account: str, client: str) -> float:
+        """Seconds before this account may be tried from this client (0.0: now)."""
+        return max(
+            self.limiter.wait(self._account(account), self.per_account),
+            self.limiter.wait(self._client(client), self.per_client),
+        )
+
+    def failed(self, account: str, client: str) -> bool:
+        """Count a wrong password; True when it used up the last attempt allowed."""
+        self.limiter.hit(self._account(account), self.per_account)
+        self.limiter.hit(self._client(client), self.per_client)
+        return self.wait(account, client) > 0
+
+    def succeeded(self, account: str) -> None:
+        self.limiter.clear(self._account(account), self.per_account)

@@ -1,23 +1,42 @@
 """Officials' login for the kiosk and the console: a signed session cookie, roles checked
-per page, CSRF tokens on every form."""
+per page, CSRF tokens on every form.
+
+Guessing is limited (``ratelimit.FailedLogins``): a few wrong passwords for one username, or
+more from one client address, and that username or address is refused for a while, with a
+message saying how long. Every wrong password and every lock-out is in the audit log.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote
 
+import structlog
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from seva.deps import SessionDep
+from seva.deps import GatewayDep, SessionDep
+from seva.ratelimit import FailedLogins, client_address
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Official, Role
-from seva.web.i18n import ui
+from seva.web.i18n import register, ui
 from seva.web.templating import check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
+log = structlog.get_logger("seva.web.auth")
+
+register(
+    {
+        "login_locked": {
+            "en": "Too many wrong passwords. Logins are paused; try again in {minutes} minutes.",
+            "hi": "बहुत बार गलत पासवर्ड डाला गया। लॉग इन रोका गया है; {minutes} मिनट बाद फिर "
+            "कोशिश करें।",
+        },
+    }
+)
 
 
 class LoginRequired(Exception):
@@ -74,6 +93,7 @@ def login_page(request: Request, session: SessionDep, next: str = "/console") ->
 def login(
     request: Request,
     session: SessionDep,
+    gateway: GatewayDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
     csrf: Annotated[str, Form(max_length=100)] = "",
@@ -84,13 +104,28 @@ def login(
         return render(
             request, "login.html", {"next": target, "error": "Form expired, try again."}, 400
         )
-    official = tenancy.authenticate_official(session, username, password)
+    account = username.strip().lower()
+    client = client_address(request)
+    guard = FailedLogins.from_settings(gateway.limiter, gateway.settings, "official")
+    wait = guard.wait(account, client)
+    if wait:
+        log.warning("login.refused_locked", username=account, client=client)
+        minutes = max(1, math.ceil(wait / 60))
+        error = ui("login_locked", page_lang(request)).format(minutes=minutes)
+        return render(request, "login.html", {"next": target, "error": error}, 429)
+    official = tenancy.authenticate_official(session, account, password)
     if official is None:
+        known = tenancy.official_by_username(session, account)
+        locked = guard.failed(account, client)
+        tenancy.audit(session, "login_failed", official=known, username=account, client=client)
+        if locked:
+            tenancy.audit(session, "login_locked", official=known, username=account, client=client)
         error = ui("bad_login", page_lang(request))
         return render(request, "login.html", {"next": target, "error": error}, 401)
+    guard.succeeded(account)
     request.session.clear()
     request.session["official_id"] = official.id
-    tenancy.audit(session, "login", official=official)
+    tenancy.audit(session, "login", official=official, client=client)
     return RedirectResponse(target, status_code=303)
 
 
