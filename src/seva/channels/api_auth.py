@@ -2,30 +2,26 @@
 
 The token is an itsdangerous ``URLSafeTimedSerializer`` signature (salt ``citizen``) over the
 citizen's E.164 phone, valid for 30 days: stateless, so any node can check it, and changing
-``SEVA_SECRET_KEY`` logs every app out. Codes are throttled per phone (one per 30 seconds, ten
-an hour) because each one costs an SMS and an unthrottled endpoint is an SMS-pumping target.
+``SEVA_SECRET_KEY`` logs every app out. Codes are limited (``citizens.request_otp``: one per
+30 seconds and ten an hour per phone, and per client, per number range and per day) because
+each one costs an SMS and an unlimited endpoint is an SMS-pumping target.
 """
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from seva.citizens import service as citizens
 from seva.deps import GatewayDep
 
 TOKEN_SALT = "citizen"  # noqa: S105 - itsdangerous salt (a namespace), not a secret
 TOKEN_MAX_AGE = timedelta(days=30)
 OTP_PURPOSE = "app-login"
-OTP_GAP = timedelta(seconds=30)
-OTP_PER_HOUR = 10
 
 OTP_TEXT = {
     "en": "Seva login code: {code}. Valid for {minutes} minutes. Do not share it with anyone.",
@@ -55,28 +51,6 @@ def read_token(secret: str, token: str) -> str | None:
         return None
     phone = data.get("phone") if isinstance(data, dict) else None
     return phone if isinstance(phone, str) and phone.startswith("+") else None
-
-
-def otp_wait(session: Session, phone: str, now: datetime) -> int:
-    """Seconds before another code may be sent to ``phone`` (0: now). Codes for any purpose
-    count (the portal's too): the limit protects the phone, not one login form."""
-    last = citizens.last_otp_at(session, phone)
-    if last is not None and now - _aware(last) < OTP_GAP:
-        return _seconds(_aware(last) + OTP_GAP - now)
-    recent = citizens.recent_otp_times(
-        session, phone, since=now - timedelta(hours=1), limit=OTP_PER_HOUR
-    )
-    if len(recent) >= OTP_PER_HOUR:
-        return _seconds(_aware(recent[-1]) + timedelta(hours=1) - now)
-    return 0
-
-
-def _seconds(delta: timedelta) -> int:
-    return max(1, math.ceil(delta.total_seconds()))
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _unauthorized(message: str) -> HTTPException:

@@ -62,3 +62,14 @@ class OtpChallenge(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     created_at: Mapped[created]
+
+
+class OtpSendClaim(Base):
+    """When a code was last sent to each phone: every sender claims this row with one
+    conditional write before sending, so two requests at once cannot both send a code (a
+    read of ``otp_challenges`` followed by an insert let five of ten through)."""
+
+    __tablename__ = "otp_send_claims"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    last_sent_at: Mapped[datetime]
