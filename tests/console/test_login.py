@@ -6,19 +6,24 @@ from __future__ import annotations
 import re
 import statistics
 import time
+from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import select
+from sqlalchemy import func, select, update
+from typer.testing import CliRunner
 
 from seva.app import create_app
+from seva.cli import app as cli
+from seva.db.base import utcnow
 from seva.demo.seed import DEMO_PASSWORD, SeedReport
-from seva.gateway import Gateway
-from seva.settings import Settings
+from seva.gateway import Gateway, build_gateway
+from seva.settings import Settings, get_settings
 from seva.tenancy import service as tenancy
-from seva.tenancy.models import AuditEvent
+from seva.tenancy.models import AuditEvent, OfficialSession
 from seva.web.templating import LANG_COOKIE
 from tests.console.pages import csrf_of
 from tests.web.pages import alert
@@ -150,3 +155,124 @@ def test_a_successful_login_clears_the_accounts_failures(
     for _ in range(2):
         assert try_login(client, "food.admin", "wrong-password").status_code == 401
     assert try_login(client, "food.admin", DEMO_PASSWORD).status_code == 303
+
+
+SESSION_COOKIE = "seva_session"
+
+
+def logged_in(app: FastAPI, username: str) -> TestClient:
+    return logged_in_as(app, username, DEMO_PASSWORD)
+
+
+def logged_in_as(app: FastAPI, username: str, password: str) -> TestClient:
+    client = browser(app, "127.0.0.2")
+    assert try_login(client, username, password).status_code == 303
+    assert client.get("/console", follow_redirects=False).status_code == 200
+    return client
+
+
+def copy_of(client: TestClient, app: FastAPI) -> TestClient:
+    """Another browser (on another node's app) holding the same cookie."""
+    thief = browser(app, "127.0.0.66")
+    cookie = client.cookies.get(SESSION_COOKIE)
+    assert cookie
+    thief.cookies.set(SESSION_COOKIE, cookie)
+    return thief
+
+
+def is_logged_out(client: TestClient) -> bool:
+    response = client.get("/console", follow_redirects=False)
+    return response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+@pytest.fixture
+def other_node(settings: Settings, database_url: str) -> Iterator[FastAPI]:
+    """A second node: its own process state, the same database."""
+    node = build_gateway(settings, database_url=database_url)
+    yield create_app(settings, gateway=node)
+    node.close()
+
+
+def test_logging_out_ends_the_login_for_a_copied_cookie_on_every_node(
+    app: FastAPI, other_node: FastAPI, gateway: Gateway, seeded: SeedReport
+) -> None:
+    official = logged_in(app, "food.admin")
+    here, there = copy_of(official, app), copy_of(official, other_node)
+    assert not is_logged_out(here) and not is_logged_out(there)
+    page = official.get("/console")
+    out = official.post("/logout", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    assert out.status_code == 303
+    assert is_logged_out(official) and is_logged_out(here) and is_logged_out(there)
+    assert audit_actions(gateway)[-1] == ("logout", "", official_id(gateway, "food.admin"))
+
+
+def test_a_new_password_ends_every_login_of_the_official(
+    app: FastAPI, other_node: FastAPI, gateway: Gateway, seeded: SeedReport
+) -> None:
+    office, home = logged_in(app, "food.admin"), logged_in(other_node, "food.admin")
+    colleague = logged_in(app, "mcd.officer")
+    with gateway.session() as session:
+        official = tenancy.official_by_username(session, "food.admin")
+        assert official is not None
+        tenancy.set_password(session, official, "a-new-password-1")
+    assert is_logged_out(office) and is_logged_out(home)
+    assert not is_logged_out(colleague)
+    again = browser(app, "127.0.0.2")
+    assert try_login(again, "food.admin", DEMO_PASSWORD).status_code == 401
+    assert try_login(again, "food.admin", "a-new-password-1").status_code == 303
+
+
+def test_deactivation_ends_the_officials_logins(
+    app: FastAPI, gateway: Gateway, seeded: SeedReport
+) -> None:
+    client = logged_in(app, "mcd.officer")
+    with gateway.session() as session:
+        official = tenancy.official_by_username(session, "mcd.officer")
+        assert official is not None
+        tenancy.deactivate_official(session, official)
+    assert is_logged_out(client)
+    assert try_login(client, "mcd.officer", DEMO_PASSWORD).status_code == 401
+    with gateway.session() as session:
+        assert session.scalar(select(func.count()).select_from(OfficialSession)) == 0
+
+
+def test_an_expired_login_is_refused_and_dropped_at_the_next_login(
+    app: FastAPI, gateway: Gateway, seeded: SeedReport
+) -> None:
+    client = logged_in(app, "food.admin")
+    with gateway.session() as session:
+        session.execute(update(OfficialSession).values(expires_at=utcnow() - timedelta(minutes=1)))
+    assert is_logged_out(client)
+    logged_in(app, "food.admin")
+    with gateway.session() as session:
+        assert session.scalar(select(func.count()).select_from(OfficialSession)) == 1
+
+
+def test_the_cli_sets_a_password_and_deactivates_ending_logins(
+    app: FastAPI,
+    gateway: Gateway,
+    seeded: SeedReport,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SEVA_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        client = logged_in(app, "food.admin")
+        changed = runner.invoke(
+            cli, ["dept", "password", "food.admin", "--password", "new-pass-42"]
+        )
+        assert changed.exit_code == 0, changed.output
+        assert is_logged_out(client)
+        client = logged_in_as(app, "food.admin", "new-pass-42")
+        gone = runner.invoke(cli, ["dept", "deactivate", "food.admin"])
+        assert gone.exit_code == 0, gone.output
+        assert is_logged_out(client)
+        unknown = runner.invoke(cli, ["dept", "deactivate", "nobody.at.all"])
+        assert unknown.exit_code == 2
+    finally:
+        get_settings.cache_clear()
+    actions = [action for action, _, _ in audit_actions(gateway)]
+    assert actions[-2:] == ["login", "official_deactivated"]
+    assert "password_set" in actions

@@ -1,6 +1,10 @@
 """Officials' login for the kiosk and the console: a signed session cookie, roles checked
 per page, CSRF tokens on every form.
 
+A login is a row in the database (``tenancy.start_session``) whose random token the cookie
+carries; the cookie is signed but stateless, so it is the row that makes logging out, a new
+password or deactivation end the login on every node, copies of the cookie included.
+
 Guessing is limited (``ratelimit.FailedLogins``): a few wrong passwords for one username, or
 more from one client address, and that username or address is refused for a while, with a
 message saying how long. Every wrong password and every lock-out is in the audit log.
@@ -50,13 +54,20 @@ class RoleForbidden(Exception):
     pass
 
 
+SESSION_LOGIN = "official_login"
+"""The cookie key holding the login's token (``tenancy.start_session``)."""
+
+
 def current_official(request: Request, session: Session) -> Official | None:
-    official_id = request.session.get("official_id")
-    if official_id is None:
+    """The official whose login this browser holds, checked against the database on every
+    request: a login that was ended (logout, new password, deactivation) is gone on every
+    node at once, even for a copy of the cookie."""
+    token = request.session.get(SESSION_LOGIN)
+    if not isinstance(token, str):
         return None
-    official = tenancy.official_by_id(session, int(official_id))
-    if official is None or not official.active:
-        request.session.pop("official_id", None)
+    official = tenancy.official_for_session(session, token)
+    if official is None:
+        request.session.pop(SESSION_LOGIN, None)
         return None
     request.state.official = official
     return official
@@ -123,15 +134,26 @@ def login(
         error = ui("bad_login", page_lang(request))
         return render(request, "login.html", {"next": target, "error": error}, 401)
     guard.succeeded(account)
+    ended = request.session.get(SESSION_LOGIN)
+    if isinstance(ended, str):
+        tenancy.end_session(session, ended)
     request.session.clear()
-    request.session["official_id"] = official.id
+    request.session[SESSION_LOGIN] = tenancy.start_session(session, official)
     tenancy.audit(session, "login", official=official, client=client)
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+def logout(
+    request: Request, session: SessionDep, csrf: Annotated[str, Form(max_length=100)] = ""
+) -> Response:
     if check_csrf(request, csrf):
+        token = request.session.get(SESSION_LOGIN)
+        if isinstance(token, str):
+            official = tenancy.official_for_session(session, token)
+            tenancy.end_session(session, token)
+            if official is not None:
+                tenancy.audit(session, "logout", official=official)
         request.session.clear()
     return RedirectResponse("/", status_code=303)
 
