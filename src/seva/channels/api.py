@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from seva.applications import service as applications
@@ -31,6 +31,7 @@ from seva.channels.api_auth import (
     TOKEN_MAX_AGE,
     CitizenPhone,
     OptionalCitizenPhone,
+    bearer_token,
     issue_token,
 )
 from seva.channels.api_http import SmallBodyRoute
@@ -164,10 +165,26 @@ def verify_otp(gateway: GatewayDep, session: SessionDep, body: VerifyRequest) ->
         raise ApiError(401, "wrong_code", "the code is wrong or has expired", "code")
     citizens.get_or_create(session, phone, channel=CHANNEL)
     return TokenOut(
-        token=issue_token(secret, phone),
+        token=issue_token(session, phone),
         expires_in=int(TOKEN_MAX_AGE.total_seconds()),
         phone=phone,
     )
+
+
+@router.delete(
+    "/auth/token",
+    status_code=204,
+    summary="Log out: the bearer token stops working at once",
+    responses={401: {"description": "No valid token was sent."}},
+)
+def logout(
+    session: SessionDep,
+    phone: CitizenPhone,
+    token: Annotated[str | None, Depends(bearer_token)],
+) -> Response:
+    if token is not None:
+        citizens.revoke_token(session, token)
+    return Response(status_code=204)
 
 
 # -- catalogue ------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
-"""Citizen login for the app API: a one-time code by SMS, then a signed bearer token.
+"""Citizen login for the app API: a one-time code by SMS, then a bearer token.
 
-The token is an itsdangerous ``URLSafeTimedSerializer`` signature (salt ``citizen``) over the
-citizen's E.164 phone, valid for 30 days: stateless, so any node can check it, and changing
-``SEVA_SECRET_KEY`` logs every app out. Codes are limited (``citizens.request_otp``: one per
+The token is 32 random bytes, valid for 30 days. It carries nothing readable: the database
+keeps its SHA-256 with the phone it stands for and its expiry (``citizens.issue_token``), so
+any node can check it, ``DELETE /api/v1/auth/token`` (logout) revokes it everywhere at once,
+and a copy of the table lets no one in. Codes are limited (``citizens.request_otp``: one per
 30 seconds and ten an hour per phone, and per client, per number range and per day) because
 each one costs an SMS and an unlimited endpoint is an SMS-pumping target.
 """
@@ -10,16 +11,16 @@ each one costs an SMS and an unlimited endpoint is an SMS-pumping target.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException
 
-from seva.deps import GatewayDep
+from seva.citizens import service as citizens
+from seva.deps import SessionDep
 
-TOKEN_SALT = "citizen"  # noqa: S105 - itsdangerous salt (a namespace), not a secret
 TOKEN_MAX_AGE = timedelta(days=30)
 OTP_PURPOSE = "app-login"
 
@@ -35,37 +36,28 @@ _bearer = HTTPBearer(
 )
 
 
-def _serializer(secret: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt=TOKEN_SALT)
-
-
-def issue_token(secret: str, phone: str) -> str:
-    return _serializer(secret).dumps({"phone": phone})
-
-
-def read_token(secret: str, token: str) -> str | None:
-    """The phone a valid, unexpired token was issued to, else None."""
-    try:
-        data: Any = _serializer(secret).loads(token, max_age=int(TOKEN_MAX_AGE.total_seconds()))
-    except (SignatureExpired, BadSignature):
-        return None
-    phone = data.get("phone") if isinstance(data, dict) else None
-    return phone if isinstance(phone, str) and phone.startswith("+") else None
+def issue_token(session: Session, phone: str) -> str:
+    return citizens.issue_token(session, phone, ttl=TOKEN_MAX_AGE)
 
 
 def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": 'Bearer realm="citizen"'})
 
 
-def optional_citizen(
-    gateway: GatewayDep,
+def bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    return credentials.credentials if credentials is not None else None
+
+
+def optional_citizen(
+    session: SessionDep, token: Annotated[str | None, Depends(bearer_token)]
 ) -> str | None:
     """The logged-in citizen's phone, None without a token; a bad token is refused, not
     ignored, so an app never believes it is logged in when it is not."""
-    if credentials is None:
+    if token is None:
         return None
-    phone = read_token(gateway.settings.secret_key, credentials.credentials)
+    phone = citizens.token_phone(session, token)
     if phone is None:
         raise _unauthorized("the token is invalid or has expired; log in again")
     return phone

@@ -73,3 +73,16 @@ class OtpSendClaim(Base):
 
     phone: Mapped[str] = mapped_column(String(20), primary_key=True)
     last_sent_at: Mapped[datetime]
+
+
+class CitizenToken(Base):
+    """An app login. The bearer token is random and says nothing about its holder; only its
+    hash is kept, with the phone it stands for and its expiry, so that logging out revokes
+    it on every node and a copy of this table lets no one in."""
+
+    __tablename__ = "citizen_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[created]
+    expires_at: Mapped[datetime]

@@ -11,12 +11,19 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import structlog
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from seva.citizens.models import Citizen, Consent, OtpChallenge, OtpSendClaim, ProfileField
+from seva.citizens.models import (
+    Citizen,
+    CitizenToken,
+    Consent,
+    OtpChallenge,
+    OtpSendClaim,
+    ProfileField,
+)
 from seva.db.base import utcnow
 from seva.flows.schema import LANGUAGES
 from seva.ratelimit import Limiter, Rate, wait_seconds
@@ -341,3 +348,44 @@ def recent_otp_times(
             .limit(limit)
         )
     )
+
+
+# -- app logins ---------------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(
+    session: Session, phone: str, *, ttl: timedelta, now: datetime | None = None
+) -> str:
+    """A bearer token for ``phone``: 32 random bytes, kept only as a hash. The phone's
+    expired tokens are dropped on the way, so the table holds its live logins."""
+    now = now or utcnow()
+    session.execute(
+        delete(CitizenToken).where(CitizenToken.phone == phone, CitizenToken.expires_at <= now)
+    )
+    token = secrets.token_urlsafe(32)
+    session.add(
+        CitizenToken(
+            token_hash=_token_hash(token), phone=phone, created_at=now, expires_at=now + ttl
+        )
+    )
+    session.flush()
+    return token
+
+
+def token_phone(session: Session, token: str, *, now: datetime | None = None) -> str | None:
+    """The phone a live token stands for, else None (unknown, revoked or expired)."""
+    now = now or utcnow()
+    return session.scalar(
+        select(CitizenToken.phone).where(
+            CitizenToken.token_hash == _token_hash(token), CitizenToken.expires_at > now
+        )
+    )
+
+
+def revoke_token(session: Session, token: str) -> None:
+    """Log out: the token stops working at once, on every node."""
+    session.execute(delete(CitizenToken).where(CitizenToken.token_hash == _token_hash(token)))

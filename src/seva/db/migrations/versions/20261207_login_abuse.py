@@ -1,4 +1,4 @@
-"""login abuse: one-time-code send claims per phone, officials' sessions
+"""login abuse: one-time-code send claims per phone, officials' sessions, citizen tokens
 
 Revision ID: 7c41d0a9e2b5
 Revises: 3ed1c968dded
@@ -43,9 +43,22 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_official_sessions_official_id"), ["official_id"], unique=False
         )
+    op.create_table(
+        "citizen_tokens",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("phone", sa.String(length=20), nullable=False),
+        sa.Column("created_at", seva.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", seva.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_citizen_tokens")),
+    )
+    with op.batch_alter_table("citizen_tokens", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_citizen_tokens_phone"), ["phone"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("citizen_tokens", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_citizen_tokens_phone"))
+    op.drop_table("citizen_tokens")
     with op.batch_alter_table("official_sessions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_official_sessions_official_id"))
     op.drop_table("official_sessions")
