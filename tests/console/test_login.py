@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -21,10 +22,12 @@ from seva.cli import app as cli
 from seva.db.base import utcnow
 from seva.demo.seed import DEMO_PASSWORD, SeedReport
 from seva.gateway import Gateway, build_gateway
+from seva.ratelimit import RedisLimiter
 from seva.settings import Settings, get_settings
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import AuditEvent, OfficialSession
 from seva.web.templating import LANG_COOKIE
+from tests.conftest import REDIS_URL, need
 from tests.console.pages import csrf_of
 from tests.web.pages import alert
 
@@ -276,3 +279,26 @@ def test_the_cli_sets_a_password_and_deactivates_ending_logins(
     actions = [action for action, _, _ in audit_actions(gateway)]
     assert actions[-2:] == ["login", "official_deactivated"]
     assert "password_set" in actions
+
+
+def test_with_redis_two_nodes_count_the_same_failures(
+    settings: Settings, database_url: str, seeded: SeedReport
+) -> None:
+    """SEVA_REDIS_URL set: a guesser spreading tries over the nodes meets one count."""
+    shared = settings.model_copy(update={"redis_url": need(REDIS_URL, "SEVA_TEST_REDIS_URL")})
+    prefix = f"seva-test:{uuid.uuid4().hex}:"
+    nodes = [build_gateway(shared, database_url=database_url) for _ in range(2)]
+    try:
+        for node in nodes:
+            assert isinstance(node.limiter, RedisLimiter)
+            node.limiter = RedisLimiter(node.redis, prefix=prefix)
+        one, two = (browser(create_app(shared, gateway=node), "127.0.0.2") for node in nodes)
+        assert try_login(one, "food.admin", "guess-1").status_code == 401
+        assert try_login(two, "food.admin", "guess-2").status_code == 401
+        assert try_login(one, "food.admin", "guess-3").status_code == 401
+        assert try_login(two, "food.admin", DEMO_PASSWORD).status_code == 429
+    finally:
+        for name in nodes[0].redis.scan_iter(match=f"{prefix}*"):
+            nodes[0].redis.delete(name)
+        for node in nodes:
+            node.close()
