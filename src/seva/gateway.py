@@ -29,6 +29,7 @@ from seva.locker.signing import Signer
 from seva.locker.storage import storage_from_url
 from seva.messaging.intake import SendIntake
 from seva.outbound import Bulkheads, Outbound, UrlPolicy
+from seva.ratelimit import Limiter, MemoryLimiter, RedisLimiter
 from seva.rtc import service as rtc_service
 from seva.rtc.janus import JanusAdmin, JanusSfu
 from seva.rtc.signalling import Hub, RoomEvent
@@ -55,6 +56,8 @@ class Gateway:
     sip: Any = None
     """The SIP endpoint (``SipEndpoint``) when this process runs it."""
     """The demo's in-process SMSC simulator (``SmscSimulator``), when it runs here."""
+    limiter: Limiter = field(init=False)
+    """Login and one-time-code limits: in this process, or in Redis when it is configured."""
     send_intake: SendIntake = field(init=False)
     """Group commit of the department send API (``messaging.intake``)."""
     locker: Locker = field(init=False)
@@ -70,6 +73,7 @@ class Gateway:
     """Spoken prompts (espeak-ng, cached under ``SEVA_DATA_DIR/voice-cache``)."""
 
     def __post_init__(self) -> None:
+        self.limiter = RedisLimiter(self.redis) if self.redis is not None else MemoryLimiter()
         self.send_intake = SendIntake(self.db, on_commit=lambda: self.notify_sms())
         self.locker = Locker(
             storage=storage_from_url(self.settings.files_url, self.settings.data_dir / "files"),

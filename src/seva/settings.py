@@ -59,6 +59,20 @@ class Settings(BaseSettings):
     worker_threads: int = Field(default=100, ge=8, le=2000)
     """Threads for request handlers and blocking work in the web process (anyio's and
     asyncio's pools); the per-department cap keeps any one department to a few of them."""
+    login_account_failures: int = Field(default=5, ge=1)
+    """Wrong passwords for one account (officials, CSC operators, MSDG accounts) within
+    ``SEVA_LOGIN_WINDOW_SECONDS`` before its logins are refused for a while."""
+    login_client_failures: int = Field(default=30, ge=1)
+    """Wrong passwords from one client address, whatever the account, within the window."""
+    login_window_seconds: int = Field(default=900, ge=10)
+    otp_client_limit: int = Field(default=10, ge=1)
+    """One-time codes one client address may ask for in 15 minutes (to any numbers)."""
+    otp_prefix_limit: int = Field(default=100, ge=1)
+    """Codes an hour to numbers sharing their first ``SEVA_OTP_PREFIX_DIGITS`` digits (E.164
+    without the +): SMS-pumping fraud sends codes across one premium number range."""
+    otp_prefix_digits: int = Field(default=7, ge=3, le=15)
+    otp_daily_limit: int = Field(default=100_000, ge=1)
+    """Codes the whole gateway sends in 24 hours: the ceiling on what an abuse can cost."""
 
     smsc: str = ""
     """Operator SMSC binds, one ``smpp://system_id:password@host:port?…`` URL per route

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import time
+import base64
+import secrets
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from sqlalchemy import select, update
 
+from seva.citizens import service as citizens
+from seva.citizens.models import CitizenToken
+from seva.db.base import utcnow
 from seva.demo.seed import DEMO_CITIZEN, SeedReport
 from seva.gateway import Gateway
 from tests.api.helpers import bearer, error_of, last_code, login, outbox
@@ -104,17 +108,44 @@ def test_protected_endpoints_want_a_valid_unexpired_token(
     token = login(client, gateway, DEMO_CITIZEN)
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     assert client.get("/api/v1/me", headers=bearer(tampered)).status_code == 401
+    made_up = secrets.token_urlsafe(32)
+    assert client.get("/api/v1/me", headers=bearer(made_up)).status_code == 401
 
-    other_secret = URLSafeTimedSerializer("another-secret", salt="citizen").dumps({"phone": PHONE})
-    assert client.get("/api/v1/me", headers=bearer(other_secret)).status_code == 401
-
-    class Backdated(TimestampSigner):
-        def get_timestamp(self) -> int:
-            return int(time.time() - timedelta(days=31).total_seconds())
-
-    old = URLSafeTimedSerializer(
-        gateway.settings.secret_key, salt="citizen", signer=Backdated
-    ).dumps({"phone": DEMO_CITIZEN})
-    expired = client.get("/api/v1/me", headers=bearer(old))
+    with gateway.session() as session:
+        session.execute(
+            update(CitizenToken)
+            .where(CitizenToken.phone == DEMO_CITIZEN)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    expired = client.get("/api/v1/me", headers=bearer(token))
     assert expired.status_code == 401
     assert "expired" in error_of(expired)["message"]
+
+
+def test_the_token_says_nothing_about_the_citizen(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    """Before, the token was the phone number in signed base64 that anyone could read."""
+    token = login(client, gateway, DEMO_CITIZEN)
+    digits = DEMO_CITIZEN.lstrip("+")
+    decoded = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    assert digits not in token and digits.encode() not in decoded
+    with gateway.session() as session:
+        stored = session.scalars(select(CitizenToken.token_hash)).all()
+    assert token not in stored  # only a hash of it is kept
+
+
+def test_logging_out_revokes_the_token_everywhere(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    token = login(client, gateway, DEMO_CITIZEN)
+    with gateway.session() as session:  # the same citizen logged in on another phone
+        other_device = citizens.issue_token(session, DEMO_CITIZEN, ttl=timedelta(days=1))
+    assert client.delete("/api/v1/auth/token").status_code == 401
+    out = client.delete("/api/v1/auth/token", headers=bearer(token))
+    assert out.status_code == 204
+    refused = client.get("/api/v1/me", headers=bearer(token))
+    assert refused.status_code == 401
+    assert error_of(refused)["code"] == "unauthorized"
+    assert client.delete("/api/v1/auth/token", headers=bearer(token)).status_code == 401
+    assert client.get("/api/v1/me", headers=bearer(other_device)).status_code == 200

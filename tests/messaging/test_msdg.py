@@ -357,6 +357,7 @@ def test_success_reply_refuses_an_id_clients_cannot_parse(message_id: str) -> No
         (417, "417,OTP message can be sent to at most two numbers"),
         (418, "418,Daily Limit Exceeded"),
         (419, "419,Invalid or empty message content"),
+        (421, "421,Too many failed logins, try again later"),
         (423, "423,Template ID missing or not matching"),
     ],
 )

@@ -11,10 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from seva.messaging import service as messaging
+from seva.tenancy.models import AuditEvent
 from seva.tenancy.service import department_by_code
 
 USERNAME = "food-msdg"
@@ -219,6 +221,29 @@ def test_the_daily_limit_is_418_and_costs_nothing(
         msdg_client, request_fields(service_type="bulkmsg", numbers="9811000001,9811000002")
     ).startswith("418,")
     assert SUCCESS.fullmatch(post(msdg_client, request_fields()))
+
+
+def test_wrong_passwords_pause_the_account_with_421(
+    msdg_client: TestClient, gateway: Gateway
+) -> None:
+    """Five wrong passwords (SEVA_LOGIN_ACCOUNT_FAILURES) pause the account for every
+    client, right password or not, and each failure is audited."""
+    for _ in range(5):
+        assert post(msdg_client, request_fields(password="guess")).startswith("401,")
+    paused = post(msdg_client, request_fields())
+    assert paused == "421,Too many failed logins, try again later"
+    elsewhere = TestClient(msdg_client.app, client=("127.0.0.7", 40000))
+    assert post(elsewhere, request_fields()).startswith("421,")
+    with gateway.session() as session:
+        food = department_by_code(session, "FOOD")
+        assert food is not None
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.action.startswith("msdg_login"))
+        ).all()
+        assert [row.action for row in rows] == ["msdg_login_failed"] * 5 + ["msdg_login_locked"]
+        assert {(row.department_id, row.detail["username"]) for row in rows} == {
+            (food.id, USERNAME)
+        }
 
 
 def test_a_nul_character_is_refused_even_with_a_valid_key(msdg_client: TestClient) -> None:

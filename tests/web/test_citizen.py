@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from seva.citizens import service as citizens
 from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
 from seva.gateway import Gateway
 from seva.messaging import service as messaging
+from seva.web.templating import LANG_COOKIE
 from tests.web.pages import alert, answer, csrf_of, field, final_answer, last_code
 
 PHONE = "+919811000201"
@@ -69,6 +72,31 @@ def test_a_second_code_within_30_seconds_is_refused(
     with gateway.session() as session:
         count = len(messaging.inbox(session, PHONE))
     assert count == 1  # the phone got one SMS, not three
+
+
+def test_one_browser_asking_codes_for_many_numbers_is_told_to_wait(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    """Ten codes in 15 minutes from one address (SEVA_OTP_CLIENT_LIMIT), to any numbers."""
+    for n in range(10):
+        assert send_code(client, f"+9198110003{n:02d}") == 303
+    page = client.get("/citizen/login?change=1")
+    refused = client.post(
+        "/citizen/login", data={"csrf": field(page.text, "csrf"), "phone": "+919811000399"}
+    )
+    assert refused.status_code == 429
+    message = alert(refused.text) or ""
+    assert re.fullmatch(
+        r"Too many codes have been asked for from here\. Please try again in \d+ minutes\.",
+        message,
+    ), message
+    client.cookies.set(LANG_COOKIE, "hi")
+    again = client.post(
+        "/citizen/login", data={"csrf": field(page.text, "csrf"), "phone": "+919811000399"}
+    )
+    assert "यहाँ से बहुत सारे कोड माँगे गए हैं" in (alert(again.text) or "")
+    with gateway.session() as session:
+        assert messaging.inbox(session, "+919811000399") == []
 
 
 def test_bad_number_and_missing_csrf(client: TestClient, seeded: SeedReport) -> None:

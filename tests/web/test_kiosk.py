@@ -176,3 +176,23 @@ def test_next_citizen_cancels_an_open_service(
     bind_citizen(client, gateway, "+919811000302")
     page = client.get(COMPLAINT).text
     assert "<legend>What is the problem</legend>" in page  # a fresh start, not the last answers
+
+
+def test_a_counter_asking_codes_for_many_numbers_is_told_to_wait(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    official_login(client, "csc.laxminagar")
+    csrf = csrf_of(client, "/kiosk")
+    for n in range(10):
+        sent = client.post(
+            "/kiosk/citizen",
+            data={"csrf": csrf, "phone": f"+9198110004{n:02d}"},
+            follow_redirects=False,
+        )
+        assert sent.status_code == 303
+    refused = client.post("/kiosk/citizen", data={"csrf": csrf, "phone": "+919811000499"})
+    assert refused.status_code == 429
+    assert (alert(refused.text) or "").startswith(
+        "Too many codes have been asked for from here. Please try again in "
+    )
+    assert actions(gateway)[-1] == ("otp_refused", "+919811000499")

@@ -17,24 +17,22 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from seva.applications import service as applications
 from seva.applications.router import ApplicationOut, application_out
 from seva.channels.api_auth import (
-    OTP_GAP,
     OTP_PURPOSE,
     OTP_TEXT,
     TOKEN_MAX_AGE,
     CitizenPhone,
     OptionalCitizenPhone,
+    bearer_token,
     issue_token,
-    otp_wait,
 )
 from seva.channels.api_http import SmallBodyRoute
 from seva.channels.api_schemas import (
@@ -65,8 +63,8 @@ from seva.channels.app_session import (
 from seva.channels.numbers import msisdn
 from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
+from seva.citizens.service import OTP_GAP
 from seva.dashboard import metrics
-from seva.db.base import utcnow
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError, error_body
 from seva.flows import service as services
@@ -74,6 +72,7 @@ from seva.flows.models import Service
 from seva.flows.schema import LANGUAGES
 from seva.gateway import Gateway
 from seva.messaging.service import queue_sms
+from seva.ratelimit import client_address
 from seva.tenancy import service as tenancy
 
 MAX_LISTED = 200
@@ -102,37 +101,52 @@ def _language(lang: str) -> str:
 # -- login ----------------------------------------------------------------------------------
 
 
+OTP_REFUSALS = {
+    "phone": "a code was sent to this number recently; try again in {wait} s",
+    "phone_hour": "this number has had its codes for the hour; try again in {wait} s",
+    "client": "too many codes were asked for from this address; try again in {wait} s",
+    "prefix": "too many codes went to numbers like this one; try again in {wait} s",
+    "gateway": "the gateway has sent all the codes it may today; try again in {wait} s",
+}
+"""Messages for the app's developer; the app shows its own words from the error code."""
+
+
 @router.post(
     "/auth/otp",
     response_model=OtpSent,
     status_code=202,
     summary="Send a one-time login code by SMS",
-    responses={429: {"description": "A code was sent moments ago; see Retry-After."}},
+    responses={
+        429: {
+            "description": "Not now: a code went to this number moments ago, or a limit per "
+            "client address, number range or day is reached; see Retry-After."
+        }
+    },
 )
-def send_otp(gateway: GatewayDep, session: SessionDep, body: OtpRequest) -> OtpSent | JSONResponse:
+def send_otp(
+    gateway: GatewayDep, session: SessionDep, request: Request, body: OtpRequest
+) -> OtpSent | JSONResponse:
     phone = _phone(gateway, body.phone)
-    now = utcnow()
-    wait = otp_wait(session, phone, now)
-    if wait:
+    settings = gateway.settings
+    issued = citizens.request_otp(
+        session,
+        gateway.limiter,
+        settings,
+        phone,
+        OTP_PURPOSE,
+        client=client_address(request),
+    )
+    if isinstance(issued, citizens.OtpRefused):
+        wait = issued.wait_seconds
         return JSONResponse(
-            error_body(
-                "too_many_requests", f"a code was sent recently; try again in {wait} s", "phone"
-            ),
+            error_body("too_many_requests", OTP_REFUSALS[issued.reason].format(wait=wait), "phone"),
             status_code=429,
             headers={"Retry-After": str(wait)},
         )
-    ttl = gateway.settings.otp_ttl_seconds
-    code = citizens.issue_otp(
-        session,
-        phone,
-        OTP_PURPOSE,
-        secret=gateway.settings.secret_key,
-        ttl=timedelta(seconds=ttl),
-        now=now,
-    )
+    ttl = settings.otp_ttl_seconds
     known = citizens.find(session, phone)
     lang = known.language if known is not None and known.language in OTP_TEXT else "en"
-    text = OTP_TEXT[lang].format(code=code, minutes=max(1, ttl // 60))
+    text = OTP_TEXT[lang].format(code=issued, minutes=max(1, ttl // 60))
     queue_sms(session, to_phone=phone, text=text, kind="otp")
     return OtpSent(phone=phone, expires_in=ttl, retry_after=int(OTP_GAP.total_seconds()))
 
@@ -151,10 +165,26 @@ def verify_otp(gateway: GatewayDep, session: SessionDep, body: VerifyRequest) ->
         raise ApiError(401, "wrong_code", "the code is wrong or has expired", "code")
     citizens.get_or_create(session, phone, channel=CHANNEL)
     return TokenOut(
-        token=issue_token(secret, phone),
+        token=issue_token(session, phone),
         expires_in=int(TOKEN_MAX_AGE.total_seconds()),
         phone=phone,
     )
+
+
+@router.delete(
+    "/auth/token",
+    status_code=204,
+    summary="Log out: the bearer token stops working at once",
+    responses={401: {"description": "No valid token was sent."}},
+)
+def logout(
+    session: SessionDep,
+    phone: CitizenPhone,
+    token: Annotated[str | None, Depends(bearer_token)],
+) -> Response:
+    if token is not None:
+        citizens.revoke_token(session, token)
+    return Response(status_code=204)
 
 
 # -- catalogue ------------------------------------------------------------------------------

@@ -19,14 +19,14 @@ from __future__ import annotations
 import secrets
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from seva.channels.render import final_answer
 from seva.citizens import service as citizens
-from seva.db.base import utcnow
+from seva.citizens.service import OtpRefused
 from seva.flows.answers import clean
 from seva.flows.events import Choice, Say
 from seva.flows.models import Service
@@ -35,6 +35,8 @@ from seva.flows.schema import ApplyStep
 from seva.flows.service import definition_of, service_by_id
 from seva.flows.store import Dialogue
 from seva.messaging import service as messaging
+from seva.ratelimit import Limiter
+from seva.settings import Settings
 
 WEB = "web"
 KIOSK = "kiosk"
@@ -43,8 +45,6 @@ MAX_ANSWER = 1600
 
 OTP_PURPOSE_PORTAL = "citizen_login"
 OTP_PURPOSE_KIOSK = "kiosk"
-OTP_PAUSE = timedelta(seconds=30)
-"""No second code to the same phone within this time, whichever page asks."""
 
 
 class NothingToAnswer(LookupError):
@@ -282,12 +282,6 @@ class CodeSent:
     phone: str
 
 
-@dataclass(frozen=True, slots=True)
-class CodeRefused:
-    wait_seconds: int
-    """How long until a new code may be sent to this phone."""
-
-
 PORTAL_OTP_TEXT = {
     "en": "Seva OTP {code}. Valid {minutes} minutes. Do not share.",
     "hi": "सेवा OTP {code}। {minutes} मिनट तक मान्य। किसी को न बताएँ।",
@@ -306,25 +300,23 @@ KIOSK_OTP_TEXT = {
 
 def send_code(
     session: Session,
+    limiter: Limiter,
+    settings: Settings,
     phone: str,
     *,
     purpose: str,
-    secret: str,
-    ttl_seconds: int,
+    client: str,
     lang: str,
     operator: str = "",
     now: datetime | None = None,
-) -> CodeSent | CodeRefused:
+) -> CodeSent | OtpRefused:
     """Issue a one-time code and queue it to ``phone`` as an OTP SMS, in the citizen's own
-    language when the registry knows it; refused within ``OTP_PAUSE`` of the last code."""
-    now = now or utcnow()
-    last = citizens.last_otp_at(session, phone)
-    if last is not None and now - last < OTP_PAUSE:
-        wait = OTP_PAUSE - (now - last)
-        return CodeRefused(wait_seconds=max(1, int(wait.total_seconds() + 0.999)))
-    code = citizens.issue_otp(
-        session, phone, purpose, secret=secret, ttl=timedelta(seconds=ttl_seconds), now=now
-    )
+    language when the registry knows it; refused as ``citizens.request_otp`` decides (per
+    phone, per client address, per number range, per day)."""
+    code = citizens.request_otp(session, limiter, settings, phone, purpose, client=client, now=now)
+    if isinstance(code, OtpRefused):
+        return code
+    ttl_seconds = settings.otp_ttl_seconds
     known = citizens.find(session, phone)
     language = known.language if known is not None and known.language else lang
     texts = KIOSK_OTP_TEXT if purpose == OTP_PURPOSE_KIOSK else PORTAL_OTP_TEXT

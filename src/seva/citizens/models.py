@@ -62,3 +62,27 @@ class OtpChallenge(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     created_at: Mapped[created]
+
+
+class OtpSendClaim(Base):
+    """When a code was last sent to each phone: every sender claims this row with one
+    conditional write before sending, so two requests at once cannot both send a code (a
+    read of ``otp_challenges`` followed by an insert let five of ten through)."""
+
+    __tablename__ = "otp_send_claims"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    last_sent_at: Mapped[datetime]
+
+
+class CitizenToken(Base):
+    """An app login. The bearer token is random and says nothing about its holder; only its
+    hash is kept, with the phone it stands for and its expiry, so that logging out revokes
+    it on every node and a copy of this table lets no one in."""
+
+    __tablename__ = "citizen_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[created]
+    expires_at: Mapped[datetime]

@@ -1,18 +1,35 @@
-"""Registry functions: find-or-create by phone, language, profile fields with consent, OTP."""
+"""Registry functions: find-or-create by phone, language, profile fields with consent, and
+one-time codes with the limits on sending them."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
-from sqlalchemy import exists, select
+import structlog
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from seva.citizens.models import Citizen, Consent, OtpChallenge, ProfileField
+from seva.citizens.models import (
+    Citizen,
+    CitizenToken,
+    Consent,
+    OtpChallenge,
+    OtpSendClaim,
+    ProfileField,
+)
 from seva.db.base import utcnow
 from seva.flows.schema import LANGUAGES
+from seva.ratelimit import Limiter, Rate, wait_seconds
+from seva.settings import Settings
+
+log = structlog.get_logger("seva.citizens")
 
 OTP_MAX_ATTEMPTS = 5
 
@@ -126,6 +143,59 @@ def _hash(code: str, phone: str, secret: str) -> str:
     return hmac.new(secret.encode(), f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
+OTP_GAP = timedelta(seconds=30)
+"""No second code to one phone within this time, whichever channel asks."""
+OTP_PER_HOUR = 10
+"""Codes one phone may be sent in any hour."""
+OTP_CLIENT_WINDOW = 15 * 60
+OTP_PREFIX_WINDOW = 60 * 60
+OTP_GATEWAY_WINDOW = 24 * 60 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class OtpRefused:
+    """Why no code was sent, and how long until one may be."""
+
+    reason: Literal["phone", "phone_hour", "client", "prefix", "gateway"]
+    """``phone``: a code went to this phone moments ago; ``phone_hour``: it has had its
+    codes for the hour; ``client``: this client asked for too many codes, to any numbers;
+    ``prefix``: too many went to numbers sharing this one's leading digits; ``gateway``: the
+    gateway sent its daily ceiling."""
+    wait_seconds: int
+
+
+def phone_otp_refusal(session: Session, phone: str, now: datetime) -> OtpRefused | None:
+    """Whether the per-phone rule (``OTP_GAP``, ``OTP_PER_HOUR``) refuses a code now; a read
+    only, so a quick second click is answered without counting against any other limit.
+    ``issue_otp`` applies the rule again atomically."""
+    last = session.scalar(select(OtpSendClaim.last_sent_at).where(OtpSendClaim.phone == phone))
+    if last is not None and now - last < OTP_GAP:
+        return OtpRefused("phone", _seconds(last + OTP_GAP - now))
+    recent = recent_otp_times(session, phone, since=now - timedelta(hours=1), limit=OTP_PER_HOUR)
+    if len(recent) >= OTP_PER_HOUR:
+        return OtpRefused("phone_hour", _seconds(recent[-1] + timedelta(hours=1) - now))
+    return None
+
+
+def _seconds(delta: timedelta) -> int:
+    return wait_seconds(delta.total_seconds())
+
+
+def _claim_send(session: Session, phone: str, now: datetime) -> bool:
+    """Take the right to send ``phone`` a code: one conditional upsert, which only one of
+    any number of concurrent requests wins. PostgreSQL makes the others wait on the row and
+    re-check the condition once the winner commits; SQLite has one writer at a time."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    row = insert(OtpSendClaim).values(phone=phone, last_sent_at=now)
+    claim = row.on_conflict_do_update(
+        index_elements=[OtpSendClaim.phone],
+        set_={"last_sent_at": row.excluded.last_sent_at},
+        where=OtpSendClaim.last_sent_at <= now - OTP_GAP,
+    ).returning(OtpSendClaim.phone)
+    return session.execute(claim).first() is not None
+
+
 def issue_otp(
     session: Session,
     phone: str,
@@ -134,25 +204,103 @@ def issue_otp(
     secret: str,
     ttl: timedelta,
     now: datetime | None = None,
-) -> str:
-    """A fresh 6-digit code; earlier open codes for the same purpose stop working."""
+) -> str | OtpRefused:
+    """A fresh 6-digit code, unless the per-phone rule refuses it; earlier open codes for the
+    same purpose stop working. Safe under concurrency: of many requests at once for one
+    phone, one gets a code and the others are refused."""
     now = now or utcnow()
-    for old in session.scalars(
-        select(OtpChallenge).where(
+    refused = phone_otp_refusal(session, phone, now)
+    if refused is not None:
+        return refused
+    if not _claim_send(session, phone, now):
+        return phone_otp_refusal(session, phone, now) or OtpRefused("phone", 1)
+    session.execute(
+        update(OtpChallenge)
+        .where(
             OtpChallenge.phone == phone,
             OtpChallenge.purpose == purpose,
             OtpChallenge.used_at.is_(None),
         )
-    ):
-        old.used_at = now
+        .values(used_at=now)
+    )
     code = f"{secrets.randbelow(1_000_000):06d}"
     session.add(
         OtpChallenge(
-            phone=phone, purpose=purpose, code_hash=_hash(code, phone, secret), expires_at=now + ttl
+            phone=phone,
+            purpose=purpose,
+            code_hash=_hash(code, phone, secret),
+            expires_at=now + ttl,
+            created_at=now,
         )
     )
     session.flush()
     return code
+
+
+def request_otp(
+    session: Session,
+    limiter: Limiter,
+    settings: Settings,
+    phone: str,
+    purpose: str,
+    *,
+    client: str,
+    now: datetime | None = None,
+) -> str | OtpRefused:
+    """A code for ``phone`` asked for by ``client`` (an address), within every limit: the
+    per-phone rule, then codes per client, per number range (SMS-pumping fraud asks for codes
+    to many numbers of one premium range) and for the whole gateway a day.
+
+    Each code costs an SMS, so these endpoints are what an abuser would aim at. The range is
+    the first ``SEVA_OTP_PREFIX_DIGITS`` digits of the E.164 number.
+    """
+    now = now or utcnow()
+    refused = phone_otp_refusal(session, phone, now)
+    if refused is None:
+        refused = _over_limits(limiter, settings, phone, client, now.timestamp())
+    if refused is None:
+        issued = issue_otp(
+            session,
+            phone,
+            purpose,
+            secret=settings.secret_key,
+            ttl=timedelta(seconds=settings.otp_ttl_seconds),
+            now=now,
+        )
+        if isinstance(issued, str):
+            return issued
+        refused = issued
+    log.warning(
+        "otp.refused",
+        reason=refused.reason,
+        client=client,
+        prefix=number_range(phone, settings.otp_prefix_digits),
+    )
+    return refused
+
+
+def number_range(phone: str, digits: int) -> str:
+    """The leading ``digits`` digits of an E.164 number (country code included)."""
+    return phone.lstrip("+")[:digits]
+
+
+def _over_limits(
+    limiter: Limiter, settings: Settings, phone: str, client: str, now: float
+) -> OtpRefused | None:
+    checks: list[tuple[Literal["client", "prefix", "gateway"], str, Rate]] = [
+        ("client", f"otp:client:{client}", Rate(settings.otp_client_limit, OTP_CLIENT_WINDOW)),
+        (
+            "prefix",
+            f"otp:prefix:{number_range(phone, settings.otp_prefix_digits)}",
+            Rate(settings.otp_prefix_limit, OTP_PREFIX_WINDOW),
+        ),
+        ("gateway", "otp:gateway", Rate(settings.otp_daily_limit, OTP_GATEWAY_WINDOW)),
+    ]
+    for reason, key, rate in checks:
+        wait = limiter.hit(key, rate, now=now)
+        if wait:
+            return OtpRefused(reason, wait_seconds(wait))
+    return None
 
 
 def verify_otp(
@@ -202,12 +350,42 @@ def recent_otp_times(
     )
 
 
-def last_otp_at(session: Session, phone: str) -> datetime | None:
-    """When the newest code for ``phone`` was issued (any purpose): pages refuse to send
-    another within a few seconds, so nobody can flood a phone with SMS."""
-    return session.scalar(
-        select(OtpChallenge.created_at)
-        .where(OtpChallenge.phone == phone)
-        .order_by(OtpChallenge.id.desc())
-        .limit(1)
+# -- app logins ---------------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(
+    session: Session, phone: str, *, ttl: timedelta, now: datetime | None = None
+) -> str:
+    """A bearer token for ``phone``: 32 random bytes, kept only as a hash. The phone's
+    expired tokens are dropped on the way, so the table holds its live logins."""
+    now = now or utcnow()
+    session.execute(
+        delete(CitizenToken).where(CitizenToken.phone == phone, CitizenToken.expires_at <= now)
     )
+    token = secrets.token_urlsafe(32)
+    session.add(
+        CitizenToken(
+            token_hash=_token_hash(token), phone=phone, created_at=now, expires_at=now + ttl
+        )
+    )
+    session.flush()
+    return token
+
+
+def token_phone(session: Session, token: str, *, now: datetime | None = None) -> str | None:
+    """The phone a live token stands for, else None (unknown, revoked or expired)."""
+    now = now or utcnow()
+    return session.scalar(
+        select(CitizenToken.phone).where(
+            CitizenToken.token_hash == _token_hash(token), CitizenToken.expires_at > now
+        )
+    )
+
+
+def revoke_token(session: Session, token: str) -> None:
+    """Log out: the token stops working at once, on every node."""
+    session.execute(delete(CitizenToken).where(CitizenToken.token_hash == _token_hash(token)))

@@ -107,6 +107,40 @@ def add_official(
     console.print(f"[green]{username} ({role.value}) added to {code}[/green]")
 
 
+@app.command("password")
+def set_password(
+    username: str,
+    password: str = typer.Option(
+        ..., "--password", prompt=True, hide_input=True, confirmation_prompt=True
+    ),
+) -> None:
+    """Give official USERNAME a new password; their open logins end."""
+    try:
+        with session() as s:
+            official = tenancy.official_by_username(s, username)
+            if official is None:
+                raise tenancy.TenancyError(f"no official {username}")
+            tenancy.set_password(s, official, password)
+            tenancy.audit(s, "password_set", official=official, by="cli")
+    except tenancy.TenancyError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"[green]new password set for {username}; their logins have ended[/green]")
+
+
+@app.command("deactivate")
+def deactivate(username: str) -> None:
+    """Stop official USERNAME logging in; their open logins end at once."""
+    with session() as s:
+        official = tenancy.official_by_username(s, username)
+        if official is None:
+            err.print(f"[red]no official {username}[/red]")
+            raise typer.Exit(2)
+        tenancy.deactivate_official(s, official)
+        tenancy.audit(s, "official_deactivated", official=official, by="cli")
+    console.print(f"[green]{username} deactivated; their logins have ended[/green]")
+
+
 @app.command("dataset")
 def upload_dataset(
     code: str,

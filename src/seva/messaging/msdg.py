@@ -40,7 +40,9 @@ the field read the code as the text before the first comma, the first three char
 by searching for it, and all three work with that shape. Codes 401-416 and 418 and their
 messages are the documented ones. The published list stops at 418; Seva gives 417 to
 more than two numbers for an OTP and 423 to a missing or unknown template ID, and uses
-419 and 420 for problems MSDG has no code for. The documented 407 is "Network Error on
+419 and 420 for problems MSDG has no code for, and 421 for an account or client refused
+for a while after too many wrong passwords (a 401 would tell a client whose password is
+right that it is wrong). The documented 407 is "Network Error on
 SMSC", which clients retry, so reusing it for empty content would make them resend a
 message that can never go out.
 """
@@ -96,6 +98,7 @@ class MsdgCode(IntEnum):
     DAILY_LIMIT_EXCEEDED = 418
     INVALID_CONTENT = 419
     INVALID_PARAMETER = 420
+    LOGIN_PAUSED = 421
     TEMPLATE_MISMATCH = 423
 
 
@@ -122,6 +125,7 @@ _MESSAGES: Mapping[int, str] = {
     MsdgCode.DAILY_LIMIT_EXCEEDED: "Daily Limit Exceeded",
     MsdgCode.INVALID_CONTENT: "Invalid or empty message content",
     MsdgCode.INVALID_PARAMETER: "Invalid or missing request parameter",
+    MsdgCode.LOGIN_PAUSED: "Too many failed logins, try again later",
     MsdgCode.TEMPLATE_MISMATCH: "Template ID missing or not matching",
 }
 

@@ -12,7 +12,9 @@ treat any other HTTP status as a network failure and retry. The message ID is Se
 ID, which the JSON API's ``GET /api/v1/batches/{id}`` reports on.
 
 Checks run in the order a client most needs to hear about them: the request's shape
-(``msdg.parse_request``), the account (401), its secure key (415 when none is set, 416 when
+(``msdg.parse_request``), the account (401; 421 while the account or the client address is
+paused after too many wrong passwords, counted as the officials' login counts them), its
+secure key (415 when none is set, 416 when
 the key does not match), the sender ID (412), the numbers (406), then the queue's own
 refusals: quota 418, DLT template 423, content 419.
 """
@@ -42,6 +44,8 @@ from seva.messaging.models import DltHeader, SmsAccount
 from seva.messaging.msdg import MsdgCode, MsdgError, MsdgRequest
 from seva.messaging.router import wake_after_commit
 from seva.messaging.service import Send, SendRefused, stored_password_hash
+from seva.ratelimit import FailedLogins, client_address
+from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
 
 log = structlog.get_logger("seva.messaging.msdg")
@@ -158,6 +162,7 @@ def _handle(
     background: BackgroundTasks,
     form: PostedForm,
     *,
+    client: str,
     dlt: bool,
 ) -> PlainTextResponse:
     if form.problem == "oversized":
@@ -175,6 +180,9 @@ def _handle(
         if name.strip().lower() == "content":
             raw_content = value
 
+    guard = FailedLogins.from_settings(gateway.limiter, gateway.settings, "msdg")
+    if guard.wait(request.username, client):
+        return _error(session, MsdgCode.LOGIN_PAUSED, "login paused", request.username)
     account = session.scalar(select(SmsAccount).where(SmsAccount.msdg_username == request.username))
     department = session.get(Department, account.department_id) if account else None
     if (
@@ -186,7 +194,19 @@ def _handle(
             stored_password_hash(request.password_sha1), account.msdg_password_hash
         )
     ):
-        return _error(session, MsdgCode.CREDENTIALS_ERROR, "credentials", request.username)
+        locked = guard.failed(request.username, client)
+        reply = _error(session, MsdgCode.CREDENTIALS_ERROR, "credentials", request.username)
+        department_id = account.department_id if account is not None else None
+        for action in ["msdg_login_failed"] + (["msdg_login_locked"] if locked else []):
+            tenancy.audit(
+                session,
+                action,
+                department_id=department_id,
+                username=request.username[:64],
+                client=client,
+            )
+        return reply
+    guard.succeeded(request.username)
     if not account.msdg_secure_key:
         return _error(session, MsdgCode.SECURE_KEY_NOT_AVAILABLE, "no key", request.username)
     if not msdg.verify_key(request, account.msdg_secure_key, raw_content):
@@ -261,8 +281,9 @@ def send_dlt(
     session: SessionDep,
     background: BackgroundTasks,
     form: FormFields,
+    http: Request,
 ) -> PlainTextResponse:
-    return _handle(gateway, session, background, form, dlt=True)
+    return _handle(gateway, session, background, form, client=client_address(http), dlt=True)
 
 
 @router.post(
@@ -284,5 +305,6 @@ def send_legacy(
     session: SessionDep,
     background: BackgroundTasks,
     form: FormFields,
+    http: Request,
 ) -> PlainTextResponse:
-    return _handle(gateway, session, background, form, dlt=False)
+    return _handle(gateway, session, background, form, client=client_address(http), dlt=False)

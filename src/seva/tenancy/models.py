@@ -56,6 +56,21 @@ class Official(Base):
     department: Mapped[Department | None] = relationship(back_populates="officials")
 
 
+class OfficialSession(Base):
+    """One login of an official (console or kiosk). The browser's signed cookie carries a
+    random token and this table its hash: the cookie alone proves nothing, so logging out, a
+    new password or deactivation ends the login on every node, copied cookies included."""
+
+    __tablename__ = "official_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    official_id: Mapped[int] = mapped_column(
+        ForeignKey("officials.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[created]
+    expires_at: Mapped[datetime]
+
+
 class ApiKey(Base):
     __tablename__ = "api_keys"
 

@@ -1,4 +1,5 @@
-"""Onboarding departments, officials and API keys, and checking their credentials.
+"""Onboarding departments, officials and API keys, checking their credentials, and officials'
+logins (a row per login, so that ending one works on every node).
 
 Passwords are hashed with scrypt (stdlib, memory-hard). API keys are 32 random bytes, so a
 plain SHA-256 of the secret part is enough to store them; only the prefix is kept in clear to
@@ -13,14 +14,22 @@ import re
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from seva.db.base import utcnow
 from seva.flows.schema import LANGUAGES
-from seva.tenancy.models import ApiKey, AuditEvent, Department, Official, Role
+from seva.tenancy.models import (
+    ApiKey,
+    AuditEvent,
+    Department,
+    Official,
+    OfficialSession,
+    Role,
+)
 
 CODE_RE = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
 SENDER_RE = re.compile(r"^[A-Z]{6}$|^[A-Z0-9]{3,11}$")
@@ -167,16 +176,100 @@ def officials_by_id(session: Session, official_ids: Collection[int]) -> dict[int
     return {official.id: official for official in rows}
 
 
+@cache
+def _stand_in_hash() -> str:
+    """A hash no password matches, made once: checked against when the username is unknown."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def authenticate_official(session: Session, username: str, password: str) -> Official | None:
+    """The active official with this username and password, else None.
+
+    An unknown username costs the same one scrypt run as a wrong password (against a stand-in
+    hash made once), so the time a refusal takes does not tell which usernames exist.
+    """
     official = session.scalar(
         select(Official).where(
             Official.username == username.strip().lower(), Official.active.is_(True)
         )
     )
-    if official is None:
-        check_password(password, hash_password("timing-equaliser"))
-        return None
-    return official if check_password(password, official.password_hash) else None
+    stored = official.password_hash if official is not None else _stand_in_hash()
+    matches = check_password(password, stored)
+    return official if official is not None and matches else None
+
+
+OFFICIAL_SESSION_TTL = timedelta(hours=8)
+"""A login lasts a working day, as the session cookie does."""
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(session: Session, official: Official, *, now: datetime | None = None) -> str:
+    """A new login for ``official``: the token for the browser's cookie (only its hash is
+    kept). The official's expired logins are dropped on the way, so the table holds about
+    one row per browser in use."""
+    now = now or utcnow()
+    session.execute(
+        delete(OfficialSession).where(
+            OfficialSession.official_id == official.id, OfficialSession.expires_at <= now
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    session.add(
+        OfficialSession(
+            token_hash=_token_hash(token),
+            official_id=official.id,
+            created_at=now,
+            expires_at=now + OFFICIAL_SESSION_TTL,
+        )
+    )
+    session.flush()
+    return token
+
+
+def official_for_session(
+    session: Session, token: str, *, now: datetime | None = None
+) -> Official | None:
+    """The active official logged in with ``token``, if that login has not ended."""
+    now = now or utcnow()
+    return session.scalar(
+        select(Official)
+        .join(OfficialSession, OfficialSession.official_id == Official.id)
+        .where(
+            OfficialSession.token_hash == _token_hash(token),
+            OfficialSession.expires_at > now,
+            Official.active.is_(True),
+        )
+    )
+
+
+def end_session(session: Session, token: str) -> None:
+    """Log out: this login stops working everywhere, whoever holds a copy of its cookie."""
+    session.execute(delete(OfficialSession).where(OfficialSession.token_hash == _token_hash(token)))
+
+
+def end_all_sessions(session: Session, official: Official) -> int:
+    """End every login of ``official`` (in every browser); how many there were."""
+    result = session.execute(
+        delete(OfficialSession).where(OfficialSession.official_id == official.id)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def set_password(session: Session, official: Official, password: str) -> None:
+    """A new password; every login made with the old one ends."""
+    if len(password) < 8:
+        raise TenancyError("password must be at least 8 characters")
+    official.password_hash = hash_password(password)
+    end_all_sessions(session, official)
+
+
+def deactivate_official(session: Session, official: Official) -> None:
+    """The official may no longer log in, and their open logins end at once."""
+    official.active = False
+    end_all_sessions(session, official)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,23 +1,46 @@
 """Officials' login for the kiosk and the console: a signed session cookie, roles checked
-per page, CSRF tokens on every form."""
+per page, CSRF tokens on every form.
+
+A login is a row in the database (``tenancy.start_session``) whose random token the cookie
+carries; the cookie is signed but stateless, so it is the row that makes logging out, a new
+password or deactivation end the login on every node, copies of the cookie included.
+
+Guessing is limited (``ratelimit.FailedLogins``): a few wrong passwords for one username, or
+more from one client address, and that username or address is refused for a while, with a
+message saying how long. Every wrong password and every lock-out is in the audit log.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote
 
+import structlog
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from seva.deps import SessionDep
+from seva.deps import GatewayDep, SessionDep
+from seva.ratelimit import FailedLogins, client_address
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Official, Role
-from seva.web.i18n import ui
+from seva.web.i18n import register, ui
 from seva.web.templating import check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
+log = structlog.get_logger("seva.web.auth")
+
+register(
+    {
+        "login_locked": {
+            "en": "Too many wrong passwords. Logins are paused; try again in {minutes} minutes.",
+            "hi": "बहुत बार गलत पासवर्ड डाला गया। लॉग इन रोका गया है; {minutes} मिनट बाद फिर "
+            "कोशिश करें।",
+        },
+    }
+)
 
 
 class LoginRequired(Exception):
@@ -31,13 +54,20 @@ class RoleForbidden(Exception):
     pass
 
 
+SESSION_LOGIN = "official_login"
+"""The cookie key holding the login's token (``tenancy.start_session``)."""
+
+
 def current_official(request: Request, session: Session) -> Official | None:
-    official_id = request.session.get("official_id")
-    if official_id is None:
+    """The official whose login this browser holds, checked against the database on every
+    request: a login that was ended (logout, new password, deactivation) is gone on every
+    node at once, even for a copy of the cookie."""
+    token = request.session.get(SESSION_LOGIN)
+    if not isinstance(token, str):
         return None
-    official = tenancy.official_by_id(session, int(official_id))
-    if official is None or not official.active:
-        request.session.pop("official_id", None)
+    official = tenancy.official_for_session(session, token)
+    if official is None:
+        request.session.pop(SESSION_LOGIN, None)
         return None
     request.state.official = official
     return official
@@ -74,6 +104,7 @@ def login_page(request: Request, session: SessionDep, next: str = "/console") ->
 def login(
     request: Request,
     session: SessionDep,
+    gateway: GatewayDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
     csrf: Annotated[str, Form(max_length=100)] = "",
@@ -84,19 +115,45 @@ def login(
         return render(
             request, "login.html", {"next": target, "error": "Form expired, try again."}, 400
         )
-    official = tenancy.authenticate_official(session, username, password)
+    account = username.strip().lower()
+    client = client_address(request)
+    guard = FailedLogins.from_settings(gateway.limiter, gateway.settings, "official")
+    wait = guard.wait(account, client)
+    if wait:
+        log.warning("login.refused_locked", username=account, client=client)
+        minutes = max(1, math.ceil(wait / 60))
+        error = ui("login_locked", page_lang(request)).format(minutes=minutes)
+        return render(request, "login.html", {"next": target, "error": error}, 429)
+    official = tenancy.authenticate_official(session, account, password)
     if official is None:
+        known = tenancy.official_by_username(session, account)
+        locked = guard.failed(account, client)
+        tenancy.audit(session, "login_failed", official=known, username=account, client=client)
+        if locked:
+            tenancy.audit(session, "login_locked", official=known, username=account, client=client)
         error = ui("bad_login", page_lang(request))
         return render(request, "login.html", {"next": target, "error": error}, 401)
+    guard.succeeded(account)
+    ended = request.session.get(SESSION_LOGIN)
+    if isinstance(ended, str):
+        tenancy.end_session(session, ended)
     request.session.clear()
-    request.session["official_id"] = official.id
-    tenancy.audit(session, "login", official=official)
+    request.session[SESSION_LOGIN] = tenancy.start_session(session, official)
+    tenancy.audit(session, "login", official=official, client=client)
     return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+def logout(
+    request: Request, session: SessionDep, csrf: Annotated[str, Form(max_length=100)] = ""
+) -> Response:
     if check_csrf(request, csrf):
+        token = request.session.get(SESSION_LOGIN)
+        if isinstance(token, str):
+            official = tenancy.official_for_session(session, token)
+            tenancy.end_session(session, token)
+            if official is not None:
+                tenancy.audit(session, "logout", official=official)
         request.session.clear()
     return RedirectResponse("/", status_code=303)
 

@@ -19,7 +19,6 @@ from seva.channels.numbers import msisdn
 from seva.channels.web import (
     KIOSK,
     OTP_PURPOSE_KIOSK,
-    CodeRefused,
     ServicePage,
     WebForms,
     check_code,
@@ -27,12 +26,15 @@ from seva.channels.web import (
     send_code,
 )
 from seva.citizens import service as citizens
+from seva.citizens.service import OtpRefused
 from seva.deps import GatewayDep, SessionDep
+from seva.ratelimit import client_address
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Official, Role
 from seva.web import service_form
 from seva.web.auth import require_official
 from seva.web.i18n import register, ui
+from seva.web.portal import otp_refusal
 from seva.web.service_form import FormPlace, ServiceView
 from seva.web.templating import check_csrf, page_lang, render
 
@@ -154,19 +156,27 @@ def kiosk_send_code(
         return _kiosk_page(
             request, session, gateway, official, error=ui("bad_phone", lang), status=400
         )
-    settings = gateway.settings
     result = send_code(
         session,
+        gateway.limiter,
+        gateway.settings,
         number,
         purpose=OTP_PURPOSE_KIOSK,
-        secret=settings.secret_key,
-        ttl_seconds=settings.otp_ttl_seconds,
+        client=client_address(request),
         lang=lang,
         operator=official.name,
     )
     request.session[SESSION_KIOSK] = {"operator": official.id, "pending": number}
-    if isinstance(result, CodeRefused):
-        message = ui("otp_wait", lang).format(seconds=result.wait_seconds)
+    if isinstance(result, OtpRefused):
+        message = otp_refusal(result, lang)
+        tenancy.audit(
+            session,
+            "otp_refused",
+            official=official,
+            citizen_phone=number,
+            channel=KIOSK,
+            reason=result.reason,
+        )
         return _kiosk_page(request, session, gateway, official, error=message, status=429)
     tenancy.audit(session, "otp_sent", official=official, citizen_phone=number, channel=KIOSK)
     return RedirectResponse("/kiosk", status_code=303)

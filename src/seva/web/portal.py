@@ -9,6 +9,7 @@ gave once and their applications follow them across SMS, USSD, the app and this 
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -19,7 +20,6 @@ from seva.channels.numbers import msisdn
 from seva.channels.web import (
     OTP_PURPOSE_PORTAL,
     WEB,
-    CodeRefused,
     WebForms,
     check_code,
     new_key,
@@ -27,8 +27,10 @@ from seva.channels.web import (
 )
 from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
+from seva.citizens.service import OtpRefused
 from seva.deps import GatewayDep, SessionDep
 from seva.flows.schema import LANGUAGES
+from seva.ratelimit import client_address
 from seva.web import service_form
 from seva.web.i18n import register, ui
 from seva.web.service_form import FormPlace
@@ -75,6 +77,21 @@ register(
             "before asking for another.",
             "hi": "इस नंबर पर अभी-अभी कोड भेजा गया है। नया कोड माँगने से पहले {seconds} सेकंड रुकें।",
         },
+        "otp_phone_hour": {
+            "en": "This number has been sent several codes in the last hour. Please try again "
+            "in {minutes} minutes.",
+            "hi": "इस नंबर पर पिछले एक घंटे में कई कोड भेजे जा चुके हैं। कृपया {minutes} मिनट बाद फिर कोशिश करें।",
+        },
+        "otp_client_limit": {
+            "en": "Too many codes have been asked for from here. Please try again in {minutes} "
+            "minutes.",
+            "hi": "यहाँ से बहुत सारे कोड माँगे गए हैं। कृपया {minutes} मिनट बाद फिर कोशिश करें।",
+        },
+        "otp_unavailable": {
+            "en": "Seva cannot send a code to this number just now. Please try again in "
+            "{minutes} minutes.",
+            "hi": "सेवा अभी इस नंबर पर कोड नहीं भेज सकती। कृपया {minutes} मिनट बाद फिर कोशिश करें।",
+        },
         "bad_code": {
             "en": "That code is wrong or has expired. Check the SMS, or ask for a new code.",
             "hi": "यह कोड गलत है या उसकी समय-सीमा समाप्त हो गई है। SMS देखें या नया कोड माँगें।",
@@ -100,6 +117,16 @@ register(
         "updated": {"en": "Updated", "hi": "अद्यतन"},
     }
 )
+
+
+def otp_refusal(refused: OtpRefused, lang: str) -> str:
+    """Why no code was sent, for the portal and the kiosk."""
+    if refused.reason == "phone":
+        return ui("otp_wait", lang).format(seconds=refused.wait_seconds)
+    key = {"phone_hour": "otp_phone_hour", "client": "otp_client_limit"}.get(
+        refused.reason, "otp_unavailable"
+    )
+    return ui(key, lang).format(minutes=math.ceil(refused.wait_seconds / 60))
 
 
 def citizen_phone(request: Request) -> str | None:
@@ -249,19 +276,18 @@ def login_send(
     if number is None:
         request.session.pop(SESSION_PENDING, None)
         return _login_page(request, error=ui("bad_phone", lang), status=400)
-    settings = gateway.settings
     result = send_code(
         session,
+        gateway.limiter,
+        gateway.settings,
         number,
         purpose=OTP_PURPOSE_PORTAL,
-        secret=settings.secret_key,
-        ttl_seconds=settings.otp_ttl_seconds,
+        client=client_address(request),
         lang=lang,
     )
     request.session[SESSION_PENDING] = number
-    if isinstance(result, CodeRefused):
-        message = ui("otp_wait", lang).format(seconds=result.wait_seconds)
-        return _login_page(request, error=message, status=429)
+    if isinstance(result, OtpRefused):
+        return _login_page(request, error=otp_refusal(result, lang), status=429)
     return RedirectResponse(f"/citizen/login?next={_quoted(_safe_next(next))}", status_code=303)
 
 
