@@ -295,7 +295,12 @@ TABLE: dict[tuple[str, str], Entry] = {
         KEY_A, Call(json={"reason": "reissued"}, phase=DESTROY)
     ),
     # -- the officials' console --------------------------------------------------------------------
-    ("GET", "/console"): Entry(STAFF, why="a CSC operator works at the kiosk, not the console"),
+    ("GET", "/console"): Entry(
+        STAFF,
+        Call(params={"dept": "FOOD"}),
+        why="a CSC operator works at the kiosk, not the console; only the gateway admin "
+        "chooses the department",
+    ),
     ("GET", "/console/applications/{ref}"): Entry(STAFF_A),
     ("POST", "/console/applications/{ref}/status"): Entry(
         STAFF_A, Call(form={"status": "Dispatched", "note": ""})
@@ -303,8 +308,8 @@ TABLE: dict[tuple[str, str], Entry] = {
     ("GET", "/console/recordings/{token}.wav"): Entry(
         STAFF_A, Call("/console/recordings/{voice_token}.wav")
     ),
-    ("GET", "/console/sms"): Entry(STAFF),
-    ("GET", "/console/sms/dlt"): Entry(STAFF),
+    ("GET", "/console/sms"): Entry(STAFF, Call(params={"dept": "FOOD"})),
+    ("GET", "/console/sms/dlt"): Entry(STAFF, Call(params={"dept": "FOOD"})),
     ("POST", "/console/sms/dlt/entity"): Entry(
         DEPT_ADMINS, Call(form={"entity_id": "1101516000000000999", "dept": "FOOD"})
     ),

@@ -123,6 +123,7 @@ class World:
         return {
             "citizen A's number": CITIZEN_A[3:],
             "citizen A's name": "Sunita Devi",
+            "citizen A's application": self.ref,
             "A's meeting": MEETING_TITLE,
             "A's message": MESSAGE_TEXT,
             "A's voice notice": NOTICE_TEXT,
