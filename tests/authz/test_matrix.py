@@ -6,7 +6,10 @@ a route added without a decision about who may use it fails ``test_every_route_h
 and an entry left behind by a removed route fails it too. Then each role, logged in the way its
 people log in, calls every route with department A's and citizen A's things in its path
 (``world``), and each answer is classed as allowed or denied (``table``'s docstring says how).
-One test per role keeps each role's logins and writes to itself; the database is fresh for each.
+Two more walls are checked on the way: a role that is neither department A's nor citizen A
+changes none of their rows (``WATCHED``), and no answer to it shows their things (``leaks``),
+even from a route it may use, such as its own department's list. One test per role keeps each
+role's logins and writes to itself; the database is fresh for each.
 """
 
 from __future__ import annotations
@@ -168,10 +171,10 @@ WATCHED = (
     Watched("rtc_appointments", "citizen"),
     Watched("locker_documents", "citizen", new_rows=True),
 )
-OUTSIDERS = {
-    "department": {Who.ANONYMOUS, Who.CITIZEN_A, Who.CITIZEN_B, Who.CSC, Who.OFFICIAL_B, Who.KEY_B},
-    "citizen": {Who.ANONYMOUS, Who.CITIZEN_B, Who.CSC, Who.OFFICIAL_B, Who.KEY_B},
-}
+STRANGERS = frozenset({Who.ANONYMOUS, Who.CITIZEN_B, Who.CSC, Who.OFFICIAL_B, Who.KEY_B})
+"""Roles that are neither department A's nor citizen A: they may change nothing of either,
+and no answer to them may show A's things."""
+OUTSIDERS = {"department": STRANGERS | {Who.CITIZEN_A}, "citizen": STRANGERS}
 
 
 def owned_by_a(gateway: Gateway, who: Who) -> dict[str, dict[Any, dict[str, Any]]]:
@@ -217,6 +220,18 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         if not watched.new_rows:
             found.extend(f"{watched.table}: row {key} added" for key in new.keys() - old.keys())
     return found
+
+
+def leaks(context: Context, key: tuple[str, str], response: httpx.Response) -> list[str]:
+    """A's things in an answer to a stranger, other than what its own request named."""
+    call = TABLE[key].call
+    asked = context.fill(call.path or key[1]) + repr(context.filled(call.json))
+    asked += repr(context.filled(call.form)) + repr(call.params)
+    return [
+        f"the answer shows {what}"
+        for what, secret in context.world.secrets().items()
+        if secret in response.text and secret not in asked
+    ]
 
 
 def phase(key: tuple[str, str], entry: Entry) -> int:
@@ -281,14 +296,7 @@ def test_each_role_reaches_exactly_what_its_entries_allow(
             detail += f" {response.text[:160]!r}"
         if got != expected:
             wrong.append(f"{key[0]} {key[1]}: expected {expected}, got {got} ({detail.strip()})")
-        if key[0] != "WS" and who in OUTSIDERS["citizen"] and not entry.shows_a:
-            call = entry.call
-            asked = context.fill(call.path or key[1]) + repr(context.filled(call.json))
-            asked += repr(context.filled(call.form)) + repr(call.params)
-            wrong.extend(
-                f"{key[0]} {key[1]}: the answer shows {what}"
-                for what, secret in world.secrets().items()
-                if secret in response.text and secret not in asked
-            )
+        if key[0] != "WS" and who in STRANGERS and not entry.shows_a:
+            wrong.extend(f"{key[0]} {key[1]}: {leak}" for leak in leaks(context, key, response))
     wrong.extend(changes(before, owned_by_a(gateway, who)))
     assert not wrong, f"{who.value}:\n" + "\n".join(wrong)
