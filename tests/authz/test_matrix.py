@@ -167,7 +167,7 @@ WATCHED = (
     Watched("applications", "department", new_rows=True),
     Watched("citizens", "citizen", ("last_seen_at",)),
     Watched("profile_fields", "citizen"),
-    Watched("consents", "citizen", new_rows=True),
+    Watched("consents", "citizen"),
     Watched("rtc_appointments", "citizen"),
     Watched("locker_documents", "citizen", new_rows=True),
 )
