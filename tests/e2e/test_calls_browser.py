@@ -155,6 +155,8 @@ def test_three_officials_meet_after_the_host_admits_them_and_the_host_can_remove
     try:
         (_, host), (_, second), (_, third) = people
         host.locator("#title").fill("Ration distribution stand-up")
+        # The guests are of other departments: the link lets them in once they are invited.
+        host.locator("#invitees").fill("transport.officer, mcd.officer")
         host.locator("#create-meeting").click()
         host.wait_for_url("**/meet/m**")
         link = host.locator("#invite").inner_text()

@@ -77,6 +77,8 @@ def test_three_officials_meet_through_janus_and_the_host_mutes_and_removes(
         (_, host), (_, second), (_, third) = people
         expect(host.locator("main")).to_contain_text("through the meeting server (Janus)")
         host.locator("#title").fill("District review")
+        # The guests are of other departments: the link lets them in once they are invited.
+        host.locator("#invitees").fill("transport.officer, mcd.officer")
         host.locator("#create-meeting").click()
         host.wait_for_url("**/meet/m**")
         room = host.url.rsplit("/", 1)[1]

@@ -206,6 +206,30 @@ def test_the_portal_locker_uploads_shares_and_serves_a_link(
     assert "link for Bank" in log
 
 
+def test_another_citizens_document_or_link_is_not_found_on_the_portal(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    issued = issue(client, seeded)
+    with gateway.session() as session:
+        owner = citizens.find(session, PHONE)
+        assert owner is not None
+        (document,) = locker.documents(session, owner)
+        share, _token = locker.share(session, owner, document.id, shared_with="Bank", hours=2)
+        share_id = share.id
+    log_in(client, gateway, "+919811000302")
+    csrf = csrf_of(client, "/me/locker")
+    for path, form in (
+        (f"/me/locker/{document.id}/share", {"shared_with": "Me", "hours": "1"}),
+        (f"/me/locker/shares/{share_id}/revoke", {}),
+    ):
+        refused = client.post(path, data={"csrf": csrf, **form}, follow_redirects=False)
+        assert refused.status_code == 404, path
+        assert issued["uri"] not in refused.text
+    with gateway.session() as session:
+        (only,) = locker.shares_of(session, owner)
+        assert only[0].revoked_at is None
+
+
 def test_docs_by_sms_lists_issued_documents_with_their_codes(
     client: TestClient, gateway: Gateway, seeded: SeedReport
 ) -> None:

@@ -262,6 +262,15 @@ def _flash(request: Request, kind: str, text: str) -> RedirectResponse:
     return RedirectResponse("/me/locker", status_code=303)
 
 
+def _refused(request: Request, exc: LockerRefused) -> Response:
+    """A form's refusal: a document or link that is not this citizen's is answered 404, like
+    the download of one; other refusals (a bad expiry, an empty name) go back to the locker
+    with a notice."""
+    if exc.status == 404:
+        return _message(request, exc, "/me/locker")
+    return _flash(request, "error", exc.message)
+
+
 @pages.get("/me/locker")
 def locker_page(request: Request, session: SessionDep) -> Response:
     citizen = current_citizen(request, session)
@@ -350,7 +359,7 @@ def locker_share(
             session, citizen, document_id, shared_with=shared_with, hours=hours
         )
     except LockerRefused as exc:
-        return _flash(request, "error", exc.message)
+        return _refused(request, exc)
     request.session["shared_link"] = str(request.base_url).rstrip("/") + f"/shared/{token}"
     return RedirectResponse("/me/locker", status_code=303)
 
@@ -368,7 +377,7 @@ def locker_unshare(
     try:
         locker.revoke_share(session, citizen, share_id)
     except LockerRefused as exc:
-        return _flash(request, "error", exc.message)
+        return _refused(request, exc)
     return RedirectResponse("/me/locker", status_code=303)
 
 

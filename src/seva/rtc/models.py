@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from seva.db.base import Base, UTCDateTime, created, intpk
@@ -92,7 +92,11 @@ class QueueEntry(Base):
 
 
 class Meeting(Base):
-    """Officials' multi-party meetings (mesh for a few, Janus SFU when configured)."""
+    """Officials' multi-party meetings (mesh for a few, Janus SFU when configured).
+
+    A meeting is internal to its department: its link opens only for that department's
+    officials, the officials its creator invited (``MeetingInvite``), and the gateway admin.
+    """
 
     __tablename__ = "rtc_meetings"
 
@@ -105,6 +109,21 @@ class Meeting(Base):
     janus_room: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[created]
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class MeetingInvite(Base):
+    """An official asked to a meeting by its creator: how someone from another department (or
+    a CSC operator) gets in, since holding the link alone is not enough."""
+
+    __tablename__ = "rtc_meeting_invites"
+    __table_args__ = (UniqueConstraint("meeting_id", "official_id"),)
+
+    id: Mapped[intpk]
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("rtc_meetings.id"))
+    """Indexed by the unique constraint, whose first column it is."""
+    official_id: Mapped[int] = mapped_column(ForeignKey("officials.id"), index=True)
+    invited_by: Mapped[int] = mapped_column(ForeignKey("officials.id"))
+    created_at: Mapped[created]
 
 
 class CallRecording(Base):

@@ -7,6 +7,9 @@ its WebSocket.
   capability); ``/call/room/{room}`` is the call itself for whoever holds the seat.
 * ``/console/calls`` is where officials go on duty, take the next caller, and see their
   appointments.
+* ``/console/meetings`` and ``/meet/{room}`` are officials' meetings: internal to the
+  department of the official who created one; officials of other departments (and CSC
+  operators) join only when its host invited them (``rtc.service.may_attend``).
 * ``/rtc/ws?token=…`` is the signalling socket (``rtc.signalling``); ``POST
   /call/room/{room}/received`` puts a file received during the call into the citizen's locker
   once its checksum matches what the sender announced.
@@ -14,6 +17,7 @@ its WebSocket.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -44,7 +48,7 @@ from seva.rtc.models import (
     QueueEntry,
 )
 from seva.rtc.service import CallRefused
-from seva.rtc.signalling import Seat
+from seva.rtc.signalling import MEETING, Seat
 from seva.rtc.tokens import TokenRefused
 from seva.rtc.turn import ice_servers, split_urls
 from seva.tenancy import service as tenancy
@@ -128,9 +132,19 @@ register(
             "hi": "प्रतीक्षा कक्ष: हर प्रतिभागी को मैं प्रवेश दूँगा",
         },
         "meetings_link": {
-            "en": "Invite officials with this link",
-            "hi": "इस लिंक से अधिकारियों को आमंत्रित करें",
+            "en": "Link to this meeting (for your department's officials and those invited)",
+            "hi": "इस बैठक का लिंक (आपके विभाग के अधिकारियों और आमंत्रित अधिकारियों के लिए)",
         },
+        "meetings_who": {
+            "en": "Your department's officials join by the link; others only when invited.",
+            "hi": "आपके विभाग के अधिकारी लिंक से जुड़ते हैं; अन्य केवल आमंत्रण पर।",
+        },
+        "meetings_invitees": {
+            "en": "Invite officials of other departments (usernames, separated by commas)",
+            "hi": "दूसरे विभागों के अधिकारियों को आमंत्रित करें (उपयोगकर्ता नाम, अल्पविराम से अलग)",
+        },
+        "meetings_invite": {"en": "Invite", "hi": "आमंत्रित करें"},
+        "meetings_invited": {"en": "Invited", "hi": "आमंत्रित"},
         "meetings_limit": {
             "en": "Up to {n} participants, browser to browser.",
             "hi": "अधिकतम {n} प्रतिभागी, ब्राउज़र से ब्राउज़र।",
@@ -541,6 +555,27 @@ def _room_department(session: Session, room: str) -> Department | None:
     return session.get(Department, department_id) if department_id is not None else None
 
 
+def _still_admitted(gateway: Gateway, seat: Seat) -> bool:
+    """A meeting's token is weighed again against the meeting when its socket opens: a
+    meeting that has ended, or an official who is no longer one of its department or its
+    invitees, is not let in on a token from earlier. Calls need no look-up: their token
+    names the one room its page decided on."""
+    if seat.kind != MEETING:
+        return True
+    kind, _, number = seat.identity.partition(":")
+    if kind != "official" or not number.isdigit():
+        return False
+    with gateway.session() as session:
+        official = session.get(Official, int(number))
+        if official is None:
+            return False
+        try:
+            rtc.open_meeting(session, official, seat.room)
+        except CallRefused:
+            return False
+    return True
+
+
 @router.websocket("/rtc/ws")
 async def signalling_socket(websocket: WebSocket) -> None:
     gateway: Gateway = websocket.app.state.gateway
@@ -549,6 +584,9 @@ async def signalling_socket(websocket: WebSocket) -> None:
         seat = gateway.rtc_tokens.check(token, now=time.time())
     except TokenRefused as exc:
         await websocket.close(code=4401, reason=str(exc)[:120])
+        return
+    if not await asyncio.to_thread(_still_admitted, gateway, seat):
+        await websocket.close(code=4403, reason="you are not one of this meeting's officials")
         return
     await websocket.accept()
     await gateway.rtc.serve(websocket, seat)
@@ -675,11 +713,13 @@ def console_accept(
 
 @router.get("/console/meetings")
 def meetings_page(request: Request, session: SessionDep, official: AnyOfficial) -> Response:
+    meetings = rtc.meetings_of(session, official)
     return render(
         request,
         "console_meetings.html",
         {
-            "meetings": rtc.meetings_of(session, official),
+            "meetings": meetings,
+            "invited": rtc.invitees(session, [m for m in meetings if m.created_by == official.id]),
             "limit": _gateway(request).rtc.hub.meeting_capacity,
             "through_sfu": _gateway(request).rtc.sfu is not None,
         },
@@ -693,15 +733,40 @@ def meetings_create(
     official: AnyOfficial,
     title: Annotated[str, Form(max_length=200)] = "",
     lobby: Annotated[str, Form()] = "",
+    invitees: Annotated[str, Form(max_length=2000)] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     if not check_csrf(request, csrf):
         return _message(request, ui("form_expired", page_lang(request)), 400, "/console/meetings")
     try:
         meeting = rtc.create_meeting(session, official, title=title, lobby=lobby == "1")
+        if invitees.strip():
+            rtc.invite(session, official, meeting.room, invitees)
     except CallRefused as exc:
+        session.rollback()
         return _message(request, exc.message, exc.status, "/console/meetings")
     return RedirectResponse(f"/meet/{meeting.room}", status_code=303)
+
+
+@router.post("/console/meetings/{room}/invite")
+def meetings_invite(
+    request: Request,
+    session: SessionDep,
+    official: AnyOfficial,
+    room: Room,
+    usernames: Annotated[str, Form(max_length=2000)] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    """The host asks officials of other departments to the meeting (its link alone lets only
+    the department's own officials in)."""
+    if not check_csrf(request, csrf):
+        return _message(request, ui("form_expired", page_lang(request)), 400, "/console/meetings")
+    try:
+        rtc.invite(session, official, room, usernames)
+    except CallRefused as exc:
+        session.rollback()
+        return _message(request, exc.message, exc.status, "/console/meetings")
+    return RedirectResponse("/console/meetings", status_code=303)
 
 
 @router.get("/meet/{room}")
