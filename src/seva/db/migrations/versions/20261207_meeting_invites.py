@@ -1,7 +1,7 @@
 """meeting invites
 
 Revision ID: 21ce58fef6e0
-Revises: 3ed1c968dded
+Revises: 7c41d0a9e2b5
 Create Date: 2026-12-07 03:38:40.014105
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import seva.db.base
 
 revision: str = "21ce58fef6e0"
-down_revision: str | None = "3ed1c968dded"
+down_revision: str | None = "7c41d0a9e2b5"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
