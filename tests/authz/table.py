@@ -171,6 +171,7 @@ TABLE: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/auth/verify"): Entry(
         EVERYONE, Call(json={"phone": "{otp_phone}", "code": "{otp_code}"})
     ),
+    ("DELETE", "/api/v1/auth/token"): Entry(CITIZENS, Call(phase=SESSION)),
     ("GET", "/api/v1/departments"): Entry(EVERYONE),
     ("GET", "/api/v1/services"): Entry(EVERYONE),
     ("POST", "/api/v1/sessions"): Entry(
