@@ -21,7 +21,7 @@ from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from tests.web import pages
 
-REF = re.compile(r"\b[A-Z]+-\d{6}\b")
+REF = re.compile(r"\b[A-Z]+-[0-9A-HJKMNP-TV-Z]{8}\b")
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,9 @@ class ApplicationEvent(Base):
 
 
 class ReferenceCounter(Base):
-    """Per-department sequence for human-readable references (``TRN-000042``)."""
+    """Per-department sequences of the references made before they were random
+    (``TRN-000042``). Nothing advances them now; they stay so that going back to a release
+    that counts carries on after the last number it gave rather than repeating one."""
 
     __tablename__ = "reference_counters"
 

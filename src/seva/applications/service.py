@@ -12,7 +12,8 @@ from typing import Any, Literal
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from seva.applications.models import Application, ApplicationEvent, ReferenceCounter
+from seva import references
+from seva.applications.models import Application, ApplicationEvent
 from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
 from seva.db.base import utcnow
@@ -25,14 +26,19 @@ class ApplicationError(ValueError):
     pass
 
 
-def next_reference(session: Session, prefix: str) -> str:
-    counter = session.get(ReferenceCounter, prefix, with_for_update=True)
-    if counter is None:
-        counter = ReferenceCounter(prefix=prefix, value=0)
-        session.add(counter)
-    counter.value += 1
-    session.flush()
-    return f"{prefix}-{counter.value:06d}"
+MAX_DRAWS = 8
+"""Random references tried before giving up; each repeats an existing one with a chance of
+about applications / 2**40, so more than one draw is already rare."""
+
+
+def new_reference(session: Session, prefix: str) -> str:
+    """``prefix`` and a random part no application has (``FOOD-4F7K2M9Q``): a reference
+    tells nothing about any other, so holding one is what a public lookup asks for."""
+    for _ in range(MAX_DRAWS):
+        ref = references.compose(prefix)
+        if session.scalar(select(Application.id).where(Application.ref == ref)) is None:
+            return ref
+    raise ApplicationError(f"no free reference for {prefix} after {MAX_DRAWS} draws")
 
 
 def create(
@@ -49,7 +55,7 @@ def create(
     ref: str | None = None,
 ) -> Application:
     application = Application(
-        ref=ref or next_reference(session, department.code),
+        ref=ref or new_reference(session, department.code),
         department_id=department.id,
         service=service,
         kind=kind,
@@ -69,7 +75,13 @@ def create(
 
 
 def find(session: Session, ref: str) -> Application | None:
-    return session.scalar(select(Application).where(Application.ref == ref.strip().upper()))
+    """The application under ``ref`` as a citizen typed it (any case, spaces, O for 0 …)."""
+    forms = references.forms_of(ref)
+    found = {
+        row.ref: row
+        for row in session.scalars(select(Application).where(Application.ref.in_(forms)))
+    }
+    return next((found[form] for form in forms if form in found), None)
 
 
 def find_in(session: Session, ref: str, department_id: int | None) -> Application | None:
