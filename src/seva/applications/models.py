@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from seva.db.base import Base, created, intpk
@@ -15,6 +15,11 @@ class Application(Base):
 
     id: Mapped[intpk]
     ref: Mapped[str] = mapped_column(String(32), unique=True)
+    """``<department code>-<8 random characters>`` (``seva.references``), or older forms."""
+    guessable_ref: Mapped[bool] = mapped_column(default=True, server_default=true())
+    """The reference was not drawn at random: counted (``FOOD-000042``, made before
+    references were) or given (the demo's ``TEST-0001``). A lookup by such a reference shows
+    the application to its own citizen only; rows default to it, the safe side."""
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     service: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(64))

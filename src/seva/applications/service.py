@@ -54,8 +54,11 @@ def create(
     operator_id: int | None = None,
     ref: str | None = None,
 ) -> Application:
+    """A new application; ``ref`` gives it a chosen reference (demo data), which, not being
+    random, is shown by a lookup to the application's citizen only."""
     application = Application(
         ref=ref or new_reference(session, department.code),
+        guessable_ref=ref is not None,
         department_id=department.id,
         service=service,
         kind=kind,
@@ -82,6 +85,23 @@ def find(session: Session, ref: str) -> Application | None:
         for row in session.scalars(select(Application).where(Application.ref.in_(forms)))
     }
     return next((found[form] for form in forms if form in found), None)
+
+
+def find_for_caller(session: Session, ref: str, *, phone: str | None) -> Application | None:
+    """The application a status lookup by reference may show this caller, else None.
+
+    A random reference is itself what only the citizen has: whoever holds it sees the public
+    status. A guessable one (``guessable_ref``) is shown only when ``phone`` is the
+    application's own citizen's, as the channel vouches for it: the caller's number the
+    operator gives on SMS, USSD and calls, the OTP login on the web, the kiosk and the app;
+    None for a caller nobody vouched for. Anyone else is answered exactly as for a reference
+    that does not exist, so counting through old references finds nothing.
+    """
+    application = find(session, ref)
+    if application is None or not application.guessable_ref:
+        return application
+    citizen = citizens.by_id(session, application.citizen_id) if phone else None
+    return application if citizen is not None and citizen.phone == phone else None
 
 
 def find_in(session: Session, ref: str, department_id: int | None) -> Application | None:
@@ -135,7 +155,8 @@ def status_text(application: Application, note: str, lang: str) -> str:
 
 
 def summary(session: Session, application: Application) -> dict[str, Any]:
-    """What a STATUS lookup shows (the same fields on every channel)."""
+    """What a STATUS lookup shows (the same fields on every channel): the public status and
+    the latest note to the citizen, which they were sent by SMS anyway."""
     department = tenancy.department_by_id(session, application.department_id)
     return {
         "ref": application.ref,
