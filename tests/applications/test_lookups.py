@@ -16,43 +16,11 @@ from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
 from seva.gateway import Gateway
 from seva.tenancy.service import department_by_code
 from tests.api.helpers import bearer, error_of, login
-from tests.web.pages import answer, field, final_answer, last_code
+from tests.applications.lookups import sms, ussd_status, web_log_in, web_status
 
 STRANGER = "+919811700101"
 OWNER_OF_NEW = "+919811700102"
-STATUS_PAGE = "/services/SEVA/application-status"
 HIDDEN = f"No application {DEMO_APPLICATION} was found."
-
-
-def sms(client: TestClient, text: str, sender: str) -> str:
-    response = client.get("/channels/sms/kannel", params={"from": sender, "text": text})
-    assert response.status_code == 200, response.text
-    return response.text
-
-
-def ussd_status(client: TestClient, phone: str, ref: str) -> str:
-    form = {"sessionId": f"look-{phone}", "serviceCode": "*166#", "phoneNumber": phone}
-    screen = ""
-    for text in ("", "5", "5*1", f"5*1*{ref}"):
-        screen = client.post("/channels/ussd/africastalking", data=form | {"text": text}).text
-    return screen
-
-
-def web_status(client: TestClient, ref: str) -> str:
-    client.get(STATUS_PAGE)
-    return final_answer(answer(client, STATUS_PAGE, ref))
-
-
-def web_log_in(client: TestClient, gateway: Gateway, phone: str) -> None:
-    page = client.get("/citizen/login").text
-    client.post("/citizen/login", data={"csrf": field(page, "csrf"), "phone": phone})
-    page = client.get("/citizen/login").text
-    done = client.post(
-        "/citizen/verify",
-        data={"csrf": field(page, "csrf"), "code": last_code(gateway, phone)},
-        follow_redirects=False,
-    )
-    assert done.status_code == 303
 
 
 def new_application(gateway: Gateway, phone: str) -> str:

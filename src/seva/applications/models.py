@@ -44,6 +44,10 @@ class ApplicationEvent(Base):
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
     status: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text, default="")
+    """To the citizen: sent with the status SMS and shown by a lookup of the reference."""
+    internal_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """For the department's officials (console, department API) only: never sent, never shown
+    by a lookup, never in the citizen's own list."""
     official_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id"))
     created_at: Mapped[created]
 

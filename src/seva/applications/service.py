@@ -1,7 +1,9 @@
 """Creating applications, moving their status, and telling the citizen about it.
 
 A status change and the SMS that tells the citizen are written in one transaction, so a change
-the official saw succeed is never left without its notification.
+the official saw succeed is never left without its notification. A change carries two notes:
+``note``, to the citizen (in the SMS and in status lookups), and ``internal_note``, which only
+the department's officials ever read.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class ApplicationError(ValueError):
     pass
 
 
+MAX_NOTE = 1000
+"""Characters in either note of a status change."""
 MAX_DRAWS = 8
 """Random references tried before giving up; each repeats an existing one with a chance of
 about applications / 2**40, so more than one draw is already rare."""
@@ -119,6 +123,7 @@ def change_status(
     *,
     status: str,
     note: str = "",
+    internal_note: str = "",
     official_id: int | None = None,
 ) -> ApplicationEvent:
     status = " ".join(status.split())
@@ -127,7 +132,11 @@ def change_status(
     application.status = status
     application.updated_at = utcnow()
     event = ApplicationEvent(
-        application_id=application.id, status=status, note=note[:1000], official_id=official_id
+        application_id=application.id,
+        status=status,
+        note=note[:MAX_NOTE],
+        internal_note=internal_note[:MAX_NOTE],
+        official_id=official_id,
     )
     session.add(event)
     citizen = citizens.by_id(session, application.citizen_id)
@@ -156,7 +165,8 @@ def status_text(application: Application, note: str, lang: str) -> str:
 
 def summary(session: Session, application: Application) -> dict[str, Any]:
     """What a STATUS lookup shows (the same fields on every channel): the public status and
-    the latest note to the citizen, which they were sent by SMS anyway."""
+    the latest note to the citizen, which they were sent by SMS anyway; never an internal
+    note."""
     department = tenancy.department_by_id(session, application.department_id)
     return {
         "ref": application.ref,
