@@ -3,6 +3,8 @@ someone holding a random reference see, on the API, SMS, USSD and the web portal
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from alembic import command
 from alembic.script import ScriptDirectory
@@ -83,6 +85,7 @@ def test_a_random_reference_shows_to_whoever_holds_it(
     client: TestClient, gateway: Gateway, seeded: SeedReport
 ) -> None:
     ref = new_application(gateway, OWNER_OF_NEW)
+    assert re.fullmatch(r"FOOD-[0-9A-HJKMNP-TV-Z]{8}", ref)
     shown = f"Application {ref} (Food & Civil Supplies): Received"
     assert sms(client, f"STATUS {ref}", STRANGER).startswith(shown)
     assert ussd_status(client, STRANGER, ref).startswith(f"END {shown}")

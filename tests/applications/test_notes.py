@@ -38,7 +38,8 @@ def file_application(gateway: Gateway) -> str:
 
 
 def change_in_console(client: TestClient, ref: str) -> str:
-    """food.admin moves ``ref`` along with both notes; returns the detail page after."""
+    """food.admin moves ``ref`` along with both notes, both kept (the department reads the
+    internal one on the page); returns the detail page after."""
     detail = f"/console/applications/{ref}"
     form = client.get(detail).text
     response = client.post(
@@ -52,7 +53,9 @@ def change_in_console(client: TestClient, ref: str) -> str:
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
-    return client.get(detail).text
+    page = client.get(detail).text
+    assert TO_CITIZEN in page and INTERNAL in page
+    return page
 
 
 def test_the_console_keeps_the_two_notes_apart(
