@@ -19,6 +19,8 @@ from seva.gateway import Gateway
 from seva.tenancy.service import department_by_code
 from tests.api.helpers import bearer, error_of, login
 from tests.applications.lookups import sms, ussd_status, web_log_in, web_status
+from tests.web.pages import answer, csrf_of, final_answer
+from tests.web.test_kiosk import bind_citizen, official_login
 
 STRANGER = "+919811700101"
 OWNER_OF_NEW = "+919811700102"
@@ -79,6 +81,22 @@ def test_an_old_reference_shows_only_to_its_own_phone_on_sms_ussd_and_web(
     assert ussd_status(client, DEMO_CITIZEN, DEMO_APPLICATION).startswith(f"END {shown}")
     web_log_in(client, gateway, DEMO_CITIZEN)
     assert web_status(client, DEMO_APPLICATION).startswith(shown)
+
+
+def test_at_the_kiosk_an_old_reference_shows_for_its_own_citizen_only(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    status_page = "/kiosk/services/SEVA/application-status"
+    official_login(client, "csc.laxminagar")
+    bind_citizen(client, gateway, STRANGER)
+    client.get(status_page)
+    assert final_answer(answer(client, status_page, DEMO_APPLICATION)).startswith(HIDDEN)
+    client.post("/kiosk/release", data={"csrf": csrf_of(client, "/kiosk")})
+    bind_citizen(client, gateway, DEMO_CITIZEN)
+    client.get(status_page)
+    assert final_answer(answer(client, status_page, DEMO_APPLICATION)).startswith(
+        f"Application {DEMO_APPLICATION} (Food & Civil Supplies): Approved"
+    )
 
 
 def test_a_random_reference_shows_to_whoever_holds_it(
