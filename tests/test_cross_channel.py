@@ -4,24 +4,29 @@ the phone (TwiML and Exotel webhooks: the text that is spoken).
 Each service is driven with the same answers on every channel by a different citizen (so "data
 collected once" does not skip questions on the later channels), and the final answers are
 compared. Application references differ by construction (each run files a new application), so
-they are masked before comparing.
+they are masked before comparing. The status lookups use a random reference filed for the test,
+which anyone holding it may look up, and the demo's older-style ``TEST-0001``, which none of
+these callers filed and so is not found for any of them.
 """
 
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 from fastapi.testclient import TestClient
 
+from seva.applications import service as applications
 from seva.channels.voice.ivr import encode_keypad
-from seva.demo.seed import SeedReport
+from seva.demo.seed import DEMO_APPLICATION, SeedReport
 from seva.gateway import Gateway
+from seva.tenancy.service import department_by_code
 from tests.web import pages
 
-REF = re.compile(r"\b[A-Z]+-\d{6}\b")
+REF = re.compile(r"\b[A-Z]+-[0-9A-HJKMNP-TV-Z]{8}\b")
+FILED = "<an application filed for the test>"
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class Script:
     ussd_path: tuple[str, str]
     answers: tuple[str, ...]
     expect: str
+    name: str = ""
 
 
 SCRIPTS = [
@@ -52,10 +58,12 @@ SCRIPTS = [
            "Mustard at Alwar (Rajasthan): modal Rs 5880/quintal"),
     Script("AGRI", "kisan-status", "KISAN", ("4", "2"), ("BR987654321",),
            "Sita Kumari: instalments are on hold until eKYC is done."),
-    Script("SEVA", "application-status", "STATUS", ("5", "1"), ("TEST-0001",),
-           "Application TEST-0001 (Food & Civil Supplies): Approved"),
+    Script("SEVA", "application-status", "STATUS", ("5", "1"), (FILED,),
+           "Application <REF> (Food & Civil Supplies): Approved (updated"),
     Script("SEVA", "nearest-centre", "NEAR", ("5", "2"), ("110092",),
            "Nearest to 110092:\n1. Circle Office Shakarpur"),
+    Script("SEVA", "application-status", "STATUS", ("5", "1"), (DEMO_APPLICATION,),
+           f"No application {DEMO_APPLICATION} was found.", name="STATUS-not-theirs"),
 ]  # fmt: skip
 
 
@@ -178,10 +186,34 @@ def over_exotel(client: TestClient, script: Script, phone: str) -> str:
     return spoken
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.keyword)
+def file_application(gateway: Gateway) -> str:
+    """An approved application with a random reference, as the status scripts look up."""
+    with gateway.session() as session:
+        food = department_by_code(session, "FOOD")
+        assert food is not None
+        application = applications.create(
+            session,
+            department=food,
+            service="ration-card-new",
+            kind="new-ration-card",
+            status="Received",
+            data={},
+            channel="web",
+            citizen=None,
+        )
+        applications.change_status(
+            session, application, status="Approved", note="Collect it at FPS 112."
+        )
+        return application.ref
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.name or s.keyword)
 def test_same_answer_on_every_channel(
     client: TestClient, live: str, gateway: Gateway, seeded: SeedReport, script: Script
 ) -> None:
+    if FILED in script.answers:
+        ref = file_application(gateway)
+        script = replace(script, answers=tuple(ref if a == FILED else a for a in script.answers))
     answers = {
         "sms": over_sms(client, script, "+919811100001"),
         "ussd": over_ussd(client, script, "+919811100002"),

@@ -34,7 +34,7 @@ def test_status_change_queues_an_sms_to_the_citizen(
     assert messages[-1].sender == "FOODCS"
     assert messages[-1].kind == "transactional"
     # Every channel shows the new status.
-    assert sms(client, "STATUS TEST-0001", "+919811000601").startswith(
+    assert sms(client, "STATUS TEST-0001", DEMO_CITIZEN).startswith(
         "Application TEST-0001 (Food & Civil Supplies): Dispatched"
     )
 

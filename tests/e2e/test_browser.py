@@ -155,7 +155,9 @@ def test_kiosk_files_a_complaint_with_the_citizens_code(desk: Any) -> None:
     desk.get_by_role("button", name="Continue").click()
     desk.get_by_label("Yes").check()
     desk.get_by_role("button", name="Continue").click()
-    expect(desk.locator("#application-ref")).to_have_text(re.compile(r"^MCD-\d{6}$"))
+    expect(desk.locator("#application-ref")).to_have_text(
+        re.compile(r"^MCD-[0-9A-HJKMNP-TV-Z]{8}$")
+    )
     ref = desk.locator("#application-ref").inner_text()
     expect(desk.locator("#final-answer")).to_contain_text(f"Complaint {ref} registered")
 

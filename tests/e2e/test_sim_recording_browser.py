@@ -106,7 +106,7 @@ def test_a_complaint_described_into_the_microphone(handset: Any, gateway: Gatewa
     expect(stop).to_be_hidden()
     expect(status).to_have_text("")
     keypad.locator("button[data-key='1']").click()
-    expect(screen).to_contain_text(re.compile(r"Complaint MCD-\d{6} registered"))
+    expect(screen).to_contain_text(re.compile(r"Complaint MCD-[0-9A-HJKMNP-TV-Z]{8} registered"))
     expect(keypad).to_be_hidden()
 
     with gateway.session() as session:
@@ -143,7 +143,7 @@ def test_without_the_microphone_the_message_is_keyed_as_letters(
     screen = page.locator("#call-screen")
     expect(screen).to_contain_text("Register complaint 'Garbage not collected' at 110092?")
     keypad.locator("button[data-key='1']").click()
-    expect(screen).to_contain_text(re.compile(r"Complaint MCD-\d{6} registered"))
+    expect(screen).to_contain_text(re.compile(r"Complaint MCD-[0-9A-HJKMNP-TV-Z]{8} registered"))
     with gateway.session() as session:
         citizen = citizens.find(session, REFUSING_CALLER)
         assert citizen is not None

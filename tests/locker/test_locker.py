@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import select, update
 
 from seva.citizens import service as citizens
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from seva.locker import service as locker
+from seva.locker.models import Document
 from seva.locker.service import LockerRefused
 from tests.web.pages import csrf_of
 from tests.web.test_citizen import log_in
@@ -80,6 +83,37 @@ def test_an_issued_document_verifies_and_a_changed_copy_does_not(
         json={},
     )
     assert other.status_code == 404
+
+
+def test_document_uris_are_unguessable_and_still_verify(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    issued = [issue(client, seeded) for _ in range(20)]
+    uris = [document["uri"] for document in issued]
+    parts = [re.fullmatch(r"FOOD-RATCR-([0-9A-HJKMNP-TV-Z]{8})", uri) for uri in uris]
+    assert all(parts), uris
+    assert len(set(uris)) == 20
+    # Nothing in one URI leads to another: no shared run of characters, no row number.
+    assert len({part.group(1)[:3] for part in parts if part}) >= 18
+    with gateway.session() as session:
+        ids = {str(i) for i in session.scalars(select(Document.id).where(Document.uri.in_(uris)))}
+    assert not any(uri.endswith(f"-{row_id}") for uri in uris for row_id in ids)
+
+    last = issued[-1]
+    page = client.get(f"/verify/{last['uri']}")
+    assert page.status_code == 200 and 'data-status="valid"' in page.text
+    typed = client.get(f"/verify/{last['uri'].lower()}", headers={"Accept": "application/json"})
+    assert typed.json()["uri"] == last["uri"]
+    guessed = last["uri"][:-1] + ("2" if last["uri"][-1] != "2" else "3")
+    assert client.get(f"/verify/{guessed}").status_code == 404
+
+    # A certificate printed before URIs were random keeps its QR code working.
+    with gateway.session() as session:
+        session.execute(
+            update(Document).where(Document.uri == issued[0]["uri"]).values(uri="FOOD-RATCR-7")
+        )
+    old = client.get("/verify/FOOD-RATCR-7", headers={"Accept": "application/json"})
+    assert old.status_code == 200 and old.json()["status"] == "valid"
 
 
 def test_issuing_refuses_bad_input_with_clear_errors(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from seva.db.base import Base, created, intpk
@@ -15,6 +15,11 @@ class Application(Base):
 
     id: Mapped[intpk]
     ref: Mapped[str] = mapped_column(String(32), unique=True)
+    """``<department code>-<8 random characters>`` (``seva.references``), or older forms."""
+    guessable_ref: Mapped[bool] = mapped_column(default=True, server_default=true())
+    """The reference was not drawn at random: counted (``FOOD-000042``, made before
+    references were) or given (the demo's ``TEST-0001``). A lookup by such a reference shows
+    the application to its own citizen only; rows default to it, the safe side."""
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     service: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(64))
@@ -39,6 +44,10 @@ class ApplicationEvent(Base):
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
     status: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text, default="")
+    """To the citizen: sent with the status SMS and shown by a lookup of the reference."""
+    internal_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """For the department's officials (console, department API) only: never sent, never shown
+    by a lookup, never in the citizen's own list."""
     official_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id"))
     created_at: Mapped[created]
 
@@ -46,7 +55,9 @@ class ApplicationEvent(Base):
 
 
 class ReferenceCounter(Base):
-    """Per-department sequence for human-readable references (``TRN-000042``)."""
+    """Per-department sequences of the references made before they were random
+    (``TRN-000042``). Nothing advances them now; they stay so that going back to a release
+    that counts carries on after the last number it gave rather than repeating one."""
 
     __tablename__ = "reference_counters"
 

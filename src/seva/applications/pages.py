@@ -3,7 +3,9 @@
 Officers and department admins see their own department's applications only; a reference
 from another department answers 404 exactly like one that does not exist, so the console
 never confirms another department's case numbers. Gateway admins see every department. A
-status change, its SMS to the citizen and its audit record are one transaction.
+status change, its SMS to the citizen and its audit record are one transaction. The form
+keeps the note to the citizen (in the SMS, and shown to whoever looks the reference up) apart
+from the internal note (officials only), and the timeline labels which is which.
 
 A caller's recorded answer (a ``voice:<token>`` value in the data) plays on the detail page
 from ``/console/recordings/<token>.wav``, which follows the same department rule.
@@ -39,7 +41,7 @@ from seva.web.templating import check_csrf, page_lang, pop_flash, render
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 25
-MAX_NOTE = 1000
+MAX_NOTE = applications.MAX_NOTE
 SUGGESTED_STATUSES = (
     "Received",
     "Under review",
@@ -92,9 +94,19 @@ register(
         "con_change": {"en": "Change the status", "hi": "स्थिति बदलें"},
         "con_new_status": {"en": "New status", "hi": "नई स्थिति"},
         "con_note": {
-            "en": "Note for the citizen (optional, sent with the SMS)",
-            "hi": "नागरिक के लिए टिप्पणी (वैकल्पिक, SMS के साथ भेजी जाएगी)",
+            "en": "Note to the citizen (optional): sent with the SMS, and shown to anyone "
+            "who looks up this reference",
+            "hi": "नागरिक के लिए टिप्पणी (वैकल्पिक): SMS के साथ भेजी जाती है, और इस संदर्भ "
+            "संख्या से स्थिति देखने वाले हर व्यक्ति को दिखती है",
         },
+        "con_internal_note": {
+            "en": "Internal note (optional): for officials of the department only, never "
+            "sent or shown to the citizen",
+            "hi": "आंतरिक टिप्पणी (वैकल्पिक): केवल विभाग के अधिकारियों के लिए, नागरिक को "
+            "न कभी भेजी जाती है न दिखाई जाती है",
+        },
+        "con_to_citizen": {"en": "To the citizen", "hi": "नागरिक को"},
+        "con_internal": {"en": "Internal", "hi": "आंतरिक"},
         "con_will_notify": {
             "en": "Citizen will be notified by SMS.",
             "hi": "नागरिक को SMS द्वारा सूचित किया जाएगा।",
@@ -113,7 +125,7 @@ register(
             "hi": "1 से 64 अक्षरों की स्थिति दर्ज करें।",
         },
         "con_long_note": {
-            "en": "The note may be at most 1000 characters.",
+            "en": "A note may be at most 1000 characters.",
             "hi": "टिप्पणी अधिकतम 1000 अक्षरों की हो सकती है।",
         },
         "con_same_status": {
@@ -267,6 +279,8 @@ def console_list(
 class TimelineEntry:
     status: str
     note: str
+    """To the citizen."""
+    internal_note: str
     at: str
     by: str
 
@@ -292,6 +306,7 @@ def _detail(
             TimelineEntry(
                 status=event.status,
                 note=event.note,
+                internal_note=event.internal_note,
                 at=ist_text(event.created_at),
                 by=f"{who.name} ({who.username})" if who else ui("con_citizen_self", lang),
             )
@@ -319,7 +334,7 @@ def _detail(
             "suggested": sorted(statuses),
             "when": ist_text,
             "error": error,
-            "form": form or {"status": "", "note": ""},
+            "form": form or {"status": "", "note": "", "internal_note": ""},
             "flash": pop_flash(request),
         },
         status_code,
@@ -400,13 +415,18 @@ def console_change_status(
     ref: str,
     status: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
+    internal_note: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     application = find_for(session, official, ref)
     if application is None:
         return not_found(request, "con_not_found")
     lang = page_lang(request)
-    form = {"status": status[:200], "note": note[: MAX_NOTE + 100]}
+    form = {
+        "status": status[:200],
+        "note": note[: MAX_NOTE + 100],
+        "internal_note": internal_note[: MAX_NOTE + 100],
+    }
     if not check_csrf(request, csrf):
         return _detail(
             request,
@@ -418,12 +438,13 @@ def console_change_status(
         )
     new_status = " ".join(status.split())
     note = note.strip()
+    internal_note = internal_note.strip()
     error = None
     if not new_status or len(new_status) > 64:
         error = "con_bad_status"
-    elif len(note) > MAX_NOTE:
+    elif len(note) > MAX_NOTE or len(internal_note) > MAX_NOTE:
         error = "con_long_note"
-    elif new_status == application.status and not note:
+    elif new_status == application.status and not note and not internal_note:
         error = "con_same_status"
     if error:
         return _detail(
@@ -431,7 +452,12 @@ def console_change_status(
         )
     previous = application.status
     applications.change_status(
-        session, application, status=new_status, note=note, official_id=official.id
+        session,
+        application,
+        status=new_status,
+        note=note,
+        internal_note=internal_note,
+        official_id=official.id,
     )
     citizen = citizens.by_id(session, application.citizen_id)
     tenancy.audit(

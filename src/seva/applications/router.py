@@ -4,7 +4,8 @@ the applications citizens filed with it on any channel.
 Every query is scoped to the department the API key belongs to; another department's
 reference answers 404, exactly like one that does not exist. A status change goes through
 ``applications.service.change_status``, which queues the citizen's SMS in the same
-transaction.
+transaction. Its ``note`` goes to the citizen; its ``internal_note`` is returned here and
+nowhere a citizen looks (``ApplicationOut``, the citizen's own view, has no such field).
 """
 
 from __future__ import annotations
@@ -36,7 +37,13 @@ Ref = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$
 class TimelineEntry(BaseModel):
     status: str
     note: str
+    """To the citizen: sent with the status SMS, shown by status lookups."""
     at: datetime
+
+
+class DepartmentTimelineEntry(TimelineEntry):
+    internal_note: str
+    """The officials' own note: never sent or shown to the citizen."""
 
 
 class ApplicationOut(BaseModel):
@@ -57,6 +64,8 @@ class ApplicationOut(BaseModel):
 
 class DepartmentApplicationOut(ApplicationOut):
     citizen_phone: str | None
+    timeline: list[DepartmentTimelineEntry]  # type: ignore[assignment]
+    """Every status the application has had, oldest first, with the internal notes."""
 
 
 class ApplicationPage(BaseModel):
@@ -70,7 +79,18 @@ class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: str = Field(min_length=1, max_length=64, examples=["Approved"])
-    note: str = Field(default="", max_length=1000, examples=["Collect your card at FPS 112."])
+    note: str = Field(
+        default="",
+        max_length=applications.MAX_NOTE,
+        description="To the citizen: sent with the SMS and shown when the status is looked up.",
+        examples=["Collect your card at FPS 112."],
+    )
+    internal_note: str = Field(
+        default="",
+        max_length=applications.MAX_NOTE,
+        description="For the department only: never sent or shown to the citizen.",
+        examples=["Address proof checked against the 2011 electoral roll."],
+    )
 
 
 def application_out(session: Session, application: Application) -> ApplicationOut:
@@ -96,8 +116,17 @@ def application_out(session: Session, application: Application) -> ApplicationOu
 def _department_view(session: Session, application: Application) -> DepartmentApplicationOut:
     citizen = citizens.by_id(session, application.citizen_id)
     return DepartmentApplicationOut(
-        **application_out(session, application).model_dump(),
+        **application_out(session, application).model_dump(exclude={"timeline"}),
         citizen_phone=citizen.phone if citizen else None,
+        timeline=[
+            DepartmentTimelineEntry(
+                status=event.status,
+                note=event.note,
+                internal_note=event.internal_note,
+                at=event.created_at,
+            )
+            for event in application.events
+        ],
     )
 
 
@@ -151,7 +180,11 @@ def change_status(
     application = _own(session, department, ref)
     try:
         applications.change_status(
-            session, application, status=change.status, note=change.note.strip()
+            session,
+            application,
+            status=change.status,
+            note=change.note.strip(),
+            internal_note=change.internal_note.strip(),
         )
     except applications.ApplicationError as exc:
         raise ApiError(400, "invalid_status", str(exc), "status") from None

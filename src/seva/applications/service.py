@@ -1,7 +1,9 @@
 """Creating applications, moving their status, and telling the citizen about it.
 
 A status change and the SMS that tells the citizen are written in one transaction, so a change
-the official saw succeed is never left without its notification.
+the official saw succeed is never left without its notification. A change carries two notes:
+``note``, to the citizen (in the SMS and in status lookups), and ``internal_note``, which only
+the department's officials ever read.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any, Literal
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from seva.applications.models import Application, ApplicationEvent, ReferenceCounter
+from seva import references
+from seva.applications.models import Application, ApplicationEvent
 from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
 from seva.db.base import utcnow
@@ -25,14 +28,21 @@ class ApplicationError(ValueError):
     pass
 
 
-def next_reference(session: Session, prefix: str) -> str:
-    counter = session.get(ReferenceCounter, prefix, with_for_update=True)
-    if counter is None:
-        counter = ReferenceCounter(prefix=prefix, value=0)
-        session.add(counter)
-    counter.value += 1
-    session.flush()
-    return f"{prefix}-{counter.value:06d}"
+MAX_NOTE = 1000
+"""Characters in either note of a status change."""
+MAX_DRAWS = 8
+"""Random references tried before giving up; each repeats an existing one with a chance of
+about applications / 2**40, so more than one draw is already rare."""
+
+
+def new_reference(session: Session, prefix: str) -> str:
+    """``prefix`` and a random part no application has (``FOOD-4F7K2M9Q``): a reference
+    tells nothing about any other, so holding one is what a public lookup asks for."""
+    for _ in range(MAX_DRAWS):
+        ref = references.compose(prefix)
+        if session.scalar(select(Application.id).where(Application.ref == ref)) is None:
+            return ref
+    raise ApplicationError(f"no free reference for {prefix} after {MAX_DRAWS} draws")
 
 
 def create(
@@ -48,8 +58,11 @@ def create(
     operator_id: int | None = None,
     ref: str | None = None,
 ) -> Application:
+    """A new application; ``ref`` gives it a chosen reference (demo data), which, not being
+    random, is shown by a lookup to the application's citizen only."""
     application = Application(
-        ref=ref or next_reference(session, department.code),
+        ref=ref or new_reference(session, department.code),
+        guessable_ref=ref is not None,
         department_id=department.id,
         service=service,
         kind=kind,
@@ -69,7 +82,30 @@ def create(
 
 
 def find(session: Session, ref: str) -> Application | None:
-    return session.scalar(select(Application).where(Application.ref == ref.strip().upper()))
+    """The application under ``ref`` as a citizen typed it (any case, spaces, O for 0 …)."""
+    forms = references.forms_of(ref)
+    found = {
+        row.ref: row
+        for row in session.scalars(select(Application).where(Application.ref.in_(forms)))
+    }
+    return next((found[form] for form in forms if form in found), None)
+
+
+def find_for_caller(session: Session, ref: str, *, phone: str | None) -> Application | None:
+    """The application a status lookup by reference may show this caller, else None.
+
+    A random reference is itself what only the citizen has: whoever holds it sees the public
+    status. A guessable one (``guessable_ref``) is shown only when ``phone`` is the
+    application's own citizen's, as the channel vouches for it: the caller's number the
+    operator gives on SMS, USSD and calls, the OTP login on the web, the kiosk and the app;
+    None for a caller nobody vouched for. Anyone else is answered exactly as for a reference
+    that does not exist, so counting through old references finds nothing.
+    """
+    application = find(session, ref)
+    if application is None or not application.guessable_ref:
+        return application
+    citizen = citizens.by_id(session, application.citizen_id) if phone else None
+    return application if citizen is not None and citizen.phone == phone else None
 
 
 def find_in(session: Session, ref: str, department_id: int | None) -> Application | None:
@@ -87,6 +123,7 @@ def change_status(
     *,
     status: str,
     note: str = "",
+    internal_note: str = "",
     official_id: int | None = None,
 ) -> ApplicationEvent:
     status = " ".join(status.split())
@@ -95,7 +132,11 @@ def change_status(
     application.status = status
     application.updated_at = utcnow()
     event = ApplicationEvent(
-        application_id=application.id, status=status, note=note[:1000], official_id=official_id
+        application_id=application.id,
+        status=status,
+        note=note[:MAX_NOTE],
+        internal_note=internal_note[:MAX_NOTE],
+        official_id=official_id,
     )
     session.add(event)
     citizen = citizens.by_id(session, application.citizen_id)
@@ -123,7 +164,9 @@ def status_text(application: Application, note: str, lang: str) -> str:
 
 
 def summary(session: Session, application: Application) -> dict[str, Any]:
-    """What a STATUS lookup shows (the same fields on every channel)."""
+    """What a STATUS lookup shows (the same fields on every channel): the public status and
+    the latest note to the citizen, which they were sent by SMS anyway; never an internal
+    note."""
     department = tenancy.department_by_id(session, application.department_id)
     return {
         "ref": application.ref,

@@ -395,13 +395,17 @@ def my_applications(session: SessionDep, phone: CitizenPhone) -> list[Applicatio
 @router.get(
     "/applications/{ref}",
     response_model=StatusOut,
-    summary="Any application's status by reference (what the STATUS keyword answers)",
+    summary="An application's status by reference (what the STATUS keyword answers)",
 )
 def application_status(
     session: SessionDep,
     ref: Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")],
+    phone: OptionalCitizenPhone,
 ) -> StatusOut:
-    application = applications.find(session, ref)
+    """A random reference (``FOOD-4F7K2M9Q``) shows its status to whoever holds it; an older
+    sequential one (``FOOD-000042``) only with the token of the citizen who applied, and
+    answers 404 like a reference that does not exist to everyone else."""
+    application = applications.find_for_caller(session, ref, phone=phone)
     if application is None:
         raise ApiError(404, "not_found", f"no application {ref.upper()}", "ref")
     summary = applications.summary(session, application)

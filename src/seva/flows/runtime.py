@@ -315,7 +315,7 @@ class Runtime:
                 )
                 return EffectResult(ok=True, data={"ref": application.ref, "status": status})
             case FindApplication(ref=ref):
-                found = applications.find(session, ref)
+                found = applications.find_for_caller(session, ref, phone=dialogue.phone)
                 if found is None:
                     return EffectResult(ok=True, data=None)
                 summary = applications.summary(session, found)

@@ -32,7 +32,8 @@ class Document(Base):
     doctype: Mapped[str | None] = mapped_column(String(16))
     """Issued documents: DigiLocker-style type code, e.g. ``RATCR`` (ration card)."""
     uri: Mapped[str | None] = mapped_column(String(80), unique=True)
-    """Issued documents: ``<issuer-code>-<DOCTYPE>-<id>``, what ``/verify/<uri>`` takes."""
+    """Issued documents: ``<issuer-code>-<DOCTYPE>-<8 random characters>`` (``seva.references``;
+    older ones end in the row id), what ``/verify/<uri>`` takes."""
     verify_code: Mapped[str | None] = mapped_column(String(12), unique=True)
     """Issued documents: a short code a citizen can read out or text (``DOCS`` lists them)."""
     issuer_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))

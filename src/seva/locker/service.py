@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from seva import references
 from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
 from seva.locker.models import ISSUED, RECEIVED, UPLOADED, Access, Document, Share
@@ -36,6 +37,9 @@ DOCTYPE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 """No 0/O or 1/I: a code read out over the phone or typed from a printout must survive."""
 MAX_FIELDS = 30
+MAX_DRAWS = 8
+"""Random URIs or codes tried before giving up: each draw repeats an existing one with a chance
+of documents / 2**40, so even a second draw is rare."""
 
 
 class LockerRefused(Exception):
@@ -221,6 +225,7 @@ def issue(
         )
     now = now or datetime.now(UTC)
     citizen = citizens.get_or_create(session, phone)
+    uri = _new_uri(session, f"{department.code}-{doctype}")
     document = Document(
         citizen_id=citizen.id,
         kind=ISSUED,
@@ -233,22 +238,21 @@ def issue(
         sha256="",
         storage_key="",
         verify_code=_new_code(session),
+        uri=uri,
         created_at=now,
     )
     session.add(document)
-    session.flush()
-    document.uri = f"{department.code}-{doctype}-{document.id}"
     pdf = render_certificate(
         title=document.title,
         issuer=department.display_name("en"),
         holder=_masked(phone),
         fields=fields,
-        uri=document.uri,
+        uri=uri,
         verify_code=document.verify_code or "",
-        verify_url=locker.verify_url(document.uri),
+        verify_url=locker.verify_url(uri),
         issued_at=now,
     )
-    document.filename = f"{document.uri}.pdf"
+    document.filename = f"{uri}.pdf"
     document.size = len(pdf)
     document.sha256 = hashlib.sha256(pdf).hexdigest()
     document.signature = locker.signer.sign(pdf)
@@ -262,10 +266,21 @@ def _masked(phone: str) -> str:
 
 
 def _new_code(session: Session) -> str:
-    while True:
+    for _ in range(MAX_DRAWS):
         code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
         if session.scalar(select(Document.id).where(Document.verify_code == code)) is None:
             return code
+    raise LockerRefused("busy", "no free verification code; try again", status=503)
+
+
+def _new_uri(session: Session, prefix: str) -> str:
+    """``FOOD-RATCR-4F7K2M9Q``: the URI is printed on the document and opens its verification
+    page for anyone, so it must not lead to the next one the way ``FOOD-RATCR-42`` did."""
+    for _ in range(MAX_DRAWS):
+        uri = references.compose(prefix)
+        if session.scalar(select(Document.id).where(Document.uri == uri)) is None:
+            return uri
+    raise LockerRefused("busy", "no free document URI; try again", status=503)
 
 
 def documents(session: Session, citizen: Citizen) -> list[Document]:
@@ -428,11 +443,16 @@ class Verification:
 
 
 def verify(session: Session, uri: str) -> Verification:
-    """What ``/verify/<uri>`` shows; a document URI or a verification code both work."""
+    """What ``/verify/<uri>`` shows; a document URI or a verification code both work.
+
+    URIs issued before they were random (``FOOD-RATCR-42``) still verify: they are printed,
+    with their QR code, on certificates in people's hands. The page names no holder and no
+    field, only the title, issuer, date and whether it was revoked."""
     wanted = uri.strip()
     document = session.scalar(
         select(Document).where(
-            (Document.uri == wanted) | (Document.verify_code == wanted.upper()),
+            Document.uri.in_([wanted, *references.forms_of(wanted)])
+            | (Document.verify_code == wanted.upper()),
             Document.kind == ISSUED,
         )
     )
