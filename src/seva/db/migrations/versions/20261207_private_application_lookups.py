@@ -9,7 +9,7 @@ application to its own citizen only. New applications get random references and 
 stays where it is and existing rows get an empty internal note.
 
 Revision ID: 624d783b3bdb
-Revises: 3ed1c968dded
+Revises: 21ce58fef6e0
 Create Date: 2026-12-07 09:00:00.000000
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "624d783b3bdb"
-down_revision: str | None = "3ed1c968dded"
+down_revision: str | None = "21ce58fef6e0"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
