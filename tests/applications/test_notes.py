@@ -112,8 +112,9 @@ def test_the_citizens_own_views_have_no_internal_notes(
 ) -> None:
     login(client, "food.admin")
     change_in_console(client, DEMO_APPLICATION)
-    # Signed as the app's login issues it (a second OTP within 30 s would be refused).
-    token = issue_token(gateway.settings.secret_key, DEMO_CITIZEN)
+    # Issued as the app's login issues it (a second OTP within 30 s would be refused).
+    with gateway.session() as session:
+        token = issue_token(session, DEMO_CITIZEN)
     (mine,) = client.get("/api/v1/me/applications", headers=bearer(token)).json()
     assert mine["timeline"][-1] == {
         "status": "Approved",

@@ -184,7 +184,9 @@ TABLE: dict[tuple[str, str], Entry] = {
     ("PUT", "/api/v1/me/language"): Entry(CITIZENS, Call(json={"lang": "hi"})),
     ("GET", "/api/v1/me/applications"): Entry(CITIZENS),
     ("GET", "/api/v1/applications/{ref}"): Entry(
-        EVERYONE, why="what texting STATUS <ref> answers on every channel: status only"
+        CITIZEN_A,
+        why="A's application has an older counted reference (TEST-0001): it shows only to its "
+        "own citizen; a random reference shows to whoever holds it (tests/applications)",
     ),
     ("GET", "/api/v1/calls/departments"): Entry(EVERYONE),
     ("GET", "/api/v1/calls/{code}/slots"): Entry(CITIZENS),

@@ -23,7 +23,7 @@ from sqlalchemy import update
 from seva.channels.api_auth import OTP_PURPOSE
 from seva.channels.app_session import AppConversations
 from seva.citizens import service as citizens
-from seva.citizens.models import OtpChallenge
+from seva.citizens.models import OtpChallenge, OtpSendClaim
 from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
 from seva.flows import service as services
 from seva.gateway import Gateway
@@ -319,6 +319,11 @@ def sign_in(client: TestClient, gateway: Gateway, world: World, who: Who) -> Cal
                 update(OtpChallenge)
                 .where(OtpChallenge.phone == phone)
                 .values(created_at=datetime.now(UTC) - timedelta(minutes=1))
+            )
+            session.execute(
+                update(OtpSendClaim)
+                .where(OtpSendClaim.phone == phone)
+                .values(last_sent_at=datetime.now(UTC) - timedelta(minutes=1))
             )
         caller.headers = {"Authorization": f"Bearer {app_login(client, gateway, phone)}"}
     elif who is not Who.ANONYMOUS:
