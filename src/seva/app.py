@@ -18,6 +18,7 @@ from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
 from seva import __version__, errors, logs
+from seva.browser import PinnedOrigin
 from seva.channels.routes import router as channel_router
 from seva.gateway import Gateway, build_gateway
 from seva.logs import RequestIdMiddleware
@@ -183,6 +184,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         max_age=8 * 3600,
     )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(PinnedOrigin, settings=settings)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
     def healthz() -> JSONResponse:

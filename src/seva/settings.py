@@ -107,6 +107,14 @@ class Settings(BaseSettings):
     janus_admin_key: str | None = None
     janus_meeting_limit: int = Field(default=30, ge=2, le=200)
 
+    def absolute_url(self, path: str) -> str:
+        """``path`` on this gateway as a full URL for links Seva hands out (pages, JSON, SMS).
+
+        Always from ``SEVA_BASE_URL``, never from the request: its Host header is whatever
+        the client wrote, and a link built from a forged one sends the citizen elsewhere.
+        """
+        return self.base_url.rstrip("/") + path
+
     @property
     def janus_configured(self) -> bool:
         return bool(self.janus_admin_url and self.janus_ws_url and self.janus_admin_secret)
