@@ -97,6 +97,20 @@ def test_without_a_header_a_department_sends_from_the_gateways_sender(
     assert response.status_code == 422 and error_of(response)["code"] == "sender_not_registered"
 
 
+def test_a_retried_send_without_sender_replays_its_batch(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    """The batch records the sender it went out from; a retry naming none is the same send."""
+    headers = key(seeded, "AGRI") | {"Idempotency-Key": "subsidy-7"}
+    body = {"to": "9811000001", "text": "Subsidy credited."}
+    first = client.post("/api/v1/messages", json=body, headers=headers)
+    again = client.post("/api/v1/messages", json=body, headers=headers)
+    assert (first.status_code, again.status_code) == (202, 200), again.text
+    assert again.json()["replayed"] and again.json()["batch_id"] == first.json()["batch_id"]
+    same = client.post("/api/v1/messages", json=body | {"sender": "SEVA"}, headers=headers)
+    assert same.status_code == 200 and same.json()["replayed"]
+
+
 def test_another_departments_template_id_is_refused(
     client: TestClient, gateway: Gateway, seeded: SeedReport
 ) -> None:

@@ -491,22 +491,19 @@ def send_many(
         refusal = _invalid(request)
         if refusal is not None:
             outcomes[i] = refusal
-    checked = list(requests)
-    valid = [i for i, outcome in enumerate(outcomes) if outcome is None]
-    registrations = _registrations(session, {requests[i].department_id for i in valid})
-    for i in valid:
-        request = requests[i]
-        texts = request.texts if request.texts is not None else (request.text,)
+    _replays(session, requests, outcomes)
+
+    live = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    registrations = _registrations(session, {requests[i].department_id for i in live})
+    pending: list[_Pending] = []
+    for i in live:
+        asked = requests[i]
+        texts = asked.texts if asked.texts is not None else (asked.text,)
         try:
-            checked[i] = _authorise(request, texts, registrations)
+            request = _authorise(asked, texts, registrations)
         except SendRefused as exc:
             outcomes[i] = exc
-    _replays(session, checked, outcomes)
-
-    pending: list[_Pending] = []
-    for i in [i for i, outcome in enumerate(outcomes) if outcome is None]:
-        request = checked[i]
-        texts = request.texts if request.texts is not None else (request.text,)
+            continue
         recipients = list(request.to)
         per_text = list(request.texts) if request.texts is not None else None
         skipped: list[str] = []
@@ -594,7 +591,9 @@ def _replays(
         if twin is None:
             continue
         r = requests[twin]
-        if (batch.text, batch.kind, batch.sender) != (r.text, r.kind, r.sender):
+        # No sender asked for: the batch went out from the default of the time.
+        asked = batch.sender if r.sender is None else r.sender.strip().upper()
+        if (batch.text, batch.kind, batch.sender) != (r.text, r.kind, asked):
             outcomes[twin] = SendRefused(
                 "idempotency_key_reused",
                 "this Idempotency-Key was used for a different message "
