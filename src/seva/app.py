@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -18,7 +18,9 @@ from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
 from seva import __version__, errors, logs
+from seva.browser import BrowserPolicy, PinnedOrigin
 from seva.channels.routes import router as channel_router
+from seva.dashboard.metrics import ScrapeGuard
 from seva.gateway import Gateway, build_gateway
 from seva.logs import RequestIdMiddleware
 from seva.rtc import service as rtc
@@ -184,6 +186,8 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         max_age=8 * 3600,
     )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(BrowserPolicy, settings=settings)
+    app.add_middleware(PinnedOrigin, settings=settings)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
     def healthz() -> JSONResponse:
@@ -198,8 +202,14 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
             {"status": "ok", "version": __version__, "database": gw.db.engine.dialect.name}
         )
 
+    scrapers = ScrapeGuard(settings)
+
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", include_in_schema=False)
-    def prometheus_metrics() -> Response:
+    def prometheus_metrics(request: Request) -> Response:
+        client = request.client.host if request.client else None
+        refused = scrapers.refusal(client, request.headers.get("authorization"))
+        if refused is not None:
+            return refused
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(channel_router)

@@ -7,11 +7,12 @@ engines. Production refuses the built-in secret key.
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "seva-demo-secret-change-me"  # noqa: S105 - refused in production below
@@ -137,9 +138,31 @@ class Settings(BaseSettings):
     janus_admin_key: str | None = None
     janus_meeting_limit: int = Field(default=30, ge=2, le=200)
 
+    metrics_token: SecretStr | None = None
+    """Bearer token that opens ``/metrics`` from anywhere (Prometheus's ``authorization``
+    in its scrape config)."""
+    metrics_networks: str = "127.0.0.1/32,::1/128"
+    """Client networks (CIDR, comma-separated) served ``/metrics`` without the token; empty:
+    the token only. Behind a proxy, the client is what uvicorn's ``--forwarded-allow-ips``
+    lets X-Forwarded-For say."""
+
+    def absolute_url(self, path: str) -> str:
+        """``path`` on this gateway as a full URL for links Seva hands out (pages, JSON, SMS).
+
+        Always from ``SEVA_BASE_URL``, never from the request: its Host header is whatever
+        the client wrote, and a link built from a forged one sends the citizen elsewhere.
+        """
+        return self.base_url.rstrip("/") + path
+
     @property
     def janus_configured(self) -> bool:
         return bool(self.janus_admin_url and self.janus_ws_url and self.janus_admin_secret)
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        metrics_networks(value)  # a typo is refused at start-up, not at the first scrape
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -152,6 +175,19 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'seva.db').resolve()}"
+
+
+def metrics_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """``SEVA_METRICS_NETWORKS`` parsed; ValueError naming the entry that is not a network."""
+    networks = []
+    for entry in value.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{entry!r} in SEVA_METRICS_NETWORKS is not an address or CIDR network"
+            ) from None
+    return networks
 
 
 @lru_cache(maxsize=1)

@@ -31,7 +31,7 @@ def test_status_change_queues_an_sms_to_the_citizen(
     messages = outbox(gateway, DEMO_CITIZEN)
     assert len(messages) == before + 1
     assert messages[-1].text == "Application TEST-0001: Dispatched. Card sent by post."
-    assert messages[-1].sender == "FOODCS"
+    assert messages[-1].sender == "SEVA"  # FOOD has registered no DLT header yet
     assert messages[-1].kind == "transactional"
     # Every channel shows the new status.
     assert sms(client, "STATUS TEST-0001", DEMO_CITIZEN).startswith(

@@ -109,7 +109,7 @@ def test_status_change_notifies_the_citizen(
     assert outbox[-1].text == (
         f"Application {DEMO_APPLICATION}: Ready for collection. Bring your Aadhaar."
     )
-    assert outbox[-1].sender == "FOODCS" and outbox[-1].status == "queued"
+    assert outbox[-1].sender == "SEVA" and outbox[-1].status == "queued"  # FOOD has no header
     assert [(a.detail["ref"], a.detail["previous"], a.detail["status"]) for a in audit] == [
         (DEMO_APPLICATION, "Approved", "Ready for collection")
     ]

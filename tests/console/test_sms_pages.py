@@ -51,7 +51,6 @@ def queue(
                 to=to,
                 text=text,
                 kind=kind,
-                sender=department.sender_id,
                 department_id=department.id,
                 department_code=code,
                 source=source,
@@ -123,7 +122,7 @@ def test_an_officer_sees_only_their_departments_messages(
     assert food in listed(page.text) and mcd not in listed(page.text)
     assert "Property tax receipt" not in page.text
     row = row_of(page.text, food)
-    assert "+919810000001" in row and "FOODCS" in row and "Transactional" in row
+    assert "+919810000001" in row and "SEVA" in row and "Transactional" in row
     assert "Your ration card is ready." in row
     assert counts(page.text)["queued"][1] == before["queued"][1] + 1
 

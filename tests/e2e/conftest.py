@@ -45,3 +45,34 @@ def browser() -> Iterator[Any]:
 
 def screenshots_wanted() -> bool:
     return os.environ.get("SEVA_SCREENSHOT") == "1"
+
+
+@pytest.fixture(autouse=True)
+def no_policy_violations(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Pages run under Seva's Content-Security-Policy and Permissions-Policy: whatever they
+    block (an inline script, a connection elsewhere) fails the test that met it, even when
+    the page happens to work without it."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    browser = request.getfixturevalue("browser")
+    blocked: list[str] = []
+    original = browser.new_context
+
+    def new_context(*args: Any, **kwargs: Any) -> Any:
+        context = original(*args, **kwargs)
+
+        def seen(message: Any) -> None:
+            text = message.text
+            if "Content Security Policy" in text or "Permissions policy violation" in text:
+                blocked.append(f"{message.page.url if message.page else '?'}: {text}")
+
+        context.on("console", seen)
+        return context
+
+    browser.new_context = new_context
+    try:
+        yield
+    finally:
+        del browser.new_context  # the class's own method again
+    assert not blocked, "\n".join(blocked)

@@ -95,7 +95,7 @@ def test_a_citizen_queues_and_talks_to_an_official_who_sends_a_file_to_their_loc
     official.locator("#file").set_input_files(
         {"name": "certificate.pdf", "mimeType": "application/pdf", "buffer": pdf}
     )
-    citizen.wait_for_function("window.sevaCall.files.saved.length === 1", timeout=30_000)
+    citizen.wait_for_function("() => window.sevaCall.files.saved.length === 1", timeout=30_000)
     expect(official.locator("#file-status")).to_contain_text("in the citizen's locker")
     with gateway.session() as session:
         person = citizens.find(session, CITIZEN)
@@ -115,7 +115,9 @@ def test_a_citizen_queues_and_talks_to_an_official_who_sends_a_file_to_their_loc
         expect(page.locator("#record-status")).to_contain_text("Recording: both sides agreed")
     official.wait_for_timeout(2500)
     official.locator("#record").click()
-    official.wait_for_function("window.sevaCall.files.recordings.length === 1", timeout=30_000)
+    official.wait_for_function(
+        "() => window.sevaCall.files.recordings.length === 1", timeout=30_000
+    )
     expect(official.locator("#record-status")).to_contain_text("saved to the citizen's locker")
     with gateway.session() as session:
         person = citizens.find(session, CITIZEN)
@@ -168,7 +170,7 @@ def test_three_officials_meet_after_the_host_admits_them_and_the_host_can_remove
         expect(host.locator("#lobby-list button")).to_have_count(1)
         host.locator("#lobby-list button").first.click()
         for page in (host, second, third):
-            page.wait_for_function("window.sevaCall.peers.size === 2")
+            page.wait_for_function("() => window.sevaCall.peers.size === 2")
             page.wait_for_function(
                 "async () => { let n = 0; for (const p of window.sevaCall.peers.values()) {"
                 " const s = await p.pc.getStats(); s.forEach(r => { if (r.type === 'inbound-rtp'"
@@ -179,9 +181,9 @@ def test_three_officials_meet_after_the_host_admits_them_and_the_host_can_remove
         host.locator("figure.tile", has_text="Ward Officer, MCD").locator(
             "button[data-action=remove]"
         ).click()
-        third.wait_for_function("window.sevaCall.closed !== null")
+        third.wait_for_function("() => window.sevaCall.closed !== null")
         assert third.evaluate("window.sevaCall.closed.code") == 4003
-        second.wait_for_function("window.sevaCall.peers.size === 1")
+        second.wait_for_function("() => window.sevaCall.peers.size === 1")
     finally:
         for context, _ in people:
             context.close()

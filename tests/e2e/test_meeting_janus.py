@@ -95,7 +95,7 @@ def test_three_officials_meet_through_janus_and_the_host_mutes_and_removes(
 
         ids = {}
         for page in (host, second, third):
-            page.wait_for_function("window.sevaCall.peers.size === 2", timeout=20_000)
+            page.wait_for_function("() => window.sevaCall.peers.size === 2", timeout=20_000)
             page.wait_for_function(FRAMES_FROM_TWO, timeout=20_000)
             assert page.evaluate("window.sevaCall.mode") == "sfu"
             # Media comes from Janus's address, not from the other browsers.
@@ -115,9 +115,9 @@ def test_three_officials_meet_through_janus_and_the_host_mutes_and_removes(
 
         # Remove: the page is closed by Seva and its feed is gone from Janus.
         host.locator(f"figure.tile[data-peer='{ids[third]}'] button[data-action=remove]").click()
-        third.wait_for_function("window.sevaCall.closed !== null")
+        third.wait_for_function("() => window.sevaCall.closed !== null")
         assert third.evaluate("window.sevaCall.closed.code") == 4003
-        second.wait_for_function("window.sevaCall.peers.size === 1")
+        second.wait_for_function("() => window.sevaCall.peers.size === 1")
         assert janus_feeds(janus_server, room) == sorted([ids[host], ids[second]])
     finally:
         for context, _ in people:

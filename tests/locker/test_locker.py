@@ -19,6 +19,7 @@ from seva.gateway import Gateway
 from seva.locker import service as locker
 from seva.locker.models import Document
 from seva.locker.service import LockerRefused
+from seva.settings import Settings
 from tests.web.pages import csrf_of
 from tests.web.test_citizen import log_in
 
@@ -208,7 +209,7 @@ def test_a_share_link_opens_until_it_expires_or_is_withdrawn_and_every_opening_i
 
 
 def test_the_portal_locker_uploads_shares_and_serves_a_link(
-    client: TestClient, gateway: Gateway, seeded: SeedReport
+    client: TestClient, gateway: Gateway, settings: Settings, seeded: SeedReport
 ) -> None:
     issue(client, seeded)
     log_in(client, gateway, PHONE)
@@ -233,7 +234,8 @@ def test_the_portal_locker_uploads_shares_and_serves_a_link(
     )
     link = shared.text.split("data-shared-link>")[1].split("<")[0]
     anonymous = TestClient(client.app)
-    opened = anonymous.get(link.replace("http://testserver", ""))
+    assert link.startswith(f"{settings.base_url}/shared/")
+    opened = anonymous.get(link.removeprefix(settings.base_url))
     assert opened.status_code == 200 and hashlib.sha256(opened.content).hexdigest() == photo.sha256
     assert anonymous.get(f"/me/locker/{photo.id}/file", follow_redirects=False).status_code == 303
     log = client.get("/me/locker").text

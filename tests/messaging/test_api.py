@@ -57,7 +57,7 @@ def test_a_single_send_is_queued_and_can_be_followed(
     message = client.get(f"/api/v1/messages/{ref['id']}", headers=key(seeded)).json()
     assert message["status"] == "queued"
     assert message["to"] == "+919811000001"
-    assert message["sender"] == "FOODCS"  # the department's sender ID by default
+    assert message["sender"] == "SEVA"  # no DLT header registered yet: the gateway's sender
     assert message["kind"] == "transactional"
     assert message["text"] == "Your ration card is ready for collection."
     assert message["client_ref"] == "card-17"

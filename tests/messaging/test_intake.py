@@ -30,7 +30,7 @@ def department(gateway: Gateway, code: str) -> Department:
 
 
 def for_department(code: str, dept_id: int, *, to: str, text: str, **extra: object) -> Send:
-    sender = "TRNSPT" if code == "TRANSPORT" else "FOODCS"
+    sender = "TRNSPT" if code == "TRANSPORT" else None  # FOOD has no header: the default
     return Send(
         to=[to],
         text=text,

@@ -173,7 +173,6 @@ def test_stop_keeps_bulk_away_but_not_otp(gateway: Gateway, seeded: SeedReport) 
                 kind="bulk",
                 department_id=dept,
                 department_code="FOOD",
-                sender="FOODSV",
             ),
             now=NOW,
         )
@@ -185,7 +184,6 @@ def test_stop_keeps_bulk_away_but_not_otp(gateway: Gateway, seeded: SeedReport) 
                 kind="otp",
                 department_id=dept,
                 department_code="FOOD",
-                sender="FOODSV",
             ),
             now=NOW,
         )
@@ -200,17 +198,13 @@ def test_daily_quota_refuses_the_whole_request(gateway: Gateway, seeded: SeedRep
     with gateway.session() as session:
         queue.send(
             session,
-            Send(
-                to=["+919800000001", "+919800000002"], text="a", department_id=dept, sender="FOODSV"
-            ),
+            Send(to=["+919800000001", "+919800000002"], text="a", department_id=dept),
             now=NOW,
         )
     with pytest.raises(SendRefused) as refused, gateway.session() as session:
         queue.send(
             session,
-            Send(
-                to=["+919800000003", "+919800000004"], text="b", department_id=dept, sender="FOODSV"
-            ),
+            Send(to=["+919800000003", "+919800000004"], text="b", department_id=dept),
             now=NOW,
         )
     assert refused.value.code == "daily_limit"
@@ -219,7 +213,7 @@ def test_daily_quota_refuses_the_whole_request(gateway: Gateway, seeded: SeedRep
         assert (
             queue.send(
                 session,
-                Send(to=["+919800000005"], text="c", department_id=dept, sender="FOODSV"),
+                Send(to=["+919800000005"], text="c", department_id=dept),
                 now=NOW,
             ).accepted
             == 1
@@ -272,7 +266,6 @@ def test_idempotency_key_replays_instead_of_sending_twice(
         to=["+919800000001"],
         text="Once",
         department_id=dept,
-        sender="FOODSV",
         idempotency_key="order-77",
     )
     with gateway.session() as session:

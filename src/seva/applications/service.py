@@ -148,7 +148,6 @@ def change_status(
             to_phone=citizen.phone,
             text=text,
             kind="transactional",
-            sender=department.sender_id,
             department_id=department.id,
         )
     session.flush()

@@ -346,6 +346,7 @@ def _file_response(document: Any, data: bytes) -> Response:
 def locker_share(
     request: Request,
     session: SessionDep,
+    gateway: GatewayDep,
     document_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     shared_with: Annotated[str, Form(max_length=200)] = "",
     hours: Annotated[int, Form(ge=0, le=100_000)] = 24,
@@ -360,7 +361,7 @@ def locker_share(
         )
     except LockerRefused as exc:
         return _refused(request, exc)
-    request.session["shared_link"] = str(request.base_url).rstrip("/") + f"/shared/{token}"
+    request.session["shared_link"] = gateway.settings.absolute_url(f"/shared/{token}")
     return RedirectResponse("/me/locker", status_code=303)
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 from urllib.parse import parse_qsl
 
@@ -40,7 +40,7 @@ from seva.deps import GatewayDep, SessionDep
 from seva.gateway import Gateway
 from seva.messaging import msdg
 from seva.messaging import service as messaging
-from seva.messaging.models import DltHeader, SmsAccount
+from seva.messaging.models import SmsAccount
 from seva.messaging.msdg import MsdgCode, MsdgError, MsdgRequest
 from seva.messaging.router import wake_after_commit
 from seva.messaging.service import Send, SendRefused, stored_password_hash
@@ -58,6 +58,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 REFUSAL_CODES: dict[str, int] = {
     "daily_limit": MsdgCode.DAILY_LIMIT_EXCEEDED,
     "sender_not_registered": MsdgCode.SENDER_ID_NOT_APPROVED,
+    "sender_required": MsdgCode.SENDER_ID_NOT_APPROVED,
     "template_unknown": MsdgCode.TEMPLATE_MISMATCH,
     "template_missing": MsdgCode.TEMPLATE_MISMATCH,
     "template_mismatch": MsdgCode.TEMPLATE_MISMATCH,
@@ -212,11 +213,20 @@ def _handle(
     if not msdg.verify_key(request, account.msdg_secure_key, raw_content):
         return _error(session, MsdgCode.HASH_MISMATCH, "key", request.username)
 
-    sender = request.senderid.strip().upper()
-    headers = set(
-        session.scalars(select(DltHeader.header).where(DltHeader.department_id == department.id))
+    send = Send(
+        to=(),
+        text=request.content,
+        kind=_kind(request),
+        sender=request.senderid,
+        department_id=department.id,
+        department_code=department.code,
+        template_id=request.templateid,
+        source="msdg",
     )
-    if headers and sender not in headers:
+    try:
+        # The queue checks the sender again; asking first keeps MSDG's order of errors.
+        messaging.sender_of(session, send)
+    except SendRefused:
         return _error(session, MsdgCode.SENDER_ID_NOT_APPROVED, "sender", request.username)
 
     numbers = mobile_msisdns(request.numbers, gateway.settings.default_region)
@@ -225,19 +235,7 @@ def _handle(
     recipients = list(dict.fromkeys(n for n in numbers if n is not None))
 
     try:
-        accepted = messaging.send(
-            session,
-            Send(
-                to=recipients,
-                text=request.content,
-                kind=_kind(request),
-                sender=sender,
-                department_id=department.id,
-                department_code=department.code,
-                template_id=request.templateid,
-                source="msdg",
-            ),
-        )
+        accepted = messaging.send(session, replace(send, to=recipients))
     except SendRefused as exc:
         code = REFUSAL_CODES.get(exc.code, MsdgCode.INVALID_PARAMETER)
         return _error(session, code, exc.code, request.username)

@@ -164,10 +164,12 @@ register(
             "hi": "इन पंजीकरणों को केवल विभाग का प्रशासक बदल सकता है।",
         },
         "dlt_no_headers": {
-            "en": "No DLT header is registered: operators will refuse this department's SMS "
-            "until its headers and templates are registered on DLT and here.",
-            "hi": "कोई DLT हेडर पंजीकृत नहीं है: जब तक इस विभाग के हेडर और टेम्पलेट DLT पर "
-            "और यहाँ पंजीकृत नहीं होते, ऑपरेटर इसके SMS अस्वीकार करेंगे।",
+            "en": "No DLT header is registered: this department's SMS go out from the "
+            "gateway's sender SEVA, and operators will refuse them until its headers and "
+            "templates are registered on DLT and here.",
+            "hi": "कोई DLT हेडर पंजीकृत नहीं है: इस विभाग के SMS गेटवे के प्रेषक SEVA से जाते "
+            "हैं, और जब तक इसके हेडर और टेम्पलेट DLT पर और यहाँ पंजीकृत नहीं होते, ऑपरेटर "
+            "इन्हें अस्वीकार करेंगे।",
         },
         "dlt_entity": {"en": "Entity ID", "hi": "इकाई आईडी"},
         "dlt_entity_label": {

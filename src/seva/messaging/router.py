@@ -219,7 +219,7 @@ async def send_messages(
             text=text,
             texts=texts,
             kind=body.kind,
-            sender=(body.sender or department.sender_id).strip().upper(),
+            sender=body.sender,
             department_id=department.id,
             department_code=department.code,
             template_id=body.template_id,

@@ -73,7 +73,12 @@ class SendIn(_In):
         ),
     )
     sender: SenderId | None = Field(
-        default=None, description="The DLT header; default: your department's sender ID."
+        default=None,
+        description=(
+            "One of your DLT headers. Default: your sender ID once it is registered as your "
+            "header, else your only header; before you register any, the gateway's sender "
+            "SEVA, the only one you may use then."
+        ),
     )
     template_id: TemplateId | None = Field(
         default=None, description="The DLT template the text follows (found by matching if absent)."

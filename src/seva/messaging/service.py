@@ -18,12 +18,13 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from seva.channels.smpp.text import segment_count
@@ -47,6 +48,7 @@ from seva.messaging.models import (
     SmsPart,
 )
 from seva.tenancy import service as tenancy
+from seva.tenancy.models import Department
 
 MAX_RECIPIENTS = 100_000
 MAX_TEXT = 1600
@@ -56,6 +58,13 @@ RETURN_IDS_UP_TO = 100
 """Sends this small get their message ids back; larger ones are followed by batch id."""
 INSERT_CHUNK = 5000
 ALL_DEPARTMENTS = "*"
+GATEWAY_SENDER = "SEVA"
+"""The source address of Seva's own messages (OTPs, replies, notices), and the only one a
+department may use before it registers a DLT header. Four letters, so it can never be a
+DLT header (six letters or digits), and no department can register it."""
+SYSTEM_SOURCES = frozenset({"system", "reply"})
+"""Messages Seva writes itself: their text is Seva's, registered centrally, so it is not
+matched against the department's templates."""
 
 FINAL_RECEIPT_STATES = frozenset({"DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "REJECTD"})
 
@@ -77,7 +86,9 @@ class Send:
     to: Sequence[str]
     text: str
     kind: str = "transactional"
-    sender: str = "SEVA"
+    sender: str | None = None
+    """The source address asked for; None for the default (see ``_sender_of``). The queue
+    stores the one the message really goes out from."""
     department_id: int | None = None
     department_code: str | None = None
     texts: Sequence[str] | None = None
@@ -131,16 +142,41 @@ def ensure_account(session: Session, department_id: int) -> SmsAccount:
 
 
 def register_header(session: Session, department_id: int, header: str, category: str) -> DltHeader:
+    """Record a DLT header for the department; ``header_taken`` if it is someone else's.
+
+    A header is one department's: it is the name citizens read as the sender, so a second
+    department registering it could send in the first one's name. Another department's
+    onboarding sender ID is refused too, for the same reason, though it is not a DLT header
+    yet. The unique index on ``dlt_headers.header`` settles two registrations at once.
+    """
     normalised = dlt.validate_header(header, category)
     existing = session.scalar(select(DltHeader).where(DltHeader.header == normalised))
     if existing is not None:
         if existing.department_id != department_id:
-            raise SendRefused("header_taken", f"header {normalised} belongs to another department")
+            raise SendRefused(
+                "header_taken", f"header {normalised} belongs to another department", field="header"
+            )
         existing.category = category
         return existing
+    named = session.scalar(
+        select(Department.code).where(
+            func.upper(Department.sender_id) == normalised, Department.id != department_id
+        )
+    )
+    if named is not None:
+        raise SendRefused(
+            "header_taken",
+            f"header {normalised} is the sender ID of another department",
+            field="header",
+        )
     row = DltHeader(department_id=department_id, header=normalised, category=category)
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # registered by another department a moment ago; caller rolls back
+        raise SendRefused(
+            "header_taken", f"header {normalised} belongs to another department", field="header"
+        ) from None
     return row
 
 
@@ -173,7 +209,12 @@ def register_template(
     row.name = name
     row.active = True
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # registered by another department a moment ago; caller rolls back
+        raise SendRefused(
+            "template_taken", f"template {template_id} belongs to another department"
+        ) from None
     return row
 
 
@@ -186,11 +227,29 @@ def _compiled(body: str, template_id: str) -> dlt.CompiledTemplate:
 
 @dataclass(frozen=True, slots=True)
 class _Registrations:
-    """A department's DLT headers and active templates, read once for a group of sends."""
+    """A department's onboarding sender ID, DLT headers and active templates, read once for
+    a group of sends."""
 
+    sender_id: str | None
     headers: frozenset[str]
     templates: dict[str, list[DltTemplate]]
     """Active templates by header."""
+
+    def default_sender(self) -> str | None:
+        """Where a send that names no sender goes out from, or None when that is ambiguous.
+
+        The onboarding sender ID only once the department registered it as a header (the
+        gateway admin typed it, nobody checked it against DLT or other departments); else
+        its only header; else, before it registers any, the gateway's own sender.
+        """
+        if self.sender_id in self.headers:
+            return self.sender_id
+        if len(self.headers) == 1:
+            return next(iter(self.headers))
+        return GATEWAY_SENDER if not self.headers else None
+
+
+_UNKNOWN_DEPARTMENT = _Registrations(None, frozenset(), {})
 
 
 def _registrations(
@@ -199,12 +258,18 @@ def _registrations(
     wanted = {d for d in department_ids if d is not None}
     if not wanted:
         return {}
-    headers: dict[int, set[str]] = {d: set() for d in wanted}
-    for department_id, header in session.execute(
-        select(DltHeader.department_id, DltHeader.header).where(DltHeader.department_id.in_(wanted))
+    sender_ids: dict[int, str] = {}
+    headers: dict[int, set[str]] = {}
+    for department_id, sender_id, header in session.execute(
+        select(Department.id, Department.sender_id, DltHeader.header)
+        .outerjoin(DltHeader, DltHeader.department_id == Department.id)
+        .where(Department.id.in_(wanted))
     ):
-        headers[department_id].add(header)
-    templates: dict[int, dict[str, list[DltTemplate]]] = {d: {} for d in wanted}
+        sender_ids[department_id] = sender_id.strip().upper()
+        found = headers.setdefault(department_id, set())
+        if header is not None:
+            found.add(header)
+    templates: dict[int, dict[str, list[DltTemplate]]] = {d: {} for d in headers}
     if any(headers.values()):
         for template in session.scalars(
             select(DltTemplate).where(
@@ -213,31 +278,80 @@ def _registrations(
             )
         ):
             templates[template.department_id].setdefault(template.header, []).append(template)
-    return {d: _Registrations(frozenset(headers[d]), templates[d]) for d in wanted}
+    return {d: _Registrations(sender_ids[d], frozenset(headers[d]), templates[d]) for d in headers}
 
 
-def _check_dlt(
-    request: Send, texts: Iterable[str], registrations: dict[int, _Registrations]
-) -> str | None:
-    """The template the send matches, or SendRefused saying why it does not.
+def _sender_of(request: Send, found: _Registrations) -> str:
+    """The source address ``request`` goes out from, or SendRefused when it may not.
 
-    Departments that registered no header yet send unchecked (the demo's departments are
-    registered; a new department is told on the console that operators will refuse its
-    traffic). Seva's own messages (OTPs, replies, notifications) are registered centrally.
+    This is the one rule for who may send as whom, and ``send_many`` applies it to every
+    message a department's name is on, whichever way it came in: a department sends only
+    from DLT headers registered to it (``register_header`` gives a header to one department
+    only), or, before it has any, from the gateway's own sender. Without that, any API key
+    could put another department's or a bank's name on an SMS. Seva's own messages for a
+    department (a status update) never fail on this: an unowned sender becomes the
+    department's default, since the change they report is already made.
     """
-    if request.department_id is None or request.source in ("system", "reply"):
-        return request.template_id
-    found = registrations.get(request.department_id)
-    if found is None or not found.headers:
-        return request.template_id
-    sender = request.sender.strip().upper()
-    if sender not in found.headers:
+    requested = request.sender.strip().upper() if request.sender else None
+    if requested is not None and (
+        requested in found.headers or (requested == GATEWAY_SENDER and not found.headers)
+    ):
+        return requested
+    default = found.default_sender()
+    if request.source in SYSTEM_SOURCES:
+        return default or GATEWAY_SENDER
+    if requested is None and default is not None:
+        return default
+    registered = ", ".join(sorted(found.headers))
+    if requested is None:
         raise SendRefused(
-            "sender_not_registered",
-            f"sender {request.sender!r} is not a DLT header of this department "
-            f"(registered: {', '.join(sorted(found.headers))})",
+            "sender_required",
+            f"give sender: one of this department's DLT headers ({registered})",
             field="sender",
         )
+    if found.headers:
+        raise SendRefused(
+            "sender_not_registered",
+            f"sender {requested!r} is not a DLT header of this department "
+            f"(registered: {registered})",
+            field="sender",
+        )
+    raise SendRefused(
+        "sender_not_registered",
+        f"sender {requested!r} is not a DLT header of this department, which has none yet: "
+        f"register the header first, or leave sender out to send from the gateway's "
+        f"sender {GATEWAY_SENDER}",
+        field="sender",
+    )
+
+
+def _authorise(
+    request: Send, texts: Iterable[str], registrations: dict[int, _Registrations]
+) -> Send:
+    """``request`` with the sender it goes out from and the DLT template it matches, or
+    SendRefused saying why it may not go out.
+
+    Only the department's own templates count: a template ID registered to another
+    department, or any template ID from a department with no header, is refused rather
+    than stored on the batch. A department that has registered no header yet sends from the
+    gateway's sender with its text unchecked (the console tells it operators will refuse its
+    traffic until it registers on DLT); Seva's own messages are registered centrally.
+    """
+    if request.department_id is None:
+        return request if request.sender else replace(request, sender=GATEWAY_SENDER)
+    found = registrations.get(request.department_id, _UNKNOWN_DEPARTMENT)
+    sender = _sender_of(request, found)
+    if request.source in SYSTEM_SOURCES:
+        return replace(request, sender=sender)
+    if not found.headers:
+        if request.template_id:
+            raise SendRefused(
+                "template_unknown",
+                f"template {request.template_id} is not registered to this department, "
+                "which has no DLT header yet",
+                field="template_id",
+            )
+        return replace(request, sender=sender)
     templates = [
         t
         for t in found.templates.get(sender, ())
@@ -266,7 +380,20 @@ def _check_dlt(
                 field="text",
             )
         chosen = chosen or match
-    return chosen.template_id if chosen is not None else request.template_id
+    template_id = chosen.template_id if chosen is not None else request.template_id
+    return replace(request, sender=sender, template_id=template_id)
+
+
+def sender_of(session: Session, request: Send) -> str:
+    """The sender ``request`` would go out from, or SendRefused: the rule ``send_many``
+    applies, for an entry point that must answer a refused sender before its other checks
+    (MSDG's 412 comes before its number errors)."""
+    if request.department_id is None:
+        return request.sender or GATEWAY_SENDER
+    found = _registrations(session, [request.department_id]).get(
+        request.department_id, _UNKNOWN_DEPARTMENT
+    )
+    return _sender_of(request, found)
 
 
 def stored_password_hash(password_sha1: str) -> str:
@@ -370,10 +497,10 @@ def send_many(
     registrations = _registrations(session, {requests[i].department_id for i in live})
     pending: list[_Pending] = []
     for i in live:
-        request = requests[i]
-        texts = request.texts if request.texts is not None else (request.text,)
+        asked = requests[i]
+        texts = asked.texts if asked.texts is not None else (asked.text,)
         try:
-            template_id = _check_dlt(request, texts, registrations)
+            request = _authorise(asked, texts, registrations)
         except SendRefused as exc:
             outcomes[i] = exc
             continue
@@ -393,7 +520,7 @@ def send_many(
                 request=request,
                 recipients=recipients,
                 texts=per_text,
-                template_id=template_id,
+                template_id=request.template_id,
                 skipped=skipped,
                 due=max(now, request.due_at) if request.due_at is not None else now,
                 parts=max(segment_count(t) for t in texts),
@@ -464,7 +591,9 @@ def _replays(
         if twin is None:
             continue
         r = requests[twin]
-        if (batch.text, batch.kind, batch.sender) != (r.text, r.kind, r.sender):
+        # No sender asked for: the batch went out from the default of the time.
+        asked = batch.sender if r.sender is None else r.sender.strip().upper()
+        if (batch.text, batch.kind, batch.sender) != (r.text, r.kind, asked):
             outcomes[twin] = SendRefused(
                 "idempotency_key_reused",
                 "this Idempotency-Key was used for a different message "
@@ -622,10 +751,13 @@ def queue_sms(
     to_phone: str,
     text: str,
     kind: str,
-    sender: str = "SEVA",
+    sender: str | None = None,
     department_id: int | None = None,
 ) -> int:
-    """One message from Seva itself (an OTP, a status notification, an SMS reply)."""
+    """One message from Seva itself (an OTP, a status notification, an SMS reply).
+
+    ``sender`` None: the gateway's sender, or for a department's message its default
+    (``_Registrations.default_sender``)."""
     accepted = send(
         session,
         Send(

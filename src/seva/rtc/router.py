@@ -778,5 +778,5 @@ def meeting_room(
     except CallRefused as exc:
         return _message(request, exc.message, exc.status, "/console/meetings")
     context = _call_context(request, seat, "/console/meetings")
-    context["invite"] = str(request.base_url).rstrip("/") + f"/meet/{room}"
+    context["invite"] = _gateway(request).settings.absolute_url(f"/meet/{room}")
     return render(request, "call.html", context)

@@ -183,7 +183,6 @@ async def test_the_department_hears_the_final_status_signed(
                 text="Property tax receipt 42 issued",
                 department_id=department.id,
                 department_code="MCD",
-                sender="MCDELH",
                 callback_url=f"http://127.0.0.1:{port}/sms-status",
                 client_ref="tax-42",
             ),
