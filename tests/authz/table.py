@@ -138,7 +138,11 @@ def _operator(*keys: tuple[str, str]) -> dict[tuple[str, str], Entry]:
 TABLE: dict[tuple[str, str], Entry] = {
     # -- operations and documentation --------------------------------------------------------------
     ("GET", "/healthz"): Entry(EVERYONE),
-    ("GET", "/metrics"): Entry(EVERYONE, why="Prometheus counts, no personal data"),
+    ("GET", "/metrics"): Entry(
+        roles(),
+        why="Prometheus scrapes it from SEVA_METRICS_NETWORKS or with SEVA_METRICS_TOKEN; no "
+        "login opens it (tests/dashboard/test_metrics.py)",
+    ),
     ("GET", "/openapi.json"): Entry(
         EVERYONE, why="its examples use the demo citizen's number", shows_a=True
     ),

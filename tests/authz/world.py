@@ -236,7 +236,7 @@ def build(gateway: Gateway, seeded: SeedReport) -> World:
             messaging.Send(
                 to=[CITIZEN_A],
                 text=MESSAGE_TEXT,
-                sender=food.sender_id,
+                sender=None,
                 department_id=food.id,
                 department_code=food.code,
             ),
