@@ -24,6 +24,7 @@ from seva.errors import error_body
 from seva.locker import service as locker
 from seva.locker.models import ISSUED
 from seva.locker.service import MAX_BYTES, LockerRefused
+from seva.params import RowId
 from seva.tenancy.api_auth import DepartmentDep
 from seva.web.i18n import register, ui
 from seva.web.portal import current_citizen
@@ -309,7 +310,7 @@ def locker_file(
     request: Request,
     session: SessionDep,
     gateway: GatewayDep,
-    document_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    document_id: RowId,
 ) -> Response:
     citizen = current_citizen(request, session)
     if citizen is None:
@@ -337,7 +338,7 @@ def _file_response(document: Any, data: bytes) -> Response:
 def locker_share(
     request: Request,
     session: SessionDep,
-    document_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    document_id: RowId,
     shared_with: Annotated[str, Form(max_length=200)] = "",
     hours: Annotated[int, Form(ge=0, le=100_000)] = 24,
     csrf: Annotated[str, Form()] = "",
@@ -359,7 +360,7 @@ def locker_share(
 def locker_unshare(
     request: Request,
     session: SessionDep,
-    share_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    share_id: RowId,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     citizen = _form_citizen(request, session, csrf)

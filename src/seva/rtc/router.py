@@ -32,6 +32,7 @@ from seva.gateway import Gateway
 from seva.locker import service as locker
 from seva.locker.models import RECEIVED, Document
 from seva.locker.service import MAX_BYTES, MAX_RECORDING_BYTES, LockerRefused
+from seva.params import RowId
 from seva.rtc import service as rtc
 from seva.rtc import waiting
 from seva.rtc.models import (
@@ -580,7 +581,11 @@ def console_calls(request: Request, session: SessionDep, official: Officer) -> R
 
 @router.get("/console/recordings/{recording_id}")
 def console_recording(
-    request: Request, session: SessionDep, gateway: GatewayDep, official: Officer, recording_id: int
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    official: Officer,
+    recording_id: RowId,
 ) -> Response:
     """A department's copy of a recorded call: its officials only."""
     recording = session.get(CallRecording, recording_id)
@@ -658,7 +663,7 @@ def console_accept(
     request: Request,
     session: SessionDep,
     official: Officer,
-    entry_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    entry_id: RowId,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     if not check_csrf(request, csrf):
