@@ -229,10 +229,11 @@ def verify_page(request: Request, session: SessionDep, uri: Uri) -> Response:
 
 
 @pages.post("/verify/{uri}")
-async def verify_file(
+def verify_file(
     request: Request, session: SessionDep, gateway: GatewayDep, uri: Uri, file: UploadFile = File()
 ) -> Response:
-    data = await file.read(MAX_BYTES + 1)
+    """A plain def, run in a worker thread: hashing a 10 MB file would stall the event loop."""
+    data = file.file.read(MAX_BYTES + 1)
     try:
         found = locker.verify(session, uri)
     except LockerRefused as exc:
@@ -285,17 +286,19 @@ def locker_page(request: Request, session: SessionDep) -> Response:
 
 
 @pages.post("/me/locker/upload")
-async def locker_upload(
+def locker_upload(
     request: Request,
     session: SessionDep,
     gateway: GatewayDep,
     file: UploadFile = File(),
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
+    """A plain def, run in a worker thread: re-encoding a photo takes a second of CPU, which
+    on the event loop would hold up every other request of this node."""
     citizen = _form_citizen(request, session, csrf)
     if isinstance(citizen, Response):
         return citizen
-    data = await file.read(MAX_BYTES + 1)
+    data = file.file.read(MAX_BYTES + 1)
     try:
         document = locker.add_file(
             session, _locker(gateway), citizen, filename=file.filename or "document", data=data

@@ -451,7 +451,7 @@ def call_page(request: Request, session: SessionDep, room: Room) -> Response:
 
 
 @router.post("/call/room/{room}/received")
-async def call_received(
+def call_received(
     request: Request,
     session: SessionDep,
     gateway: GatewayDep,
@@ -461,14 +461,17 @@ async def call_received(
     sender: Annotated[str, Form(max_length=200)] = "",
     file: UploadFile = File(),
 ) -> JSONResponse:
-    """A file the citizen's page received over the data channel, kept once its hash matches."""
+    """A file the citizen's page received over the data channel, kept once its hash matches.
+
+    A plain def, run in a worker thread: hashing and re-encoding the file would otherwise
+    stall the event loop (and with it the call's signalling)."""
     try:
         seat = gateway.rtc_tokens.check(token, now=time.time(), room=room)
     except TokenRefused as exc:
         return JSONResponse(error_body("invalid_token", str(exc)), 403)
     if seat.role != "citizen" or not seat.identity.startswith("citizen:"):
         return JSONResponse(error_body("not_allowed", "only the citizen keeps received files"), 403)
-    data = await file.read(MAX_BYTES + 1)
+    data = file.file.read(MAX_BYTES + 1)
     if hashlib.sha256(data).hexdigest() != sha256.lower():
         return JSONResponse(
             error_body("checksum_mismatch", "the file changed on the way; ask for it again"), 422
@@ -498,7 +501,7 @@ async def call_received(
 
 
 @router.post("/call/room/{room}/recording")
-async def call_recording(
+def call_recording(
     session: SessionDep,
     gateway: GatewayDep,
     room: Room,
@@ -507,14 +510,15 @@ async def call_recording(
     file: UploadFile = File(),
 ) -> JSONResponse:
     """The official's page hands in a recording both sides agreed to (the signalling kept
-    who agreed); it goes to the citizen's locker and the department's call records."""
+    who agreed); it goes to the citizen's locker and the department's call records. A plain
+    def, run in a worker thread: hashing and storing up to 100 MB is no work for the loop."""
     try:
         seat = gateway.rtc_tokens.check(token, now=time.time(), room=room)
     except TokenRefused as exc:
         return JSONResponse(error_body("invalid_token", str(exc)), 403)
     if not seat.identity.startswith("official:"):
         return JSONResponse(error_body("not_allowed", "the official's page keeps recordings"), 403)
-    data = await file.read(MAX_RECORDING_BYTES + 1)
+    data = file.file.read(MAX_RECORDING_BYTES + 1)
     try:
         recording = rtc.save_recording(
             session,
