@@ -1,4 +1,5 @@
-"""Prometheus metrics, served at ``/metrics``: requests and answers by channel and service."""
+"""Prometheus metrics, served at ``/metrics``: requests and answers by channel and service,
+calls, and SMS whose delivery is in doubt."""
 
 from __future__ import annotations
 
@@ -27,4 +28,12 @@ RTP_LATENESS = Histogram(
     "seva_rtp_send_lateness_seconds",
     "How late each prompt packet left after its 20 ms slot (our side of the caller's jitter)",
     buckets=(0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1),
+)
+SMS_RECEIPT_TIMEOUTS = Counter(
+    "seva_sms_receipt_timeouts_total",
+    "SMS marked unknown: no delivery receipt within SEVA_SMS_RECEIPT_TIMEOUT_HOURS",
+)
+SMS_RESENT_AFTER_LEASE = Counter(
+    "seva_sms_resent_after_lease_total",
+    "SMS put back in the queue when the dispatcher holding them stopped (possible duplicates)",
 )

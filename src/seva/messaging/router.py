@@ -317,6 +317,7 @@ def _message_out(view: MessageView) -> MessageOut:
         done_at=view.done_at,
         client_ref=view.client_ref,
         template_id=view.template_id,
+        resent_after_lease=view.resent_after_lease,
     )
 
 
