@@ -1,4 +1,4 @@
-"""Strings that once reached a 500: a form token with non-ASCII characters, a call time at
+"""Strings that once reached a 500: a form token with non-ASCII characters, a call or send time at
 the edge of the calendar, digits ``int`` refuses though ``str.isdigit`` takes them. Each is
 refused the way the page, API or SMS refuses any bad input."""
 
@@ -14,6 +14,7 @@ from seva.channels.api_http import BodyTooLarge, read_capped
 from seva.channels.smpp.receipts import id_candidates
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
+from seva.messaging import service as queue
 from tests.api.helpers import bearer, login
 from tests.web.pages import alert
 from tests.web.test_citizen import log_in
@@ -54,6 +55,29 @@ def test_a_call_time_at_the_edge_of_the_calendar_is_refused(
     )
     assert api.status_code == 422, api.text
     assert api.json()["error"]["code"] == "invalid_time"
+
+
+@pytest.mark.parametrize("when", EDGE_TIMES[1:])
+def test_a_send_scheduled_at_the_end_of_the_calendar_is_refused_and_not_queued(
+    client: TestClient, gateway: Gateway, seeded: SeedReport, when: str
+) -> None:
+    """It was queued, and then the answer (its time as a date) failed with a 500."""
+    key = {"X-API-Key": seeded.api_keys["FOOD"]}
+    with gateway.session() as session:
+        before = queue.status_counts(session)
+    response = client.post(
+        "/api/v1/messages",
+        json={"to": "9811000955", "text": "Camp", "scheduled_at": when},
+        headers=key,
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == {
+        "code": "schedule_too_far",
+        "message": "schedule at most 366 days ahead",
+        "field": "scheduled_at",
+    }
+    with gateway.session() as session:
+        assert queue.status_counts(session) == before
 
 
 MONDAY_9 = datetime(2026, 11, 30, 3, 30, tzinfo=UTC)

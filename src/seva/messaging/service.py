@@ -53,6 +53,8 @@ MAX_RECIPIENTS = 100_000
 MAX_TEXT = 1600
 """Ten UCS-2 parts' worth of characters; longer texts are refused, not truncated."""
 MAX_ATTEMPTS = 5
+MAX_SCHEDULE_AHEAD = 366 * 86400.0
+"""Seconds ahead a send may be scheduled: a year, for the yearly reminder."""
 RETURN_IDS_UP_TO = 100
 """Sends this small get their message ids back; larger ones are followed by batch id."""
 INSERT_CHUNK = 5000
@@ -362,7 +364,7 @@ def send_many(
     now = time.time() if now is None else now
     outcomes: list[Accepted | SendRefused | None] = [None] * len(requests)
     for i, request in enumerate(requests):
-        refusal = _invalid(request)
+        refusal = _invalid(request, now)
         if refusal is not None:
             outcomes[i] = refusal
     _replays(session, requests, outcomes)
@@ -409,7 +411,7 @@ def send_many(
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def _invalid(request: Send) -> SendRefused | None:
+def _invalid(request: Send, now: float) -> SendRefused | None:
     if request.kind not in KINDS:
         return SendRefused("invalid_kind", f"kind must be one of {', '.join(KINDS)}", field="kind")
     if not request.to:
@@ -427,6 +429,12 @@ def _invalid(request: Send) -> SendRefused | None:
             return SendRefused(
                 "text_too_long", f"the text is longer than {MAX_TEXT} characters", field="text"
             )
+    if request.due_at is not None and request.due_at > now + MAX_SCHEDULE_AHEAD:
+        # Also keeps the time within what a datetime holds (9999-12-31T23:59-14:00 is not).
+        days = int(MAX_SCHEDULE_AHEAD // 86400)
+        return SendRefused(
+            "schedule_too_far", f"schedule at most {days} days ahead", field="scheduled_at"
+        )
     return None
 
 
