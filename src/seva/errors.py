@@ -1,7 +1,8 @@
 """One JSON error shape for every API: ``{"error": {"code", "message", "field"}}``.
 
 FastAPI's own 422 body is replaced so a client handles one shape everywhere, and no input a
-client can send reaches a 500 with a traceback.
+client can send reaches a 500 with a traceback. A browser's request to a page that fails
+validation gets a page instead, in the language it reads the site in.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from seva.web.i18n import ui
+from seva.web.templating import page_lang, render
 
 log = structlog.get_logger("seva.errors")
 
@@ -37,6 +41,15 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
+def _invalid_page(request: Request, *, in_path: bool) -> Response:
+    """A browser's answer to a request that fails validation: a 400 page in its language, not
+    the APIs' JSON. The page is drawn without the logged-in official: the login dependency's
+    database session is closed by now, so their row could not be read."""
+    key = "invalid_address" if in_path else "invalid_request"
+    context = {"message": ui(key, page_lang(request)), "back": "/", "official": None}
+    return render(request, "portal_message.html", context, 400)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -45,6 +58,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
+        if not _wants_json(request):
+            return _invalid_page(request, in_path=first.get("loc", ("",))[0] == "path")
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "form", "path")]
         field = ".".join(loc) or None
         message = str(first.get("msg", "invalid request"))

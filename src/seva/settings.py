@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     sms_max_unrecorded: int = Field(default=5000, ge=1)
     """At most this many messages are out with the SMSC before their outcome is committed:
     the most a crashed dispatcher can send twice."""
+    sms_receipt_timeout_hours: float = Field(default=48.0, gt=0, le=24 * 30)
+    """A submitted message with no delivery receipt this long is marked ``unknown`` (and its
+    sender told): set it to the longest validity period of your operators' SMSCs."""
     smsc_sim_port: int = Field(default=2775, ge=0, le=65535)
     """Where ``seva demo`` starts its SMSC simulator when no SMSC is configured (0 = any)."""
 

@@ -34,7 +34,7 @@ def describe_size(limit: int) -> str:
 async def read_capped(request: Request, limit: int) -> bytes:
     """The whole body, or ``BodyTooLarge`` before more than ``limit`` bytes are held."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise BodyTooLarge(limit)
     chunks: list[bytes] = []
     size = 0

@@ -194,7 +194,7 @@ class SmsPull:
             return self._keep(session, dialogue, self._help(session, dialogue), now)
 
         offer = dialogue.meta.get(CALL_OFFER)
-        if offer and len(words) == 1 and words[0].isdigit() and not runtime.in_service(dialogue):
+        if offer and len(words) == 1 and _choice(words[0]) and not runtime.in_service(dialogue):
             return self._book_offered(session, dialogue, phone, offer, int(words[0]), now)
         if (
             head in CALL_WORDS
@@ -380,6 +380,12 @@ class SmsPull:
         else:
             self.runtime.save(session, dialogue, now=now)
         return SmsReply(plain(turn.messages), turn)
+
+
+def _choice(word: str) -> bool:
+    """A numbered choice: ASCII digits only (``str.isdigit`` also takes '²', which ``int``
+    refuses) and short (``int`` refuses thousands of digits)."""
+    return word.isascii() and word.isdigit() and len(word) <= 9
 
 
 def _lang(dialogue: Dialogue) -> str:

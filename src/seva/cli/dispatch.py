@@ -1,7 +1,8 @@
 """``seva dispatch``: the SMS dispatcher on its own (operator binds + queue draining + MO).
 
 Scale-out runs one or more of these beside the web workers; on PostgreSQL they share the queue
-through ``FOR UPDATE SKIP LOCKED``. On SQLite run exactly one.
+through ``FOR UPDATE SKIP LOCKED``. On SQLite run exactly one. ``seva dispatch --stats`` prints
+the queue by status and how many messages a crashed dispatcher may have sent twice.
 """
 
 from __future__ import annotations
@@ -10,16 +11,25 @@ import asyncio
 import contextlib
 import signal
 import time
+from typing import TYPE_CHECKING
 
 import typer
 
 from seva.cli.common import console, loop_factory
 from seva.settings import get_settings
 
+if TYPE_CHECKING:
+    from seva.gateway import Gateway
+
 
 def dispatch(
     stats_interval: float = typer.Option(
         0.0, "--stats-interval", help="Print a line of counters every N seconds (0 = never)"
+    ),
+    stats: bool = typer.Option(
+        False,
+        "--stats",
+        help="Print the queue's messages by status and those possibly sent twice, then exit",
     ),
 ) -> None:
     """Drain the SMS queue into the SMSCs named by SEVA_SMSC and answer citizens' SMS."""
@@ -28,6 +38,13 @@ def dispatch(
     from seva.gateway import build_gateway
 
     settings = get_settings()
+    if stats:
+        gateway = build_gateway(settings)
+        try:
+            print_stats(gateway)
+        finally:
+            gateway.close()
+        return
     try:
         routes = parse_routes(settings.smsc)
     except ValueError as exc:
@@ -56,7 +73,8 @@ def dispatch(
                 s = engine.dispatcher.stats
                 console.print(
                     f"{time.monotonic() - started:7.1f}s claimed {s.claimed} submitted "
-                    f"{s.submitted} failed {s.failed} receipts {s.receipts} mo {s.mo}",
+                    f"{s.submitted} failed {s.failed} receipts {s.receipts} mo {s.mo} "
+                    f"resent-after-lease {s.recovered} no-receipt {s.unknown}",
                     highlight=False,
                 )
         await engine.stop()
@@ -66,3 +84,19 @@ def dispatch(
             runner.run(run())
     finally:
         gateway.close()
+
+
+def print_stats(gateway: Gateway) -> None:
+    """The whole queue's state, from the database: what every dispatcher did, not this one."""
+    from seva.messaging import service as messaging
+    from seva.messaging.models import STATES
+
+    with gateway.session() as session:
+        counts = messaging.status_counts(session)
+        resent = messaging.resent_after_lease(session)
+    console.print("  ".join(f"{state} {counts.get(state, 0)}" for state in STATES), highlight=False)
+    console.print(
+        f"resent after a dispatcher stopped: {resent.messages} messages, {resent.times} times "
+        "(each possibly delivered twice)",
+        highlight=False,
+    )

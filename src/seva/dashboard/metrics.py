@@ -1,4 +1,5 @@
-"""Prometheus metrics, served at ``/metrics``: requests and answers by channel and service.
+"""Prometheus metrics, served at ``/metrics``: requests and answers by channel and service,
+calls, and SMS whose delivery is in doubt.
 
 The figures say how busy each department and channel is and when Seva is failing, which is
 not for everyone to read, so ``/metrics`` is served only to the networks in
@@ -81,3 +82,13 @@ class ScrapeGuard:
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
             address = address.ipv4_mapped  # a dual-stack socket's view of an IPv4 client
         return any(address in network for network in self._networks)
+
+
+SMS_RECEIPT_TIMEOUTS = Counter(
+    "seva_sms_receipt_timeouts_total",
+    "SMS marked unknown: no delivery receipt within SEVA_SMS_RECEIPT_TIMEOUT_HOURS",
+)
+SMS_RESENT_AFTER_LEASE = Counter(
+    "seva_sms_resent_after_lease_total",
+    "SMS put back in the queue when the dispatcher holding them stopped (possible duplicates)",
+)

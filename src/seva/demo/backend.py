@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from seva.deps import SessionDep
 from seva.errors import ApiError
@@ -30,7 +31,8 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
         fresh = abs(time.time() - int(timestamp)) <= MAX_SKEW_SECONDS
     except ValueError:
         return False
-    return fresh and hmac.compare_digest(sign(secret, timestamp, body), signature)
+    given = signature.encode("utf-8", "replace")  # a header may carry non-ASCII characters
+    return fresh and hmac.compare_digest(sign(secret, timestamp, body).encode(), given)
 
 
 @router.get("/property-tax/{property_id}")
@@ -41,7 +43,8 @@ async def property_tax(
     x_seva_timestamp: Annotated[str, Header()] = "",
     x_seva_signature: Annotated[str, Header()] = "",
 ) -> JSONResponse:
-    department = department_by_code(session, "MCD")
+    # Async to read the signed body; the database is read in the thread pool, off the loop.
+    department = await run_in_threadpool(department_by_code, session, "MCD")
     body = await request.body()
     if department is None or not verify(
         department.webhook_secret, x_seva_timestamp, body, x_seva_signature

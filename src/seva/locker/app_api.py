@@ -17,6 +17,7 @@ from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError
 from seva.locker import service as locker
 from seva.locker.service import LockerRefused
+from seva.params import RowId
 
 router = APIRouter(prefix="/api/v1", tags=["app"], route_class=SmallBodyRoute)
 
@@ -70,7 +71,7 @@ def my_documents(session: SessionDep, phone: CitizenPhone) -> list[DocumentOut]:
     response_class=Response,
 )
 def my_document_file(
-    session: SessionDep, gateway: GatewayDep, phone: CitizenPhone, document_id: int
+    session: SessionDep, gateway: GatewayDep, phone: CitizenPhone, document_id: RowId
 ) -> Response:
     citizen = citizens.find(session, phone)
     if citizen is None:

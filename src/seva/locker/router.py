@@ -24,6 +24,7 @@ from seva.errors import error_body
 from seva.locker import service as locker
 from seva.locker.models import ISSUED
 from seva.locker.service import MAX_BYTES, LockerRefused
+from seva.params import RowId
 from seva.tenancy.api_auth import DepartmentDep
 from seva.web.i18n import register, ui
 from seva.web.portal import current_citizen
@@ -228,10 +229,11 @@ def verify_page(request: Request, session: SessionDep, uri: Uri) -> Response:
 
 
 @pages.post("/verify/{uri}")
-async def verify_file(
+def verify_file(
     request: Request, session: SessionDep, gateway: GatewayDep, uri: Uri, file: UploadFile = File()
 ) -> Response:
-    data = await file.read(MAX_BYTES + 1)
+    """A plain def, run in a worker thread: hashing a 10 MB file would stall the event loop."""
+    data = file.file.read(MAX_BYTES + 1)
     try:
         found = locker.verify(session, uri)
     except LockerRefused as exc:
@@ -293,17 +295,19 @@ def locker_page(request: Request, session: SessionDep) -> Response:
 
 
 @pages.post("/me/locker/upload")
-async def locker_upload(
+def locker_upload(
     request: Request,
     session: SessionDep,
     gateway: GatewayDep,
     file: UploadFile = File(),
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
+    """A plain def, run in a worker thread: re-encoding a photo takes a second of CPU, which
+    on the event loop would hold up every other request of this node."""
     citizen = _form_citizen(request, session, csrf)
     if isinstance(citizen, Response):
         return citizen
-    data = await file.read(MAX_BYTES + 1)
+    data = file.file.read(MAX_BYTES + 1)
     try:
         document = locker.add_file(
             session, _locker(gateway), citizen, filename=file.filename or "document", data=data
@@ -318,7 +322,7 @@ def locker_file(
     request: Request,
     session: SessionDep,
     gateway: GatewayDep,
-    document_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    document_id: RowId,
 ) -> Response:
     citizen = current_citizen(request, session)
     if citizen is None:
@@ -347,7 +351,7 @@ def locker_share(
     request: Request,
     session: SessionDep,
     gateway: GatewayDep,
-    document_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    document_id: RowId,
     shared_with: Annotated[str, Form(max_length=200)] = "",
     hours: Annotated[int, Form(ge=0, le=100_000)] = 24,
     csrf: Annotated[str, Form()] = "",
@@ -369,7 +373,7 @@ def locker_share(
 def locker_unshare(
     request: Request,
     session: SessionDep,
-    share_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    share_id: RowId,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     citizen = _form_citizen(request, session, csrf)

@@ -7,7 +7,11 @@ no ``deliver_sm_resp`` sends them again instead of Seva losing them.
 
 Guarantees: a message is handed to the link only while leased to this dispatcher; a dispatcher
 killed mid-window leaves leases that ``recover_leases`` returns to the queue, so every message
-reaches the SMSC at least once and duplicates are bounded by what was in flight.
+reaches the SMSC at least once and duplicates are bounded by what was in flight. Each message
+returned that way is counted (``resent_after_lease``, ``seva_sms_resent_after_lease_total``):
+it may already have been submitted, so an operator sees how many duplicates a crash can have
+caused. A submitted message whose receipt has not come after ``receipt_timeout`` is marked
+``unknown`` by whichever dispatcher sweeps first; a receipt that still comes settles it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Protocol
 
 import structlog
 
+from seva.dashboard import metrics
 from seva.db.session import Database
 from seva.messaging import service
 from seva.messaging.service import BatchInfo, Claimed, Failure, Receipt, Submitted
@@ -36,6 +41,14 @@ RESERVED_MAX = 200_000
 """Seconds between re-reads of the departments' dispatch rates."""
 UNMATCHED_RECEIPT_TTL = 120.0
 """Seconds a receipt for an unknown part is retried (its submit may not be written yet)."""
+RECEIPT_TIMEOUT = 48 * 3600.0
+"""Seconds after submission a message without a receipt is marked ``unknown``: operators keep
+a message for at most 48 hours (its validity period), so no receipt will come after that."""
+SWEEP_EVERY = 60.0
+"""Seconds between sweeps for messages past the receipt timeout."""
+SWEEP_BATCH = 5000
+SWEEP_ROUNDS = 20
+"""A sweep marks at most this many batches, each in its own short transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +108,9 @@ class DispatcherStats:
     mo: int = 0
     flushes: int = 0
     recovered: int = 0
+    """Messages returned to the queue from an expired lease: possible duplicates."""
+    unknown: int = 0
+    """Messages marked ``unknown``: no receipt within the receipt timeout."""
 
 
 @dataclass
@@ -130,6 +146,7 @@ class Dispatcher:
         idle_poll: float = 0.25,
         lease: float = 60.0,
         max_unrecorded: int = 5000,
+        receipt_timeout: float = RECEIPT_TIMEOUT,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
@@ -139,6 +156,7 @@ class Dispatcher:
         self.flush_interval = flush_interval
         self.idle_poll = idle_poll
         self.lease = lease
+        self.receipt_timeout = receipt_timeout
         self.max_unrecorded = int(max_unrecorded)
         self._unrecorded = 0
         self._rates: dict[int, int] = {}
@@ -154,6 +172,7 @@ class Dispatcher:
         self._batches: OrderedDict[int, BatchInfo] = OrderedDict()
         self._unknown_receipts: list[tuple[float, Receipt, Ack]] = []
         self._wake = asyncio.Event()
+        self._halt = asyncio.Event()
         self._flushed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -167,12 +186,14 @@ class Dispatcher:
         self._tasks = [
             asyncio.create_task(self._claim_loop(), name="sms-claim"),
             asyncio.create_task(self._flush_loop(), name="sms-flush"),
+            asyncio.create_task(self._sweep_loop(), name="sms-receipt-sweep"),
         ]
 
     async def stop_claiming(self) -> None:
         """No new claims; a claim under way finishes and is handed to the link first."""
         self._stopping = True
         self._wake.set()
+        self._halt.set()
         if self._tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._tasks[0]), self.lease)
@@ -287,6 +308,17 @@ class Dispatcher:
             sent = len(claimed)
         return sent
 
+    async def _sweep_loop(self) -> None:
+        """Every ``SWEEP_EVERY`` seconds, from the start, mark ``unknown`` what waited too long
+        for its receipt. A task of its own, so a long sweep never holds up claiming."""
+        while not self._stopping:
+            try:
+                await asyncio.to_thread(self.expire_receipts)
+            except Exception:
+                log.exception("sms.receipt_sweep_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._halt.wait(), SWEEP_EVERY)
+
     async def _flush_loop(self) -> None:
         while not self._flushing_stopped:
             await asyncio.sleep(self.flush_interval)
@@ -365,7 +397,29 @@ class Dispatcher:
         with self.db.session() as session:
             if holding:
                 service.renew_leases(session, holding, until=now + self.lease)
-            self.stats.recovered += service.recover_leases(session, now=now)
+            recovered = service.recover_leases(session, now=now)
+        if recovered:
+            log.warning("sms.leases_recovered", count=recovered)
+            self.stats.recovered += recovered
+            metrics.SMS_RESENT_AFTER_LEASE.inc(recovered)
+
+    def expire_receipts(self) -> int:
+        """Mark ``unknown`` the messages whose receipt is past the timeout (a worker thread);
+        in batches, so no one transaction holds many rows. Returns how many."""
+        marked = 0
+        for _ in range(SWEEP_ROUNDS):
+            with self.db.session() as session:
+                ids = service.expire_receipts(
+                    session, now=self.clock(), timeout=self.receipt_timeout, limit=SWEEP_BATCH
+                )
+            marked += len(ids)
+            if len(ids) < SWEEP_BATCH:
+                break
+        if marked:
+            log.info("sms.receipts_timed_out", count=marked)
+            self.stats.unknown += marked
+            metrics.SMS_RECEIPT_TIMEOUTS.inc(marked)
+        return marked
 
     def _rate_wait(self, department_id: int | None, message_id: int, now: float) -> float:
         """0 when the message may go now, else the seconds until its department's turn.

@@ -41,7 +41,11 @@ SUBMITTED = "submitted"
 DELIVERED = "delivered"
 FAILED = "failed"
 """Final: refused by the SMSC or the handset, retries exhausted, or expired."""
-STATES = (QUEUED, SENDING, SUBMITTED, DELIVERED, FAILED)
+UNKNOWN = "unknown"
+"""Submitted, but no delivery receipt came within ``SEVA_SMS_RECEIPT_TIMEOUT_HOURS`` (an
+operator's validity period is 48 hours at most): the outcome will likely never be known. A
+receipt that still comes settles it as delivered or failed."""
+STATES = (QUEUED, SENDING, SUBMITTED, DELIVERED, FAILED, UNKNOWN)
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 """64-bit ids on PostgreSQL; SQLite's INTEGER PRIMARY KEY is already 64-bit and the rowid."""
@@ -139,6 +143,13 @@ class SmsMessage(Base):
             sqlite_where=text("status = 'sending'"),
         ),
         Index("ix_sms_messages_to_phone_id", "to_phone", "id"),
+        # The receipt timeout's sweep: submitted rows, oldest first.
+        Index(
+            "ix_sms_messages_awaiting_receipt",
+            "submitted_at",
+            postgresql_where=text("status = 'submitted'"),
+            sqlite_where=text("status = 'submitted'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -150,6 +161,10 @@ class SmsMessage(Base):
     status: Mapped[str] = mapped_column(String(10), default=QUEUED)
     due_at: Mapped[float] = mapped_column(Float)
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    resent_after_lease: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    """Times this message went back to the queue because the dispatcher holding it stopped
+    renewing its lease (killed, or cut off from the database) while it may already have been
+    submitted: each is a possible duplicate on the citizen's phone."""
     lease_until: Mapped[float | None] = mapped_column(Float)
     parts_done: Mapped[int] = mapped_column(SmallInteger, default=0)
     submitted_at: Mapped[float | None] = mapped_column(Float)

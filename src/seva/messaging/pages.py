@@ -78,6 +78,7 @@ register(
         "sms_status_submitted": {"en": "Submitted", "hi": "ऑपरेटर को सौंपा गया"},
         "sms_status_delivered": {"en": "Delivered", "hi": "पहुँच गया"},
         "sms_status_failed": {"en": "Failed", "hi": "विफल"},
+        "sms_status_unknown": {"en": "No receipt", "hi": "रसीद नहीं आई"},
         "sms_kind_otp": {"en": "OTP", "hi": "OTP"},
         "sms_kind_reply": {"en": "Reply", "hi": "जवाब"},
         "sms_kind_transactional": {"en": "Transactional", "hi": "लेन-देन संबंधी"},
@@ -115,6 +116,10 @@ register(
         "sms_message": {"en": "Message", "hi": "संदेश"},
         "sms_template": {"en": "DLT template ID", "hi": "DLT टेम्पलेट आईडी"},
         "sms_attempts": {"en": "Attempts", "hi": "प्रयास"},
+        "sms_resent": {
+            "en": "Sent again after a dispatcher stopped (may have arrived twice)",
+            "hi": "डिस्पैचर रुकने के बाद फिर भेजा गया (दो बार पहुँचा हो सकता है)",
+        },
         "sms_accepted": {"en": "Accepted", "hi": "स्वीकार किया गया"},
         "sms_submitted_at": {"en": "Submitted to the operator", "hi": "ऑपरेटर को सौंपा गया"},
         "sms_done_at": {"en": "Delivered or failed", "hi": "पहुँचा या विफल हुआ"},

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -56,13 +56,12 @@ from seva.messaging.schemas import (
 )
 from seva.messaging.service import MessageView, Send, SendRefused
 from seva.outbound import Refused
+from seva.params import BigRowId, RowId
 from seva.tenancy.api_auth import INVALID_KEY, ApiKeyDep, DepartmentDep, unauthorized
 from seva.tenancy.models import Department
 
 MAX_OTP_RECIPIENTS = 2
 SHOW_INVALID = 20
-MAX_ID = 2**63 - 1
-MAX_BATCH_ID = 2**31 - 1
 REFUSED_STATUS = {"daily_limit": 429, "idempotency_conflict": 409}
 PARSE_INLINE = 1000
 """Recipient lists longer than this are parsed in a worker thread, off the event loop."""
@@ -77,9 +76,6 @@ class CampaignRoute(CappedRoute):
 router = APIRouter(prefix="/api/v1", tags=["SMS API"], route_class=CappedRoute)
 campaigns = APIRouter(route_class=CampaignRoute)
 """The send route, with its larger body cap; included in ``router`` at the end."""
-
-MessageId = Annotated[int, Path(ge=1, le=MAX_ID)]
-BatchId = Annotated[int, Path(ge=1, le=MAX_BATCH_ID)]
 
 
 def _refuse(
@@ -326,13 +322,12 @@ def _message_out(view: MessageView) -> MessageOut:
         done_at=view.done_at,
         client_ref=view.client_ref,
         template_id=view.template_id,
+        resent_after_lease=view.resent_after_lease,
     )
 
 
 @router.get("/messages/{message_id}", response_model=MessageOut, summary="One message's status")
-def get_message(
-    session: SessionDep, department: DepartmentDep, message_id: MessageId
-) -> MessageOut:
+def get_message(session: SessionDep, department: DepartmentDep, message_id: BigRowId) -> MessageOut:
     view = messaging.message(session, message_id)
     if view is None or view.department_id != department.id:
         raise ApiError(404, "not_found", f"your department has no message {message_id}", "id")
@@ -343,7 +338,7 @@ def get_message(
 def list_messages(
     session: SessionDep,
     department: DepartmentDep,
-    batch_id: Annotated[int | None, Query(ge=1, le=MAX_BATCH_ID)] = None,
+    batch_id: RowId | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> list[MessageOut]:
     views = messaging.messages_of_department(session, department.id, limit=limit, batch_id=batch_id)
@@ -353,7 +348,7 @@ def list_messages(
 @router.get(
     "/batches/{batch_id}", response_model=BatchOut, summary="A send and its messages by status"
 )
-def get_batch(session: SessionDep, department: DepartmentDep, batch_id: BatchId) -> BatchOut:
+def get_batch(session: SessionDep, department: DepartmentDep, batch_id: RowId) -> BatchOut:
     row = messaging.batch(session, batch_id)
     if row is None or row.department_id != department.id:
         raise ApiError(404, "not_found", f"your department has no batch {batch_id}", "id")

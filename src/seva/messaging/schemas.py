@@ -134,7 +134,8 @@ class MessageOut(BaseModel):
     text: str
     kind: str
     status: str
-    """queued, sending, submitted, delivered or failed."""
+    """queued, sending, submitted, delivered, failed, or unknown: submitted, but no delivery
+    receipt came within the receipt timeout (a receipt that still comes settles it)."""
     parts: int
     attempts: int
     error: str | None
@@ -143,6 +144,9 @@ class MessageOut(BaseModel):
     done_at: datetime | None
     client_ref: str | None
     template_id: str | None
+    resent_after_lease: int
+    """Times it was sent again because the dispatcher sending it stopped before recording the
+    outcome: more than 0 means the citizen may have received it twice."""
 
 
 class BatchOut(BaseModel):

@@ -37,6 +37,7 @@ from seva.messaging.models import (
     QUEUED,
     SENDING,
     SUBMITTED,
+    UNKNOWN,
     DltHeader,
     DltTemplate,
     SmsAccount,
@@ -54,6 +55,8 @@ MAX_RECIPIENTS = 100_000
 MAX_TEXT = 1600
 """Ten UCS-2 parts' worth of characters; longer texts are refused, not truncated."""
 MAX_ATTEMPTS = 5
+MAX_SCHEDULE_AHEAD = 366 * 86400.0
+"""Seconds ahead a send may be scheduled: a year, for the yearly reminder."""
 RETURN_IDS_UP_TO = 100
 """Sends this small get their message ids back; larger ones are followed by batch id."""
 INSERT_CHUNK = 5000
@@ -488,7 +491,7 @@ def send_many(
     now = time.time() if now is None else now
     outcomes: list[Accepted | SendRefused | None] = [None] * len(requests)
     for i, request in enumerate(requests):
-        refusal = _invalid(request)
+        refusal = _invalid(request, now)
         if refusal is not None:
             outcomes[i] = refusal
     _replays(session, requests, outcomes)
@@ -535,7 +538,7 @@ def send_many(
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-def _invalid(request: Send) -> SendRefused | None:
+def _invalid(request: Send, now: float) -> SendRefused | None:
     if request.kind not in KINDS:
         return SendRefused("invalid_kind", f"kind must be one of {', '.join(KINDS)}", field="kind")
     if not request.to:
@@ -553,6 +556,12 @@ def _invalid(request: Send) -> SendRefused | None:
             return SendRefused(
                 "text_too_long", f"the text is longer than {MAX_TEXT} characters", field="text"
             )
+    if request.due_at is not None and request.due_at > now + MAX_SCHEDULE_AHEAD:
+        # Also keeps the time within what a datetime holds (9999-12-31T23:59-14:00 is not).
+        days = int(MAX_SCHEDULE_AHEAD // 86400)
+        return SendRefused(
+            "schedule_too_far", f"schedule at most {days} days ahead", field="scheduled_at"
+        )
     return None
 
 
@@ -806,6 +815,7 @@ class MessageView:
     done_at: datetime | None
     client_ref: str | None
     template_id: str | None
+    resent_after_lease: int
 
 
 def _ts(value: float | None) -> datetime | None:
@@ -829,6 +839,7 @@ _VIEW_COLUMNS = (
     SmsMessage.done_at,
     SmsBatch.client_ref,
     SmsBatch.template_id,
+    SmsMessage.resent_after_lease,
 )
 
 
@@ -850,6 +861,7 @@ def _view(row: Any) -> MessageView:
         done_at=_ts(row[13]),
         client_ref=row[14],
         template_id=row[15],
+        resent_after_lease=int(row[16]),
     )
 
 
@@ -992,11 +1004,18 @@ def renew_leases(session: Session, message_ids: Sequence[int], *, until: float) 
 
 
 def recover_leases(session: Session, *, now: float) -> int:
-    """Put back messages whose dispatcher died holding them (at-least-once delivery)."""
+    """Put back messages whose dispatcher died holding them (at-least-once delivery).
+
+    Each may have reached the SMSC before the dispatcher died, so sending it again may send it
+    twice: ``resent_after_lease`` counts these, for the message's sender and the operator."""
     result = session.execute(
         update(SmsMessage)
         .where(SmsMessage.status == SENDING, SmsMessage.lease_until < now)
-        .values(status=QUEUED, lease_until=None)
+        .values(
+            status=QUEUED,
+            lease_until=None,
+            resent_after_lease=SmsMessage.resent_after_lease + 1,
+        )
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -1128,6 +1147,7 @@ def apply_receipts(session: Session, receipts: Sequence[Receipt], *, now: float)
     A message is delivered when every part is, and failed as soon as one part is undeliverable.
     Single-part messages (most traffic) go straight to their final state; only long messages
     keep per-part state. Duplicate and intermediate (ENROUTE, ACCEPTD) receipts change nothing.
+    A receipt that comes after the receipt timeout still settles its ``unknown`` message.
     """
     if not receipts:
         return []
@@ -1179,7 +1199,7 @@ def apply_receipts(session: Session, receipts: Sequence[Receipt], *, now: float)
     if delivered_single:
         conn.exec_driver_sql(
             f"UPDATE sms_messages SET status = '{DELIVERED}', done_at = {p} "
-            f"WHERE id = {p} AND status = '{SUBMITTED}'",
+            f"WHERE id = {p} AND status IN ('{SUBMITTED}', '{UNKNOWN}')",
             delivered_single,
         )
         done.extend(mid for _, mid in delivered_single)
@@ -1187,7 +1207,7 @@ def apply_receipts(session: Session, receipts: Sequence[Receipt], *, now: float)
     if increments:
         conn.exec_driver_sql(
             f"UPDATE sms_messages SET parts_done = parts_done + {p} "
-            f"WHERE id = {p} AND status = '{SUBMITTED}'",
+            f"WHERE id = {p} AND status IN ('{SUBMITTED}', '{UNKNOWN}')",
             increments,
         )
         waiting = [m for m in multi_delivered if m not in failed]
@@ -1199,7 +1219,7 @@ def apply_receipts(session: Session, receipts: Sequence[Receipt], *, now: float)
                 for mid, parts_done, total in conn.exec_driver_sql(
                     f"SELECT m.id, m.parts_done, MAX(sp.total) FROM sms_messages m "
                     f"JOIN sms_parts sp ON sp.message_id = m.id "
-                    f"WHERE m.id IN ({marks}) AND m.status = '{SUBMITTED}' "
+                    f"WHERE m.id IN ({marks}) AND m.status IN ('{SUBMITTED}', '{UNKNOWN}') "
                     f"GROUP BY m.id, m.parts_done",
                     tuple(many),
                 )
@@ -1214,12 +1234,42 @@ def apply_receipts(session: Session, receipts: Sequence[Receipt], *, now: float)
     if failed:
         conn.exec_driver_sql(
             f"UPDATE sms_messages SET status = '{FAILED}', done_at = {p}, error = {p} "
-            f"WHERE id = {p} AND status IN ('{SUBMITTED}', '{SENDING}')",
+            f"WHERE id = {p} AND status IN ('{SUBMITTED}', '{SENDING}', '{UNKNOWN}')",
             [(now, e[:120], m) for m, e in failed.items()],
         )
         done.extend(failed)
     _queue_callbacks(session, done, now=now)
     return unknown
+
+
+def expire_receipts(
+    session: Session, *, now: float, timeout: float, limit: int = 5000
+) -> list[int]:
+    """Mark ``unknown`` up to ``limit`` messages submitted more than ``timeout`` seconds ago
+    whose delivery receipt never came, oldest first; returns their ids.
+
+    Safe on several dispatchers at once: on PostgreSQL each takes rows the others have not
+    locked (``SKIP LOCKED``) and the update sees only rows still submitted, so a message is
+    marked, and its status callback owed, once; SQLite serialises writers.
+    """
+    t = SmsMessage.__table__.c
+    stale = (
+        select(t.id)
+        .where(t.status == SUBMITTED, t.submitted_at < now - timeout)
+        .order_by(t.submitted_at)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stale = stale.with_for_update(skip_locked=True)
+    stmt = (
+        update(SmsMessage.__table__)  # type: ignore[arg-type]
+        .where(t.id.in_(stale.scalar_subquery()), t.status == SUBMITTED)
+        .values(status=UNKNOWN, done_at=now)
+        .returning(t.id)
+    )
+    ids = [int(mid) for (mid,) in session.connection().execute(stmt)]
+    _queue_callbacks(session, ids, now=now)
+    return ids
 
 
 # -- status callbacks ---------------------------------------------------------------------------
@@ -1336,6 +1386,25 @@ def status_counts(session: Session, department_id: int | None = None) -> dict[st
             SmsBatch.department_id == department_id
         )
     return {str(s): int(n) for s, n in session.execute(query)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resent:
+    """Messages possibly sent twice: what an operator checks after a dispatcher crashed."""
+
+    messages: int
+    """Messages sent again after the dispatcher holding them stopped."""
+    times: int
+    """How many times in all (a message can be caught by more than one crash)."""
+
+
+def resent_after_lease(session: Session) -> Resent:
+    messages, times = session.execute(
+        select(func.count(), func.coalesce(func.sum(SmsMessage.resent_after_lease), 0)).where(
+            SmsMessage.resent_after_lease > 0
+        )
+    ).one()
+    return Resent(messages=int(messages), times=int(times))
 
 
 # -- console queries ----------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from seva.gateway import Gateway
 from seva.locker import service as locker
 from seva.locker.models import RECEIVED, Document
 from seva.locker.service import MAX_BYTES, MAX_RECORDING_BYTES, LockerRefused
+from seva.params import RowId
 from seva.rtc import service as rtc
 from seva.rtc import waiting
 from seva.rtc.models import (
@@ -464,7 +465,7 @@ def call_page(request: Request, session: SessionDep, room: Room) -> Response:
 
 
 @router.post("/call/room/{room}/received")
-async def call_received(
+def call_received(
     request: Request,
     session: SessionDep,
     gateway: GatewayDep,
@@ -474,14 +475,17 @@ async def call_received(
     sender: Annotated[str, Form(max_length=200)] = "",
     file: UploadFile = File(),
 ) -> JSONResponse:
-    """A file the citizen's page received over the data channel, kept once its hash matches."""
+    """A file the citizen's page received over the data channel, kept once its hash matches.
+
+    A plain def, run in a worker thread: hashing and re-encoding the file would otherwise
+    stall the event loop (and with it the call's signalling)."""
     try:
         seat = gateway.rtc_tokens.check(token, now=time.time(), room=room)
     except TokenRefused as exc:
         return JSONResponse(error_body("invalid_token", str(exc)), 403)
     if seat.role != "citizen" or not seat.identity.startswith("citizen:"):
         return JSONResponse(error_body("not_allowed", "only the citizen keeps received files"), 403)
-    data = await file.read(MAX_BYTES + 1)
+    data = file.file.read(MAX_BYTES + 1)
     if hashlib.sha256(data).hexdigest() != sha256.lower():
         return JSONResponse(
             error_body("checksum_mismatch", "the file changed on the way; ask for it again"), 422
@@ -511,7 +515,7 @@ async def call_received(
 
 
 @router.post("/call/room/{room}/recording")
-async def call_recording(
+def call_recording(
     session: SessionDep,
     gateway: GatewayDep,
     room: Room,
@@ -520,14 +524,15 @@ async def call_recording(
     file: UploadFile = File(),
 ) -> JSONResponse:
     """The official's page hands in a recording both sides agreed to (the signalling kept
-    who agreed); it goes to the citizen's locker and the department's call records."""
+    who agreed); it goes to the citizen's locker and the department's call records. A plain
+    def, run in a worker thread: hashing and storing up to 100 MB is no work for the loop."""
     try:
         seat = gateway.rtc_tokens.check(token, now=time.time(), room=room)
     except TokenRefused as exc:
         return JSONResponse(error_body("invalid_token", str(exc)), 403)
     if not seat.identity.startswith("official:"):
         return JSONResponse(error_body("not_allowed", "the official's page keeps recordings"), 403)
-    data = await file.read(MAX_RECORDING_BYTES + 1)
+    data = file.file.read(MAX_RECORDING_BYTES + 1)
     try:
         recording = rtc.save_recording(
             session,
@@ -618,7 +623,11 @@ def console_calls(request: Request, session: SessionDep, official: Officer) -> R
 
 @router.get("/console/recordings/{recording_id}")
 def console_recording(
-    request: Request, session: SessionDep, gateway: GatewayDep, official: Officer, recording_id: int
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    official: Officer,
+    recording_id: RowId,
 ) -> Response:
     """A department's copy of a recorded call: its officials only."""
     recording = session.get(CallRecording, recording_id)
@@ -696,7 +705,7 @@ def console_accept(
     request: Request,
     session: SessionDep,
     official: Officer,
-    entry_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    entry_id: RowId,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     if not check_csrf(request, csrf):

@@ -60,6 +60,10 @@ JOIN_EARLY = timedelta(minutes=15)
 """A citizen may open the call this long before the appointment starts."""
 
 
+FARTHEST_SLOT = timedelta(days=366)
+"""Further from now than any booking horizon (``slots.Schedule``: at most 90 days)."""
+
+
 class CallRefused(Exception):
     def __init__(self, code: str, message: str, *, status: int = 422) -> None:
         super().__init__(message)
@@ -193,6 +197,9 @@ def book(
     """Book ``starts_at`` with the least-booked official free then, and SMS the join link."""
     if starts_at.tzinfo is None:
         raise CallRefused("invalid_time", "the slot time needs a time zone")
+    if abs(starts_at - now) > FARTHEST_SLOT:
+        # Never offered; and a time at the edge of the calendar would overflow below.
+        raise CallRefused("invalid_time", "choose one of the offered times")
     starts_at = starts_at.astimezone(UTC)
     rows = list(
         session.scalars(select(Availability).where(Availability.department_id == department.id))

@@ -478,7 +478,7 @@ async def _bounded_form(request: Request, limit: int) -> FormData:
     """The form, if its declared size fits ``limit`` (plus room for the other fields)."""
     lang = page_lang(request)
     declared = request.headers.get("content-length", "")
-    if not declared.isdigit():
+    if not (declared.isascii() and declared.isdigit() and len(declared) <= 20):
         raise UploadRefused(ui("adm_too_large", lang), 411)
     if int(declared) > limit + FORM_OVERHEAD:
         raise UploadRefused(ui("adm_too_large", lang), 413)

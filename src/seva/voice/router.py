@@ -18,6 +18,7 @@ from seva.errors import ApiError
 from seva.flows import service as services
 from seva.flows.schema import LANGUAGES
 from seva.gateway import Gateway
+from seva.params import RowId
 from seva.tenancy.api_auth import DepartmentDep
 from seva.voice import recordings
 from seva.voice import service as voice
@@ -83,7 +84,7 @@ def create_notice(
 def get_notice(
     session: SessionDep,
     department: DepartmentDep,
-    notice_id: Annotated[int, Path(ge=1)],
+    notice_id: RowId,
 ) -> Any:
     notice = voice.notice_of(session, department, notice_id)
     if notice is None:
@@ -171,7 +172,7 @@ def list_recordings(
     department: DepartmentDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[
-        int | None, Query(ge=1, description="Page back: an earlier page's last id")
+        RowId | None, Query(description="Page back: an earlier page's last id")
     ] = None,
 ) -> Any:
     found = recordings.recent(session, department.id, limit=limit, before=before)

@@ -31,6 +31,14 @@ UI: dict[str, dict[str, str]] = {
     "submit": {"en": "Submit", "hi": "जमा करें"},
     "cancel": {"en": "Cancel", "hi": "रद्द करें"},
     "start_again": {"en": "Start again", "hi": "फिर से शुरू करें"},
+    "invalid_address": {
+        "en": "This address is not valid. Check the link you followed.",
+        "hi": "यह पता सही नहीं है। जिस लिंक से आए, उसे जाँचें।",
+    },
+    "invalid_request": {
+        "en": "Something in what was sent is not valid. Go back and try again.",
+        "hi": "भेजी गई जानकारी में कुछ सही नहीं है। वापस जाकर फिर से कोशिश करें।",
+    },
 }
 
 

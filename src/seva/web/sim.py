@@ -39,6 +39,7 @@ from seva.flows.store import Dialogue
 from seva.gateway import Gateway
 from seva.messaging import service as messaging
 from seva.messaging.service import MessageView
+from seva.params import AfterBigRowId
 from seva.voice import recordings
 from seva.web.i18n import register, ui
 from seva.web.templating import check_csrf, page_lang, render
@@ -297,7 +298,7 @@ def sim_page(request: Request, session: SessionDep, gateway: GatewayDep) -> Resp
 
 @router.get("/sim/inbox")
 def sim_inbox(
-    request: Request, session: SessionDep, gateway: GatewayDep, after: int = 0
+    request: Request, session: SessionDep, gateway: GatewayDep, after: AfterBigRowId = 0
 ) -> Response:
     """New inbox messages as JSON (the page polls this), or the page itself."""
     if not _enabled(gateway):
@@ -305,7 +306,7 @@ def sim_inbox(
     if not _wants_json(request):
         return RedirectResponse("/sim#inbox", status_code=303)
     state = _load(request, gateway, session, utcnow())
-    messages = _inbox(session, state.phone, after_id=max(0, after))
+    messages = _inbox(session, state.phone, after_id=after)
     return JSONResponse(
         {"phone": state.phone, "messages": [_inbox_json(m) for m in messages]},
         headers={"Cache-Control": "no-store"},

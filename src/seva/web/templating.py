@@ -56,7 +56,11 @@ def csrf_token(request: Request) -> str:
 
 def check_csrf(request: Request, token: str | None) -> bool:
     expected = request.session.get("csrf")
-    return bool(expected) and bool(token) and secrets.compare_digest(str(expected), str(token))
+    if not expected or not token:
+        return False
+    # As bytes: compare_digest refuses str with non-ASCII characters, which a form may carry.
+    given = str(token).encode("utf-8", "replace")
+    return secrets.compare_digest(str(expected).encode("utf-8", "replace"), given)
 
 
 def pop_flash(request: Request) -> dict[str, str] | None:

@@ -45,6 +45,7 @@ class SmsEngine:
         options: dict[str, float] = {
             "lease": settings.sms_lease_seconds,
             "max_unrecorded": settings.sms_max_unrecorded,
+            "receipt_timeout": settings.sms_receipt_timeout_hours * 3600,
         } | dispatcher
         self.dispatcher = Dispatcher(
             gateway.db,

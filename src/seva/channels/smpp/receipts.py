@@ -222,7 +222,7 @@ def id_candidates(message_id: str) -> tuple[str, ...]:
     """
     raw = message_id.strip()
     forms = [raw]
-    if raw.isdigit():
+    if raw.isascii() and raw.isdigit():  # not str.isdigit alone: it takes '²', int() does not
         number = int(raw)
         forms += [str(number), f"{number:x}", f"{number:X}"]
     if re.fullmatch(r"[0-9A-Fa-f]{1,32}", raw):
