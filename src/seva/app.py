@@ -36,7 +36,7 @@ async def start_sms(gateway: Gateway) -> None:
     from seva.channels.smpp.engine import SmsEngine
 
     settings = gateway.settings
-    routes = parse_routes(settings.smsc)
+    routes = parse_routes(settings.smsc.get_secret_value())
     if not routes:
         from seva.channels.smpp.simulator import SimConfig, SmscSimulator
 
@@ -176,7 +176,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     auth.install(app)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.secret_key,
+        secret_key=settings.secret_key.get_secret_value(),
         session_cookie="seva_session",
         same_site="lax",
         https_only=settings.base_url.startswith("https://"),

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "seva-demo-secret-change-me"  # noqa: S105 - refused in production below
@@ -22,13 +22,13 @@ class Settings(BaseSettings):
 
     env: Literal["demo", "development", "test", "production"] = "development"
     data_dir: Path = Path("./var")
-    files_url: str = ""
+    files_url: SecretStr = SecretStr("")
     """Where locker files live. Empty: files under ``SEVA_DATA_DIR/files``; ``file:///path``:
     elsewhere on this machine; ``s3://KEY:SECRET@host:port/bucket/prefix?region=…&tls=0``:
     an S3-compatible store that several nodes share (see ``locker.storage``)."""
-    database_url: str | None = None
-    redis_url: str | None = None
-    secret_key: str = DEFAULT_SECRET
+    database_url: SecretStr | None = None
+    redis_url: SecretStr | None = None
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
 
     base_url: str = "http://127.0.0.1:8000"
     """Where this gateway is reached; service definitions may call ``{seva.base_url}/…``."""
@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     webhook_retries: int = Field(default=2, ge=0, le=5)
     otp_ttl_seconds: int = Field(default=300, ge=30)
 
-    smsc: str = ""
+    smsc: SecretStr = SecretStr("")
     """Operator SMSC binds, one ``smpp://system_id:password@host:port?…`` URL per route
     (space- or comma-separated); see ``RouteConfig.from_url`` for the options."""
     sms_dispatch: bool = False
@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     turn_urls: str = ""
     """TURN servers (``turn:``/``turns:`` URLs) for citizens behind NATs that block direct
     media; used only with ``SEVA_TURN_SECRET`` (coturn's ``static-auth-secret``)."""
-    turn_secret: str | None = None
+    turn_secret: SecretStr | None = None
     turn_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
 
     sip: bool = False
@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     voice_cache_mb: int = Field(default=512, ge=1)
     """Disk for synthesised prompts (``SEVA_DATA_DIR/voice-cache``); the least recently used
     go past it."""
-    twilio_auth_token: str = Field(default="", repr=False)
+    twilio_auth_token: SecretStr = SecretStr("")
     """With it set, a TwiML webhook request must carry a valid ``X-Twilio-Signature`` (HMAC-SHA1
     of ``SEVA_BASE_URL`` + path and the sorted form fields with this token); others get 403."""
     missed_calls: str = ""
@@ -102,9 +102,9 @@ class Settings(BaseSettings):
     ``SEVA_JANUS_MEETING_LIMIT`` people); without them, browser to browser for up to 4."""
     janus_ws_url: str = ""
     """Janus's WebSocket API as browsers reach it (``wss://janus.example.gov.in/``)."""
-    janus_admin_secret: str | None = None
+    janus_admin_secret: SecretStr | None = None
     """Janus's ``admin_secret``; also its VideoRoom ``admin_key`` unless that is set apart."""
-    janus_admin_key: str | None = None
+    janus_admin_key: SecretStr | None = None
     janus_meeting_limit: int = Field(default=30, ge=2, le=200)
 
     @property
@@ -113,15 +113,20 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
-        if self.env == "production" and self.secret_key == DEFAULT_SECRET:
+        if self.env == "production" and self.secret_key.get_secret_value() == DEFAULT_SECRET:
             raise ValueError("SEVA_SECRET_KEY must be set to a private value in production")
         return self
 
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
-            return self.database_url
+            return self.database_url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'seva.db').resolve()}"
+
+
+def revealed(secret: SecretStr | None) -> str:
+    """The value of an optional secret setting, ``""`` when it is not set."""
+    return secret.get_secret_value() if secret is not None else ""
 
 
 @lru_cache(maxsize=1)

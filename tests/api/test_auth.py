@@ -113,7 +113,7 @@ def test_protected_endpoints_want_a_valid_unexpired_token(
             return int(time.time() - timedelta(days=31).total_seconds())
 
     old = URLSafeTimedSerializer(
-        gateway.settings.secret_key, salt="citizen", signer=Backdated
+        gateway.settings.secret_key.get_secret_value(), salt="citizen", signer=Backdated
     ).dumps({"phone": DEMO_CITIZEN})
     expired = client.get("/api/v1/me", headers=bearer(old))
     assert expired.status_code == 401

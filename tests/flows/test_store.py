@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from seva.app import create_app
 from seva.db.base import utcnow
@@ -20,7 +21,9 @@ from tests.conftest import REDIS_URL, need
 
 @pytest.fixture
 def redis_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"redis_url": need(REDIS_URL, "SEVA_TEST_REDIS_URL")})
+    return settings.model_copy(
+        update={"redis_url": SecretStr(need(REDIS_URL, "SEVA_TEST_REDIS_URL"))}
+    )
 
 
 @pytest.fixture

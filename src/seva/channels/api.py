@@ -126,7 +126,7 @@ def send_otp(gateway: GatewayDep, session: SessionDep, body: OtpRequest) -> OtpS
         session,
         phone,
         OTP_PURPOSE,
-        secret=gateway.settings.secret_key,
+        secret=gateway.settings.secret_key.get_secret_value(),
         ttl=timedelta(seconds=ttl),
         now=now,
     )
@@ -145,7 +145,7 @@ def send_otp(gateway: GatewayDep, session: SessionDep, body: OtpRequest) -> OtpS
 )
 def verify_otp(gateway: GatewayDep, session: SessionDep, body: VerifyRequest) -> TokenOut:
     phone = _phone(gateway, body.phone)
-    secret = gateway.settings.secret_key
+    secret = gateway.settings.secret_key.get_secret_value()
     if not citizens.verify_otp(session, phone, OTP_PURPOSE, body.code, secret=secret):
         session.commit()  # the failed attempt counts, so guessing burns the code
         raise ApiError(401, "wrong_code", "the code is wrong or has expired", "code")

@@ -91,7 +91,7 @@ def optional_citizen(
     ignored, so an app never believes it is logged in when it is not."""
     if credentials is None:
         return None
-    phone = read_token(gateway.settings.secret_key, credentials.credentials)
+    phone = read_token(gateway.settings.secret_key.get_secret_value(), credentials.credentials)
     if phone is None:
         raise _unauthorized("the token is invalid or has expired; log in again")
     return phone

@@ -8,6 +8,7 @@ import time
 import typer
 import uvicorn
 from rich.table import Table
+from sqlalchemy import make_url
 
 from seva.cli.common import console
 from seva.db.migrate import upgrade
@@ -63,7 +64,7 @@ def demo(
             f"{settings.sip_trunks}); TwiML {base}/channels/voice/twiml, "
             f"Exotel {base}/channels/voice/exotel",
         )
-    table.add_row("Data", f"{settings.effective_database_url}")
+    table.add_row("Data", make_url(settings.effective_database_url).render_as_string())
     table.add_row(
         "Try", f"SMS 'STATUS {DEMO_APPLICATION}' from {DEMO_CITIZEN}; 'RATION 1234567890'"
     )

@@ -29,7 +29,7 @@ def dispatch(
 
     settings = get_settings()
     try:
-        routes = parse_routes(settings.smsc)
+        routes = parse_routes(settings.smsc.get_secret_value())
     except ValueError as exc:
         console.print(f"[red]SEVA_SMSC: {exc}[/red]")
         raise typer.Exit(2) from None

@@ -159,7 +159,7 @@ def kiosk_send_code(
         session,
         number,
         purpose=OTP_PURPOSE_KIOSK,
-        secret=settings.secret_key,
+        secret=settings.secret_key.get_secret_value(),
         ttl_seconds=settings.otp_ttl_seconds,
         lang=lang,
         operator=official.name,
@@ -192,7 +192,11 @@ def kiosk_verify(
         return RedirectResponse("/kiosk", status_code=303)
     phone = str(pending)
     if not check_code(
-        session, phone, code[:40], purpose=OTP_PURPOSE_KIOSK, secret=gateway.settings.secret_key
+        session,
+        phone,
+        code[:40],
+        purpose=OTP_PURPOSE_KIOSK,
+        secret=gateway.settings.secret_key.get_secret_value(),
     ):
         tenancy.audit(session, "otp_failed", official=official, citizen_phone=phone, channel=KIOSK)
         return _kiosk_page(

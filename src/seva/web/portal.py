@@ -254,7 +254,7 @@ def login_send(
         session,
         number,
         purpose=OTP_PURPOSE_PORTAL,
-        secret=settings.secret_key,
+        secret=settings.secret_key.get_secret_value(),
         ttl_seconds=settings.otp_ttl_seconds,
         lang=lang,
     )
@@ -286,7 +286,7 @@ def login_verify(
         phone,
         code[:40],
         purpose=OTP_PURPOSE_PORTAL,
-        secret=gateway.settings.secret_key,
+        secret=gateway.settings.secret_key.get_secret_value(),
     ):
         return _login_page(request, error=ui("bad_code", lang), status=400)
     citizen = citizens.get_or_create(session, phone, channel=WEB)

@@ -77,7 +77,7 @@ def twilio_signature(token: str, url: str, fields: list[tuple[str, str]]) -> str
 async def twilio_signed(request: Request, gateway: GatewayDep) -> None:
     """Refuses a TwiML request the provider did not sign, when a token is configured. The URL
     signed is the public one (``SEVA_BASE_URL``), as the provider called it through any proxy."""
-    token = gateway.settings.twilio_auth_token
+    token = gateway.settings.twilio_auth_token.get_secret_value()
     if not token:
         return
     form = await request.form()
