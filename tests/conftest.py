@@ -97,7 +97,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Test settings; ``@pytest.mark.demo_routes`` serves /sim and /demo/backend as well."""
     return Settings(
         env="test",
         data_dir=tmp_path,
@@ -105,6 +106,7 @@ def settings(tmp_path: Path) -> Settings:
         base_url=f"http://127.0.0.1:{free_port()}",
         webhook_retries=0,
         webhook_timeout_seconds=2,
+        demo_routes=request.node.get_closest_marker("demo_routes") is not None,
     )
 
 

@@ -178,6 +178,7 @@ def over_exotel(client: TestClient, script: Script, phone: str) -> str:
     return spoken
 
 
+@pytest.mark.demo_routes  # the property tax service asks the demo's backend
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.keyword)
 def test_same_answer_on_every_channel(
     client: TestClient, live: str, gateway: Gateway, seeded: SeedReport, script: Script

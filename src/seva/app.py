@@ -19,11 +19,12 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from seva import __version__, errors, logs
 from seva.channels.routes import router as channel_router
+from seva.demo import backend as demo_backend
 from seva.gateway import Gateway, build_gateway
 from seva.logs import RequestIdMiddleware
 from seva.rtc import service as rtc
 from seva.settings import Settings, get_settings
-from seva.web import auth
+from seva.web import auth, sim
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 log = structlog.get_logger(__name__)
@@ -31,12 +32,15 @@ log = structlog.get_logger(__name__)
 
 async def start_sms(gateway: Gateway) -> None:
     """Bind to the configured SMSCs — or, with none configured, to an SMSC simulator started
-    here (the demo) — and start draining the SMS queue."""
+    here (the demo only: its messages never leave this machine) — and start draining the SMS
+    queue."""
     from seva.channels.smpp.client import RouteConfig, parse_routes
     from seva.channels.smpp.engine import SmsEngine
 
     settings = gateway.settings
     routes = parse_routes(settings.smsc.get_secret_value())
+    if not routes and settings.env != "demo":
+        raise RuntimeError("SEVA_SMS_DISPATCH=1 needs SEVA_SMSC outside `seva demo`")
     if not routes:
         from seva.channels.smpp.simulator import SimConfig, SmscSimulator
 
@@ -203,10 +207,9 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
 
     app.include_router(channel_router)
     app.include_router(auth.router)
-    if settings.env != "production":
-        from seva.demo.backend import router as demo_backend
-
-        app.include_router(demo_backend)
+    if settings.serves_demo_routes:
+        app.include_router(demo_backend.router)
+        app.include_router(sim.router)
     for router in _domain_routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -2,7 +2,14 @@
 
 The embedded defaults (SQLite under ``SEVA_DATA_DIR``, in-process state) run the demo and the
 tests on a bare machine; ``SEVA_DATABASE_URL`` and ``SEVA_REDIS_URL`` switch to the scale-out
-engines. Production refuses the built-in secret key.
+engines.
+
+What only the demo may do is decided here, by ``SEVA_ENV=demo`` (which ``seva demo`` sets):
+use the built-in secret key (anyone who reads this file could sign an official's session or a
+citizen's token with it), serve the demo-only routes (the phone simulator shows any number's
+login codes), and start an SMSC simulator when no SMSC is configured (messages would be marked
+delivered and never leave). Every other environment refuses the first and the third and keeps
+the routes off; tests may turn the routes on with ``demo_routes``.
 """
 
 from __future__ import annotations
@@ -14,13 +21,18 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "seva-demo-secret-change-me"  # noqa: S105 - refused in production below
+DEFAULT_SECRET = "seva-demo-secret-change-me"  # noqa: S105 - refused outside the demo below
+NEW_KEY_COMMAND = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEVA_", extra="ignore")
 
     env: Literal["demo", "development", "test", "production"] = "development"
+    """``demo`` is for ``seva demo`` alone; ``production`` logs JSON lines."""
+    demo_routes: bool = False
+    """Serve the demo-only routes (``/sim``, ``/demo/backend``) outside the demo: for tests
+    (``SEVA_ENV=test``) that exercise them, refused anywhere else."""
     data_dir: Path = Path("./var")
     files_url: SecretStr = SecretStr("")
     """Where locker files live. Empty: files under ``SEVA_DATA_DIR/files``; ``file:///path``:
@@ -111,10 +123,28 @@ class Settings(BaseSettings):
     def janus_configured(self) -> bool:
         return bool(self.janus_admin_url and self.janus_ws_url and self.janus_admin_secret)
 
+    @property
+    def serves_demo_routes(self) -> bool:
+        return self.env == "demo" or self.demo_routes
+
     @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Settings:
-        if self.env == "production" and self.secret_key.get_secret_value() == DEFAULT_SECRET:
-            raise ValueError("SEVA_SECRET_KEY must be set to a private value in production")
+    def _only_the_demo_runs_on_demo_settings(self) -> Settings:
+        if self.env == "demo":
+            return self
+        if self.secret_key.get_secret_value() == DEFAULT_SECRET:
+            raise ValueError(
+                "SEVA_SECRET_KEY is not set, and the built-in key is for `seva demo` only "
+                "(anyone could sign sessions and tokens with it). Make one with "
+                f"{NEW_KEY_COMMAND} and set SEVA_SECRET_KEY to it on every node"
+            )
+        if self.demo_routes and self.env != "test":
+            raise ValueError("SEVA_DEMO_ROUTES is for tests (SEVA_ENV=test) only")
+        if self.sms_dispatch and not self.smsc:
+            raise ValueError(
+                "SEVA_SMS_DISPATCH=1 needs SEVA_SMSC (smpp://system_id:password@host:port); "
+                "only `seva demo` starts an SMSC simulator in its place, whose messages never "
+                "leave this machine"
+            )
         return self
 
     @property

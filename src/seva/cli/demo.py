@@ -1,4 +1,9 @@
-"""``seva demo`` (everything on embedded defaults, seeded) and ``seva serve`` (production)."""
+"""``seva demo`` (everything on embedded defaults, seeded) and ``seva serve`` (production).
+
+Only ``seva demo`` runs on the demo's settings (``SEVA_ENV=demo``): the built-in secret key,
+the phone simulator, an SMSC simulator in place of an operator's, loopback allowed to call the
+operator routes. ``seva serve`` refuses them.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import uvicorn
 from rich.table import Table
 from sqlalchemy import make_url
 
+from seva.cli import common
 from seva.cli.common import console
 from seva.db.migrate import upgrade
 from seva.settings import get_settings
@@ -26,7 +32,7 @@ def demo(
     os.environ.setdefault("SEVA_SIP", "1")
     os.environ["SEVA_BASE_URL"] = f"http://{host}:{port}"
     get_settings.cache_clear()
-    settings = get_settings()
+    settings = common.settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.effective_database_url)
 
@@ -87,7 +93,7 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes"),
 ) -> None:
     """Run the gateway alone (run `seva db upgrade` first). Reads SEVA_* settings."""
-    get_settings()  # fail early on bad settings, e.g. a default secret in production
+    common.settings(serving=True)  # fail early on bad settings, e.g. the built-in secret
     uvicorn.run(
         "seva.app:create_app",
         factory=True,

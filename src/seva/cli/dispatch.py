@@ -13,8 +13,8 @@ import time
 
 import typer
 
+from seva.cli import common
 from seva.cli.common import console, loop_factory
-from seva.settings import get_settings
 
 
 def dispatch(
@@ -27,7 +27,7 @@ def dispatch(
     from seva.channels.smpp.engine import SmsEngine
     from seva.gateway import build_gateway
 
-    settings = get_settings()
+    settings = common.settings(serving=True)
     try:
         routes = parse_routes(settings.smsc.get_secret_value())
     except ValueError as exc:

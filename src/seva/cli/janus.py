@@ -12,9 +12,10 @@ from pathlib import Path
 
 import typer
 
+from seva.cli import common
 from seva.cli.common import err
 from seva.rtc.janus import DEBIAN_LIBDIR, janus_config, other_libraries
-from seva.settings import get_settings, revealed
+from seva.settings import revealed
 
 
 def janus_config_command(
@@ -29,7 +30,7 @@ def janus_config_command(
     libdir: str = typer.Option(DEBIAN_LIBDIR, "--libdir", help="Janus's library folder"),
 ) -> None:
     """Write janus.jcfg and friends; run Janus with ``janus -F OUT -C OUT/janus.jcfg``."""
-    settings = get_settings()
+    settings = common.settings()
     secret = revealed(settings.janus_admin_secret)
     made = not secret
     if not secret:

@@ -1,0 +1,108 @@
+"""What only ``seva demo`` may do, and every other entry point refuses: run on the built-in
+secret key (anyone could sign an official's session with it), serve the demo-only routes
+(``/sim`` shows any number's login codes), and stand an SMSC simulator in for the operator's
+(messages marked delivered that never left)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from seva.app import create_app
+from seva.cli import app as cli
+from seva.demo.seed import SeedReport
+from seva.gateway import Gateway
+from seva.settings import Settings, get_settings
+
+TAX = "/demo/backend/property-tax/12345678"
+
+
+def test_demo_routes_are_off_unless_a_test_asks(client: TestClient, seeded: SeedReport) -> None:
+    assert client.get("/sim").status_code == 404
+    assert client.post("/sim/sms", data={"text": "HELP"}).status_code == 404
+    assert client.get(TAX).status_code == 404
+    assert 'href="/sim"' not in client.get("/").text
+
+
+@pytest.mark.demo_routes
+def test_a_test_that_asks_gets_them(client: TestClient, seeded: SeedReport) -> None:
+    assert client.get("/sim").status_code == 200
+    assert client.get(TAX).status_code == 401  # there, and wants the gateway's signature
+    assert 'href="/sim"' in client.get("/").text
+
+
+@pytest.mark.parametrize("env", ["demo", "development", "production"])
+def test_the_demo_alone_serves_them(
+    env: str, settings: Settings, gateway: Gateway, seeded: SeedReport
+) -> None:
+    with TestClient(create_app(settings.model_copy(update={"env": env}), gateway=gateway)) as c:
+        assert c.get("/sim").status_code == (200 if env == "demo" else 404)
+        assert c.get(TAX).status_code == (401 if env == "demo" else 404)
+
+
+def test_sms_dispatch_without_an_smsc_does_not_start_a_simulator(
+    settings: Settings, gateway: Gateway
+) -> None:
+    """Even settings that slipped past validation: the simulator starts for the demo only."""
+    dispatching = settings.model_copy(update={"sms_dispatch": True})
+    with (
+        pytest.raises(RuntimeError, match="SEVA_SMSC"),
+        TestClient(create_app(dispatching, gateway=gateway)),
+    ):
+        pass
+    assert gateway.smsc_sim is None and gateway.sms_engine is None
+
+
+@pytest.fixture
+def run() -> Iterator[CliRunner]:
+    """The ``seva`` command with settings read afresh from the variables each test gives."""
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+NO_KEY = {"SEVA_SECRET_KEY": None, "SEVA_ENV": None, "SEVA_SMSC": None, "SEVA_SMS_DISPATCH": None}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["serve"],
+        ["dispatch"],
+        ["db", "upgrade"],
+        ["dept", "list"],
+        ["services", "list"],
+        ["janus-config", "--ip", "10.0.0.5"],
+    ],
+)
+def test_every_command_but_the_demo_refuses_the_built_in_secret(
+    run: CliRunner, command: list[str], tmp_path: Path
+) -> None:
+    if command[0] == "janus-config":
+        command = [*command, "--out", str(tmp_path / "janus")]
+    result = run.invoke(cli, command, env=NO_KEY | {"SEVA_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 2
+    assert "SEVA_SECRET_KEY" in result.output
+    assert "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["serve"], ["dispatch"]])
+def test_serving_commands_refuse_the_demo_environment(
+    run: CliRunner, command: list[str], tmp_path: Path
+) -> None:
+    env = NO_KEY | {"SEVA_ENV": "demo", "SEVA_DATA_DIR": str(tmp_path)}
+    result = run.invoke(cli, command, env=env)
+    assert result.exit_code == 2
+    assert "SEVA_ENV=demo is for `seva demo` only" in result.output
+
+
+def test_serve_refuses_sms_dispatch_without_an_smsc(run: CliRunner, tmp_path: Path) -> None:
+    env = NO_KEY | {"SEVA_SECRET_KEY": "k" * 40, "SEVA_SMS_DISPATCH": "1"}
+    result = run.invoke(cli, ["serve"], env=env | {"SEVA_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 2
+    assert "SEVA_SMS_DISPATCH=1 needs SEVA_SMSC" in result.output
