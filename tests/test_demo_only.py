@@ -5,6 +5,7 @@ secret key (anyone could sign an official's session with it), serve the demo-onl
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,11 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from seva.app import create_app
+from seva.app import create_app, start_sms, stop_sms
+from seva.channels.smpp.pdu import BindTransceiver, CommandStatus
 from seva.cli import app as cli
 from seva.demo.seed import SeedReport
-from seva.gateway import Gateway
+from seva.gateway import Gateway, build_gateway
 from seva.settings import Settings, get_settings
+from tests.channels.smpp_sim.test_simulator import Esme
 
 TAX = "/demo/backend/property-tax/12345678"
 
@@ -55,6 +58,27 @@ def test_sms_dispatch_without_an_smsc_does_not_start_a_simulator(
     ):
         pass
     assert gateway.smsc_sim is None and gateway.sms_engine is None
+
+
+@pytest.mark.asyncio
+async def test_the_demos_smsc_takes_only_its_own_login(
+    settings: Settings, database_url: str
+) -> None:
+    """The demo binds its simulator with the simulator's account; a wrong password is
+    refused over a real SMPP bind on loopback, as an operator's SMSC would refuse it."""
+    demo = settings.model_copy(update={"env": "demo", "sms_dispatch": True, "smsc_sim_port": 0})
+    gateway = build_gateway(demo, database_url=database_url)
+    try:
+        await start_sms(gateway)
+        assert gateway.smsc_sim.stats.binds >= 1  # the gateway's own bind
+        host, port = gateway.smsc_sim.address
+        esme = Esme(*await asyncio.open_connection(host, port))
+        refused = await esme.bind(BindTransceiver, "seva", "wrong")
+        assert refused.command_status == CommandStatus.ESME_RINVPASWD
+        await esme.close()
+    finally:
+        await stop_sms(gateway)
+        gateway.close()
 
 
 @pytest.fixture

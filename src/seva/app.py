@@ -42,21 +42,22 @@ async def start_sms(gateway: Gateway) -> None:
     if not routes and settings.env != "demo":
         raise RuntimeError("SEVA_SMS_DISPATCH=1 needs SEVA_SMSC outside `seva demo`")
     if not routes:
-        from seva.channels.smpp.simulator import SimConfig, SmscSimulator
+        from seva.channels.smpp.simulator import DEFAULT_ACCOUNTS, SimConfig, SmscSimulator
 
-        sim = SmscSimulator(SimConfig(receipt_delay=1.0))
+        sim = SmscSimulator(SimConfig(receipt_delay=1.0))  # its account: DEFAULT_ACCOUNTS
         try:
             host, port = await sim.start("127.0.0.1", settings.smsc_sim_port)
         except OSError:
             host, port = await sim.start("127.0.0.1", 0)  # 2775 is taken: any free port
         gateway.smsc_sim = sim
+        [(system_id, password)] = DEFAULT_ACCOUNTS.items()
         routes = [
             RouteConfig(
                 name="simulator",
                 host=host,
                 port=port,
-                system_id="seva",
-                password="seva",  # noqa: S106 - the demo's own simulator accepts any login
+                system_id=system_id,
+                password=password,
                 window=50,
             )
         ]

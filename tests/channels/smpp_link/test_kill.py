@@ -62,7 +62,9 @@ async def test_kill_9_mid_campaign_loses_nothing(
     with gateway.session() as session:
         batch = queue.send(session, Send(to=phones, text="Voter list camp, ward 12", kind="bulk"))
         earlier = sum(queue.status_counts(session).values()) - MESSAGES
-    sim = SmscSimulator(SimConfig(receipt_delay=-1, track_unique=True, keep_messages=0))
+    sim = SmscSimulator(
+        SimConfig(receipt_delay=-1, track_unique=True, keep_messages=0, accounts={"seva": "secret"})
+    )
     _, port = await sim.start("127.0.0.1", 0)
     started = time.monotonic()
     first = start_dispatcher(database_url, port, tmp_path, "first")
