@@ -176,7 +176,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         lifespan=lifespan,
     )
     app.state.gateway = gw
-    logs.configure(settings.env)
+    logs.configure(settings.env, level=settings.log_level)
     errors.install(app)
     auth.install(app)
     app.add_middleware(

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
 
     env: Literal["demo", "development", "test", "production"] = "development"
     """``demo`` is for ``seva demo`` alone; ``production`` logs JSON lines."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """``debug`` adds a line per SMPP submit to the exchanges logged (``logs.exchanges``)."""
     demo_routes: bool = False
     """Serve the demo-only routes (``/sim``, ``/demo/backend``) outside the demo: for tests
     (``SEVA_ENV=test``) that exercise them, refused anywhere else."""

@@ -20,6 +20,7 @@ from seva.dashboard import metrics
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError
 from seva.flows.answers import clean
+from seva.logs import exchanges
 
 log = structlog.get_logger("seva.channels")
 
@@ -30,14 +31,9 @@ MAX_FIELD = 2000
 
 def _note_odd_input(channel: str, phone: str, text: str) -> None:
     """Log input the adapters had to clean (control characters, markup, stray braces) so an
-    operator can see probing or a broken aggregator; the number is masked."""
+    operator can see probing or a broken aggregator (the log masks the number)."""
     if clean(text) != " ".join(text.split()) or any(c in text for c in "<>{}"):
-        log.info(
-            "inbound_cleaned",
-            channel=channel,
-            phone=phone[:-6] + "******",
-            length=len(text),
-        )
+        log.info("inbound_cleaned", channel=channel, phone=phone, length=len(text))
 
 
 def _sender(raw: str | None, field: str, region: str) -> str:
@@ -57,6 +53,7 @@ def _sms_reply(
     phone = _sender(sender, "from", gateway.settings.default_region)
     _note_odd_input(sms.CHANNEL, phone, text)
     reply = gateway.sms.handle(session, phone=phone, text=text)
+    exchanges.info("sms.pull", phone=phone, chars=len(text), reply_chars=len(reply.text))
     metrics.LATENCY.labels(sms.CHANNEL).observe(time.perf_counter() - started)
     return PlainTextResponse(reply.text, media_type="text/plain; charset=utf-8")
 
@@ -107,5 +104,6 @@ def ussd_africastalking(
     phone = _sender(phone_number, "phoneNumber", gateway.settings.default_region)
     _note_odd_input(ussd.CHANNEL, phone, text)
     screen = gateway.ussd.handle(session, session_id=session_id, phone=phone, text=text)
+    exchanges.info("ussd.hop", session=session_id, phone=phone, code=service_code, chars=len(text))
     metrics.LATENCY.labels(ussd.CHANNEL).observe(time.perf_counter() - started)
     return PlainTextResponse(screen.render(), media_type="text/plain; charset=utf-8")

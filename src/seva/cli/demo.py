@@ -15,6 +15,7 @@ import uvicorn
 from rich.table import Table
 from sqlalchemy import make_url
 
+from seva import logs
 from seva.cli import common
 from seva.cli.common import console
 from seva.db.migrate import upgrade
@@ -84,7 +85,8 @@ def demo(
         f"[dim]{len(report.departments)} departments, {len(report.services)} services; "
         f"ready in {time.perf_counter() - started:.1f} s[/dim]"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # log_config=None: uvicorn's lines go through Seva's redacting log handler (seva.logs).
+    uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)
 
 
 def serve(
@@ -93,7 +95,8 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes"),
 ) -> None:
     """Run the gateway alone (run `seva db upgrade` first). Reads SEVA_* settings."""
-    common.settings(serving=True)  # fail early on bad settings, e.g. the built-in secret
+    settings = common.settings(serving=True)  # fail early on bad settings, e.g. the built-in key
+    logs.configure(settings.env, level=settings.log_level)
     uvicorn.run(
         "seva.app:create_app",
         factory=True,
@@ -102,4 +105,5 @@ def serve(
         workers=workers,
         log_level="info",
         proxy_headers=True,
+        log_config=None,  # its lines go through Seva's redacting log handler (seva.logs)
     )

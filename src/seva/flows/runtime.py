@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -46,6 +47,7 @@ from seva.flows.events import (
 from seva.flows.models import Service
 from seva.flows.service import definition_at, definition_of, service_by_id
 from seva.flows.store import Dialogue, DialogueStore
+from seva.logs import exchanges
 from seva.settings import Settings
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
@@ -73,6 +75,13 @@ class Turn:
     @property
     def finished(self) -> bool:
         return self.end is not None
+
+
+def _origin(url: str) -> str:
+    """What a webhook's log line names of its URL: the department's server, not the path and
+    query the citizen's answers were filled into (the line names the service)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -366,11 +375,11 @@ class Runtime:
                 reason = type(exc).__name__
             else:
                 elapsed = round((time.perf_counter() - started) * 1000, 1)
-                log.info(
+                exchanges.info(
                     "webhook",
                     department=department.code,
                     service=state.service,
-                    url=call.url,
+                    url=_origin(call.url),
                     status=response.status_code,
                     ms=elapsed,
                     attempt=attempt + 1,
@@ -388,5 +397,7 @@ class Runtime:
                     break
             if attempt < retries:
                 time.sleep(min(0.2 * (2**attempt), 2.0))
-        log.warning("webhook_failed", department=department.code, url=call.url, reason=reason)
+        exchanges.warning(
+            "webhook_failed", department=department.code, url=_origin(call.url), reason=reason
+        )
         return EffectResult(ok=False, reason=reason)
