@@ -154,6 +154,7 @@ def main() -> None:
         if args.workers:
             env["SEVA_DATABASE_URL"] = args.database_url
             env["SEVA_SECRET_KEY"] = SECRET
+            env["SEVA_AFRICASTALKING_ALLOW"] = "127.0.0.1"  # the benchmark is the aggregator
             if args.redis_url:
                 env["SEVA_REDIS_URL"] = args.redis_url
             command = [str(seva), "serve", "--port", str(port), "--workers", str(args.workers)]

@@ -6,9 +6,15 @@ secret key (anyone could sign an official's session with it), serve the demo-onl
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -20,6 +26,9 @@ from seva.demo.seed import SeedReport
 from seva.gateway import Gateway, build_gateway
 from seva.settings import Settings, get_settings
 from tests.channels.smpp_sim.test_simulator import Esme
+from tests.conftest import free_port
+
+SEVA = Path(sys.executable).parent / "seva"
 
 TAX = "/demo/backend/property-tax/12345678"
 
@@ -130,3 +139,56 @@ def test_serve_refuses_sms_dispatch_without_an_smsc(run: CliRunner, tmp_path: Pa
     result = run.invoke(cli, ["serve"], env=env | {"SEVA_DATA_DIR": str(tmp_path)})
     assert result.exit_code == 2
     assert "SEVA_SMS_DISPATCH=1 needs SEVA_SMSC" in result.output
+
+
+def test_the_demo_answers_the_readmes_curl_lines(tmp_path: Path) -> None:
+    """``seva demo`` as a newcomer runs it: the operator routes take loopback, so the README's
+    curl lines (Kannel, Africa's Talking, TwiML) work without any setting."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEVA_")} | {
+        "SEVA_DATA_DIR": str(tmp_path),
+        "SEVA_SIP": "0",
+        "SEVA_SMSC_SIM_PORT": "0",
+    }
+    with (tmp_path / "demo.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [str(SEVA), "demo", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 90  # migrate and seed on a busy machine
+        while True:
+            assert proc.poll() is None, (tmp_path / "demo.log").read_text()
+            assert time.monotonic() < deadline, "seva demo did not answer /healthz"
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=30) as client:
+            sms = client.get(
+                "/channels/sms/kannel",
+                params={"from": "9900000001", "to": "166", "text": "STATUS TEST-0001"},
+            )
+            assert sms.status_code == 200 and sms.text.startswith("Application TEST-0001")
+            ussd = client.post(
+                "/channels/ussd/africastalking",
+                data={"sessionId": "demo1", "serviceCode": "*166#",
+                      "phoneNumber": "+919900000002", "text": ""},
+            )  # fmt: skip
+            assert ussd.status_code == 200 and ussd.text.startswith("CON ")
+            call = client.post(
+                "/channels/voice/twiml", data={"CallSid": "demo1", "From": "+919900000003"}
+            )
+            assert call.status_code == 200 and "<Gather" in call.text
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -14,11 +14,13 @@ the routes off; tests may turn the routes on with ``demo_routes``.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "seva-demo-secret-change-me"  # noqa: S105 - refused outside the demo below
@@ -105,6 +107,19 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr = SecretStr("")
     """With it set, a TwiML webhook request must carry a valid ``X-Twilio-Signature`` (HMAC-SHA1
     of ``SEVA_BASE_URL`` + path and the sorted form fields with this token); others get 403."""
+
+    # Who may call the operator routes (see ``channels.operators``): per operator a shared
+    # secret the requests carry and/or the addresses they come from. Every one set must be met;
+    # with neither set (nor the Twilio token, for TwiML) the route refuses everyone.
+    kannel_secret: SecretStr | None = None
+    kannel_allow: str = ""
+    """IPs and CIDR networks, comma- or space-separated, e.g. ``10.20.0.5, 10.20.1.0/24``."""
+    africastalking_secret: SecretStr | None = None
+    africastalking_allow: str = ""
+    twiml_secret: SecretStr | None = None
+    twiml_allow: str = ""
+    exotel_secret: SecretStr | None = None
+    exotel_allow: str = ""
     missed_calls: str = ""
     """Missed-call numbers and the SMS each answers with, ``number=SMS text`` comma-separated
     (``9223166100=STATUS {latest}``: the caller's latest application); see
@@ -124,6 +139,12 @@ class Settings(BaseSettings):
     @property
     def janus_configured(self) -> bool:
         return bool(self.janus_admin_url and self.janus_ws_url and self.janus_admin_secret)
+
+    @field_validator("kannel_allow", "africastalking_allow", "twiml_allow", "exotel_allow")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        networks(value)  # a clear error at start-up, not a refusal at the first request
+        return value
 
     @property
     def serves_demo_routes(self) -> bool:
@@ -154,6 +175,22 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'seva.db').resolve()}"
+
+
+@lru_cache(maxsize=64)
+def networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The IP networks of an allow-list setting (``10.20.0.5, 10.20.1.0/24, ::1``)."""
+    found = []
+    for entry in re.split(r"[\s,]+", text.strip()):
+        if not entry:
+            continue
+        try:
+            found.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{entry!r} is not an IP address or CIDR network (as in 10.20.0.5 or 10.20.1.0/24)"
+            ) from None
+    return tuple(found)
 
 
 def revealed(secret: SecretStr | None) -> str:

@@ -2,7 +2,8 @@
 
 Both are thin: they validate the aggregator's fields, answer a bad request with a JSON error
 (400, never 500), call the transport-free adapter in the request's transaction and render its
-answer the way the aggregator expects.
+answer the way the aggregator expects. Both believe the number the aggregator gives, so the
+router takes requests from the operator only (``channels.operators``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import time
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Form, Query
+from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import PlainTextResponse
 
 from seva.channels import sms, ussd
 from seva.channels.numbers import msisdn
+from seva.channels.operators import operator_only
 from seva.dashboard import metrics
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError
@@ -24,7 +26,7 @@ from seva.logs import exchanges
 
 log = structlog.get_logger("seva.channels")
 
-router = APIRouter(prefix="/channels", tags=["channels"])
+router = APIRouter(prefix="/channels", tags=["channels"], dependencies=[Depends(operator_only)])
 
 MAX_FIELD = 2000
 
@@ -68,7 +70,8 @@ def sms_kannel_get(
 ) -> PlainTextResponse:
     """Kannel ``sms-service`` ``get-url`` convention: the response body is the reply SMS.
 
-    Configure Kannel with ``get-url = "http://HOST:8000/channels/sms/kannel?from=%p&to=%P&text=%a"``.
+    Configure Kannel with
+    ``get-url = "https://HOST/channels/sms/kannel?from=%p&to=%P&text=%a&secret=SECRET"``.
     """
     return _sms_reply(gateway, session, sender, text)
 

@@ -21,16 +21,22 @@ from seva.cli.common import console
 from seva.db.migrate import upgrade
 from seva.settings import get_settings
 
+LOOPBACK = "127.0.0.1, ::1"
+
 
 def demo(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on"),
     port: int = typer.Option(8000, "--port", help="HTTP port"),
 ) -> None:
     """Start a seeded demo gateway: portal, phone simulator, live status and API docs."""
+    from seva.channels.operators import OPERATORS
+
     started = time.perf_counter()
     os.environ.setdefault("SEVA_ENV", "demo")
     os.environ.setdefault("SEVA_SMS_DISPATCH", "1")
     os.environ.setdefault("SEVA_SIP", "1")
+    for operator in OPERATORS:  # the README's curl examples play the operators from here
+        os.environ.setdefault(f"SEVA_{operator.name.upper()}_ALLOW", LOOPBACK)
     os.environ["SEVA_BASE_URL"] = f"http://{host}:{port}"
     get_settings.cache_clear()
     settings = common.settings()
@@ -57,6 +63,7 @@ def demo(
     table.add_row("API docs", f"{base}/docs")
     table.add_row("SMS (Kannel get-url)", f"{base}/channels/sms/kannel?from=%p&to=%P&text=%a")
     table.add_row("USSD (Africa's Talking)", f"{base}/channels/ussd/africastalking")
+    table.add_row("Operator routes", f"from {settings.kannel_allow} (SEVA_<OPERATOR>_ALLOW)")
     if settings.sms_dispatch:
         table.add_row(
             "SMPP",
