@@ -219,3 +219,26 @@ def test_a_gateways_log_output_names_no_citizen_and_no_secret(
     for secret in (KANNEL_SECRET, SMPP_PASSWORD, webhook_secret, signature, "555123",
                    settings.secret_key.get_secret_value()):  # fmt: skip
         assert secret not in text
+
+
+def test_a_commands_lines_are_redacted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``seva dispatch`` and the other commands log through the same redaction as the app."""
+    import structlog
+
+    from seva.cli import common
+    from seva.settings import get_settings
+
+    monkeypatch.setenv("SEVA_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("SEVA_ENV", "production")
+    get_settings.cache_clear()
+    structlog.reset_defaults()  # as a fresh process starts
+    try:
+        common.settings(serving=True)
+        structlog.get_logger("seva.test").warning("sms.mo_failed", source="919811000325")
+    finally:
+        get_settings.cache_clear()
+        logs.configure("test")
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["source"] == "91*******325"

@@ -19,8 +19,13 @@ SECRETS = {
     "janus_admin_key": "janus-key-2a1b",
     "turn_secret": "turn-secret-6d7e",
     "twilio_auth_token": "twilio-token-3f4a",
+    "kannel_secret": "kannel-9a0b",
+    "africastalking_secret": "at-1c2d",
+    "twiml_secret": "twiml-3e4f",
+    "exotel_secret": "exotel-5a6b",
 }
-WORDS = ("0f3a9c1d2e", "77a1", "91b2", "5c6d", "8e9f", "4b3c", "2a1b", "6d7e", "3f4a")
+WORDS = ("0f3a9c1d2e", "77a1", "91b2", "5c6d", "8e9f", "4b3c", "2a1b", "6d7e", "3f4a", "9a0b",
+         "1c2d", "3e4f", "5a6b")  # fmt: skip
 """A piece of each secret above (the passwords inside the URLs too)."""
 
 

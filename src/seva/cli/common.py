@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.orm import Session
 
+from seva import logs
 from seva.db.migrate import upgrade
 from seva.gateway import Gateway, build_gateway
 from seva.settings import Settings, get_settings
@@ -23,7 +24,8 @@ err = Console(stderr=True)
 def settings(*, serving: bool = False) -> Settings:
     """The ``SEVA_*`` settings, or exit 2 saying in a sentence what is wrong with them (not a
     traceback). ``serving`` commands (``serve``, ``dispatch``) answer the outside world, so
-    they refuse ``SEVA_ENV=demo`` too: only ``seva demo`` runs on the demo's settings."""
+    they refuse ``SEVA_ENV=demo`` too: only ``seva demo`` runs on the demo's settings. The
+    command's logs are redacted from here on (``seva.logs``)."""
     try:
         loaded = get_settings()
     except ValidationError as exc:
@@ -40,6 +42,7 @@ def settings(*, serving: bool = False) -> Settings:
             soft_wrap=True,
         )
         raise typer.Exit(2)
+    logs.configure(loaded.env, level=loaded.log_level)
     return loaded
 
 

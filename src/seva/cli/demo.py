@@ -15,7 +15,6 @@ import uvicorn
 from rich.table import Table
 from sqlalchemy import make_url
 
-from seva import logs
 from seva.cli import common
 from seva.cli.common import console
 from seva.db.migrate import upgrade
@@ -102,8 +101,7 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes"),
 ) -> None:
     """Run the gateway alone (run `seva db upgrade` first). Reads SEVA_* settings."""
-    settings = common.settings(serving=True)  # fail early on bad settings, e.g. the built-in key
-    logs.configure(settings.env, level=settings.log_level)
+    common.settings(serving=True)  # fail early on bad settings, e.g. the built-in key
     uvicorn.run(
         "seva.app:create_app",
         factory=True,
