@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
 
@@ -185,3 +186,17 @@ def test_allow_lists_are_checked_at_start_up(settings: Settings) -> None:
     with pytest.raises(ValidationError, match="not an IP address or CIDR network"):
         Settings(**settings.model_dump() | {"kannel_allow": "kannel.example.net"})
     assert Settings(**settings.model_dump() | {"exotel_allow": "10.0.0.5, 10.1.0.0/16 ::1"})
+
+
+def test_a_twiml_call_keeps_its_secret_from_step_to_step(
+    settings: Settings, gateway: Gateway, seeded: SeedReport
+) -> None:
+    """The next step goes to the action the document names: it must carry the secret too."""
+    configured = settings.model_copy(update=NOTHING_SET | {"twiml_secret": SecretStr(SECRET)})
+    with client_for(configured, gateway, STRANGER) as provider:
+        first = provider.post("/channels/voice/twiml", params={"secret": SECRET}, data=TWIML)
+        action = ET.fromstring(first.text).find("Gather").get("action")  # type: ignore[union-attr]
+        assert action == f"/channels/voice/twiml?secret={SECRET}"
+        second = provider.post(action, data=TWIML | {"Digits": "2"})
+        assert second.status_code == 200 and second.text != first.text
+        assert f"?secret={SECRET}" in second.text

@@ -35,7 +35,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from seva.channels.numbers import msisdn
@@ -147,6 +147,7 @@ def twiml(prompt: Prompt, action: str = TWIML_PATH, audio: str | None = None) ->
 
 @router.post("/twiml", summary="Voice call step (TwiML webhook)", response_class=Response)
 def twiml_webhook(
+    request: Request,
     gateway: GatewayDep,
     session: SessionDep,
     call_id: CallId,
@@ -184,8 +185,11 @@ def twiml_webhook(
         )
     else:
         prompt = gateway.voice.handle(session, call_id=key, phone=phone, keys=_keys(digits))
+    # The next step comes back to the URL the provider was given, query and all: a secret
+    # there (``channels.operators``) would be lost by a bare path.
+    action = TWIML_PATH + (f"?{request.url.query}" if request.url.query else "")
     return Response(
-        twiml(prompt, audio=recorded_url(gateway, prompt)), media_type="application/xml"
+        twiml(prompt, action, audio=recorded_url(gateway, prompt)), media_type="application/xml"
     )
 
 
