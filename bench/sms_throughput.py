@@ -78,6 +78,10 @@ class Smsc:
                 str(latency),
                 "--probe-prefix",
                 PROBE_PREFIX,
+                "--account",
+                "kannel:secret",
+                "--account",
+                "seva:secret",
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -329,6 +333,7 @@ class Seva(Gateway):
         env = os.environ | {
             "SEVA_DATA_DIR": str(workdir),
             "SEVA_ENV": "development",
+            "SEVA_SECRET_KEY": "bench-secret-key-not-for-production",
             "SEVA_BASE_URL": f"http://127.0.0.1:{self.http_port}",
             "SEVA_SMSC": f"smpp://seva:secret@127.0.0.1:{smsc.port}?name=sim&window={window}",
         }

@@ -48,6 +48,8 @@ def simulator_command(port: int, receipt_delay: float, uvloop: bool) -> list[str
         str(receipt_delay),
         "--stats-interval",
         "1",
+        "--account",
+        "bench:bench",
     ]
     seva = VENV_BIN / "seva"
     if seva.exists():

@@ -34,6 +34,7 @@ from procstats import free_port, tree_memory_mib
 
 HOPS = ["", "2", "2*1", "2*1*1234567890"]
 EXPECTED_END = "END Ration card 1234567890 (Sunita Devi): Active."
+SECRET = "bench-secret-key-not-for-production"
 
 
 def prepare_database(url: str) -> None:
@@ -54,7 +55,7 @@ def prepare_database(url: str) -> None:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     upgrade(url)
-    gateway = build_gateway(Settings(), database_url=url)
+    gateway = build_gateway(Settings(secret_key=SECRET), database_url=url)
     with gateway.session() as session:
         seed(session)
     gateway.close()
@@ -152,6 +153,8 @@ def main() -> None:
         command = [str(seva), "demo", "--host", "127.0.0.1", "--port", str(port)]
         if args.workers:
             env["SEVA_DATABASE_URL"] = args.database_url
+            env["SEVA_SECRET_KEY"] = SECRET
+            env["SEVA_AFRICASTALKING_ALLOW"] = "127.0.0.1"  # the benchmark is the aggregator
             if args.redis_url:
                 env["SEVA_REDIS_URL"] = args.redis_url
             command = [str(seva), "serve", "--port", str(port), "--workers", str(args.workers)]

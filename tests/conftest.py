@@ -89,6 +89,12 @@ def _empty(url: str) -> None:
     engine.dispose()
 
 
+LOOPBACK = "127.0.0.1, ::1"
+LOCAL_CLIENT = ("127.0.0.1", 50000)
+"""Where TestClient's requests come from: loopback, which the test settings let call the
+operator routes (``channels.operators``; tests/channels/test_operators.py shows the refusals)."""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -97,7 +103,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Test settings; ``@pytest.mark.demo_routes`` serves /sim and /demo/backend as well."""
     return Settings(
         env="test",
         data_dir=tmp_path,
@@ -107,6 +114,11 @@ def settings(tmp_path: Path) -> Settings:
         webhook_timeout_seconds=2,
         # Test backends listen on loopback; the SSRF tests build settings without this.
         outbound_allow="127.0.0.0/8",
+        demo_routes=request.node.get_closest_marker("demo_routes") is not None,
+        kannel_allow=LOOPBACK,
+        africastalking_allow=LOOPBACK,
+        twiml_allow=LOOPBACK,
+        exotel_allow=LOOPBACK,
     )
 
 
@@ -181,5 +193,5 @@ def live(gateway: Gateway, settings: Settings) -> Iterator[str]:
 @pytest.fixture
 def client(gateway: Gateway, settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings, gateway=gateway)
-    with TestClient(app) as test_client:
+    with TestClient(app, client=LOCAL_CLIENT) as test_client:
         yield test_client

@@ -207,6 +207,7 @@ def file_application(gateway: Gateway) -> str:
         return application.ref
 
 
+@pytest.mark.demo_routes  # the property tax service asks the demo's backend
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.name or s.keyword)
 def test_same_answer_on_every_channel(
     client: TestClient, live: str, gateway: Gateway, seeded: SeedReport, script: Script

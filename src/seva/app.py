@@ -21,11 +21,12 @@ from seva import __version__, errors, logs
 from seva.browser import BrowserPolicy, PinnedOrigin
 from seva.channels.routes import router as channel_router
 from seva.dashboard.metrics import ScrapeGuard
+from seva.demo import backend as demo_backend
 from seva.gateway import Gateway, build_gateway
 from seva.logs import RequestIdMiddleware
 from seva.rtc import service as rtc
 from seva.settings import Settings, get_settings
-from seva.web import auth
+from seva.web import auth, sim
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 log = structlog.get_logger(__name__)
@@ -33,28 +34,32 @@ log = structlog.get_logger(__name__)
 
 async def start_sms(gateway: Gateway) -> None:
     """Bind to the configured SMSCs — or, with none configured, to an SMSC simulator started
-    here (the demo) — and start draining the SMS queue."""
+    here (the demo only: its messages never leave this machine) — and start draining the SMS
+    queue."""
     from seva.channels.smpp.client import RouteConfig, parse_routes
     from seva.channels.smpp.engine import SmsEngine
 
     settings = gateway.settings
-    routes = parse_routes(settings.smsc)
+    routes = parse_routes(settings.smsc.get_secret_value())
+    if not routes and settings.env != "demo":
+        raise RuntimeError("SEVA_SMS_DISPATCH=1 needs SEVA_SMSC outside `seva demo`")
     if not routes:
-        from seva.channels.smpp.simulator import SimConfig, SmscSimulator
+        from seva.channels.smpp.simulator import DEFAULT_ACCOUNTS, SimConfig, SmscSimulator
 
-        sim = SmscSimulator(SimConfig(receipt_delay=1.0))
+        sim = SmscSimulator(SimConfig(receipt_delay=1.0))  # its account: DEFAULT_ACCOUNTS
         try:
             host, port = await sim.start("127.0.0.1", settings.smsc_sim_port)
         except OSError:
             host, port = await sim.start("127.0.0.1", 0)  # 2775 is taken: any free port
         gateway.smsc_sim = sim
+        [(system_id, password)] = DEFAULT_ACCOUNTS.items()
         routes = [
             RouteConfig(
                 name="simulator",
                 host=host,
                 port=port,
-                system_id="seva",
-                password="seva",  # noqa: S106 - the demo's own simulator accepts any login
+                system_id=system_id,
+                password=password,
                 window=50,
             )
         ]
@@ -174,12 +179,12 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         lifespan=lifespan,
     )
     app.state.gateway = gw
-    logs.configure(settings.env)
+    logs.configure(settings.env, level=settings.log_level)
     errors.install(app)
     auth.install(app)
     app.add_middleware(
         SessionMiddleware,
-        secret_key=settings.secret_key,
+        secret_key=settings.secret_key.get_secret_value(),
         session_cookie="seva_session",
         same_site="lax",
         https_only=settings.base_url.startswith("https://"),
@@ -214,10 +219,9 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
 
     app.include_router(channel_router)
     app.include_router(auth.router)
-    if settings.env != "production":
-        from seva.demo.backend import router as demo_backend
-
-        app.include_router(demo_backend)
+    if settings.serves_demo_routes:
+        app.include_router(demo_backend.router)
+        app.include_router(sim.router)
     for router in _domain_routers():
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

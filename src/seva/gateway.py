@@ -35,7 +35,7 @@ from seva.rtc.janus import JanusAdmin, JanusSfu
 from seva.rtc.signalling import Hub, RoomEvent
 from seva.rtc.tokens import JoinTokens
 from seva.rtc.transport import SignallingServer
-from seva.settings import Settings
+from seva.settings import Settings, revealed
 
 MESH_MEETING_LIMIT = 4
 """Browser-to-browser meetings: each page sends its video to every other, so beyond four
@@ -76,8 +76,10 @@ class Gateway:
         self.limiter = RedisLimiter(self.redis) if self.redis is not None else MemoryLimiter()
         self.send_intake = SendIntake(self.db, on_commit=lambda: self.notify_sms())
         self.locker = Locker(
-            storage=storage_from_url(self.settings.files_url, self.settings.data_dir / "files"),
-            signer=Signer(self.settings.secret_key),
+            storage=storage_from_url(
+                self.settings.files_url.get_secret_value(), self.settings.data_dir / "files"
+            ),
+            signer=Signer(self.settings.secret_key.get_secret_value()),
             base_url=self.settings.base_url,
         )
         self.rtc = SignallingServer(
@@ -85,7 +87,7 @@ class Gateway:
             on_events=self._record_room_events,
             sfu=_janus(self.settings),
         )
-        self.rtc_tokens = JoinTokens(self.settings.secret_key)
+        self.rtc_tokens = JoinTokens(self.settings.secret_key.get_secret_value())
         self.voice = VoiceMenu(self.runtime, self.locker.storage)
         self.speech = Speech(
             self.settings.data_dir / "voice-cache",
@@ -140,12 +142,12 @@ class Gateway:
 def _janus(settings: Settings) -> JanusSfu | None:
     if not settings.janus_configured:
         return None
-    secret = settings.janus_admin_secret or ""
+    secret = revealed(settings.janus_admin_secret)
     return JanusSfu(
         JanusAdmin(settings.janus_admin_url, secret),
         ws_url=settings.janus_ws_url,
-        secret_key=settings.secret_key,
-        admin_key=settings.janus_admin_key or secret,
+        secret_key=settings.secret_key.get_secret_value(),
+        admin_key=revealed(settings.janus_admin_key) or secret,
         publishers=settings.janus_meeting_limit,
     )
 
@@ -168,7 +170,9 @@ def build_gateway(settings: Settings, *, database_url: str | None = None) -> Gat
     if settings.redis_url:
         import redis
 
-        redis_client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        redis_client = redis.Redis.from_url(
+            settings.redis_url.get_secret_value(), decode_responses=True
+        )
         store = RedisDialogueStore(redis_client)
     else:
         store = SqlDialogueStore()

@@ -1,35 +1,223 @@
-"""Structured logs (structlog): JSON lines in production, readable lines elsewhere, and a
-request id bound to every line a request produces, also returned as ``X-Request-ID``."""
+"""Structured logs (structlog): JSON lines in production, readable lines elsewhere, a request id
+bound to every line a request produces (also returned as ``X-Request-ID``), and every line
+redacted before it is written.
+
+Logs travel to operators, log shippers and support tickets, so no line may carry what would
+let its reader act as a citizen, a department or the gateway. Like RapidPro courier's
+``ChannelLog``, which redacts a channel's secrets from each exchange it records, ``redact`` runs
+on every line, structlog's own and the standard library's (uvicorn's access log, httpx) alike,
+just before it is rendered:
+
+* a value under a key that names a secret (``password``, ``token``, ``secret``, ``key``,
+  ``authorization``, ``signature``, ``cookie``, as a word of the key) becomes ``[redacted]``;
+* in every string, nested ones included: a URL's password (``smpp://seva:***@…``) and its query
+  values (``?from=***&text=***``: Kannel's get-url and a webhook's query carry a citizen's
+  number and answers), ``name=value`` pairs and ``Bearer`` credentials of those secret names,
+  and phone numbers, which keep their country code and last three digits
+  (``+91*******001``) so a line can still be matched to a complaint.
+
+``exchanges`` is the one logger for exchanges with outside parties (an operator's callback, an
+SMPP submit, a department's webhook): one line each, so an operator can follow a citizen's
+traffic without the lines giving the citizen away.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+import sys
 import uuid
+from collections.abc import Mapping
+from typing import Any, Final, TextIO
 
 import structlog
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
+exchanges = structlog.get_logger("seva.exchanges")
+"""Exchanges with operators, SMSCs and departments' backends: one line each."""
+_debugging = False
 
-def configure(env: str) -> None:
+
+def debugging() -> bool:
+    """Whether DEBUG lines are written. A per-message line on a hot path (an SMPP submit)
+    asks first: a filtered structlog call still costs microseconds to build."""
+    return _debugging
+
+
+REDACTED: Final = "[redacted]"
+SECRET_WORDS: Final = frozenset(
+    [
+        "password",
+        "passwd",
+        "pwd",
+        "token",
+        "secret",
+        "key",
+        "authorization",
+        "signature",
+        "cookie",
+        "credentials",
+    ]
+)
+LEVELS: Final = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+_WORDS = re.compile(r"[^a-z]+")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@?#]*):[^/\s@?#]*@")
+_QUERY = re.compile(r"(?i)((?:\b[a-z][a-z0-9+.-]*://|(?<![\w.])/)[^\s?#\"'<>]*)\?([^\s#\"'<>]+)")
+_QUERY_VALUE = re.compile(r"=[^&;]*")
+_SECRET_PAIR = re.compile(
+    rf"(?i)\b([\w-]*(?:{'|'.join(sorted(SECRET_WORDS))}))"
+    r"(\"?\s*[=:]\s*\"?)(?!\*\*\*|bearer\b|basic\b)([^\s&,;\"'<>]+)"
+)
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[a-z0-9._~+/=-]{6,}")
+_PHONE = re.compile(r"(?<![\w+*])\+?\d{10,15}(?!\w)")
+_KEEP_DIGITS = 3
+
+
+def _country_code(digits: str) -> str:
+    for length in (1, 2, 3):
+        if int(digits[:length]) in COUNTRY_CODE_TO_REGION_CODE:
+            return digits[:length]
+    return ""
+
+
+def mask_phone(number: str) -> str:
+    """``+919811000321`` → ``+91*******321``; a 10-digit national number keeps its last three."""
+    plus = number.startswith("+")
+    digits = number.removeprefix("+")
+    code = _country_code(digits) if plus or len(digits) > 10 else ""
+    hidden = len(digits) - len(code) - _KEEP_DIGITS
+    return ("+" if plus else "") + code + "*" * hidden + digits[-_KEEP_DIGITS:]
+
+
+def _mask_query(match: re.Match[str]) -> str:
+    return match.group(1) + "?" + _QUERY_VALUE.sub("=***", match.group(2))
+
+
+def redact_text(text: str) -> str:
+    """The string with URL passwords and query values, secret pairs, credentials and phone
+    numbers masked."""
+    text = _USERINFO.sub(r"\1:***@", text)
+    text = _QUERY.sub(_mask_query, text)
+    text = _BEARER.sub(r"\1 ***", text)
+    text = _SECRET_PAIR.sub(r"\1\2***", text)
+    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+def secret_name(name: str) -> bool:
+    """Whether a field's name says it holds a secret (``api_key``, ``X-Seva-Signature``)."""
+    return not SECRET_WORDS.isdisjoint(_WORDS.split(name.lower()))
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED if isinstance(k, str) and secret_name(k) else _redacted(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redacted(v) for v in value]
+    if isinstance(value, bytes | bytearray):
+        return redact_text(bytes(value).decode("utf-8", "replace"))
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return redact_text(str(value))
+
+
+def redact(
+    logger: Any, method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """The structlog processor: every value of the line, redacted (see the module docstring)."""
+    for name, value in list(event_dict.items()):
+        if name.startswith("_"):
+            continue  # the standard library's record, kept for the formatter
+        event_dict[name] = REDACTED if secret_name(name) else _redacted(value)
+    return event_dict
+
+
+class _RedactedOutput(logging.Handler):
+    """Standard-library records rendered like structlog's lines. It writes to the stream it
+    was given, else to ``sys.stderr`` as it is when the line is written (not when configured),
+    so a replaced stderr (a test's capture, a daemon's log file) gets the line."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        super().__init__()
+        self.target = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stream = self.target or sys.stderr
+            stream.write(self.format(record) + "\n")
+            stream.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def configure(env: str, *, level: str = "info", stream: TextIO | None = None) -> None:
+    """structlog for Seva's lines at ``level`` (to ``stream``, else stdout) and the standard
+    library's root logger for everyone else's (to ``stream``, else stderr), both redacted.
+    Other libraries speak from WARNING up (httpx would log every webhook's URL at INFO);
+    uvicorn's own handlers are removed so its access and error logs, at the level uvicorn was
+    given, come through here as well (run uvicorn with ``log_config=None`` so it does not put
+    them back)."""
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if env == "production"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    global _debugging
+    threshold = LEVELS.get(level, logging.INFO)
+    _debugging = threshold <= logging.DEBUG
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            stamp,
             structlog.processors.format_exc_info,
+            redact,
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
+        logger_factory=structlog.WriteLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
+    output = _RedactedOutput(stream)
+    output.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,
+                structlog.stdlib.add_log_level,
+                stamp,
+                structlog.processors.format_exc_info,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                redact,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for ours in [h for h in root.handlers if isinstance(h, _RedactedOutput)]:
+        root.removeHandler(ours)
+    root.addHandler(output)
+    root.setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uvicorn_log = logging.getLogger(name)
+        for handler in list(uvicorn_log.handlers):
+            uvicorn_log.removeHandler(handler)
+        uvicorn_log.propagate = True
 
 
 class RequestIdMiddleware:

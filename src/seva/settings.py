@@ -2,12 +2,20 @@
 
 The embedded defaults (SQLite under ``SEVA_DATA_DIR``, in-process state) run the demo and the
 tests on a bare machine; ``SEVA_DATABASE_URL`` and ``SEVA_REDIS_URL`` switch to the scale-out
-engines. Production refuses the built-in secret key.
+engines.
+
+What only the demo may do is decided here, by ``SEVA_ENV=demo`` (which ``seva demo`` sets):
+use the built-in secret key (anyone who reads this file could sign an official's session or a
+citizen's token with it), serve the demo-only routes (the phone simulator shows any number's
+login codes), and start an SMSC simulator when no SMSC is configured (messages would be marked
+delivered and never leave). Every other environment refuses the first and the third and keeps
+the routes off; tests may turn the routes on with ``demo_routes``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,21 +23,28 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SECRET = "seva-demo-secret-change-me"  # noqa: S105 - refused in production below
+DEFAULT_SECRET = "seva-demo-secret-change-me"  # noqa: S105 - refused outside the demo below
+NEW_KEY_COMMAND = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEVA_", extra="ignore")
 
     env: Literal["demo", "development", "test", "production"] = "development"
+    """``demo`` is for ``seva demo`` alone; ``production`` logs JSON lines."""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """``debug`` adds a line per SMPP submit to the exchanges logged (``logs.exchanges``)."""
+    demo_routes: bool = False
+    """Serve the demo-only routes (``/sim``, ``/demo/backend``) outside the demo: for tests
+    (``SEVA_ENV=test``) that exercise them, refused anywhere else."""
     data_dir: Path = Path("./var")
-    files_url: str = ""
+    files_url: SecretStr = SecretStr("")
     """Where locker files live. Empty: files under ``SEVA_DATA_DIR/files``; ``file:///path``:
     elsewhere on this machine; ``s3://KEY:SECRET@host:port/bucket/prefix?region=…&tls=0``:
     an S3-compatible store that several nodes share (see ``locker.storage``)."""
-    database_url: str | None = None
-    redis_url: str | None = None
-    secret_key: str = DEFAULT_SECRET
+    database_url: SecretStr | None = None
+    redis_url: SecretStr | None = None
+    secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
 
     base_url: str = "http://127.0.0.1:8000"
     """Where this gateway is reached; service definitions may call ``{seva.base_url}/…``."""
@@ -75,7 +90,7 @@ class Settings(BaseSettings):
     otp_daily_limit: int = Field(default=100_000, ge=1)
     """Codes the whole gateway sends in 24 hours: the ceiling on what an abuse can cost."""
 
-    smsc: str = ""
+    smsc: SecretStr = SecretStr("")
     """Operator SMSC binds, one ``smpp://system_id:password@host:port?…`` URL per route
     (space- or comma-separated); see ``RouteConfig.from_url`` for the options."""
     sms_dispatch: bool = False
@@ -99,7 +114,7 @@ class Settings(BaseSettings):
     turn_urls: str = ""
     """TURN servers (``turn:``/``turns:`` URLs) for citizens behind NATs that block direct
     media; used only with ``SEVA_TURN_SECRET`` (coturn's ``static-auth-secret``)."""
-    turn_secret: str | None = None
+    turn_secret: SecretStr | None = None
     turn_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
 
     sip: bool = False
@@ -122,9 +137,22 @@ class Settings(BaseSettings):
     voice_cache_mb: int = Field(default=512, ge=1)
     """Disk for synthesised prompts (``SEVA_DATA_DIR/voice-cache``); the least recently used
     go past it."""
-    twilio_auth_token: str = Field(default="", repr=False)
+    twilio_auth_token: SecretStr = SecretStr("")
     """With it set, a TwiML webhook request must carry a valid ``X-Twilio-Signature`` (HMAC-SHA1
     of ``SEVA_BASE_URL`` + path and the sorted form fields with this token); others get 403."""
+
+    # Who may call the operator routes (see ``channels.operators``): per operator a shared
+    # secret the requests carry and/or the addresses they come from. Every one set must be met;
+    # with neither set (nor the Twilio token, for TwiML) the route refuses everyone.
+    kannel_secret: SecretStr | None = None
+    kannel_allow: str = ""
+    """IPs and CIDR networks, comma- or space-separated, e.g. ``10.20.0.5, 10.20.1.0/24``."""
+    africastalking_secret: SecretStr | None = None
+    africastalking_allow: str = ""
+    twiml_secret: SecretStr | None = None
+    twiml_allow: str = ""
+    exotel_secret: SecretStr | None = None
+    exotel_allow: str = ""
     missed_calls: str = ""
     """Missed-call numbers and the SMS each answers with, ``number=SMS text`` comma-separated
     (``9223166100=STATUS {latest}``: the caller's latest application); see
@@ -136,9 +164,9 @@ class Settings(BaseSettings):
     ``SEVA_JANUS_MEETING_LIMIT`` people); without them, browser to browser for up to 4."""
     janus_ws_url: str = ""
     """Janus's WebSocket API as browsers reach it (``wss://janus.example.gov.in/``)."""
-    janus_admin_secret: str | None = None
+    janus_admin_secret: SecretStr | None = None
     """Janus's ``admin_secret``; also its VideoRoom ``admin_key`` unless that is set apart."""
-    janus_admin_key: str | None = None
+    janus_admin_key: SecretStr | None = None
     janus_meeting_limit: int = Field(default=30, ge=2, le=200)
 
     metrics_token: SecretStr | None = None
@@ -167,16 +195,40 @@ class Settings(BaseSettings):
         metrics_networks(value)  # a typo is refused at start-up, not at the first scrape
         return value
 
+    @field_validator("kannel_allow", "africastalking_allow", "twiml_allow", "exotel_allow")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        networks(value)  # a clear error at start-up, not a refusal at the first request
+        return value
+
+    @property
+    def serves_demo_routes(self) -> bool:
+        return self.env == "demo" or self.demo_routes
+
     @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Settings:
-        if self.env == "production" and self.secret_key == DEFAULT_SECRET:
-            raise ValueError("SEVA_SECRET_KEY must be set to a private value in production")
+    def _only_the_demo_runs_on_demo_settings(self) -> Settings:
+        if self.env == "demo":
+            return self
+        if self.secret_key.get_secret_value() == DEFAULT_SECRET:
+            raise ValueError(
+                "SEVA_SECRET_KEY is not set, and the built-in key is for `seva demo` only "
+                "(anyone could sign sessions and tokens with it). Make one with "
+                f"{NEW_KEY_COMMAND} and set SEVA_SECRET_KEY to it on every node"
+            )
+        if self.demo_routes and self.env != "test":
+            raise ValueError("SEVA_DEMO_ROUTES is for tests (SEVA_ENV=test) only")
+        if self.sms_dispatch and not self.smsc:
+            raise ValueError(
+                "SEVA_SMS_DISPATCH=1 needs SEVA_SMSC (smpp://system_id:password@host:port); "
+                "only `seva demo` starts an SMSC simulator in its place, whose messages never "
+                "leave this machine"
+            )
         return self
 
     @property
     def effective_database_url(self) -> str:
         if self.database_url:
-            return self.database_url
+            return self.database_url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'seva.db').resolve()}"
 
 
@@ -191,6 +243,27 @@ def metrics_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6N
                 f"{entry!r} in SEVA_METRICS_NETWORKS is not an address or CIDR network"
             ) from None
     return networks
+
+
+@lru_cache(maxsize=64)
+def networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The IP networks of an allow-list setting (``10.20.0.5, 10.20.1.0/24, ::1``)."""
+    found = []
+    for entry in re.split(r"[\s,]+", text.strip()):
+        if not entry:
+            continue
+        try:
+            found.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{entry!r} is not an IP address or CIDR network (as in 10.20.0.5 or 10.20.1.0/24)"
+            ) from None
+    return tuple(found)
+
+
+def revealed(secret: SecretStr | None) -> str:
+    """The value of an optional secret setting, ``""`` when it is not set."""
+    return secret.get_secret_value() if secret is not None else ""
 
 
 @lru_cache(maxsize=1)

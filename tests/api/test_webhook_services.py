@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from seva.demo.seed import SeedReport
 from tests.api.helpers import answer, sms, start
 
 
+@pytest.mark.demo_routes  # the demo's stand-in for the department's backend
 def test_property_tax_over_the_api_equals_sms(
     client: TestClient, seeded: SeedReport, live: str
 ) -> None:

@@ -67,6 +67,7 @@ def test_portal_service_by_clicking(phone: Any) -> None:
     )
 
 
+@pytest.mark.demo_routes
 def test_phone_simulator_sms_and_ussd(desk: Any) -> None:
     from playwright.sync_api import expect
 
@@ -97,6 +98,7 @@ def test_phone_simulator_sms_and_ussd(desk: Any) -> None:
         desk.screenshot(path=str(SCREENSHOT), full_page=True)
 
 
+@pytest.mark.demo_routes
 def test_phone_simulator_call_on_the_keypad(desk: Any) -> None:
     from playwright.sync_api import expect
 
@@ -120,6 +122,7 @@ def test_phone_simulator_call_on_the_keypad(desk: Any) -> None:
     assert "/sim/call/audio/" in source
 
 
+@pytest.mark.demo_routes
 def test_kiosk_files_a_complaint_with_the_citizens_code(desk: Any) -> None:
     from playwright.sync_api import expect
 

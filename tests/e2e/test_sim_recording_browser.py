@@ -23,6 +23,7 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.demo_routes,
     # One database is enough to show the page records; the TestClient tests cover PostgreSQL.
     pytest.mark.parametrize("database_url", ["sqlite"], indirect=True),
 ]

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from seva.app import create_app
 from seva.db.base import utcnow
@@ -15,12 +16,14 @@ from seva.demo.seed import seed
 from seva.flows.store import Dialogue, RedisDialogueStore, SqlDialogueStore
 from seva.gateway import Gateway, build_gateway
 from seva.settings import Settings
-from tests.conftest import REDIS_URL, need
+from tests.conftest import LOCAL_CLIENT, REDIS_URL, need
 
 
 @pytest.fixture
 def redis_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"redis_url": need(REDIS_URL, "SEVA_TEST_REDIS_URL")})
+    return settings.model_copy(
+        update={"redis_url": SecretStr(need(REDIS_URL, "SEVA_TEST_REDIS_URL"))}
+    )
 
 
 @pytest.fixture
@@ -87,8 +90,10 @@ def test_conversation_over_redis_spans_two_gateways(
     other.sms.runtime = other.runtime
     try:
         with (
-            TestClient(create_app(redis_settings, gateway=redis_gateway)) as node_a,
-            TestClient(create_app(redis_settings, gateway=other)) as node_b,
+            TestClient(
+                create_app(redis_settings, gateway=redis_gateway), client=LOCAL_CLIENT
+            ) as node_a,
+            TestClient(create_app(redis_settings, gateway=other), client=LOCAL_CLIENT) as node_b,
         ):
             params = {"from": "9811000077", "to": "166"}
             first = node_a.get("/channels/sms/kannel", params=params | {"text": "MANDI"})

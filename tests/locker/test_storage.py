@@ -14,6 +14,7 @@ import boto3
 import pytest
 from fastapi.testclient import TestClient
 from moto.server import ThreadedMotoServer
+from pydantic import SecretStr
 
 from seva.citizens import service as citizens
 from seva.demo.seed import SeedReport
@@ -217,7 +218,7 @@ def test_without_credentials_the_default_aws_chain_is_used(
 @pytest.fixture
 def settings(settings: Settings, endpoint: str, bucket: str) -> Settings:
     """The shared fixture's settings with the locker in the moto bucket."""
-    return settings.model_copy(update={"files_url": url(endpoint, bucket)})
+    return settings.model_copy(update={"files_url": SecretStr(url(endpoint, bucket))})
 
 
 def test_a_gateway_keeps_issued_and_uploaded_documents_in_the_bucket(

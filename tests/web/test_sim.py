@@ -27,6 +27,8 @@ from seva.voice import recordings
 from seva.voice.models import VoiceRecording
 from tests.web.pages import csrf_of
 
+pytestmark = pytest.mark.demo_routes
+
 RATION_ANSWER = (
     "Ration card 1234567890 (Sunita Devi): Active. Members: 4. Shop: FPS 112, Shakarpur."
 )
@@ -153,7 +155,7 @@ def test_posts_need_the_form_token(client: TestClient, seeded: SeedReport) -> No
 
 @pytest.fixture
 def production_client(settings: Settings, sqlite_url: str) -> Iterator[TestClient]:
-    production = settings.model_copy(update={"env": "production"})
+    production = settings.model_copy(update={"env": "production", "demo_routes": False})
     gateway = build_gateway(production, database_url=sqlite_url)
     with TestClient(create_app(production, gateway=gateway)) as test_client:
         yield test_client

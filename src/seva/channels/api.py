@@ -159,7 +159,7 @@ def send_otp(
 )
 def verify_otp(gateway: GatewayDep, session: SessionDep, body: VerifyRequest) -> TokenOut:
     phone = _phone(gateway, body.phone)
-    secret = gateway.settings.secret_key
+    secret = gateway.settings.secret_key.get_secret_value()
     if not citizens.verify_otp(session, phone, OTP_PURPOSE, body.code, secret=secret):
         session.commit()  # the failed attempt counts, so guessing burns the code
         raise ApiError(401, "wrong_code", "the code is wrong or has expired", "code")

@@ -2,7 +2,8 @@
 
 Both are thin: they validate the aggregator's fields, answer a bad request with a JSON error
 (400, never 500), call the transport-free adapter in the request's transaction and render its
-answer the way the aggregator expects.
+answer the way the aggregator expects. Both believe the number the aggregator gives, so the
+router takes requests from the operator only (``channels.operators``).
 """
 
 from __future__ import annotations
@@ -11,33 +12,30 @@ import time
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Form, Query
+from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import PlainTextResponse
 
 from seva.channels import sms, ussd
 from seva.channels.numbers import msisdn
+from seva.channels.operators import operator_only
 from seva.dashboard import metrics
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError
 from seva.flows.answers import clean
+from seva.logs import exchanges
 
 log = structlog.get_logger("seva.channels")
 
-router = APIRouter(prefix="/channels", tags=["channels"])
+router = APIRouter(prefix="/channels", tags=["channels"], dependencies=[Depends(operator_only)])
 
 MAX_FIELD = 2000
 
 
 def _note_odd_input(channel: str, phone: str, text: str) -> None:
     """Log input the adapters had to clean (control characters, markup, stray braces) so an
-    operator can see probing or a broken aggregator; the number is masked."""
+    operator can see probing or a broken aggregator (the log masks the number)."""
     if clean(text) != " ".join(text.split()) or any(c in text for c in "<>{}"):
-        log.info(
-            "inbound_cleaned",
-            channel=channel,
-            phone=phone[:-6] + "******",
-            length=len(text),
-        )
+        log.info("inbound_cleaned", channel=channel, phone=phone, length=len(text))
 
 
 def _sender(raw: str | None, field: str, region: str) -> str:
@@ -57,6 +55,7 @@ def _sms_reply(
     phone = _sender(sender, "from", gateway.settings.default_region)
     _note_odd_input(sms.CHANNEL, phone, text)
     reply = gateway.sms.handle(session, phone=phone, text=text)
+    exchanges.info("sms.pull", phone=phone, chars=len(text), reply_chars=len(reply.text))
     metrics.LATENCY.labels(sms.CHANNEL).observe(time.perf_counter() - started)
     return PlainTextResponse(reply.text, media_type="text/plain; charset=utf-8")
 
@@ -71,7 +70,8 @@ def sms_kannel_get(
 ) -> PlainTextResponse:
     """Kannel ``sms-service`` ``get-url`` convention: the response body is the reply SMS.
 
-    Configure Kannel with ``get-url = "http://HOST:8000/channels/sms/kannel?from=%p&to=%P&text=%a"``.
+    Configure Kannel with
+    ``get-url = "https://HOST/channels/sms/kannel?from=%p&to=%P&text=%a&secret=SECRET"``.
     """
     return _sms_reply(gateway, session, sender, text)
 
@@ -107,5 +107,6 @@ def ussd_africastalking(
     phone = _sender(phone_number, "phoneNumber", gateway.settings.default_region)
     _note_odd_input(ussd.CHANNEL, phone, text)
     screen = gateway.ussd.handle(session, session_id=session_id, phone=phone, text=text)
+    exchanges.info("ussd.hop", session=session_id, phone=phone, code=service_code, chars=len(text))
     metrics.LATENCY.labels(ussd.CHANNEL).observe(time.perf_counter() - started)
     return PlainTextResponse(screen.render(), media_type="text/plain; charset=utf-8")

@@ -263,7 +263,7 @@ def request_otp(
             session,
             phone,
             purpose,
-            secret=settings.secret_key,
+            secret=settings.secret_key.get_secret_value(),
             ttl=timedelta(seconds=settings.otp_ttl_seconds),
             now=now,
         )

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from seva.cli.common import console
+from seva.cli.common import console, settings
 from seva.db import migrate
-from seva.settings import get_settings
 
 app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -14,7 +13,7 @@ app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=
 @app.command()
 def upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    url = get_settings().effective_database_url
+    url = settings().effective_database_url
     migrate.upgrade(url, revision)
     console.print(f"[green]database is at {revision}[/green]")
 
@@ -22,5 +21,5 @@ def upgrade(revision: str = typer.Argument("head")) -> None:
 @app.command()
 def check() -> None:
     """Fail if the models have changes that no migration covers."""
-    migrate.check(get_settings().effective_database_url)
+    migrate.check(settings().effective_database_url)
     console.print("[green]models and migrations agree[/green]")

@@ -1,4 +1,9 @@
-"""``seva demo`` (everything on embedded defaults, seeded) and ``seva serve`` (production)."""
+"""``seva demo`` (everything on embedded defaults, seeded) and ``seva serve`` (production).
+
+Only ``seva demo`` runs on the demo's settings (``SEVA_ENV=demo``): the built-in secret key,
+the phone simulator, an SMSC simulator in place of an operator's, loopback allowed to call the
+operator routes. ``seva serve`` refuses them.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,14 @@ import time
 import typer
 import uvicorn
 from rich.table import Table
+from sqlalchemy import make_url
 
+from seva.cli import common
 from seva.cli.common import console
 from seva.db.migrate import upgrade
 from seva.settings import get_settings
+
+LOOPBACK = "127.0.0.1, ::1"
 
 
 def _own_address(host: str) -> str:
@@ -28,16 +37,20 @@ def demo(
     port: int = typer.Option(8000, "--port", help="HTTP port"),
 ) -> None:
     """Start a seeded demo gateway: portal, phone simulator, live status and API docs."""
+    from seva.channels.operators import OPERATORS
+
     started = time.perf_counter()
     os.environ.setdefault("SEVA_ENV", "demo")
     os.environ.setdefault("SEVA_SMS_DISPATCH", "1")
     os.environ.setdefault("SEVA_SIP", "1")
+    for operator in OPERATORS:  # the README's curl examples play the operators from here
+        os.environ.setdefault(f"SEVA_{operator.name.upper()}_ALLOW", LOOPBACK)
     os.environ["SEVA_BASE_URL"] = f"http://{host}:{port}"
     # The bundled services call the demo's stand-in backend on this gateway itself: that one
     # address is allowed beside the public ones (seva.outbound refuses loopback otherwise).
     os.environ.setdefault("SEVA_OUTBOUND_ALLOW", _own_address(host))
     get_settings.cache_clear()
-    settings = get_settings()
+    settings = common.settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.effective_database_url)
 
@@ -61,6 +74,7 @@ def demo(
     table.add_row("API docs", f"{base}/docs")
     table.add_row("SMS (Kannel get-url)", f"{base}/channels/sms/kannel?from=%p&to=%P&text=%a")
     table.add_row("USSD (Africa's Talking)", f"{base}/channels/ussd/africastalking")
+    table.add_row("Operator routes", f"from {settings.kannel_allow} (SEVA_<OPERATOR>_ALLOW)")
     if settings.sms_dispatch:
         table.add_row(
             "SMPP",
@@ -75,7 +89,7 @@ def demo(
             f"{settings.sip_trunks}); TwiML {base}/channels/voice/twiml, "
             f"Exotel {base}/channels/voice/exotel",
         )
-    table.add_row("Data", f"{settings.effective_database_url}")
+    table.add_row("Data", make_url(settings.effective_database_url).render_as_string())
     table.add_row(
         "Try", f"SMS 'STATUS {DEMO_APPLICATION}' from {DEMO_CITIZEN}; 'RATION 1234567890'"
     )
@@ -89,7 +103,8 @@ def demo(
         f"[dim]{len(report.departments)} departments, {len(report.services)} services; "
         f"ready in {time.perf_counter() - started:.1f} s[/dim]"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # log_config=None: uvicorn's lines go through Seva's redacting log handler (seva.logs).
+    uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)
 
 
 def serve(
@@ -98,7 +113,7 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes"),
 ) -> None:
     """Run the gateway alone (run `seva db upgrade` first). Reads SEVA_* settings."""
-    get_settings()  # fail early on bad settings, e.g. a default secret in production
+    common.settings(serving=True)  # fail early on bad settings, e.g. the built-in key
     uvicorn.run(
         "seva.app:create_app",
         factory=True,
@@ -107,4 +122,5 @@ def serve(
         workers=workers,
         log_level="info",
         proxy_headers=True,
+        log_config=None,  # its lines go through Seva's redacting log handler (seva.logs)
     )

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from seva.cli import common
 from seva.cli.common import console, loop_factory
-from seva.settings import get_settings
 
 if TYPE_CHECKING:
     from seva.gateway import Gateway
@@ -37,7 +37,7 @@ def dispatch(
     from seva.channels.smpp.engine import SmsEngine
     from seva.gateway import build_gateway
 
-    settings = get_settings()
+    settings = common.settings(serving=True)
     if stats:
         gateway = build_gateway(settings)
         try:
@@ -46,7 +46,7 @@ def dispatch(
             gateway.close()
         return
     try:
-        routes = parse_routes(settings.smsc)
+        routes = parse_routes(settings.smsc.get_secret_value())
     except ValueError as exc:
         console.print(f"[red]SEVA_SMSC: {exc}[/red]")
         raise typer.Exit(2) from None

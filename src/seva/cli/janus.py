@@ -12,9 +12,10 @@ from pathlib import Path
 
 import typer
 
+from seva.cli import common
 from seva.cli.common import err
 from seva.rtc.janus import DEBIAN_LIBDIR, janus_config, other_libraries
-from seva.settings import get_settings
+from seva.settings import revealed
 
 
 def janus_config_command(
@@ -29,17 +30,17 @@ def janus_config_command(
     libdir: str = typer.Option(DEBIAN_LIBDIR, "--libdir", help="Janus's library folder"),
 ) -> None:
     """Write janus.jcfg and friends; run Janus with ``janus -F OUT -C OUT/janus.jcfg``."""
-    settings = get_settings()
-    secret = settings.janus_admin_secret
-    made = secret is None
-    if secret is None:
+    settings = common.settings()
+    secret = revealed(settings.janus_admin_secret)
+    made = not secret
+    if not secret:
         secret = secrets.token_urlsafe(24)
     plugins, transports = other_libraries(libdir)
     out.mkdir(parents=True, exist_ok=True)
     files = janus_config(
         configs_folder=str(out.resolve()),
         admin_secret=secret,
-        admin_key=settings.janus_admin_key or secret,
+        admin_key=revealed(settings.janus_admin_key) or secret,
         ip=ip,
         rtp_ports=rtp_ports,
         nat_1_1=public_ip or None,

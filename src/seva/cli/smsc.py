@@ -1,5 +1,8 @@
 """``seva smsc-sim``: run the SMPP v3.4 SMSC simulator on a TCP port until interrupted.
 
+It takes binds only from the accounts given with ``--account SYSTEM_ID:PASSWORD`` (``seva:seva``
+when none is given), answering others as an SMSC does (ESME_RINVSYSID, ESME_RINVPASWD).
+
 With ``--stats-interval`` one JSON object of counters goes to stdout per interval (benchmarks
 read them); everything meant for people goes to stderr so stdout stays machine-readable.
 """
@@ -15,8 +18,10 @@ import time
 
 import typer
 
-from seva.channels.smpp.simulator import SimConfig, SmscSimulator
+from seva.channels.smpp.simulator import DEFAULT_ACCOUNTS, SimConfig, SmscSimulator
 from seva.cli.common import err, loop_factory
+
+DEFAULT_ACCOUNT_OPTIONS = [f"{name}:{password}" for name, password in DEFAULT_ACCOUNTS.items()]
 
 
 def smsc_sim(
@@ -57,10 +62,16 @@ def smsc_sim(
     use_uvloop: bool = typer.Option(
         True, "--uvloop/--no-uvloop", help="Use uvloop's event loop when it is installed"
     ),
+    account: list[str] = typer.Option(
+        DEFAULT_ACCOUNT_OPTIONS,
+        "--account",
+        help="SYSTEM_ID:PASSWORD an ESME may bind with (repeat for more)",
+    ),
 ) -> None:
     """Run an SMPP 3.4 SMSC simulator (binds, submit_sm, receipts, MO) until Ctrl-C."""
     try:
         config = SimConfig(
+            accounts=_accounts(account),
             receipt_delay=receipt_delay,
             failure_rate=failure_rate,
             reject_rate=reject_rate,
@@ -84,6 +95,16 @@ def smsc_sim(
     except KeyboardInterrupt:
         # A second Ctrl-C while stopping: leave quietly all the same.
         pass
+
+
+def _accounts(given: list[str]) -> dict[str, str]:
+    accounts: dict[str, str] = {}
+    for entry in given:
+        system_id, colon, password = entry.partition(":")
+        if not colon or not system_id:
+            raise ValueError(f"--account {entry!r}: expected SYSTEM_ID:PASSWORD")
+        accounts[system_id] = password
+    return accounts
 
 
 async def _serve(config: SimConfig, host: str, port: int, stats_interval: float) -> None:

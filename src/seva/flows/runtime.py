@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -46,6 +47,7 @@ from seva.flows.events import (
 from seva.flows.models import Service
 from seva.flows.service import definition_at, definition_of, service_by_id
 from seva.flows.store import Dialogue, DialogueStore
+from seva.logs import exchanges
 from seva.outbound import Outbound, Refused
 from seva.settings import Settings
 from seva.tenancy import service as tenancy
@@ -79,6 +81,13 @@ class Turn:
 UNAVAILABLE = frozenset({"unreachable"})
 """Outcomes that count against a department's circuit: the backend did not answer (timeout,
 refused, reset) or answered 5xx. A 4xx or an odd body is the backend's answer, not an outage."""
+
+
+def _origin(url: str) -> str:
+    """What a webhook's log line names of its URL: the department's server, not the path and
+    query the citizen's answers were filled into (the line names the service)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -356,8 +365,11 @@ class Runtime:
         except Refused as exc:
             result = EffectResult(ok=False, reason=exc.reason)
         if not result.ok:
-            log.warning(
-                "webhook_failed", department=department.code, url=call.url, reason=result.reason
+            exchanges.warning(
+                "webhook_failed",
+                department=department.code,
+                url=_origin(call.url),
+                reason=result.reason,
             )
         return result
 
@@ -392,14 +404,16 @@ class Runtime:
                 return EffectResult(ok=False, reason=exc.reason)
             except httpx.HTTPError as exc:
                 reason = "unreachable" if isinstance(exc, httpx.TransportError) else "bad response"
-                log.info("webhook_error", department=department.code, error=type(exc).__name__)
+                exchanges.info(
+                    "webhook_error", department=department.code, error=type(exc).__name__
+                )
             else:
                 elapsed = round((time.perf_counter() - started) * 1000, 1)
-                log.info(
+                exchanges.info(
                     "webhook",
                     department=department.code,
                     service=state.service,
-                    url=call.url,
+                    url=_origin(call.url),
                     status=response.status_code,
                     ms=elapsed,
                     attempt=attempt + 1,

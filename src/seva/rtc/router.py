@@ -52,6 +52,7 @@ from seva.rtc.service import CallRefused
 from seva.rtc.signalling import MEETING, Seat
 from seva.rtc.tokens import TokenRefused
 from seva.rtc.turn import ice_servers, split_urls
+from seva.settings import revealed
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department, Official, Role
 from seva.web.auth import current_official, require_official
@@ -430,7 +431,7 @@ def _call_context(request: Request, seat: Seat, back: str) -> dict[str, Any]:
     servers = ice_servers(
         stun=split_urls(settings.stun_urls),
         turn=split_urls(settings.turn_urls),
-        secret=settings.turn_secret,
+        secret=revealed(settings.turn_secret) or None,
         user=seat.identity,
         now=now,
         ttl=settings.turn_ttl_seconds,

@@ -202,7 +202,11 @@ def kiosk_verify(
         return RedirectResponse("/kiosk", status_code=303)
     phone = str(pending)
     if not check_code(
-        session, phone, code[:40], purpose=OTP_PURPOSE_KIOSK, secret=gateway.settings.secret_key
+        session,
+        phone,
+        code[:40],
+        purpose=OTP_PURPOSE_KIOSK,
+        secret=gateway.settings.secret_key.get_secret_value(),
     ):
         tenancy.audit(session, "otp_failed", official=official, citizen_phone=phone, channel=KIOSK)
         return _kiosk_page(

@@ -312,7 +312,7 @@ def login_verify(
         phone,
         code[:40],
         purpose=OTP_PURPOSE_PORTAL,
-        secret=gateway.settings.secret_key,
+        secret=gateway.settings.secret_key.get_secret_value(),
     ):
         return _login_page(request, error=ui("bad_code", lang), status=400)
     citizen = citizens.get_or_create(session, phone, channel=WEB)

@@ -1,13 +1,13 @@
-"""The server-rendered pages of the web channel: the citizen portal, the CSC kiosk and the
-phone simulator, each in its own module."""
+"""The server-rendered pages of the web channel: the citizen portal and the CSC kiosk, each in
+its own module. The phone simulator (``web.sim``) is a demo tool, mounted by ``app`` only for
+the demo."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from seva.web import kiosk, portal, sim
+from seva.web import kiosk, portal
 
 router = APIRouter(include_in_schema=False)
 router.include_router(portal.router)
 router.include_router(kiosk.router)
-router.include_router(sim.router)

@@ -9,7 +9,8 @@ browser's microphone and handed over as an 8 kHz WAV, like a SIP call's recordin
 
 The browser session holds only a random key; the conversation thread and the USSD session
 live in the dialogue store (database or Redis) under channel ``sim``, because a thread of
-Hindi SMS would not fit in a cookie. Off in production: anyone could read any number's codes.
+Hindi SMS would not fit in a cookie. Mounted only for the demo (``Settings.serves_demo_routes``):
+anyone could read any number's codes.
 """
 
 from __future__ import annotations
@@ -152,10 +153,6 @@ register(
             "en": "The recording is too short: speak for at least a moment.",
             "hi": "रिकॉर्डिंग बहुत छोटी है: कम से कम कुछ क्षण बोलिए।",
         },
-        "sim_disabled": {
-            "en": "The phone simulator is off on this gateway.",
-            "hi": "इस गेटवे पर फ़ोन सिम्युलेटर बंद है।",
-        },
     }
 )
 
@@ -195,10 +192,6 @@ def _clock(moment: datetime) -> str:
     return moment.astimezone().strftime("%H:%M")
 
 
-def _enabled(gateway: Gateway) -> bool:
-    return gateway.settings.env != "production"
-
-
 def _load(request: Request, gateway: Gateway, session: Session, now: datetime) -> PhoneState:
     key = request.session.get(SESSION_SIM)
     dialogue = None
@@ -217,15 +210,6 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-def _disabled(request: Request) -> Response:
-    return render(
-        request,
-        "portal_message.html",
-        {"message": ui("sim_disabled", page_lang(request)), "back": "/"},
-        404,
-    )
-
-
 def _expired_form(request: Request) -> Response:
     message = ui("form_expired", page_lang(request))
     if _wants_json(request):
@@ -235,11 +219,8 @@ def _expired_form(request: Request) -> Response:
     return render(request, "portal_message.html", {"message": message, "back": "/sim"}, 400)
 
 
-def _refused(request: Request, gateway: Gateway, csrf: str) -> Response | None:
-    """Why a simulator form post is turned away, if it is: the simulator is off, or the form
-    has expired."""
-    if not _enabled(gateway):
-        return _disabled(request)
+def _refused(request: Request, csrf: str) -> Response | None:
+    """Why a simulator form post is turned away, if it is: the form has expired."""
     if not check_csrf(request, csrf):
         return _expired_form(request)
     return None
@@ -273,8 +254,6 @@ def _inbox_json(message: MessageView) -> dict[str, Any]:
 
 @router.get("/sim")
 def sim_page(request: Request, session: SessionDep, gateway: GatewayDep) -> Response:
-    if not _enabled(gateway):
-        return _disabled(request)
     now = utcnow()
     state = _load(request, gateway, session, now)
     settings = gateway.settings
@@ -301,8 +280,6 @@ def sim_inbox(
     request: Request, session: SessionDep, gateway: GatewayDep, after: AfterBigRowId = 0
 ) -> Response:
     """New inbox messages as JSON (the page polls this), or the page itself."""
-    if not _enabled(gateway):
-        return _disabled(request)
     if not _wants_json(request):
         return RedirectResponse("/sim#inbox", status_code=303)
     state = _load(request, gateway, session, utcnow())
@@ -321,7 +298,7 @@ def sim_number(
     phone: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    if (refused := _refused(request, gateway, csrf)) is not None:
+    if (refused := _refused(request, csrf)) is not None:
         return refused
     number = msisdn(phone[:40], gateway.settings.default_region)
     if number is None:
@@ -345,7 +322,7 @@ def sim_sms(
     text: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    if (refused := _refused(request, gateway, csrf)) is not None:
+    if (refused := _refused(request, csrf)) is not None:
         return refused
     now = utcnow()
     state = _load(request, gateway, session, now)
@@ -414,7 +391,7 @@ def sim_clear(
     gateway: GatewayDep,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    if (refused := _refused(request, gateway, csrf)) is not None:
+    if (refused := _refused(request, csrf)) is not None:
         return refused
     now = utcnow()
     state = _load(request, gateway, session, now)
@@ -453,7 +430,7 @@ def sim_dial(
     code: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    if (refused := _refused(request, gateway, csrf)) is not None:
+    if (refused := _refused(request, csrf)) is not None:
         return refused
     now = utcnow()
     state = _load(request, gateway, session, now)
@@ -491,7 +468,7 @@ def sim_ussd(
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     """The next keypad input of the open USSD session."""
-    if (refused := _refused(request, gateway, csrf)) is not None:
+    if (refused := _refused(request, csrf)) is not None:
         return refused
     now = utcnow()
     state = _load(request, gateway, session, now)
@@ -522,7 +499,7 @@ def sim_hangup(
     gateway: GatewayDep,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    if (refused := _refused(request, gateway, csrf)) is not None:
+    if (refused := _refused(request, csrf)) is not None:
         return refused
     now = utcnow()
     state = _load(request, gateway, session, now)
@@ -575,7 +552,7 @@ def sim_call(
 ) -> Response:
     """Call the gateway from the simulated phone: the same phone menu a SIP or TwiML call
     walks, with the prompt's text and its spoken audio for the browser to play."""
-    if (refused := _refused(request, gateway, csrf)) is not None:
+    if (refused := _refused(request, csrf)) is not None:
         return refused
     now = utcnow()
     state = _load(request, gateway, session, now)
@@ -632,7 +609,7 @@ def sim_call_recording(
 ) -> Response:
     """The caller's spoken answer to a message question, recorded by the browser: it goes to
     the phone menu as a SIP call's recording does, and the call moves on."""
-    if (refused := _refused(request, gateway, csrf)) is not None:
+    if (refused := _refused(request, csrf)) is not None:
         return refused
     lang = page_lang(request)
     now = utcnow()
@@ -682,7 +659,7 @@ def sim_call_hangup(
     gateway: GatewayDep,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    if (refused := _refused(request, gateway, csrf)) is not None:
+    if (refused := _refused(request, csrf)) is not None:
         return refused
     now = utcnow()
     state = _load(request, gateway, session, now)
@@ -698,7 +675,7 @@ def sim_call_audio(gateway: GatewayDep, name: str) -> Response:
     """A prompt's audio from the voice cache (the simulator's own prompts only exist there
     once a call has asked for them)."""
     key = name.removesuffix(".wav")
-    if not _enabled(gateway) or not AUDIO_KEY.match(key):
+    if not AUDIO_KEY.match(key):
         return Response(status_code=404)
     data = gateway.speech.cached_wav(key)
     if data is None:

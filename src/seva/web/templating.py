@@ -79,6 +79,7 @@ def render(
         "t": lambda key: ui(key, lang),
         "csrf": csrf_token(request),
         "official": getattr(request.state, "official", None),
+        "simulator": request.app.state.gateway.settings.serves_demo_routes,
     }
     data.update(context or {})
     response = templates.TemplateResponse(request, template, data, status_code=status_code)

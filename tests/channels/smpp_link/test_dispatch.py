@@ -38,7 +38,7 @@ ADDRESSES: dict[int, tuple[str, int]] = {}
 
 @pytest_asyncio.fixture
 async def smsc() -> AsyncIterator[SmscSimulator]:
-    sim = SmscSimulator(SimConfig(receipt_delay=0.05, seed=7))
+    sim = SmscSimulator(SimConfig(receipt_delay=0.05, seed=7, accounts={"seva": "secret"}))
     ADDRESSES[id(sim)] = await sim.start("127.0.0.1", 0)
     yield sim
     await sim.stop()

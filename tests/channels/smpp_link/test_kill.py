@@ -40,6 +40,7 @@ def start_dispatcher(
     env = os.environ | {
         "SEVA_DATABASE_URL": database_url,
         "SEVA_DATA_DIR": str(tmp_path),
+        "SEVA_SECRET_KEY": "test-secret-key",
         "SEVA_SMSC": f"smpp://seva:secret@127.0.0.1:{port}?window={WINDOW}&binds={BINDS}"
         "&reconnect_min=0.1",
         "SEVA_SMS_LEASE_SECONDS": "2",
@@ -62,7 +63,9 @@ async def test_kill_9_mid_campaign_loses_nothing(
     with gateway.session() as session:
         batch = queue.send(session, Send(to=phones, text="Voter list camp, ward 12", kind="bulk"))
         earlier = sum(queue.status_counts(session).values()) - MESSAGES
-    sim = SmscSimulator(SimConfig(receipt_delay=-1, track_unique=True, keep_messages=0))
+    sim = SmscSimulator(
+        SimConfig(receipt_delay=-1, track_unique=True, keep_messages=0, accounts={"seva": "secret"})
+    )
     _, port = await sim.start("127.0.0.1", 0)
     started = time.monotonic()
     first = start_dispatcher(database_url, port, tmp_path, "first")

@@ -170,6 +170,7 @@ async def start() -> AsyncIterator[Start]:
     clients: list[Esme] = []
 
     async def make(**config: object) -> tuple[SmscSimulator, Connect]:
+        config.setdefault("accounts", {"seva": "secret"})  # what Esme.bind sends
         sim = SmscSimulator(SimConfig(**config))  # type: ignore[arg-type]
         host, port = await sim.start("127.0.0.1", 0)
         sims.append(sim)
@@ -216,6 +217,34 @@ async def test_bind_with_good_credentials(
     assert resp.command_status == 0
     assert resp.system_id == "SevaSMSC"  # type: ignore[union-attr]
     assert sim.stats.binds == 1
+
+
+@pytest.mark.parametrize(
+    ("system_id", "password", "status"),
+    [
+        ("seva", "seva", CommandStatus.ESME_ROK),
+        ("seva", "wrong", CommandStatus.ESME_RINVPASWD),
+        ("seva", "", CommandStatus.ESME_RINVPASWD),
+        ("other", "seva", CommandStatus.ESME_RINVSYSID),
+    ],
+)
+async def test_a_simulator_given_no_accounts_takes_only_its_default_login(
+    system_id: str, password: str, status: int
+) -> None:
+    sim = SmscSimulator()
+    host, port = await sim.start("127.0.0.1", 0)
+    try:
+        esme = Esme(*await asyncio.open_connection(host, port))
+        resp = await esme.bind(BindTransceiver, system_id, password)
+        assert resp.command_status == status
+        await esme.close()
+    finally:
+        await sim.stop()
+
+
+async def test_a_simulator_needs_an_account() -> None:
+    with pytest.raises(ValueError, match="accounts"):
+        SimConfig(accounts={})
 
 
 @pytest.mark.parametrize(
@@ -601,7 +630,7 @@ async def test_unknown_command_and_malformed_bind_are_answered(start: Start) -> 
 async def test_pdus_split_at_every_byte_are_read_whole(start: Start) -> None:
     _, connect = await start()
     esme = await connect()
-    data = encode(BindTransmitter(sequence_number=1, system_id="seva", password="x"))
+    data = encode(BindTransmitter(sequence_number=1, system_id="seva", password="secret"))
     data += encode(SubmitSm(sequence_number=2, source_addr="SEVA", destination_addr=PHONE))
     for byte in data:
         esme.send_raw(bytes((byte,)))
@@ -879,6 +908,10 @@ async def test_cli_prints_json_stats_and_stops_on_ctrl_c() -> None:
         str(port),
         "--stats-interval",
         "0.2",
+        "--account",
+        "seva:secret",
+        "--account",
+        "kannel:other",
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -890,6 +923,15 @@ async def test_cli_prints_json_stats_and_stops_on_ctrl_c() -> None:
         esme = Esme(*await asyncio.open_connection("127.0.0.1", port))
         assert (await esme.bind(BindTransmitter)).command_status == 0
         await esme.close()
+        for system_id, password, status in (
+            ("kannel", "other", CommandStatus.ESME_ROK),
+            ("kannel", "secret", CommandStatus.ESME_RINVPASWD),
+            ("seva", "seva", CommandStatus.ESME_RINVPASWD),
+        ):
+            esme = Esme(*await asyncio.open_connection("127.0.0.1", port))
+            bound = await esme.bind(BindTransmitter, system_id, password)
+            assert bound.command_status == status, (system_id, password)
+            await esme.close()
         proc.send_signal(signal.SIGINT)
         out, err = await asyncio.wait_for(proc.communicate(), 30)
     finally:
@@ -898,4 +940,5 @@ async def test_cli_prints_json_stats_and_stops_on_ctrl_c() -> None:
             await proc.communicate()
     assert proc.returncode == 0
     assert b"Traceback" not in err
-    assert json.loads(out.splitlines()[-1])["binds"] == 1
+    last = json.loads(out.splitlines()[-1])
+    assert (last["binds"], last["bind_failures"]) == (2, 2)

@@ -4,7 +4,6 @@ Exotel documents a provider receives."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +15,6 @@ from seva.citizens import service as citizens
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from seva.settings import Settings
-from tests.conftest import free_port
 
 
 @pytest.mark.parametrize(
@@ -160,13 +158,9 @@ def test_exotel_gather_parameters_follow_the_prompt(client: TestClient, seeded: 
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
-        env="test",
-        data_dir=tmp_path,
-        secret_key="test-secret-key",
-        base_url=f"http://127.0.0.1:{free_port()}",
-        missed_calls="9223166100=STATUS {latest}, 9223166101=RATION",
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"missed_calls": "9223166100=STATUS {latest}, 9223166101=RATION"}
     )
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from seva.channels.voice.webhooks import twilio_signature
+from seva.channels.operators import twilio_signature
 from seva.demo.seed import SeedReport
 from seva.settings import Settings
 

@@ -41,6 +41,7 @@ from seva.channels.smpp.session import (
     WindowFull,
 )
 from seva.channels.smpp.text import Reassembler, Segment, split, split_sar
+from seva.logs import debugging, exchanges
 from seva.messaging.dispatcher import Inbound, LinkEvents, Outgoing
 
 log = structlog.get_logger(__name__)
@@ -611,6 +612,14 @@ class _Bind(asyncio.Protocol):
             return
         status = response.command_status
         if status == P.CommandStatus.ESME_ROK and isinstance(response, P.SubmitSmResp):
+            if debugging():
+                exchanges.debug(
+                    "smpp.submit",
+                    route=self.config.name,
+                    to=request.destination_addr,
+                    part=part.index + 1,
+                    message_id=response.message_id,
+                )
             self.back_off = 0.0
             self.client._part_accepted(self.route, part, response.message_id)
             if self.route.queued() < self.config.window and self.client._events is not None:
@@ -622,6 +631,12 @@ class _Bind(asyncio.Protocol):
             self.paused_until = self.client.clock() + self.back_off
         else:
             self.route.stats.errors += 1
+            exchanges.warning(
+                "smpp.submit_refused",
+                route=self.config.name,
+                to=request.destination_addr,
+                status=_status_name(status),
+            )
             self.client._part_failed(
                 part, f"SMSC refused: {_status_name(status)}", permanent=status in PERMANENT
             )

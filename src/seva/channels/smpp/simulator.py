@@ -22,12 +22,18 @@ dataclass and one event object per PDU would cap it far lower). Instead, per con
 * a message is remembered only until its receipt (plus ``keep_messages`` per destination for
   inspection), so memory stays flat however many messages pass through.
 
+Binds are checked like an operator's: a system_id it has no account for gets ESME_RINVSYSID,
+a wrong password ESME_RINVPASWD (§5.1.3). Its accounts are ``SimConfig.accounts``
+(``DEFAULT_ACCOUNTS`` unless given), so a client that sends the wrong credentials fails here
+as it would against a real SMSC.
+
 The simulator lives on one event loop: call its methods from that loop's thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import math
 import random
 import struct
@@ -61,6 +67,7 @@ from seva.channels.smpp.receipts import DeliveryReceipt, format_receipt
 from seva.channels.smpp.text import decode_text, split
 
 __all__ = [
+    "DEFAULT_ACCOUNTS",
     "MAX_COMMAND_LENGTH",
     "SYSTEM_ID",
     "ReceivedSms",
@@ -70,6 +77,9 @@ __all__ = [
 ]
 
 SYSTEM_ID: Final = "SevaSMSC"
+DEFAULT_ACCOUNTS: Final[Mapping[str, str]] = {"seva": "seva"}
+"""The one account (system_id ``seva``, password ``seva``) of a simulator given none: the
+demo's and ``seva smsc-sim``'s."""
 MAX_COMMAND_LENGTH: Final = 65536
 # Receipts, delayed responses and acknowledgement checks are grouped into buckets this long.
 BUCKET: Final = 0.01
@@ -153,7 +163,8 @@ class SimConfig:
     throttle_rate: float = 0.0  # fraction answered ESME_RTHROTTLED (0x58)
     max_tps: int = 0  # per bind; 0 = unlimited; above it answer ESME_RTHROTTLED
     latency: float = 0.0  # extra delay before each submit_sm_resp (e.g. 0.020)
-    accounts: Mapping[str, str] | None = None  # system_id -> password; None = accept any
+    accounts: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ACCOUNTS))
+    """system_id -> password of the ESMEs that may bind."""
     refuse_binds: bool = False  # answer binds with ESME_RBINDFAIL
     keep_messages: int = 200  # MT kept per destination for inspection (0 = none)
     seed: int | None = None  # for reproducible failure/throttle choices (read at creation)
@@ -174,6 +185,8 @@ class SimConfig:
             raise ValueError(f"keep_messages must not be negative, not {self.keep_messages!r}")
         if not self.ack_timeout > 0:
             raise ValueError(f"ack_timeout must be positive, not {self.ack_timeout!r}")
+        if not self.accounts or not all(self.accounts):
+            raise ValueError("accounts must name at least one system_id, none of them empty")
 
 
 @dataclass(slots=True)
@@ -287,12 +300,14 @@ _Template = tuple[bytes, bytes, bytes]
 class SmscSimulator:
     """An SMPP v3.4 SMSC on a TCP port, with knobs for failure, throttling and latency."""
 
-    def __init__(self, config: SimConfig = SimConfig()) -> None:
-        self.config = config
+    def __init__(self, config: SimConfig | None = None) -> None:
+        self.config = config or SimConfig()
         self.stats = SimStats()
-        self._rng = random.Random(config.seed)
+        self._rng = random.Random(self.config.seed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
+        self.address: tuple[str, int] | None = None
+        """Where it listens, once started."""
         self._conns: set[_SmscConnection] = set()
         self._receivers: list[_SmscConnection] = []
         self._receivers_by_system: dict[str, list[_SmscConnection]] = {}
@@ -332,7 +347,8 @@ class SmscSimulator:
             lambda: _SmscConnection(self), host, port, backlog=256
         )
         bound = self._server.sockets[0].getsockname()
-        return str(bound[0]), int(bound[1])
+        self.address = str(bound[0]), int(bound[1])
+        return self.address
 
     async def stop(self) -> None:
         """Close the listener and every connection; undelivered receipts are discarded."""
@@ -1097,11 +1113,11 @@ class _SmscConnection(asyncio.Protocol):
             status = CommandStatus.ESME_RALYBND
         elif config.refuse_binds:
             status = CommandStatus.ESME_RBINDFAIL
-        elif config.accounts is not None:
+        else:
             password = config.accounts.get(pdu.system_id)
             if password is None:
                 status = CommandStatus.ESME_RINVSYSID
-            elif password != pdu.password:
+            elif not hmac.compare_digest(password.encode(), pdu.password.encode()):
                 status = CommandStatus.ESME_RINVPASWD
         if status:
             sim.stats.bind_failures += 1

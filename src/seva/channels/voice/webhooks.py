@@ -23,16 +23,14 @@ provider's call id, so a service behaves the same whichever carries the call.
   Gather takes keys only, so a message question is keyed as text (the keypad letter form).
 
 The caller's number is taken from the provider's request, so the request must be the
-provider's: with ``SEVA_TWILIO_AUTH_TOKEN`` set, a TwiML request without a valid
-``X-Twilio-Signature`` is refused (403); Exotel signs nothing, so its route belongs behind an IP
-allow-list of Exotel's addresses (or basic auth in the applet's URL) at the proxy.
+provider's: the router takes requests from the operator only (``channels.operators``: TwiML
+by ``X-Twilio-Signature`` with ``SEVA_TWILIO_AUTH_TOKEN``, a secret in the URL or an address
+allow-list; Exotel, which signs nothing, by the secret or the allow-list). The prompt audio
+they fetch is at links Seva signs.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
 import xml.etree.ElementTree as ET
 from typing import Annotated
@@ -41,6 +39,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from seva.channels.numbers import msisdn
+from seva.channels.operators import AUDIO_SIGNATURE_PARAM, audio_link, operator_only
 from seva.channels.voice.ivr import Prompt
 from seva.dashboard import metrics
 from seva.deps import GatewayDep, SessionDep
@@ -48,7 +47,9 @@ from seva.errors import ApiError
 from seva.gateway import Gateway
 from seva.voice import recordings
 
-router = APIRouter(prefix="/channels/voice", tags=["channels"])
+router = APIRouter(
+    prefix="/channels/voice", tags=["channels"], dependencies=[Depends(operator_only)]
+)
 
 TWIML_PATH = "/channels/voice/twiml"
 AUDIO_PATH = "/channels/voice/audio"
@@ -64,30 +65,6 @@ LANGUAGES = {"en": "en-IN", "hi": "hi-IN"}
 """Provider language codes for Seva's languages (Indian English, Hindi)."""
 
 CallId = Annotated[str, Form(alias="CallSid", min_length=1, max_length=64)]
-
-
-def twilio_signature(token: str, url: str, fields: list[tuple[str, str]]) -> str:
-    """Twilio's request signature: the URL, then each form field's name and value in order of
-    name, HMAC-SHA1 with the account's auth token, base64."""
-    data = url + "".join(name + value for name, value in sorted(fields))
-    digest = hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
-
-
-async def twilio_signed(request: Request, gateway: GatewayDep) -> None:
-    """Refuses a TwiML request the provider did not sign, when a token is configured. The URL
-    signed is the public one (``SEVA_BASE_URL``), as the provider called it through any proxy."""
-    token = gateway.settings.twilio_auth_token
-    if not token:
-        return
-    form = await request.form()
-    fields = [(name, value) for name, value in form.multi_items() if isinstance(value, str)]
-    url = gateway.settings.base_url.rstrip("/") + request.url.path
-    if request.url.query:
-        url += "?" + request.url.query
-    given = request.headers.get("x-twilio-signature", "")
-    if not hmac.compare_digest(given.encode(), twilio_signature(token, url, fields).encode()):
-        raise ApiError(403, "bad_signature", "X-Twilio-Signature does not match this request")
 
 
 def _caller(raw: str | None, region: str) -> str | None:
@@ -113,7 +90,12 @@ def recorded_url(gateway: Gateway, prompt: Prompt) -> str | None:
     if not speech.has_recording(prompt.sentences, prompt.lang, prompt.department):
         return None
     key, _ = speech.prompt_wav(prompt.sentences, prompt.lang, prompt.department)
-    return f"{gateway.settings.base_url.rstrip('/')}{AUDIO_PATH}/{key}.wav"
+    name = f"{key}.wav"
+    signature = audio_link(gateway.settings.secret_key, name)
+    return (
+        f"{gateway.settings.base_url.rstrip('/')}{AUDIO_PATH}/{name}"
+        f"?{AUDIO_SIGNATURE_PARAM}={signature}"
+    )
 
 
 def _voice(parent: ET.Element, prompt: Prompt, audio: str | None) -> None:
@@ -163,13 +145,9 @@ def twiml(prompt: Prompt, action: str = TWIML_PATH, audio: str | None = None) ->
     return '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(response, encoding="unicode")
 
 
-@router.post(
-    "/twiml",
-    summary="Voice call step (TwiML webhook)",
-    response_class=Response,
-    dependencies=[Depends(twilio_signed)],
-)
+@router.post("/twiml", summary="Voice call step (TwiML webhook)", response_class=Response)
 def twiml_webhook(
+    request: Request,
     gateway: GatewayDep,
     session: SessionDep,
     call_id: CallId,
@@ -207,8 +185,11 @@ def twiml_webhook(
         )
     else:
         prompt = gateway.voice.handle(session, call_id=key, phone=phone, keys=_keys(digits))
+    # The next step comes back to the URL the provider was given, query and all: a secret
+    # there (``channels.operators``) would be lost by a bare path.
+    action = TWIML_PATH + (f"?{request.url.query}" if request.url.query else "")
     return Response(
-        twiml(prompt, audio=recorded_url(gateway, prompt)), media_type="application/xml"
+        twiml(prompt, action, audio=recorded_url(gateway, prompt)), media_type="application/xml"
     )
 
 
