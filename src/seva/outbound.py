@@ -50,6 +50,8 @@ import httpcore
 import httpx
 from prometheus_client import Counter
 
+from seva.settings import networks
+
 REFUSED = Counter(
     "seva_outbound_refused_total",
     "Outbound calls not made, by department and reason (busy, circuit_open)",
@@ -74,17 +76,6 @@ class Busy(Refused):
 
 class CircuitOpen(Refused):
     """The department's backend failed repeatedly; it is not tried for a while."""
-
-
-def parse_networks(value: str) -> tuple[Network, ...]:
-    """``SEVA_OUTBOUND_ALLOW``: comma- or space-separated addresses and CIDR networks."""
-    networks: list[Network] = []
-    for item in value.replace(",", " ").split():
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError as exc:
-            raise ValueError(f"not an address or network: {item!r}") from exc
-    return tuple(networks)
 
 
 def _plain(address: Address) -> Address:
@@ -127,7 +118,7 @@ class UrlPolicy:
 
     @classmethod
     def from_setting(cls, value: str) -> UrlPolicy:
-        return cls(parse_networks(value))
+        return cls(networks(value))
 
     def allowed(self, address: Address) -> bool:
         plain = _plain(address)

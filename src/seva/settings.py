@@ -189,13 +189,14 @@ class Settings(BaseSettings):
     def janus_configured(self) -> bool:
         return bool(self.janus_admin_url and self.janus_ws_url and self.janus_admin_secret)
 
-    @field_validator("metrics_networks")
-    @classmethod
-    def _networks(cls, value: str) -> str:
-        metrics_networks(value)  # a typo is refused at start-up, not at the first scrape
-        return value
-
-    @field_validator("kannel_allow", "africastalking_allow", "twiml_allow", "exotel_allow")
+    @field_validator(
+        "kannel_allow",
+        "africastalking_allow",
+        "twiml_allow",
+        "exotel_allow",
+        "metrics_networks",
+        "outbound_allow",
+    )
     @classmethod
     def _addresses(cls, value: str) -> str:
         networks(value)  # a clear error at start-up, not a refusal at the first request
@@ -230,19 +231,6 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url.get_secret_value()
         return f"sqlite:///{(self.data_dir / 'seva.db').resolve()}"
-
-
-def metrics_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """``SEVA_METRICS_NETWORKS`` parsed; ValueError naming the entry that is not a network."""
-    networks = []
-    for entry in value.replace(",", " ").split():
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            raise ValueError(
-                f"{entry!r} in SEVA_METRICS_NETWORKS is not an address or CIDR network"
-            ) from None
-    return networks
 
 
 @lru_cache(maxsize=64)

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter, Gauge, Histogram
 
 from seva.errors import error_body
-from seva.settings import Settings, metrics_networks
+from seva.settings import Settings, networks
 
 REQUESTS = Counter("seva_channel_requests_total", "Inbound requests by channel", ["channel"])
 STARTED = Counter(
@@ -48,7 +48,7 @@ class ScrapeGuard:
     """Whether a request may read ``/metrics``: from an allowed network, or with the token."""
 
     def __init__(self, settings: Settings) -> None:
-        self._networks = metrics_networks(settings.metrics_networks)
+        self._networks = networks(settings.metrics_networks)
         token = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
         self._token = token.encode() if token else None
 
