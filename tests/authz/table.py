@@ -41,6 +41,10 @@ class Skip(enum.Enum):
         "tests/messaging/test_msdg_api.py"
     )
     DEMO = "the demo's simulator and backend, not mounted in production: tests/web/, tests/e2e/"
+    SCRAPE = (
+        "Prometheus scrapes /metrics from SEVA_METRICS_NETWORKS or with SEVA_METRICS_TOKEN, "
+        "whoever is logged in: tests/dashboard/test_metrics.py"
+    )
 
 
 READ, WRITE, DESTROY, SESSION = range(4)
@@ -138,11 +142,7 @@ def _operator(*keys: tuple[str, str]) -> dict[tuple[str, str], Entry]:
 TABLE: dict[tuple[str, str], Entry] = {
     # -- operations and documentation --------------------------------------------------------------
     ("GET", "/healthz"): Entry(EVERYONE),
-    ("GET", "/metrics"): Entry(
-        roles(),
-        why="Prometheus scrapes it from SEVA_METRICS_NETWORKS or with SEVA_METRICS_TOKEN; no "
-        "login opens it (tests/dashboard/test_metrics.py)",
-    ),
+    ("GET", "/metrics"): Entry(Skip.SCRAPE),
     ("GET", "/openapi.json"): Entry(
         EVERYONE, why="its examples use the demo citizen's number", shows_a=True
     ),

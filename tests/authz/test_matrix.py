@@ -39,6 +39,9 @@ from seva.settings import Settings
 from tests.authz.table import DESTROY, READ, SESSION, TABLE, WRITE, Call, Entry, Skip
 from tests.authz.world import CITIZEN_A, Caller, Who, World, build, sign_in
 
+# The demo's routes are mounted so that each of them has an entry too (a category not run).
+pytestmark = pytest.mark.demo_routes
+
 CONFIG_RE = re.compile(r"data-config='([^']+)'")
 LOGIN_PAGES = ("/login", "/citizen/login")
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")

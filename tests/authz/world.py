@@ -284,7 +284,7 @@ def build(gateway: Gateway, seeded: SeedReport) -> World:
             session,
             world.otp_phone,
             OTP_PURPOSE,
-            secret=gateway.settings.secret_key,
+            secret=gateway.settings.secret_key.get_secret_value(),
             ttl=timedelta(minutes=5),
         )
     world.keys = {Who.KEY_A: seeded.api_keys["FOOD"], Who.KEY_B: seeded.api_keys["MCD"]}
