@@ -108,7 +108,7 @@ def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     return Settings(
         env="test",
         data_dir=tmp_path,
-        secret_key="test-secret-key",
+        secret_key="test-secret-key-16+",
         base_url=f"http://127.0.0.1:{free_port()}",
         webhook_retries=0,
         webhook_timeout_seconds=2,

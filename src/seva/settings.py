@@ -23,6 +23,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIN_SECRET_LENGTH = 16
+"""``secrets.token_urlsafe(32)`` gives 43; an empty or short key would let anyone sign."""
 DEFAULT_SECRET = "seva-demo-secret-change-me"  # noqa: S105 - refused outside the demo below
 NEW_KEY_COMMAND = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
@@ -215,6 +217,12 @@ class Settings(BaseSettings):
                 "SEVA_SECRET_KEY is not set, and the built-in key is for `seva demo` only "
                 "(anyone could sign sessions and tokens with it). Make one with "
                 f"{NEW_KEY_COMMAND} and set SEVA_SECRET_KEY to it on every node"
+            )
+        if len(self.secret_key.get_secret_value().strip()) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"SEVA_SECRET_KEY is shorter than {MIN_SECRET_LENGTH} characters: it signs "
+                f"sessions and tokens, so a short one can be guessed. Make one with "
+                f"{NEW_KEY_COMMAND}"
             )
         if self.demo_routes and self.env != "test":
             raise ValueError("SEVA_DEMO_ROUTES is for tests (SEVA_ENV=test) only")

@@ -35,7 +35,7 @@ def settings(tmp_path: Path, janus_server: JanusServer) -> Settings:  # noqa: F8
     return Settings(
         env="test",
         data_dir=tmp_path,
-        secret_key="test-secret-key",
+        secret_key="test-secret-key-16+",
         base_url=f"http://127.0.0.1:{free_port()}",
         janus_admin_url=janus_server.admin_url,
         janus_ws_url=janus_server.ws_url,
@@ -46,7 +46,7 @@ def settings(tmp_path: Path, janus_server: JanusServer) -> Settings:  # noqa: F8
 
 def janus_feeds(server: JanusServer, room: str) -> list[str]:
     """Who Janus itself has in the room, by their display (Seva's peer id)."""
-    request = {"request": "listparticipants", "room": room_number(room, "test-secret-key")}
+    request = {"request": "listparticipants", "room": room_number(room, "test-secret-key-16+")}
     reply = httpx.post(
         server.admin_url,
         json={

@@ -196,7 +196,7 @@ def test_janus_config_command_writes_private_files_and_the_settings_to_use(
     from seva.settings import get_settings
 
     monkeypatch.setenv("SEVA_JANUS_ADMIN_SECRET", "kept-by-seva")
-    monkeypatch.setenv("SEVA_SECRET_KEY", "test-secret-key")
+    monkeypatch.setenv("SEVA_SECRET_KEY", "test-secret-key-16+")
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(

@@ -75,7 +75,7 @@ def presented_secret(request: Request) -> str:
         return ""
     try:
         decoded = base64.b64decode(credentials.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except (binascii.Error, ValueError):  # ValueError: not ASCII (UnicodeDecodeError is one)
         return ""
     return decoded.partition(":")[2]
 

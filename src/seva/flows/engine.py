@@ -40,6 +40,7 @@ from seva.flows.events import (
     Say,
 )
 from seva.flows.schema import (
+    RESERVED_VARS,
     ApplyStep,
     AskStep,
     BranchStep,
@@ -421,10 +422,6 @@ class Flow:
                     pincode=render(spec.pincode, v).strip(), kind=spec.kind, limit=spec.limit
                 )
         raise FlowStateError(f"step {self.state.pc} has no known type")
-
-
-RESERVED_VARS = frozenset({"phone", "seva"})
-"""Context the runtime provides; ``seva.*`` holds gateway settings such as ``base_url``."""
 
 
 def _url_escape(name: str, value: str) -> str:

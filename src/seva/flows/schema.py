@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -44,6 +45,20 @@ from seva.flows.templating import placeholders
 
 FORMAT_VERSION = 1
 NAME_RE = r"^[a-z][a-z0-9_]{0,39}$"
+RESERVED_VARS = frozenset({"phone", "seva"})
+"""Context the runtime provides (``seva.*`` holds gateway settings such as ``base_url``):
+no step may save under these names, or a backend's answer saved as ``seva`` would be trusted
+as a gateway setting inside the next call's URL."""
+
+
+def _not_reserved(name: str) -> str:
+    if name in RESERVED_VARS:
+        raise ValueError(f"{name!r} is reserved for what the gateway fills in")
+    return name
+
+
+Name = Annotated[str, Field(pattern=NAME_RE), AfterValidator(_not_reserved)]
+"""A step id or a variable name."""
 SLUG_RE = r"^[a-z0-9][a-z0-9-]{1,62}$"
 KEYWORD_RE = re.compile(r"^[A-Z][A-Z0-9]{1,19}$")
 LANGUAGES = {
@@ -108,7 +123,7 @@ class Case(_Model):
 
 
 class _Step(_Model):
-    id: str | None = Field(default=None, pattern=NAME_RE)
+    id: Name | None = None
 
 
 class SayStep(_Step):
@@ -134,7 +149,7 @@ DEFAULT_RECORD_SECONDS = 60
 
 
 class AskStep(_Step):
-    ask: str = Field(pattern=NAME_RE)
+    ask: Name
     type: AskType = "text"
     prompt: LocalText
     options: list[Option] = Field(default_factory=list)
@@ -207,7 +222,7 @@ class AskStep(_Step):
 class MenuStep(_Step):
     """Shorthand for a choice question whose options jump to other steps."""
 
-    menu: str = Field(pattern=NAME_RE)
+    menu: Name
     prompt: LocalText
     options: list[Option] = Field(min_length=2, max_length=9)
 
@@ -235,7 +250,7 @@ class CallSpec(_Model):
     method: Literal["GET", "POST"] = "POST"
     body: dict[str, str] = Field(default_factory=dict)
     """Fields sent as JSON; values are templates (``"{card_no}"``)."""
-    save: str = Field(pattern=NAME_RE)
+    save: Name
     timeout: float | None = Field(default=None, gt=0, le=30)
     retries: int | None = Field(default=None, ge=0, le=5)
     on_error: str | None = None
@@ -251,7 +266,7 @@ class CallStep(_Step):
 class LookupSpec(_Model):
     dataset: str = Field(pattern=SLUG_RE)
     key: str = Field(min_length=1)
-    save: str = Field(pattern=NAME_RE)
+    save: Name
     on_missing: str | None = None
     missing: LocalText | None = None
 
@@ -266,7 +281,7 @@ class ApplySpec(_Model):
     kind: str = Field(default="", max_length=64)
     fields: list[str] = Field(default_factory=list)
     status: str = Field(default="Received", min_length=1, max_length=64)
-    save: str = Field(default="application", pattern=NAME_RE)
+    save: Name = "application"
 
 
 class ApplyStep(_Step):
@@ -275,7 +290,7 @@ class ApplyStep(_Step):
 
 class StatusSpec(_Model):
     ref: str = Field(min_length=1)
-    save: str = Field(default="app", pattern=NAME_RE)
+    save: Name = "app"
     on_missing: str | None = None
     missing: LocalText | None = None
 
@@ -292,7 +307,7 @@ class NearbySpec(_Model):
     pincode: str = Field(min_length=1)
     kind: Literal["office", "csc", "any"] = "any"
     limit: int = Field(default=3, ge=1, le=5)
-    save: str = Field(default="places", pattern=NAME_RE)
+    save: Name = "places"
     on_missing: str | None = None
     missing: LocalText | None = None
 

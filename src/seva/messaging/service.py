@@ -1324,7 +1324,7 @@ class CallbackDue:
     id: int
     url: str
     payload: str
-    secret: str
+    secret: str = field(repr=False)
     """The department's webhook secret: the callback is signed like every call to its backend."""
     department: str = ""
     """The department's code: its callbacks share its outbound limits (``seva.outbound``)."""

@@ -40,7 +40,7 @@ def start_dispatcher(
     env = os.environ | {
         "SEVA_DATABASE_URL": database_url,
         "SEVA_DATA_DIR": str(tmp_path),
-        "SEVA_SECRET_KEY": "test-secret-key",
+        "SEVA_SECRET_KEY": "test-secret-key-16+",
         "SEVA_SMSC": f"smpp://seva:secret@127.0.0.1:{port}?window={WINDOW}&binds={BINDS}"
         "&reconnect_min=0.1",
         "SEVA_SMS_LEASE_SECONDS": "2",

@@ -117,7 +117,7 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(
         env="test",
         data_dir=tmp_path,
-        secret_key="test-secret-key",
+        secret_key="test-secret-key-16+",
         base_url=f"http://127.0.0.1:{free_port()}",
         missed_calls="9223166100=STATUS {latest}",
     )

@@ -18,7 +18,7 @@ BASE = "https://seva.example.gov.in"
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
-        env="test", data_dir=tmp_path, secret_key="test-secret-key", base_url=BASE + "/",
+        env="test", data_dir=tmp_path, secret_key="test-secret-key-16+", base_url=BASE + "/",
         twilio_auth_token=TOKEN,
     )  # fmt: skip
 

@@ -19,7 +19,7 @@ import itertools
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -75,7 +75,7 @@ class RouteConfig:
     host: str
     port: int = 2775
     system_id: str
-    password: str
+    password: str = field(repr=False)
     system_type: str = ""
     binds: int = 1
     mode: BindMode = "transceiver"
