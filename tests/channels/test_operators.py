@@ -124,6 +124,11 @@ def test_a_shared_secret_lets_the_operator_in_from_anywhere(
         assert call(client) == 403
         assert call(client, SECRET[:-1]) == 403
         assert call(client, SECRET + "x") == 403
+        # Not base64, or not ASCII: a refusal like any wrong secret, never a 500.
+        assert call(client, headers={"Authorization": "Basic %%%"}) == 403
+        assert (
+            call(client, headers={"Authorization": "Basic \u00e9\u00e9".encode("latin-1")}) == 403
+        )
 
 
 def test_secret_and_addresses_together_must_both_be_met(
