@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
+from pydantic import SecretStr
 from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
@@ -259,6 +260,7 @@ def test_the_cli_sets_a_password_and_deactivates_ending_logins(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("SEVA_DATABASE_URL", database_url)
+    monkeypatch.setenv("SEVA_SECRET_KEY", "k" * 40)
     get_settings.cache_clear()
     try:
         runner = CliRunner()
@@ -285,7 +287,9 @@ def test_with_redis_two_nodes_count_the_same_failures(
     settings: Settings, database_url: str, seeded: SeedReport
 ) -> None:
     """SEVA_REDIS_URL set: a guesser spreading tries over the nodes meets one count."""
-    shared = settings.model_copy(update={"redis_url": need(REDIS_URL, "SEVA_TEST_REDIS_URL")})
+    shared = settings.model_copy(
+        update={"redis_url": SecretStr(need(REDIS_URL, "SEVA_TEST_REDIS_URL"))}
+    )
     prefix = f"seva-test:{uuid.uuid4().hex}:"
     nodes = [build_gateway(shared, database_url=database_url) for _ in range(2)]
     try:
