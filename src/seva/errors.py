@@ -13,6 +13,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seva.web.i18n import ui
@@ -77,6 +78,16 @@ def install(app: FastAPI) -> None:
                 error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
             )
         return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> Response:
+        """The database refused a value a client sent (a NUL byte in text on PostgreSQL, a
+        number beyond a column): the request's fault, so a 400, logged to find the field."""
+        log.warning("data_refused", path=request.url.path, error=str(exc.orig)[:200])
+        return JSONResponse(
+            error_body("invalid_request", "a value in the request cannot be stored"),
+            status_code=400,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

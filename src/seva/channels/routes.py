@@ -29,6 +29,8 @@ log = structlog.get_logger("seva.channels")
 router = APIRouter(prefix="/channels", tags=["channels"], dependencies=[Depends(operator_only)])
 
 MAX_FIELD = 2000
+PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+"""An aggregator's identifiers: no control characters (PostgreSQL text cannot hold NUL)."""
 
 
 def _note_odd_input(channel: str, phone: str, text: str) -> None:
@@ -95,7 +97,9 @@ def sms_kannel_post(
 def ussd_africastalking(
     gateway: GatewayDep,
     session: SessionDep,
-    session_id: Annotated[str, Form(alias="sessionId", min_length=1, max_length=128)],
+    session_id: Annotated[
+        str, Form(alias="sessionId", min_length=1, max_length=128, pattern=PRINTABLE)
+    ],
     service_code: Annotated[str, Form(alias="serviceCode", max_length=64)],
     phone_number: Annotated[str, Form(alias="phoneNumber", max_length=32)],
     text: Annotated[str, Form(max_length=MAX_FIELD)] = "",
