@@ -95,6 +95,15 @@ LOCAL_CLIENT = ("127.0.0.1", 50000)
 operator routes (``channels.operators``; tests/channels/test_operators.py shows the refusals)."""
 
 
+@pytest.fixture(autouse=True)
+def command_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run by tests read SEVA_SECRET_KEY like any other (every command but the demo
+    refuses to start without one); the tests of that refusal remove it themselves."""
+    monkeypatch.setenv(
+        "SEVA_SECRET_KEY", os.environ.get("SEVA_SECRET_KEY") or "test-command-key-" + "k" * 24
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

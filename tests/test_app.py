@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from seva.settings import Settings
@@ -22,10 +23,10 @@ def test_request_id_is_echoed_or_made(client: TestClient) -> None:
     assert len(hostile.headers["x-request-id"]) == 32
 
 
-def test_production_refuses_the_demo_secret() -> None:
-    import pytest
+def test_production_refuses_the_demo_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
 
+    monkeypatch.delenv("SEVA_SECRET_KEY")
     with pytest.raises(ValidationError, match="SEVA_SECRET_KEY"):
         Settings(env="production")
     assert Settings(env="production", secret_key="x" * 40).env == "production"

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from seva.settings import DEFAULT_SECRET, Settings
 
 SECRETS = {
-    "secret_key": "key-0f3a9c1d2e",
+    "secret_key": "key-0f3a9c1d2e-77b8c9",
     "smsc": "smpp://seva:smpp-pw-77a1@10.20.0.5:2775?name=airtel",
     "files_url": "s3://AKIAEXAMPLE:s3-secret-91b2@minio:9000/locker",
     "database_url": "postgresql://seva:db-pw-5c6d@db.internal/seva",
@@ -40,7 +40,10 @@ def test_settings_never_print_their_secrets(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("env", ["development", "test", "production"])
-def test_only_the_demo_runs_on_the_built_in_secret(env: str, tmp_path: Path) -> None:
+def test_only_the_demo_runs_on_the_built_in_secret(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SEVA_SECRET_KEY")
     with pytest.raises(ValidationError) as refused:
         Settings(env=env, data_dir=tmp_path)  # type: ignore[arg-type]
     message = str(refused.value)
@@ -68,3 +71,9 @@ def test_sms_dispatch_needs_an_smsc_outside_the_demo(env: str, tmp_path: Path) -
         Settings(env=env, **common)  # type: ignore[arg-type]
     assert Settings(env=env, smsc="smpp://a:b@10.0.0.5:2775", **common).sms_dispatch  # type: ignore[arg-type]
     assert Settings(env="demo", **common).sms_dispatch  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("key", ["", "   ", "short-key-15chr"])
+def test_an_empty_or_short_secret_key_is_refused(key: str, tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="shorter than 16"):
+        Settings(env="production", data_dir=tmp_path, secret_key=key)
