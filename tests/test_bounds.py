@@ -28,6 +28,9 @@ from tests.api.helpers import bearer, login
 from tests.console.pages import login as official_login
 from tests.web.test_citizen import log_in as citizen_log_in
 
+# The demo's routes (the simulator) are walked too.
+pytestmark = pytest.mark.demo_routes
+
 EDGES = (2**63, 10**30, -(2**63) - 1, -1, 0, 2**31, 2**63 - 1)
 """Past SQLite's INTEGER, far past it, below it, below 1, 0, past PostgreSQL's INTEGER, and
 the largest BIGINT."""
