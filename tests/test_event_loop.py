@@ -14,6 +14,7 @@ import threading
 import time
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -103,6 +104,7 @@ ON_THE_LOOP = {
 other route is a plain def, which FastAPI runs in its thread pool."""
 
 
+@pytest.mark.demo_routes  # the demo backend's route is one of them
 def test_only_routes_that_leave_the_work_to_threads_run_on_the_loop(client: TestClient) -> None:
     """Image re-encoding, hashing, PDF rendering, WAV checks and database work in an ``async
     def`` route would stall every request of the node (locker uploads did)."""

@@ -177,7 +177,10 @@ def test_a_gateways_log_output_names_no_citizen_and_no_secret(
                 session, code="JAL", name={"en": "Jal Board", "hi": "जल बोर्ड"}, sender_id="JALBRD"
             )
             load_service(
-                session, parse_definition(water_service(backend.url)), department=department
+                session,
+                parse_definition(water_service(backend.url)),
+                department=department,
+                urls=gateway.runtime.outbound.policy,
             )
             webhook_secret = department.webhook_secret
         backend.replies.append((200, {"due": "340"}, 0.0))
