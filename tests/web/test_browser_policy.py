@@ -92,6 +92,7 @@ def test_with_janus_the_call_room_may_reach_its_websocket(
         assert "janus" not in client.get("/console").headers["content-security-policy"]
 
 
+@pytest.mark.demo_routes
 def test_the_phone_simulator_may_use_the_microphone_only(
     client: TestClient, seeded: SeedReport
 ) -> None:
