@@ -155,12 +155,39 @@ def send_otp(
     "/auth/verify",
     response_model=TokenOut,
     summary="Exchange the SMS code for a bearer token",
-    responses={401: {"description": "Wrong or expired code."}},
+    responses={
+        401: {"description": "Wrong or expired code."},
+        429: {
+            "description": "Too many wrong codes for this number or from this client "
+            "address; see Retry-After."
+        },
+    },
 )
-def verify_otp(gateway: GatewayDep, session: SessionDep, body: VerifyRequest) -> TokenOut:
+def verify_otp(
+    gateway: GatewayDep, session: SessionDep, request: Request, body: VerifyRequest
+) -> TokenOut | JSONResponse:
     phone = _phone(gateway, body.phone)
-    secret = gateway.settings.secret_key.get_secret_value()
-    if not citizens.verify_otp(session, phone, OTP_PURPOSE, body.code, secret=secret):
+    checked = citizens.check_otp(
+        session,
+        gateway.limiter,
+        gateway.settings,
+        phone,
+        OTP_PURPOSE,
+        body.code,
+        client=client_address(request),
+    )
+    if isinstance(checked, citizens.GuessesRefused):
+        wait = checked.wait_seconds
+        return JSONResponse(
+            error_body(
+                "too_many_requests",
+                f"too many wrong codes for this number or from this address; try again in {wait} s",
+                "code",
+            ),
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
+    if not checked:
         session.commit()  # the failed attempt counts, so guessing burns the code
         raise ApiError(401, "wrong_code", "the code is wrong or has expired", "code")
     citizens.get_or_create(session, phone, channel=CHANNEL)
