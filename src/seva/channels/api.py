@@ -72,7 +72,7 @@ from seva.flows.models import Service
 from seva.flows.schema import LANGUAGES
 from seva.gateway import Gateway
 from seva.messaging.service import queue_sms
-from seva.ratelimit import client_address
+from seva.ratelimit import Rate, client_address, wait_seconds
 from seva.tenancy import service as tenancy
 
 MAX_LISTED = 200
@@ -419,19 +419,48 @@ def my_applications(session: SessionDep, phone: CitizenPhone) -> list[Applicatio
     return [application_out(session, row) for row in rows]
 
 
+LOOKUP_WINDOW = 60.0
+"""Seconds over which ``SEVA_LOOKUP_CLIENT_LIMIT`` anonymous look-ups are allowed."""
+
+
 @router.get(
     "/applications/{ref}",
     response_model=StatusOut,
     summary="An application's status by reference (what the STATUS keyword answers)",
+    responses={
+        429: {
+            "description": "Too many look-ups without a token from this client address "
+            "(SEVA_LOOKUP_CLIENT_LIMIT a minute); see Retry-After."
+        }
+    },
 )
 def application_status(
+    gateway: GatewayDep,
     session: SessionDep,
+    request: Request,
     ref: Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")],
     phone: OptionalCitizenPhone,
-) -> StatusOut:
+) -> StatusOut | JSONResponse:
     """A random reference (``FOOD-4F7K2M9Q``) shows its status to whoever holds it; an older
     sequential one (``FOOD-000042``) only with the token of the citizen who applied, and
-    answers 404 like a reference that does not exist to everyone else."""
+    answers 404 like a reference that does not exist to everyone else.
+
+    Look-ups without a token are limited per client address, so references cannot be
+    enumerated at the speed of the network; a citizen's own look-ups are not."""
+    if phone is None:
+        rate = Rate(gateway.settings.lookup_client_limit, LOOKUP_WINDOW)
+        wait = gateway.limiter.hit(f"lookup:client:{client_address(request)}", rate)
+        if wait:
+            seconds = wait_seconds(wait)
+            return JSONResponse(
+                error_body(
+                    "too_many_requests",
+                    f"too many look-ups from this address; try again in {seconds} s",
+                    "ref",
+                ),
+                status_code=429,
+                headers={"Retry-After": str(seconds)},
+            )
     application = applications.find_for_caller(session, ref, phone=phone)
     if application is None:
         raise ApiError(404, "not_found", f"no application {ref.upper()}", "ref")
