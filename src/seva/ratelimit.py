@@ -66,6 +66,11 @@ class Limiter(Protocol):
         """Forget ``key``'s events (a successful login clears its account's failures)."""
         ...
 
+    def undo(self, key: str, rate: Rate, *, now: float | None = None) -> None:
+        """Take back one event counted in the window of ``now``: an attempt counted before
+        its outcome was known turned out to be one that should not count."""
+        ...
+
 
 def _wait(cur: int, prev: int, rate: Rate, now: float) -> float:
     """Seconds until ``prev`` (weighted by its overlap) plus ``cur`` plus one more fits."""
@@ -134,6 +139,15 @@ class MemoryLimiter:
         with self._lock:
             self._counts.pop(key, None)
 
+    def undo(self, key: str, rate: Rate, *, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self._lock:
+            stored = self._counts.get(key)
+            if stored is None or stored[3] != rate.seconds or stored[0] != _index(now, rate):
+                return
+            at, cur, prev, seconds = stored
+            self._counts[key] = (at, max(cur - 1, 0), prev, seconds)
+
     def _sweep(self, now: float) -> None:
         stale = [
             key
@@ -156,6 +170,13 @@ return {cur, prev, 0}
 """
 """Check and count in one step, so concurrent hits on several nodes never exceed the limit."""
 
+_UNDO_SCRIPT = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then
+  redis.call('DECR', KEYS[1])
+end
+"""
+"""Take one back without going below zero (an expired or cleared window stays empty)."""
+
 
 class RedisLimiter:
     """Counters in Redis, shared by every node: ``<prefix><key>:<window index>``."""
@@ -164,6 +185,7 @@ class RedisLimiter:
         self.client = client
         self.prefix = prefix
         self._script = client.register_script(_HIT_SCRIPT)
+        self._undo = client.register_script(_UNDO_SCRIPT)
 
     def _keys(self, key: str, rate: Rate, now: float) -> list[str]:
         index = _index(now, rate)
@@ -200,6 +222,12 @@ class RedisLimiter:
         except Exception as exc:
             log.error("ratelimit.unavailable", key=key, error=type(exc).__name__)
 
+    def undo(self, key: str, rate: Rate, *, now: float | None = None) -> None:
+        try:
+            self._undo(keys=self._keys(key, rate, time.time() if now is None else now)[:1])
+        except Exception as exc:
+            log.error("ratelimit.unavailable", key=key, error=type(exc).__name__)
+
 
 def wait_seconds(wait: float) -> int:
     """A wait as whole seconds for a message or ``Retry-After`` (never 0 for a refusal)."""
@@ -225,21 +253,30 @@ def client_address(connection: HTTPConnection) -> str:
 
 @dataclass(frozen=True, slots=True)
 class FailedLogins:
-    """Wrong passwords counted per account and per client address; an attempt is refused
-    while either count is full.
+    """Wrong guesses (passwords, one-time codes) counted per account and per client address;
+    an attempt is refused while either count is full.
 
     The account count stops guessing one password from many addresses; the client count
     stops one address trying one password on many accounts. Unknown accounts count like
-    known ones, so a refusal never tells whether a username exists. Only failures count,
-    and a successful login clears its account's count.
+    known ones, so a refusal never tells whether a username exists.
+
+    An attempt takes its place in both counts *before* the secret is checked (``attempt``)
+    and gives it back when it was right (``succeeded``). Checking first and counting after
+    the slow password hash let a hundred requests sent together all pass the check, a
+    hundred guesses where five were allowed; the limiter's ``hit`` checks and counts in one
+    step, so at most the limit get through however many arrive at once.
     """
 
     limiter: Limiter
     per_account: Rate
     per_client: Rate
     kind: str
-    """Whose accounts (``official``, ``msdg``): usernames of two kinds never share a count;
-    the client count is shared by every kind."""
+    """Whose accounts (``official``, ``msdg``, ``otp``): accounts of two kinds never share a
+    count."""
+    client_scope: str = "login"
+    """Which client count: password logins of every kind share ``login``; code checks keep
+    ``verify`` (the counts of codes *sent* are ``otp:…``), so mistyped codes do not lock an
+    office's officials out."""
 
     @classmethod
     def from_settings(cls, limiter: Limiter, settings: Settings, kind: str) -> FailedLogins:
@@ -251,12 +288,23 @@ class FailedLogins:
             kind=kind,
         )
 
-    def _account(self, account: str) -> str:
-        return f"login:{self.kind}:{account}"
+    @classmethod
+    def for_codes(cls, limiter: Limiter, settings: Settings) -> FailedLogins:
+        """Wrong one-time codes per phone and per client address (every channel together)."""
+        window = settings.login_window_seconds
+        return cls(
+            limiter,
+            per_account=Rate(settings.otp_verify_phone_failures, window),
+            per_client=Rate(settings.otp_verify_client_failures, window),
+            kind="otp",
+            client_scope="verify",
+        )
 
-    @staticmethod
-    def _client(client: str) -> str:
-        return f"login:client:{client}"
+    def _account(self, account: str) -> str:
+        return f"{self.client_scope}:{self.kind}:{account}"
+
+    def _client(self, client: str) -> str:
+        return f"{self.client_scope}:client:{client}"
 
     def wait(self, account: str, client: str) -> float:
         """Seconds before this account may be tried from this client (0.0: now)."""
@@ -265,11 +313,24 @@ class FailedLogins:
             self.limiter.wait(self._client(client), self.per_client),
         )
 
-    def failed(self, account: str, client: str) -> bool:
-        """Count a wrong password; True when it used up the last attempt allowed."""
-        self.limiter.hit(self._account(account), self.per_account)
-        self.limiter.hit(self._client(client), self.per_client)
-        return self.wait(account, client) > 0
+    def attempt(self, account: str, client: str) -> float:
+        """Take a place for one try in both counts and return 0.0, or count nothing and
+        return the seconds before a try is allowed."""
+        now = time.time()
+        wait = self.limiter.hit(self._account(account), self.per_account, now=now)
+        if wait:
+            return wait
+        wait = self.limiter.hit(self._client(client), self.per_client, now=now)
+        if wait:
+            self.limiter.undo(self._account(account), self.per_account, now=now)
+        return wait
 
-    def succeeded(self, account: str) -> None:
+    def succeeded(self, account: str, client: str) -> None:
+        """The try was right: the account's failures are forgotten and the client's place
+        is given back (only wrong guesses count against an address)."""
         self.limiter.clear(self._account(account), self.per_account)
+        self.limiter.undo(self._client(client), self.per_client)
+
+    def locked(self, account: str, client: str) -> bool:
+        """Whether the last wrong try used up what was allowed (for the audit log)."""
+        return self.wait(account, client) > 0

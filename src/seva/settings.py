@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     otp_prefix_digits: int = Field(default=7, ge=3, le=15)
     otp_daily_limit: int = Field(default=100_000, ge=1)
     """Codes the whole gateway sends in 24 hours: the ceiling on what an abuse can cost."""
+    otp_verify_phone_failures: int = Field(default=10, ge=1)
+    """Wrong one-time codes for one phone (app, portal and kiosk together) within
+    ``SEVA_LOGIN_WINDOW_SECONDS`` before checks for it are refused for a while; each code
+    is also burned after five wrong tries."""
+    otp_verify_client_failures: int = Field(default=30, ge=1)
+    """Wrong one-time codes from one client address, whatever the phone, within the window."""
+    lookup_client_limit: int = Field(default=60, ge=1)
+    """Anonymous application look-ups by reference (``GET /api/v1/applications/{ref}``
+    without a token) one client address may make a minute."""
 
     smsc: SecretStr = SecretStr("")
     """Operator SMSC binds, one ``smpp://system_id:password@host:port?…`` URL per route

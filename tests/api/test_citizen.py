@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from seva.app import create_app
 from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
-from seva.gateway import Gateway
+from seva.gateway import Gateway, build_gateway
+from seva.settings import Settings
 from tests.api.helpers import bearer, error_of, login, sms, start
 
 
@@ -94,3 +96,28 @@ def test_status_matches_the_status_keyword(
         missing = client.get(f"/api/v1/applications/{ref}")
         assert missing.status_code in (400, 404)
         error_of(missing)
+
+
+def test_anonymous_lookups_are_limited_per_address_and_owners_are_not(
+    settings: Settings, database_url: str, gateway: Gateway, seeded: SeedReport
+) -> None:
+    """Guessing references without a token stops at SEVA_LOOKUP_CLIENT_LIMIT a minute from
+    one address; another address, and the citizen's own token, still look up."""
+    changed = settings.model_copy(update={"lookup_client_limit": 3})
+    node = build_gateway(changed, database_url=database_url)
+    try:
+        app = create_app(changed, gateway=node)
+        guesser = TestClient(app, client=("127.0.4.1", 40000))
+        statuses = [guesser.get(f"/api/v1/applications/FOOD-{n:06d}") for n in range(4)]
+        assert [r.status_code for r in statuses] == [404, 404, 404, 429]
+        error = error_of(statuses[-1])
+        assert error["code"] == "too_many_requests" and error["field"] == "ref"
+        assert 1 <= int(statuses[-1].headers["Retry-After"]) <= 60
+        other = TestClient(app, client=("127.0.4.2", 40000))
+        assert other.get("/api/v1/applications/FOOD-000099").status_code == 404
+        token = login(guesser, node, DEMO_CITIZEN)
+        for _ in range(5):
+            own = guesser.get(f"/api/v1/applications/{DEMO_APPLICATION}", headers=bearer(token))
+            assert own.status_code == 200
+    finally:
+        node.close()

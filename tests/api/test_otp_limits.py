@@ -14,9 +14,12 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from seva.app import create_app
+from seva.channels.api_auth import OTP_PURPOSE
 from seva.citizens import service as citizens
+from seva.citizens.models import OtpChallenge
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway, build_gateway
 from seva.settings import Settings
@@ -145,3 +148,106 @@ def test_the_gateway_sends_at_most_its_daily_ceiling(
     assert [s.status_code for s in statuses] == [202] * 5 + [429]
     assert error_of(statuses[-1])["message"].startswith("the gateway has sent all the codes")
     assert outbox(gateway, phones[-1]) == []
+
+
+def issue_code(gateway: Gateway, phone: str) -> str:
+    """A code for the app's login, as ``/auth/otp`` would send it."""
+    with gateway.session() as session:
+        code = citizens.issue_otp(
+            session,
+            phone,
+            OTP_PURPOSE,
+            secret=gateway.settings.secret_key.get_secret_value(),
+            ttl=timedelta(minutes=5),
+        )
+    assert isinstance(code, str)
+    return code
+
+
+def wrong_code(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+def challenge_of(gateway: Gateway, phone: str) -> OtpChallenge:
+    with gateway.session() as session:
+        row = session.scalar(select(OtpChallenge).where(OtpChallenge.phone == phone))
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def verify_at_once(live: str, count: int, phone: str, code: str) -> list[int]:
+    def guess() -> int:
+        with httpx.Client(base_url=live, timeout=30) as http:
+            body = {"phone": phone, "code": code}
+            return http.post("/api/v1/auth/verify", json=body).status_code
+
+    return at_once(count, guess)
+
+
+def test_wrong_codes_sent_together_each_take_an_attempt(
+    live: str, gateway: Gateway, seeded: SeedReport
+) -> None:
+    """Four wrong codes at once to a real server take four of the five attempts (the
+    read-add-write counted twelve parallel guesses as one); the fifth try still works."""
+    code = issue_code(gateway, PHONE)
+    assert verify_at_once(live, 4, PHONE, wrong_code(code)) == [401] * 4
+    assert challenge_of(gateway, PHONE).attempts == 4
+    with httpx.Client(base_url=live, timeout=30) as http:
+        right = http.post("/api/v1/auth/verify", json={"phone": PHONE, "code": code})
+    assert right.status_code == 200
+
+
+def test_more_wrong_codes_at_once_than_attempts_burn_the_code(
+    live: str, gateway: Gateway, seeded: SeedReport
+) -> None:
+    code = issue_code(gateway, PHONE)
+    assert verify_at_once(live, 8, PHONE, wrong_code(code)) == [401] * 8
+    challenge = challenge_of(gateway, PHONE)
+    assert challenge.attempts == 5 and challenge.used_at is not None
+    with httpx.Client(base_url=live, timeout=30) as http:
+        right = http.post("/api/v1/auth/verify", json={"phone": PHONE, "code": code})
+    assert right.status_code == 401
+
+
+def test_the_right_code_sent_twice_at_once_logs_in_once(
+    live: str, gateway: Gateway, seeded: SeedReport
+) -> None:
+    code = issue_code(gateway, PHONE)
+    assert sorted(verify_at_once(live, 6, PHONE, code)) == [200] + [401] * 5
+
+
+@pytest.fixture
+def guarded(settings: Settings, database_url: str) -> Iterator[Callable[[str], TestClient]]:
+    """Clients at given addresses of an app allowing 3 wrong codes a phone, 5 an address."""
+    changed = settings.model_copy(
+        update={"otp_verify_phone_failures": 3, "otp_verify_client_failures": 5}
+    )
+    gw = build_gateway(changed, database_url=database_url)
+    app = create_app(changed, gateway=gw)
+    yield lambda address: TestClient(app, client=(address, 40000))
+    gw.close()
+
+
+def test_wrong_codes_are_limited_per_phone_and_per_address(
+    guarded: Callable[[str], TestClient], gateway: Gateway, seeded: SeedReport
+) -> None:
+    """New codes do not give new guesses: wrong codes count per phone (from any address)
+    and per address (for any phone), and a refusal is a 429 even for the right code."""
+    first, second = "+919811000161", "+919811000162"
+    codes = {phone: issue_code(gateway, phone) for phone in (first, second)}
+    guesser = guarded("127.0.3.1")
+
+    def verify(client: TestClient, phone: str, code: str) -> httpx.Response:
+        return client.post("/api/v1/auth/verify", json={"phone": phone, "code": code})
+
+    statuses = [verify(guesser, first, wrong_code(codes[first])).status_code for _ in range(3)]
+    assert statuses == [401] * 3
+    refused = verify(guarded("127.0.3.2"), first, codes[first])
+    assert refused.status_code == 429
+    error = error_of(refused)
+    assert error["code"] == "too_many_requests" and error["field"] == "code"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 2 * 15 * 60  # a sliding window
+    statuses = [verify(guesser, second, wrong_code(codes[second])).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]  # the address's fifth wrong code was its last
+    assert verify(guarded("127.0.3.3"), second, codes[second]).status_code == 200

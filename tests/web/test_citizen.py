@@ -6,10 +6,12 @@ import re
 
 from fastapi.testclient import TestClient
 
+from seva.app import create_app
 from seva.citizens import service as citizens
 from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
-from seva.gateway import Gateway
+from seva.gateway import Gateway, build_gateway
 from seva.messaging import service as messaging
+from seva.settings import Settings
 from seva.web.templating import LANG_COOKIE
 from tests.web.pages import alert, answer, csrf_of, field, final_answer, last_code
 
@@ -167,3 +169,28 @@ def test_logout_forgets_the_citizen(
     assert out.status_code == 303
     me = client.get("/me", follow_redirects=False)
     assert me.status_code == 303 and me.headers["location"].startswith("/citizen/login")
+
+
+def test_too_many_wrong_codes_pause_checks_with_a_message_in_hindi(
+    settings: Settings, database_url: str, gateway: Gateway, seeded: SeedReport
+) -> None:
+    changed = settings.model_copy(update={"otp_verify_phone_failures": 2})
+    node = build_gateway(changed, database_url=database_url)
+    try:
+        client = TestClient(create_app(changed, gateway=node))
+        client.cookies.set(LANG_COOKIE, "hi")
+        assert send_code(client, PHONE) == 303
+        page = client.get("/citizen/login").text
+        for _ in range(2):
+            wrong = client.post(
+                "/citizen/verify", data={"csrf": field(page, "csrf"), "code": "000000"}
+            )
+            assert wrong.status_code == 400
+        refused = client.post(
+            "/citizen/verify",
+            data={"csrf": field(page, "csrf"), "code": last_code(gateway, PHONE)},
+        )
+        assert refused.status_code == 429
+        assert (alert(refused.text) or "").startswith("बहुत बार गलत कोड डाला गया।")
+    finally:
+        node.close()

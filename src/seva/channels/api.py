@@ -72,7 +72,7 @@ from seva.flows.models import Service
 from seva.flows.schema import LANGUAGES
 from seva.gateway import Gateway
 from seva.messaging.service import queue_sms
-from seva.ratelimit import client_address
+from seva.ratelimit import Rate, client_address, wait_seconds
 from seva.tenancy import service as tenancy
 
 MAX_LISTED = 200
@@ -155,12 +155,39 @@ def send_otp(
     "/auth/verify",
     response_model=TokenOut,
     summary="Exchange the SMS code for a bearer token",
-    responses={401: {"description": "Wrong or expired code."}},
+    responses={
+        401: {"description": "Wrong or expired code."},
+        429: {
+            "description": "Too many wrong codes for this number or from this client "
+            "address; see Retry-After."
+        },
+    },
 )
-def verify_otp(gateway: GatewayDep, session: SessionDep, body: VerifyRequest) -> TokenOut:
+def verify_otp(
+    gateway: GatewayDep, session: SessionDep, request: Request, body: VerifyRequest
+) -> TokenOut | JSONResponse:
     phone = _phone(gateway, body.phone)
-    secret = gateway.settings.secret_key.get_secret_value()
-    if not citizens.verify_otp(session, phone, OTP_PURPOSE, body.code, secret=secret):
+    checked = citizens.check_otp(
+        session,
+        gateway.limiter,
+        gateway.settings,
+        phone,
+        OTP_PURPOSE,
+        body.code,
+        client=client_address(request),
+    )
+    if isinstance(checked, citizens.GuessesRefused):
+        wait = checked.wait_seconds
+        return JSONResponse(
+            error_body(
+                "too_many_requests",
+                f"too many wrong codes for this number or from this address; try again in {wait} s",
+                "code",
+            ),
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
+    if not checked:
         session.commit()  # the failed attempt counts, so guessing burns the code
         raise ApiError(401, "wrong_code", "the code is wrong or has expired", "code")
     citizens.get_or_create(session, phone, channel=CHANNEL)
@@ -392,19 +419,48 @@ def my_applications(session: SessionDep, phone: CitizenPhone) -> list[Applicatio
     return [application_out(session, row) for row in rows]
 
 
+LOOKUP_WINDOW = 60.0
+"""Seconds over which ``SEVA_LOOKUP_CLIENT_LIMIT`` anonymous look-ups are allowed."""
+
+
 @router.get(
     "/applications/{ref}",
     response_model=StatusOut,
     summary="An application's status by reference (what the STATUS keyword answers)",
+    responses={
+        429: {
+            "description": "Too many look-ups without a token from this client address "
+            "(SEVA_LOOKUP_CLIENT_LIMIT a minute); see Retry-After."
+        }
+    },
 )
 def application_status(
+    gateway: GatewayDep,
     session: SessionDep,
+    request: Request,
     ref: Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")],
     phone: OptionalCitizenPhone,
-) -> StatusOut:
+) -> StatusOut | JSONResponse:
     """A random reference (``FOOD-4F7K2M9Q``) shows its status to whoever holds it; an older
     sequential one (``FOOD-000042``) only with the token of the citizen who applied, and
-    answers 404 like a reference that does not exist to everyone else."""
+    answers 404 like a reference that does not exist to everyone else.
+
+    Look-ups without a token are limited per client address, so references cannot be
+    enumerated at the speed of the network; a citizen's own look-ups are not."""
+    if phone is None:
+        rate = Rate(gateway.settings.lookup_client_limit, LOOKUP_WINDOW)
+        wait = gateway.limiter.hit(f"lookup:client:{client_address(request)}", rate)
+        if wait:
+            seconds = wait_seconds(wait)
+            return JSONResponse(
+                error_body(
+                    "too_many_requests",
+                    f"too many look-ups from this address; try again in {seconds} s",
+                    "ref",
+                ),
+                status_code=429,
+                headers={"Retry-After": str(seconds)},
+            )
     application = applications.find_for_caller(session, ref, phone=phone)
     if application is None:
         raise ApiError(404, "not_found", f"no application {ref.upper()}", "ref")

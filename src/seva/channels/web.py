@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from seva.channels.render import final_answer
 from seva.citizens import service as citizens
-from seva.citizens.service import OtpRefused
+from seva.citizens.service import GuessesRefused, OtpRefused
 from seva.flows.answers import clean
 from seva.flows.events import Choice, Say
 from seva.flows.models import Service
@@ -329,15 +329,20 @@ def send_code(
 
 def check_code(
     session: Session,
+    limiter: Limiter,
+    settings: Settings,
     phone: str,
     code: str,
     *,
     purpose: str,
-    secret: str,
+    client: str,
     now: datetime | None = None,
-) -> bool:
-    """True once for the right code; too many wrong tries burn it (``verify_otp``)."""
+) -> bool | GuessesRefused:
+    """True once for the right code; too many wrong tries burn it, and too many wrong codes
+    for the phone or from the address refuse checks for a while (``citizens.check_otp``)."""
     digits = clean(code).replace(" ", "")
     if not (digits.isascii() and digits.isdigit() and len(digits) == 6):
         return False
-    return citizens.verify_otp(session, phone, purpose, digits, secret=secret, now=now)
+    return citizens.check_otp(
+        session, limiter, settings, phone, purpose, digits, client=client, now=now
+    )

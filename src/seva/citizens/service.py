@@ -26,7 +26,7 @@ from seva.citizens.models import (
 )
 from seva.db.base import utcnow
 from seva.flows.schema import LANGUAGES
-from seva.ratelimit import Limiter, Rate, wait_seconds
+from seva.ratelimit import FailedLogins, Limiter, Rate, wait_seconds
 from seva.settings import Settings
 
 log = structlog.get_logger("seva.citizens")
@@ -312,10 +312,17 @@ def verify_otp(
     secret: str,
     now: datetime | None = None,
 ) -> bool:
-    """True once for the right code within its lifetime; a few wrong guesses burn the code."""
+    """True once for the right code within its lifetime; a few wrong guesses burn the code.
+
+    Every step that counts is one conditional write, so requests arriving together cannot
+    share a read: each guess takes an attempt with ``attempts = attempts + 1 … WHERE
+    attempts < max`` before its code is compared (read-add-write let twelve parallel guesses
+    record one attempt), and the right code is spent with ``… WHERE used_at IS NULL``, so
+    two requests with it cannot both log in.
+    """
     now = now or utcnow()
-    challenge = session.scalar(
-        select(OtpChallenge)
+    found = session.execute(
+        select(OtpChallenge.id, OtpChallenge.code_hash, OtpChallenge.expires_at)
         .where(
             OtpChallenge.phone == phone,
             OtpChallenge.purpose == purpose,
@@ -323,16 +330,70 @@ def verify_otp(
         )
         .order_by(OtpChallenge.id.desc())
         .limit(1)
+    ).first()
+    if found is None or found.expires_at <= now:
+        return False
+    attempts = session.scalar(
+        update(OtpChallenge)
+        .where(
+            OtpChallenge.id == found.id,
+            OtpChallenge.used_at.is_(None),
+            OtpChallenge.attempts < OTP_MAX_ATTEMPTS,
+        )
+        .values(attempts=OtpChallenge.attempts + 1)
+        .returning(OtpChallenge.attempts)
+        .execution_options(synchronize_session=False)
     )
-    if challenge is None or challenge.expires_at <= now:
+    if attempts is None:
+        return False  # spent, or its attempts were taken by other guesses meanwhile
+    right = hmac.compare_digest(found.code_hash, _hash(code.strip(), phone, secret))
+    if not right and attempts < OTP_MAX_ATTEMPTS:
         return False
-    challenge.attempts += 1
-    if not hmac.compare_digest(challenge.code_hash, _hash(code.strip(), phone, secret)):
-        if challenge.attempts >= OTP_MAX_ATTEMPTS:
-            challenge.used_at = now
-        return False
-    challenge.used_at = now
-    return True
+    spent = session.scalar(
+        update(OtpChallenge)
+        .where(OtpChallenge.id == found.id, OtpChallenge.used_at.is_(None))
+        .values(used_at=now)
+        .returning(OtpChallenge.id)
+        .execution_options(synchronize_session=False)
+    )
+    return right and spent is not None
+
+
+@dataclass(frozen=True, slots=True)
+class GuessesRefused:
+    """No code is checked now: too many wrong codes for this phone or from this client
+    address (every channel together); ``wait_seconds`` until one more is."""
+
+    wait_seconds: int
+
+
+def check_otp(
+    session: Session,
+    limiter: Limiter,
+    settings: Settings,
+    phone: str,
+    purpose: str,
+    code: str,
+    *,
+    client: str,
+    now: datetime | None = None,
+) -> bool | GuessesRefused:
+    """``verify_otp`` within the limits on wrong codes per phone and per client address.
+
+    Each code is burned after five wrong tries, but a new code can be asked for; these
+    counts bound the guesses across codes and numbers. The try is counted before the code
+    is compared, and a right code gives its place back.
+    """
+    guard = FailedLogins.for_codes(limiter, settings)
+    wait = guard.attempt(phone, client)
+    if wait:
+        log.warning("otp.verify_refused", client=client)
+        return GuessesRefused(wait_seconds(wait))
+    secret = settings.secret_key.get_secret_value()
+    if verify_otp(session, phone, purpose, code, secret=secret, now=now):
+        guard.succeeded(phone, client)
+        return True
+    return False
 
 
 def recent_otp_times(

@@ -182,7 +182,8 @@ def _handle(
             raw_content = value
 
     guard = FailedLogins.from_settings(gateway.limiter, gateway.settings, "msdg")
-    if guard.wait(request.username, client):
+    # Counted before the password is compared: a burst cannot all pass one early check.
+    if guard.attempt(request.username, client):
         return _error(session, MsdgCode.LOGIN_PAUSED, "login paused", request.username)
     account = session.scalar(select(SmsAccount).where(SmsAccount.msdg_username == request.username))
     department = session.get(Department, account.department_id) if account else None
@@ -195,7 +196,7 @@ def _handle(
             stored_password_hash(request.password_sha1), account.msdg_password_hash
         )
     ):
-        locked = guard.failed(request.username, client)
+        locked = guard.locked(request.username, client)
         reply = _error(session, MsdgCode.CREDENTIALS_ERROR, "credentials", request.username)
         department_id = account.department_id if account is not None else None
         for action in ["msdg_login_failed"] + (["msdg_login_locked"] if locked else []):
@@ -207,7 +208,7 @@ def _handle(
                 client=client,
             )
         return reply
-    guard.succeeded(request.username)
+    guard.succeeded(request.username, client)
     if not account.msdg_secure_key:
         return _error(session, MsdgCode.SECURE_KEY_NOT_AVAILABLE, "no key", request.username)
     if not msdg.verify_key(request, account.msdg_secure_key, raw_content):

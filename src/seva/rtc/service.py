@@ -895,8 +895,12 @@ def may_attend(session: Session, official: Official, meeting: Meeting) -> bool:
         return False
     if official.id == meeting.created_by or official.role is Role.GATEWAY_ADMIN:
         return True
-    if meeting.department_id is not None and official.department_id == meeting.department_id:
-        return True
+    if (
+        meeting.department_id is not None
+        and official.department_id == meeting.department_id
+        and official.role is not Role.CSC_OPERATOR
+    ):
+        return True  # a CSC operator serves citizens at a counter; only an invitation admits
     invited = session.scalar(
         select(MeetingInvite.id).where(
             MeetingInvite.meeting_id == meeting.id, MeetingInvite.official_id == official.id
@@ -937,7 +941,9 @@ MAX_INVITEES = 50
 
 def invite(session: Session, official: Official, room: str, usernames: str) -> list[Official]:
     """The meeting's creator asks officials (by username, comma- or space-separated) to it;
-    refused whole when a name is unknown. Inviting someone twice is harmless."""
+    the ones invited are returned. A name that is no active official's is passed over
+    silently, so the answer never tells which usernames exist. Inviting someone twice is
+    harmless."""
     meeting = open_meeting(session, official, room)
     if meeting.created_by != official.id:
         raise CallRefused("not_host", "only the meeting's host invites officials", status=403)
@@ -952,22 +958,19 @@ def invite(session: Session, official: Official, room: str, usernames: str) -> l
             select(Official).where(Official.username.in_(names), Official.active.is_(True))
         )
     }
-    unknown = [name for name in names if name not in found]
-    if unknown:
-        raise CallRefused("unknown_official", f"no official has the username {unknown[0][:64]}")
     already = set(
         session.scalars(
             select(MeetingInvite.official_id).where(MeetingInvite.meeting_id == meeting.id)
         )
     )
-    for name in names:
-        guest = found[name]
+    guests = [found[name] for name in names if name in found]
+    for guest in guests:
         if guest.id not in already and guest.id != meeting.created_by:
             session.add(
                 MeetingInvite(meeting_id=meeting.id, official_id=guest.id, invited_by=official.id)
             )
     session.flush()
-    return [found[name] for name in names]
+    return guests
 
 
 def invitees(session: Session, meetings: Sequence[Meeting]) -> dict[int, list[str]]:

@@ -7,7 +7,9 @@ password or deactivation end the login on every node, copies of the cookie inclu
 
 Guessing is limited (``ratelimit.FailedLogins``): a few wrong passwords for one username, or
 more from one client address, and that username or address is refused for a while, with a
-message saying how long. Every wrong password and every lock-out is in the audit log.
+message saying how long. Each try takes its place in the counts before the password is
+checked, so concurrent requests get no more tries than sequential ones. Every wrong
+password and every lock-out is in the audit log.
 """
 
 from __future__ import annotations
@@ -118,7 +120,9 @@ def login(
     account = username.strip().lower()
     client = client_address(request)
     guard = FailedLogins.from_settings(gateway.limiter, gateway.settings, "official")
-    wait = guard.wait(account, client)
+    # The try is counted before the password is hashed, so requests sent together cannot
+    # all pass a check made before any of them failed.
+    wait = guard.attempt(account, client)
     if wait:
         log.warning("login.refused_locked", username=account, client=client)
         minutes = max(1, math.ceil(wait / 60))
@@ -127,13 +131,12 @@ def login(
     official = tenancy.authenticate_official(session, account, password)
     if official is None:
         known = tenancy.official_by_username(session, account)
-        locked = guard.failed(account, client)
         tenancy.audit(session, "login_failed", official=known, username=account, client=client)
-        if locked:
+        if guard.locked(account, client):
             tenancy.audit(session, "login_locked", official=known, username=account, client=client)
         error = ui("bad_login", page_lang(request))
         return render(request, "login.html", {"next": target, "error": error}, 401)
-    guard.succeeded(account)
+    guard.succeeded(account, client)
     ended = request.session.get(SESSION_LOGIN)
     if isinstance(ended, str):
         tenancy.end_session(session, ended)

@@ -26,7 +26,7 @@ from seva.channels.web import (
     send_code,
 )
 from seva.citizens import service as citizens
-from seva.citizens.service import OtpRefused
+from seva.citizens.service import GuessesRefused, OtpRefused
 from seva.deps import GatewayDep, SessionDep
 from seva.ratelimit import client_address
 from seva.tenancy import service as tenancy
@@ -34,7 +34,7 @@ from seva.tenancy.models import Official, Role
 from seva.web import service_form
 from seva.web.auth import require_official
 from seva.web.i18n import register, ui
-from seva.web.portal import otp_refusal
+from seva.web.portal import guesses_refusal, otp_refusal
 from seva.web.service_form import FormPlace, ServiceView
 from seva.web.templating import check_csrf, page_lang, render
 
@@ -201,13 +201,28 @@ def kiosk_verify(
     if not pending or _bound(request):
         return RedirectResponse("/kiosk", status_code=303)
     phone = str(pending)
-    if not check_code(
+    checked = check_code(
         session,
+        gateway.limiter,
+        gateway.settings,
         phone,
         code[:40],
         purpose=OTP_PURPOSE_KIOSK,
-        secret=gateway.settings.secret_key.get_secret_value(),
-    ):
+        client=client_address(request),
+    )
+    if isinstance(checked, GuessesRefused):
+        tenancy.audit(
+            session,
+            "otp_refused",
+            official=official,
+            citizen_phone=phone,
+            channel=KIOSK,
+            reason="guesses",
+        )
+        return _kiosk_page(
+            request, session, gateway, official, error=guesses_refusal(checked, lang), status=429
+        )
+    if not checked:
         tenancy.audit(session, "otp_failed", official=official, citizen_phone=phone, channel=KIOSK)
         return _kiosk_page(
             request, session, gateway, official, error=ui("bad_code", lang), status=400

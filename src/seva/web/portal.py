@@ -27,7 +27,7 @@ from seva.channels.web import (
 )
 from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
-from seva.citizens.service import OtpRefused
+from seva.citizens.service import GuessesRefused, OtpRefused
 from seva.deps import GatewayDep, SessionDep
 from seva.flows.schema import LANGUAGES
 from seva.ratelimit import client_address
@@ -92,6 +92,10 @@ register(
             "{minutes} minutes.",
             "hi": "सेवा अभी इस नंबर पर कोड नहीं भेज सकती। कृपया {minutes} मिनट बाद फिर कोशिश करें।",
         },
+        "otp_guesses": {
+            "en": "Too many wrong codes. Please try again in {minutes} minutes.",
+            "hi": "बहुत बार गलत कोड डाला गया। कृपया {minutes} मिनट बाद फिर कोशिश करें।",
+        },
         "bad_code": {
             "en": "That code is wrong or has expired. Check the SMS, or ask for a new code.",
             "hi": "यह कोड गलत है या उसकी समय-सीमा समाप्त हो गई है। SMS देखें या नया कोड माँगें।",
@@ -127,6 +131,11 @@ def otp_refusal(refused: OtpRefused, lang: str) -> str:
         refused.reason, "otp_unavailable"
     )
     return ui(key, lang).format(minutes=math.ceil(refused.wait_seconds / 60))
+
+
+def guesses_refusal(refused: GuessesRefused, lang: str) -> str:
+    """Why a code was not checked, for the portal and the kiosk."""
+    return ui("otp_guesses", lang).format(minutes=math.ceil(refused.wait_seconds / 60))
 
 
 def citizen_phone(request: Request) -> str | None:
@@ -307,13 +316,18 @@ def login_verify(
     if not pending:
         return RedirectResponse("/citizen/login", status_code=303)
     phone = str(pending)
-    if not check_code(
+    checked = check_code(
         session,
+        gateway.limiter,
+        gateway.settings,
         phone,
         code[:40],
         purpose=OTP_PURPOSE_PORTAL,
-        secret=gateway.settings.secret_key.get_secret_value(),
-    ):
+        client=client_address(request),
+    )
+    if isinstance(checked, GuessesRefused):
+        return _login_page(request, error=guesses_refusal(checked, lang), status=429)
+    if not checked:
         return _login_page(request, error=ui("bad_code", lang), status=400)
     citizen = citizens.get_or_create(session, phone, channel=WEB)
     _end_dialogue(request, session, gateway)
