@@ -10,19 +10,27 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+import time
+import tracemalloc
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from seva import outbound as outbound_module
 from seva.outbound import (
+    BACKEND,
+    CALLBACK_LIMIT,
+    CALLBACKS,
     Bulkheads,
     Busy,
     CircuitOpen,
     Outbound,
     Refused,
+    TooLarge,
     UrlPolicy,
     numeric_address,
+    unavailable,
 )
 
 REFUSED = [
@@ -213,14 +221,14 @@ def test_the_circuit_opens_after_failures_and_lets_one_trial_through() -> None:
     assert heads.state("FOOD") == "closed"
 
     # Once the pause is over one call tries; while it is out, others are still refused.
-    later = heads._circuits["JAL"].open_until + 0.01
+    later = time.monotonic() + heads.retry_after("JAL") + 0.01
     with heads.slot("JAL", now=later) as trial:
         with pytest.raises(CircuitOpen), heads.slot("JAL", now=later):
             pass
         trial.failed()
     assert heads.state("JAL") == "open"  # a failed trial opens it again at once
 
-    later = heads._circuits["JAL"].open_until + 0.01
+    later = time.monotonic() + heads.retry_after("JAL") + 0.01
     with heads.slot("JAL", now=later):
         pass  # the backend is back
     assert heads.state("JAL") == "closed"
@@ -235,3 +243,173 @@ def test_an_exception_in_a_call_counts_as_a_failure() -> None:
     with pytest.raises(httpx.ReadTimeout), heads.slot("JAL"):
         raise httpx.ReadTimeout("slow")
     assert heads.state("JAL") == "open"
+
+
+class Dribbler:
+    """A loopback server with one scripted answer: ``head`` then ``body``, written in pieces of
+    ``piece`` bytes every ``pause`` seconds; it records how much it managed to send and whether
+    the client hung up before the end."""
+
+    def __init__(self, head: bytes, body_size: int, *, piece: int, pause: float = 0.0) -> None:
+        self.head, self.body_size, self.piece, self.pause = head, body_size, piece, pause
+        self.sent = 0
+        self.cut = threading.Event()
+        self.done = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.sock.accept()
+        try:
+            conn.recv(65536)
+            filler = b"x" * self.piece  # the body is never built whole: memory is measured
+            pieces = [self.head[i : i + self.piece] for i in range(0, len(self.head), self.piece)]
+            pieces += [filler] * (self.body_size // self.piece)
+            for piece in pieces:
+                conn.sendall(piece)
+                self.sent += len(piece)
+                if self.pause:
+                    time.sleep(self.pause)
+        except OSError:
+            self.cut.set()
+        finally:
+            conn.close()
+            self.done.set()
+
+    def close(self) -> None:
+        self.sock.close()
+        self.thread.join(timeout=10)
+
+
+OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n"
+
+
+@pytest.mark.parametrize("what", ["body", "head"])
+def test_a_trickling_server_is_cut_at_the_calls_budget(what: str) -> None:
+    """httpx's timeout is per read, so one byte every 0.2 s never trips it; the call's budget
+    is the whole call's."""
+    padded = OK_HEAD.replace(b"\r\n\r\n", b"\r\nX-Pad: " + b"a" * 80 + b"\r\n\r\n")
+    server = Dribbler(OK_HEAD if what == "body" else padded, 100, piece=1, pause=0.2)
+    outbound = Outbound(UrlPolicy.from_setting("127.0.0.1"), Bulkheads())
+    started = time.monotonic()
+    with pytest.raises(httpx.TimeoutException) as raised:
+        outbound.call("GET", f"http://127.0.0.1:{server.port}/", budget=1.0)
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0 + 0.5, elapsed
+    assert unavailable(raised.value)  # a missed deadline counts against the backend
+    outbound.close()
+    server.close()
+
+
+def test_a_trickling_server_is_cut_at_the_budget_of_an_async_call() -> None:
+    server = Dribbler(OK_HEAD, 100, piece=1, pause=0.2)
+    outbound = Outbound(UrlPolicy.from_setting("127.0.0.1"), Bulkheads())
+
+    async def call() -> None:
+        async with outbound.async_client(timeout=30) as http:
+            await outbound.acall(http, "POST", f"http://127.0.0.1:{server.port}/", budget=1.0)
+
+    started = time.monotonic()
+    with pytest.raises(httpx.TimeoutException):
+        asyncio.run(call())
+    assert time.monotonic() - started < 1.5
+    outbound.close()
+    server.close()
+
+
+BIG = 64 << 20  # more than the loopback socket buffers can hold
+
+
+def test_a_huge_answer_is_cut_at_the_cap_and_fails() -> None:
+    """No Content-Length (read until close): the body is read up to the cap, then the
+    connection is dropped; the server sees it closed long before the end."""
+    server = Dribbler(OK_HEAD, BIG, piece=65536)
+    outbound = Outbound(UrlPolicy.from_setting("127.0.0.1"), Bulkheads())
+    tracemalloc.start()
+    try:
+        with pytest.raises(TooLarge, match="response too large"):
+            outbound.call("GET", f"http://127.0.0.1:{server.port}/", budget=10, limit=1 << 20)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert server.done.wait(10)
+    assert server.cut.is_set() and server.sent < BIG // 4, server.sent
+    assert peak < 8 << 20, peak
+    assert not unavailable(TooLarge(1))  # the backend answered: not an outage
+    outbound.close()
+    server.close()
+
+
+def test_a_declared_huge_answer_fails_before_its_body_is_read() -> None:
+    head = OK_HEAD.replace(b"Connection", f"Content-Length: {BIG}\r\nConnection".encode())
+    server = Dribbler(head, BIG, piece=65536)
+    outbound = Outbound(UrlPolicy.from_setting("127.0.0.1"), Bulkheads())
+    with pytest.raises(TooLarge):
+        outbound.call("GET", f"http://127.0.0.1:{server.port}/", budget=10, limit=1 << 20)
+    assert server.done.wait(10) and server.cut.is_set()
+    outbound.close()
+    server.close()
+
+
+def test_a_callbacks_answer_is_read_up_to_the_cap_only() -> None:
+    """A status callback's body is ignored: the status counts, the first bytes are read and
+    the rest is never fetched."""
+    server = Dribbler(OK_HEAD, BIG, piece=65536)
+    outbound = Outbound(UrlPolicy.from_setting("127.0.0.1"), Bulkheads())
+
+    async def call() -> tuple[int, int]:
+        async with outbound.async_client(timeout=30) as http:
+            reply = await outbound.acall(
+                http,
+                "POST",
+                f"http://127.0.0.1:{server.port}/",
+                budget=10,
+                limit=CALLBACK_LIMIT,
+                strict=False,
+            )
+        return reply.status, len(reply.body)
+
+    assert asyncio.run(call()) == (200, CALLBACK_LIMIT)
+    assert server.done.wait(10) and server.cut.is_set() and server.sent < BIG // 4
+    outbound.close()
+    server.close()
+
+
+def test_waiting_for_a_pooled_connection_is_not_the_departments_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The guarded transports share one pool; when it is exhausted the wait times out as
+    ``PoolTimeout``, which must not open a healthy department's circuit."""
+    monkeypatch.setitem(outbound_module._POOL, "max_connections", 1)
+    hang = Listener(hang=True)
+    outbound = Outbound(UrlPolicy.from_setting("127.0.0.1"), Bulkheads())
+
+    def hold() -> None:
+        with pytest.raises(httpx.HTTPError):
+            outbound.call("GET", f"http://127.0.0.1:{hang.port}/", budget=3)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert hang.wait_for(1, timeout=5)
+    with pytest.raises(httpx.PoolTimeout) as raised:
+        outbound.call("GET", f"http://127.0.0.1:{hang.port}/other", budget=0.3)
+    assert not unavailable(raised.value)
+    hang.close()
+    holder.join(timeout=5)
+    outbound.close()
+
+
+def test_callbacks_and_backend_calls_have_their_own_circuits() -> None:
+    heads = Bulkheads(per_department=2, failures_to_open=2)
+    for _ in range(2):
+        with heads.slot("JAL", CALLBACKS) as outcome:
+            outcome.failed()
+    assert heads.state("JAL", CALLBACKS) == "open"
+    assert heads.retry_after("JAL", CALLBACKS) > 0
+    with pytest.raises(CircuitOpen), heads.slot("JAL", CALLBACKS):
+        pass
+    assert heads.state("JAL", BACKEND) == "closed"
+    with heads.slot("JAL", BACKEND), heads.slot("JAL", BACKEND):  # its own slots too
+        assert heads.room("JAL", BACKEND) == 0 and heads.room("JAL", CALLBACKS) == 2

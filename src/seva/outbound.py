@@ -23,6 +23,20 @@ it passes three guards, in this order:
    and its outcome closes or reopens the circuit. The citizen gets the service's own "not
    reachable now" answer in milliseconds instead of after a timeout.
 
+Every call has a **whole budget** and a **size cap** (``Outbound.call``/``acall``). httpx's
+timeouts count per socket operation, so a server trickling a byte a second would never trip
+them; here each connect, write and read is given only what is left of the call's budget (a
+deadline carried in a context variable down to the guarded socket streams, and
+``asyncio.timeout`` around async calls), so a call ends at its budget however the server
+dribbles. The answer is streamed and read up to the cap and no further: a backend's JSON
+answer may be ``BACKEND_LIMIT`` bytes, a status callback's ignored body is cut at
+``CALLBACK_LIMIT``. A too-large answer is a failed call, not an outage; a missed deadline is.
+
+The slots and circuits are kept per department *and purpose* (``backend`` for service calls,
+``callbacks`` for SMS status callbacks): a department's broken callback URL does not stop its
+citizens' services. Waiting for one of this process's own pooled connections
+(``httpx.PoolTimeout``) is not counted against any department (``unavailable``).
+
 Callers hold no database transaction while they wait (``flows.runtime`` commits before it
 calls; the SMS status callbacks read what is due, release, post, then record). The bulkheads
 and breakers are per process, which is what protects that process's workers; on several nodes
@@ -35,12 +49,16 @@ network-backend hook lets the check sit exactly where the address is chosen.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import json
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,9 +72,21 @@ from seva.settings import networks
 
 REFUSED = Counter(
     "seva_outbound_refused_total",
-    "Outbound calls not made, by department and reason (busy, circuit_open)",
-    ["department", "reason"],
+    "Outbound calls not made, by department, purpose (backend, callbacks) and reason "
+    "(busy, circuit_open)",
+    ["department", "purpose", "reason"],
 )
+
+BACKEND = "backend"
+"""Purpose of a service flow's call to the department's backend."""
+CALLBACKS = "callbacks"
+"""Purpose of an SMS status callback to the department's callback URL."""
+
+BACKEND_LIMIT = 1 << 20
+"""Bytes of a backend's JSON answer read at most; more is a failed call."""
+CALLBACK_LIMIT = 4096
+"""Bytes of a status callback's answer read at most (the body is ignored; only the status
+matters)."""
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -76,6 +106,94 @@ class Busy(Refused):
 
 class CircuitOpen(Refused):
     """The department's backend failed repeatedly; it is not tried for a while."""
+
+
+class TooLarge(Exception):
+    """The answer was longer than the call's cap; what was read is dropped. The backend did
+    answer, so this does not count against its circuit."""
+
+    reason = "response too large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"{self.reason} (more than {limit} bytes)")
+
+
+class DeadlineExceeded(httpx.TimeoutException):
+    """The call's whole budget (connect, send and receive) ran out."""
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether a failed call counts against the department's circuit: its address did not
+    answer in time, refused or reset. Waiting for a free connection in this process's own pool
+    (``httpx.PoolTimeout``) says nothing about the department and is not counted."""
+    return isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.PoolTimeout)
+
+
+_DEADLINE: ContextVar[float | None] = ContextVar("seva_outbound_deadline", default=None)
+"""``time.monotonic()`` by which the current call must be over (set by ``Outbound.call``)."""
+
+
+def _left(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` for one socket operation, shortened to what is left of the call's budget."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the call's time budget is spent")
+    return left if timeout is None else min(timeout, left)
+
+
+class _TimedStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the current call's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(
+            ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout)
+        )
+        return _TimedStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _AsyncTimedStream(httpcore.AsyncNetworkStream):
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._inner.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._inner.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        inner = await self._inner.start_tls(
+            ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout)
+        )
+        return _AsyncTimedStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
 
 
 def _plain(address: Address) -> Address:
@@ -210,7 +328,9 @@ class _GuardedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         address = self._policy.resolve(host, port)
-        return self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+        timeout = _left(timeout, httpcore.ConnectTimeout)
+        stream = self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+        return _TimedStream(stream)
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
@@ -236,7 +356,11 @@ class _AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         # getaddrinfo blocks: off the event loop.
         address = await anyio.to_thread.run_sync(self._policy.resolve, host, port)
-        return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+        timeout = _left(timeout, httpcore.ConnectTimeout)
+        stream = await self._inner.connect_tcp(
+            address, port, timeout, local_address, socket_options
+        )
+        return _AsyncTimedStream(stream)
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
@@ -287,32 +411,38 @@ class _Circuit:
 
 @dataclass
 class Bulkheads:
-    """Per-department concurrency caps and circuit breakers, safe across threads."""
+    """Per-department, per-purpose concurrency caps and circuit breakers, safe across threads.
+
+    A department's service backend and its status-callback endpoint are separate addresses
+    that fail separately, so each purpose has its own slots and its own circuit."""
 
     per_department: int = 8
     failures_to_open: int = 5
     open_seconds: float = 30.0
-    _circuits: dict[str, _Circuit] = field(default_factory=dict)
+    _circuits: dict[tuple[str, str], _Circuit] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @contextmanager
-    def slot(self, department: str, now: float | None = None) -> Iterator[_Outcome]:
-        """Hold one of the department's call slots; the body reports how the call went with
-        ``outcome.failed()``. Raises ``Busy`` or ``CircuitOpen`` without waiting."""
+    def slot(
+        self, department: str, purpose: str = BACKEND, now: float | None = None
+    ) -> Iterator[_Outcome]:
+        """Hold one of the department's call slots for ``purpose``; the body reports how the
+        call went with ``outcome.failed()``. Raises ``Busy`` or ``CircuitOpen`` without
+        waiting."""
         moment = time.monotonic() if now is None else now
         with self._lock:
-            circuit = self._circuits.setdefault(department, _Circuit())
+            circuit = self._circuits.setdefault((department, purpose), _Circuit())
             trial = False
             if circuit.open_until:
                 if moment < circuit.open_until or circuit.trial:
-                    REFUSED.labels(department, "circuit_open").inc()
-                    raise CircuitOpen("the department's backend is not answering; not tried")
+                    REFUSED.labels(department, purpose, "circuit_open").inc()
+                    raise CircuitOpen(f"the department's {purpose} is not answering; not tried")
                 trial = circuit.trial = True
             if circuit.waiting >= self.per_department:
                 if trial:
                     circuit.trial = False
-                REFUSED.labels(department, "busy").inc()
-                raise Busy(f"{self.per_department} calls to the department's backend are waiting")
+                REFUSED.labels(department, purpose, "busy").inc()
+                raise Busy(f"{self.per_department} calls to the department's {purpose} are waiting")
             circuit.waiting += 1
         outcome = _Outcome()
         try:
@@ -336,13 +466,30 @@ class Bulkheads:
             if trial or circuit.failures >= self.failures_to_open:
                 circuit.open_until = time.monotonic() + self.open_seconds
 
-    def state(self, department: str) -> str:
+    def state(self, department: str, purpose: str = BACKEND) -> str:
         """``closed``, ``open`` or ``half-open`` (for metrics and tests)."""
         with self._lock:
-            circuit = self._circuits.get(department)
+            circuit = self._circuits.get((department, purpose))
             if circuit is None or not circuit.open_until:
                 return "closed"
             return "open" if time.monotonic() < circuit.open_until else "half-open"
+
+    def retry_after(self, department: str, purpose: str = BACKEND) -> float:
+        """Seconds until the circuit lets a trial call through (0 when it would now): how long
+        work waiting for this department and purpose can be put aside in one go."""
+        with self._lock:
+            circuit = self._circuits.get((department, purpose))
+            if circuit is None or not circuit.open_until:
+                return 0.0
+            if circuit.trial:  # a trial is out; its outcome decides
+                return max(circuit.open_until - time.monotonic(), 1.0)
+            return max(circuit.open_until - time.monotonic(), 0.0)
+
+    def room(self, department: str, purpose: str = BACKEND) -> int:
+        """Slots free now for the department and purpose."""
+        with self._lock:
+            circuit = self._circuits.get((department, purpose))
+            return self.per_department - (circuit.waiting if circuit else 0)
 
 
 @dataclass
@@ -351,6 +498,56 @@ class _Outcome:
 
     def failed(self) -> None:
         self.ok = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A backend's answer, read whole within the call's cap."""
+
+    status: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _headers(headers: Mapping[str, str]) -> dict[str, str]:
+    # Asked for uncompressed: a compressed answer's cap would bound only its wire size.
+    return {**headers, "Accept-Encoding": "identity"}
+
+
+def _declared(response: httpx.Response, limit: int, strict: bool) -> None:
+    length = response.headers.get("Content-Length", "")
+    if strict and length.isdigit() and int(length) > limit:
+        raise TooLarge(limit)
+
+
+def _add(body: bytearray, chunk: bytes, limit: int, strict: bool) -> bool:
+    """Append ``chunk`` up to ``limit``; whether to go on reading."""
+    body += chunk[: limit + 1 - len(body)]
+    if len(body) > limit:
+        if strict:
+            raise TooLarge(limit)
+        del body[limit:]
+        return False
+    return True
+
+
+def _decoded(response: httpx.Response, body: bytes, limit: int, strict: bool) -> Reply:
+    """The body as sent, or inflated within the cap when a server compressed it anyway."""
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if strict and encoding not in ("", "identity"):
+        if encoding not in ("gzip", "x-gzip", "deflate"):
+            raise httpx.DecodingError(f"unsupported content encoding {encoding!r}")
+        inflate = zlib.decompressobj(zlib.MAX_WBITS | 32)  # gzip or zlib header
+        try:
+            plain = inflate.decompress(body, limit + 1)
+        except zlib.error as exc:
+            raise httpx.DecodingError(str(exc)) from exc
+        if len(plain) > limit or inflate.unconsumed_tail:
+            raise TooLarge(limit)
+        body = plain
+    return Reply(response.status_code, bytes(body))
 
 
 @dataclass
@@ -374,6 +571,89 @@ class Outbound:
             trust_env=False,
             timeout=timeout,
         )
+
+    def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        budget: float,
+        limit: int = BACKEND_LIMIT,
+        strict: bool = True,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Reply:
+        """One request, over within ``budget`` seconds all told, its answer read up to
+        ``limit`` bytes: beyond it ``TooLarge`` (``strict``) or the rest left unread.
+
+        Raises ``Refused`` (address), ``TooLarge``, or ``httpx.HTTPError`` (``unavailable``
+        says whether it counts against the department)."""
+        token = _DEADLINE.set(time.monotonic() + budget)
+        try:
+            with self.client.stream(
+                method,
+                url,
+                headers=_headers(headers or {}),
+                content=content,
+                params=params,
+                timeout=budget,
+            ) as response:
+                _declared(response, limit, strict)
+                body = bytearray()
+                for chunk in response.iter_raw():
+                    if not _add(body, chunk, limit, strict):
+                        break
+                return _decoded(response, bytes(body), limit, strict)
+        finally:
+            _DEADLINE.reset(token)
+
+    async def acall(
+        self,
+        http: httpx.AsyncClient,
+        method: str,
+        url: str,
+        *,
+        budget: float,
+        limit: int = BACKEND_LIMIT,
+        strict: bool = True,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+    ) -> Reply:
+        """``call`` on an ``async_client``, with ``asyncio.timeout`` over the whole of it (name
+        resolution included)."""
+        token = _DEADLINE.set(time.monotonic() + budget)
+        try:
+            async with asyncio.timeout(budget):
+                return await self._areceive(
+                    http, method, url, budget, limit, strict, headers, content
+                )
+        except TimeoutError as exc:
+            raise DeadlineExceeded(f"no complete answer within {budget} s") from exc
+        finally:
+            _DEADLINE.reset(token)
+
+    @staticmethod
+    async def _areceive(
+        http: httpx.AsyncClient,
+        method: str,
+        url: str,
+        budget: float,
+        limit: int,
+        strict: bool,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+    ) -> Reply:
+        async with http.stream(
+            method, url, headers=_headers(headers or {}), content=content, timeout=budget
+        ) as response:
+            _declared(response, limit, strict)
+            body = bytearray()
+            chunks: AsyncIterator[bytes] = response.aiter_raw()
+            async for chunk in chunks:
+                if not _add(body, chunk, limit, strict):
+                    break
+            return _decoded(response, bytes(body), limit, strict)
 
     def close(self) -> None:
         self.client.close()

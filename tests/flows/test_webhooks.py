@@ -5,10 +5,13 @@ The backend is a real HTTP server on loopback that records what it received.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -16,10 +19,14 @@ import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
+from seva.channels.smpp.client import RouteConfig
+from seva.channels.smpp.engine import SmsEngine
 from seva.demo.backend import verify
 from seva.flows.loader import parse_definition
 from seva.flows.service import load_service
 from seva.gateway import Gateway
+from seva.messaging.service import CallbackDue
+from seva.outbound import BACKEND, BACKEND_LIMIT, CALLBACKS
 from seva.tenancy import service as tenancy
 
 
@@ -161,3 +168,45 @@ def test_logs_name_the_call_but_never_the_secret(
     signature = backend.received[0][0]["X-Seva-Signature"]
     flat = json.dumps(logs, default=str)
     assert jal not in flat and signature not in flat
+
+
+def test_a_broken_callback_url_does_not_stop_the_departments_services(
+    gateway: Gateway, client: TestClient, backend: Backend, jal: str
+) -> None:
+    """Status callbacks to a dead address open the department's *callbacks* circuit; its
+    citizens' service, whose backend is healthy, still answers."""
+    dead = socket.create_server(("127.0.0.1", 0))
+    port = dead.getsockname()[1]
+    dead.close()  # connections to it are refused
+    unused = RouteConfig(name="none", host="127.0.0.1", port=port, system_id="x", password="x")
+    engine = SmsEngine(gateway, [unused])  # never started: only its callback poster is used
+    heads = gateway.runtime.outbound.bulkheads
+    with gateway.session() as session:
+        department = tenancy.department_by_code(session, "JAL")
+        assert department is not None
+        department_id = department.id
+
+    async def post_failing_callbacks() -> None:
+        async with gateway.runtime.outbound.async_client(timeout=2) as http:
+            for n in range(heads.failures_to_open):
+                due = CallbackDue(n + 1, f"http://127.0.0.1:{port}/status", "{}", jal, "JAL")
+                await engine._post(http, replace(due, department_id=department_id))
+
+    asyncio.run(post_failing_callbacks())
+    assert heads.state("JAL", CALLBACKS) == "open"
+    backend.replies.append((200, {"due": "340"}, 0.0))
+    assert sms(client, "WATER 123456") == "Consumer 123456: Rs 340 due."
+    assert heads.state("JAL", BACKEND) == "closed"
+
+
+def test_a_backend_answer_over_the_cap_is_a_failed_call_not_an_outage(
+    gateway: Gateway, client: TestClient, backend: Backend, jal: str
+) -> None:
+    huge = json.dumps({"due": "1", "pad": "x" * (BACKEND_LIMIT + 10)}).encode()
+    backend.replies.append((200, huge, 0.0))
+    with capture_logs() as logs:
+        assert sms(client, "WATER 123456") == "Billing is offline."
+    failed = [entry for entry in logs if entry["event"] == "webhook_failed"]
+    assert failed and failed[0]["reason"] == "response too large"
+    assert len(backend.received) == 1  # not retried
+    assert gateway.runtime.outbound.bulkheads._circuits[("JAL", BACKEND)].failures == 0

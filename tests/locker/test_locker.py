@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +22,7 @@ from seva.locker import service as locker
 from seva.locker.models import Document
 from seva.locker.service import LockerRefused
 from seva.settings import Settings
+from seva.tenancy.service import department_by_code
 from tests.web.pages import csrf_of
 from tests.web.test_citizen import log_in
 
@@ -273,3 +276,63 @@ def test_docs_by_sms_lists_issued_documents_with_their_codes(
     with gateway.session() as session:
         reply = gateway.sms.handle(session, phone=PHONE, text="DOCS")
     assert issued["verify_code"] in reply.text and "Ration card" in reply.text
+
+
+class WatchedStorage:
+    """The gateway's store, but each put and get first has another session write and commit
+    (within 1 s): it can only if the caller holds no writer while the store answers, as a
+    slow S3 would otherwise stall every other write."""
+
+    def __init__(self, inner: locker.Storage, gateway: Gateway) -> None:
+        self.inner, self.gateway = inner, gateway
+        self.others: list[bool] = []
+        self.threads: list[threading.Thread] = []
+
+    def _another_writer(self) -> None:
+        written = threading.Event()
+        phone = f"+91981100{len(self.others):04d}"
+
+        def write() -> None:
+            with self.gateway.session() as session:
+                citizens.get_or_create(session, phone)
+            written.set()
+
+        thread = threading.Thread(target=write, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        self.others.append(written.wait(1.0))
+
+    def put(self, data: bytes) -> str:
+        self._another_writer()
+        return self.inner.put(data)
+
+    def get(self, key: str) -> bytes:
+        self._another_writer()
+        return self.inner.get(key)
+
+
+def test_no_writer_is_held_while_the_store_answers(gateway: Gateway, seeded: SeedReport) -> None:
+    storage = WatchedStorage(gateway.locker.storage, gateway)
+    watched = replace(gateway.locker, storage=storage)
+    with gateway.session() as session:
+        citizens.get_or_create(session, PHONE)
+    with gateway.session() as session:
+        department = department_by_code(session, "FOOD")
+        assert department is not None
+        document = locker.issue(
+            session,
+            watched,
+            department,
+            phone="+919811000302",
+            doctype="RATCR",
+            title="Ration card",
+            fields={"Card": "1234567890"},
+        )
+        document_id = document.id
+    with gateway.session() as session:
+        citizen = citizens.get_or_create(session, "+919811000302")  # its last_seen_at is due
+        _, data = locker.open_own(session, watched, citizen, document_id)
+        assert data.startswith(b"%PDF")
+    for thread in storage.threads:
+        thread.join(timeout=30)
+    assert storage.others == [True, True]

@@ -48,7 +48,7 @@ from seva.flows.models import Service
 from seva.flows.service import definition_at, definition_of, service_by_id
 from seva.flows.store import Dialogue, DialogueStore
 from seva.logs import exchanges
-from seva.outbound import Outbound, Refused
+from seva.outbound import BACKEND, Outbound, Refused, TooLarge, unavailable
 from seva.settings import Settings
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
@@ -358,7 +358,7 @@ class Runtime:
         at most ``SEVA_OUTBOUND_PER_DEPARTMENT`` such calls of the department waiting at once
         and none while its circuit is open, so one department's outage stays its own."""
         try:
-            with self.outbound.bulkheads.slot(department.code) as outcome:
+            with self.outbound.bulkheads.slot(department.code, BACKEND) as outcome:
                 result = self._attempts(department, state, dialogue, call)
                 if result.reason in UNAVAILABLE or result.reason.startswith("HTTP 5"):
                     outcome.failed()
@@ -380,7 +380,6 @@ class Runtime:
         signed = b"" if call.method == "GET" else body  # GET sends the fields as a query
         timeout = call.timeout or self.settings.webhook_timeout_seconds
         retries = self.settings.webhook_retries if call.retries is None else call.retries
-        http = self.outbound.client
         reason = ""
         for attempt in range(retries + 1):
             stamp = str(int(time.time()))
@@ -394,16 +393,27 @@ class Runtime:
             }
             started = time.perf_counter()
             try:
-                if call.method == "GET":
-                    response = http.get(
-                        call.url, params=call.body, headers=headers, timeout=timeout
-                    )
-                else:
-                    response = http.post(call.url, content=body, headers=headers, timeout=timeout)
+                # The step's timeout is the whole of each attempt, however the backend dribbles.
+                response = self.outbound.call(
+                    call.method,
+                    call.url,
+                    budget=timeout,
+                    headers=headers,
+                    params=call.body if call.method == "GET" else None,
+                    content=None if call.method == "GET" else body,
+                )
             except Refused as exc:
                 return EffectResult(ok=False, reason=exc.reason)
+            except TooLarge as exc:
+                exchanges.info("webhook_error", department=department.code, error=str(exc))
+                return EffectResult(ok=False, reason=TooLarge.reason)
             except httpx.HTTPError as exc:
-                reason = "unreachable" if isinstance(exc, httpx.TransportError) else "bad response"
+                if unavailable(exc):
+                    reason = "unreachable"
+                elif isinstance(exc, httpx.PoolTimeout):
+                    reason = "busy"  # this process's own connections, not the backend
+                else:
+                    reason = "bad response"
                 exchanges.info(
                     "webhook_error", department=department.code, error=type(exc).__name__
                 )
@@ -414,11 +424,11 @@ class Runtime:
                     department=department.code,
                     service=state.service,
                     url=_origin(call.url),
-                    status=response.status_code,
+                    status=response.status,
                     ms=elapsed,
                     attempt=attempt + 1,
                 )
-                if response.status_code < 300:
+                if response.status < 300:
                     try:
                         data = response.json()
                     except ValueError:
@@ -426,8 +436,8 @@ class Runtime:
                     if not isinstance(data, dict):
                         return EffectResult(ok=False, reason="response is not a JSON object")
                     return EffectResult(ok=True, data=data)
-                reason = f"HTTP {response.status_code}"
-                if response.status_code < 500:
+                reason = f"HTTP {response.status}"
+                if response.status < 500:
                     break
             if attempt < retries:
                 time.sleep(min(0.2 * (2**attempt), 2.0))

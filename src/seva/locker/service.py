@@ -224,39 +224,41 @@ def issue(
             "invalid_fields", f"at most {MAX_FIELDS} fields, names ≤ 60 and values ≤ 500 chars"
         )
     now = now or datetime.now(UTC)
+    # The certificate is rendered and stored before anything is written: a store (S3) can be
+    # slow, and SQLite's writer (or a PostgreSQL transaction) must not wait on it. Storage is
+    # content-addressed, so a file stored for a request that then fails is harmless.
+    with session.no_autoflush:
+        uri = _new_uri(session, f"{department.code}-{doctype}")
+        verify_code = _new_code(session)
+    pdf = render_certificate(
+        title=title.strip(),
+        issuer=department.display_name("en"),
+        holder=_masked(phone),
+        fields=fields,
+        uri=uri,
+        verify_code=verify_code,
+        verify_url=locker.verify_url(uri),
+        issued_at=now,
+    )
+    storage_key = locker.storage.put(pdf)
     citizen = citizens.get_or_create(session, phone)
-    uri = _new_uri(session, f"{department.code}-{doctype}")
     document = Document(
         citizen_id=citizen.id,
         kind=ISSUED,
         title=title.strip(),
         doctype=doctype,
         issuer_department_id=department.id,
-        filename="",
+        filename=f"{uri}.pdf",
         mime="application/pdf",
-        size=0,
-        sha256="",
-        storage_key="",
-        verify_code=_new_code(session),
+        size=len(pdf),
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        storage_key=storage_key,
+        verify_code=verify_code,
         uri=uri,
         created_at=now,
+        signature=locker.signer.sign(pdf),
     )
     session.add(document)
-    pdf = render_certificate(
-        title=document.title,
-        issuer=department.display_name("en"),
-        holder=_masked(phone),
-        fields=fields,
-        uri=uri,
-        verify_code=document.verify_code or "",
-        verify_url=locker.verify_url(uri),
-        issued_at=now,
-    )
-    document.filename = f"{uri}.pdf"
-    document.size = len(pdf)
-    document.sha256 = hashlib.sha256(pdf).hexdigest()
-    document.signature = locker.signer.sign(pdf)
-    document.storage_key = locker.storage.put(pdf)
     session.flush()
     return document
 
@@ -309,12 +311,17 @@ def _log(
 def open_own(
     session: Session, locker: Locker, citizen: Citizen, document_id: int
 ) -> tuple[Document, bytes]:
-    """The citizen's own document and its bytes; another citizen's answers not found."""
-    document = session.get(Document, document_id)
-    if document is None or document.citizen_id != citizen.id or document.deleted_at is not None:
-        raise LockerRefused("not_found", "no such document in your locker", status=404)
+    """The citizen's own document and its bytes; another citizen's answers not found.
+
+    The bytes are fetched before anything pending (the citizen's ``last_seen_at``, the access
+    log) is written, so no writer is held while the store answers."""
+    with session.no_autoflush:
+        document = session.get(Document, document_id)
+        if document is None or document.citizen_id != citizen.id or document.deleted_at is not None:
+            raise LockerRefused("not_found", "no such document in your locker", status=404)
+        data = locker.storage.get(document.storage_key)
     _log(session, document, "citizen", "download")
-    return document, locker.storage.get(document.storage_key)
+    return document, data
 
 
 def delete_own(session: Session, citizen: Citizen, document_id: int) -> None:
@@ -404,18 +411,20 @@ def open_shared(
     session: Session, locker: Locker, token: str, *, now: datetime | None = None
 ) -> tuple[Document, bytes, Share]:
     now = now or datetime.now(UTC)
-    row = session.scalar(select(Share).where(Share.token_hash == _token_hash(token)))
-    if row is None:
-        raise LockerRefused("not_found", "this link does not exist", status=404)
-    if row.revoked_at is not None:
-        raise LockerRefused("link_revoked", "the owner has withdrawn this link", status=410)
-    if row.expires_at <= now:
-        raise LockerRefused("link_expired", "this link has expired", status=410)
-    document = session.get(Document, row.document_id)
-    if document is None or document.deleted_at is not None:
-        raise LockerRefused("link_revoked", "the document is no longer shared", status=410)
+    with session.no_autoflush:  # nothing written while the store answers (see ``open_own``)
+        row = session.scalar(select(Share).where(Share.token_hash == _token_hash(token)))
+        if row is None:
+            raise LockerRefused("not_found", "this link does not exist", status=404)
+        if row.revoked_at is not None:
+            raise LockerRefused("link_revoked", "the owner has withdrawn this link", status=410)
+        if row.expires_at <= now:
+            raise LockerRefused("link_expired", "this link has expired", status=410)
+        document = session.get(Document, row.document_id)
+        if document is None or document.deleted_at is not None:
+            raise LockerRefused("link_revoked", "the document is no longer shared", status=410)
+        data = locker.storage.get(document.storage_key)
     _log(session, document, f"link for {row.shared_with}", "download", row)
-    return document, locker.storage.get(document.storage_key), row
+    return document, data, row
 
 
 def access_log(

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -1328,6 +1328,7 @@ class CallbackDue:
     """The department's webhook secret: the callback is signed like every call to its backend."""
     department: str = ""
     """The department's code: its callbacks share its outbound limits (``seva.outbound``)."""
+    department_id: int = 0
 
 
 def callbacks_due(session: Session, *, now: float, limit: int = 100) -> list[CallbackDue]:
@@ -1347,7 +1348,14 @@ def callbacks_due(session: Session, *, now: float, limit: int = 100) -> list[Cal
         d.id: d for d in tenancy.departments_by_id(session, {r.department_id for r in rows})
     }
     return [
-        CallbackDue(r.id, r.url, r.payload, d.webhook_secret if d else "", d.code if d else "")
+        CallbackDue(
+            r.id,
+            r.url,
+            r.payload,
+            d.webhook_secret if d else "",
+            d.code if d else "",
+            r.department_id,
+        )
         for r in rows
         for d in [departments.get(r.department_id)]
     ]
@@ -1371,12 +1379,24 @@ def callback_result(
     row.last_error = None if ok else (error or "")[:200]
 
 
-def callback_deferred(session: Session, callback_id: int, *, now: float, seconds: float) -> None:
-    """Not tried (the department's outbound limit or open circuit): again later, without
-    spending one of its attempts."""
-    row = session.get(SmsCallback, callback_id)
-    if row is not None and not row.done:
-        row.next_at = now + seconds
+def callbacks_deferred(
+    session: Session, *, department_id: int, ids: Iterable[int], until: float
+) -> int:
+    """Not tried (the department's callback slots are full or its circuit is open): the given
+    callbacks and every other of the department's due before ``until`` wait until then, in
+    one write and without spending an attempt, so a backlog is not rewritten callback by
+    callback while the department cannot be called. Returns how many were put aside."""
+    result = session.execute(
+        update(SmsCallback)
+        .where(
+            SmsCallback.done.is_(False),
+            SmsCallback.department_id == department_id,
+            or_(SmsCallback.id.in_(list(ids)), SmsCallback.next_at < until),
+        )
+        .values(next_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def status_counts(session: Session, department_id: int | None = None) -> dict[str, int]:

@@ -7,6 +7,7 @@ simulator, receipts mark them delivered or failed, and a citizen's SMS to 166 is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ from dataclasses import replace
 
 import pytest
 import pytest_asyncio
-from sqlalchemy import update
+from sqlalchemy import event, select, update
 
 from seva.channels.smpp.client import RouteConfig
 from seva.channels.smpp.engine import SmsEngine
@@ -25,6 +26,7 @@ from seva.gateway import Gateway
 from seva.messaging import service as queue
 from seva.messaging.models import SmsCallback
 from seva.messaging.service import Send
+from seva.outbound import CALLBACKS
 from seva.tenancy.service import department_by_code
 from tests.channels.smpp_link.waiting import until
 
@@ -240,3 +242,60 @@ async def test_a_departments_rate_cap_spreads_its_campaign(
     assert arrivals[-1] - arrivals[0] >= 2.5
     # Each waiting message was put back once, with its turn, not claimed again and again.
     assert engine.dispatcher.stats.deferred <= 60
+
+
+async def test_callbacks_of_a_department_with_an_open_circuit_are_put_aside_in_one_write(
+    gateway: Gateway, seeded: SeedReport, smsc: SmscSimulator
+) -> None:
+    """Thirty status callbacks are due for a department whose callback circuit is open: they
+    are deferred together until the circuit would let a trial through, not rewritten one by
+    one, and nothing is posted."""
+    heads = gateway.runtime.outbound.bulkheads
+    now = time.time()
+    with gateway.session() as session:
+        department = department_by_code(session, "MCD")
+        assert department is not None
+        session.add_all(
+            SmsCallback(
+                department_id=department.id,
+                message_id=n,
+                url="http://127.0.0.1:9/never",
+                payload="{}",
+                next_at=now - 1,
+            )
+            for n in range(30)
+        )
+    for _ in range(heads.failures_to_open):
+        with heads.slot("MCD", CALLBACKS) as outcome:
+            outcome.failed()
+    writes: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE SMS_CALLBACKS"):
+            writes.append(statement)
+
+    event.listen(gateway.db.engine, "before_cursor_execute", count)
+    engine = SmsEngine(gateway, [route(smsc)])
+    poster = asyncio.create_task(engine._send_callbacks())
+
+    def set_aside() -> bool:
+        with gateway.session() as session:
+            rows = session.scalars(select(SmsCallback)).all()
+            # Past the claim's lease (120 s ahead): deferred until the circuit's trial.
+            moment = time.time()
+            return all(
+                moment + heads.open_seconds / 2 < row.next_at <= moment + heads.open_seconds + 1
+                for row in rows
+            )
+
+    try:
+        await until(set_aside)
+    finally:
+        poster.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await poster
+        event.remove(gateway.db.engine, "before_cursor_execute", count)
+    assert len(writes) <= 2, writes  # the claim, then one deferral for the department
+    with gateway.session() as session:
+        rows = session.scalars(select(SmsCallback)).all()
+        assert all(row.attempts == 0 and not row.done for row in rows)

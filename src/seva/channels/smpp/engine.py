@@ -24,13 +24,14 @@ from seva.flows.runtime import sign
 from seva.gateway import Gateway
 from seva.messaging import service as messaging
 from seva.messaging.dispatcher import Dispatcher, Inbound
-from seva.outbound import Refused
+from seva.outbound import CALLBACK_LIMIT, CALLBACKS, Refused, unavailable
 
 log = structlog.get_logger(__name__)
 CALLBACK_POLL = 1.0
 CALLBACK_TIMEOUT = 10.0
 CALLBACK_DEFER = 5.0
-"""Seconds before a callback the department's limits turned away is tried again."""
+"""Seconds before a callback the department's full slots turned away is tried again (an open
+circuit puts them aside until it lets a trial through)."""
 MAX_POSTING = 200
 """Callbacks being posted at once by one dispatcher."""
 
@@ -77,25 +78,28 @@ class SmsEngine:
         """Tell departments the final status of their messages (signed, retried with back-off).
 
         Each callback is posted by a task of its own through ``seva.outbound`` (address
-        checked, per-department limit and circuit), so a department whose endpoint hangs delays
-        only its own callbacks; nothing is held while a post waits."""
+        checked, the department's callback slots and circuit, a whole-call budget and a cap on
+        what is read), so a department whose endpoint hangs delays only its own callbacks;
+        nothing is held while a post waits. What a department cannot take now (its slots full,
+        its circuit open) is put aside in one write per department, and the loop waits a poll
+        before looking again instead of spinning over the same backlog."""
         outbound = self.gateway.runtime.outbound
         posting: set[asyncio.Task[None]] = set()
         async with outbound.async_client(timeout=CALLBACK_TIMEOUT) as http:
             try:
                 while True:
-                    due: list[messaging.CallbackDue] = []
+                    started = 0
                     try:
                         room = MAX_POSTING - len(posting)
-                        if room > 0:
-                            due = await asyncio.to_thread(self._callbacks_due, room)
-                        for callback in due:
+                        due = await asyncio.to_thread(self._callbacks_due, room) if room else []
+                        for callback in await self._set_aside(due):
                             task = asyncio.create_task(self._post(http, callback))
                             posting.add(task)
                             task.add_done_callback(posting.discard)
+                            started += 1
                     except Exception:
                         log.exception("sms.callbacks_failed")
-                    await asyncio.sleep(CALLBACK_POLL if not due else 0)
+                    await asyncio.sleep(0 if started else CALLBACK_POLL)
             finally:
                 for task in posting:
                     task.cancel()
@@ -105,15 +109,47 @@ class SmsEngine:
         with self.gateway.session() as session:
             return messaging.callbacks_due(session, now=time.time(), limit=limit)
 
+    async def _set_aside(self, due: list[messaging.CallbackDue]) -> list[messaging.CallbackDue]:
+        """The callbacks to post now: as many of each department's as it has free callback
+        slots, none while its circuit is open; the rest are deferred, one write a department."""
+        heads = self.gateway.runtime.outbound.bulkheads
+        by_department: dict[tuple[int, str], list[messaging.CallbackDue]] = {}
+        for callback in due:
+            by_department.setdefault((callback.department_id, callback.department), []).append(
+                callback
+            )
+        now: list[messaging.CallbackDue] = []
+        for (department_id, code), callbacks in by_department.items():
+            wait = heads.retry_after(code, CALLBACKS)
+            take = 0 if wait else max(heads.room(code, CALLBACKS), 0)
+            now += callbacks[:take]
+            if callbacks[take:]:
+                ids = [callback.id for callback in callbacks[take:]]
+                await asyncio.to_thread(self._defer, department_id, ids, wait or CALLBACK_DEFER)
+        return now
+
+    def _defer(self, department_id: int, ids: list[int], seconds: float) -> None:
+        with self.gateway.session() as session:
+            messaging.callbacks_deferred(
+                session, department_id=department_id, ids=ids, until=time.time() + seconds
+            )
+
     async def _post(self, http: httpx.AsyncClient, callback: messaging.CallbackDue) -> None:
+        outbound = self.gateway.runtime.outbound
         body = callback.payload.encode()
         stamp = str(int(time.time()))
         error: str | None = None
         try:
-            with self.gateway.runtime.outbound.bulkheads.slot(callback.department) as outcome:
+            with outbound.bulkheads.slot(callback.department, CALLBACKS) as outcome:
                 try:
-                    response = await http.post(
+                    # The body is ignored: only its first bytes are read, then the call ends.
+                    response = await outbound.acall(
+                        http,
+                        "POST",
                         callback.url,
+                        budget=CALLBACK_TIMEOUT,
+                        limit=CALLBACK_LIMIT,
+                        strict=False,
                         content=body,
                         headers={
                             "Content-Type": "application/json",
@@ -122,24 +158,21 @@ class SmsEngine:
                             "X-Seva-Event": "sms.status",
                         },
                     )
-                    if response.status_code >= 300:
-                        error = f"HTTP {response.status_code}"
-                        if response.status_code >= 500:
+                    if response.status >= 300:
+                        error = f"HTTP {response.status}"
+                        if response.status >= 500:
                             outcome.failed()
                 except Refused as exc:
                     error = exc.reason
                 except Exception as exc:
                     error = f"{type(exc).__name__}: {exc}"[:200]
-                    outcome.failed()
-        except Refused:  # the department's limit or open circuit: not tried, not counted
-
-            def defer() -> None:
-                with self.gateway.session() as session:
-                    messaging.callback_deferred(
-                        session, callback.id, now=time.time(), seconds=CALLBACK_DEFER
-                    )
-
-            await asyncio.to_thread(defer)
+                    if unavailable(exc):
+                        outcome.failed()
+        except Refused:  # the department's slots or open circuit: not tried, not counted
+            wait = outbound.bulkheads.retry_after(callback.department, CALLBACKS)
+            await asyncio.to_thread(
+                self._defer, callback.department_id, [callback.id], wait or CALLBACK_DEFER
+            )
             return
 
         def record() -> None:
