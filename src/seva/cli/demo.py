@@ -111,6 +111,13 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
     workers: int = typer.Option(1, "--workers", min=1, help="Worker processes"),
+    forwarded_allow_ips: str = typer.Option(
+        "127.0.0.1",
+        "--forwarded-allow-ips",
+        envvar="FORWARDED_ALLOW_IPS",
+        help="Proxies whose X-Forwarded-For is believed (comma-separated; never '*': "
+        "rate limits and allow-lists go by the client address)",
+    ),
 ) -> None:
     """Run the gateway alone (run `seva db upgrade` first). Reads SEVA_* settings."""
     common.settings(serving=True)  # fail early on bad settings, e.g. the built-in key
@@ -122,5 +129,6 @@ def serve(
         workers=workers,
         log_level="info",
         proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
         log_config=None,  # its lines go through Seva's redacting log handler (seva.logs)
     )
