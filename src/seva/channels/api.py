@@ -111,6 +111,15 @@ OTP_REFUSALS = {
 """Messages for the app's developer; the app shows its own words from the error code."""
 
 
+def too_many(message: str, field: str, wait: int) -> JSONResponse:
+    """A rate limit's refusal: 429 in the one error shape, with when to try again."""
+    return JSONResponse(
+        error_body("too_many_requests", message, field),
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )
+
+
 @router.post(
     "/auth/otp",
     response_model=OtpSent,
@@ -138,11 +147,7 @@ def send_otp(
     )
     if isinstance(issued, citizens.OtpRefused):
         wait = issued.wait_seconds
-        return JSONResponse(
-            error_body("too_many_requests", OTP_REFUSALS[issued.reason].format(wait=wait), "phone"),
-            status_code=429,
-            headers={"Retry-After": str(wait)},
-        )
+        return too_many(OTP_REFUSALS[issued.reason].format(wait=wait), "phone", wait)
     ttl = settings.otp_ttl_seconds
     known = citizens.find(session, phone)
     lang = known.language if known is not None and known.language in OTP_TEXT else "en"
@@ -178,14 +183,10 @@ def verify_otp(
     )
     if isinstance(checked, citizens.GuessesRefused):
         wait = checked.wait_seconds
-        return JSONResponse(
-            error_body(
-                "too_many_requests",
-                f"too many wrong codes for this number or from this address; try again in {wait} s",
-                "code",
-            ),
-            status_code=429,
-            headers={"Retry-After": str(wait)},
+        return too_many(
+            f"too many wrong codes for this number or from this address; try again in {wait} s",
+            "code",
+            wait,
         )
     if not checked:
         session.commit()  # the failed attempt counts, so guessing burns the code
@@ -452,14 +453,8 @@ def application_status(
         wait = gateway.limiter.hit(f"lookup:client:{client_address(request)}", rate)
         if wait:
             seconds = wait_seconds(wait)
-            return JSONResponse(
-                error_body(
-                    "too_many_requests",
-                    f"too many look-ups from this address; try again in {seconds} s",
-                    "ref",
-                ),
-                status_code=429,
-                headers={"Retry-After": str(seconds)},
+            return too_many(
+                f"too many look-ups from this address; try again in {seconds} s", "ref", seconds
             )
     application = applications.find_for_caller(session, ref, phone=phone)
     if application is None:
