@@ -42,6 +42,24 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser opening an address: it asks for HTML. API clients and operators' callbacks
+    keep the JSON or plain-text answers they parse, whatever they send as Accept."""
+    if _wants_json(request) or request.url.path.startswith("/demo/backend/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _not_found_page(request: Request, headers: dict[str, str] | None) -> Response:
+    """A browser's answer to an address nothing answers: the site's page saying so, in its
+    language, with the way back to the services; drawn without the logged-in official, as
+    ``_invalid_page`` is."""
+    context = {"message": ui("no_such_page", page_lang(request)), "official": None}
+    response = render(request, "portal_not_found.html", context, 404)
+    response.headers.update(headers or {})
+    return response
+
+
 def _invalid_page(request: Request, *, in_path: bool) -> Response:
     """A browser's answer to a request that fails validation: a 400 page in its language, not
     the APIs' JSON. The page is drawn without the logged-in official: the login dependency's
@@ -77,6 +95,8 @@ def install(app: FastAPI) -> None:
             return JSONResponse(
                 error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
             )
+        if exc.status_code == 404 and _wants_page(request):
+            return _not_found_page(request, headers)
         return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(DataError)

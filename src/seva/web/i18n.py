@@ -35,6 +35,10 @@ UI: dict[str, dict[str, str]] = {
         "en": "This address is not valid. Check the link you followed.",
         "hi": "यह पता सही नहीं है। जिस लिंक से आए, उसे जाँचें।",
     },
+    "no_such_page": {
+        "en": "There is no page at this address. Check the link you followed.",
+        "hi": "इस पते पर कोई पृष्ठ नहीं है। जिस लिंक से आए, उसे जाँचें।",
+    },
     "invalid_request": {
         "en": "Something in what was sent is not valid. Go back and try again.",
         "hi": "भेजी गई जानकारी में कुछ सही नहीं है। वापस जाकर फिर से कोशिश करें।",
