@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+# make demo PORT=8080 HOST=0.0.0.0 (defaults: 8000 on 127.0.0.1, this machine only)
 demo: $(STAMP)
-	$(BIN)/seva demo
+	$(BIN)/seva demo $(if $(PORT),--port '$(PORT)') $(if $(HOST),--host '$(HOST)')
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

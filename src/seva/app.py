@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from seva.browser import BrowserPolicy, PinnedOrigin
 from seva.channels.routes import router as channel_router
 from seva.dashboard.metrics import ScrapeGuard
 from seva.demo import backend as demo_backend
-from seva.gateway import Gateway, build_gateway
+from seva.gateway import Gateway, Listening, build_gateway
 from seva.logs import RequestIdMiddleware
 from seva.rtc import service as rtc
 from seva.settings import Settings, get_settings
@@ -47,11 +48,15 @@ async def start_sms(gateway: Gateway) -> None:
         from seva.channels.smpp.simulator import DEFAULT_ACCOUNTS, SimConfig, SmscSimulator
 
         sim = SmscSimulator(SimConfig(receipt_delay=1.0))  # its account: DEFAULT_ACCOUNTS
+        asked = settings.smsc_sim_port
+        why_moved = ""
         try:
-            host, port = await sim.start("127.0.0.1", settings.smsc_sim_port)
-        except OSError:
+            host, port = await sim.start("127.0.0.1", asked)
+        except OSError as exc:
+            why_moved = why_not_bound(exc)
             host, port = await sim.start("127.0.0.1", 0)  # 2775 is taken: any free port
         gateway.smsc_sim = sim
+        gateway.listening["smsc_sim"] = Listening(host, port, asked, why_moved)
         [(system_id, password)] = DEFAULT_ACCOUNTS.items()
         routes = [
             RouteConfig(
@@ -69,6 +74,17 @@ async def start_sms(gateway: Gateway) -> None:
     log.info("sms.dispatching", routes=[f"{r.name}@{r.host}:{r.port}" for r in routes])
 
 
+def why_not_bound(exc: OSError) -> str:
+    """Why a port could not be bound, in the few words a start-up line can carry. uvloop
+    raises its own "could not bind" with the system's error as the cause."""
+    cause = exc.__cause__ if exc.errno is None and isinstance(exc.__cause__, OSError) else exc
+    if cause.errno == errno.EADDRINUSE:
+        return "was in use"
+    if cause.errno == errno.EACCES:
+        return "needs privileges"
+    return str(cause.strerror or cause).lower()
+
+
 async def stop_sms(gateway: Gateway) -> None:
     if gateway.sms_engine is not None:
         await gateway.sms_engine.stop()
@@ -76,6 +92,7 @@ async def stop_sms(gateway: Gateway) -> None:
     if gateway.smsc_sim is not None:
         await gateway.smsc_sim.stop()
         gateway.smsc_sim = None
+    gateway.listening.pop("smsc_sim", None)
 
 
 async def start_sip(gateway: Gateway) -> None:
@@ -104,20 +121,24 @@ async def start_sip(gateway: Gateway) -> None:
         dial_concurrency=settings.sip_dial_concurrency,
         ring_seconds=settings.sip_ring_seconds,
     )
+    why_moved = ""
     try:
         await endpoint.start()
-    except OSError:
+    except OSError as exc:
         if settings.env != "demo":
             raise
+        why_moved = why_not_bound(exc)
         endpoint.port = 0
         await endpoint.start()
     gateway.sip = endpoint
+    gateway.listening["sip"] = Listening(endpoint.host, endpoint.port, settings.sip_port, why_moved)
 
 
 async def stop_sip(gateway: Gateway) -> None:
     if gateway.sip is not None:
         await gateway.sip.stop()
         gateway.sip = None
+    gateway.listening.pop("sip", None)
 
 
 DIARY_EVERY = 30.0

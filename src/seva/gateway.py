@@ -42,6 +42,22 @@ MESH_MEETING_LIMIT = 4
 the uplink of a typical connection is the limit."""
 
 
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """A socket this process listens on: where it was asked to, where it is, and why it moved
+    (the demo takes any free port when its default is taken, e.g. by a softphone's server)."""
+
+    host: str
+    port: int
+    asked: int
+    why_moved: str = ""
+    """Why not ``asked``, in a few words ("was in use"); empty when it did not move."""
+
+    @property
+    def moved(self) -> bool:
+        return bool(self.why_moved)
+
+
 @dataclass
 class Gateway:
     settings: Settings
@@ -53,9 +69,12 @@ class Gateway:
     sms_engine: Any = None
     """The SMPP binds and dispatcher when this process runs them (``SmsEngine``)."""
     smsc_sim: Any = None
+    """The demo's in-process SMSC simulator (``SmscSimulator``), when it runs here."""
     sip: Any = None
     """The SIP endpoint (``SipEndpoint``) when this process runs it."""
-    """The demo's in-process SMSC simulator (``SmscSimulator``), when it runs here."""
+    listening: dict[str, Listening] = field(default_factory=dict)
+    """Where the lifespan's own sockets are bound (``smsc_sim``, ``sip``), so the demo's
+    start-up lines can name the ports actually in use, not the ones asked for."""
     limiter: Limiter = field(init=False)
     """Login and one-time-code limits: in this process, or in Redis when it is configured."""
     send_intake: SendIntake = field(init=False)
@@ -68,9 +87,9 @@ class Gateway:
     voice: VoiceMenu = field(init=False)
     """The phone menu every voice front end (SIP, TwiML, Exotel) asks what to say next."""
     speech: Speech = field(init=False)
+    """Spoken prompts (espeak-ng, cached under ``SEVA_DATA_DIR/voice-cache``)."""
     missed_calls: MissedCalls = field(init=False)
     """Numbers a citizen rings and hangs up on, to be answered by SMS."""
-    """Spoken prompts (espeak-ng, cached under ``SEVA_DATA_DIR/voice-cache``)."""
 
     def __post_init__(self) -> None:
         self.limiter = RedisLimiter(self.redis) if self.redis is not None else MemoryLimiter()

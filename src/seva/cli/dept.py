@@ -65,7 +65,8 @@ def new_key(code: str, label: str = typer.Option("", "--label")) -> None:
             err.print(f"[red]no department {code}[/red]")
             raise typer.Exit(2)
         issued = tenancy.issue_api_key(s, department, label=label)
-    console.print(f"API key (shown once): [bold]{issued.secret}[/bold]")
+    # On one line whatever the terminal's width, so it can be copied whole.
+    console.print(f"API key (shown once): [bold]{issued.secret}[/bold]", soft_wrap=True)
 
 
 @app.command("revoke-key")
