@@ -20,8 +20,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Path, Request, UploadFile, WebSocket
@@ -56,7 +57,7 @@ from seva.settings import revealed
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department, Official, Role
 from seva.web.auth import current_official, require_official
-from seva.web.i18n import register, ui
+from seva.web.i18n import date_label, register, ui
 from seva.web.portal import current_citizen
 from seva.web.templating import check_csrf, page_lang, render
 
@@ -86,6 +87,13 @@ register(
             "hi": "अगले खाली अधिकारी के लिए कतार में रहें।",
         },
         "call_book": {"en": "Book a time", "hi": "समय तय करें"},
+        "call_times_ist": {
+            "en": "Times are India Standard Time (IST).",
+            "hi": "समय भारतीय मानक समय (IST) में हैं।",
+        },
+        "call_days": {"en": "Days with free times", "hi": "खाली समय वाले दिन"},
+        "call_day_earlier": {"en": "Earlier day", "hi": "पिछला दिन"},
+        "call_day_later": {"en": "Next day", "hi": "अगला दिन"},
         "call_no_slots": {
             "en": "No free times in the next days.",
             "hi": "अगले दिनों में कोई खाली समय नहीं है।",
@@ -190,9 +198,18 @@ def _department(session: Session, code: str) -> Department | None:
     return found if found is not None and found.active else None
 
 
+BOOKING_DAYS = 7
+"""How far ahead the web page offers times (the SMS and USSD menus offer the next few)."""
+
+
 @router.get("/call/{code}")
 def call_department(
-    request: Request, session: SessionDep, code: str, booked: str = "", move: str = ""
+    request: Request,
+    session: SessionDep,
+    code: str,
+    booked: str = "",
+    move: str = "",
+    day: str = "",
 ) -> Response:
     department = _department(session, code)
     if department is None:
@@ -201,29 +218,78 @@ def call_department(
     if citizen is None:
         return _login(f"/call/{department.code}")
     now = _now()
+    lang = page_lang(request)
     upcoming = [
         a for a in rtc.upcoming(session, citizen, now=now) if a.department_id == department.id
     ]
     moving = next((a for a in upcoming if a.room == move), None)
-    free = rtc.free_slots(session, department.id, now=now, days=7, moving=moving)
-    days: dict[str, list[dict[str, str]]] = {}
-    for start, _officials in free[:200]:
+    free = rtc.free_slots(session, department.id, now=now, days=BOOKING_DAYS, moving=moving)
+    by_day: dict[date, list[dict[str, str]]] = {}
+    for start, _officials in free:
         local = start.astimezone(rtc.INDIA)
-        days.setdefault(local.strftime("%a %d %b"), []).append(
+        by_day.setdefault(local.date(), []).append(
             {"iso": start.isoformat(), "label": local.strftime("%H:%M")}
         )
+    days = sorted(by_day)
+    shown = _shown_day(day, days)
     return render(
         request,
         "call_department.html",
         {
             "department": department,
-            "days": days,
+            "day": _day_view(shown, days, by_day, lang, moving) if shown else None,
             "upcoming": upcoming,
             "moving": moving,
             "booked": booked,
             "ist": rtc.INDIA,
         },
     )
+
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _shown_day(wanted: str, days: list[date]) -> date | None:
+    """The day whose times the page lists: ``?day=YYYY-MM-DD`` when it is one with free
+    times; a day without any shows the next one that has some (a Sunday, or a day that
+    filled up since its link was made), a date past the window the last, and anything else
+    (no date, a malformed one, a date already gone) the first."""
+    if not days:
+        return None
+    try:
+        asked = date.fromisoformat(wanted) if _ISO_DAY.fullmatch(wanted) else None
+    except ValueError:  # 2026-02-30 and the like
+        asked = None
+    if asked is None or asked < days[0]:
+        return days[0]
+    return next((d for d in days if d >= asked), days[-1])
+
+
+def _day_view(
+    shown: date,
+    days: list[date],
+    by_day: dict[date, list[dict[str, str]]],
+    lang: str,
+    moving: Appointment | None,
+) -> dict[str, Any]:
+    """One day of free times, with links to every day that has some and to the days either
+    side: plain links, so paging needs no script. A link keeps the call being moved."""
+    keep = f"move={moving.room}&" if moving else ""
+
+    def link(d: date) -> str:
+        return f"?{keep}day={d.isoformat()}#book-h"
+
+    at = days.index(shown)
+    return {
+        "label": date_label(shown, lang),
+        "slots": by_day[shown],
+        "days": [
+            {"href": link(d), "label": date_label(d, lang, short=True), "current": d == shown}
+            for d in days
+        ],
+        "earlier": link(days[at - 1]) if at > 0 else None,
+        "later": link(days[at + 1]) if at + 1 < len(days) else None,
+    }
 
 
 def _department_form(

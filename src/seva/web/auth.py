@@ -29,7 +29,7 @@ from seva.ratelimit import FailedLogins, client_address
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Official, Role
 from seva.web.i18n import register, ui
-from seva.web.templating import check_csrf, page_lang, render
+from seva.web.templating import SESSION_LOGIN, check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 log = structlog.get_logger("seva.web.auth")
@@ -54,10 +54,6 @@ class LoginRequired(Exception):
 
 class RoleForbidden(Exception):
     pass
-
-
-SESSION_LOGIN = "official_login"
-"""The cookie key holding the login's token (``tenancy.start_session``)."""
 
 
 def current_official(request: Request, session: Session) -> Official | None:

@@ -5,6 +5,8 @@ Service prompts come from service definitions; these are the page chrome around 
 
 from __future__ import annotations
 
+from datetime import date
+
 UI: dict[str, dict[str, str]] = {
     "site_name": {"en": "Seva", "hi": "सेवा"},
     "tagline": {
@@ -17,6 +19,14 @@ UI: dict[str, dict[str, str]] = {
     "kiosk": {"en": "CSC kiosk", "hi": "CSC कियोस्क"},
     "console": {"en": "Officials", "hi": "अधिकारी"},
     "language": {"en": "हिन्दी", "hi": "English"},
+    "menu": {"en": "Menu", "hi": "मेन्यू"},
+    "menu_citizens": {"en": "For citizens", "hi": "नागरिकों के लिए"},
+    "menu_staff": {
+        "en": "For officials and CSC operators",
+        "hi": "अधिकारियों और CSC संचालकों के लिए",
+    },
+    "menu_console": {"en": "Officials' console", "hi": "अधिकारी कंसोल"},
+    "menu_admin": {"en": "Administration", "hi": "प्रशासन"},
     "skip": {"en": "Skip to content", "hi": "सामग्री पर जाएँ"},
     "login": {"en": "Log in", "hi": "लॉग इन"},
     "logout": {"en": "Log out", "hi": "लॉग आउट"},
@@ -46,6 +56,45 @@ UI: dict[str, dict[str, str]] = {
 }
 
 
+_WEEKDAYS = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "hi": ("सोमवार", "मंगलवार", "बुधवार", "गुरुवार", "शुक्रवार", "शनिवार", "रविवार"),
+}
+_WEEKDAYS_SHORT = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    "hi": ("सोम", "मंगल", "बुध", "गुरु", "शुक्र", "शनि", "रवि"),
+}
+_MONTHS = {
+    "en": (
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+    "hi": (
+        "जनवरी", "फ़रवरी", "मार्च", "अप्रैल", "मई", "जून",
+        "जुलाई", "अगस्त", "सितंबर", "अक्टूबर", "नवंबर", "दिसंबर",
+    ),
+}  # fmt: skip
+
+
+def _calendar_names() -> dict[str, dict[str, str]]:
+    """Weekday and month names as catalog entries (``weekday_0`` is Monday, ``month_1`` is
+    January), so dates read in the page's language without a locale installed."""
+    names: dict[str, dict[str, str]] = {}
+    for prefix, table, first in (
+        ("weekday_", _WEEKDAYS, 0),
+        ("weekday_short_", _WEEKDAYS_SHORT, 0),
+        ("month_", _MONTHS, 1),
+    ):
+        for number, words in enumerate(zip(*table.values(), strict=True), start=first):
+            names[f"{prefix}{number}"] = dict(zip(table, words, strict=True))
+    return names
+
+
+UI.update(_calendar_names())
+UI["date_long"] = {"en": "{weekday} {day} {month}", "hi": "{weekday}, {day} {month}"}
+UI["date_short"] = {"en": "{weekday} {day}", "hi": "{weekday} {day}"}
+
+
 def register(strings: dict[str, dict[str, str]]) -> None:
     """Add a domain's page strings (each with at least ``en`` and ``hi``); a key another
     domain registered first keeps its text, so shared words read the same everywhere."""
@@ -60,3 +109,18 @@ def ui(key: str, lang: str) -> str:
     if entry is None:
         return key
     return entry.get(lang) or entry["en"]
+
+
+def date_label(day: date, lang: str, *, short: bool = False) -> str:
+    """A calendar day as a reader of ``lang`` writes it (``Monday 30 November``, ``सोमवार,
+    30 नवंबर``; short: ``Mon 30``): names from this catalog, not the server's locale, so a
+    page reads the same on every machine."""
+    if short:
+        return ui("date_short", lang).format(
+            weekday=ui(f"weekday_short_{day.weekday()}", lang), day=day.day
+        )
+    return ui("date_long", lang).format(
+        weekday=ui(f"weekday_{day.weekday()}", lang),
+        day=day.day,
+        month=ui(f"month_{day.month}", lang),
+    )

@@ -29,6 +29,8 @@ TEMPLATE_DIRS = [
     ROOT / "rtc" / "templates",
 ]
 LANG_COOKIE = "seva_lang"
+SESSION_LOGIN = "official_login"
+"""The cookie key holding an official's login token (``tenancy.start_session``)."""
 
 _env = Environment(
     loader=ChoiceLoader([FileSystemLoader(str(d)) for d in TEMPLATE_DIRS if d.exists()]),
@@ -73,12 +75,17 @@ def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
     lang = page_lang(request)
+    official = getattr(request.state, "official", None)
     data: dict[str, Any] = {
         "request": request,
         "lang": lang,
         "t": lambda key: ui(key, lang),
         "csrf": csrf_token(request),
-        "official": getattr(request.state, "official", None),
+        "official": official,
+        # Pages that never look the login up (the portal's) still know this browser is an
+        # official's, so its menu offers staff pages and a log-out rather than a citizen's
+        # login; a login that has ended drops out of the cookie on the next staff page.
+        "staff_login": official is not None or bool(request.session.get(SESSION_LOGIN)),
         "simulator": request.app.state.gateway.settings.serves_demo_routes,
     }
     data.update(context or {})
