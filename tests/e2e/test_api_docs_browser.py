@@ -1,4 +1,6 @@
-"""The API documentation in a real browser with no way out: every file it needs is Seva's own."""
+"""The API documentation in a real browser with no way out: every file it needs is Seva's own.
+Swagger UI's page, with an operation open to try, is checked with axe-core too, as the other
+pages are in test_accessibility_browser.py."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.e2e.conftest import serious_barriers
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,8 +50,10 @@ def test_swagger_ui_lists_the_operations_offline(offline: tuple[Any, list[str]])
     send = page.locator(".opblock-summary-description", has_text=SMS_SEND)
     expect(send).to_be_visible()
     page.locator(".opblock-summary", has=send).click()  # opens: the form to try it
-    expect(page.get_by_role("button", name="Try it out").first).to_be_visible()
+    page.get_by_role("button", name="Try it out").click()
+    expect(page.get_by_role("textbox", name="Request body")).to_be_visible()
     assert elsewhere == []
+    assert serious_barriers(page) == []
 
 
 def test_redoc_lists_the_operations_offline(offline: tuple[Any, list[str]]) -> None:
