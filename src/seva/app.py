@@ -27,7 +27,7 @@ from seva.gateway import Gateway, Listening, build_gateway
 from seva.logs import RequestIdMiddleware
 from seva.rtc import service as rtc
 from seva.settings import Settings, get_settings
-from seva.web import auth, sim
+from seva.web import apidocs, auth, sim
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 log = structlog.get_logger(__name__)
@@ -198,6 +198,9 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
             "the web, assisted kiosks and the app, and get the same answer on every channel."
         ),
         lifespan=lifespan,
+        # Served by web.apidocs from the package instead of FastAPI's pages, which need a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.gateway = gw
     logs.configure(settings.env, level=settings.log_level)
@@ -240,6 +243,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
 
     app.include_router(channel_router)
     app.include_router(auth.router)
+    app.include_router(apidocs.router)
     if settings.serves_demo_routes:
         app.include_router(demo_backend.router)
         app.include_router(sim.router)

@@ -21,9 +21,13 @@ response, JSON and static files too, gets ``X-Content-Type-Options: nosniff`` an
 ``Referrer-Policy`` of ``same-origin``, so a share or call link in the address bar never
 leaves in a Referer. A header a route set itself is kept.
 
-The interactive API docs (``/docs``, ``/redoc``) are FastAPI's pages: their script and styles
-come from the jsDelivr CDN and start with an inline script, so they get a policy of their
-own that allows those (and still no framing); they show only Seva's own OpenAPI document.
+The interactive API docs (``/docs``, ``/redoc``) are Seva's own pages (``web.apidocs``) with
+Swagger UI's and ReDoc's files shipped in the package, so they work without internet and get
+the same policy, nothing from another site and no inline script, with one addition:
+``data:`` images, which Swagger UI's stylesheet uses for its icons. ReDoc writes its styles
+into ``<style>`` elements as it runs and starts its search in a ``blob:`` worker, so ``/redoc``
+sets its own policy (``redoc_policy``) that allows those styles by a nonce made for each
+response and by hash, rather than all inline style, and workers from ``blob:``.
 
 Both are pure ASGI rather than Starlette's ``BaseHTTPMiddleware``: they run on every request,
 the SMS send API's included, and cost a copy of a header list each.
@@ -87,19 +91,21 @@ _PAGE = {
     "form-action": "'self'",
     "frame-ancestors": "'none'",
 }
-_DOCS = _PAGE | {
-    "default-src": "'none'",
-    "script-src": "https://cdn.jsdelivr.net 'unsafe-inline'",
-    "style-src": "https://cdn.jsdelivr.net https://fonts.googleapis.com 'unsafe-inline'",
-    "img-src": "'self' data: https://cdn.jsdelivr.net https://fastapi.tiangolo.com",
-    "font-src": "https://fonts.gstatic.com",
-    "worker-src": "blob:",
-}
+_DOCS = _PAGE | {"img-src": "'self' data:"}
 _DEVICES = ("camera", "microphone", "display-capture", "geolocation")
 
 
 def _csp(directives: dict[str, str]) -> bytes:
     return "; ".join(f"{name} {value}" for name, value in directives.items()).encode("ascii")
+
+
+def redoc_policy(style_nonce: str, style_hashes: Iterable[str]) -> str:
+    """The Content-Security-Policy of ``/redoc``. ReDoc writes ``<style>`` elements as it
+    runs: those carrying ``style_nonce`` (new for each response, so nothing injected into the
+    page can guess it) and the few it writes before it is handed the nonce, named by the
+    hashes of their text. Its search index runs in a worker it starts from a ``blob:`` URL."""
+    styles = " ".join(["'self'", f"'nonce-{style_nonce}'", *(f"'{h}'" for h in style_hashes)])
+    return _csp(_DOCS | {"style-src": styles, "worker-src": "blob:"}).decode("ascii")
 
 
 def _permissions(*allowed: str) -> bytes:
@@ -158,7 +164,7 @@ class BrowserPolicy:
             return self._call
         if path == SIMULATOR or path.startswith(SIMULATOR + "/"):
             return self._sim
-        if path in DOCS or path.startswith("/docs/"):
+        if path in DOCS:
             return self._docs
         return self._page
 

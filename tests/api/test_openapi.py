@@ -1,9 +1,12 @@
-"""The OpenAPI document is part of the contract: it parses, documents the APIs, and /docs serves."""
+"""The OpenAPI document is part of the contract: it parses, documents the APIs, and /docs and
+/redoc serve it with viewers of their own."""
 
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
 from fastapi.testclient import TestClient
 
 from seva.demo.seed import SeedReport
@@ -51,8 +54,14 @@ def test_openapi_documents_the_app_and_department_apis(client: TestClient) -> No
     assert {"DepartmentKey", "DepartmentKeyHeader"} <= {k for s in keys["security"] for k in s}
 
 
-def test_interactive_docs_are_served(client: TestClient, seeded: SeedReport) -> None:
-    response = client.get("/docs")
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_interactive_docs_are_served(client: TestClient, seeded: SeedReport, path: str) -> None:
+    response = client.get(path)
     assert response.status_code == 200
     assert "text/html" in response.headers["content-type"]
-    assert "/openapi.json" in response.text
+    assert 'data-openapi-url="/openapi.json"' in response.text
+    # The viewers' files are the package's own, and each is there.
+    scripts = re.findall(r'<(?:script src|link rel="stylesheet" href)="([^"]+)"', response.text)
+    assert scripts and all(src.startswith("/static/") for src in scripts)
+    for src in scripts:
+        assert client.get(src).status_code == 200, src

@@ -147,7 +147,6 @@ TABLE: dict[tuple[str, str], Entry] = {
         EVERYONE, why="its examples use the demo citizen's number", shows_a=True
     ),
     ("GET", "/docs"): Entry(EVERYONE),
-    ("GET", "/docs/oauth2-redirect"): Entry(EVERYONE),
     ("GET", "/redoc"): Entry(EVERYONE),
     ("MOUNT", "/static"): Entry(EVERYONE, why="stylesheets and scripts"),
     # -- operators' callbacks ----------------------------------------------------------------------

@@ -43,6 +43,25 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+def serious_barriers(page: Any) -> list[str]:
+    """axe-core's serious and critical violations on the page as it stands, one line each.
+
+    axe (from ``axe-playwright-python``) is handed to the page through ``page.evaluate``, which
+    the page's Content-Security-Policy does not govern, so the page is checked under its real
+    policy. Moderate and minor findings (heading order, landmarks) are left to judgement."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = []
+    for violation in Axe().run(page).response["violations"]:
+        if violation["impact"] in ("serious", "critical"):
+            where = ", ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
+            found.append(
+                f"{page.url}: {violation['impact']} {violation['id']} "
+                f"({violation['help']}, {len(violation['nodes'])}x) at {where}"
+            )
+    return found
+
+
 def screenshots_wanted() -> bool:
     return os.environ.get("SEVA_SCREENSHOT") == "1"
 

@@ -42,6 +42,7 @@ register(
         "locker_own": {"en": "Uploaded and received", "hi": "अपलोड और प्राप्त"},
         "locker_none": {"en": "Nothing here yet.", "hi": "अभी यहाँ कुछ नहीं है।"},
         "locker_upload": {"en": "Upload a file", "hi": "फ़ाइल अपलोड करें"},
+        "locker_file": {"en": "File", "hi": "फ़ाइल"},
         "locker_upload_hint": {
             "en": "PDF, JPEG or PNG, up to 10 MB. Photos lose their location and camera data.",
             "hi": "PDF, JPEG या PNG, 10 MB तक। फ़ोटो से स्थान और कैमरा की जानकारी हटा दी जाती है।",
@@ -68,6 +69,10 @@ register(
         "verify_check_file": {
             "en": "Check that your copy is unaltered",
             "hi": "जाँचें कि आपकी प्रति बदली नहीं गई है",
+        },
+        "verify_file": {
+            "en": "Your copy of the document (PDF)",
+            "hi": "दस्तावेज़ की आपकी प्रति (PDF)",
         },
         "verify_file_ok": {
             "en": "This file is exactly the document issued, and its signature is valid.",
