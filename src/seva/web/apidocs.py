@@ -36,7 +36,6 @@ tests/e2e/test_api_docs_browser.py would meet as a policy violation."""
 
 register(
     {
-        "api_docs": {"en": "API reference", "hi": "API संदर्भ"},
         "api_docs_redoc": {
             "en": "API reference (one page)",
             "hi": "API संदर्भ (एक पृष्ठ)",

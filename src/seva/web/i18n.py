@@ -14,6 +14,7 @@ UI: dict[str, dict[str, str]] = {
         "hi": "हर फ़ोन पर सरकारी सेवाएँ",
     },
     "home": {"en": "Services", "hi": "सेवाएँ"},
+    "api_docs": {"en": "API reference", "hi": "API संदर्भ"},
     "sim": {"en": "Phone simulator", "hi": "फ़ोन सिम्युलेटर"},
     "status": {"en": "Live status", "hi": "लाइव स्थिति"},
     "kiosk": {"en": "CSC kiosk", "hi": "CSC कियोस्क"},
