@@ -19,7 +19,7 @@ from seva.citizens import service as citizens
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from seva.locker import service as locker
-from seva.locker.models import Document
+from seva.locker.models import Access, Document, Share
 from seva.locker.service import LockerRefused
 from seva.settings import Settings
 from seva.tenancy.service import department_by_code
@@ -53,6 +53,16 @@ def test_an_issued_document_verifies_and_a_changed_copy_does_not(
     assert issued["verify_url"].endswith(f"/verify/{issued['uri']}")
     page = client.get(f"/verify/{issued['uri']}")
     assert page.status_code == 200 and 'data-status="valid"' in page.text
+    # Issued at 20:30 UTC is issued on the next day in India, and the page says that day.
+    with gateway.session() as session:
+        session.execute(
+            update(Document)
+            .where(Document.uri == issued["uri"])
+            .values(created_at=datetime(2026, 11, 24, 20, 30, tzinfo=UTC))
+        )
+    assert "Genuine: issued by Food &amp; Civil Supplies on 25-11-2026." in (
+        client.get(f"/verify/{issued['uri']}").text
+    )
     by_code = client.get(f"/verify/{issued['verify_code']}", headers={"Accept": "application/json"})
     assert by_code.json()["status"] == "valid" and by_code.json()["uri"] == issued["uri"]
 
@@ -243,6 +253,17 @@ def test_the_portal_locker_uploads_shares_and_serves_a_link(
     assert anonymous.get(f"/me/locker/{photo.id}/file", follow_redirects=False).status_code == 303
     log = client.get("/me/locker").text
     assert "link for Bank" in log
+    # Times read as India's clock, and say so: the link's expiry and each opening.
+    with gateway.session() as session:
+        share = session.scalars(select(Share).where(Share.document_id == photo.id)).one()
+        opened_at = session.scalars(
+            select(Access.at).where(Access.document_id == photo.id).order_by(Access.id.desc())
+        ).first()
+    assert opened_at is not None
+    india = timedelta(hours=5, minutes=30)
+    assert f"Expires {share.expires_at + india:%d-%m-%Y %H:%M} IST" in log
+    assert f"{opened_at + india:%d-%m-%Y %H:%M} IST" in log
+    assert "UTC" not in log
 
 
 def test_another_citizens_document_or_link_is_not_found_on_the_portal(

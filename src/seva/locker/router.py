@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from seva.citizens.models import Citizen
+from seva.clock import ist_date
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import error_body
 from seva.locker import service as locker
@@ -184,9 +185,7 @@ def _verify_page(
     document = found.document
     issuer = found.issuer.display_name(lang) if found.issuer is not None else "?"
     if found.status == "valid":
-        verdict = ui("verify_valid", lang).format(
-            issuer=issuer, date=f"{document.created_at:%d-%m-%Y}"
-        )
+        verdict = ui("verify_valid", lang).format(issuer=issuer, date=ist_date(document.created_at))
     else:
         verdict = ui("verify_revoked", lang).format(reason=document.revoked_reason or "")
     return render(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from seva.applications import service as applications
 from seva.channels.web import NothingToAnswer, ServicePage, WebForms
 from seva.citizens.models import Citizen
+from seva.clock import ist_date
 from seva.flows import service as services
 from seva.flows.messages import pick
 from seva.flows.models import Service
@@ -104,7 +105,7 @@ def application_rows(
                 "department": department.display_name(lang) if department else "",
                 "service": application.service,
                 "status": application.status,
-                "updated": application.updated_at.strftime("%d-%m-%Y"),
+                "updated": ist_date(application.updated_at),
             }
         )
     return rows

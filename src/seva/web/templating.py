@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
+from seva.clock import ist_text
 from seva.web.i18n import ui
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +81,7 @@ def render(
         "csrf": csrf_token(request),
         "official": getattr(request.state, "official", None),
         "simulator": request.app.state.gateway.settings.serves_demo_routes,
+        "when": ist_text,
     }
     data.update(context or {})
     response = templates.TemplateResponse(request, template, data, status_code=status_code)
