@@ -105,6 +105,13 @@ class IssueIn(BaseModel):
     doctype: str = Field(description="Document type code, e.g. RATCR.", max_length=10)
     title: str = Field(max_length=200)
     fields: dict[str, str] = Field(default_factory=dict, description="Printed name/value pairs.")
+    holder_name: str | None = Field(
+        default=None,
+        max_length=locker.MAX_HOLDER_NAME,
+        description="The holder's name as the certificate prints it. Left out, the name the "
+        "citizen let this department use, or gave in an application to it, is printed; "
+        "with neither, the certificate names the (masked) mobile number only.",
+    )
 
 
 class IssuedOut(BaseModel):
@@ -148,6 +155,7 @@ def issue_document(
             doctype=body.doctype,
             title=body.title,
             fields=body.fields,
+            holder_name=body.holder_name,
         )
     except LockerRefused as exc:
         session.rollback()
