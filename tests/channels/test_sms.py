@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from seva.channels.smpp.text import segment_count
 from seva.db.base import utcnow
 from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
 from seva.gateway import Gateway
@@ -43,12 +44,41 @@ def test_post_form_works_like_get(client: TestClient, seeded: SeedReport) -> Non
     assert response.text.startswith("Enter your driving licence number")
 
 
-def test_unknown_keyword_gets_help_listing_keywords(client: TestClient, seeded: SeedReport) -> None:
+def test_unknown_keyword_gets_one_sms_pointing_to_help(
+    client: TestClient, seeded: SeedReport
+) -> None:
     reply = sms(client, "hello there")
-    assert reply.startswith("Sorry, hello is not a Seva keyword.")
+    assert reply == "Sorry, hello is not a Seva keyword. Send HELP for the list of keywords."
+    assert segment_count(reply) == 1  # it was 3 parts, with the whole list of keywords
+    # HELP is where the keywords are listed.
+    listing = sms(client, "HELP")
     for keyword in ("RATION", "DL", "TAX", "COMPLAINT", "MANDI", "STATUS", "NEAR"):
-        assert f"\n{keyword} - " in reply
-    assert sms(client, "") == sms(client, "HELP")
+        assert f"\n{keyword} - " in listing
+    assert sms(client, "") == listing
+
+
+def test_unknown_keyword_in_devanagari_is_answered_in_hindi_in_one_part(
+    client: TestClient, seeded: SeedReport
+) -> None:
+    # A number with no language chosen writes in Devanagari: the reply is Hindi, and one
+    # UCS-2 part (70 characters) — the list of keywords took seven.
+    reply = sms(client, "नमस्ते", sender="9811000461")
+    assert reply == "नमस्ते सेवा कीवर्ड नहीं है। कीवर्ड की सूची के लिए HELP भेजें।"
+    assert segment_count(reply) == 1
+    # A word too long to quote within the part is left out.
+    longer = sms(client, "नमस्कारजीआपकैसेहैं", sender="9811000461")
+    assert longer == "यह सेवा कीवर्ड नहीं है। कीवर्ड की सूची के लिए HELP भेजें।"
+    assert segment_count(longer) == 1
+    # The language the citizen chose wins over the script of one message.
+    sms(client, "LANG HI", sender="9811000462")
+    hindi = sms(client, "hello", sender="9811000462")
+    assert hindi == "hello सेवा कीवर्ड नहीं है। कीवर्ड की सूची के लिए HELP भेजें।"
+    assert segment_count(hindi) == 1
+    sms(client, "LANG EN", sender="9811000462")
+    english = sms(client, "नमस्ते", sender="9811000462")
+    # Quoting the Devanagari word would make the English reply UCS-2 and two parts.
+    assert english == "Sorry, that is not a Seva keyword. Send HELP for the list of keywords."
+    assert segment_count(english) == 1
 
 
 def test_wrong_answers_repeat_the_question_then_end(client: TestClient, seeded: SeedReport) -> None:

@@ -276,7 +276,7 @@ def test_delivery_receipts_update_the_status_officials_see(
     detail = client.get(f"{LIST}/{mid}").text
     assert 'id="current-status" data-status="delivered">Delivered<' in detail
     # Times in IST, like the applications console: NOW + 1 is 14-11-2023 22:13:21 UTC.
-    assert "<dt>Submitted to the operator</dt><dd>15-11-2023 03:43</dd>" in detail
+    assert "<dt>Submitted to the operator</dt><dd>15-11-2023 03:43 IST</dd>" in detail
     assert detail.count("DELIVRD") == 4 and "a4" in detail
     assert re.search(r"<dt>Attempts</dt><dd>1</dd>", detail)
     assert "UNDELIV (err 001)" in client.get(f"{LIST}/{lost}").text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,9 @@ from typing import Any
 import pytest
 
 from seva.demo.seed import DEMO_CITIZEN, DEMO_PASSWORD, SeedReport
+from seva.gateway import Gateway
+from seva.messaging import service as messaging
+from seva.messaging.service import Receipt, Submitted
 from tests.e2e.conftest import screenshots_wanted
 
 pytestmark = [
@@ -96,6 +100,32 @@ def test_phone_simulator_sms_and_ussd(desk: Any) -> None:
     if screenshots_wanted():
         SCREENSHOT.parent.mkdir(exist_ok=True)
         desk.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+@pytest.mark.demo_routes
+def test_phone_simulator_inbox_follows_delivery_receipts(desk: Any, gateway: Gateway) -> None:
+    """An SMS Seva sends to the phone shows up by itself with its time in IST and its
+    delivery status, and the status changes on the page when the operator's receipt comes."""
+    from playwright.sync_api import expect
+
+    desk.goto("/sim")
+    with gateway.session() as session:
+        message_id = messaging.queue_sms(
+            session,
+            to_phone=DEMO_CITIZEN,
+            text="Application TEST-0001: Approved.",
+            kind="transactional",
+        )
+    item = desk.locator(f'#inbox-list li[data-id="{message_id}"]')
+    expect(item.locator(".delivery")).to_have_text("Waiting to be sent")
+    expect(item.locator(".who")).to_have_text(re.compile(r" · \d\d:\d\d IST · update$"))
+    now = time.time()
+    with gateway.session() as session:
+        messaging.claim(session, limit=100, now=now)
+        messaging.record_submitted(session, [Submitted(message_id, "sim", ["e2e-1"])], now=now)
+        messaging.apply_receipts(session, [Receipt("sim", "e2e-1", "DELIVRD")], now=now)
+    expect(item.locator(".delivery")).to_have_text("Delivered")
+    expect(item.locator(".delivery")).to_have_class(re.compile(r"\bsms-delivered\b"))
 
 
 @pytest.mark.demo_routes

@@ -240,11 +240,14 @@ steps:
 
 def test_a_message_is_typed_text_or_a_recording() -> None:
     flow, events = start(TIP)
-    assert events == [Ask(var="what", text="What happened?", kind="message", seconds=90)]
+    # The step's length (3-300) is the most a form lets the citizen type.
+    assert events == [
+        Ask(var="what", text="What happened?", kind="message", seconds=90, max_length=300)
+    ]
     # Typed (SMS, USSD, the web): the words themselves, within the step's length.
     assert flow.receive("ok", NOW) == [
         Ask(var="what", text="What happened?", kind="message", seconds=90,
-            error="Please enter 3 to 300 characters.", attempt=2)
+            error="Please enter 3 to 300 characters.", attempt=2, max_length=300)
     ]  # fmt: skip
     done = flow.receive("The shop at gate 3 sells ration grain", NOW)
     assert flow.state.vars["what"] == "The shop at gate 3 sells ration grain"

@@ -9,6 +9,7 @@ import re
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,28 +17,37 @@ from PIL import Image
 from sqlalchemy import select, update
 
 from seva.citizens import service as citizens
-from seva.demo.seed import SeedReport
+from seva.demo.seed import DEMO_CITIZEN, SeedReport
 from seva.gateway import Gateway
 from seva.locker import service as locker
-from seva.locker.models import Document
+from seva.locker.models import Access, Document, Share
 from seva.locker.service import LockerRefused
 from seva.settings import Settings
 from seva.tenancy.service import department_by_code
+from tests.locker.test_pdf import squeezed, text_of
 from tests.web.pages import csrf_of
 from tests.web.test_citizen import log_in
 
 PHONE = "+919811000301"
 
 
-def issue(client: TestClient, seeded: SeedReport, to: str = PHONE) -> dict[str, str]:
+def issue(
+    client: TestClient,
+    seeded: SeedReport,
+    to: str = PHONE,
+    *,
+    department: str = "FOOD",
+    **extra: str,
+) -> dict[str, str]:
     response = client.post(
         "/api/v1/documents",
-        headers={"Authorization": f"Bearer {seeded.api_keys['FOOD']}"},
+        headers={"Authorization": f"Bearer {seeded.api_keys[department]}"},
         json={
             "to": to,
             "doctype": "RATCR",
             "title": "Ration card",
             "fields": {"Card number": "1234567890", "Members": "4"},
+            **extra,
         },
     )
     assert response.status_code == 201, response.text
@@ -53,6 +63,16 @@ def test_an_issued_document_verifies_and_a_changed_copy_does_not(
     assert issued["verify_url"].endswith(f"/verify/{issued['uri']}")
     page = client.get(f"/verify/{issued['uri']}")
     assert page.status_code == 200 and 'data-status="valid"' in page.text
+    # Issued at 20:30 UTC is issued on the next day in India, and the page says that day.
+    with gateway.session() as session:
+        session.execute(
+            update(Document)
+            .where(Document.uri == issued["uri"])
+            .values(created_at=datetime(2026, 11, 24, 20, 30, tzinfo=UTC))
+        )
+    assert "Genuine: issued by Food &amp; Civil Supplies on 25-11-2026." in (
+        client.get(f"/verify/{issued['uri']}").text
+    )
     by_code = client.get(f"/verify/{issued['verify_code']}", headers={"Accept": "application/json"})
     assert by_code.json()["status"] == "valid" and by_code.json()["uri"] == issued["uri"]
 
@@ -87,6 +107,53 @@ def test_an_issued_document_verifies_and_a_changed_copy_does_not(
         json={},
     )
     assert other.status_code == 404
+
+
+def certificate_text(gateway: Gateway, uri: str, tmp_path: Path) -> str:
+    """The issued PDF's text as pdftotext reads it (whitespace squeezed out)."""
+    with gateway.session() as session:
+        document = session.scalars(select(Document).where(Document.uri == uri)).one()
+        pdf = gateway.locker.storage.get(document.storage_key)
+    return text_of(pdf, tmp_path)
+
+
+def test_the_certificate_shows_the_department_and_names_its_holder(
+    client: TestClient, gateway: Gateway, seeded: SeedReport, tmp_path: Path
+) -> None:
+    # The demo citizen gave her name in her ration card application to FOOD.
+    text = certificate_text(gateway, issue(client, seeded, DEMO_CITIZEN)["uri"], tmp_path)
+    for words in (
+        "Food & Civil Supplies Department code FOOD",  # the band across the top
+        "Issued to Sunita Devi",
+        f"Mobile number {DEMO_CITIZEN[:-6]}xx{DEMO_CITIZEN[-4:]}",
+    ):
+        assert squeezed(words) in text, words
+    # The department may name the holder itself.
+    named = issue(client, seeded, PHONE, holder_name="  Ramesh   Kumar ")
+    assert squeezed("Issued to Ramesh Kumar") in certificate_text(gateway, named["uri"], tmp_path)
+    too_long = client.post(
+        "/api/v1/documents",
+        headers={"Authorization": f"Bearer {seeded.api_keys['FOOD']}"},
+        json={"to": PHONE, "doctype": "RATCR", "title": "x", "holder_name": "x" * 201},
+    )
+    assert too_long.status_code == 400 and too_long.json()["error"]["field"] == "holder_name"
+
+    # A name the citizen gave TRANSPORT (with consent to TRANSPORT alone) is TRANSPORT's to
+    # print; FOOD, never told it, names the mobile number.
+    phone = "+919811000309"
+    with gateway.session() as session:
+        citizen = citizens.get_or_create(session, phone)
+        transport = department_by_code(session, "TRANSPORT")
+        assert transport is not None
+        citizens.remember(session, citizen, transport.id, "name", "Asha Verma", "sms")
+    by_transport = issue(client, seeded, phone, department="TRANSPORT")
+    assert squeezed("Issued to Asha Verma") in certificate_text(
+        gateway, by_transport["uri"], tmp_path
+    )
+    by_food = certificate_text(gateway, issue(client, seeded, phone)["uri"], tmp_path)
+    assert "AshaVerma" not in by_food
+    assert squeezed("Issued to the holder of mobile number +919811xx0309") in by_food
+    assert squeezed("Food & Civil Supplies Department code FOOD") in by_food
 
 
 def test_document_uris_are_unguessable_and_still_verify(
@@ -243,6 +310,17 @@ def test_the_portal_locker_uploads_shares_and_serves_a_link(
     assert anonymous.get(f"/me/locker/{photo.id}/file", follow_redirects=False).status_code == 303
     log = client.get("/me/locker").text
     assert "link for Bank" in log
+    # Times read as India's clock, and say so: the link's expiry and each opening.
+    with gateway.session() as session:
+        share = session.scalars(select(Share).where(Share.document_id == photo.id)).one()
+        opened_at = session.scalars(
+            select(Access.at).where(Access.document_id == photo.id).order_by(Access.id.desc())
+        ).first()
+    assert opened_at is not None
+    india = timedelta(hours=5, minutes=30)
+    assert f"Expires {share.expires_at + india:%d-%m-%Y %H:%M} IST" in log
+    assert f"{opened_at + india:%d-%m-%Y %H:%M} IST" in log
+    assert "UTC" not in log
 
 
 def test_another_citizens_document_or_link_is_not_found_on_the_portal(

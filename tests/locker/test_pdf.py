@@ -22,16 +22,19 @@ def render(
     holder: str = HOLDER,
     fields: dict[str, str] | None = None,
     title: str = "राशन कार्ड (Ration card)",
+    issued_at: datetime = datetime(2026, 11, 24, 10, 30, tzinfo=UTC),
 ) -> bytes:
     return certificate.render_certificate(
         title=title,
         issuer="Food and Civil Supplies",
+        issuer_code="FOOD",
         holder=holder,
+        holder_phone="+9198xx0301",
         fields=fields if fields is not None else {FIELD[0]: FIELD[1], "Members": "4"},
         uri="FOOD-RATCR-7",
         verify_code="K7M2Q9XA",
         verify_url="http://127.0.0.1:8000/verify/FOOD-RATCR-7",
-        issued_at=datetime(2026, 11, 24, 10, 30, tzinfo=UTC),
+        issued_at=issued_at,
     )
 
 
@@ -63,7 +66,14 @@ def test_hindi_names_and_fields_come_back_out_of_the_pdf(tmp_path: Path) -> None
     pdf = render(fields={FIELD[0]: FIELD[1], "Members": "4", "Tamil": "சு"})
     assert pdf.startswith(b"%PDF-") and b"NotoSansDevanagari" in pdf
     text = text_of(pdf, tmp_path)
-    for words in [f"Issued to {HOLDER}", *FIELD, "राशन कार्ड (Ration card)", "Members4"]:
+    for words in [
+        "Food and Civil Supplies Department code FOOD",  # the issuing department's band
+        f"Issued to {HOLDER}",
+        "Mobile number +9198xx0301",
+        *FIELD,
+        "राशन कार्ड (Ration card)",
+        "Members4",
+    ]:
         assert squeezed(words) in text, words
     # A script neither font has prints as ?, as the core font always did.
     assert "Tamil??" in text
@@ -91,10 +101,15 @@ def test_without_uharfbuzz_the_certificate_falls_back_to_latin_1(
 
 def test_a_latin_1_certificate_keeps_the_core_font(tmp_path: Path) -> None:
     pdf = render(
-        holder="+9198xx0301",
+        holder="",
         fields={"Card number": "1234567890", "Name": "José"},
         title="Ration card",
+        issued_at=datetime(2026, 11, 24, 20, 30, tzinfo=UTC),  # 02:00 on the 25th in India
     )
     assert b"/Helvetica" in pdf and b"Noto" not in pdf
     if shutil.which("pdftotext"):
-        assert squeezed("Issued to +9198xx0301") in text_of(pdf, tmp_path)
+        text = text_of(pdf, tmp_path)
+        # No name known: the certificate names the mobile number it was issued to.
+        assert squeezed("Issued to the holder of mobile number +9198xx0301") in text
+        assert squeezed("Food and Civil Supplies Department code FOOD") in text
+        assert squeezed("Date of issue 25 November 2026") in text

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from seva.app import create_app
+from seva.applications import service as applications
+from seva.applications.models import Application
 from seva.citizens import service as citizens
 from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
 from seva.gateway import Gateway, build_gateway
@@ -60,6 +64,25 @@ def test_login_by_code_shows_the_citizens_applications(
     assert f"Logged in as {DEMO_CITIZEN}" in me.text
     assert f"<strong>{DEMO_APPLICATION}</strong>" in me.text and "<td>Approved</td>" in me.text
     assert 'href="/me">My Seva</a>' in me.text
+
+
+def test_the_applications_updated_day_is_indias(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    """Updated at 20:00 UTC is 01:30 the next morning in India: the citizen's list, and the
+    STATUS reply by SMS, give that next day."""
+    with gateway.session() as session:
+        session.execute(
+            update(Application)
+            .where(Application.ref == DEMO_APPLICATION)
+            .values(updated_at=datetime(2026, 3, 31, 20, 0, tzinfo=UTC))
+        )
+    log_in(client, gateway, DEMO_CITIZEN)
+    assert "<td>01-04-2026</td>" in client.get("/me").text
+    with gateway.session() as session:
+        application = applications.find(session, DEMO_APPLICATION)
+        assert application is not None
+        assert applications.summary(session, application)["updated"] == "01-04-2026"
 
 
 def test_a_second_code_within_30_seconds_is_refused(

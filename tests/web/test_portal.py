@@ -103,6 +103,40 @@ def test_date_question_has_a_format_hint(client: TestClient, seeded: SeedReport)
     )
 
 
+def answer_field(page: str) -> str:
+    """The answer field's tag as the browser gets it."""
+    match = re.search(r'<(?:input|textarea) id="answer"[^>]*>', page, re.S)
+    assert match, "the page has no answer field"
+    return match.group(0)
+
+
+def test_a_name_has_one_length_limit_and_the_page_shows_it(
+    client: TestClient, seeded: SeedReport
+) -> None:
+    url = "/services/TRANSPORT/learner-test-slot"
+    page = client.get(url).text
+    assert '<label for="answer">Your full name</label>' in page
+    # The form stops typing where the server would refuse, and says where that is.
+    assert 'maxlength="160"' in answer_field(page)
+    assert 'id="answer-length">Up to 160 characters.</p>' in page
+    assert 'aria-describedby="answer-length"' in answer_field(page)
+    too_long = answer(client, url, "A" * 161)  # what a script, not the form, can send
+    assert alert(too_long) == "Please keep the answer to 160 characters or fewer."
+    assert 'aria-describedby="answer-length answer-error"' in answer_field(too_long)
+    assert "Your date of birth" in answer(client, url, "A" * 160)
+
+    complaint = "/services/MCD/civic-complaint"
+    client.get(complaint + "?lang=hi")
+    pincode = answer(client, complaint, "1")
+    # A PIN code is checked by its form, not its length: the general limit, no hint.
+    assert 'maxlength="500"' in answer_field(pincode) and 'id="answer-length"' not in pincode
+    name = answer(client, complaint, "110092")
+    assert "आपका पूरा नाम" in name and 'id="answer-length">अधिकतम 160 अक्षर।</p>' in name
+    # A question with its own length (a description of 3 to 140 characters) uses that one.
+    place = answer(client, complaint, "रवि कुमार")
+    assert 'maxlength="140"' in answer_field(place) and "अधिकतम 140 अक्षर।" in place
+
+
 def test_hindi_page_runs_the_service_in_hindi(client: TestClient, seeded: SeedReport) -> None:
     first = client.get(RATION + "?lang=hi")
     assert '<html lang="hi">' in first.text

@@ -7,9 +7,11 @@ import html
 import io
 import math
 import re
+import time
 import wave
 from array import array
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,8 +22,11 @@ from seva.app import create_app
 from seva.applications import service as applications
 from seva.channels.voice.ivr import encode_keypad
 from seva.citizens import service as citizens
+from seva.db.base import utcnow
 from seva.demo.seed import DEMO_CITIZEN, SeedReport
 from seva.gateway import Gateway, build_gateway
+from seva.messaging import service as messaging
+from seva.messaging.service import Receipt, Submitted
 from seva.settings import Settings
 from seva.voice import recordings
 from seva.voice.models import VoiceRecording
@@ -110,7 +115,7 @@ def test_inbox_shows_what_seva_queued_to_the_number(
     assert "Application TEST-0001: Approved. Card ready for collection at FPS 112" in page
     last_id = int(re.search(r'data-last-id="(\d+)"', page).group(1))  # type: ignore[union-attr]
     polled = client.get(f"/sim/inbox?after={last_id}", headers={"Accept": "application/json"})
-    assert polled.json() == {"phone": DEMO_CITIZEN, "messages": []}
+    assert polled.json()["phone"] == DEMO_CITIZEN and polled.json()["messages"] == []
     # The citizen asks the portal for a login code: it arrives in the simulator's inbox.
     csrf = csrf_of(client, "/citizen/login")
     client.post("/citizen/login", data={"csrf": csrf, "phone": DEMO_CITIZEN})
@@ -118,6 +123,65 @@ def test_inbox_shows_what_seva_queued_to_the_number(
     (message,) = polled.json()["messages"]
     assert message["kind"] == "otp" and message["text"].startswith("Seva OTP ")
     assert re.search(r"Seva OTP \d{6}\.", client.get("/sim").text)
+
+
+INDIA = timedelta(hours=5, minutes=30)
+
+
+def delivery_of(page: str, message_id: int) -> str:
+    """The delivery status line the inbox shows under one message."""
+    found = re.search(
+        rf'<li class="bubble in" data-id="{message_id}">.*?<span class="delivery[^"]*"'
+        r' data-status="\w+">(.*?)</span>',
+        page,
+        re.S,
+    )
+    assert found, page
+    return html.unescape(found.group(1))
+
+
+def test_times_are_india_time_and_the_inbox_follows_delivery_receipts(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    json = {"Accept": "application/json"}
+    csrf = csrf_of(client, "/sim")
+    before = utcnow()
+    sent = client.post("/sim/sms", data={"csrf": csrf, "text": "HELP"}, headers=json).json()
+    after = utcnow()
+    assert sent["sent"]["at"] in {f"{t + INDIA:%H:%M} IST" for t in (before, after)}
+    assert re.search(r"· \d\d:\d\d IST</span>", client.get("/sim").text)
+
+    # A login code is queued to this phone: the inbox shows it with its time and its status.
+    with gateway.session() as session:
+        message_id = messaging.queue_sms(
+            session, to_phone=DEMO_CITIZEN, text="Seva OTP 123456.", kind="otp"
+        )
+        queued_at = messaging.message(session, message_id).created_at  # type: ignore[union-attr]
+    polled = client.get("/sim/inbox?after=0", headers=json).json()
+    (shown,) = [m for m in polled["messages"] if m["id"] == message_id]
+    assert shown["at"] == f"{queued_at + INDIA:%H:%M} IST"
+    assert (shown["status"], shown["status_text"]) == ("queued", "Waiting to be sent")
+    page = client.get("/sim").text
+    assert f"{queued_at + INDIA:%H:%M} IST · code" in page
+    assert delivery_of(page, message_id) == "Waiting to be sent"
+
+    # The operator takes it, then its delivery receipt arrives: the page's next poll (which
+    # asks only for newer messages) still carries the new status of the one it shows.
+    now = time.time()
+    with gateway.session() as session:
+        messaging.claim(session, limit=100, now=now)
+        messaging.record_submitted(session, [Submitted(message_id, "sim", ["s1"])], now=now)
+    statuses = client.get(f"/sim/inbox?after={message_id}", headers=json).json()["statuses"]
+    assert {"id": message_id, "status": "submitted", "status_text": "Sent"} in statuses
+    with gateway.session() as session:
+        assert messaging.apply_receipts(session, [Receipt("sim", "s1", "DELIVRD")], now=now) == []
+    polled = client.get(f"/sim/inbox?after={message_id}", headers=json).json()
+    assert polled["messages"] == []
+    assert {"id": message_id, "status": "delivered", "status_text": "Delivered"} in polled[
+        "statuses"
+    ]
+    assert delivery_of(client.get("/sim").text, message_id) == "Delivered"
+    assert delivery_of(client.get("/sim?lang=hi").text, message_id) == "पहुँच गया"
 
 
 def test_changing_the_number_starts_a_new_thread(client: TestClient, seeded: SeedReport) -> None:

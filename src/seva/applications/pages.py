@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlencode
 
@@ -27,7 +26,7 @@ from sqlalchemy.orm import Session
 from seva.applications import service as applications
 from seva.applications.models import Application
 from seva.citizens import service as citizens
-from seva.dashboard.service import IST
+from seva.clock import ist_text
 from seva.deps import GatewayDep, SessionDep
 from seva.flows import service as services
 from seva.tenancy import service as tenancy
@@ -169,13 +168,6 @@ register(
         },
     }
 )
-
-
-def ist_text(moment: datetime | None) -> str:
-    """A timestamp as officials in India read it: day-month-year, 24-hour IST."""
-    if moment is None:
-        return ""
-    return moment.astimezone(IST).strftime("%d-%m-%Y %H:%M")
 
 
 def _scope(official: Official) -> applications.ApplicationFilter:

@@ -18,6 +18,7 @@ from seva import references
 from seva.applications.models import Application, ApplicationEvent
 from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
+from seva.clock import ist_date
 from seva.db.base import utcnow
 from seva.messaging.service import queue_sms
 from seva.tenancy import service as tenancy
@@ -173,7 +174,7 @@ def summary(session: Session, application: Application) -> dict[str, Any]:
         "service": application.service,
         "department": department.code if department else "",
         "department_name": department.name if department else {},
-        "updated": application.updated_at.date().strftime("%d-%m-%Y"),
+        "updated": ist_date(application.updated_at),
         "note": application.events[-1].note if application.events else "",
     }
 

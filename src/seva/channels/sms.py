@@ -10,7 +10,8 @@ Conversation rules, the way citizens use basic phones:
 * ``KEYWORD arg1 arg2`` starts the service and the arguments answer its first questions;
 * while a question is open, the next SMS answers it — unless it starts with another service's
   keyword and the question wants something other than free text, which starts that service;
-* ``HELP``/``MENU``, an unknown keyword or an empty SMS get the list of keywords;
+* ``HELP``/``MENU`` or an empty SMS get the list of keywords; an unknown keyword gets one SMS
+  part that points to ``HELP``;
 * ``LANG HI``/``HINDI``/``हिंदी`` and ``LANG EN``/``ENGLISH`` switch language on every channel;
 * ``CANCEL``/``EXIT`` end the open conversation;
 * ``CALL FOOD`` offers the next free times to talk to an official; a number books one;
@@ -30,6 +31,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from seva.channels.render import plain
+from seva.channels.smpp.text import segment_count
 from seva.citizens import service as citizens
 from seva.flows import service as services
 from seva.flows.answers import clean
@@ -66,9 +68,15 @@ _HELP_TAIL = {
     "hi": "LANG EN for English. रोकने के लिए CANCEL भेजें।",
 }
 _UNKNOWN = {
-    "en": "Sorry, {word} is not a Seva keyword.",
-    "hi": "क्षमा करें, {word} सेवा कीवर्ड नहीं है।",
+    "en": "Sorry, {word} is not a Seva keyword. Send HELP for the list of keywords.",
+    "hi": "{word} सेवा कीवर्ड नहीं है। कीवर्ड की सूची के लिए HELP भेजें।",
 }
+_UNKNOWN_UNNAMED = {
+    "en": "Sorry, that is not a Seva keyword. Send HELP for the list of keywords.",
+    "hi": "यह सेवा कीवर्ड नहीं है। कीवर्ड की सूची के लिए HELP भेजें।",
+}
+"""For a word that would take the reply past one SMS part (a long one, or one that needs
+UCS-2 when the rest of the reply does not)."""
 _LANG_SET = {
     "en": "Language set to English. Send HELP for services.",
     "hi": "भाषा हिन्दी कर दी गई है। सेवाओं के लिए HELP भेजें।",
@@ -226,10 +234,7 @@ class SmsPull:
             runtime.cancel(session, dialogue, now=now)
 
         if service is None:
-            unknown = _UNKNOWN[_lang(dialogue)].format(word=words[0][:20])
-            return self._keep(
-                session, dialogue, unknown + "\n" + self._help(session, dialogue), now
-            )
+            return self._keep(session, dialogue, unknown_keyword(dialogue, words[0]), now)
         turn = runtime.start(session, dialogue, service, args=words[1:], now=now)
         return self._finish(session, dialogue, turn, now)
 
@@ -386,6 +391,23 @@ def _choice(word: str) -> bool:
     """A numbered choice: ASCII digits only (``str.isdigit`` also takes '²', which ``int``
     refuses) and short (``int`` refuses thousands of digits)."""
     return word.isascii() and word.isdigit() and len(word) <= 9
+
+
+def unknown_keyword(dialogue: Dialogue, word: str) -> str:
+    """The reply to a word that starts no service: one SMS part, pointing to ``HELP`` (whose
+    reply lists the keywords) rather than listing them, which took three parts in English
+    and seven in Hindi. In the citizen's language when they chose one, else in Hindi when
+    they wrote in Devanagari."""
+    if dialogue.lang_chosen:
+        lang = _lang(dialogue)
+    else:
+        lang = "hi" if any(_is_devanagari(ch) for ch in word) else _lang(dialogue)
+    named = _UNKNOWN[lang].format(word=word[:20])
+    return named if segment_count(named) == 1 else _UNKNOWN_UNNAMED[lang]
+
+
+def _is_devanagari(ch: str) -> bool:
+    return "\u0900" <= ch <= "\u097f"
 
 
 def _lang(dialogue: Dialogue) -> str:

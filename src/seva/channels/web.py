@@ -65,6 +65,9 @@ class Question:
     options: tuple[Choice, ...] = ()
     error: str | None = None
     """Why the last answer was refused; the page shows it above the question."""
+    max_length: int | None = None
+    """The most characters the answer may have (the field's ``maxlength``, shown beside
+    it); None: only the form's own limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,7 @@ class ServicePage:
                 "kind": q.kind,
                 "options": [{"key": c.key, "value": c.value, "label": c.label} for c in q.options],
                 "error": q.error,
+                "max_length": q.max_length,
             }
         return {
             "service_id": self.service_id,
@@ -119,6 +123,7 @@ class ServicePage:
                 kind=str(raw["kind"]),
                 options=tuple(Choice(**c) for c in raw.get("options") or ()),
                 error=raw.get("error"),
+                max_length=raw.get("max_length"),
             )
         return cls(
             service_id=int(data["service_id"]),
@@ -244,7 +249,12 @@ class WebForms:
         question = None
         if ask is not None:
             question = Question(
-                var=ask.var, text=ask.text, kind=ask.kind, options=ask.options, error=ask.error
+                var=ask.var,
+                text=ask.text,
+                kind=ask.kind,
+                options=ask.options,
+                error=ask.error,
+                max_length=ask.max_length,
             )
         says = tuple(m.text for m in turn.messages if isinstance(m, Say) and m.text)
         page = ServicePage(

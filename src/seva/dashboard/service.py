@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
+from seva.clock import IST
 from seva.dashboard.models import Transaction
 from seva.db.base import utcnow
 from seva.flows import service as services
 from seva.tenancy import service as tenancy
 
-IST = ZoneInfo("Asia/Kolkata")
 CHANNELS = ("sms", "ussd", "voice", "web", "kiosk", "app")
 """Shown even at zero so the channel chart keeps its shape through a quiet morning."""
 OUTCOMES = ("completed", "failed", "timeout", "cancelled")

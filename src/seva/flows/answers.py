@@ -18,6 +18,9 @@ import phonenumbers
 from seva.flows.schema import AskStep, Option, Text
 
 MAX_ANSWER = 500
+MAX_TEXT = 160
+"""A ``text`` answer's length when its question sets none: a name, an address line — what
+one SMS carries."""
 
 YES = {"1", "y", "yes", "ha", "haan", "han", "haa", "हाँ", "हां", "हा", "ok", "true"}
 NO = {"2", "n", "no", "nahi", "nahin", "na", "नहीं", "नही", "ना", "false"}
@@ -89,12 +92,25 @@ def _length_ok(step: AskStep, text: str) -> Refusal | None:
     )
 
 
+def longest(step: AskStep) -> int | None:
+    """The most characters an answer to ``step`` may have, where a form can hold the citizen
+    to it as they type: the web form's ``maxlength``, the hint beside it and the check here
+    all come from this one figure. None for the other types, whose answers are checked by
+    form (a 10-digit number may be typed with spaces)."""
+    bounds = step.length_range
+    if step.type == "text":
+        return bounds[1] if bounds else MAX_TEXT
+    if step.type == "message":
+        return bounds[1] if bounds else MAX_ANSWER
+    return None
+
+
 def _text(step: AskStep, text: str, _region: str, _today: date) -> Accepted | Refusal:
-    if len(text) > 160 and step.length is None:
+    if step.length is None and len(text) > MAX_TEXT:
         return Refusal(
             {
-                "en": "Please keep the answer under 160 characters.",
-                "hi": "उत्तर 160 अक्षरों से छोटा रखें।",
+                "en": f"Please keep the answer to {MAX_TEXT} characters or fewer.",
+                "hi": f"उत्तर {MAX_TEXT} अक्षरों तक ही रखें।",
             }
         )
     return _length_ok(step, text) or Accepted(text)

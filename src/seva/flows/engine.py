@@ -22,7 +22,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from seva.flows import messages
-from seva.flows.answers import Accepted, parse
+from seva.flows.answers import Accepted, longest, parse
 from seva.flows.events import (
     Ask,
     CallWebhook,
@@ -347,6 +347,7 @@ class Flow:
             if isinstance(step, AskStep) and kind == "message"
             else None,
             personal=self._templated(step.prompt),
+            max_length=longest(step) if isinstance(step, AskStep) else None,
         )
         self.state.last_ask = {"var": ask.var, "text": ask.text, "kind": kind}
         if ask.seconds is not None:

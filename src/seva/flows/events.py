@@ -42,6 +42,9 @@ class Ask:
     """A ``message`` question: the longest recording a voice channel may take."""
     personal: bool = False
     """The question is filled in from the conversation's answers or data (``Say.personal``)."""
+    max_length: int | None = None
+    """The most characters the answer may have (``answers.longest``), for a form to enforce
+    and show as the citizen types; None where the answer's form is checked instead."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,6 +28,9 @@ import structlog
 from fpdf import FPDF
 from fpdf.fonts import TTFFont
 
+from seva.clock import IST
+from seva.web.i18n import register, ui
+
 log = structlog.get_logger(__name__)
 
 FONT_DIR = Path("/usr/share/fonts/truetype/noto")
@@ -96,18 +99,75 @@ def _new_pdf(texts: Iterable[str]) -> tuple[FPDF, str, Callable[[str], str]]:
     return FPDF(format="A4"), "helvetica", _latin
 
 
+register(
+    {
+        "cert_department_code": {"en": "Department code {code}", "hi": "विभाग कोड {code}"},
+        "cert_issued_by": {"en": "Issued by {issuer}", "hi": "{issuer} द्वारा जारी"},
+        "cert_issued_to": {"en": "Issued to {holder}", "hi": "{holder} को जारी"},
+        "cert_mobile": {"en": "Mobile number {phone}", "hi": "मोबाइल नंबर {phone}"},
+        "cert_issued_to_mobile": {
+            "en": "Issued to the holder of mobile number {phone}",
+            "hi": "मोबाइल नंबर {phone} के धारक को जारी",
+        },
+        "cert_date": {"en": "Date of issue {date}", "hi": "जारी करने की तिथि {date}"},
+        "cert_document": {"en": "Document {uri}", "hi": "दस्तावेज़ {uri}"},
+        "cert_code": {"en": "Verification code {code}", "hi": "सत्यापन कोड {code}"},
+        "cert_check": {"en": "Check it is genuine: {url}", "hi": "असली होने की जाँच करें: {url}"},
+        "cert_signed": {
+            "en": "Signed electronically (Ed25519); the signature is checked at the address above.",
+            "hi": "इलेक्ट्रॉनिक रूप से हस्ताक्षरित (Ed25519); हस्ताक्षर की जाँच ऊपर के पते पर होती है।",
+        },
+    }
+)
+LANG = "en"
+"""The certificate's own words are English, as before: a verifier anywhere reads them, and
+the core font prints them (a Unicode font costs more than half a second a certificate)."""
+BAND_RGB = (11, 92, 173)
+"""The portal's brand blue (``--brand`` in seva.css)."""
+BAND_HEIGHT = 28.0
+BAND_NAME_SIZES = range(20, 9, -1)
+"""Point sizes tried for the department's name, largest first, until it fits the band."""
+
+
+def _band(pdf: FPDF, family: str, text: Callable[[str], str], issuer: str, code: str) -> None:
+    """The issuing department's band across the top of the page, white on the brand blue:
+    its name, as large as fits on one line, and its code."""
+    pdf.set_fill_color(*BAND_RGB)
+    pdf.rect(0, 0, pdf.w, BAND_HEIGHT, style="F")
+    pdf.set_text_color(255, 255, 255)
+    width = pdf.w - pdf.l_margin - pdf.r_margin
+    name = text(issuer)
+    for size in BAND_NAME_SIZES:
+        pdf.set_font(family, "B", size)
+        if pdf.get_string_width(name) <= width:
+            break
+    pdf.set_xy(pdf.l_margin, 5)
+    pdf.cell(width, 10, name)
+    pdf.set_font(family, "", 11)
+    pdf.set_xy(pdf.l_margin, 16)
+    pdf.cell(width, 6, text(ui("cert_department_code", LANG).format(code=code)))
+    pdf.set_text_color(0, 0, 0)
+    pdf.set_xy(pdf.l_margin, BAND_HEIGHT + 8)
+
+
 def render_certificate(
     *,
     title: str,
     issuer: str,
+    issuer_code: str,
     holder: str,
+    holder_phone: str,
     fields: Mapping[str, str],
     uri: str,
     verify_code: str,
     verify_url: str,
     issued_at: datetime,
 ) -> bytes:
-    date = f"{issued_at:%d %B %Y}"
+    """The certificate: the band of the department that issues it (``issuer``, its name,
+    and ``issuer_code``), the title, whom it is issued to (``holder``, the name, may be
+    empty; ``holder_phone``, the masked mobile number), the date of issue in India, the
+    fields and the verification QR code."""
+    date = f"{issued_at.astimezone(IST):%d %B %Y}"
     pdf, family, text = _new_pdf(
         [title, issuer, holder, date, verify_url, *fields.keys(), *fields.values()]
     )
@@ -116,12 +176,19 @@ def render_certificate(
     pdf.set_author(text(issuer))
     pdf.set_creator("Seva")
     pdf.add_page()
+    _band(pdf, family, text, issuer, issuer_code)
     pdf.set_font(family, "B", 18)
     pdf.multi_cell(0, 10, text(title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(family, "", 12)
-    pdf.multi_cell(0, 7, text(f"Issued by {issuer}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.multi_cell(0, 7, text(f"Issued to {holder}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.multi_cell(0, 7, text(f"Date of issue {date}"), new_x="LMARGIN", new_y="NEXT")
+    lines = [ui("cert_issued_by", LANG).format(issuer=issuer)]
+    if holder:
+        lines.append(ui("cert_issued_to", LANG).format(holder=holder))
+        lines.append(ui("cert_mobile", LANG).format(phone=holder_phone))
+    else:
+        lines.append(ui("cert_issued_to_mobile", LANG).format(phone=holder_phone))
+    lines.append(ui("cert_date", LANG).format(date=date))
+    for line in lines:
+        pdf.multi_cell(0, 7, text(line), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     for name, value in fields.items():
         pdf.set_font(family, "B", 12)
@@ -139,9 +206,14 @@ def render_certificate(
     pdf.multi_cell(
         0,
         6,
-        f"Document {uri}\nVerification code {verify_code}\n"
-        f"Check it is genuine: {text(verify_url)}\n"
-        "Signed electronically (Ed25519); the signature is checked at the address above.",
+        "\n".join(
+            [
+                ui("cert_document", LANG).format(uri=uri),
+                ui("cert_code", LANG).format(code=verify_code),
+                text(ui("cert_check", LANG).format(url=verify_url)),
+                ui("cert_signed", LANG),
+            ]
+        ),
         new_x="LMARGIN",
         new_y="NEXT",
     )

@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from seva.citizens.models import Citizen
+from seva.clock import ist_date
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import error_body
 from seva.locker import service as locker
@@ -109,6 +110,13 @@ class IssueIn(BaseModel):
     doctype: str = Field(description="Document type code, e.g. RATCR.", max_length=10)
     title: str = Field(max_length=200)
     fields: dict[str, str] = Field(default_factory=dict, description="Printed name/value pairs.")
+    holder_name: str | None = Field(
+        default=None,
+        max_length=locker.MAX_HOLDER_NAME,
+        description="The holder's name as the certificate prints it. Left out, the name the "
+        "citizen let this department use, or gave in an application to it, is printed; "
+        "with neither, the certificate names the (masked) mobile number only.",
+    )
 
 
 class IssuedOut(BaseModel):
@@ -152,6 +160,7 @@ def issue_document(
             doctype=body.doctype,
             title=body.title,
             fields=body.fields,
+            holder_name=body.holder_name,
         )
     except LockerRefused as exc:
         session.rollback()
@@ -189,9 +198,7 @@ def _verify_page(
     document = found.document
     issuer = found.issuer.display_name(lang) if found.issuer is not None else "?"
     if found.status == "valid":
-        verdict = ui("verify_valid", lang).format(
-            issuer=issuer, date=f"{document.created_at:%d-%m-%Y}"
-        )
+        verdict = ui("verify_valid", lang).format(issuer=issuer, date=ist_date(document.created_at))
     else:
         verdict = ui("verify_revoked", lang).format(reason=document.revoked_reason or "")
     return render(

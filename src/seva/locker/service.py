@@ -14,12 +14,14 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seva import references
+from seva.applications.models import Application
 from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
 from seva.locker.models import ISSUED, RECEIVED, UPLOADED, Access, Document, Share
@@ -37,6 +39,7 @@ DOCTYPE = re.compile(r"^[A-Z][A-Z0-9]{1,9}$")
 _CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 """No 0/O or 1/I: a code read out over the phone or typed from a printout must survive."""
 MAX_FIELDS = 30
+MAX_HOLDER_NAME = 200
 MAX_DRAWS = 8
 """Random URIs or codes tried before giving up: each draw repeats an existing one with a chance
 of documents / 2**40, so even a second draw is rare."""
@@ -209,9 +212,14 @@ def issue(
     doctype: str,
     title: str,
     fields: Mapping[str, str],
+    holder_name: str | None = None,
     now: datetime | None = None,
 ) -> Document:
-    """Render, sign and store a certificate in the citizen's locker."""
+    """Render, sign and store a certificate in the citizen's locker.
+
+    The certificate names its holder: ``holder_name`` when the department gives it, else the
+    name the citizen let this department use or gave in an application to it
+    (``holder_name_of``); the masked mobile number stands beside it either way."""
     doctype = doctype.strip().upper()
     if not DOCTYPE.match(doctype):
         raise LockerRefused(
@@ -219,6 +227,10 @@ def issue(
         )
     if not title.strip() or len(title) > 200:
         raise LockerRefused("invalid_title", "title is 1-200 characters")
+    if holder_name is not None and len(holder_name) > MAX_HOLDER_NAME:
+        raise LockerRefused(
+            "invalid_holder_name", f"holder_name is at most {MAX_HOLDER_NAME} chars"
+        )
     if len(fields) > MAX_FIELDS or any(len(k) > 60 or len(v) > 500 for k, v in fields.items()):
         raise LockerRefused(
             "invalid_fields", f"at most {MAX_FIELDS} fields, names ≤ 60 and values ≤ 500 chars"
@@ -230,10 +242,16 @@ def issue(
     with session.no_autoflush:
         uri = _new_uri(session, f"{department.code}-{doctype}")
         verify_code = _new_code(session)
+        known = citizens.find(session, phone)
+        name = " ".join((holder_name or "").split()) or (
+            holder_name_of(session, known, department) if known is not None else None
+        )
     pdf = render_certificate(
         title=title.strip(),
         issuer=department.display_name("en"),
-        holder=_masked(phone),
+        issuer_code=department.code,
+        holder=name or "",
+        holder_phone=_masked(phone),
         fields=fields,
         uri=uri,
         verify_code=verify_code,
@@ -261,6 +279,36 @@ def issue(
     session.add(document)
     session.flush()
     return document
+
+
+NAME_FIELDS = ("name", "full_name", "applicant_name")
+"""Where a citizen's name is kept: the profile field or application answer a service asks
+for it under (the demo's services ask ``name``)."""
+NEWEST_APPLICATIONS = 20
+
+
+def holder_name_of(session: Session, citizen: Citizen, department: Department) -> str | None:
+    """The citizen's name as this department knows it: from the profile fields the citizen
+    let it use, else from the newest of their applications to it that gave one. None when
+    the department was never told it (the certificate then names the mobile number only)."""
+    found = _name_in(citizens.consented_profile(session, citizen, department.id))
+    if found is not None:
+        return found
+    answers = session.scalars(
+        select(Application.data)
+        .where(Application.citizen_id == citizen.id, Application.department_id == department.id)
+        .order_by(Application.id.desc())
+        .limit(NEWEST_APPLICATIONS)
+    )
+    return next((name for data in answers if (name := _name_in(data)) is not None), None)
+
+
+def _name_in(values: Mapping[str, Any]) -> str | None:
+    for field in NAME_FIELDS:
+        value = " ".join(str(values.get(field) or "").split())
+        if value and not value.startswith("voice:"):  # a recorded answer is not a name
+            return value[:MAX_HOLDER_NAME]
+    return None
 
 
 def _masked(phone: str) -> str:

@@ -28,8 +28,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from seva.applications.pages import ist_text, not_found
+from seva.applications.pages import not_found
 from seva.channels.numbers import msisdn
+from seva.clock import ist_text
 from seva.dashboard.service import ist_day
 from seva.deps import GatewayDep, SessionDep
 from seva.messaging import dlt

@@ -916,6 +916,24 @@ def inbox(session: Session, phone: str, *, after_id: int = 0, limit: int = 50) -
     ]
 
 
+def latest_to(
+    session: Session, phone: str, *, limit: int, leave_out_kind: str | None = None
+) -> list[MessageView]:
+    """The newest ``limit`` messages to ``phone`` (but those of ``leave_out_kind``), oldest
+    first, each with its status now: the phone simulator lists these and shows each one's
+    delivery status change as receipts arrive, so it reads them afresh every time."""
+    query = (
+        select(*_VIEW_COLUMNS)
+        .join(SmsBatch, SmsBatch.id == SmsMessage.batch_id)
+        .where(SmsMessage.to_phone == phone)
+        .order_by(SmsMessage.id.desc())
+        .limit(limit)
+    )
+    if leave_out_kind is not None:
+        query = query.where(SmsBatch.kind != leave_out_kind)
+    return [_view(r) for r in reversed(session.execute(query).all())]
+
+
 # -- dispatching --------------------------------------------------------------------------------
 
 

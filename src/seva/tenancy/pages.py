@@ -21,7 +21,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
-from seva.applications.pages import ist_text, not_found
+from seva.applications.pages import not_found
+from seva.clock import ist_text
 from seva.deps import SessionDep
 from seva.flows import datasets
 from seva.flows import service as services

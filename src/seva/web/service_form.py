@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 from seva.applications import service as applications
 from seva.channels.web import NothingToAnswer, ServicePage, WebForms
 from seva.citizens.models import Citizen
+from seva.clock import ist_date
 from seva.flows import service as services
+from seva.flows.answers import MAX_ANSWER
 from seva.flows.messages import pick
 from seva.flows.models import Service
 from seva.flows.service import definition_of
@@ -39,6 +41,7 @@ register(
             "hi": "आपने यह सेवा रद्द कर दी। कुछ भी जमा नहीं हुआ।",
         },
         "date_hint": {"en": "Format: DD-MM-YYYY", "hi": "प्रारूप: DD-MM-YYYY"},
+        "answer_length_hint": {"en": "Up to {n} characters.", "hi": "अधिकतम {n} अक्षर।"},
         "or_type_number": {"en": "Or type the number", "hi": "या नंबर लिखें"},
         "reference": {"en": "Reference", "hi": "संदर्भ संख्या"},
         "also_by_sms": {"en": "Also on any phone:", "hi": "किसी भी फ़ोन पर भी:"},
@@ -104,7 +107,7 @@ def application_rows(
                 "department": department.display_name(lang) if department else "",
                 "service": application.service,
                 "status": application.status,
-                "updated": application.updated_at.strftime("%d-%m-%Y"),
+                "updated": ist_date(application.updated_at),
             }
         )
     return rows
@@ -167,6 +170,7 @@ def show(
         "notice": notice,
         "sms_code": settings.shortcode,
         "ussd_code": settings.ussd_code,
+        "max_answer": MAX_ANSWER,
         **place.template_extra,
         **(extra or {}),
     }

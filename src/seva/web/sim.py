@@ -33,12 +33,14 @@ from seva.channels.numbers import msisdn
 from seva.channels.sms import MAX_INBOUND
 from seva.channels.voice.ivr import Prompt
 from seva.channels.voice.tts import RATE, read_recording, resample, wav_bytes
+from seva.clock import ist_clock
 from seva.db.base import utcnow
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import error_body
 from seva.flows.store import Dialogue
 from seva.gateway import Gateway
 from seva.messaging import service as messaging
+from seva.messaging.models import KINDS, STATES
 from seva.messaging.service import MessageView
 from seva.params import AfterBigRowId
 from seva.voice import recordings
@@ -92,10 +94,22 @@ register(
         },
         "sim_inbox": {"en": "Inbox", "hi": "इनबॉक्स"},
         "sim_inbox_hint": {
-            "en": "SMS that Seva has queued to this number: codes, status updates.",
-            "hi": "सेवा द्वारा इस नंबर पर भेजे गए SMS: कोड, स्थिति की सूचनाएँ।",
+            "en": "SMS that Seva has sent to this number (codes, status updates), each with "
+            "its delivery status.",
+            "hi": "सेवा द्वारा इस नंबर पर भेजे गए SMS (कोड, स्थिति की सूचनाएँ), हर एक के पहुँचने "
+            "की स्थिति के साथ।",
         },
         "sim_inbox_empty": {"en": "Nothing received yet.", "hi": "अभी कुछ नहीं मिला।"},
+        "sim_kind_otp": {"en": "code", "hi": "कोड"},
+        "sim_kind_transactional": {"en": "update", "hi": "सूचना"},
+        "sim_kind_bulk": {"en": "bulk", "hi": "बल्क"},
+        "sim_kind_reply": {"en": "reply", "hi": "जवाब"},
+        "sim_status_queued": {"en": "Waiting to be sent", "hi": "भेजे जाने की प्रतीक्षा में"},
+        "sim_status_sending": {"en": "Sending", "hi": "भेजा जा रहा है"},
+        "sim_status_submitted": {"en": "Sent", "hi": "भेजा गया"},
+        "sim_status_delivered": {"en": "Delivered", "hi": "पहुँच गया"},
+        "sim_status_failed": {"en": "Not delivered", "hi": "नहीं पहुँचा"},
+        "sim_status_unknown": {"en": "No delivery report", "hi": "पहुँचने की रिपोर्ट नहीं आई"},
         "sim_refresh": {"en": "Refresh", "hi": "ताज़ा करें"},
         "sim_clear": {"en": "Clear thread", "hi": "बातचीत मिटाएँ"},
         "sim_call_title": {"en": "Call {code}", "hi": "{code} पर कॉल"},
@@ -172,7 +186,7 @@ class PhoneState:
         self.voice: dict[str, Any] = dict(meta.get("voice") or {})
 
     def add(self, direction: str, text: str, now: datetime) -> dict[str, str]:
-        entry = {"dir": direction, "text": text, "at": _clock(now)}
+        entry = {"dir": direction, "text": text, "at": ist_clock(now)}
         self.thread = list(deque([*self.thread, entry], maxlen=MAX_THREAD))
         return entry
 
@@ -185,11 +199,6 @@ class PhoneState:
         }
         self.dialogue.expires_at = (now + KEEP_FOR).isoformat()
         gateway.runtime.store.save(session, self.dialogue)
-
-
-def _clock(moment: datetime) -> str:
-    """Hours and minutes on the gateway host's clock, as a handset shows them."""
-    return moment.astimezone().strftime("%H:%M")
 
 
 def _load(request: Request, gateway: Gateway, session: Session, now: datetime) -> PhoneState:
@@ -226,26 +235,30 @@ def _refused(request: Request, csrf: str) -> Response | None:
     return None
 
 
-def _inbox(session: Session, phone: str, after_id: int = 0) -> list[MessageView]:
-    """The newest messages queued to ``phone`` after ``after_id``, oldest first."""
-    shown: deque[MessageView] = deque(maxlen=INBOX_SHOWN)
-    cursor = after_id
-    while True:
-        batch = messaging.inbox(session, phone, after_id=cursor, limit=200)
-        shown.extend(m for m in batch if m.kind != "reply")  # replies show in the SMS thread
-        if len(batch) < 200:
-            return list(shown)
-        cursor = batch[-1].id
+def _inbox(session: Session, phone: str) -> list[MessageView]:
+    """The newest messages queued to ``phone``, oldest first, with their status now. Replies
+    are left out: they show in the SMS thread."""
+    return messaging.latest_to(session, phone, limit=INBOX_SHOWN, leave_out_kind="reply")
 
 
-def _inbox_json(message: MessageView) -> dict[str, Any]:
+def _status_text(status: str, lang: str) -> str:
+    return ui(f"sim_status_{status}", lang) if status in STATES else status
+
+
+def _kind_text(kind: str, lang: str) -> str:
+    return ui(f"sim_kind_{kind}", lang) if kind in KINDS else kind
+
+
+def _inbox_json(message: MessageView, lang: str) -> dict[str, Any]:
     return {
         "id": message.id,
         "sender": message.sender,
         "text": message.text,
         "kind": message.kind,
+        "kind_text": _kind_text(message.kind, lang),
         "status": message.status,
-        "at": _clock(message.created_at),
+        "status_text": _status_text(message.status, lang),
+        "at": ist_clock(message.created_at),
     }
 
 
@@ -258,6 +271,7 @@ def sim_page(request: Request, session: SessionDep, gateway: GatewayDep) -> Resp
     state = _load(request, gateway, session, now)
     settings = gateway.settings
     inbox = _inbox(session, state.phone)
+    lang = page_lang(request)
     return render(
         request,
         "sim.html",
@@ -265,7 +279,7 @@ def sim_page(request: Request, session: SessionDep, gateway: GatewayDep) -> Resp
             "phone": state.phone,
             "thread": state.thread,
             "ussd": state.ussd,
-            "inbox": [_inbox_json(m) for m in reversed(inbox)],
+            "inbox": [_inbox_json(m, lang) for m in reversed(inbox)],
             "last_inbox_id": inbox[-1].id if inbox else 0,
             "sms_code": settings.shortcode,
             "ussd_code": settings.ussd_code,
@@ -279,13 +293,23 @@ def sim_page(request: Request, session: SessionDep, gateway: GatewayDep) -> Resp
 def sim_inbox(
     request: Request, session: SessionDep, gateway: GatewayDep, after: AfterBigRowId = 0
 ) -> Response:
-    """New inbox messages as JSON (the page polls this), or the page itself."""
+    """The inbox as JSON (the page polls this): the messages newer than ``after``, and the
+    delivery status now of every message the page lists, so a receipt that arrives after a
+    message was shown still changes what it says. A browser without script gets the page."""
     if not _wants_json(request):
         return RedirectResponse("/sim#inbox", status_code=303)
     state = _load(request, gateway, session, utcnow())
-    messages = _inbox(session, state.phone, after_id=after)
+    lang = page_lang(request)
+    shown = _inbox(session, state.phone)
     return JSONResponse(
-        {"phone": state.phone, "messages": [_inbox_json(m) for m in messages]},
+        {
+            "phone": state.phone,
+            "messages": [_inbox_json(m, lang) for m in shown if m.id > after],
+            "statuses": [
+                {"id": m.id, "status": m.status, "status_text": _status_text(m.status, lang)}
+                for m in shown
+            ],
+        },
         headers={"Cache-Control": "no-store"},
     )
 

@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
+from seva.clock import ist_text
 from seva.web.i18n import ui
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +88,7 @@ def render(
         # login; a login that has ended drops out of the cookie on the next staff page.
         "staff_login": official is not None or bool(request.session.get(SESSION_LOGIN)),
         "simulator": request.app.state.gateway.settings.serves_demo_routes,
+        "when": ist_text,
     }
     data.update(context or {})
     response = templates.TemplateResponse(request, template, data, status_code=status_code)

@@ -1,6 +1,8 @@
 // Phone simulator, enhanced: send SMS and key USSD input without reloading the page, and poll
-// the inbox so a code sent by the kiosk or the portal shows up by itself. Every form still
-// works without this script (the server answers each POST with a redirect to /sim).
+// the inbox so a code sent by the kiosk or the portal shows up by itself and each message's
+// delivery status changes as receipts arrive. Every form still works without this script (the
+// server answers each POST with a redirect to /sim). Times come from the server already
+// written in IST.
 
 const POLL_MS = 3000;
 
@@ -27,6 +29,19 @@ function bubble(direction, who, text, id) {
   body.textContent = text; // never innerHTML: replies may echo what anyone typed
   item.append(label, body);
   return item;
+}
+
+// The delivery status line of an inbox message: the server sends the words, in the page's
+// language, with the status code for the colour.
+function showDelivery(item, status, text) {
+  let line = item.querySelector(".delivery");
+  if (!line) {
+    line = document.createElement("span");
+    item.append(line);
+  }
+  line.className = `delivery sms-${status}`;
+  line.dataset.status = status;
+  line.textContent = text;
 }
 
 function dropPlaceholder(list) {
@@ -116,9 +131,18 @@ function setupInbox() {
       for (const message of data.messages) {
         if (message.id <= lastId) continue;
         dropPlaceholder(list);
-        const who = `${message.sender} · ${message.at} · ${message.kind}`;
-        list.prepend(bubble("in", who, message.text, message.id));
+        const who = `${message.sender} · ${message.at} · ${message.kind_text}`;
+        const item = bubble("in", who, message.text, message.id);
+        showDelivery(item, message.status, message.status_text);
+        list.prepend(item);
         lastId = message.id;
+      }
+      for (const shown of data.statuses || []) {
+        const item = list.querySelector(`li[data-id="${shown.id}"]`);
+        const line = item && item.querySelector(".delivery");
+        if (item && (!line || line.dataset.status !== shown.status)) {
+          showDelivery(item, shown.status, shown.status_text);
+        }
       }
       section.dataset.lastId = String(lastId);
     } catch (error) {
