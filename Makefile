@@ -1,41 +1,51 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
-# Each creates or updates .venv from requirements.lock and installs Seva into it.
+# Both create or update .venv: `make demo` installs only what Seva runs (requirements.lock);
+# `make test` adds the test, lint and type-check tools on top (requirements-dev.lock).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest install lock bench clean
+.PHONY: demo test lint typecheck pytest install install-dev lock bench clean
 
-install: $(STAMP)
+install: $(RUNTIME_STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+install-dev: $(DEV_STAMP)
+
+# requirements.lock pins setuptools too: the editable install below is built with the venv's
+# own setuptools (no build isolation), which must read pyproject.toml's licence expression.
+$(RUNTIME_STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Seva needs Python 3.11 or newer")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
 	  echo "Could not create a virtualenv. On Debian/Ubuntu: sudo apt install python3-venv"; exit 1; }
-	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	@touch $(STAMP)
+	@touch $@
+
+$(DEV_STAMP): $(RUNTIME_STAMP) requirements-dev.lock
+	$(BIN)/python -m pip install --quiet -r requirements-dev.lock
+	@touch $@
 
 # make demo PORT=8080 HOST=0.0.0.0 (defaults: 8000 on 127.0.0.1, this machine only)
-demo: $(STAMP)
+demo: $(RUNTIME_STAMP)
 	$(BIN)/seva demo $(if $(PORT),--port '$(PORT)') $(if $(HOST),--host '$(HOST)')
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python bench/ussd_hops.py
 	$(BIN)/python bench/smsc_sim.py
 	$(BIN)/python bench/sms_throughput.py
@@ -43,12 +53,26 @@ bench: $(STAMP)
 	$(BIN)/python bench/voice_calls.py
 	$(BIN)/python bench/fuzz_parsers.py
 
-# Re-pin every dependency (run after editing pyproject.toml's dependency lists).
+# Re-pin every dependency (run after editing pyproject.toml's dependency lists): the runtime
+# set first, then the dev extra resolved against those pins, so the two files never disagree.
+LOCK_VENV := .venv-lock
 lock:
-	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/pip install --quiet -e '.[dev]'
-	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^seva' > requirements.lock
-	rm -rf .venv-lock
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip setuptools
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e .
+	{ echo '# What Seva needs to run (`make demo`), every version pinned; setuptools builds the editable'; \
+	  echo "# install. Written by \`make lock\` from pyproject.toml's dependencies."; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable | grep -v -E '^(pip|seva)=='; \
+	} > requirements.lock.new
+	$(LOCK_VENV)/bin/python -m pip install --quiet -c requirements.lock.new -e '.[dev]'
+	{ echo '# The test, lint and type-check tools (`make test`), pinned on top of the runtime lock and'; \
+	  echo "# resolved against it, so the two agree. Written by \`make lock\` from pyproject.toml's dev extra."; \
+	  echo '-r requirements.lock'; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable | grep -v -E '^(pip|seva)==' \
+	    | grep -v -x -F -f requirements.lock.new; \
+	} > requirements-dev.lock
+	mv requirements.lock.new requirements.lock
+	rm -rf $(LOCK_VENV) src/seva.egg-info
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
