@@ -62,6 +62,19 @@ def serious_barriers(page: Any) -> list[str]:
     return found
 
 
+def log_in_citizen(page: Any, gateway: Any, phone: str, then: str) -> None:
+    """Log ``phone`` in on the portal with the one-time code Seva sent it, landing on
+    ``then``: what a citizen does before booking or joining a call."""
+    from tests.web.pages import last_code
+
+    page.goto(f"/citizen/login?next={then}")
+    page.locator("input[name=phone]").fill(phone)
+    page.locator("form[action='/citizen/login'] button[type=submit]").click()
+    page.locator("input[name=code]").fill(last_code(gateway, phone))
+    page.locator("form[action='/citizen/verify'] button[type=submit]").click()
+    page.wait_for_url(f"**{then}")
+
+
 def screenshots_wanted() -> bool:
     return os.environ.get("SEVA_SCREENSHOT") == "1"
 

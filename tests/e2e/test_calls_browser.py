@@ -15,7 +15,7 @@ from seva.demo.seed import DEMO_PASSWORD, SeedReport
 from seva.gateway import Gateway
 from seva.locker import service as locker
 from seva.rtc.models import DONE, QueueEntry
-from tests.web.pages import last_code
+from tests.e2e.conftest import log_in_citizen
 
 pytestmark = [
     pytest.mark.browser,
@@ -58,12 +58,7 @@ def test_a_citizen_queues_and_talks_to_an_official_who_sends_a_file_to_their_loc
     official.locator("#duty").click()
     expect(official.locator("#duty-h")).to_have_text("On duty: taking calls")
 
-    citizen.goto("/citizen/login?next=/call/FOOD")
-    citizen.locator("input[name=phone]").fill(CITIZEN)
-    citizen.locator("form[action='/citizen/login'] button[type=submit]").click()
-    citizen.locator("input[name=code]").fill(last_code(gateway, CITIZEN))
-    citizen.locator("form[action='/citizen/verify'] button[type=submit]").click()
-    citizen.wait_for_url("**/call/FOOD")
+    log_in_citizen(citizen, gateway, CITIZEN, "/call/FOOD")
     citizen.locator("#connect-now").click()
     citizen.wait_for_url("**/call/q/**")
     expect(citizen.locator("#position")).to_contain_text("number 1")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from seva.demo.seed import DEMO_PASSWORD, SeedReport
 from seva.gateway import Gateway
 from seva.rtc.models import Appointment
-from tests.web.pages import last_code
+from tests.e2e.conftest import log_in_citizen
 
 pytestmark = [
     pytest.mark.browser,
@@ -64,12 +64,7 @@ def test_a_citizen_on_a_phone_opens_the_menu_and_books_a_call_on_another_day(
     from playwright.sync_api import expect
 
     citizen = "+919811000631"
-    phone.goto("/citizen/login?next=/call/FOOD")
-    phone.locator("input[name=phone]").fill(citizen)
-    phone.locator("form[action='/citizen/login'] button[type=submit]").click()
-    phone.locator("input[name=code]").fill(last_code(gateway, citizen))
-    phone.locator("form[action='/citizen/verify'] button[type=submit]").click()
-    phone.wait_for_url("**/call/FOOD")
+    log_in_citizen(phone, gateway, citizen, "/call/FOOD")
 
     assert header_height(phone) <= HEADER_MAX
     assert page_height(phone) < CALL_PAGE_MAX
