@@ -65,12 +65,22 @@ def _wait_for_port(ip: str, port: int, deadline: float, process: subprocess.Pope
     raise RuntimeError(f"Janus did not listen on {ip}:{port}")
 
 
+def _subnet() -> int:
+    """The third octet of this run's 10.203.x.0/24: random, within a band of its own for each
+    pytest-xdist worker, so workers running at once never route the same subnet."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    band = 240 // max(1, min(workers, 240))
+    return 10 + (index % 240) * band + secrets.randbelow(band)
+
+
 @pytest.fixture(scope="session")
 def janus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JanusServer]:
     missing = _unavailable()
     need(None if missing else "ok", missing or "")
     tag = secrets.token_hex(3)
-    net = 10 + secrets.randbelow(240)
+    net = _subnet()
     namespace, host_if, janus_if = f"seva-janus-{tag}", f"sj{tag}h", f"sj{tag}j"
     host_ip, ip = f"10.203.{net}.1", f"10.203.{net}.2"
     folder = tmp_path_factory.mktemp("janus")
