@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest install install-dev lock bench clean
+.PHONY: demo test lint typecheck pytest install install-dev lock bench catalog clean
 
 install: $(RUNTIME_STAMP)
 
@@ -47,6 +47,11 @@ pytest: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# After adding or changing an English message (src/seva/i18n/locale/en/LC_MESSAGES/seva.po):
+# bring every translation in step with it and list what is left to translate per language.
+catalog: $(RUNTIME_STAMP)
+	$(BIN)/python -m seva.i18n.tool
 
 bench: $(DEV_STAMP)
 	$(BIN)/python bench/ussd_hops.py

@@ -112,7 +112,9 @@ def test_anonymous_lookups_are_limited_per_address_and_owners_are_not(
         assert [r.status_code for r in statuses] == [404, 404, 404, 429]
         error = error_of(statuses[-1])
         assert error["code"] == "too_many_requests" and error["field"] == "ref"
-        assert 1 <= int(statuses[-1].headers["Retry-After"]) <= 60
+        # The window slides: three lookups early in a minute are still a third counted a
+        # minute on, so the wait runs from about 1 s up to 80 s, never past two windows.
+        assert 1 <= int(statuses[-1].headers["Retry-After"]) <= 120
         other = TestClient(app, client=("127.0.4.2", 40000))
         assert other.get("/api/v1/applications/FOOD-000099").status_code == 404
         token = login(guesser, node, DEMO_CITIZEN)

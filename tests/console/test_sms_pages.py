@@ -412,7 +412,7 @@ def test_invalid_registrations_show_the_reason(
     login(client, "food.admin")
     page = post(client, f"{DLT}/headers", {"header": "FOOD1", "category": "transactional"})
     assert page.startswith("400")
-    assert "A transactional header is 6 letters (A-Z); &#39;FOOD1&#39; is not" in page
+    assert "Transactional headers are 6 letters (A-Z); &#39;FOOD1&#39; is not" in page
     assert 'value="FOOD1"' in page  # what was typed stays in the form
     page = post(client, f"{DLT}/headers", {"header": "123456", "category": "government"})
     assert "numeric, which DLT reserves for promotional templates" in page

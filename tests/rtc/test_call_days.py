@@ -62,7 +62,7 @@ def day_links(page: str) -> list[str]:
 def test_one_day_at_a_time_with_links_to_the_others(citizen: TestClient, gateway: Gateway) -> None:
     page = citizen.get("/call/FOOD")
     assert page.status_code == 200
-    assert heading(page.text) == "Saturday 5 December"
+    assert heading(page.text) == "Saturday, 5 December"
     assert "India Standard Time (IST)" in page.text
     assert day_links(page.text) == DAYS
     assert 'href="?day=2026-12-05#book-h" aria-current="date">Sat 5</a>' in page.text
@@ -78,13 +78,13 @@ def test_one_day_at_a_time_with_links_to_the_others(citizen: TestClient, gateway
     assert 'id="connect-now"' in page.text
 
     monday = citizen.get("/call/FOOD?day=2026-12-07").text
-    assert heading(monday) == "Monday 7 December"
+    assert heading(monday) == "Monday, 7 December"
     assert pager(monday) == {"prev": "2026-12-05", "next": "2026-12-08"}
     assert all(datetime.fromisoformat(s).astimezone(rtc.INDIA).day == 7 for s in slots(monday))
     assert 'href="?day=2026-12-07#book-h" aria-current="date"' in monday
 
     friday = citizen.get("/call/FOOD?day=2026-12-11").text
-    assert heading(friday) == "Friday 11 December"
+    assert heading(friday) == "Friday, 11 December"
     assert pager(friday) == {"prev": "2026-12-10"}
 
 
@@ -97,18 +97,18 @@ def test_the_day_reads_in_hindi(citizen: TestClient) -> None:
 
 
 ASKED = [
-    ("", "Saturday 5 December"),
-    ("tomorrow", "Saturday 5 December"),
-    ("2026-02-30", "Saturday 5 December"),  # no such date
-    ("2026-13-01", "Saturday 5 December"),
-    ("20261207", "Saturday 5 December"),  # only YYYY-MM-DD
-    ("2026-12-07T10:00", "Saturday 5 December"),
-    ("%3Cscript%3E", "Saturday 5 December"),
-    ("9" * 3000, "Saturday 5 December"),
-    ("2026-12-01", "Saturday 5 December"),  # already gone
-    ("2026-12-06", "Monday 7 December"),  # a Sunday: the next day with times
-    ("2026-12-12", "Friday 11 December"),  # past the window: its last day
-    ("2030-01-01", "Friday 11 December"),
+    ("", "Saturday, 5 December"),
+    ("tomorrow", "Saturday, 5 December"),
+    ("2026-02-30", "Saturday, 5 December"),  # no such date
+    ("2026-13-01", "Saturday, 5 December"),
+    ("20261207", "Saturday, 5 December"),  # only YYYY-MM-DD
+    ("2026-12-07T10:00", "Saturday, 5 December"),
+    ("%3Cscript%3E", "Saturday, 5 December"),
+    ("9" * 3000, "Saturday, 5 December"),
+    ("2026-12-01", "Saturday, 5 December"),  # already gone
+    ("2026-12-06", "Monday, 7 December"),  # a Sunday: the next day with times
+    ("2026-12-12", "Friday, 11 December"),  # past the window: its last day
+    ("2030-01-01", "Friday, 11 December"),
 ]
 
 
@@ -119,8 +119,8 @@ def test_any_day_value_shows_a_day_of_the_window(citizen: TestClient) -> None:
         assert heading(page.text) == shown, asked
     twice = citizen.get("/call/FOOD?day=2026-12-07&day=2026-12-08")
     assert twice.status_code == 200 and heading(twice.text) in (
-        "Monday 7 December",
-        "Tuesday 8 December",
+        "Monday, 7 December",
+        "Tuesday, 8 December",
     )
 
 
@@ -140,7 +140,7 @@ def test_moving_a_call_keeps_the_move_across_days(citizen: TestClient, gateway: 
         room = appointment.room
 
     moving = citizen.get(f"/call/FOOD?move={room}&day=2026-12-08").text
-    assert heading(moving) == "Tuesday 8 December"
+    assert heading(moving) == "Tuesday, 8 December"
     assert tuesday not in slots(moving)  # where it already is
     assert f'action="/call/a/{room}/move"' in moving
     assert f'href="?move={room}&amp;day=2026-12-09#book-h" rel="next"' in moving

@@ -231,10 +231,10 @@ def test_average_handle_time_refuses_an_empty_window() -> None:
         (230.5, "about 4 minutes", "लगभग 4 मिनट"),
         (59 * 60 + 1, "about 1 hour", "लगभग 1 घंटा"),
         (3600.0, "about 1 hour", "लगभग 1 घंटा"),
-        (3660.0, "about 1 hour 1 minute", "लगभग 1 घंटा 1 मिनट"),
-        (3700.0, "about 1 hour 2 minutes", "लगभग 1 घंटा 2 मिनट"),
+        (3660.0, "about 1 hour, 1 minute", "लगभग 1 घंटा और 1 मिनट"),
+        (3700.0, "about 1 hour, 2 minutes", "लगभग 1 घंटा और 2 मिनट"),
         (2 * 3600.0, "about 2 hours", "लगभग 2 घंटे"),
-        (2 * 3600 + 15 * 60, "about 2 hours 15 minutes", "लगभग 2 घंटे 15 मिनट"),
+        (2 * 3600 + 15 * 60, "about 2 hours, 15 minutes", "लगभग 2 घंटे और 15 मिनट"),
     ],
 )
 def test_describe_wait(seconds: float | None, en: str, hi: str) -> None:

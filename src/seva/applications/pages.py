@@ -34,7 +34,7 @@ from seva.tenancy.models import Department, Official, Role
 from seva.voice import recordings
 from seva.voice.models import VoiceRecording
 from seva.web.auth import require_official
-from seva.web.i18n import register, ui
+from seva.web.i18n import ui
 from seva.web.templating import check_csrf, page_lang, pop_flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -55,119 +55,6 @@ SUGGESTED_STATUSES = (
 ConsoleOfficial = Annotated[
     Official, Depends(require_official(Role.OFFICER, Role.DEPARTMENT_ADMIN))
 ]
-
-register(
-    {
-        "con_title": {"en": "Applications", "hi": "आवेदन"},
-        "con_all_departments": {"en": "All departments", "hi": "सभी विभाग"},
-        "con_ref": {"en": "Reference", "hi": "संदर्भ संख्या"},
-        "con_search": {"en": "Search by reference", "hi": "संदर्भ संख्या से खोजें"},
-        "con_status": {"en": "Status", "hi": "स्थिति"},
-        "con_any_status": {"en": "Any status", "hi": "कोई भी स्थिति"},
-        "con_filter": {"en": "Show", "hi": "दिखाएँ"},
-        "con_clear": {"en": "Clear", "hi": "हटाएँ"},
-        "con_service": {"en": "Service", "hi": "सेवा"},
-        "con_department": {"en": "Department", "hi": "विभाग"},
-        "con_channel": {"en": "Channel", "hi": "चैनल"},
-        "con_received": {"en": "Received", "hi": "प्राप्त"},
-        "con_updated": {"en": "Updated", "hi": "अद्यतन"},
-        "con_none": {
-            "en": "No applications match.",
-            "hi": "कोई आवेदन मेल नहीं खाता।",
-        },
-        "con_showing": {
-            "en": "Showing {first}–{last} of {total}",
-            "hi": "{total} में से {first}–{last} दिखाए जा रहे हैं",
-        },
-        "con_previous": {"en": "Previous page", "hi": "पिछला पृष्ठ"},
-        "con_next": {"en": "Next page", "hi": "अगला पृष्ठ"},
-        "con_back": {"en": "All applications", "hi": "सभी आवेदन"},
-        "con_application": {"en": "Application", "hi": "आवेदन"},
-        "con_citizen": {"en": "Citizen's phone", "hi": "नागरिक का फ़ोन"},
-        "con_operator": {"en": "Filed by CSC operator", "hi": "CSC संचालक द्वारा दर्ज"},
-        "con_data": {"en": "Details given", "hi": "दिए गए विवरण"},
-        "con_no_data": {"en": "No details were given.", "hi": "कोई विवरण नहीं दिया गया।"},
-        "con_timeline": {"en": "Status timeline", "hi": "स्थिति का क्रम"},
-        "con_by": {"en": "by", "hi": "द्वारा"},
-        "con_citizen_self": {"en": "the citizen", "hi": "नागरिक"},
-        "con_change": {"en": "Change the status", "hi": "स्थिति बदलें"},
-        "con_new_status": {"en": "New status", "hi": "नई स्थिति"},
-        "con_note": {
-            "en": "Note to the citizen (optional): sent with the SMS, and shown to anyone "
-            "who looks up this reference",
-            "hi": "नागरिक के लिए टिप्पणी (वैकल्पिक): SMS के साथ भेजी जाती है, और इस संदर्भ "
-            "संख्या से स्थिति देखने वाले हर व्यक्ति को दिखती है",
-        },
-        "con_internal_note": {
-            "en": "Internal note (optional): for officials of the department only, never "
-            "sent or shown to the citizen",
-            "hi": "आंतरिक टिप्पणी (वैकल्पिक): केवल विभाग के अधिकारियों के लिए, नागरिक को "
-            "न कभी भेजी जाती है न दिखाई जाती है",
-        },
-        "con_to_citizen": {"en": "To the citizen", "hi": "नागरिक को"},
-        "con_internal": {"en": "Internal", "hi": "आंतरिक"},
-        "con_will_notify": {
-            "en": "Citizen will be notified by SMS.",
-            "hi": "नागरिक को SMS द्वारा सूचित किया जाएगा।",
-        },
-        "con_no_phone": {
-            "en": "No citizen phone is on record, so no SMS will be sent.",
-            "hi": "नागरिक का फ़ोन दर्ज नहीं है, इसलिए कोई SMS नहीं भेजा जाएगा।",
-        },
-        "con_save": {"en": "Change status", "hi": "स्थिति बदलें"},
-        "con_changed": {
-            "en": "Status changed to {status}.",
-            "hi": "स्थिति बदलकर {status} कर दी गई।",
-        },
-        "con_bad_status": {
-            "en": "Enter a status of 1 to 64 characters.",
-            "hi": "1 से 64 अक्षरों की स्थिति दर्ज करें।",
-        },
-        "con_long_note": {
-            "en": "A note may be at most 1000 characters.",
-            "hi": "टिप्पणी अधिकतम 1000 अक्षरों की हो सकती है।",
-        },
-        "con_same_status": {
-            "en": "The application already has this status; add a note or choose another.",
-            "hi": "आवेदन की यही स्थिति पहले से है; टिप्पणी जोड़ें या दूसरी स्थिति चुनें।",
-        },
-        "con_form_expired": {
-            "en": "This form has expired. Reload the page and try again.",
-            "hi": "यह फ़ॉर्म पुराना हो गया है। पृष्ठ फिर से लोड करके दोबारा प्रयास करें।",
-        },
-        "con_not_found_title": {"en": "Not found", "hi": "नहीं मिला"},
-        "con_not_found": {
-            "en": "There is no application with this reference in your department.",
-            "hi": "आपके विभाग में इस संदर्भ संख्या का कोई आवेदन नहीं है।",
-        },
-        "con_voice_message": {
-            "en": "Recorded voice message, {seconds} s",
-            "hi": "रिकॉर्ड किया गया आवाज़ संदेश, {seconds} सेकंड",
-        },
-        "con_voice_download": {
-            "en": "Download the recording ({seconds} s)",
-            "hi": "रिकॉर्डिंग डाउनलोड करें ({seconds} सेकंड)",
-        },
-        "con_voice_provider": {
-            "en": "Listen at the telephony provider ({seconds} s)",
-            "hi": "टेलीफ़ोनी प्रदाता के यहाँ सुनें ({seconds} सेकंड)",
-        },
-        "con_voice_provider_note": {
-            "en": "The telephony provider keeps this recording, not Seva; "
-            "it may ask for your department's provider login.",
-            "hi": "यह रिकॉर्डिंग सेवा के पास नहीं, टेलीफ़ोनी प्रदाता के पास रखी है; "
-            "वह आपके विभाग के प्रदाता लॉगिन की माँग कर सकता है।",
-        },
-        "con_voice_missing": {
-            "en": "Voice message: recording not found.",
-            "hi": "आवाज़ संदेश: रिकॉर्डिंग नहीं मिली।",
-        },
-        "con_voice_not_found": {
-            "en": "There is no recording at this address in your department.",
-            "hi": "आपके विभाग में इस पते पर कोई रिकॉर्डिंग नहीं है।",
-        },
-    }
-)
 
 
 def _scope(official: Official) -> applications.ApplicationFilter:

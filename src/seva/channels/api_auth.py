@@ -20,14 +20,12 @@ from starlette.exceptions import HTTPException
 
 from seva.citizens import service as citizens
 from seva.deps import SessionDep
+from seva.i18n import entry
 
 TOKEN_MAX_AGE = timedelta(days=30)
 OTP_PURPOSE = "app-login"
 
-OTP_TEXT = {
-    "en": "Seva login code: {code}. Valid for {minutes} minutes. Do not share it with anyone.",
-    "hi": "सेवा लॉगिन कोड: {code}। {minutes} मिनट तक मान्य। इसे किसी के साथ साझा न करें।",
-}
+OTP_TEXT = entry("otp_app")
 
 _bearer = HTTPBearer(
     auto_error=False,

@@ -39,6 +39,7 @@ from seva.flows.runtime import Runtime, Turn
 from seva.flows.schema import LANGUAGES
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
+from seva.i18n import entry
 from seva.locker import service as locker
 from seva.messaging import service as messaging
 from seva.rtc import service as rtc
@@ -59,42 +60,17 @@ LANGUAGE_WORDS = {
     "हिन्दी": "hi",
 }
 
-_HELP_HEAD = {
-    "en": "Seva {code}: send a keyword.",
-    "hi": "सेवा {code}: कीवर्ड भेजें।",
-}
-_HELP_TAIL = {
-    "en": "LANG HI for Hindi. CANCEL to stop.",
-    "hi": "LANG EN for English. रोकने के लिए CANCEL भेजें।",
-}
-_UNKNOWN = {
-    "en": "Sorry, {word} is not a Seva keyword. Send HELP for the list of keywords.",
-    "hi": "{word} सेवा कीवर्ड नहीं है। कीवर्ड की सूची के लिए HELP भेजें।",
-}
-_UNKNOWN_UNNAMED = {
-    "en": "Sorry, that is not a Seva keyword. Send HELP for the list of keywords.",
-    "hi": "यह सेवा कीवर्ड नहीं है। कीवर्ड की सूची के लिए HELP भेजें।",
-}
+_HELP_HEAD = entry("sms_help_head")
+_HELP_TAIL = entry("sms_help_tail")
+_UNKNOWN = entry("sms_unknown")
+_UNKNOWN_UNNAMED = entry("sms_unknown_unnamed")
 """For a word that would take the reply past one SMS part (a long one, or one that needs
 UCS-2 when the rest of the reply does not)."""
-_LANG_SET = {
-    "en": "Language set to English. Send HELP for services.",
-    "hi": "भाषा हिन्दी कर दी गई है। सेवाओं के लिए HELP भेजें।",
-}
-_STOPPED = {
-    "en": "You will get no more bulk SMS from {who}. OTPs and replies still arrive. "
-    "Send START{arg} to undo.",
-    "hi": "अब आपको {who} से बल्क SMS नहीं मिलेंगे। OTP और जवाब मिलते रहेंगे। फिर से पाने के लिए START{arg} भेजें।",
-}
-_STARTED = {
-    "en": "Bulk SMS from {who} will reach you again. Send STOP{arg} to stop.",
-    "hi": "{who} से बल्क SMS फिर से मिलेंगे। रोकने के लिए STOP{arg} भेजें।",
-}
-_EVERYONE = {"en": "any department", "hi": "किसी भी विभाग"}
-_NO_DEPARTMENT = {
-    "en": "{code} is not a department code. Send STOP alone to stop all bulk SMS.",
-    "hi": "{code} किसी विभाग का कोड नहीं है। सभी बल्क SMS रोकने के लिए केवल STOP भेजें।",
-}
+_LANG_SET = entry("sms_lang_set")
+_STOPPED = entry("sms_stopped")
+_STARTED = entry("sms_started")
+_EVERYONE = entry("sms_everyone")
+_NO_DEPARTMENT = entry("sms_no_department")
 OPT_OUT_WORDS = frozenset({"STOP", "UNSUBSCRIBE"})
 DOCS_WORDS = frozenset({"DOCS", "DOCUMENTS"})
 CALL_WORDS = frozenset({"CALL", "APPOINTMENT"})
@@ -102,45 +78,18 @@ CALL_WORDS = frozenset({"CALL", "APPOINTMENT"})
 CALL_OFFER = "call_offer"
 CALL_CHOICES = 5
 MOVE_WORDS = frozenset({"MOVE", "CHANGE", "RESCHEDULE"})
-_CALL_WHICH = {
-    "en": "Which department? Send {codes}.",
-    "hi": "कौन सा विभाग? भेजें: {codes}।",
-}
-_CALL_NONE = {
-    "en": "{code} has no free call times in the next 7 days. Try again later.",
-    "hi": "{code} के पास अगले 7 दिनों में कॉल का कोई खाली समय नहीं है। बाद में कोशिश करें।",
-}
-_CALL_CHOOSE = {
-    "en": "Call with {code}, reply 1-{n} to book (IST): {choices}",
-    "hi": "{code} से कॉल, बुक करने के लिए 1-{n} भेजें (IST): {choices}",
-}
-_CALL_EXPIRED = {
-    "en": "That choice has expired. Send CALL and the department code again.",
-    "hi": "यह विकल्प समाप्त हो गया। फिर से CALL और विभाग कोड भेजें।",
-}
-_CALL_NOTHING = {
-    "en": "You have no call booked. Send CALL and a department code to book one.",
-    "hi": "आपकी कोई कॉल तय नहीं है। तय करने के लिए CALL और विभाग कोड भेजें।",
-}
-_CALL_CANCELLED = {
-    "en": "Your call on {when} is cancelled. Send CALL {code} to choose another time.",
-    "hi": "{when} की आपकी कॉल रद्द कर दी गई है। दूसरा समय चुनने के लिए CALL {code} भेजें।",
-}
-_CALL_MOVE = {
-    "en": "Your call with {code} is at {when}. Reply 1-{n} to move it (IST): {choices}",
-    "hi": "{code} से आपकी कॉल {when} पर है। बदलने के लिए 1-{n} भेजें (IST): {choices}",
-}
-_CALL_TAKEN = {
-    "en": "That time was just taken. Send CALL {code} for new times.",
-    "hi": "वह समय अभी-अभी भर गया। नए समय के लिए CALL {code} भेजें।",
-}
+_CALL_WHICH = entry("sms_call_which")
+_CALL_NONE = entry("sms_call_none")
+_CALL_CHOOSE = entry("sms_call_choose")
+_CALL_EXPIRED = entry("sms_call_expired")
+_CALL_NOTHING = entry("sms_call_nothing")
+_CALL_CANCELLED = entry("sms_call_cancelled")
+_CALL_MOVE = entry("sms_call_move")
+_CALL_TAKEN = entry("sms_call_taken")
 """The citizen's issued documents with their verification codes (``locker``)."""
 OPT_IN_WORDS = frozenset({"START", "SUBSCRIBE"})
 
-_NOTHING_OPEN = {
-    "en": "Nothing to cancel. Send HELP for services.",
-    "hi": "रद्द करने के लिए कुछ नहीं है। सेवाओं के लिए HELP भेजें।",
-}
+_NOTHING_OPEN = entry("sms_nothing_open")
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from seva.flows.answers import clean
 from seva.flows.runtime import Runtime, Turn
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
+from seva.i18n import entry
 from seva.rtc import service as rtc
 from seva.rtc.models import BOOKED, Appointment
 from seva.tenancy import service as tenancy
@@ -41,44 +42,26 @@ BACK_KEY = "0"
 MAX_HOPS = 100
 """A session with more inputs than this is not a person at a keypad."""
 
-_MORE = {"en": "98. More", "hi": "98. आगे"}
-_BACK = {"en": "0. Back", "hi": "0. पीछे"}
-_TITLE = {"en": "Seva {code}", "hi": "सेवा {code}"}
-_LANGUAGE = {"en": "0. हिन्दी / Language", "hi": "0. English / भाषा"}
+_MORE = entry("ussd_more")
+_BACK = entry("ussd_back")
+_TITLE = entry("ussd_title")
+_LANGUAGE = entry("ussd_language")
 _CHOOSE_LANGUAGE = "Language / भाषा\n1. English\n2. हिन्दी"
-_INVALID = {"en": "Invalid choice.", "hi": "गलत विकल्प।"}
-_NO_SERVICES = {"en": "No services are live yet.", "hi": "अभी कोई सेवा उपलब्ध नहीं है।"}
+_INVALID = entry("ussd_invalid")
+_NO_SERVICES = entry("ussd_no_services")
 BOOK_CALL = "@book"
 MY_CALLS = "@calls"
 CALL_CHOICES = 5
-_BOOK_CALL = {"en": "Book a call with an official", "hi": "अधिकारी से कॉल तय करें"}
-_MY_CALLS = {"en": "My booked calls", "hi": "मेरी तय कॉल"}
-_CALL_TIMES = {"en": "Call with {code} (IST):", "hi": "{code} से कॉल (IST):"}
-_CALL_NONE = {
-    "en": "No free call times in the next 7 days. Please try later.",
-    "hi": "अगले 7 दिनों में कॉल का कोई खाली समय नहीं है। बाद में कोशिश करें।",
-}
-_CALL_BOOKED = {
-    "en": "Call booked for {when} IST. The join link is coming by SMS.",
-    "hi": "कॉल {when} IST पर तय। जुड़ने का लिंक SMS से आ रहा है।",
-}
-_CALL_MOVED = {
-    "en": "Call moved to {when} IST. The new join link is coming by SMS.",
-    "hi": "कॉल अब {when} IST पर। नया लिंक SMS से आ रहा है।",
-}
-_CALL_TAKEN = {
-    "en": "That time was just taken. Please dial again for new times.",
-    "hi": "वह समय अभी भर गया। नए समय के लिए फिर से डायल करें।",
-}
-_CALL_ACTIONS = {
-    "en": "{code} {when} IST\n1. Cancel\n2. Move to another time\n0. Back",
-    "hi": "{code} {when} IST\n1. रद्द करें\n2. दूसरा समय चुनें\n0. पीछे",
-}
-_CALL_CANCELLED = {
-    "en": "Your call on {when} IST is cancelled.",
-    "hi": "{when} IST की आपकी कॉल रद्द कर दी गई है।",
-}
-_TOO_LONG = {"en": "Session too long. Please dial again.", "hi": "सत्र बहुत लंबा है। फिर से डायल करें।"}
+_BOOK_CALL = entry("ussd_book_call")
+_MY_CALLS = entry("ussd_my_calls")
+_CALL_TIMES = entry("ussd_call_times")
+_CALL_NONE = entry("ussd_call_none")
+_CALL_BOOKED = entry("ussd_call_booked")
+_CALL_MOVED = entry("ussd_call_moved")
+_CALL_TAKEN = entry("ussd_call_taken")
+_CALL_ACTIONS = entry("ussd_call_actions")
+_CALL_CANCELLED = entry("ussd_call_cancelled")
+_TOO_LONG = entry("ussd_too_long")
 
 
 @dataclass(frozen=True, slots=True)

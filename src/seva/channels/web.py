@@ -34,6 +34,7 @@ from seva.flows.runtime import Runtime, Turn
 from seva.flows.schema import ApplyStep
 from seva.flows.service import definition_of, service_by_id
 from seva.flows.store import Dialogue
+from seva.i18n import entry
 from seva.messaging import service as messaging
 from seva.ratelimit import Limiter
 from seva.settings import Settings
@@ -292,20 +293,8 @@ class CodeSent:
     phone: str
 
 
-PORTAL_OTP_TEXT = {
-    "en": "Seva OTP {code}. Valid {minutes} minutes. Do not share.",
-    "hi": "सेवा OTP {code}। {minutes} मिनट तक मान्य। किसी को न बताएँ।",
-}
-KIOSK_OTP_TEXT = {
-    "en": (
-        "Seva OTP {code} lets {operator} at a CSC apply for you. Valid {minutes} minutes. "
-        "Tell it only at the counter."
-    ),
-    "hi": (
-        "सेवा OTP {code} से CSC पर {operator} आपकी ओर से आवेदन कर सकेंगे। {minutes} मिनट "
-        "तक मान्य। केवल काउंटर पर बताएँ।"
-    ),
-}
+PORTAL_OTP_TEXT = entry("otp_portal")
+KIOSK_OTP_TEXT = entry("otp_kiosk")
 
 
 def send_code(

@@ -28,7 +28,7 @@ from seva.dashboard import service as status
 from seva.deps import SessionDep
 from seva.gateway import Gateway
 from seva.web.auth import current_official
-from seva.web.i18n import register, ui
+from seva.web.i18n import ui
 from seva.web.templating import page_lang, render
 
 router = APIRouter(tags=["status"])
@@ -38,70 +38,6 @@ POLL_SECONDS = 2.0
 HEARTBEAT_SECONDS = 15.0
 STREAM_SECONDS = 600.0
 RETRY_MILLISECONDS = 3000
-
-register(
-    {
-        "st_heading": {
-            "en": "Live status of services and transactions",
-            "hi": "सेवाओं और लेन-देन की लाइव स्थिति",
-        },
-        "st_as_of": {
-            "en": "Figures for {day}, Indian Standard Time.",
-            "hi": "{day} के आँकड़े, भारतीय मानक समय।",
-        },
-        "st_peak": {"en": "Peak", "hi": "अधिकतम"},
-        "st_reload": {
-            "en": "Reload the page for the latest numbers.",
-            "hi": "नए आँकड़ों के लिए पृष्ठ फिर से लोड करें।",
-        },
-        "st_live_on": {"en": "Updating live", "hi": "लाइव अद्यतन हो रहा है"},
-        "st_updated": {"en": "Updated", "hi": "अद्यतन"},
-        "st_today": {"en": "Transactions today", "hi": "आज के लेन-देन"},
-        "st_completed": {"en": "Completed today", "hi": "आज पूरे हुए"},
-        "st_services_live": {"en": "Services live", "hi": "चालू सेवाएँ"},
-        "st_departments": {"en": "Departments", "hi": "विभाग"},
-        "st_by_channel": {"en": "Today by channel", "hi": "आज, चैनल के अनुसार"},
-        "st_by_hour": {"en": "Today by hour", "hi": "आज, घंटे के अनुसार"},
-        "st_by_department": {"en": "Today by department", "hi": "आज, विभाग के अनुसार"},
-        "st_top_services": {
-            "en": "Most used services today",
-            "hi": "आज सबसे अधिक उपयोग की गई सेवाएँ",
-        },
-        "st_by_outcome": {"en": "How today's conversations ended", "hi": "आज की बातचीत का परिणाम"},
-        "st_live_services": {"en": "Services live, by department", "hi": "विभागवार चालू सेवाएँ"},
-        "st_channel": {"en": "Channel", "hi": "चैनल"},
-        "st_hour": {"en": "Hour", "hi": "घंटा"},
-        "st_count": {"en": "Transactions", "hi": "लेन-देन"},
-        "st_department": {"en": "Department", "hi": "विभाग"},
-        "st_service": {"en": "Service", "hi": "सेवा"},
-        "st_services": {"en": "Services", "hi": "सेवाएँ"},
-        "st_outcome": {"en": "Outcome", "hi": "परिणाम"},
-        "st_show_table": {"en": "Show the numbers as a table", "hi": "आँकड़े तालिका में देखें"},
-        "st_none_yet": {
-            "en": "No transactions yet today.",
-            "hi": "आज अभी तक कोई लेन-देन नहीं हुआ।",
-        },
-        "st_channel_chart": {
-            "en": "Bar chart: transactions today per channel",
-            "hi": "बार चार्ट: आज चैनल के अनुसार लेन-देन",
-        },
-        "st_hour_chart": {
-            "en": "Column chart: transactions in each hour of today (IST)",
-            "hi": "कॉलम चार्ट: आज के हर घंटे में लेन-देन (IST)",
-        },
-        "st_busiest": {"en": "Busiest hour", "hi": "सबसे व्यस्त घंटा"},
-        "ch_sms": {"en": "SMS", "hi": "एसएमएस"},
-        "ch_ussd": {"en": "USSD", "hi": "यूएसएसडी"},
-        "ch_voice": {"en": "Voice call", "hi": "वॉइस कॉल"},
-        "ch_web": {"en": "Web", "hi": "वेब"},
-        "ch_kiosk": {"en": "CSC kiosk", "hi": "CSC कियोस्क"},
-        "ch_app": {"en": "Mobile app", "hi": "मोबाइल ऐप"},
-        "oc_completed": {"en": "Completed", "hi": "पूरा हुआ"},
-        "oc_failed": {"en": "Failed", "hi": "विफल"},
-        "oc_timeout": {"en": "Timed out", "hi": "समय समाप्त"},
-        "oc_cancelled": {"en": "Cancelled", "hi": "रद्द"},
-    }
-)
 
 
 def grouped(number: int) -> str:

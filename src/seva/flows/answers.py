@@ -16,6 +16,7 @@ from datetime import date, datetime
 import phonenumbers
 
 from seva.flows.schema import AskStep, Option, Text
+from seva.i18n import entry
 
 MAX_ANSWER = 500
 MAX_TEXT = 160
@@ -57,15 +58,13 @@ def clean(text: str) -> str:
 def parse(step: AskStep, raw: str, *, region: str, today: date) -> Accepted | Refusal:
     text = clean(raw)
     if not text:
-        return Refusal({"en": "Please send an answer.", "hi": "कृपया उत्तर भेजें।"})
+        return Refusal(entry("answer_empty"))
     parser = _PARSERS[step.type]
     result = parser(step, text, region, today)
     if isinstance(result, Refusal):
         return result
     if step.pattern and not re.fullmatch(step.pattern, result.value):
-        return step_error(step) or Refusal(
-            {"en": "That answer is not in the expected form.", "hi": "यह उत्तर सही रूप में नहीं है।"}
-        )
+        return step_error(step) or Refusal(entry("answer_form"))
     return result
 
 
@@ -81,15 +80,8 @@ def _length_ok(step: AskStep, text: str) -> Refusal | None:
     if low <= len(text) <= high:
         return None
     if low == high:
-        return step_error(step) or Refusal(
-            {"en": f"Please enter exactly {low} characters.", "hi": f"कृपया ठीक {low} अक्षर लिखें।"}
-        )
-    return step_error(step) or Refusal(
-        {
-            "en": f"Please enter {low} to {high} characters.",
-            "hi": f"कृपया {low} से {high} अक्षर लिखें।",
-        }
-    )
+        return step_error(step) or Refusal(entry("answer_exact_chars", count=low))
+    return step_error(step) or Refusal(entry("answer_chars_range", low=low, high=high))
 
 
 def longest(step: AskStep) -> int | None:
@@ -107,28 +99,21 @@ def longest(step: AskStep) -> int | None:
 
 def _text(step: AskStep, text: str, _region: str, _today: date) -> Accepted | Refusal:
     if step.length is None and len(text) > MAX_TEXT:
-        return Refusal(
-            {
-                "en": f"Please keep the answer to {MAX_TEXT} characters or fewer.",
-                "hi": f"उत्तर {MAX_TEXT} अक्षरों तक ही रखें।",
-            }
-        )
+        return Refusal(entry("answer_too_long", limit=MAX_TEXT))
     return _length_ok(step, text) or Accepted(text)
 
 
 def _digits(step: AskStep, text: str, _region: str, _today: date) -> Accepted | Refusal:
     compact = text.replace(" ", "").replace("-", "")
     if not compact.isdigit() or not compact.isascii():
-        return step_error(step) or Refusal(
-            {"en": "Please enter digits only.", "hi": "कृपया केवल अंक लिखें।"}
-        )
+        return step_error(step) or Refusal(entry("answer_digits_only"))
     bounds = step.length_range
     if bounds is not None and not bounds[0] <= len(compact) <= bounds[1]:
         low, high = bounds
-        span = f"{low}" if low == high else f"{low} to {high}"
-        span_hi = f"{low}" if low == high else f"{low} से {high}"
         return step_error(step) or Refusal(
-            {"en": f"Please enter {span} digits.", "hi": f"कृपया {span_hi} अंक लिखें।"}
+            entry("answer_exact_digits", count=low)
+            if low == high
+            else entry("answer_digits_range", low=low, high=high)
         )
     return Accepted(compact)
 
@@ -137,19 +122,13 @@ def _number(step: AskStep, text: str, _region: str, _today: date) -> Accepted | 
     try:
         number = float(text.replace(",", ""))
     except ValueError:
-        return step_error(step) or Refusal(
-            {"en": "Please enter a number.", "hi": "कृपया एक संख्या लिखें।"}
-        )
+        return step_error(step) or Refusal(entry("answer_number"))
     if number != number or number in (float("inf"), float("-inf")):
-        return Refusal({"en": "Please enter a number.", "hi": "कृपया एक संख्या लिखें।"})
+        return Refusal(entry("answer_number"))
     if step.min is not None and number < step.min:
-        return step_error(step) or Refusal(
-            {"en": f"Please enter at least {step.min:g}.", "hi": f"कम से कम {step.min:g} लिखें।"}
-        )
+        return step_error(step) or Refusal(entry("answer_at_least", value=f"{step.min:g}"))
     if step.max is not None and number > step.max:
-        return step_error(step) or Refusal(
-            {"en": f"Please enter at most {step.max:g}.", "hi": f"अधिकतम {step.max:g} लिखें।"}
-        )
+        return step_error(step) or Refusal(entry("answer_at_most", value=f"{step.max:g}"))
     return Accepted(f"{number:g}")
 
 
@@ -170,12 +149,7 @@ def _choice(step: AskStep, text: str, _region: str, _today: date) -> Accepted | 
     option = match_option(step.options, text)
     if option is None:
         count = len(step.options)
-        return step_error(step) or Refusal(
-            {
-                "en": f"Please choose a number from 1 to {count}.",
-                "hi": f"कृपया 1 से {count} तक कोई संख्या चुनें।",
-            }
-        )
+        return step_error(step) or Refusal(entry("answer_choose", count=count))
     return Accepted(option.value, label=option.label.get("en"), goto=option.goto)
 
 
@@ -185,9 +159,7 @@ def _yes_no(step: AskStep, text: str, _region: str, _today: date) -> Accepted | 
         return Accepted("yes")
     if folded in NO:
         return Accepted("no")
-    return step_error(step) or Refusal(
-        {"en": "Please answer 1 for Yes or 2 for No.", "hi": "हाँ के लिए 1, नहीं के लिए 2 भेजें।"}
-    )
+    return step_error(step) or Refusal(entry("answer_yes_no"))
 
 
 _DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%d%m%Y", "%Y-%m-%d", "%d %m %Y")
@@ -202,23 +174,13 @@ def _date(step: AskStep, text: str, _region: str, today: date) -> Accepted | Ref
         if not 1900 <= parsed.year <= today.year + 100:
             break
         return Accepted(parsed.isoformat())
-    return step_error(step) or Refusal(
-        {
-            "en": "Please enter a date as DD-MM-YYYY, e.g. 25-01-1980.",
-            "hi": "कृपया तारीख DD-MM-YYYY रूप में लिखें, जैसे 25-01-1980।",
-        }
-    )
+    return step_error(step) or Refusal(entry("answer_date"))
 
 
 def _phone(step: AskStep, text: str, region: str, _today: date) -> Accepted | Refusal:
     number = normalise_phone(text, region)
     if number is None:
-        return step_error(step) or Refusal(
-            {
-                "en": "Please enter a valid 10-digit mobile number.",
-                "hi": "कृपया सही 10 अंकों का मोबाइल नंबर लिखें।",
-            }
-        )
+        return step_error(step) or Refusal(entry("answer_mobile"))
     return Accepted(number)
 
 
@@ -226,9 +188,7 @@ def _pincode(step: AskStep, text: str, _region: str, _today: date) -> Accepted |
     compact = text.replace(" ", "")
     if re.fullmatch(r"[1-9][0-9]{5}", compact):
         return Accepted(compact)
-    return step_error(step) or Refusal(
-        {"en": "Please enter a 6-digit PIN code.", "hi": "कृपया 6 अंकों का पिन कोड लिखें।"}
-    )
+    return step_error(step) or Refusal(entry("answer_pin"))
 
 
 def normalise_phone(text: str, region: str = "IN") -> str | None:

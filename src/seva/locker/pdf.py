@@ -29,7 +29,7 @@ from fpdf import FPDF
 from fpdf.fonts import TTFFont
 
 from seva.clock import IST
-from seva.web.i18n import register, ui
+from seva.web.i18n import ui
 
 log = structlog.get_logger(__name__)
 
@@ -99,26 +99,6 @@ def _new_pdf(texts: Iterable[str]) -> tuple[FPDF, str, Callable[[str], str]]:
     return FPDF(format="A4"), "helvetica", _latin
 
 
-register(
-    {
-        "cert_department_code": {"en": "Department code {code}", "hi": "विभाग कोड {code}"},
-        "cert_issued_by": {"en": "Issued by {issuer}", "hi": "{issuer} द्वारा जारी"},
-        "cert_issued_to": {"en": "Issued to {holder}", "hi": "{holder} को जारी"},
-        "cert_mobile": {"en": "Mobile number {phone}", "hi": "मोबाइल नंबर {phone}"},
-        "cert_issued_to_mobile": {
-            "en": "Issued to the holder of mobile number {phone}",
-            "hi": "मोबाइल नंबर {phone} के धारक को जारी",
-        },
-        "cert_date": {"en": "Date of issue {date}", "hi": "जारी करने की तिथि {date}"},
-        "cert_document": {"en": "Document {uri}", "hi": "दस्तावेज़ {uri}"},
-        "cert_code": {"en": "Verification code {code}", "hi": "सत्यापन कोड {code}"},
-        "cert_check": {"en": "Check it is genuine: {url}", "hi": "असली होने की जाँच करें: {url}"},
-        "cert_signed": {
-            "en": "Signed electronically (Ed25519); the signature is checked at the address above.",
-            "hi": "इलेक्ट्रॉनिक रूप से हस्ताक्षरित (Ed25519); हस्ताक्षर की जाँच ऊपर के पते पर होती है।",
-        },
-    }
-)
 LANG = "en"
 """The certificate's own words are English, as before: a verifier anywhere reads them, and
 the core font prints them (a Unicode font costs more than half a second a certificate)."""

@@ -27,7 +27,7 @@ from seva.locker.models import ISSUED
 from seva.locker.service import MAX_BYTES, LockerRefused
 from seva.params import RowId
 from seva.tenancy.api_auth import DepartmentDep
-from seva.web.i18n import register, ui
+from seva.web.i18n import ui
 from seva.web.portal import current_citizen
 from seva.web.templating import check_csrf, page_lang, pop_flash, render
 
@@ -35,56 +35,6 @@ api = APIRouter(prefix="/api/v1", tags=["Locker API"])
 pages = APIRouter(include_in_schema=False)
 
 Uri = Annotated[str, Path(max_length=80, pattern=r"^[A-Za-z0-9-]+$")]
-
-register(
-    {
-        "locker": {"en": "My documents", "hi": "मेरे दस्तावेज़"},
-        "locker_issued": {"en": "Issued to you", "hi": "आपको जारी"},
-        "locker_own": {"en": "Uploaded and received", "hi": "अपलोड और प्राप्त"},
-        "locker_none": {"en": "Nothing here yet.", "hi": "अभी यहाँ कुछ नहीं है।"},
-        "locker_upload": {"en": "Upload a file", "hi": "फ़ाइल अपलोड करें"},
-        "locker_file": {"en": "File", "hi": "फ़ाइल"},
-        "locker_upload_hint": {
-            "en": "PDF, JPEG or PNG, up to 10 MB. Photos lose their location and camera data.",
-            "hi": "PDF, JPEG या PNG, 10 MB तक। फ़ोटो से स्थान और कैमरा की जानकारी हटा दी जाती है।",
-        },
-        "locker_share": {"en": "Share", "hi": "साझा करें"},
-        "locker_share_with": {"en": "With whom", "hi": "किसके साथ"},
-        "locker_share_hours": {"en": "For how many hours", "hi": "कितने घंटों के लिए"},
-        "locker_links": {"en": "Links you shared", "hi": "आपके साझा किए लिंक"},
-        "locker_revoke": {"en": "Withdraw", "hi": "वापस लें"},
-        "locker_log": {"en": "Who opened your documents", "hi": "आपके दस्तावेज़ किसने खोले"},
-        "locker_code": {"en": "Verification code", "hi": "सत्यापन कोड"},
-        "locker_download": {"en": "Download", "hi": "डाउनलोड"},
-        "locker_revoked": {"en": "Revoked", "hi": "रद्द"},
-        "locker_expires": {"en": "Expires", "hi": "समाप्ति"},
-        "verify_title": {"en": "Verify a document", "hi": "दस्तावेज़ सत्यापित करें"},
-        "verify_valid": {
-            "en": "Genuine: issued by {issuer} on {date}.",
-            "hi": "असली: {issuer} द्वारा {date} को जारी।",
-        },
-        "verify_revoked": {
-            "en": "Revoked by the issuer: {reason}",
-            "hi": "जारीकर्ता ने रद्द किया: {reason}",
-        },
-        "verify_check_file": {
-            "en": "Check that your copy is unaltered",
-            "hi": "जाँचें कि आपकी प्रति बदली नहीं गई है",
-        },
-        "verify_file": {
-            "en": "Your copy of the document (PDF)",
-            "hi": "दस्तावेज़ की आपकी प्रति (PDF)",
-        },
-        "verify_file_ok": {
-            "en": "This file is exactly the document issued, and its signature is valid.",
-            "hi": "यह फ़ाइल ठीक वही जारी दस्तावेज़ है, और इसका हस्ताक्षर मान्य है।",
-        },
-        "verify_file_bad": {
-            "en": "This file is NOT the document issued under this reference.",
-            "hi": "यह फ़ाइल इस संदर्भ के तहत जारी दस्तावेज़ नहीं है।",
-        },
-    }
-)
 
 
 def _locker(gateway: GatewayDep) -> locker.Locker:

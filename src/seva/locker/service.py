@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from seva import references
+from seva import i18n, references
 from seva.applications.models import Application
 from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
@@ -556,12 +556,9 @@ def issued_list_text(session: Session, phone: str, lang: str) -> str:
     citizen = citizens.find(session, phone)
     rows = [d for d in documents(session, citizen) if d.kind == ISSUED] if citizen else []
     if not rows:
-        return {
-            "hi": "आपके लॉकर में कोई जारी दस्तावेज़ नहीं है।",
-        }.get(lang, "No issued documents in your locker yet.")
-    head = {"hi": "आपके दस्तावेज़ (सत्यापन कोड):"}.get(lang, "Your documents (verification code):")
-    lines = [head]
+        return i18n.text("docs_none", lang)
+    lines = [i18n.text("docs_head", lang)]
     for document in rows[:8]:
-        mark = " [REVOKED]" if document.revoked_at else ""
+        mark = f" [{i18n.text('docs_revoked', lang)}]" if document.revoked_at else ""
         lines.append(f"{document.title[:40]}: {document.verify_code}{mark}")
     return "\n".join(lines)

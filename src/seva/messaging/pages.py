@@ -28,6 +28,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from seva import i18n
 from seva.applications.pages import not_found
 from seva.channels.numbers import msisdn
 from seva.clock import ist_text
@@ -40,7 +41,7 @@ from seva.messaging.service import MessageFilter, MessageView, SendRefused
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department, Official, Role
 from seva.web.auth import require_official
-from seva.web.i18n import register, ui
+from seva.web.i18n import ui
 from seva.web.templating import check_csrf, page_lang, pop_flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -64,234 +65,6 @@ ConsoleOfficial = Annotated[
     Official, Depends(require_official(Role.OFFICER, Role.DEPARTMENT_ADMIN))
 ]
 DltAdmin = Annotated[Official, Depends(require_official(Role.DEPARTMENT_ADMIN))]
-
-register(
-    {
-        "sms_title": {"en": "SMS", "hi": "SMS"},
-        "sms_counts": {"en": "Messages by status", "hi": "स्थिति के अनुसार संदेश"},
-        "sms_today": {"en": "Today (IST)", "hi": "आज (IST)"},
-        "sms_overall": {"en": "All time", "hi": "अब तक"},
-        "sms_total": {"en": "Total", "hi": "कुल"},
-        "sms_status": {"en": "Status", "hi": "स्थिति"},
-        "sms_any_status": {"en": "Any status", "hi": "कोई भी स्थिति"},
-        "sms_status_queued": {"en": "Queued", "hi": "कतार में"},
-        "sms_status_sending": {"en": "Sending", "hi": "भेजा जा रहा है"},
-        "sms_status_submitted": {"en": "Submitted", "hi": "ऑपरेटर को सौंपा गया"},
-        "sms_status_delivered": {"en": "Delivered", "hi": "पहुँच गया"},
-        "sms_status_failed": {"en": "Failed", "hi": "विफल"},
-        "sms_status_unknown": {"en": "No receipt", "hi": "रसीद नहीं आई"},
-        "sms_kind_otp": {"en": "OTP", "hi": "OTP"},
-        "sms_kind_reply": {"en": "Reply", "hi": "जवाब"},
-        "sms_kind_transactional": {"en": "Transactional", "hi": "लेन-देन संबंधी"},
-        "sms_kind_bulk": {"en": "Bulk", "hi": "थोक"},
-        "sms_phone": {"en": "Phone number", "hi": "फ़ोन नंबर"},
-        "sms_batch": {"en": "Batch", "hi": "बैच"},
-        "sms_filter": {"en": "Show", "hi": "दिखाएँ"},
-        "sms_clear": {"en": "Clear", "hi": "हटाएँ"},
-        "sms_department": {"en": "Department", "hi": "विभाग"},
-        "sms_all_departments": {"en": "All departments", "hi": "सभी विभाग"},
-        "sms_system": {"en": "Seva", "hi": "सेवा"},
-        "sms_time": {"en": "Time", "hi": "समय"},
-        "sms_to": {"en": "To", "hi": "प्राप्तकर्ता"},
-        "sms_sender": {"en": "Sender", "hi": "प्रेषक"},
-        "sms_kind": {"en": "Kind", "hi": "प्रकार"},
-        "sms_text": {"en": "Text", "hi": "पाठ"},
-        "sms_parts": {"en": "Parts", "hi": "भाग"},
-        "sms_error": {"en": "Error", "hi": "त्रुटि"},
-        "sms_none": {"en": "No messages match.", "hi": "कोई संदेश मेल नहीं खाता।"},
-        "sms_showing": {
-            "en": "Showing {first}–{last} of {total}",
-            "hi": "{total} में से {first}–{last} दिखाए जा रहे हैं",
-        },
-        "sms_previous": {"en": "Previous page", "hi": "पिछला पृष्ठ"},
-        "sms_next": {"en": "Next page", "hi": "अगला पृष्ठ"},
-        "sms_bad_phone": {
-            "en": "Enter a mobile number, for example 9900000001 or +919900000001.",
-            "hi": "मोबाइल नंबर दर्ज करें, जैसे 9900000001 या +919900000001।",
-        },
-        "sms_bad_batch": {
-            "en": "A batch number is digits only.",
-            "hi": "बैच संख्या में केवल अंक होते हैं।",
-        },
-        "sms_back": {"en": "All messages", "hi": "सभी संदेश"},
-        "sms_message": {"en": "Message", "hi": "संदेश"},
-        "sms_template": {"en": "DLT template ID", "hi": "DLT टेम्पलेट आईडी"},
-        "sms_attempts": {"en": "Attempts", "hi": "प्रयास"},
-        "sms_resent": {
-            "en": "Sent again after a dispatcher stopped (may have arrived twice)",
-            "hi": "डिस्पैचर रुकने के बाद फिर भेजा गया (दो बार पहुँचा हो सकता है)",
-        },
-        "sms_accepted": {"en": "Accepted", "hi": "स्वीकार किया गया"},
-        "sms_submitted_at": {"en": "Submitted to the operator", "hi": "ऑपरेटर को सौंपा गया"},
-        "sms_done_at": {"en": "Delivered or failed", "hi": "पहुँचा या विफल हुआ"},
-        "sms_client_ref": {"en": "Department's reference", "hi": "विभाग का संदर्भ"},
-        "sms_source": {"en": "Sent through", "hi": "किसके माध्यम से भेजा गया"},
-        "sms_batch_counts": {"en": "Batch {id}", "hi": "बैच {id}"},
-        "sms_batch_total": {
-            "en": "{total} recipients in this batch.",
-            "hi": "इस बैच में {total} प्राप्तकर्ता।",
-        },
-        "sms_batch_list": {"en": "List this batch's messages", "hi": "इस बैच के संदेश देखें"},
-        "sms_receipts": {"en": "Parts and delivery receipts", "hi": "भाग और डिलीवरी रसीदें"},
-        "sms_part": {"en": "Part", "hi": "भाग"},
-        "sms_route": {"en": "Route", "hi": "मार्ग"},
-        "sms_smsc_id": {"en": "Operator's message ID", "hi": "ऑपरेटर की संदेश आईडी"},
-        "sms_receipt": {"en": "Receipt", "hi": "रसीद"},
-        "sms_no_receipt": {"en": "none yet", "hi": "अभी नहीं"},
-        "sms_not_submitted": {
-            "en": "Not submitted to an operator yet.",
-            "hi": "अभी ऑपरेटर को नहीं सौंपा गया।",
-        },
-        "sms_otp_masked": {
-            "en": "OTP digits are hidden.",
-            "hi": "OTP के अंक छिपाए गए हैं।",
-        },
-        "sms_not_found": {
-            "en": "There is no message with this number in your department.",
-            "hi": "आपके विभाग में इस संख्या का कोई संदेश नहीं है।",
-        },
-        "dlt_title": {"en": "DLT registrations", "hi": "DLT पंजीकरण"},
-        "dlt_intro": {
-            "en": "Operators deliver a department's SMS only when its entity, the header "
-            "(sender ID) and the exact content template are registered on DLT. Register "
-            "them here as they are on the DLT portal; Seva then refuses a message no "
-            "template matches, with the reason, instead of letting an operator drop it.",
-            "hi": "ऑपरेटर किसी विभाग के SMS तभी पहुँचाते हैं जब उसकी इकाई, हेडर (प्रेषक "
-            "आईडी) और सटीक सामग्री टेम्पलेट DLT पर पंजीकृत हों। इन्हें यहाँ वैसे ही दर्ज "
-            "करें जैसे DLT पोर्टल पर हैं; तब सेवा किसी टेम्पलेट से मेल न खाने वाले संदेश "
-            "को कारण बताकर लौटा देती है, ऑपरेटर उसे चुपचाप नहीं गिराता।",
-        },
-        "dlt_choose": {
-            "en": "Choose a department.",
-            "hi": "विभाग चुनें।",
-        },
-        "dlt_read_only": {
-            "en": "Only the department's admin can change these registrations.",
-            "hi": "इन पंजीकरणों को केवल विभाग का प्रशासक बदल सकता है।",
-        },
-        "dlt_no_headers": {
-            "en": "No DLT header is registered: this department's SMS go out from the "
-            "gateway's sender SEVA, and operators will refuse them until its headers and "
-            "templates are registered on DLT and here.",
-            "hi": "कोई DLT हेडर पंजीकृत नहीं है: इस विभाग के SMS गेटवे के प्रेषक SEVA से जाते "
-            "हैं, और जब तक इसके हेडर और टेम्पलेट DLT पर और यहाँ पंजीकृत नहीं होते, ऑपरेटर "
-            "इन्हें अस्वीकार करेंगे।",
-        },
-        "dlt_entity": {"en": "Entity ID", "hi": "इकाई आईडी"},
-        "dlt_entity_label": {
-            "en": "DLT principal entity ID (19 digits)",
-            "hi": "DLT प्रधान इकाई आईडी (19 अंक)",
-        },
-        "dlt_not_set": {"en": "not set", "hi": "दर्ज नहीं"},
-        "dlt_save_entity": {"en": "Save entity ID", "hi": "इकाई आईडी सहेजें"},
-        "dlt_entity_saved": {"en": "Entity ID saved.", "hi": "इकाई आईडी सहेजी गई।"},
-        "dlt_quota": {
-            "en": "Daily limit: {quota} messages; {used} sent today (UTC day).",
-            "hi": "दैनिक सीमा: {quota} संदेश; आज (UTC दिन) {used} भेजे गए।",
-        },
-        "dlt_headers": {"en": "Headers (sender IDs)", "hi": "हेडर (प्रेषक आईडी)"},
-        "dlt_header": {"en": "Header", "hi": "हेडर"},
-        "dlt_category": {"en": "Category", "hi": "श्रेणी"},
-        "dlt_shown_as": {"en": "Citizens see", "hi": "नागरिक देखते हैं"},
-        "dlt_registered": {"en": "Registered", "hi": "पंजीकृत"},
-        "dlt_header_label": {
-            "en": "Header (6 letters; 6 digits for promotional)",
-            "hi": "हेडर (6 अक्षर; प्रचारात्मक के लिए 6 अंक)",
-        },
-        "dlt_add_header": {"en": "Register header", "hi": "हेडर पंजीकृत करें"},
-        "dlt_header_saved": {"en": "Header registered:", "hi": "हेडर पंजीकृत हुआ:"},
-        "dlt_templates": {"en": "Content templates", "hi": "सामग्री टेम्पलेट"},
-        "dlt_template_id": {"en": "Template ID", "hi": "टेम्पलेट आईडी"},
-        "dlt_template_id_label": {
-            "en": "DLT template ID (digits, usually 19)",
-            "hi": "DLT टेम्पलेट आईडी (अंक, आमतौर पर 19)",
-        },
-        "dlt_name": {"en": "Name (for your reference)", "hi": "नाम (आपकी पहचान के लिए)"},
-        "dlt_body": {"en": "Template text", "hi": "टेम्पलेट का पाठ"},
-        "dlt_body_hint": {
-            "en": "Exactly as registered on DLT, with {#var#} where the text varies.",
-            "hi": "ठीक वैसा ही जैसा DLT पर पंजीकृत है, जहाँ पाठ बदलता है वहाँ {#var#} के साथ।",
-        },
-        "dlt_variables": {"en": "Variables", "hi": "चर"},
-        "dlt_no_variables": {"en": "none: the text is fixed", "hi": "कोई नहीं: पाठ स्थिर है"},
-        "dlt_up_to": {"en": "up to {n} characters", "hi": "अधिकतम {n} अक्षर"},
-        "dlt_example": {"en": "A text that matches", "hi": "मेल खाने वाला एक पाठ"},
-        "dlt_inactive": {"en": "inactive", "hi": "निष्क्रिय"},
-        "dlt_add_template": {"en": "Register template", "hi": "टेम्पलेट पंजीकृत करें"},
-        "dlt_template_saved": {"en": "Template registered:", "hi": "टेम्पलेट पंजीकृत हुआ:"},
-        "dlt_header_first": {
-            "en": "Register a header before its templates.",
-            "hi": "टेम्पलेट से पहले उसका हेडर पंजीकृत करें।",
-        },
-        "dlt_none": {"en": "None yet.", "hi": "अभी कोई नहीं।"},
-        "dlt_cat_promotional": {"en": "Promotional", "hi": "प्रचारात्मक"},
-        "dlt_cat_transactional": {"en": "Transactional", "hi": "लेन-देन संबंधी"},
-        "dlt_cat_service_implicit": {"en": "Service (implicit)", "hi": "सेवा (निहित)"},
-        "dlt_cat_service_explicit": {
-            "en": "Service (explicit, retired)",
-            "hi": "सेवा (स्पष्ट, समाप्त)",
-        },
-        "dlt_cat_government": {"en": "Government", "hi": "सरकारी"},
-        "dlt_err_entity": {
-            "en": "A DLT entity ID is 19 digits.",
-            "hi": "DLT इकाई आईडी 19 अंकों की होती है; '{value}' ऐसी नहीं है।",
-        },
-        "dlt_err_category": {
-            "en": "Choose one of the categories listed.",
-            "hi": "सूची में से श्रेणी चुनें।",
-        },
-        "dlt_err_promo_alpha": {
-            "en": "A promotional header is 6 digits.",
-            "hi": "हेडर '{value}' अक्षरों का है, पर प्रचारात्मक टेम्पलेट 6 अंकों वाले हेडर से "
-            "भेजे जाते हैं; अक्षरों वाले हेडर लेन-देन, सेवा और सरकारी टेम्पलेट के लिए हैं।",
-        },
-        "dlt_err_promo_digits": {
-            "en": "A promotional header is 6 digits.",
-            "hi": "प्रचारात्मक हेडर 6 अंकों का होता है; '{value}' ऐसा नहीं है।",
-        },
-        "dlt_err_alpha_numeric": {
-            "en": "A non-promotional header is 6 letters.",
-            "hi": "हेडर '{value}' अंकों का है, जो DLT में प्रचारात्मक टेम्पलेट के लिए "
-            "आरक्षित है; {category} टेम्पलेट के लिए 6 अक्षरों का हेडर चाहिए।",
-        },
-        "dlt_err_alpha_letters": {
-            "en": "A non-promotional header is 6 letters.",
-            "hi": "{category} हेडर 6 अक्षरों (A-Z) का होता है; '{value}' ऐसा नहीं है।",
-        },
-        "dlt_err_template_id": {
-            "en": "A DLT template ID is a number of up to 30 digits.",
-            "hi": "DLT टेम्पलेट आईडी अधिकतम 30 अंकों की संख्या होती है (आमतौर पर 19); '{value}' ऐसी नहीं है।",
-        },
-        "dlt_err_body": {
-            "en": "DLT would not accept this template.",
-            "hi": "DLT यह टेम्पलेट स्वीकार नहीं करेगा:",
-        },
-        "dlt_err_body_empty": {
-            "en": "Enter the template text.",
-            "hi": "टेम्पलेट का पाठ दर्ज करें।",
-        },
-        "dlt_err_body_long": {
-            "en": "The template text may be at most 2000 characters.",
-            "hi": "टेम्पलेट का पाठ अधिकतम 2000 अक्षरों का हो सकता है।",
-        },
-        "dlt_err_name_long": {
-            "en": "The name may be at most 200 characters.",
-            "hi": "नाम अधिकतम 200 अक्षरों का हो सकता है।",
-        },
-        "dlt_err_header_taken": {
-            "en": "That header belongs to another department.",
-            "hi": "हेडर '{value}' किसी दूसरे विभाग का है।",
-        },
-        "dlt_err_template_taken": {
-            "en": "That template belongs to another department.",
-            "hi": "टेम्पलेट {value} किसी दूसरे विभाग का है।",
-        },
-        "dlt_err_header_unknown": {
-            "en": "Register the header before its templates.",
-            "hi": "पहले हेडर '{value}' पंजीकृत करें, फिर उसके टेम्पलेट।",
-        },
-    }
-)
 
 
 # -- shared -------------------------------------------------------------------------------------
@@ -564,11 +337,9 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _say(lang: str, english: str, key: str, **values: str) -> str:
-    """``english`` (the validator's own sentence) on English pages; the Hindi one otherwise."""
-    if lang == "en":
-        return _sentence(english)
-    return ui(key, lang).format(**values)
+def _say(lang: str, key: str, **values: str) -> str:
+    """A validator's refusal in the page's language, from the catalog."""
+    return i18n.text(key, lang, **values)
 
 
 def _category_label(category: str, lang: str) -> str:
@@ -579,21 +350,21 @@ def _header_problem(exc: ValueError, header: str, category: str, lang: str) -> s
     """Why ``dlt.validate_header`` refused, in the page's language."""
     value = header.strip()[:40]
     if category not in (c.value for c in dlt.Category):
-        return _say(lang, ui("dlt_err_category", "en"), "dlt_err_category")
+        return _say(lang, "dlt_err_category")
     if category == dlt.Category.PROMOTIONAL:
         alpha = len(value) == 6 and value.isascii() and value.isalpha()
         key = "dlt_err_promo_alpha" if alpha else "dlt_err_promo_digits"
-        return _say(lang, str(exc), key, value=value)
+        return _say(lang, key, value=value)
     numeric = len(value) == 6 and value.isascii() and value.isdigit()
     key = "dlt_err_alpha_numeric" if numeric else "dlt_err_alpha_letters"
-    return _say(lang, str(exc), key, value=value, category=_category_label(category, lang))
+    return _say(lang, key, value=value, category=_category_label(category, lang))
 
 
 def _refused(exc: SendRefused, value: str, lang: str) -> str:
     key = f"dlt_err_{exc.code}"
     if ui(key, lang) == key:  # a refusal with no translation yet: the service's own words
         return _sentence(exc.message)
-    return _say(lang, exc.message, key, value=value)
+    return _say(lang, key, value=value)
 
 
 def _forbidden_department(request: Request) -> Response:
@@ -626,8 +397,8 @@ def dlt_set_entity(
         )
     try:
         value = dlt.validate_entity_id(entity_id[:100])
-    except ValueError as exc:
-        message = _say(lang, str(exc), "dlt_err_entity", value=entity_id.strip()[:40])
+    except ValueError:
+        message = _say(lang, "dlt_err_entity", value=entity_id.strip()[:40])
         return _dlt_page(
             request,
             session,
@@ -749,8 +520,8 @@ def dlt_add_template(
     else:
         try:
             wanted_id = dlt.validate_template_id(template_id[:100])
-        except ValueError as exc:
-            message = _say(lang, str(exc), "dlt_err_template_id", value=template_id.strip()[:40])
+        except ValueError:
+            message = _say(lang, "dlt_err_template_id", value=template_id.strip()[:40])
         else:
             message = _template_problem(header, category, body, lang)
             if message is None:

@@ -57,7 +57,7 @@ from seva.settings import revealed
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department, Official, Role
 from seva.web.auth import current_official, require_official
-from seva.web.i18n import date_label, register, ui
+from seva.web.i18n import date_label, ui
 from seva.web.portal import current_citizen
 from seva.web.templating import check_csrf, page_lang, render
 
@@ -69,102 +69,6 @@ AnyOfficial = Annotated[
     Depends(require_official(Role.OFFICER, Role.DEPARTMENT_ADMIN, Role.CSC_OPERATOR)),
 ]
 Officer = Annotated[Official, Depends(require_official(Role.OFFICER, Role.DEPARTMENT_ADMIN))]
-
-register(
-    {
-        "call_title": {"en": "Talk to an official", "hi": "अधिकारी से बात करें"},
-        "call_intro": {
-            "en": "Speak to the right official by video or voice in your browser.",
-            "hi": "अपने ब्राउज़र में वीडियो या आवाज़ से सही अधिकारी से बात करें।",
-        },
-        "call_none": {
-            "en": "No department takes calls yet.",
-            "hi": "अभी कोई विभाग कॉल नहीं लेता।",
-        },
-        "call_now": {"en": "Connect now", "hi": "अभी जुड़ें"},
-        "call_now_hint": {
-            "en": "Wait in line for the next free official.",
-            "hi": "अगले खाली अधिकारी के लिए कतार में रहें।",
-        },
-        "call_book": {"en": "Book a time", "hi": "समय तय करें"},
-        "call_times_ist": {
-            "en": "Times are India Standard Time (IST).",
-            "hi": "समय भारतीय मानक समय (IST) में हैं।",
-        },
-        "call_days": {"en": "Days with free times", "hi": "खाली समय वाले दिन"},
-        "call_day_earlier": {"en": "Earlier day", "hi": "पिछला दिन"},
-        "call_day_later": {"en": "Next day", "hi": "अगला दिन"},
-        "call_no_slots": {
-            "en": "No free times in the next days.",
-            "hi": "अगले दिनों में कोई खाली समय नहीं है।",
-        },
-        "call_booked": {
-            "en": "Booked for {when}. The link is in your SMS.",
-            "hi": "{when} के लिए तय। लिंक आपके SMS में है।",
-        },
-        "call_upcoming": {"en": "Your appointments", "hi": "आपकी मुलाक़ातें"},
-        "call_join": {"en": "Join", "hi": "जुड़ें"},
-        "call_cancel": {"en": "Cancel", "hi": "रद्द करें"},
-        "call_move": {"en": "Move", "hi": "समय बदलें"},
-        "call_moving": {
-            "en": "Choose the new time for your call of {when} IST:",
-            "hi": "{when} IST की अपनी कॉल का नया समय चुनें:",
-        },
-        "call_position": {"en": "You are number {n} in line.", "hi": "आप कतार में {n} नंबर पर हैं।"},
-        "call_wait": {"en": "Expected wait: {wait}.", "hi": "अनुमानित प्रतीक्षा: {wait}।"},
-        "call_leave_queue": {"en": "Leave the line", "hi": "कतार छोड़ें"},
-        "call_connecting": {
-            "en": "An official is taking your call…",
-            "hi": "एक अधिकारी आपकी कॉल ले रहे हैं…",
-        },
-        "call_ended": {"en": "This call has ended.", "hi": "यह कॉल समाप्त हो गई है।"},
-        "calls_console": {"en": "Calls", "hi": "कॉल"},
-        "calls_on_duty": {"en": "On duty: taking calls", "hi": "ड्यूटी पर: कॉल ले रहे हैं"},
-        "calls_off_duty": {"en": "Away", "hi": "अनुपस्थित"},
-        "calls_go_on": {"en": "Take calls", "hi": "कॉल लें"},
-        "calls_go_off": {"en": "Stop taking calls", "hi": "कॉल लेना बंद करें"},
-        "calls_queue": {"en": "Waiting now", "hi": "अभी प्रतीक्षा में"},
-        "calls_offer": {"en": "A citizen is waiting for you", "hi": "एक नागरिक आपकी प्रतीक्षा में हैं"},
-        "calls_accept": {"en": "Accept", "hi": "स्वीकार करें"},
-        "calls_appointments": {"en": "Your appointments", "hi": "आपकी मुलाक़ातें"},
-        "calls_hours": {"en": "Your call hours", "hi": "आपके कॉल समय"},
-        "calls_recordings": {"en": "Recorded calls", "hi": "रिकॉर्ड की गई कॉल"},
-        "calls_download": {"en": "Download", "hi": "डाउनलोड"},
-        "calls_no_recordings": {
-            "en": "None yet: a call is recorded only when both sides agree.",
-            "hi": "अभी कोई नहीं: कॉल तभी रिकॉर्ड होती है जब दोनों पक्ष सहमत हों।",
-        },
-        "meetings": {"en": "Meetings", "hi": "बैठकें"},
-        "meetings_new": {"en": "New meeting", "hi": "नई बैठक"},
-        "meetings_title": {"en": "Title", "hi": "शीर्षक"},
-        "meetings_lobby": {
-            "en": "Waiting room: I admit each participant",
-            "hi": "प्रतीक्षा कक्ष: हर प्रतिभागी को मैं प्रवेश दूँगा",
-        },
-        "meetings_link": {
-            "en": "Link to this meeting (for your department's officials and those invited)",
-            "hi": "इस बैठक का लिंक (आपके विभाग के अधिकारियों और आमंत्रित अधिकारियों के लिए)",
-        },
-        "meetings_who": {
-            "en": "Your department's officials join by the link; others only when invited.",
-            "hi": "आपके विभाग के अधिकारी लिंक से जुड़ते हैं; अन्य केवल आमंत्रण पर।",
-        },
-        "meetings_invitees": {
-            "en": "Invite officials of other departments (usernames, separated by commas)",
-            "hi": "दूसरे विभागों के अधिकारियों को आमंत्रित करें (उपयोगकर्ता नाम, अल्पविराम से अलग)",
-        },
-        "meetings_invite": {"en": "Invite", "hi": "आमंत्रित करें"},
-        "meetings_invited": {"en": "Invited", "hi": "आमंत्रित"},
-        "meetings_limit": {
-            "en": "Up to {n} participants, browser to browser.",
-            "hi": "अधिकतम {n} प्रतिभागी, ब्राउज़र से ब्राउज़र।",
-        },
-        "meetings_limit_sfu": {
-            "en": "Up to {n} participants, through the meeting server (Janus).",
-            "hi": "अधिकतम {n} प्रतिभागी, मीटिंग सर्वर (Janus) के ज़रिए।",
-        },
-    }
-)
 
 
 def _gateway(request: Request) -> Gateway:

@@ -17,6 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from babel.lists import format_list
+from babel.units import format_unit
+
+from seva.i18n import served, text
+from seva.i18n.dates import locale_of
+
 __all__ = [
     "average_handle_time",
     "describe_wait",
@@ -108,34 +114,16 @@ def average_handle_time(
     return math.fsum(calls) / len(calls) if calls else default
 
 
-_TEXTS = {
-    "en": {
-        "none": "no official is available now",
-        "soon": "less than a minute",
-    },
-    "hi": {
-        "none": "अभी कोई अधिकारी उपलब्ध नहीं है",
-        "soon": "एक मिनट से कम",
-    },
-}
-
-
-def _english(hours: int, minutes: int) -> str:
-    parts = []
-    if hours:
-        parts.append(f"{hours} hour{'s' if hours > 1 else ''}")
-    if minutes:
-        parts.append(f"{minutes} minute{'s' if minutes > 1 else ''}")
-    return "about " + " ".join(parts)
-
-
-def _hindi(hours: int, minutes: int) -> str:
-    parts = []
-    if hours:
-        parts.append(f"{hours} {'घंटा' if hours == 1 else 'घंटे'}")
-    if minutes:
-        parts.append(f"{minutes} मिनट")
-    return "लगभग " + " ".join(parts)
+def _duration(hours: int, minutes: int, lang: str) -> str:
+    """ "1 hour, 5 minutes" / "1 घंटा और 5 मिनट": units and the way a list of them is joined
+    from CLDR, in the reader's language."""
+    locale = locale_of(lang)
+    parts = [
+        format_unit(count, unit, length="long", locale=locale)
+        for count, unit in ((hours, "duration-hour"), (minutes, "duration-minute"))
+        if count
+    ]
+    return format_list(parts, style="unit", locale=locale)
 
 
 def describe_wait(seconds: float | None, lang: str) -> str:
@@ -143,16 +131,14 @@ def describe_wait(seconds: float | None, lang: str) -> str:
 
     Under a minute is "less than a minute"; otherwise whole minutes rounded up (a promise of
     4 minutes kept in 3:10 disappoints no one), as hours and minutes from an hour on. None is
-    "no official is available now". ``lang`` is "en" or "hi" (a region such as "hi-IN" is
-    ignored); any other language gets English, which every page also carries.
+    "no official is available now". Words from the message catalog, units from CLDR.
     """
-    hindi = lang.split("-")[0].lower() == "hi"
-    texts = _TEXTS["hi" if hindi else "en"]
+    lang = served(lang)
     if seconds is None:
-        return texts["none"]
+        return text("wait_none", lang)
     if not math.isfinite(seconds):
         raise ValueError(f"a wait is a number of seconds, not {seconds!r}")
     if seconds < 60:
-        return texts["soon"]
+        return text("wait_soon", lang)
     hours, minutes = divmod(math.ceil(seconds / 60), 60)
-    return _hindi(hours, minutes) if hindi else _english(hours, minutes)
+    return text("wait_about", lang, duration=_duration(hours, minutes, lang))

@@ -32,7 +32,7 @@ from seva.flows.service import ServiceLoadError, load_service
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import ApiKey, Department, Official, Role
 from seva.web.auth import require_official
-from seva.web.i18n import register, ui
+from seva.web.i18n import ui
 from seva.web.templating import check_csrf, page_lang, pop_flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -46,118 +46,6 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 Admin = Annotated[Official, Depends(require_official(Role.DEPARTMENT_ADMIN))]
 GatewayAdmin = Annotated[Official, Depends(require_official(Role.GATEWAY_ADMIN))]
-
-register(
-    {
-        "adm_title": {"en": "Departments", "hi": "विभाग"},
-        "adm_new_department": {"en": "Add a department", "hi": "विभाग जोड़ें"},
-        "adm_code": {"en": "Code (capital letters, e.g. WATER)", "hi": "कोड (बड़े अक्षर, जैसे WATER)"},
-        "adm_name_en": {"en": "Name in English", "hi": "अंग्रेज़ी में नाम"},
-        "adm_name_hi": {"en": "Name in Hindi", "hi": "हिन्दी में नाम"},
-        "adm_sender": {
-            "en": "SMS sender ID (6 letters, DLT header)",
-            "hi": "SMS प्रेषक आईडी (6 अक्षर, DLT हेडर)",
-        },
-        "adm_languages": {"en": "Languages", "hi": "भाषाएँ"},
-        "adm_create": {"en": "Create department", "hi": "विभाग बनाएँ"},
-        "adm_services": {"en": "Services", "hi": "सेवाएँ"},
-        "adm_officials": {"en": "Officials", "hi": "अधिकारी"},
-        "adm_keys": {"en": "API keys", "hi": "API कुंजियाँ"},
-        "adm_open": {"en": "Open", "hi": "खोलें"},
-        "adm_created": {"en": "Department created.", "hi": "विभाग बना दिया गया।"},
-        "adm_key_once": {
-            "en": "This is the department's API key. Copy it now: it is shown only once and "
-            "cannot be recovered, only revoked and replaced.",
-            "hi": "यह विभाग की API कुंजी है। इसे अभी कॉपी करें: यह केवल एक बार दिखाई जाती है "
-            "और दोबारा नहीं मिलती, केवल रद्द करके नई बनाई जा सकती है।",
-        },
-        "adm_all_departments": {"en": "All departments", "hi": "सभी विभाग"},
-        "adm_department": {"en": "Department", "hi": "विभाग"},
-        "adm_sender_short": {"en": "Sender ID", "hi": "प्रेषक आईडी"},
-        "adm_username": {"en": "Username", "hi": "उपयोगकर्ता नाम"},
-        "adm_name": {"en": "Full name", "hi": "पूरा नाम"},
-        "adm_role": {"en": "Role", "hi": "भूमिका"},
-        "adm_password": {
-            "en": "Password (at least 8 characters)",
-            "hi": "पासवर्ड (कम से कम 8 अक्षर)",
-        },
-        "adm_add_official": {"en": "Add official", "hi": "अधिकारी जोड़ें"},
-        "adm_official_added": {"en": "Official added:", "hi": "अधिकारी जोड़ा गया:"},
-        "role_officer": {"en": "Officer", "hi": "अधिकारी"},
-        "role_department_admin": {"en": "Department admin", "hi": "विभाग प्रशासक"},
-        "role_csc_operator": {"en": "CSC operator", "hi": "CSC संचालक"},
-        "role_gateway_admin": {"en": "Gateway admin", "hi": "गेटवे प्रशासक"},
-        "adm_key_label": {"en": "Label (what uses this key)", "hi": "लेबल (यह कुंजी कौन उपयोग करेगा)"},
-        "adm_issue_key": {"en": "Issue a new key", "hi": "नई कुंजी बनाएँ"},
-        "adm_prefix": {"en": "Key", "hi": "कुंजी"},
-        "adm_label": {"en": "Label", "hi": "लेबल"},
-        "adm_created_at": {"en": "Created", "hi": "बनाई गई"},
-        "adm_last_used": {"en": "Last used", "hi": "अंतिम उपयोग"},
-        "adm_revoke": {"en": "Revoke", "hi": "रद्द करें"},
-        "adm_revoked": {"en": "Revoked", "hi": "रद्द"},
-        "adm_key_revoked": {"en": "Key revoked:", "hi": "कुंजी रद्द की गई:"},
-        "adm_key_unknown": {
-            "en": "That key is unknown or already revoked.",
-            "hi": "यह कुंजी अज्ञात है या पहले ही रद्द हो चुकी है।",
-        },
-        "adm_none": {"en": "None yet.", "hi": "अभी कोई नहीं।"},
-        "adm_keywords": {"en": "SMS keywords", "hi": "SMS कीवर्ड"},
-        "adm_revision": {"en": "Revision", "hi": "संशोधन"},
-        "adm_loaded": {"en": "Loaded", "hi": "लोड किया गया"},
-        "adm_load_service": {"en": "Load a service definition", "hi": "सेवा परिभाषा लोड करें"},
-        "adm_definition_file": {
-            "en": "Definition file (YAML or JSON, at most 512 KiB)",
-            "hi": "परिभाषा फ़ाइल (YAML या JSON, अधिकतम 512 KiB)",
-        },
-        "adm_definition_paste": {"en": "…or paste it here", "hi": "…या यहाँ चिपकाएँ"},
-        "adm_load": {"en": "Validate and load", "hi": "जाँचें और लोड करें"},
-        "adm_service_loaded": {"en": "Service loaded:", "hi": "सेवा लोड की गई:"},
-        "adm_definition_invalid": {
-            "en": "The definition was not loaded. Fix these problems:",
-            "hi": "परिभाषा लोड नहीं हुई। ये समस्याएँ ठीक करें:",
-        },
-        "adm_definition_missing": {
-            "en": "Choose a file or paste a definition.",
-            "hi": "फ़ाइल चुनें या परिभाषा चिपकाएँ।",
-        },
-        "adm_not_text": {
-            "en": "The file is not UTF-8 text.",
-            "hi": "फ़ाइल UTF-8 टेक्स्ट नहीं है।",
-        },
-        "adm_too_large": {
-            "en": "The upload is larger than allowed.",
-            "hi": "अपलोड अनुमत आकार से बड़ा है।",
-        },
-        "adm_datasets": {"en": "Datasets", "hi": "डेटासेट"},
-        "adm_dataset_name": {
-            "en": "Dataset name (lowercase, e.g. ration-cards)",
-            "hi": "डेटासेट का नाम (छोटे अक्षर, जैसे ration-cards)",
-        },
-        "adm_key_column": {
-            "en": "Key column (empty: the first column)",
-            "hi": "कुंजी कॉलम (खाली: पहला कॉलम)",
-        },
-        "adm_csv_file": {"en": "CSV file (at most 20 MiB)", "hi": "CSV फ़ाइल (अधिकतम 20 MiB)"},
-        "adm_upload": {"en": "Upload dataset", "hi": "डेटासेट अपलोड करें"},
-        "adm_rows": {"en": "Rows", "hi": "पंक्तियाँ"},
-        "adm_columns": {"en": "Columns", "hi": "कॉलम"},
-        "adm_dataset_loaded": {"en": "Dataset uploaded:", "hi": "डेटासेट अपलोड हुआ:"},
-        "adm_csv_missing": {"en": "Choose a CSV file.", "hi": "CSV फ़ाइल चुनें।"},
-        "adm_not_found": {
-            "en": "There is no such department, or it is not yours to manage.",
-            "hi": "ऐसा कोई विभाग नहीं है, या इसका प्रबंधन आपके पास नहीं है।",
-        },
-        "adm_hindi_required": {
-            "en": "A Hindi name is required: citizens see it on every channel.",
-            "hi": "हिन्दी नाम आवश्यक है: नागरिक इसे हर चैनल पर देखते हैं।",
-        },
-        "adm_name_required": {"en": "Enter the official's name.", "hi": "अधिकारी का नाम दर्ज करें।"},
-        "adm_bad_role": {"en": "Choose one of the roles listed.", "hi": "सूची में से भूमिका चुनें।"},
-        "adm_builtin": {"en": "built-in", "hi": "अंतर्निहित"},
-        "adm_inactive": {"en": "inactive", "hi": "निष्क्रिय"},
-        "adm_line": {"en": "line", "hi": "पंक्ति"},
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse
 
 from seva.browser import redoc_policy
-from seva.web.i18n import register, ui
+from seva.web.i18n import ui
 from seva.web.templating import page_lang, templates
 
 router = APIRouter(include_in_schema=False)
@@ -33,19 +33,6 @@ REDOC_STYLE_HASHES = (
 """The ``<style>`` elements ``redoc.standalone.js`` (the vendored version) writes as it loads,
 before it is handed the nonce; a new version may write others, which
 tests/e2e/test_api_docs_browser.py would meet as a policy violation."""
-
-register(
-    {
-        "api_docs_redoc": {
-            "en": "API reference (one page)",
-            "hi": "API संदर्भ (एक पृष्ठ)",
-        },
-        "api_docs_lead": {
-            "en": "The documentation of Seva's APIs is in English.",
-            "hi": "सेवा के API का विवरण अंग्रेज़ी में है।",
-        },
-    }
-)
 
 
 def _page(

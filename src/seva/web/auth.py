@@ -28,21 +28,11 @@ from seva.deps import GatewayDep, SessionDep
 from seva.ratelimit import FailedLogins, client_address
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Official, Role
-from seva.web.i18n import register, ui
+from seva.web.i18n import ui
 from seva.web.templating import SESSION_LOGIN, check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 log = structlog.get_logger("seva.web.auth")
-
-register(
-    {
-        "login_locked": {
-            "en": "Too many wrong passwords. Logins are paused; try again in {minutes} minutes.",
-            "hi": "बहुत बार गलत पासवर्ड डाला गया। लॉग इन रोका गया है; {minutes} मिनट बाद फिर "
-            "कोशिश करें।",
-        },
-    }
-)
 
 
 class LoginRequired(Exception):

@@ -33,7 +33,7 @@ from seva.tenancy import service as tenancy
 from seva.tenancy.models import Official, Role
 from seva.web import service_form
 from seva.web.auth import require_official
-from seva.web.i18n import register, ui
+from seva.web.i18n import ui
 from seva.web.portal import guesses_refusal, otp_refusal
 from seva.web.service_form import FormPlace, ServiceView
 from seva.web.templating import check_csrf, page_lang, render
@@ -43,35 +43,6 @@ router = APIRouter(include_in_schema=False)
 SESSION_KIOSK = "kiosk"
 KIOSK_PLACE = FormPlace(base="/kiosk/services", home="/kiosk", template_extra={"kiosk": True})
 Operator = Annotated[Official, Depends(require_official(Role.CSC_OPERATOR))]
-
-register(
-    {
-        "kiosk_title": {"en": "CSC kiosk", "hi": "CSC कियोस्क"},
-        "kiosk_operator": {"en": "Operator: {name}", "hi": "संचालक: {name}"},
-        "kiosk_citizen_phone": {"en": "Citizen's mobile number", "hi": "नागरिक का मोबाइल नंबर"},
-        "kiosk_start_hint": {
-            "en": "Ask the citizen for their mobile number. Seva sends them a code by SMS.",
-            "hi": "नागरिक से उनका मोबाइल नंबर पूछें। सेवा उन्हें SMS से एक कोड भेजेगी।",
-        },
-        "kiosk_code_sent": {
-            "en": "A code was sent to {phone}. Ask the citizen to read it out.",
-            "hi": "{phone} पर कोड भेजा गया। नागरिक से उसे पढ़कर बताने को कहें।",
-        },
-        "kiosk_code": {"en": "Code the citizen reads out", "hi": "नागरिक द्वारा बताया गया कोड"},
-        "kiosk_serving": {"en": "Serving {phone}", "hi": "{phone} की सेवा"},
-        "kiosk_next": {"en": "Next citizen", "hi": "अगला नागरिक"},
-        "kiosk_pick": {"en": "Choose a service", "hi": "सेवा चुनें"},
-        "kiosk_resend": {"en": "Send a new code", "hi": "नया कोड भेजें"},
-        "kiosk_not_bound": {
-            "en": "Verify the citizen's phone first.",
-            "hi": "पहले नागरिक का फ़ोन सत्यापित करें।",
-        },
-        "kiosk_released": {
-            "en": "Done. The counter is free for the next citizen.",
-            "hi": "हो गया। काउंटर अगले नागरिक के लिए खाली है।",
-        },
-    }
-)
 
 
 def _state(request: Request) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from seva.deps import GatewayDep, SessionDep
 from seva.flows.schema import LANGUAGES
 from seva.ratelimit import client_address
 from seva.web import service_form
-from seva.web.i18n import register, ui
+from seva.web.i18n import ui
 from seva.web.service_form import FormPlace
 from seva.web.templating import LANG_COOKIE, check_csrf, page_lang, render
 
@@ -42,85 +42,6 @@ SESSION_DIALOGUE = "web_key"
 SESSION_CITIZEN = "citizen_phone"
 SESSION_PENDING = "otp_phone"
 PORTAL = FormPlace(base="/services", home="/", template_extra={"kiosk": False})
-
-register(
-    {
-        "portal_lead": {
-            "en": "Use any service here, or from any phone: SMS a keyword to {sms} or dial {ussd}.",
-            "hi": "कोई भी सेवा यहाँ लें, या किसी भी फ़ोन से: {sms} पर कीवर्ड SMS करें या {ussd} डायल करें।",
-        },
-        "no_services": {
-            "en": "No services are live yet.",
-            "hi": "अभी कोई सेवा उपलब्ध नहीं है।",
-        },
-        "citizen_login": {"en": "Citizen login", "hi": "नागरिक लॉग इन"},
-        "my_seva": {"en": "My Seva", "hi": "मेरी सेवा"},
-        "mobile_number": {"en": "Mobile number", "hi": "मोबाइल नंबर"},
-        "mobile_hint": {
-            "en": "10 digits. We send a one-time code by SMS.",
-            "hi": "10 अंक। हम SMS से एक बार का कोड भेजेंगे।",
-        },
-        "send_code": {"en": "Send code", "hi": "कोड भेजें"},
-        "otp_code": {"en": "6-digit code", "hi": "6 अंकों का कोड"},
-        "otp_sent_to": {
-            "en": "We sent a code by SMS to {phone}.",
-            "hi": "{phone} पर SMS से कोड भेजा गया।",
-        },
-        "verify": {"en": "Verify", "hi": "सत्यापित करें"},
-        "other_number": {"en": "Use another number", "hi": "दूसरा नंबर इस्तेमाल करें"},
-        "bad_phone": {
-            "en": "Enter a valid 10-digit mobile number.",
-            "hi": "सही 10 अंकों का मोबाइल नंबर लिखें।",
-        },
-        "otp_wait": {
-            "en": "A code was sent to this number just now. Please wait {seconds} seconds "
-            "before asking for another.",
-            "hi": "इस नंबर पर अभी-अभी कोड भेजा गया है। नया कोड माँगने से पहले {seconds} सेकंड रुकें।",
-        },
-        "otp_phone_hour": {
-            "en": "This number has been sent several codes in the last hour. Please try again "
-            "in {minutes} minutes.",
-            "hi": "इस नंबर पर पिछले एक घंटे में कई कोड भेजे जा चुके हैं। कृपया {minutes} मिनट बाद फिर कोशिश करें।",
-        },
-        "otp_client_limit": {
-            "en": "Too many codes have been asked for from here. Please try again in {minutes} "
-            "minutes.",
-            "hi": "यहाँ से बहुत सारे कोड माँगे गए हैं। कृपया {minutes} मिनट बाद फिर कोशिश करें।",
-        },
-        "otp_unavailable": {
-            "en": "Seva cannot send a code to this number just now. Please try again in "
-            "{minutes} minutes.",
-            "hi": "सेवा अभी इस नंबर पर कोड नहीं भेज सकती। कृपया {minutes} मिनट बाद फिर कोशिश करें।",
-        },
-        "otp_guesses": {
-            "en": "Too many wrong codes. Please try again in {minutes} minutes.",
-            "hi": "बहुत बार गलत कोड डाला गया। कृपया {minutes} मिनट बाद फिर कोशिश करें।",
-        },
-        "bad_code": {
-            "en": "That code is wrong or has expired. Check the SMS, or ask for a new code.",
-            "hi": "यह कोड गलत है या उसकी समय-सीमा समाप्त हो गई है। SMS देखें या नया कोड माँगें।",
-        },
-        "logged_in_as": {"en": "Logged in as {phone}", "hi": "{phone} के रूप में लॉग इन"},
-        "preferred_language": {"en": "Language for SMS and pages", "hi": "SMS और पृष्ठों की भाषा"},
-        "save": {"en": "Save", "hi": "सहेजें"},
-        "language_saved": {
-            "en": "Saved. Seva will use this language on every channel.",
-            "hi": "सहेजा गया। सेवा हर माध्यम पर यही भाषा इस्तेमाल करेगी।",
-        },
-        "profile": {"en": "Details you have given", "hi": "आपके दिए गए विवरण"},
-        "profile_none": {
-            "en": "None yet. Services that need your name or date of birth ask once and remember.",
-            "hi": "अभी कोई नहीं। जिन सेवाओं को आपका नाम या जन्म तिथि चाहिए, वे एक बार पूछकर याद रखती हैं।",
-        },
-        "field": {"en": "Field", "hi": "विवरण"},
-        "value": {"en": "Value", "hi": "मान"},
-        "my_applications": {"en": "Your applications", "hi": "आपके आवेदन"},
-        "applications_none": {"en": "No applications yet.", "hi": "अभी कोई आवेदन नहीं।"},
-        "department": {"en": "Department", "hi": "विभाग"},
-        "app_status": {"en": "Status", "hi": "स्थिति"},
-        "updated": {"en": "Updated", "hi": "अद्यतन"},
-    }
-)
 
 
 def otp_refusal(refused: OtpRefused, lang: str) -> str:

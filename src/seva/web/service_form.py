@@ -22,38 +22,8 @@ from seva.flows.models import Service
 from seva.flows.service import definition_of
 from seva.settings import Settings
 from seva.tenancy import service as tenancy
-from seva.web.i18n import register, ui
+from seva.web.i18n import ui
 from seva.web.templating import check_csrf, page_lang, render
-
-register(
-    {
-        "all_services": {"en": "All services", "hi": "सभी सेवाएँ"},
-        "form_expired": {
-            "en": "This form has expired. Please try again.",
-            "hi": "यह फ़ॉर्म पुराना हो गया है। कृपया फिर से प्रयास करें।",
-        },
-        "answer_timed_out": {
-            "en": "That question had timed out, so the service has started again.",
-            "hi": "वह प्रश्न समय-सीमा पार कर चुका था, इसलिए सेवा फिर से शुरू हुई है।",
-        },
-        "cancelled_note": {
-            "en": "You cancelled this service. Nothing was submitted.",
-            "hi": "आपने यह सेवा रद्द कर दी। कुछ भी जमा नहीं हुआ।",
-        },
-        "date_hint": {"en": "Format: DD-MM-YYYY", "hi": "प्रारूप: DD-MM-YYYY"},
-        "answer_length_hint": {"en": "Up to {n} characters.", "hi": "अधिकतम {n} अक्षर।"},
-        "or_type_number": {"en": "Or type the number", "hi": "या नंबर लिखें"},
-        "reference": {"en": "Reference", "hi": "संदर्भ संख्या"},
-        "also_by_sms": {"en": "Also on any phone:", "hi": "किसी भी फ़ोन पर भी:"},
-        "sms_hint": {"en": "SMS {keyword} to {code}", "hi": "{code} पर {keyword} SMS करें"},
-        "ussd_hint": {"en": "or dial {code}", "hi": "या {code} डायल करें"},
-        "page_not_found": {"en": "Page not found", "hi": "पृष्ठ नहीं मिला"},
-        "service_not_found": {
-            "en": "There is no such service, or it is not available now.",
-            "hi": "ऐसी कोई सेवा नहीं है, या यह अभी उपलब्ध नहीं है।",
-        },
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,12 +39,13 @@ from seva.deps import GatewayDep, SessionDep
 from seva.errors import error_body
 from seva.flows.store import Dialogue
 from seva.gateway import Gateway
+from seva.i18n import entry
 from seva.messaging import service as messaging
 from seva.messaging.models import KINDS, STATES
 from seva.messaging.service import MessageView
 from seva.params import AfterBigRowId
 from seva.voice import recordings
-from seva.web.i18n import register, ui
+from seva.web.i18n import ui
 from seva.web.templating import check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
@@ -57,118 +58,6 @@ INBOX_SHOWN = 20
 KEEP_FOR = timedelta(hours=8)
 """As long as the browser session cookie lives."""
 MAX_USSD_INPUT = 160
-
-register(
-    {
-        "sim_title": {"en": "Phone simulator", "hi": "फ़ोन सिम्युलेटर"},
-        "sim_intro": {
-            "en": "A basic phone in your browser. It texts {sms} and dials {ussd} through the "
-            "same gateway code that real operators call.",
-            "hi": "ब्राउज़र में एक साधारण फ़ोन। यह {sms} पर SMS और {ussd} डायल उसी गेटवे कोड से "
-            "करता है जिसे असली ऑपरेटर बुलाते हैं।",
-        },
-        "sim_number": {"en": "This phone's number", "hi": "इस फ़ोन का नंबर"},
-        "sim_use_number": {"en": "Use number", "hi": "नंबर लगाएँ"},
-        "sim_messages": {"en": "Messages with {code}", "hi": "{code} के साथ संदेश"},
-        "sim_no_messages": {
-            "en": "No messages yet. Try RATION 1234567890 or HELP.",
-            "hi": "अभी कोई संदेश नहीं। RATION 1234567890 या HELP भेजकर देखें।",
-        },
-        "sim_text": {"en": "Text message", "hi": "संदेश"},
-        "sim_send": {"en": "Send", "hi": "भेजें"},
-        "sim_you": {"en": "You", "hi": "आप"},
-        "sim_dial_title": {"en": "USSD", "hi": "USSD"},
-        "sim_dial_code": {"en": "Code to dial", "hi": "डायल करने का कोड"},
-        "sim_dial": {"en": "Dial", "hi": "डायल करें"},
-        "sim_reply": {"en": "Reply", "hi": "उत्तर"},
-        "sim_ussd_input": {"en": "Your input", "hi": "आपका इनपुट"},
-        "sim_hang_up": {"en": "Hang up", "hi": "कॉल काटें"},
-        "sim_ussd_ended": {"en": "Session ended.", "hi": "सत्र समाप्त।"},
-        "sim_ussd_idle": {
-            "en": "Dial {ussd} to open the menu.",
-            "hi": "मेनू खोलने के लिए {ussd} डायल करें।",
-        },
-        "sim_bad_code": {
-            "en": "Connection problem or invalid MMI code.",
-            "hi": "कनेक्शन समस्या या अमान्य MMI कोड।",
-        },
-        "sim_inbox": {"en": "Inbox", "hi": "इनबॉक्स"},
-        "sim_inbox_hint": {
-            "en": "SMS that Seva has sent to this number (codes, status updates), each with "
-            "its delivery status.",
-            "hi": "सेवा द्वारा इस नंबर पर भेजे गए SMS (कोड, स्थिति की सूचनाएँ), हर एक के पहुँचने "
-            "की स्थिति के साथ।",
-        },
-        "sim_inbox_empty": {"en": "Nothing received yet.", "hi": "अभी कुछ नहीं मिला।"},
-        "sim_kind_otp": {"en": "code", "hi": "कोड"},
-        "sim_kind_transactional": {"en": "update", "hi": "सूचना"},
-        "sim_kind_bulk": {"en": "bulk", "hi": "बल्क"},
-        "sim_kind_reply": {"en": "reply", "hi": "जवाब"},
-        "sim_status_queued": {"en": "Waiting to be sent", "hi": "भेजे जाने की प्रतीक्षा में"},
-        "sim_status_sending": {"en": "Sending", "hi": "भेजा जा रहा है"},
-        "sim_status_submitted": {"en": "Sent", "hi": "भेजा गया"},
-        "sim_status_delivered": {"en": "Delivered", "hi": "पहुँच गया"},
-        "sim_status_failed": {"en": "Not delivered", "hi": "नहीं पहुँचा"},
-        "sim_status_unknown": {"en": "No delivery report", "hi": "पहुँचने की रिपोर्ट नहीं आई"},
-        "sim_refresh": {"en": "Refresh", "hi": "ताज़ा करें"},
-        "sim_clear": {"en": "Clear thread", "hi": "बातचीत मिटाएँ"},
-        "sim_call_title": {"en": "Call {code}", "hi": "{code} पर कॉल"},
-        "sim_call": {"en": "Call", "hi": "कॉल करें"},
-        "sim_call_idle": {
-            "en": "Press Call to hear the phone menu; answer on the keypad.",
-            "hi": "फ़ोन मेनू सुनने के लिए कॉल दबाएँ; कीपैड से जवाब दें।",
-        },
-        "sim_call_keys": {"en": "Keys", "hi": "कुंजियाँ"},
-        "sim_call_send": {"en": "Enter keys", "hi": "कुंजियाँ दर्ज करें"},
-        "sim_call_ended": {"en": "Call ended.", "hi": "कॉल समाप्त।"},
-        "sim_rec_listen": {
-            "en": "Listen to the question, then speak after the beep. You can also key your "
-            "message as letters and press #.",
-            "hi": "सवाल सुनिए, फिर बीप के बाद बोलिए। आप संदेश को अक्षरों में दबाकर # भी दबा सकते हैं।",
-        },
-        "sim_rec_recording": {
-            "en": "Recording… press # or Stop to finish.",
-            "hi": "रिकॉर्ड हो रहा है… पूरा होने पर # या रोकें दबाएँ।",
-        },
-        "sim_rec_elapsed": {"en": "{seconds} s of {max} s", "hi": "{max} में से {seconds} सेकंड"},
-        "sim_rec_sending": {"en": "Sending your recording…", "hi": "आपकी रिकॉर्डिंग भेजी जा रही है…"},
-        "sim_rec_no_mic": {
-            "en": "The microphone is not available ({reason}). Key your message on the keypad "
-            "instead: a letter is * then its key then its place on that key (*82 is U), *0 a "
-            "space; then press #.",
-            "hi": "माइक्रोफ़ोन उपलब्ध नहीं है ({reason})। संदेश कीपैड से दबाएँ: अक्षर के लिए *, "
-            "फिर उसकी कुंजी, फिर कुंजी पर उसका स्थान (*82 यानी U), *0 खाली जगह; फिर # दबाएँ।",
-        },
-        "sim_rec_denied": {"en": "permission was refused", "hi": "अनुमति नहीं दी गई"},
-        "sim_rec_unsupported": {
-            "en": "this browser offers no microphone to the page; it needs HTTPS",
-            "hi": "यह ब्राउज़र पेज को माइक्रोफ़ोन नहीं देता; इसके लिए HTTPS चाहिए",
-        },
-        "sim_rec_failed": {
-            "en": "The recording was not sent: {reason}",
-            "hi": "रिकॉर्डिंग नहीं भेजी गई: {reason}",
-        },
-        "sim_rec_start": {"en": "Speak now", "hi": "अभी बोलें"},
-        "sim_rec_stop": {"en": "Stop recording", "hi": "रिकॉर्डिंग रोकें"},
-        "sim_rec_not_asked": {
-            "en": "This call is not waiting for a recording.",
-            "hi": "यह कॉल अभी किसी रिकॉर्डिंग की प्रतीक्षा नहीं कर रही।",
-        },
-        "sim_rec_missing": {"en": "No recording was sent.", "hi": "कोई रिकॉर्डिंग नहीं भेजी गई।"},
-        "sim_rec_too_large": {
-            "en": "The recording is larger than {size}.",
-            "hi": "रिकॉर्डिंग {size} से बड़ी है।",
-        },
-        "sim_rec_bad_wav": {
-            "en": "The recording must be a 16-bit mono WAV file at 8 to 48 kHz.",
-            "hi": "रिकॉर्डिंग 8 से 48 kHz की 16-बिट मोनो WAV फ़ाइल होनी चाहिए।",
-        },
-        "sim_rec_too_short": {
-            "en": "The recording is too short: speak for at least a moment.",
-            "hi": "रिकॉर्डिंग बहुत छोटी है: कम से कम कुछ क्षण बोलिए।",
-        },
-    }
-)
 
 
 # -- state ----------------------------------------------------------------------------------
@@ -398,14 +287,8 @@ def _through_smsc(gateway: Gateway, phone: str, body: str, lang: str) -> str:
     return _NO_REPLY_YET.get(lang, _NO_REPLY_YET["en"])
 
 
-_SMSC_DOWN = {
-    "en": "(The SMSC simulator has no gateway bound to it; try again in a moment.)",
-    "hi": "(SMSC सिम्युलेटर से कोई गेटवे जुड़ा नहीं है; थोड़ी देर में फिर कोशिश करें।)",
-}
-_NO_REPLY_YET = {
-    "en": "(No reply yet. Send HELP to see the keywords.)",
-    "hi": "(अभी कोई जवाब नहीं। कीवर्ड देखने के लिए HELP भेजें।)",
-}
+_SMSC_DOWN = entry("sim_smsc_down")
+_NO_REPLY_YET = entry("sim_no_reply_yet")
 
 
 @router.post("/sim/clear")

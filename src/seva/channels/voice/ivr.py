@@ -31,6 +31,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from seva import i18n
 from seva.channels.menus import menu_departments, menu_key, menu_services
 from seva.flows import service as services
 from seva.flows.events import Ask, End, Message, Say
@@ -67,48 +68,10 @@ _LETTER_KEYS = {
 LANGUAGE_PROMPT = "Hindi ke liye 1 dabaiye. For English, press 2."
 LANGUAGE_KEYS = {"1": "hi", "2": "en"}
 
-_T: dict[str, dict[str, str]] = {
-    "welcome": {"en": "Welcome to Seva.", "hi": "सेवा में आपका स्वागत है।"},
-    "press": {"en": "For {label}, press {key}.", "hi": "{label} के लिए {key} दबाएँ।"},
-    "back": {"en": "To go back, press 0.", "hi": "पीछे जाने के लिए 0 दबाएँ।"},
-    "repeat": {"en": "To hear this again, press star.", "hi": "दोबारा सुनने के लिए स्टार दबाएँ।"},
-    "yes_no": {"en": "Press 1 for yes, 2 for no.", "hi": "हाँ के लिए 1, नहीं के लिए 2 दबाएँ।"},
-    "hash": {"en": "Then press hash.", "hi": "फिर हैश दबाएँ।"},
-    "record": {
-        "en": "Speak after the beep. Press hash when you have finished.",
-        "hi": "बीप के बाद बोलिए। बोलना पूरा होने पर हैश दबाएँ।",
-    },
-    "date": {
-        "en": "Key the day, month and year, like 2 5 0 1 1 9 8 0, then press hash.",
-        "hi": "दिन, महीना और साल दबाएँ, जैसे 2 5 0 1 1 9 8 0, फिर हैश दबाएँ।",
-    },
-    "letters": {
-        "en": (
-            "Key digits as they are. For a letter, press star, then the key with the letter, "
-            "then its place on that key. Then press hash."
-        ),
-        "hi": (
-            "अंक सीधे दबाएँ। किसी अक्षर के लिए स्टार, फिर उस अक्षर वाली कुंजी, फिर कुंजी पर "
-            "उसका स्थान दबाएँ। फिर हैश दबाएँ।"
-        ),
-    },
-    "invalid": {"en": "That key is not on the menu.", "hi": "यह विकल्प मेनू में नहीं है।"},
-    "bad_letters": {
-        "en": "Those keys do not spell a letter.",
-        "hi": "ये कुंजियाँ किसी अक्षर को नहीं बनातीं।",
-    },
-    "no_services": {"en": "No services are live yet.", "hi": "अभी कोई सेवा उपलब्ध नहीं है।"},
-    "goodbye": {
-        "en": "We did not hear a key. Please call again. Goodbye.",
-        "hi": "हमें कोई कुंजी नहीं मिली। कृपया फिर से कॉल करें। नमस्ते।",
-    },
-    "too_long": {"en": "This call is too long. Goodbye.", "hi": "यह कॉल बहुत लंबी है। नमस्ते।"},
-}
-
 
 def t(key: str, lang: str) -> str:
-    texts = _T[key]
-    return texts.get(lang) or texts["en"]
+    """The phone menu's own words (``ivr_<key>`` in the message catalog)."""
+    return i18n.text(f"ivr_{key}", lang)
 
 
 @dataclass(frozen=True, slots=True)

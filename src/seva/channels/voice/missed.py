@@ -28,16 +28,14 @@ from seva.channels.sms import SmsPull
 from seva.citizens import service as citizens
 from seva.db.base import utcnow
 from seva.flows.store import Dialogue
+from seva.i18n import entry
 from seva.messaging import service as messaging
 
 LATEST = "{latest}"
 COOLDOWN = timedelta(minutes=10)
 CHANNEL = "missed"
 
-_NONE = {
-    "en": "Seva: you have no applications yet. Send HELP to {code} for services.",
-    "hi": "सेवा: आपका अभी कोई आवेदन नहीं है। सेवाओं के लिए {code} पर HELP भेजें।",
-}
+_NONE = entry("missed_none")
 
 
 def parse_numbers(spec: str) -> dict[str, str]:

@@ -1,0 +1,165 @@
+"""The message catalog is complete and is the only place the gateway's words live.
+
+Fails when a shipped language lacks an entry English has, when a translation's placeholders
+differ from English (a ``{code}`` lost in Hindi would send a citizen a broken SMS), when code
+or a template asks for a key the catalog does not have, or when a module or template carries
+citizen-facing words of its own instead of a catalog key.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from seva import i18n
+from seva.i18n import tool
+
+SRC = Path(i18n.__file__).resolve().parents[1]
+TRANSLATIONS = [lang for lang in i18n.shipped() if lang != i18n.SOURCE]
+
+# Dicts keyed by language that are not words to translate: each language's own name
+# (an endonym reads the same to everyone) and provider or voice codes.
+NOT_WORDS = {
+    ("flows/schema.py", "LANGUAGES"),
+    ("channels/voice/webhooks.py", "LANGUAGES"),
+    ("channels/voice/tts.py", "VOICES"),
+}
+
+
+def english() -> dict[str, str]:
+    return dict(i18n.messages(i18n.SOURCE))
+
+
+def test_english_and_hindi_ship() -> None:
+    assert {"en", "hi"} <= set(i18n.shipped())
+    assert len(english()) > 400
+
+
+@pytest.mark.parametrize("lang", TRANSLATIONS)
+def test_every_entry_is_translated(lang: str) -> None:
+    catalog = tool.load(lang)
+    missing = sorted(key for key in english() if not i18n.messages(lang).get(key))
+    fuzzy = sorted(str(m.id) for m in catalog if m.id and m.fuzzy)
+    assert not missing, f"{lang} lacks {len(missing)} entries, e.g. {missing[:5]}"
+    assert not fuzzy, f"{lang} has entries to review: {fuzzy[:5]}"
+
+
+@pytest.mark.parametrize("lang", TRANSLATIONS)
+def test_placeholders_are_the_same_in_every_language(lang: str) -> None:
+    wrong = {
+        key: (tool.placeholders(text), tool.placeholders(i18n.messages(lang)[key]))
+        for key, text in english().items()
+        if key in i18n.messages(lang)
+        and tool.placeholders(text) != tool.placeholders(i18n.messages(lang)[key])
+    }
+    assert not wrong
+
+
+def test_every_text_formats_with_its_own_placeholders() -> None:
+    for lang in i18n.shipped():
+        for key, text in i18n.messages(lang).items():
+            values = dict.fromkeys(tool.placeholders(text), "x")
+            text.format(**values)  # a stray brace raises here, not in front of a citizen
+
+
+def test_catalog_files_are_as_make_catalog_writes_them(tmp_path: Path) -> None:
+    """A hand edit that `make catalog` would rewrite (a missing English comment, a stale one,
+    an unsorted entry) shows up here rather than as a noisy diff later."""
+    for lang in TRANSLATIONS:
+        catalog = tool.load(lang)
+        for message in catalog:
+            if not message.id:
+                continue
+            english_text = english()[str(message.id)]
+            assert tool._was_english(message) is not None, message.id
+            squeezed = tool._squeeze(tool._was_english(message) or "")
+            assert squeezed == tool._squeeze(english_text), message.id
+        assert sorted(str(m.id) for m in catalog if m.id) == sorted(english())
+
+
+def _python_files() -> list[Path]:
+    return [p for p in SRC.rglob("*.py") if "migrations" not in p.parts]
+
+
+def test_no_module_carries_its_own_citizen_facing_texts() -> None:
+    found = []
+    for path in _python_files():
+        rel = str(path.relative_to(SRC))
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        allowed: set[int] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign | ast.AnnAssign):
+                target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+                if (rel, getattr(target, "id", "")) in NOT_WORDS and node.value is not None:
+                    allowed.add(id(node.value))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Dict) or id(node) in allowed:
+                continue
+            for key, value in zip(node.keys, node.values, strict=True):
+                if (
+                    isinstance(key, ast.Constant)
+                    and key.value in i18n.shipped()
+                    and isinstance(value, ast.Constant | ast.JoinedStr)
+                    and (not isinstance(value, ast.Constant) or str(value.value).strip())
+                ):
+                    found.append(f"{rel}:{node.lineno}")
+                    break
+    assert not found, f"texts outside the catalog at {found}"
+
+
+# How code and templates ask for a message: ``text("key", …)``, ``entry("key")`` and
+# ``ui("key", …)`` in modules, ``t('key')`` in templates.
+_PY_KEY = re.compile(r"""\b(?:text|entry|ui)\(\s*["']([a-z][a-z0-9_]*)["']""")
+_HTML_KEY = re.compile(r"""\bt\(\s*["']([a-z][a-z0-9_]*)["']""")
+
+
+def test_every_key_asked_for_is_in_the_catalog() -> None:
+    asked: dict[str, str] = {}
+    for path in [*_python_files(), *SRC.rglob("*.html")]:
+        pattern = _HTML_KEY if path.suffix == ".html" else _PY_KEY
+        for key in pattern.findall(path.read_text(encoding="utf-8")):
+            asked.setdefault(key, str(path.relative_to(SRC)))
+    assert len(asked) > 300
+    # ``t('role_' ~ name)`` asks for a family of keys: at least one must exist.
+    missing = {
+        key: where
+        for key, where in asked.items()
+        if key not in english()
+        and not (key.endswith("_") and any(k.startswith(key) for k in english()))
+    }
+    assert not missing
+
+
+# Words a template may carry as they are: names, units and codes that read the same in every
+# language the gateway ships.
+# A keyword (RATION) and a date's form (DD-MM-YYYY) are typed as they are in every language.
+_SAME_EVERYWHERE = {
+    *("SMS", "SHA-256", "IST", "KB", "KiB", "English", "हिन्दी", "Seva", "OTP"),
+    *("RATION", "DD-MM-YYYY"),
+}
+
+
+def _template_words(source: str) -> list[str]:
+    stripped = re.sub(r"\{#.*?#\}|\{%.*?%\}|\{\{.*?\}\}", " ", source, flags=re.S)
+    stripped = re.sub(r"<(script|style)\b.*?</\1>", " ", stripped, flags=re.S)
+    texts = re.findall(r">([^<]+)<", stripped)
+    attributes = re.findall(r'\b(?:placeholder|title|aria-label|alt)="([^"]*)"', stripped)
+    words = []
+    for text in [*texts, *attributes]:
+        for word in re.findall(r"[^\W\d_][\w'-]*", text):
+            if len(word) > 1 and word not in _SAME_EVERYWHERE:
+                words.append(word)
+    return words
+
+
+def test_templates_carry_no_words_of_their_own() -> None:
+    found = {
+        str(path.relative_to(SRC)): words
+        for path in SRC.rglob("*.html")
+        if "vendor" not in path.parts
+        and (words := _template_words(path.read_text(encoding="utf-8")))
+    }
+    assert not found
