@@ -116,7 +116,11 @@ def test_conversation_times_out(client: TestClient, gateway: Gateway, seeded: Se
     later = utcnow() + timedelta(seconds=gateway.settings.session_ttl_seconds + 1)
     with gateway.session() as session:
         reply = gateway.sms.handle(session, phone=phone, text="1234567890", now=later)
-    assert "not a Seva keyword" in reply.text  # the open question expired with its session
+        # The reply that would have answered is told what timed out and how to start again,
+        # once; after that the number is just an unknown word.
+        assert reply.text == "Your RATION request timed out. Send RATION to start again."
+        again = gateway.sms.handle(session, phone=phone, text="1234567890", now=later)
+    assert "not a Seva keyword" in again.text
 
 
 def test_bad_requests_get_json_errors(client: TestClient, seeded: SeedReport) -> None:

@@ -5,11 +5,14 @@ text, and returns the reply text. ``/channels/sms/kannel`` (Kannel's ``sms-servi
 convention: the response body is the reply) wraps it over HTTP, and the SMPP transport wraps
 the same call for ``deliver_sm``.
 
-Conversation rules, the way citizens use basic phones:
+What a message does to the citizen's open conversation is the engine's table
+(``seva.flows.conversation``): a keyword starts a new conversation and says what it left
+unfinished, an offer owns the next reply, commands answer on the side, and a reply after a
+timeout is told what timed out. This adapter only says which kind of message arrived:
 
 * ``KEYWORD arg1 arg2`` starts the service and the arguments answer its first questions;
-* while a question is open, the next SMS answers it — unless it starts with another service's
-  keyword and the question wants something other than free text, which starts that service;
+* while a question is open, the next SMS answers it; a service keyword starts that service
+  instead, unless the question wants free text (which may begin with any word);
 * ``HELP``/``MENU`` or an empty SMS get the list of keywords; an unknown keyword gets one SMS
   part that points to ``HELP``;
 * ``LANG HI``/``HINDI``/``हिंदी`` and ``LANG EN``/``ENGLISH`` switch language on every channel;
@@ -33,13 +36,17 @@ from sqlalchemy.orm import Session
 from seva.channels.render import plain
 from seva.channels.smpp.text import segment_count
 from seva.citizens import service as citizens
+from seva.flows import conversation
 from seva.flows import service as services
 from seva.flows.answers import clean
+from seva.flows.conversation import Do, Open, Said
+from seva.flows.models import Service
 from seva.flows.runtime import Runtime, Turn
 from seva.flows.schema import LANGUAGES
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
 from seva.i18n import entry
+from seva.i18n import text as text_of
 from seva.locker import service as locker
 from seva.messaging import service as messaging
 from seva.rtc import service as rtc
@@ -75,7 +82,6 @@ OPT_OUT_WORDS = frozenset({"STOP", "UNSUBSCRIBE"})
 DOCS_WORDS = frozenset({"DOCS", "DOCUMENTS"})
 CALL_WORDS = frozenset({"CALL", "APPOINTMENT"})
 """``CALL FOOD``: book a call with an official of the department (``rtc``)."""
-CALL_OFFER = "call_offer"
 CALL_CHOICES = 5
 MOVE_WORDS = frozenset({"MOVE", "CHANGE", "RESCHEDULE"})
 _CALL_WHICH = entry("sms_call_which")
@@ -132,60 +138,140 @@ class SmsPull:
     def handle(
         self, session: Session, *, phone: str, text: str, now: datetime | None = None
     ) -> SmsReply:
-        """The reply to one inbound SMS from ``phone`` (E.164, already validated)."""
+        """The reply to one inbound SMS from ``phone`` (E.164, already validated): the
+        message is classified, and ``seva.flows.conversation`` says what it does to the
+        citizen's open conversation."""
         runtime = self.runtime
         dialogue = runtime.open(session, CHANNEL, phone, phone=phone, now=now)
+        lapsed = dialogue.meta.pop(conversation.TIMED_OUT, None)
         body = clean(text[:MAX_INBOUND])
         words = body.split()
-        head = words[0].upper() if words else ""
-
-        lang = language_command(words)
-        if lang is not None:
-            runtime.set_language(session, dialogue, lang)
-            return self._keep(session, dialogue, _LANG_SET.get(lang, _LANG_SET["en"]), now)
-
-        if head in OPT_OUT_WORDS | OPT_IN_WORDS and len(words) <= 2:
-            return self._keep(session, dialogue, self._opt(session, dialogue, phone, words), now)
-
-        if head in HELP_WORDS or not words:
-            return self._keep(session, dialogue, self._help(session, dialogue), now)
-
-        offer = dialogue.meta.get(CALL_OFFER)
-        if offer and len(words) == 1 and _choice(words[0]) and not runtime.in_service(dialogue):
-            return self._book_offered(session, dialogue, phone, offer, int(words[0]), now)
-        if (
-            head in CALL_WORDS
-            and len(words) <= 2
-            and services.find_by_keyword(session, head) is None
-        ):
-            return self._offer_call(session, dialogue, words[1:], now)
-
-        if (
-            head in DOCS_WORDS
-            and len(words) == 1
-            and services.find_by_keyword(session, head) is None
-        ):
-            listing = locker.issued_list_text(session, phone, _lang(dialogue))
-            return self._keep(session, dialogue, listing, now)
-
-        if head in CANCEL_WORDS:
-            if runtime.in_service(dialogue):
-                turn = runtime.cancel(session, dialogue, now=now)
-                return self._finish(session, dialogue, turn, now)
-            return self._keep(session, dialogue, _NOTHING_OPEN[_lang(dialogue)], now)
-
-        service = services.find_by_keyword(session, head)
-        if runtime.in_service(dialogue):
-            asked = runtime.current_ask(dialogue) or {}
-            if service is None or asked.get("kind") in ("text", "message"):
+        service = services.find_by_keyword(session, words[0].upper()) if words else None
+        open_ = self._open(dialogue, lapsed)
+        said = self._said(words, service, dialogue)
+        rule = conversation.decide(open_, said)
+        match rule.do:
+            case Do.START:
+                return self._start(session, dialogue, phone, words, service, open_, now)
+            case Do.ANSWER:
                 turn = runtime.answer(session, dialogue, body, now=now)
                 return self._finish(session, dialogue, turn, now)
-            runtime.cancel(session, dialogue, now=now)
+            case Do.TAKE:
+                offer = dialogue.meta[conversation.OFFER]
+                return self._book_offered(session, dialogue, phone, offer, int(words[0]), now)
+            case Do.ASK_AGAIN:
+                count = len(dialogue.meta[conversation.OFFER].get("slots", []))
+                reply = text_of("sms_offer_again", _lang(dialogue), n=count)
+                return self._keep(session, dialogue, reply, now)
+            case Do.ASIDE:
+                reply = self._aside(session, dialogue, words, now)
+                return self._keep(session, dialogue, reply, now)
+            case Do.CANCEL:
+                if runtime.in_service(dialogue):
+                    turn = runtime.cancel(session, dialogue, now=now)
+                    return self._finish(session, dialogue, turn, now)
+                dialogue.meta.pop(conversation.OFFER, None)
+                runtime.close(session, dialogue)
+                return SmsReply(text_of("flow_cancelled", _lang(dialogue)))
+            case Do.NOTHING_OPEN:
+                return self._keep(session, dialogue, _NOTHING_OPEN[_lang(dialogue)], now)
+            case Do.TIMED_OUT:
+                assert lapsed is not None
+                reply = text_of("sms_timed_out", _lang(dialogue), **_lapsed_names(lapsed))
+                return SmsReply(reply)
+            case Do.UNKNOWN:
+                return self._keep(session, dialogue, unknown_keyword(dialogue, words[0]), now)
 
+    def _open(self, dialogue: Dialogue, lapsed: object) -> Open:
+        if lapsed:
+            return Open.TIMED_OUT
+        if self.runtime.in_service(dialogue):
+            asked = self.runtime.current_ask(dialogue) or {}
+            return Open.FREE_TEXT if asked.get("kind") in ("text", "message") else Open.QUESTION
+        if dialogue.meta.get(conversation.OFFER):
+            return Open.OFFER
+        return Open.NOTHING
+
+    def _said(self, words: list[str], service: Service | None, dialogue: Dialogue) -> Said:
+        if not words:
+            return Said.COMMAND  # an empty SMS gets the help
+        head = words[0].upper()
+        if language_command(words) is not None:
+            return Said.COMMAND
+        if head in OPT_OUT_WORDS | OPT_IN_WORDS and len(words) <= 2:
+            return Said.COMMAND
+        if head in HELP_WORDS:
+            return Said.COMMAND
+        if service is None and head in DOCS_WORDS and len(words) == 1:
+            return Said.COMMAND
+        if service is None and head in CALL_WORDS and len(words) <= 2:
+            cancelling = len(words) == 2 and words[1].upper() in CANCEL_WORDS
+            return Said.COMMAND if cancelling else Said.KEYWORD
+        if head in CANCEL_WORDS:
+            return Said.CANCEL
+        if service is not None:
+            return Said.KEYWORD
+        offer = dialogue.meta.get(conversation.OFFER) or {}
+        taken = offer and len(words) == 1 and _choice(words[0])
+        if taken and 1 <= int(words[0]) <= len(offer.get("slots", [])):
+            return Said.CHOICE
+        return Said.REPLY
+
+    def _aside(
+        self, session: Session, dialogue: Dialogue, words: list[str], now: datetime | None
+    ) -> str:
+        """A command's answer; what is open stays as it was."""
+        phone = dialogue.phone or ""
+        lang = language_command(words)
+        if lang is not None:
+            self.runtime.set_language(session, dialogue, lang)
+            return _LANG_SET.get(lang, _LANG_SET["en"])
+        head = words[0].upper() if words else ""
+        if head in OPT_OUT_WORDS | OPT_IN_WORDS:
+            return self._opt(session, dialogue, phone, words)
+        if head in DOCS_WORDS:
+            return locker.issued_list_text(session, phone, _lang(dialogue))
+        if head in CALL_WORDS:
+            return self._cancel_call(session, dialogue, now or datetime.now(UTC))
+        return self._help(session, dialogue)
+
+    def _start(
+        self,
+        session: Session,
+        dialogue: Dialogue,
+        phone: str,
+        words: list[str],
+        service: Service | None,
+        open_: Open,
+        now: datetime | None,
+    ) -> SmsReply:
+        """Start what ``words`` ask for in a fresh conversation. When that leaves something
+        open (a question, an offer) it replaces the conversation that was open, and the
+        citizen is told what was left unfinished; when it is over in this one message (a
+        status lookup) it was an aside and the open conversation carries on."""
+        fresh = Dialogue(
+            channel=dialogue.channel,
+            key=dialogue.key,
+            phone=dialogue.phone,
+            lang=dialogue.lang,
+            lang_chosen=dialogue.lang_chosen,
+            expires_at=dialogue.expires_at,
+        )
+        turn: Turn | None = None
         if service is None:
-            return self._keep(session, dialogue, unknown_keyword(dialogue, words[0]), now)
-        turn = runtime.start(session, dialogue, service, args=words[1:], now=now)
-        return self._finish(session, dialogue, turn, now)
+            reply = self._offer_call(session, fresh, words[1:], now)
+        else:
+            turn = self.runtime.start(session, fresh, service, args=words[1:], now=now)
+            reply = SmsReply(plain(turn.messages), turn)
+        left = self._open(fresh, None) is not Open.NOTHING and not (turn and turn.finished)
+        if not left:
+            return self._keep(session, dialogue, reply.text, now)
+        dropped = _open_name(session, dialogue) if open_ in (Open.QUESTION, Open.OFFER) else ""
+        self.runtime.save(session, fresh, now=now)
+        if not dropped:
+            return reply
+        notice = text_of("sms_left_unfinished", _lang(fresh), name=dropped)
+        return SmsReply(f"{notice}\n{reply.text}", reply.turn)
 
     def _opt(self, session: Session, dialogue: Dialogue, phone: str, words: list[str]) -> str:
         lang = _lang(dialogue)
@@ -229,10 +315,11 @@ class SmsPull:
         free = [start for start, _ in found][:CALL_CHOICES]
         if not free:
             return self._keep(session, dialogue, _CALL_NONE[lang].format(code=department.code), now)
-        dialogue.meta[CALL_OFFER] = {
+        dialogue.meta[conversation.OFFER] = {
             "dept": department.code,
             "slots": [start.isoformat() for start in free],
             "until": (moment + self.runtime.ttl).isoformat(),
+            "again": f"CALL {'MOVE' if moving is not None else department.code}",
             **({"moves": moving.id} if moving is not None else {}),
         }
         self.runtime.save(session, dialogue, now=now)
@@ -271,7 +358,7 @@ class SmsPull:
     ) -> SmsReply:
         lang = _lang(dialogue)
         moment = now or datetime.now(UTC)
-        dialogue.meta.pop(CALL_OFFER, None)
+        dialogue.meta.pop(conversation.OFFER, None)
         self.runtime.save(session, dialogue, now=now)
         department = tenancy.department_by_code(session, str(offer.get("dept", "")))
         starts = list(offer.get("slots", []))
@@ -334,6 +421,26 @@ class SmsPull:
         else:
             self.runtime.save(session, dialogue, now=now)
         return SmsReply(plain(turn.messages), turn)
+
+
+def _open_name(session: Session, dialogue: Dialogue) -> str:
+    """What the citizen would send to start the open conversation again: its keyword
+    (``COMPLAINT``, ``CALL FOOD``), or the service's title when it has none."""
+    offer = dialogue.meta.get(conversation.OFFER)
+    if offer:
+        return str(offer.get("again", "CALL"))
+    service = services.service_by_id(session, dialogue.service_id or 0)
+    if service is None:
+        return ""
+    definition = definition_of(service)
+    if definition.keywords:
+        return definition.keywords[0]
+    return definition.title.get(dialogue.lang) or definition.title["en"]
+
+
+def _lapsed_names(lapsed: dict[str, str]) -> dict[str, str]:
+    name = lapsed.get("name", "")
+    return {"name": name, "keyword": lapsed.get("again") or name}
 
 
 def _choice(word: str) -> bool:

@@ -28,7 +28,7 @@ from seva.dashboard import metrics
 from seva.dashboard import service as dashboard
 from seva.db.base import utcnow
 from seva.directory import service as directory
-from seva.flows import datasets, messages
+from seva.flows import conversation, datasets, messages
 from seva.flows.engine import Flow, FlowState
 from seva.flows.events import (
     Ask,
@@ -117,7 +117,9 @@ class Runtime:
         """The live dialogue for this channel key, or a fresh one (an expired one is closed)."""
         now = now or utcnow()
         dialogue = self.store.load(session, channel, key)
+        lapsed: dict[str, str] | None = None
         if dialogue is not None and dialogue.expired(now):
+            lapsed = self._lapsed(session, dialogue)
             if dialogue.flow is not None and dialogue.flow.get("phase") != "done":
                 state = FlowState.from_dict(dialogue.flow)
                 self._record(session, channel, state, "timeout")
@@ -127,12 +129,31 @@ class Runtime:
             dialogue = Dialogue(
                 channel=channel, key=key, phone=phone, expires_at=(now + self.ttl).isoformat()
             )
+            if lapsed is not None:
+                dialogue.meta[conversation.TIMED_OUT] = lapsed
             if phone:
                 citizen = citizens.find(session, phone)
                 if citizen is not None and citizen.language:
                     dialogue.lang = citizen.language
                     dialogue.lang_chosen = True
         return dialogue
+
+    def _lapsed(self, session: Session, dialogue: Dialogue) -> dict[str, str] | None:
+        """What an expired dialogue had open, named as the citizen would start it again
+        (``seva.flows.conversation``), or None when nothing was open."""
+        offer = dialogue.meta.get(conversation.OFFER)
+        if offer:
+            again = str(offer.get("again", ""))
+            return {"name": again, "again": again}
+        if not self.in_service(dialogue) or dialogue.service_id is None:
+            return None
+        service = service_by_id(session, dialogue.service_id)
+        if service is None:
+            return None
+        definition = definition_of(service)
+        keyword = definition.keywords[0] if definition.keywords else ""
+        title = definition.title.get(dialogue.lang) or definition.title["en"]
+        return {"name": keyword or title, "again": keyword}
 
     def save(self, session: Session, dialogue: Dialogue, *, now: datetime | None = None) -> None:
         now = now or utcnow()

@@ -10,6 +10,7 @@ and lets Redis expire them.
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -45,6 +46,11 @@ class Dialogue:
         return now >= datetime.fromisoformat(self.expires_at)
 
 
+REMEMBER_TIMEOUT = 24 * 3600
+"""Seconds an expired conversation is kept after it lapsed, so a late reply is told what timed
+out (``seva.flows.conversation``) instead of being taken for an unknown keyword."""
+
+
 class DialogueStore(Protocol):
     def load(self, session: Session, channel: str, key: str) -> Dialogue | None: ...
 
@@ -69,7 +75,9 @@ class SqlDialogueStore:
 
     def load(self, session: Session, channel: str, key: str) -> Dialogue | None:
         row = self._row(session, channel, key)
-        return Dialogue.from_dict(row.state) if row is not None else None
+        # A copy: the dialogue is changed in place (``meta.pop``), and a change made inside
+        # the row's own JSON would look unchanged to SQLAlchemy and never be written.
+        return Dialogue.from_dict(copy.deepcopy(row.state)) if row is not None else None
 
     def save(self, session: Session, dialogue: Dialogue) -> None:
         expires = datetime.fromisoformat(dialogue.expires_at)
@@ -116,7 +124,8 @@ class RedisDialogueStore:
 
     def save(self, session: Session, dialogue: Dialogue) -> None:
         now = datetime.now(datetime.fromisoformat(dialogue.expires_at).tzinfo)
-        ttl = max(1, int((datetime.fromisoformat(dialogue.expires_at) - now).total_seconds()) + 60)
+        left = int((datetime.fromisoformat(dialogue.expires_at) - now).total_seconds())
+        ttl = max(1, left + REMEMBER_TIMEOUT)
         payload = json.dumps(dialogue.to_dict(), ensure_ascii=False)
         self.client.set(self._key(dialogue.channel, dialogue.key), payload, ex=ttl)
 

@@ -53,6 +53,7 @@ def save(catalog: Catalog, lang: str) -> None:
         "# this file in step with it."
     )
     catalog.project = "Seva"
+    catalog.version = "VERSION"  # read back as "Seva", it would be written "Seva Seva"
     catalog.fuzzy = False
     buffer = io.BytesIO()
     write_po(buffer, catalog, width=0, sort_output=True, no_location=True)
