@@ -2,8 +2,8 @@
 
 Fails when a shipped language lacks an entry English has, when a translation's placeholders
 differ from English (a ``{code}`` lost in Hindi would send a citizen a broken SMS), when code
-or a template asks for a key the catalog does not have, or when a module or template carries
-citizen-facing words of its own instead of a catalog key.
+or a template asks for a key the catalog does not have, or when a module, template or browser
+script carries citizen-facing words of its own instead of a catalog key.
 """
 
 from __future__ import annotations
@@ -163,3 +163,169 @@ def test_templates_carry_no_words_of_their_own() -> None:
         and (words := _template_words(path.read_text(encoding="utf-8")))
     }
     assert not found
+
+
+# -- the browser scripts ----------------------------------------------------------------------
+#
+# A script writes words a person reads (a status, a button it makes) only from texts the page
+# handed it from the catalog (the call page's ``config.words``, the simulator's data-*
+# attributes). The scan below reads each script's string literals (a template literal's fixed
+# parts one by one; comments and regular expressions skipped) and fails on any that reads like
+# English: two words in a row, a capitalised word standing first, or a word beside a ``${…}``.
+
+# What a script may carry as it is, with why.
+_SCRIPT_LITERALS = {
+    ("web/static/sim.js", "bubble "),  # CSS classes: `bubble ${direction}`
+    ("web/static/sim.js", "delivery sms-"),  # CSS classes: `delivery sms-${status}`
+    ("web/static/status.js", "use strict"),  # a directive
+    ("web/static/apidocs.js", "use strict"),
+    # /docs is Swagger UI for developers, English throughout like the API it documents; this
+    # names its request-body box after the "Request body" heading it draws above it.
+    ("web/static/apidocs.js", "Request body"),
+}
+_REGEX_MAY_FOLLOW = set("(,=:[!&|?{};")
+_TWO_WORDS = re.compile(r"\b[A-Za-z][a-z']+\s+[a-z][a-z']+")
+_LEADING_WORD = re.compile(r"^\s*[A-Z][a-z]+(?=$|[\s.,…:;!?])")
+_BESIDE_A_VALUE = re.compile(r"(?:^|\s)\(?[a-z]{3,}\b")
+
+
+def _js_quoted(src: str, at: int, out: list[tuple[str, str]]) -> int:
+    quote, end, text = src[at], at + 1, []
+    while end < len(src) and src[end] != quote:
+        step = 2 if src[end] == "\\" else 1
+        text.append(src[end : end + step])
+        end += step
+    out.append(("quoted", "".join(text)))
+    return end + 1
+
+
+def _js_template(src: str, at: int, out: list[tuple[str, str]]) -> int:
+    end, text = at + 1, []
+    while end < len(src):
+        if src[end] == "\\":
+            text.append(src[end : end + 2])
+            end += 2
+        elif src[end] == "`":
+            out.append(("template", "".join(text)))
+            return end + 1
+        elif src.startswith("${", end):
+            out.append(("template", "".join(text)))
+            text = []
+            end = _js_code(src, end + 2, out, inside=True)
+        else:
+            text.append(src[end])
+            end += 1
+    return end
+
+
+def _js_regex(src: str, at: int) -> int:
+    end, in_class = at + 1, False
+    while end < len(src):
+        if src[end] == "\\":
+            end += 2
+            continue
+        if src[end] == "/" and not in_class:
+            break
+        in_class = (in_class or src[end] == "[") and src[end] != "]"
+        end += 1
+    end += 1
+    while end < len(src) and src[end].isalpha():  # flags
+        end += 1
+    return end
+
+
+def _js_code(src: str, at: int, out: list[tuple[str, str]], *, inside: bool = False) -> int:
+    """Walks code from ``at`` (to the ``}`` that closes a ``${`` when ``inside``), collecting
+    string literals into ``out``; returns where it stopped."""
+    depth, previous = 0, ""
+    while at < len(src):
+        char = src[at]
+        if src.startswith("//", at):
+            newline = src.find("\n", at)
+            at = len(src) if newline < 0 else newline
+            continue
+        if src.startswith("/*", at):
+            at = src.index("*/", at) + 2
+            continue
+        if char in "'\"":
+            at, previous = _js_quoted(src, at, out), char
+            continue
+        if char == "`":
+            at, previous = _js_template(src, at, out), char
+            continue
+        if char == "/" and (
+            previous in _REGEX_MAY_FOLLOW
+            or not previous
+            or re.search(r"\b(?:return|typeof)\s*$", src[:at])
+        ):
+            at, previous = _js_regex(src, at), "/"
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            if inside and depth == 0:
+                return at + 1
+            depth -= 1
+        if not char.isspace():
+            previous = char
+        at += 1
+    return at
+
+
+def _script_words(source: str) -> list[str]:
+    """The string literals of a script that read like words for a person."""
+    literals: list[tuple[str, str]] = []
+    _js_code(source, 0, literals)
+    return [
+        text
+        for kind, text in literals
+        if _TWO_WORDS.search(text)
+        or _LEADING_WORD.search(text)
+        or (kind == "template" and re.search(r"\s", text) and _BESIDE_A_VALUE.search(text))
+    ]
+
+
+def test_the_script_scan_finds_words_and_passes_code() -> None:
+    """The scan itself: it must see English where a script writes it, and nothing in what
+    scripts carry for the machine (ids, events, MIME types, URLs, regular expressions)."""
+    script = r"""
+    // Waiting for the other side: a comment, not a word on the page.
+    /* Block comments too. */
+    const TYPES = ["application/pdf", "image/jpeg"];
+    const url = `${scheme}://${location.host}/rtc/ws?${query}`;
+    const field = text.replace(/\{([a-z_]+)\}/g, (whole, name) => values[name] ?? whole);
+    socket.addEventListener("message", handle);
+    setStatus("Connecting…");
+    setStatus(`${peer.name || "The other side"} left the call`);
+    video.title = `${name} (screen)`;
+    button.textContent = "Remove";
+    line.textContent = `${name} delivered ✓`;
+    throw new Error("the meeting server cannot be reached");
+    const half = size / 2, again = total / 4;
+    """
+    assert _script_words(script) == [
+        "Connecting…",
+        "The other side",
+        " left the call",
+        " (screen)",
+        "Remove",
+        " delivered ✓",
+        "the meeting server cannot be reached",
+    ]
+
+
+def test_scripts_write_no_words_of_their_own() -> None:
+    found = {
+        rel: words
+        for path in SRC.rglob("*.js")
+        if "vendor" not in path.parts
+        and (rel := str(path.relative_to(SRC)))
+        and (
+            words := [
+                word
+                for word in _script_words(path.read_text(encoding="utf-8"))
+                if (rel, word) not in _SCRIPT_LITERALS
+            ]
+        )
+    }
+    assert not found, f"words outside the catalog: {found}"

@@ -34,6 +34,7 @@ from seva.citizens.models import Citizen
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import error_body
 from seva.gateway import Gateway
+from seva.i18n import text
 from seva.locker import service as locker
 from seva.locker.models import RECEIVED, Document
 from seva.locker.service import MAX_BYTES, MAX_RECORDING_BYTES, LockerRefused
@@ -393,6 +394,33 @@ def _seat_for(request: Request, session: Session, room: str) -> tuple[Seat, str]
     return seat, "/call"
 
 
+CALL_PAGE_WORDS: tuple[str, ...] = (
+    *("room_admit", "room_closed", "room_closed_expired", "room_closed_full"),
+    *("room_closed_lost", "room_closed_not_invited", "room_closed_removed"),
+    *("room_closed_replaced", "room_connected", "room_connected_sfu", "room_connected_with"),
+    *("room_connecting", "room_file_corrupt", "room_file_delivered", "room_file_in_locker"),
+    *("room_file_not_kept", "room_file_received", "room_file_receiving", "room_file_refused"),
+    *("room_file_saved", "room_file_sending", "room_file_too_big", "room_file_types"),
+    *("room_joined", "room_left", "room_mute", "room_muted_by", "room_no_devices"),
+    *("room_no_sfu", "room_other_left", "room_problem", "room_record", "room_record_cancel"),
+    *("room_record_failed", "room_record_on", "room_record_saved", "room_record_saving"),
+    *("room_record_stop", "room_record_waiting", "room_refused", "room_refused_gone"),
+    *("room_refused_lobby", "room_refused_not_allowed", "room_remove", "room_screen_of"),
+    *("room_screen_refused", "room_sfu_closed", "room_sfu_refused", "room_sfu_removed"),
+    *("room_sfu_unreachable", "room_waiting_host", "room_waiting_other"),
+)
+"""The catalog entries the call page's scripts (call.js, sfu.js) write: statuses, the record
+and file messages, the buttons they make. The page hands them over in the reader's language,
+placeholders (``{name}``) left for the script to fill, so no word of the call lives in a
+script."""
+
+
+def call_page_words(lang: str) -> dict[str, str]:
+    """The call page's words in ``lang``, as templates: the script fills in a name or a size
+    when it writes one, which the server cannot know when it renders the page."""
+    return {key: text(key, lang) for key in CALL_PAGE_WORDS}
+
+
 def _call_context(request: Request, seat: Seat, back: str) -> dict[str, Any]:
     gateway = _gateway(request)
     settings = gateway.settings
@@ -420,6 +448,7 @@ def _call_context(request: Request, seat: Seat, back: str) -> dict[str, Any]:
                 "receivedUrl": f"/call/room/{seat.room}/received",
                 "recordingUrl": f"/call/room/{seat.room}/recording",
                 "maxFileBytes": MAX_BYTES,
+                "words": call_page_words(page_lang(request)),
             }
         ),
     }
@@ -583,7 +612,7 @@ def console_calls(request: Request, session: SessionDep, official: Officer) -> R
         "console_calls.html",
         {
             "on_duty": duty is not None and duty.on_duty_since is not None,
-            "queue": _queue_rows(session, official.department_id, now),
+            "queue": _queue_rows(session, official.department_id, now, page_lang(request)),
             "appointments": rtc.appointments_of(session, official, now=now),
             "availability": duty,
             "recordings": rtc.recordings_of(session, official.department_id),
@@ -623,16 +652,23 @@ def console_recording(
     )
 
 
-def _queue_rows(session: Session, department_id: int, now: datetime) -> list[dict[str, Any]]:
+def _queue_rows(
+    session: Session, department_id: int, now: datetime, lang: str
+) -> list[dict[str, Any]]:
+    """The department's queue as the console shows it, its words in the official's language
+    (the console's script writes the same texts when it refreshes the table)."""
     rows = []
     for entry in rtc.queue_of(session, department_id):
         citizen = session.get(Citizen, entry.citizen_id)
+        waited = int((now - entry.joined_at).total_seconds())
         rows.append(
             {
                 "id": entry.id,
                 "who": f"…{citizen.phone[-4:]}" if citizen else "?",
                 "status": entry.status,
-                "waited": int((now - entry.joined_at).total_seconds()),
+                "status_text": text(f"room_queue_{entry.status}", lang),
+                "waited": waited,
+                "waited_text": text("room_waited", lang, seconds=waited),
             }
         )
     return rows
@@ -658,16 +694,20 @@ def console_duty(
 def console_offer(request: Request, session: SessionDep, official: Officer) -> JSONResponse:
     """Polled by the console: the call offered to this official now, and the queue."""
     now = _now()
+    lang = page_lang(request)
     entry = rtc.offer_for(session, official, now=now)
     offer = None
     if entry is not None:
         citizen = session.get(Citizen, entry.citizen_id)
+        waited = int((now - entry.joined_at).total_seconds())
         offer = {
             "id": entry.id,
             "who": f"…{citizen.phone[-4:]}" if citizen else "?",
-            "waited": int((now - entry.joined_at).total_seconds()),
+            "waited": waited,
+            "waited_text": text("room_waited", lang, seconds=waited),
         }
-    queue = _queue_rows(session, official.department_id, now) if official.department_id else []
+    department = official.department_id
+    queue = _queue_rows(session, department, now, lang) if department else []
     return JSONResponse({"offer": offer, "queue": queue})
 
 

@@ -12,6 +12,10 @@
 // Meetings through Janus: when Seva's "welcome" carries an "sfu" block, media goes through
 // the SFU instead (sfu.js) and the tiles follow Janus's feeds; signalling, chat and the
 // moderator's controls stay on /rtc/ws. No file transfer there: files are for 1:1 calls.
+//
+// Words: every text this page writes comes from Seva's message catalog in the reader's
+// language, handed over in data-config ("words": key -> text, see CALL_PAGE_WORDS in
+// seva/rtc/router.py); say() fills in the same {placeholders} the catalog uses.
 
 import { JanusRoom } from "./sfu.js";
 
@@ -20,6 +24,40 @@ const config = JSON.parse(root.dataset.config);
 const CHUNK = 16 * 1024;
 const HEADER = 8; // u32 file number, u32 offset
 const TYPES = ["application/pdf", "image/jpeg", "image/png"];
+const MB = 1024 * 1024;
+const words = config.words || {};
+
+// A message in the page's language with its {placeholders} filled in; a key the page was not
+// given reads as itself, so a gap shows up rather than an empty line.
+function say(key, values = {}) {
+  const found = Object.hasOwn(words, key) ? words[key] : key;
+  return found.replace(/\{([a-z_][a-z0-9_]*)\}/g, (field, name) => (Object.hasOwn(values, name) ? String(values[name]) : field));
+}
+
+// What went wrong, as a reader sees it: a message that is already a sentence of the catalog
+// (sfu.js marks its own), or the browser's technical one inside a sentence of ours.
+function problem(error) {
+  if (error && error.said) return error.message;
+  return say("room_problem", { reason: (error && error.message) || String(error) });
+}
+
+// Why the signalling socket closed, by its close code (seva/rtc/signalling.py, router.py);
+// anything else names the code or the server's reason inside a sentence.
+const CLOSED = {
+  1006: "room_closed_lost",
+  4001: "room_closed_replaced",
+  4003: "room_closed_removed",
+  4009: "room_closed_full",
+  4401: "room_closed_expired",
+  4403: "room_closed_not_invited",
+};
+
+// What the signalling refused, by its error code.
+const REFUSED = {
+  in_lobby: "room_refused_lobby",
+  not_allowed: "room_refused_not_allowed",
+  unknown_peer: "room_refused_gone",
+};
 
 const peers = new Map(); // peer id -> {id, name, pc, channel, videoSender, pending, video}
 const outgoing = new Map(); // file number -> {meta, bytes, sending}
@@ -53,7 +91,7 @@ async function start() {
     try {
       localStream = await navigator.mediaDevices.getUserMedia({ audio: true });
     } catch (again) {
-      setStatus("No microphone or camera: you can still chat and exchange files.");
+      setStatus(say("room_no_devices"));
     }
   }
   cameraTrack = localStream.getVideoTracks()[0] || null;
@@ -65,10 +103,12 @@ function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const query = `token=${encodeURIComponent(config.token)}&room=${encodeURIComponent(config.room)}`;
   socket = new WebSocket(`${scheme}://${location.host}/rtc/ws?${query}`);
-  socket.onmessage = (event) => handle(JSON.parse(event.data)).catch((error) => setStatus(String(error)));
+  socket.onmessage = (event) => handle(JSON.parse(event.data)).catch((error) => setStatus(problem(error)));
   socket.onclose = (event) => {
     window.sevaCall.closed = { code: event.code, reason: event.reason };
-    if (event.code !== 1000) setStatus(`Disconnected: ${event.reason || event.code}`);
+    if (event.code === 1000) return;
+    const key = CLOSED[event.code];
+    setStatus(key ? say(key) : say("room_closed", { reason: event.reason || event.code }));
   };
   setInterval(() => signal({ type: "ping" }), 25000);
 }
@@ -79,16 +119,16 @@ async function handle(message) {
       me = message.you;
       role = message.role;
       $("lobby").hidden = true;
-      setStatus(message.peers.length ? "Connecting…" : "Waiting for the other side to join…");
+      setStatus(say(message.peers.length ? "room_connecting" : "room_waiting_other"));
       for (const peer of message.peers) members.set(peer.id, peer.name);
       if (message.sfu) await joinSfu(message.sfu);
       else {
-        if (message.notice) setStatus(`Browser to browser: ${message.notice}`);
+        if (message.notice) setStatus(say("room_no_sfu"));
         for (const peer of message.peers) await offerTo(peer.id, peer.name);
       }
       break;
     case "lobby":
-      setStatus("Waiting for the host to let you in…");
+      setStatus(say("room_waiting_host"));
       break;
     case "waiting":
       showLobby(message.peers);
@@ -96,7 +136,7 @@ async function handle(message) {
     case "peer-joined":
       members.set(message.peer.id, message.peer.name);
       if (!sfu) ensurePeer(message.peer.id, message.peer.name);
-      setStatus(`${message.peer.name} joined`);
+      setStatus(say("room_joined", { name: message.peer.name }));
       break;
     case "peer-left":
       dropPeer(message.peer);
@@ -129,7 +169,7 @@ async function handle(message) {
       break;
     case "state": {
       const peer = peers.get(message.peer);
-      if (peer) peer.video.title = message.state.screen ? `${peer.name} (screen)` : peer.name;
+      if (peer) peer.video.title = message.state.screen ? say("room_screen_of", { name: peer.name }) : peer.name;
       break;
     }
     case "recording":
@@ -137,10 +177,10 @@ async function handle(message) {
       break;
     case "mute-request":
       setMuted(true);
-      setStatus(`${message.by} muted you`);
+      setStatus(say("room_muted_by", { name: message.by }));
       break;
     case "error":
-      setStatus(message.message);
+      setStatus(REFUSED[message.code] ? say(REFUSED[message.code]) : say("room_refused", { reason: message.code }));
       break;
     default:
       break;
@@ -159,7 +199,7 @@ function makeTile(id, name) {
   caption.textContent = name;
   tile.append(video, caption);
   if (role === "moderator") {
-    for (const [label, type] of [["Mute", "mute"], ["Remove", "remove"]]) {
+    for (const [label, type] of [[say("room_mute"), "mute"], [say("room_remove"), "remove"]]) {
       const button = document.createElement("button");
       button.type = "button";
       button.className = "secondary";
@@ -203,13 +243,13 @@ function ensurePeer(id, name) {
   };
   pc.onconnectionstatechange = () => {
     if (pc.connectionState === "connected") {
-      setStatus(`Connected${peer.name ? ` with ${peer.name}` : ""}`);
+      setStatus(peer.name ? say("room_connected_with", { name: peer.name }) : say("room_connected"));
       window.sevaCall.timing.connected ??= performance.timeOrigin + performance.now();
     }
     if (pc.connectionState === "failed") pc.restartIce();
   };
   channel.onopen = () => announceFiles(peer);
-  channel.onmessage = (event) => onChannel(peer, event.data).catch((error) => setFileStatus(String(error)));
+  channel.onmessage = (event) => onChannel(peer, event.data).catch((error) => setFileStatus(problem(error)));
   return peer;
 }
 
@@ -217,7 +257,9 @@ async function joinSfu(block) {
   sfu = new JanusRoom(block, {
     iceServers: config.iceServers,
     display: me,
+    say,
     onStatus: setStatus,
+    onProblem: (error) => setStatus(problem(error)),
     onTrack(id, stream, pc) {
       let peer = peers.get(id);
       if (!peer) {
@@ -230,7 +272,7 @@ async function joinSfu(block) {
       peer.video.srcObject = stream;
       pc.onconnectionstatechange = () => {
         if (pc.connectionState === "connected") {
-          setStatus("Connected through the meeting server");
+          setStatus(say("room_connected_sfu"));
           window.sevaCall.timing.connected ??= performance.timeOrigin + performance.now();
         }
       };
@@ -267,7 +309,7 @@ function showLobby(waiting) {
       const item = document.createElement("li");
       const admit = document.createElement("button");
       admit.type = "button";
-      admit.textContent = `Admit ${person.name}`;
+      admit.textContent = say("room_admit", { name: person.name });
       admit.dataset.admit = person.id;
       admit.onclick = () => signal({ type: "admit", peer: person.id });
       item.append(admit);
@@ -283,7 +325,7 @@ function dropPeer(id) {
   if (peer.pc) peer.pc.close();
   peer.tile.remove();
   peers.delete(id);
-  setStatus(`${peer.name || "The other side"} left the call`);
+  setStatus(peer.name ? say("room_left", { name: peer.name }) : say("room_other_left"));
 }
 
 // -- controls -----------------------------------------------------------------------------
@@ -336,7 +378,7 @@ $("screen").onclick = async () => {
     const display = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
     screenTrack = display.getVideoTracks()[0];
   } catch (error) {
-    setStatus("Screen sharing was not allowed.");
+    setStatus(say("room_screen_refused"));
     return undefined;
   }
   screenTrack.onended = stopScreen;
@@ -386,13 +428,13 @@ function onRecording(message) {
   recordingState.consented = message.consented;
   const mine = message.consented.includes(me);
   $("record").setAttribute("aria-pressed", String(message.on || mine));
-  $("record").textContent = message.on ? "Stop recording" : mine ? "Cancel request" : "Record";
+  $("record").textContent = say(message.on ? "room_record_stop" : mine ? "room_record_cancel" : "room_record");
   $("record-ask").hidden = message.on || mine || message.consented.length === 0;
   if (message.on) {
-    $("record-status").textContent = "● Recording: both sides agreed";
+    $("record-status").textContent = say("room_record_on");
     if (!wasOn && role !== "citizen") startRecorder();
   } else {
-    $("record-status").textContent = mine ? "Waiting for the other side to agree to recording…" : "";
+    $("record-status").textContent = mine ? say("room_record_waiting") : "";
     if (wasOn && recordingState.recorder) recordingState.saving = stopRecorder();
   }
 }
@@ -432,14 +474,15 @@ async function stopRecorder() {
   form.append("token", config.token);
   form.append("audio_only", audioOnly ? "true" : "false");
   form.append("file", blob, "recording.webm");
-  $("record-status").textContent = "Saving the recording…";
+  $("record-status").textContent = say("room_record_saving");
   const response = await fetch(config.recordingUrl, { method: "POST", body: form });
   const answer = await response.json().catch(() => ({}));
   if (response.status === 201) {
     log.recordings.push(answer);
-    $("record-status").textContent = "Recording saved to the citizen's locker ✓";
+    $("record-status").textContent = say("room_record_saved");
   } else {
-    $("record-status").textContent = `The recording was not kept: ${answer.error ? answer.error.message : response.status}`;
+    const reason = answer.error ? answer.error.message : response.status;
+    $("record-status").textContent = say("room_record_failed", { reason });
   }
 }
 
@@ -463,14 +506,14 @@ $("file").onchange = async () => {
   const file = $("file").files[0];
   $("file").value = "";
   if (!file) return;
-  if (!TYPES.includes(file.type)) return setFileStatus("Only PDF, JPEG and PNG files can be sent.");
-  if (file.size > config.maxFileBytes) return setFileStatus("Files are limited to 10 MB.");
+  if (!TYPES.includes(file.type)) return setFileStatus(say("room_file_types"));
+  if (file.size > config.maxFileBytes) return setFileStatus(say("room_file_too_big", { mb: config.maxFileBytes / MB }));
   const bytes = await file.arrayBuffer();
   const meta = { kind: "file", no: nextFile++, name: file.name, size: bytes.byteLength, type: file.type };
   meta.sha256 = await sha256(bytes);
   outgoing.set(meta.no, { meta, bytes, sending: false });
   log.sent.push({ name: meta.name, size: meta.size, sha256: meta.sha256, state: "offered" });
-  setFileStatus(`Sending ${meta.name}…`);
+  setFileStatus(say("room_file_sending", { name: meta.name }));
   for (const peer of peers.values()) if (peer.channel && peer.channel.readyState === "open") peer.channel.send(JSON.stringify(meta));
   return undefined;
 };
@@ -505,7 +548,7 @@ async function onChannel(peer, data) {
   const message = JSON.parse(data);
   if (message.kind === "file") {
     if (!Number.isInteger(message.size) || message.size > config.maxFileBytes || !TYPES.includes(message.type)) {
-      peer.channel.send(JSON.stringify({ kind: "refused", no: message.no, reason: "type or size" }));
+      peer.channel.send(JSON.stringify({ kind: "refused", no: message.no, reason: "type_or_size" }));
       return undefined;
     }
     let entry = incoming.get(message.no);
@@ -514,7 +557,7 @@ async function onChannel(peer, data) {
       incoming.set(message.no, entry);
     }
     if (!entry.done) peer.channel.send(JSON.stringify({ kind: "resume", no: message.no, offset: entry.received }));
-    setFileStatus(`Receiving ${message.name}…`);
+    setFileStatus(say("room_file_receiving", { name: message.name }));
   } else if (message.kind === "resume") {
     const out = outgoing.get(message.no);
     if (out) await sendFrom(peer, out, Math.max(0, Math.min(message.offset, out.meta.size)));
@@ -524,13 +567,15 @@ async function onChannel(peer, data) {
       outgoing.delete(message.no);
       const record = log.sent.find((item) => item.sha256 === out.meta.sha256);
       if (record) record.state = message.kind;
-      setFileStatus(message.kind === "saved" ? `${out.meta.name} is in the citizen's locker ✓` : `${out.meta.name} delivered ✓`);
+      setFileStatus(say(message.kind === "saved" ? "room_file_in_locker" : "room_file_delivered", { name: out.meta.name }));
     }
-  } else if (message.kind === "refused" || message.kind === "corrupt") {
-    setFileStatus(`The file was not accepted (${message.reason || message.kind}).`);
-    if (message.kind === "corrupt") {
-      const out = outgoing.get(message.no);
-      if (out) await sendFrom(peer, out, 0);
+  } else if (message.kind === "refused") {
+    setFileStatus(say("room_file_refused", { mb: config.maxFileBytes / MB }));
+  } else if (message.kind === "corrupt") {
+    const out = outgoing.get(message.no);
+    if (out) {
+      setFileStatus(say("room_file_corrupt", { name: out.meta.name }));
+      await sendFrom(peer, out, 0);
     }
   }
   return undefined;
@@ -556,7 +601,7 @@ async function receiveChunk(peer, buffer) {
   log.received.push({ name: entry.meta.name, size: entry.meta.size, sha256: digest });
   if (config.role !== "citizen") {
     peer.channel.send(JSON.stringify({ kind: "received", no: entry.meta.no }));
-    setFileStatus(`${entry.meta.name} received ✓`);
+    setFileStatus(say("room_file_received", { name: entry.meta.name }));
     return;
   }
   const form = new FormData();
@@ -569,10 +614,11 @@ async function receiveChunk(peer, buffer) {
     const saved = await response.json();
     log.saved.push(saved);
     peer.channel.send(JSON.stringify({ kind: "saved", no: entry.meta.no }));
-    setFileStatus(`${entry.meta.name} saved in your locker ✓`);
+    setFileStatus(say("room_file_saved", { name: entry.meta.name }));
   } else {
-    const problem = await response.json().catch(() => ({}));
-    setFileStatus(`Could not keep ${entry.meta.name}: ${problem.error ? problem.error.message : response.status}`);
+    const answer = await response.json().catch(() => ({}));
+    const reason = answer.error ? answer.error.message : response.status;
+    setFileStatus(say("room_file_not_kept", { name: entry.meta.name, reason }));
   }
 }
 

@@ -1,4 +1,6 @@
 // The officials' call console: while on duty, ask for an offered call every 3 s and show it.
+// The server sends the words (a queue entry's state, how long it has waited) in the page's
+// language.
 const offer = document.getElementById("offer");
 
 async function poll() {
@@ -10,7 +12,7 @@ async function poll() {
       rows.replaceChildren(
         ...data.queue.map((row) => {
           const tr = document.createElement("tr");
-          for (const value of [row.who, row.status, `${row.waited} s`]) {
+          for (const value of [row.who, row.status_text, row.waited_text]) {
             const td = document.createElement("td");
             td.textContent = value;
             tr.append(td);
@@ -19,7 +21,7 @@ async function poll() {
         }),
       );
       if (data.offer) {
-        document.getElementById("offer-who").textContent = `${data.offer.who} · ${data.offer.waited} s`;
+        document.getElementById("offer-who").textContent = `${data.offer.who} · ${data.offer.waited_text}`;
         document.getElementById("offer-form").action = `/console/calls/${data.offer.id}/accept`;
         offer.hidden = false;
       } else {

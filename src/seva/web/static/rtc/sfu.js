@@ -3,18 +3,26 @@
 // chat, mute and remove); this module only carries media: one sendonly connection that
 // publishes this page's audio and video, and one recvonly connection per other participant's
 // feed. Everything it needs (room, feed id, token) comes from Seva's "welcome" message,
-// issued after admission; see seva/rtc/janus.py.
+// issued after admission; see seva/rtc/janus.py. Its words come from the page (say, the
+// call page's catalog texts); an error it raises is already such a sentence (said).
 
 const KEEPALIVE_MS = 25000;
 
+// An error whose message is a sentence for the reader, not the browser's English.
+function said(text) {
+  return Object.assign(new Error(text), { said: true });
+}
+
 export class JanusRoom {
-  constructor(sfu, { iceServers, display, onTrack, onGone, onStatus }) {
+  constructor(sfu, { iceServers, display, say, onTrack, onGone, onStatus, onProblem }) {
     this.sfu = sfu;
+    this.say = say;
     this.iceServers = iceServers;
     this.display = display;
     this.onTrack = onTrack;
     this.onGone = onGone;
     this.onStatus = onStatus;
+    this.onProblem = onProblem;
     this.pending = new Map(); // transaction -> {resolve, reject, final}
     this.handles = new Map(); // handle id -> {pc, feed}
     this.byFeed = new Map(); // remote feed id -> handle id
@@ -42,7 +50,7 @@ export class JanusRoom {
   async message(handle, body, jsep) {
     const reply = await this.request({ janus: "message", handle_id: handle, body, ...(jsep ? { jsep } : {}) });
     const data = reply.plugindata ? reply.plugindata.data : {};
-    if (data.error) throw new Error(`meeting server: ${data.error}`);
+    if (data.error) throw said(this.say("room_sfu_refused", { reason: data.error }));
     return { data, jsep: reply.jsep };
   }
 
@@ -50,11 +58,11 @@ export class JanusRoom {
     this.ws = new WebSocket(this.sfu.url, "janus-protocol");
     await new Promise((resolve, reject) => {
       this.ws.onopen = resolve;
-      this.ws.onerror = () => reject(new Error("the meeting server cannot be reached"));
+      this.ws.onerror = () => reject(said(this.say("room_sfu_unreachable")));
     });
     this.ws.onmessage = (event) => this.dispatch(JSON.parse(event.data));
     this.ws.onclose = () => {
-      if (!this.closed) this.onStatus("The meeting server closed the connection.");
+      if (!this.closed) this.onStatus(this.say("room_sfu_closed"));
     };
     this.session = (await this.request({ janus: "create" })).data.id;
     this.keepalive = setInterval(() => this.send({ janus: "keepalive", session_id: this.session, transaction: "k" }), KEEPALIVE_MS);
@@ -138,7 +146,7 @@ export class JanusRoom {
     const waiting = message.transaction && this.pending.get(message.transaction);
     if (waiting && message.janus !== "ack") {
       this.pending.delete(message.transaction);
-      if (message.janus === "error") waiting.reject(new Error(`meeting server: ${message.error.reason}`));
+      if (message.janus === "error") waiting.reject(said(this.say("room_sfu_refused", { reason: message.error.reason })));
       else waiting.resolve(message);
       return;
     }
@@ -150,10 +158,10 @@ export class JanusRoom {
     if (message.janus !== "event" || !message.plugindata) return;
     const data = message.plugindata.data;
     if (message.sender === this.publisher) {
-      for (const feed of data.publishers || []) this.subscribe(feed).catch((error) => this.onStatus(String(error)));
+      for (const feed of data.publishers || []) this.subscribe(feed).catch((error) => this.onProblem(error));
       const gone = data.unpublished ?? data.leaving;
       if (gone !== undefined && gone !== "ok") this.unsubscribe(gone);
-      if (data.leaving === "ok" && data.reason === "kicked") this.onStatus("The meeting server removed you from the meeting.");
+      if (data.leaving === "ok" && data.reason === "kicked") this.onStatus(this.say("room_sfu_removed"));
     }
   }
 
