@@ -110,9 +110,9 @@ def test_no_module_carries_its_own_citizen_facing_texts() -> None:
     assert not found, f"texts outside the catalog at {found}"
 
 
-# How code and templates ask for a message: ``text("key", …)``, ``entry("key")`` and
-# ``ui("key", …)`` in modules, ``t('key')`` in templates.
-_PY_KEY = re.compile(r"""\b(?:text|entry|ui)\(\s*["']([a-z][a-z0-9_]*)["']""")
+# How code and templates ask for a message: ``text("key", …)``, ``entry("key")``,
+# ``ui("key", …)`` and an answer's ``refused("key", …)`` in modules, ``t('key')`` in templates.
+_PY_KEY = re.compile(r"""\b(?:text|entry|ui|refused)\(\s*["']([a-z][a-z0-9_]*)["']""")
 _HTML_KEY = re.compile(r"""\bt\(\s*["']([a-z][a-z0-9_]*)["']""")
 
 

@@ -43,7 +43,8 @@ def test_list_and_filter_the_departments_applications(
     client: TestClient, seeded: SeedReport
 ) -> None:
     reply = start(client, "MCD", "civic-complaint")
-    for text in ("1", "110092", "Asha", "Outside gate 2", "yes"):
+    # Anonymous: before filing, the app is asked for the number the updates go to.
+    for text in ("1", "110092", "Asha", "Outside gate 2", "yes", "9811000601"):
         reply = answer(client, reply["id"], text)
     ref = reply["answer"].split()[1]
 
@@ -53,7 +54,7 @@ def test_list_and_filter_the_departments_applications(
     assert item["ref"] == ref
     assert item["data"]["details"] == "Outside gate 2"
     assert item["channel"] == "app"
-    assert item["citizen_phone"] is None
+    assert item["citizen_phone"] == "+919811000601"
 
     filtered = client.get(
         "/api/v1/dept/applications",

@@ -55,7 +55,7 @@ def test_portal_service_by_clicking(phone: Any) -> None:
     phone.get_by_role("link", name="Today's mandi price").click()
     expect(phone.get_by_role("group", name="Choose the crop")).to_be_visible()
     phone.get_by_role("button", name="Continue").click()  # nothing chosen: refused
-    expect(phone.get_by_role("alert")).to_have_text("Please send an answer.")
+    expect(phone.get_by_role("alert")).to_have_text("Please enter an answer.")
     phone.get_by_label("Mustard").check()
     phone.get_by_role("button", name="Continue").click()
     expect(phone.locator("#final-answer")).to_contain_text("Mustard at")

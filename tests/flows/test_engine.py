@@ -9,7 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seva.flows.engine import Flow, FlowState, FlowStateError
-from seva.flows.events import Ask, CallWebhook, EffectResult, End, LookupRow, RememberField, Say
+from seva.flows.events import (
+    Ask,
+    CallWebhook,
+    CreateApplication,
+    EffectResult,
+    End,
+    LookupRow,
+    RememberField,
+    Say,
+)
 from seva.flows.loader import parse_definition
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -291,3 +300,89 @@ def test_message_step_limits(step: str, error: str) -> None:
     ).replace("{what_label}", "")
     with pytest.raises(Exception, match=error):
         parse_definition(source)
+
+
+def test_a_form_never_gives_up_where_a_paid_channel_does() -> None:
+    for channel in ("web", "kiosk", "app"):
+        flow, _ = start(RATION, max_attempts=3, channel=channel)
+        for attempt in range(2, 12):
+            [ask] = flow.receive("", NOW)
+            assert isinstance(ask, Ask) and ask.attempt == attempt, channel
+        assert flow.receive("1234567890", NOW) == [LookupRow(dataset="cards", key="1234567890")]
+    # A question's own retries are a cap too, and only where tries cost.
+    source = RATION.replace("    length: 10-12\n", "    length: 10-12\n    retries: 1\n")
+    assert isinstance(start(source, channel="web")[0].receive("x", NOW)[0], Ask)
+    for channel in ("sms", "ussd", "voice", "", "missed"):
+        flow, _ = start(RATION, max_attempts=3, channel=channel)
+        flow.receive("", NOW)
+        flow.receive("", NOW)
+        [end] = flow.receive("", NOW)
+        assert isinstance(end, End) and end.outcome == "failed", channel
+
+
+@pytest.mark.parametrize(
+    ("lang", "channel", "expected"),
+    [
+        ("en", "sms", "Please send an answer."),
+        ("en", "web", "Please enter an answer."),
+        ("hi", "ussd", "कृपया उत्तर भेजें।"),
+        ("hi", "app", "कृपया उत्तर लिखें।"),
+    ],
+)
+def test_a_refusal_is_worded_for_the_channel(lang: str, channel: str, expected: str) -> None:
+    definition = parse_definition(RATION)
+    flow, _ = Flow.start(definition, revision=1, lang=lang, now=NOW, channel=channel)
+    [ask] = flow.receive("  ", NOW)
+    assert isinstance(ask, Ask) and ask.error == expected
+
+
+def test_a_refusal_without_a_form_wording_and_a_services_own_read_the_same() -> None:
+    for channel in ("sms", "web"):
+        flow, _ = start(RATION, channel=channel)
+        [ask] = flow.receive("12ab", NOW)
+        assert isinstance(ask, Ask) and ask.error == "Please enter digits only."
+    own = RATION.replace(
+        "    length: 10-12\n",
+        '    length: 10-12\n    error: {en: "Card numbers are on page 1", hi: "पहले पन्ने पर"}\n',
+    )
+    for channel in ("sms", "web"):
+        flow, _ = start(own, channel=channel)
+        [ask] = flow.receive("12ab", NOW)
+        assert isinstance(ask, Ask) and ask.error == "Card numbers are on page 1"
+
+
+FILING = """
+seva: 1
+service: filing
+department: MCD
+title: {en: Filing, hi: आवेदन}
+steps:
+  - ask: name
+    prompt: {en: "Name?", hi: "नाम?"}
+  - apply: {kind: complaint, fields: [name]}
+  - end: {en: "Filed {application.ref}", hi: "दर्ज {application.ref}"}
+"""
+
+
+def test_an_application_with_no_phone_to_tell_asks_for_one_first() -> None:
+    flow, _ = start(FILING, channel="web", context={"phone": ""})
+    [ask] = flow.receive("Asha", NOW)
+    assert ask == Ask(
+        var="phone", text="Your mobile number, for SMS updates on this application", kind="phone"
+    )
+    [again] = flow.receive("12345", NOW)
+    assert isinstance(again, Ask) and again.error == "Please enter a valid 10-digit mobile number."
+    [effect] = flow.receive("098110 00123", NOW)
+    assert effect == CreateApplication(
+        kind="complaint", status="Received", data={"name": "Asha"}, contact="+919811000123"
+    )
+    # The typed number is kept apart from the phone the channel vouches for.
+    assert flow.state.vars["phone"] == ""
+    [end] = flow.resolve(EffectResult(ok=True, data={"ref": "MCD-1"}), NOW)
+    assert end == End(text="Filed MCD-1")
+
+
+def test_a_known_phone_is_not_asked_for() -> None:
+    flow, _ = start(FILING, channel="web", context={"phone": "+919811000123"})
+    [effect] = flow.receive("Asha", NOW)
+    assert effect == CreateApplication(kind="complaint", status="Received", data={"name": "Asha"})

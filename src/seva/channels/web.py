@@ -12,6 +12,30 @@ by OTP, so the registry, their language and "data collected once" apply) and the
 ``kiosk``; the phone of the citizen at the counter and the operator's id, so every application
 filed records who filed it). The final answer is ``render.final_answer`` of the final turn, the
 very text an SMS or a USSD screen shows.
+
+A page is a form, and behaves like one. What the conversation does differently here is the
+engine's (``seva.flows.engine.Medium``), so this module and its templates only render it: a
+refused answer never ends the service (a person at a form corrects it; the retry cap is for SMS,
+USSD and calls, where each try costs), its reason reads as a form error ("Please enter an
+answer.", the catalog's ``_form`` wording), and what was typed stays in the field
+(``Question.typed``; escaped by the template, a choice keeps its selection).
+
+Updates by SMS. A service that files an application (``ServiceDefinition.files_applications``)
+sends every status change of it to the application's citizen by SMS, and on the web that
+citizen is the one logged in: until now an anonymous visitor's application had none, so its
+promised updates ("the slot will be sent by SMS") went nowhere. Now, with nobody logged in:
+
+* the first page of such a service offers to log in first (``/citizen/login``, back to the
+  service), which files the application with the citizen's own, proven number; offered only
+  while no answer has been given (``ServicePage.fresh``), as a login starts the form afresh;
+* otherwise the engine asks for a mobile number just before it files, checked as any ``phone``
+  question is, and the application is filed for that number's citizen, who gets its updates.
+  The number is not proven (no code is sent): it only receives. The conversation never reads
+  the registry under it (no profile, language or other applications); the application is
+  listed among that number's own, as its updates are; and no SMS goes out when the form is
+  filed, only when an official moves the application along, so a stranger's number typed in
+  gets at most that application's updates, never a message per form sent. (Proving it with a
+  code is what logging in does.)
 """
 
 from __future__ import annotations
@@ -69,6 +93,9 @@ class Question:
     max_length: int | None = None
     """The most characters the answer may have (the field's ``maxlength``, shown beside
     it); None: only the form's own limit."""
+    typed: str | None = None
+    """What the citizen entered in the answer just refused (as the engine read it), for the
+    form to show again to be corrected rather than typed afresh; None after an accepted one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +112,9 @@ class ServicePage:
     """The final answer, the same text SMS and USSD give."""
     outcome: str | None = None
     application_ref: str | None = None
+    fresh: bool = False
+    """No answer has been accepted yet in this run of the service: nothing is lost by leaving
+    the form now (to log in, say)."""
 
     @property
     def finished(self) -> bool:
@@ -101,6 +131,7 @@ class ServicePage:
                 "options": [{"key": c.key, "value": c.value, "label": c.label} for c in q.options],
                 "error": q.error,
                 "max_length": q.max_length,
+                "typed": q.typed,
             }
         return {
             "service_id": self.service_id,
@@ -111,6 +142,7 @@ class ServicePage:
             "answer": self.answer,
             "outcome": self.outcome,
             "application_ref": self.application_ref,
+            "fresh": self.fresh,
         }
 
     @classmethod
@@ -125,6 +157,7 @@ class ServicePage:
                 options=tuple(Choice(**c) for c in raw.get("options") or ()),
                 error=raw.get("error"),
                 max_length=raw.get("max_length"),
+                typed=raw.get("typed"),
             )
         return cls(
             service_id=int(data["service_id"]),
@@ -135,6 +168,7 @@ class ServicePage:
             answer=data.get("answer"),
             outcome=data.get("outcome"),
             application_ref=data.get("application_ref"),
+            fresh=bool(data.get("fresh")),
         )
 
 
@@ -188,14 +222,25 @@ class WebForms:
             self._cancel_quietly(session, dialogue, now)
         dialogue.lang = lang
         turn = self.runtime.start(session, dialogue, service, now=now)
-        return self._keep(session, dialogue, service, turn, now)
+        return self._keep(session, dialogue, service, turn, now, fresh=True)
 
     def answer(
         self, session: Session, dialogue: Dialogue, text: str, *, now: datetime | None = None
     ) -> ServicePage:
         service = self._service(session, dialogue)
-        turn = self.runtime.answer(session, dialogue, clean(text[:MAX_ANSWER]), now=now)
-        return self._keep(session, dialogue, service, turn, now)
+        typed = clean(text[:MAX_ANSWER])
+        previous = self.page(dialogue)
+        turn = self.runtime.answer(session, dialogue, typed, now=now)
+        refused = turn.ask is not None and turn.ask.error is not None
+        return self._keep(
+            session,
+            dialogue,
+            service,
+            turn,
+            now,
+            typed=typed if refused else None,
+            fresh=refused and previous is not None and previous.fresh,
+        )
 
     def cancel(
         self, session: Session, dialogue: Dialogue, *, now: datetime | None = None
@@ -243,6 +288,9 @@ class WebForms:
         service: Service,
         turn: Turn,
         now: datetime | None,
+        *,
+        typed: str | None = None,
+        fresh: bool = False,
     ) -> ServicePage:
         previous = self.page(dialogue)
         seq = (previous.seq + 1) if previous is not None else 1
@@ -256,6 +304,7 @@ class WebForms:
                 options=ask.options,
                 error=ask.error,
                 max_length=ask.max_length,
+                typed=typed,
             )
         says = tuple(m.text for m in turn.messages if isinstance(m, Say) and m.text)
         page = ServicePage(
@@ -267,6 +316,7 @@ class WebForms:
             answer=final_answer(turn.messages) if turn.finished else None,
             outcome=turn.end.outcome if turn.end is not None else None,
             application_ref=_application_ref(service, dialogue) if turn.finished else None,
+            fresh=fresh and not turn.finished,
         )
         dialogue.meta = {"page": page.to_dict()}
         self.runtime.save(session, dialogue, now=now)

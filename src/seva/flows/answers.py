@@ -3,7 +3,8 @@
 Answers arrive from a keypad (USSD, IVR), a phone's SMS app or a web form, in Latin or Indic
 digits and words. Each question type accepts every form a citizen is likely to send and returns
 a normalised value (ISO dates, E.164 numbers, option values), or a reason the answer was refused
-that the engine puts in front of the question again.
+that the engine puts in front of the question again: a catalog key, which the engine words for
+the channel (a reply to an SMS, or a form error on a page).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from datetime import date, datetime
 
 import phonenumbers
 
+from seva import i18n
 from seva.flows.schema import AskStep, Option, Text
-from seva.i18n import entry
 
 MAX_ANSWER = 500
 MAX_TEXT = 160
@@ -27,11 +28,39 @@ YES = {"1", "y", "yes", "ha", "haan", "han", "haa", "हाँ", "हां", "�
 NO = {"2", "n", "no", "nahi", "nahin", "na", "नहीं", "नही", "ना", "false"}
 
 
+FORM_VARIANT = "_form"
+"""The suffix of a refusal's wording for a typed form (``answer_empty`` → ``answer_empty_form``):
+on a web page or in an app the same refusal reads as a form error ("Please enter an answer.")
+rather than as a reply to a message ("Please send an answer.")."""
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    """Why an answer was not accepted, in every language the engine may speak."""
+    """Why an answer was not accepted: a catalog entry (``key``, filled in with ``values``), or
+    the service's own words (``own``, a question's ``error``), which read the same on every
+    channel. The key rather than its text, so the engine can choose the wording the channel
+    reads it in (``wording``)."""
 
-    reason: Text
+    key: str = "answer_form"
+    values: tuple[tuple[str, str], ...] = ()
+    own: Text | None = None
+
+    def wording(self, lang: str, *, form: bool = False) -> str:
+        """The reason in ``lang``; ``form``: as a form error, where the catalog words it so."""
+        if self.own is not None:
+            return self.own.get(lang) or self.own.get("en") or ""
+        key = self.key
+        if form and i18n.has(key + FORM_VARIANT):
+            key += FORM_VARIANT
+        return i18n.text(key, lang, **dict(self.values))
+
+
+def refused(key: str, /, **values: object) -> Refusal:
+    """A refusal by the catalog entry ``key``; an unknown key fails here, in tests, rather than
+    reading as itself in front of a citizen."""
+    if not i18n.has(key):
+        raise KeyError(f"message {key!r} is not in the catalog")
+    return Refusal(key=key, values=tuple((name, str(value)) for name, value in values.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +87,18 @@ def clean(text: str) -> str:
 def parse(step: AskStep, raw: str, *, region: str, today: date) -> Accepted | Refusal:
     text = clean(raw)
     if not text:
-        return Refusal(entry("answer_empty"))
+        return refused("answer_empty")
     parser = _PARSERS[step.type]
     result = parser(step, text, region, today)
     if isinstance(result, Refusal):
         return result
     if step.pattern and not re.fullmatch(step.pattern, result.value):
-        return step_error(step) or Refusal(entry("answer_form"))
+        return step_error(step) or refused("answer_form")
     return result
 
 
 def step_error(step: AskStep) -> Refusal | None:
-    return Refusal(step.error) if step.error else None
+    return Refusal(own=step.error) if step.error else None
 
 
 def _length_ok(step: AskStep, text: str) -> Refusal | None:
@@ -80,8 +109,8 @@ def _length_ok(step: AskStep, text: str) -> Refusal | None:
     if low <= len(text) <= high:
         return None
     if low == high:
-        return step_error(step) or Refusal(entry("answer_exact_chars", count=low))
-    return step_error(step) or Refusal(entry("answer_chars_range", low=low, high=high))
+        return step_error(step) or refused("answer_exact_chars", count=low)
+    return step_error(step) or refused("answer_chars_range", low=low, high=high)
 
 
 def longest(step: AskStep) -> int | None:
@@ -99,21 +128,21 @@ def longest(step: AskStep) -> int | None:
 
 def _text(step: AskStep, text: str, _region: str, _today: date) -> Accepted | Refusal:
     if step.length is None and len(text) > MAX_TEXT:
-        return Refusal(entry("answer_too_long", limit=MAX_TEXT))
+        return refused("answer_too_long", limit=MAX_TEXT)
     return _length_ok(step, text) or Accepted(text)
 
 
 def _digits(step: AskStep, text: str, _region: str, _today: date) -> Accepted | Refusal:
     compact = text.replace(" ", "").replace("-", "")
     if not compact.isdigit() or not compact.isascii():
-        return step_error(step) or Refusal(entry("answer_digits_only"))
+        return step_error(step) or refused("answer_digits_only")
     bounds = step.length_range
     if bounds is not None and not bounds[0] <= len(compact) <= bounds[1]:
         low, high = bounds
-        return step_error(step) or Refusal(
-            entry("answer_exact_digits", count=low)
+        return step_error(step) or (
+            refused("answer_exact_digits", count=low)
             if low == high
-            else entry("answer_digits_range", low=low, high=high)
+            else refused("answer_digits_range", low=low, high=high)
         )
     return Accepted(compact)
 
@@ -122,13 +151,13 @@ def _number(step: AskStep, text: str, _region: str, _today: date) -> Accepted | 
     try:
         number = float(text.replace(",", ""))
     except ValueError:
-        return step_error(step) or Refusal(entry("answer_number"))
+        return step_error(step) or refused("answer_number")
     if number != number or number in (float("inf"), float("-inf")):
-        return Refusal(entry("answer_number"))
+        return refused("answer_number")
     if step.min is not None and number < step.min:
-        return step_error(step) or Refusal(entry("answer_at_least", value=f"{step.min:g}"))
+        return step_error(step) or refused("answer_at_least", value=f"{step.min:g}")
     if step.max is not None and number > step.max:
-        return step_error(step) or Refusal(entry("answer_at_most", value=f"{step.max:g}"))
+        return step_error(step) or refused("answer_at_most", value=f"{step.max:g}")
     return Accepted(f"{number:g}")
 
 
@@ -149,7 +178,7 @@ def _choice(step: AskStep, text: str, _region: str, _today: date) -> Accepted | 
     option = match_option(step.options, text)
     if option is None:
         count = len(step.options)
-        return step_error(step) or Refusal(entry("answer_choose", count=count))
+        return step_error(step) or refused("answer_choose", count=count)
     return Accepted(option.value, label=option.label.get("en"), goto=option.goto)
 
 
@@ -159,7 +188,7 @@ def _yes_no(step: AskStep, text: str, _region: str, _today: date) -> Accepted | 
         return Accepted("yes")
     if folded in NO:
         return Accepted("no")
-    return step_error(step) or Refusal(entry("answer_yes_no"))
+    return step_error(step) or refused("answer_yes_no")
 
 
 _DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%d%m%Y", "%Y-%m-%d", "%d %m %Y")
@@ -174,13 +203,13 @@ def _date(step: AskStep, text: str, _region: str, today: date) -> Accepted | Ref
         if not 1900 <= parsed.year <= today.year + 100:
             break
         return Accepted(parsed.isoformat())
-    return step_error(step) or Refusal(entry("answer_date"))
+    return step_error(step) or refused("answer_date")
 
 
 def _phone(step: AskStep, text: str, region: str, _today: date) -> Accepted | Refusal:
     number = normalise_phone(text, region)
     if number is None:
-        return step_error(step) or Refusal(entry("answer_mobile"))
+        return step_error(step) or refused("answer_mobile")
     return Accepted(number)
 
 
@@ -188,7 +217,7 @@ def _pincode(step: AskStep, text: str, _region: str, _today: date) -> Accepted |
     compact = text.replace(" ", "")
     if re.fullmatch(r"[1-9][0-9]{5}", compact):
         return Accepted(compact)
-    return step_error(step) or Refusal(entry("answer_pin"))
+    return step_error(step) or refused("answer_pin")
 
 
 def normalise_phone(text: str, region: str = "IN") -> str | None:

@@ -12,6 +12,18 @@ Phases and the calls each accepts are a table (h11's ``_state.py`` style)::
                                   --(Effect)--> effect  --resolve-->  running
                                   --(End)-->    done
     input/effect  --handle_timer (expired) / cancel-->  done
+
+What differs between channels is a property of the conversation, not of the page or the SMS
+that renders it, so it lives here (``Medium``, one per channel): on a paid or session-bound
+channel (SMS, USSD, a call) each try costs the citizen money or a session, so a question gives
+up after its retries; at a form (the web portal, the CSC kiosk, the app) the citizen corrects the
+answer in place, so it never gives up, and a refusal reads as a form error ("Please enter an
+answer.") instead of a reply to a message ("Please send an answer.").
+
+A service that files an application sends its status changes to the citizen by SMS. When the
+conversation has no phone (an anonymous visitor on the web or in the app), the engine asks for a
+mobile number just before it files, checked as any ``phone`` answer is, and the application is
+filed with it (``CreateApplication.contact``) so the updates have somewhere to go.
 """
 
 from __future__ import annotations
@@ -22,7 +34,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from seva.flows import messages
-from seva.flows.answers import Accepted, longest, parse
+from seva.flows.answers import Accepted, Refusal, longest, parse
 from seva.flows.events import (
     Ask,
     CallWebhook,
@@ -70,6 +82,44 @@ _ALLOWED: dict[Phase, frozenset[str]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Medium:
+    """How a channel's citizen answers, as far as the conversation is concerned."""
+
+    capped: bool
+    """Each try costs money or a session (an SMS, a USSD session, a call): a question gives up
+    after its retries (``AskStep.retries``, else the gateway's ``max_retries``)."""
+    form: bool
+    """The citizen types into a form and corrects the answer in place: refusals read as form
+    errors (the ``_form`` variant of their catalog entry, where there is one)."""
+
+
+MESSAGING = Medium(capped=True, form=False)
+FORM = Medium(capped=False, form=True)
+MEDIA: dict[str, Medium] = {
+    "sms": MESSAGING,
+    "ussd": MESSAGING,
+    "voice": MESSAGING,
+    "web": FORM,
+    "kiosk": FORM,
+    "app": FORM,
+}
+"""Channels by name (``Dialogue.channel``); one not listed is treated as messaging, the side
+that ends a conversation rather than leaving it open."""
+
+
+def medium(channel: str) -> Medium:
+    return MEDIA.get(channel, MESSAGING)
+
+
+CONTACT = AskStep.model_construct(
+    ask="phone", type="phone", prompt=messages.CONTACT_PROMPT, options=[], profile=False
+)
+"""The question a conversation with no phone is asked before it files an application. Its
+answer is kept apart from ``phone`` (the number the channel vouches for), so nothing trusts a
+typed number as the caller's own."""
+
+
 class FlowStateError(RuntimeError):
     """A call the current phase does not accept (e.g. ``receive`` after the flow ended)."""
 
@@ -91,6 +141,9 @@ class FlowState:
     attempts: int = 0
     outcome: str | None = None
     last_ask: dict[str, Any] | None = None
+    contact: str | None = None
+    """The mobile number a conversation without a phone gave for its application's updates."""
+    asking_contact: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,12 +164,14 @@ class Flow:
         ttl: timedelta = timedelta(minutes=5),
         max_attempts: int = 3,
         region: str = "IN",
+        channel: str = "",
     ) -> None:
         self.definition = definition
         self.state = state
         self.ttl = ttl
         self.max_attempts = max_attempts
         self.region = region
+        self.medium = medium(channel)
 
     # -- construction -------------------------------------------------------------------
 
@@ -131,6 +186,7 @@ class Flow:
         ttl: timedelta = timedelta(minutes=5),
         max_attempts: int = 3,
         region: str = "IN",
+        channel: str = "",
         profile: dict[str, str] | None = None,
         context: dict[str, Any] | None = None,
         args: list[str] | None = None,
@@ -148,7 +204,9 @@ class Flow:
             profile=dict(profile or {}),
             args=list(args or []),
         )
-        flow = cls(definition, state, ttl=ttl, max_attempts=max_attempts, region=region)
+        flow = cls(
+            definition, state, ttl=ttl, max_attempts=max_attempts, region=region, channel=channel
+        )
         return flow, flow._run(now)
 
     # -- inputs -------------------------------------------------------------------------
@@ -250,6 +308,8 @@ class Flow:
         self.state.expires_at = (now + self.ttl).isoformat()
 
     def _step(self) -> Any:
+        if self.state.asking_contact:
+            return CONTACT
         return self.definition.steps[self.state.pc]
 
     def _templated(self, text: Text) -> bool:
@@ -288,6 +348,11 @@ class Flow:
                     self.state.pc = (
                         self.state.pc + 1 if chosen is None else self.definition.index_of(chosen)
                     )
+                case ApplyStep() if self._wants_contact():
+                    self.state.asking_contact = True
+                    self.state.attempts = 0
+                    events.append(self._ask(CONTACT))
+                    return events
                 case AskStep() | MenuStep():
                     known = self._known(step)
                     if known is not None and isinstance(step, AskStep):
@@ -308,6 +373,10 @@ class Flow:
                     return events
         events += self._finish(self._t(messages.SERVICE_ERROR), "failed")
         return events
+
+    def _wants_contact(self) -> bool:
+        """An application is about to be filed and nobody can be told about it."""
+        return not self.state.vars.get("phone") and not self.state.contact
 
     def _known(self, step: AskStep | MenuStep) -> str | None:
         if isinstance(step, AskStep) and step.profile_field:
@@ -365,9 +434,14 @@ class Flow:
             self.state.attempts += 1
             self.state.args = []
             allowed = (step.retries if isinstance(step, AskStep) else None) or self.max_attempts
-            if self.state.attempts >= allowed:
+            if self.medium.capped and self.state.attempts >= allowed:
                 return self._finish(self._t(messages.TOO_MANY_TRIES), "failed")
-            return [self._ask(step, error=self._t(result.reason))]
+            return [self._ask(step, error=self._refusal(result))]
+        if self.state.asking_contact:
+            self.state.contact = result.value
+            self.state.asking_contact = False
+            self.state.attempts = 0
+            return self._run(now)
         events: list[Event] = []
         var = as_ask.ask
         self.state.vars[var] = result.value
@@ -382,6 +456,12 @@ class Flow:
         else:
             self.state.pc += 1
         return events + self._run(now)
+
+    def _refusal(self, refusal: Refusal) -> str:
+        """Why the answer was refused, worded for the channel (``Medium.form``); the service's
+        own words are filled in from the conversation as its other texts are."""
+        wording = refusal.wording(self.state.lang, form=self.medium.form)
+        return render(wording, self.state.vars) if refusal.own is not None else wording
 
     def _label(self, step: AskStep | MenuStep, value: str) -> str:
         for option in self._options(step):
@@ -415,7 +495,9 @@ class Flow:
                 ]
                 data = {k: render("{" + k + "}", v) for k in fields if k in v}
                 kind = spec.kind or self.definition.service
-                return CreateApplication(kind=kind, status=spec.status, data=data)
+                return CreateApplication(
+                    kind=kind, status=spec.status, data=data, contact=self.state.contact
+                )
             case StatusStep(status=spec):
                 return FindApplication(ref=render(spec.ref, v).strip().upper())
             case NearbyStep(nearby=spec):
@@ -479,6 +561,7 @@ def _holds(condition: Condition, variables: dict[str, Any]) -> bool:
 
 
 __all__ = [
+    "MEDIA",
     "Ask",
     "Choice",
     "CreateApplication",
@@ -490,6 +573,7 @@ __all__ = [
     "FlowState",
     "FlowStateError",
     "LookupRow",
+    "Medium",
     "RememberField",
     "Say",
 ]

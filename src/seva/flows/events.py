@@ -76,6 +76,9 @@ class CreateApplication:
     kind: str
     status: str
     data: dict[str, str] = field(default_factory=dict)
+    contact: str | None = None
+    """The mobile number (E.164) a conversation without a phone gave for the application's
+    updates; None when the channel knows the citizen's phone."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

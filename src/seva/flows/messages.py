@@ -14,6 +14,7 @@ YES: Text = entry("flow_yes")
 NO: Text = entry("flow_no")
 DONE: Text = entry("flow_done")
 VOICE_MESSAGE: Text = entry("flow_voice_message")
+CONTACT_PROMPT: Text = entry("form_contact_prompt")
 
 
 def pick(text: Text, lang: str) -> str:

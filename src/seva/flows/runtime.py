@@ -45,6 +45,7 @@ from seva.flows.events import (
     Say,
 )
 from seva.flows.models import Service
+from seva.flows.schema import LANGUAGES
 from seva.flows.service import definition_at, definition_of, service_by_id
 from seva.flows.store import Dialogue, DialogueStore
 from seva.logs import exchanges
@@ -205,6 +206,7 @@ class Runtime:
             ttl=self.ttl,
             max_attempts=self.settings.max_retries,
             region=self.settings.default_region,
+            channel=dialogue.channel,
             profile=profile,
             context=context,
             args=args,
@@ -263,12 +265,27 @@ class Runtime:
             ttl=self.ttl,
             max_attempts=self.settings.max_retries,
             region=self.settings.default_region,
+            channel=dialogue.channel,
         )
 
     def _citizen(self, session: Session, dialogue: Dialogue) -> Citizen | None:
         if not dialogue.phone:
             return None
         return citizens.get_or_create(session, dialogue.phone, channel=dialogue.channel)
+
+    def _contact(self, session: Session, phone: str, lang: str) -> Citizen:
+        """Whom an application filed without a known caller sends its status changes to: the
+        number the conversation gave (``Flow``'s contact question). The number is not proven
+        to be the caller's, so it only receives: the registry entry is not touched beyond
+        being made (in the form's language, for the updates) when the number is new, and
+        nothing of it (profile, language, other applications) is read into the conversation."""
+        known = citizens.find(session, phone)
+        if known is not None:
+            return known
+        citizen = citizens.get_or_create(session, phone)
+        if lang in LANGUAGES:
+            citizens.set_language(session, citizen, lang)
+        return citizen
 
     def _drive(
         self, session: Session, dialogue: Dialogue, flow: Flow, events: list[Event], now: datetime
@@ -331,7 +348,10 @@ class Runtime:
                     log.warning("lookup_failed", dataset=name, reason=str(exc))
                     return EffectResult(ok=False, reason=str(exc))
                 return EffectResult(ok=True, data=row)
-            case CreateApplication(kind=kind, status=status, data=data):
+            case CreateApplication(kind=kind, status=status, data=data, contact=contact):
+                citizen = self._citizen(session, dialogue)
+                if citizen is None and contact:
+                    citizen = self._contact(session, contact, state.lang)
                 application = applications.create(
                     session,
                     department=department,
@@ -340,7 +360,7 @@ class Runtime:
                     status=status,
                     data=data,
                     channel=dialogue.channel,
-                    citizen=self._citizen(session, dialogue),
+                    citizen=citizen,
                     operator_id=dialogue.operator_id,
                 )
                 return EffectResult(ok=True, data={"ref": application.ref, "status": status})

@@ -468,6 +468,12 @@ class ServiceDefinition(_Model):
                 return index
         raise KeyError(step_id)
 
+    @property
+    def files_applications(self) -> bool:
+        """The service may file an application, whose every status change is sent to its
+        citizen by SMS: a promise of updates that needs a number to keep."""
+        return any(isinstance(step, ApplyStep) for step in self.steps)
+
 
 def _targets(step: _Step) -> list[str]:
     match step:

@@ -41,7 +41,9 @@ router = APIRouter(include_in_schema=False)
 SESSION_DIALOGUE = "web_key"
 SESSION_CITIZEN = "citizen_phone"
 SESSION_PENDING = "otp_phone"
-PORTAL = FormPlace(base="/services", home="/", template_extra={"kiosk": False})
+PORTAL = FormPlace(
+    base="/services", home="/", template_extra={"kiosk": False}, login="/citizen/login"
+)
 
 
 def otp_refusal(refused: OtpRefused, lang: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -36,6 +37,8 @@ class ServiceView:
     title: str
     description: str
     keywords: tuple[str, ...]
+    files_applications: bool = False
+    """Its applications' updates come by SMS (``ServiceDefinition.files_applications``)."""
 
     @property
     def path(self) -> str:
@@ -52,6 +55,7 @@ def service_view(session: Session, service: Service, lang: str) -> ServiceView:
         title=pick(definition.title, lang),
         description=pick(definition.description, lang) if definition.description else "",
         keywords=tuple(definition.keywords),
+        files_applications=definition.files_applications,
     )
 
 
@@ -95,6 +99,9 @@ class FormPlace:
     """``/services`` or ``/kiosk/services``."""
     home: str
     template_extra: dict[str, Any]
+    login: str = ""
+    """Where a visitor logs in (the portal's citizen login); empty where the citizen is
+    always known (the kiosk binds one before any service)."""
 
     def url(self, view: ServiceView, *, done: bool = False) -> str:
         return f"{self.base}/{view.path}" + ("?done=1" if done else "")
@@ -132,12 +139,20 @@ def show(
         started = True
         if request.query_params.get("expired"):
             notice = ui("answer_timed_out", lang)
+    # A visitor nobody knows, about to start a service whose updates come by SMS: the form
+    # will ask for a number before it files; logging in instead keeps them with the citizen's
+    # own number (and page). Offered only while leaving loses no answer, as a login starts the
+    # service afresh.
+    login_offer = ""
+    if phone is None and place.login and view.files_applications and page.fresh:
+        login_offer = f"{place.login}?next={quote(place.url(view), safe='/')}"
     context = {
         "view": view,
         "page": page,
         "action": place.url(view),
         "home": place.home,
         "notice": notice,
+        "login_offer": login_offer,
         "sms_code": settings.shortcode,
         "ussd_code": settings.ussd_code,
         "max_answer": MAX_ANSWER,
