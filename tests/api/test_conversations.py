@@ -221,7 +221,14 @@ def test_a_conversation_left_too_long_times_out(
         row.state = state
     late = client.post(f"/api/v1/sessions/{conversation}/answer", json={"text": "1234567890"})
     assert late.status_code == 404
-    assert "timed out" in error_of(late)["message"]
+    # The app can tell the citizen which request timed out, in their language.
+    assert error_of(late)["code"] == "timed_out"
+    assert error_of(late)["message"] == (
+        "Your Ration card status request timed out. Start it again from the list of services."
+    )
+    # Once said, the conversation is simply gone.
+    again = client.post(f"/api/v1/sessions/{conversation}/answer", json={"text": "1234567890"})
+    assert again.status_code == 404 and error_of(again)["code"] == "not_found"
     with gateway.session() as session:
         outcomes = session.scalars(
             select(Transaction.outcome).where(

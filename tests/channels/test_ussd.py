@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
 from seva.channels.ussd import MAX_SCREEN, paginate
+from seva.db.base import utcnow
 from seva.demo.seed import SeedReport
+from seva.gateway import Gateway
 
 
 class Handset:
@@ -111,3 +115,25 @@ def test_inputs_dialled_with_the_code_walk_the_menu(client: TestClient, seeded: 
     assert first.text == "CON Enter your ration card number"
     last = client.post("/channels/ussd/africastalking", data=form | {"text": "2*1*1234567890"})
     assert last.text.startswith("END Ration card 1234567890 (Sunita Devi)")
+
+
+def test_a_hop_after_seva_expired_the_session_continues_from_the_history(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    """Each USSD hop carries the session's whole history (``2*1*…``), so a session Seva let
+    lapse while the operator still held it is rebuilt from it: the citizen's answer lands
+    where they were, not on a timeout or the first menu."""
+    phone, session_id = "+919811000177", "lapsed-1"
+    start = utcnow()
+    with gateway.session() as session:
+        for text in ("", "2", "2*1"):
+            screen = gateway.ussd.handle(
+                session, session_id=session_id, phone=phone, text=text, now=start
+            )
+        assert "card number" in screen.text.lower()
+    later = start + timedelta(seconds=gateway.settings.session_ttl_seconds + 1)
+    with gateway.session() as session:
+        screen = gateway.ussd.handle(
+            session, session_id=session_id, phone=phone, text="2*1*1234567890", now=later
+        )
+    assert screen.end and screen.text.startswith("Ration card 1234567890 (Sunita Devi)")

@@ -58,6 +58,7 @@ from seva.channels.app_session import (
     AppConversations,
     AppReply,
     ConversationGone,
+    ConversationTimedOut,
     NotYourConversation,
 )
 from seva.channels.numbers import msisdn
@@ -279,8 +280,10 @@ def _conversation_errors(session: Session) -> Iterator[None]:
     """A finished, timed-out or another citizen's conversation as its API error."""
     try:
         yield
-    except ConversationGone:
+    except ConversationTimedOut as gone:
         session.commit()  # keep the record of a conversation that timed out
+        raise ApiError(404, "timed_out", gone.message, "id") from None
+    except ConversationGone:
         raise ApiError(
             404, "not_found", "no open conversation has this id (finished or timed out)", "id"
         ) from None

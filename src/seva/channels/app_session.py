@@ -19,7 +19,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from seva import i18n
 from seva.channels.render import final_answer
+from seva.flows import conversation
 from seva.flows.answers import clean
 from seva.flows.events import Ask, Choice
 from seva.flows.models import Service
@@ -33,6 +35,14 @@ MAX_ANSWER = 1600
 
 class ConversationGone(LookupError):
     """No live conversation has this id: never started, finished, cancelled or timed out."""
+
+
+class ConversationTimedOut(ConversationGone):
+    """The conversation timed out; ``message`` names it for the citizen, in their language."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(key)
+        self.message = message
 
 
 class NotYourConversation(PermissionError):
@@ -124,6 +134,11 @@ class AppConversations:
         self, session: Session, key: str, phone: str | None, now: datetime | None
     ) -> Dialogue:
         dialogue = self.runtime.open(session, CHANNEL, key, now=now)
+        lapsed = dialogue.meta.get(conversation.TIMED_OUT)
+        if lapsed:
+            name = str(lapsed.get("title") or lapsed.get("name", ""))
+            lang = str(lapsed.get("lang", dialogue.lang))
+            raise ConversationTimedOut(key, i18n.text("app_timed_out", lang, name=name))
         if not self.runtime.in_service(dialogue):
             raise ConversationGone(key)
         if dialogue.phone is not None and dialogue.phone != phone:

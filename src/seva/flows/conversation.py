@@ -21,6 +21,12 @@ The rules, in words:
 * after a timeout, a reply that would have continued the conversation is told that it timed
   out and how to start again, rather than being taken for an unknown keyword.
 
+On the other channels the same facts hold in their own form: the app API names a
+conversation that timed out (``timed_out``, in the citizen's language) instead of a bare "not
+found"; a USSD hop carries the session's whole history, so a session Seva let lapse while the
+operator still held it is rebuilt from that history rather than lost; a phone call is one
+conversation from dial to hang-up.
+
 Pure: no I/O, no clock, no database; ``tests/flows/test_conversation.py`` checks the table
 cell by cell and the channels against it.
 """

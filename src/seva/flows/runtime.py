@@ -145,7 +145,7 @@ class Runtime:
         offer = dialogue.meta.get(conversation.OFFER)
         if offer:
             again = str(offer.get("again", ""))
-            return {"name": again, "again": again}
+            return {"name": again, "again": again, "lang": dialogue.lang}
         if not self.in_service(dialogue) or dialogue.service_id is None:
             return None
         service = service_by_id(session, dialogue.service_id)
@@ -154,7 +154,7 @@ class Runtime:
         definition = definition_of(service)
         keyword = definition.keywords[0] if definition.keywords else ""
         title = definition.title.get(dialogue.lang) or definition.title["en"]
-        return {"name": keyword or title, "again": keyword}
+        return {"name": keyword or title, "again": keyword, "title": title, "lang": dialogue.lang}
 
     def save(self, session: Session, dialogue: Dialogue, *, now: datetime | None = None) -> None:
         now = now or utcnow()
