@@ -76,6 +76,8 @@ class CreateApplication:
     kind: str
     status: str
     data: dict[str, str] = field(default_factory=dict)
+    status_texts: dict[str, str] = field(default_factory=dict)
+    """The status in the service's other languages, when the service gives it as a text."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
