@@ -81,6 +81,7 @@ def test_status_matches_the_status_keyword(
     assert set(status) == {
         "ref",
         "status",
+        "status_code",
         "service",
         "department",
         "department_name",

@@ -118,6 +118,7 @@ def test_the_citizens_own_views_have_no_internal_notes(
     (mine,) = client.get("/api/v1/me/applications", headers=bearer(token)).json()
     assert mine["timeline"][-1] == {
         "status": "Approved",
+        "status_code": "approved",
         "note": TO_CITIZEN,
         "at": mine["timeline"][-1]["at"],
     }

@@ -82,3 +82,14 @@ def test_invalid_regex_and_keyword(tmp_path: Path) -> None:
 def test_templating_cannot_reach_attributes() -> None:
     context = {"name": "Asha", "card": {"status": "Active"}}
     assert render("{name}: {card.status} {name.__class__} {{x}}", context) == "Asha: Active  {x}"
+
+
+def test_an_apply_status_is_a_name_or_a_text_in_every_language() -> None:
+    apply = "  - apply: {status: %s}\n  - end:"
+    named = parse_definition(GOOD.replace("  - end:", apply % "Meter checked"))
+    assert named.steps[1].apply.status_name == "Meter checked"  # type: ignore[union-attr]
+    texts = parse_definition(GOOD.replace("  - end:", apply % "{en: Meter checked, hi: मीटर जाँचा}"))
+    assert texts.steps[1].apply.status_texts == {"hi": "मीटर जाँचा"}  # type: ignore[union-attr]
+    assert (11, "steps.1.apply.status", "missing language(s) hi") in problems(
+        GOOD.replace("  - end:", apply % "{en: Meter checked}")
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, true
+from sqlalchemy import JSON, ForeignKey, String, Text, text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from seva.db.base import Base, created, intpk
@@ -25,6 +25,16 @@ class Application(Base):
     kind: Mapped[str] = mapped_column(String(64))
     citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id"), index=True)
     status: Mapped[str] = mapped_column(String(64))
+    """The status as the department's records name it: a suggested status's English name
+    (``Approved``) or an official's own words (``Slot requested``)."""
+    status_code: Mapped[str | None] = mapped_column(String(32))
+    """A suggested status's stable code (``approved``), which a citizen reads in their own
+    language from the message catalog (``appl_status_approved``); None for an official's own
+    words."""
+    status_texts: Mapped[dict[str, str]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
+    """The official's own translations of a status of their words, by language (``hi``)."""
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     channel: Mapped[str] = mapped_column(String(16))
     operator_id: Mapped[int | None] = mapped_column(ForeignKey("officials.id"))
@@ -43,8 +53,18 @@ class ApplicationEvent(Base):
     id: Mapped[intpk]
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
     status: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[str | None] = mapped_column(String(32))
+    """As ``Application.status_code``, at the time of this change."""
+    status_texts: Mapped[dict[str, str]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
     note: Mapped[str] = mapped_column(Text, default="")
     """To the citizen: sent with the status SMS and shown by a lookup of the reference."""
+    note_texts: Mapped[dict[str, str]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
+    """The note in other languages, as the official wrote it (``hi``): a citizen of that
+    language reads it instead of ``note``."""
     internal_note: Mapped[str] = mapped_column(Text, default="", server_default="")
     """For the department's officials (console, department API) only: never sent, never shown
     by a lookup, never in the citizen's own list."""

@@ -41,16 +41,10 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 25
 MAX_NOTE = applications.MAX_NOTE
-SUGGESTED_STATUSES = (
-    "Received",
-    "Under review",
-    "Documents required",
-    "Verified",
-    "Approved",
-    "Rejected",
-    "Ready for collection",
-    "Closed",
-)
+MAX_STATUS = applications.MAX_STATUS
+TRANSLATED = "hi"
+"""The language the form offers a translation of the official's own words in (besides the
+status and note as typed): the one other language the gateway ships."""
 
 ConsoleOfficial = Annotated[
     Official, Depends(require_official(Role.OFFICER, Role.DEPARTMENT_ADMIN))
@@ -162,6 +156,9 @@ class TimelineEntry:
     internal_note: str
     at: str
     by: str
+    status_translated: str = ""
+    """The official's Hindi for a status in their own words."""
+    note_translated: str = ""
 
 
 def _detail(
@@ -188,16 +185,20 @@ def _detail(
                 internal_note=event.internal_note,
                 at=ist_text(event.created_at),
                 by=f"{who.name} ({who.username})" if who else ui("con_citizen_self", lang),
+                status_translated=(event.status_texts or {}).get(TRANSLATED, ""),
+                note_translated=(event.note_texts or {}).get(TRANSLATED, ""),
             )
         )
     citizen = citizens.by_id(session, application.citizen_id)
     operator = tenancy.official_by_id(session, application.operator_id)
     department = tenancy.department_by_id(session, application.department_id)
-    statuses = set(SUGGESTED_STATUSES) | set(
-        applications.statuses(
-            session, applications.ApplicationFilter(department_id=application.department_id)
-        )
+    # The suggested statuses in the page's language first, in their usual order; then the
+    # department's own words already in use.
+    own = applications.statuses(
+        session, applications.ApplicationFilter(department_id=application.department_id)
     )
+    suggested = applications.suggested_names(lang)
+    suggested += [name for name in own if applications.code_of(name) is None]
     title = _titles(session, [application]).get((application.department_id, application.service))
     return render(
         request,
@@ -210,10 +211,12 @@ def _detail(
             "operator": operator,
             "fields": _fields(session, application),
             "timeline": timeline,
-            "suggested": sorted(statuses),
+            "suggested": suggested,
+            "translated": TRANSLATED,
             "when": ist_text,
             "error": error,
-            "form": form or {"status": "", "note": "", "internal_note": ""},
+            "form": form
+            or {"status": "", "note": "", "internal_note": "", "status_hi": "", "note_hi": ""},
             "flash": pop_flash(request),
         },
         status_code,
@@ -295,6 +298,8 @@ def console_change_status(
     status: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
     internal_note: Annotated[str, Form()] = "",
+    status_hi: Annotated[str, Form()] = "",
+    note_hi: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     application = find_for(session, official, ref)
@@ -305,6 +310,8 @@ def console_change_status(
         "status": status[:200],
         "note": note[: MAX_NOTE + 100],
         "internal_note": internal_note[: MAX_NOTE + 100],
+        "status_hi": status_hi[:200],
+        "note_hi": note_hi[: MAX_NOTE + 100],
     }
     if not check_csrf(request, csrf):
         return _detail(
@@ -318,12 +325,22 @@ def console_change_status(
     new_status = " ".join(status.split())
     note = note.strip()
     internal_note = internal_note.strip()
+    status_texts = {TRANSLATED: " ".join(status_hi.split())}
+    note_texts = {TRANSLATED: note_hi.strip()}
+    code = applications.code_of(new_status)
+    if code is not None:
+        same = code == application.status_code
+    else:
+        kept = (application.status_texts or {}).get(TRANSLATED, "")
+        same = new_status == application.status and status_texts[TRANSLATED] in ("", kept)
     error = None
-    if not new_status or len(new_status) > 64:
+    if not new_status or len(new_status) > MAX_STATUS:
         error = "con_bad_status"
-    elif len(note) > MAX_NOTE or len(internal_note) > MAX_NOTE:
+    elif len(status_texts[TRANSLATED]) > MAX_STATUS:
+        error = "appl_long_status_hi"
+    elif any(len(text) > MAX_NOTE for text in (note, internal_note, note_texts[TRANSLATED])):
         error = "con_long_note"
-    elif new_status == application.status and not note and not internal_note:
+    elif same and not note and not internal_note:
         error = "con_same_status"
     if error:
         return _detail(
@@ -337,6 +354,8 @@ def console_change_status(
         note=note,
         internal_note=internal_note,
         official_id=official.id,
+        status_texts=status_texts,
+        note_texts=note_texts,
     )
     citizen = citizens.by_id(session, application.citizen_id)
     tenancy.audit(
@@ -347,9 +366,9 @@ def console_change_status(
         citizen_phone=citizen.phone if citizen else None,
         ref=application.ref,
         previous=previous,
-        status=new_status,
+        status=application.status,
     )
-    message = ui("con_changed", lang).replace("{status}", new_status)
+    message = ui("con_changed", lang).replace("{status}", application.status)
     if citizen is not None:
         message += " " + ui("con_will_notify", lang)
     request.session["flash"] = {"kind": "ok", "text": message}

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from seva.applications import service as applications
-from seva.applications.models import Application
+from seva.applications.models import Application, ApplicationEvent
 from seva.channels.api_http import CappedRoute
 from seva.citizens import service as citizens
 from seva.deps import SessionDep
@@ -36,12 +36,17 @@ Ref = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$
 
 class TimelineEntry(BaseModel):
     status: str
+    status_code: str | None = None
+    """A suggested status's stable code (``approved``); null for one in the department's own
+    words."""
     note: str
     """To the citizen: sent with the status SMS, shown by status lookups."""
     at: datetime
 
 
 class DepartmentTimelineEntry(TimelineEntry):
+    status_translations: dict[str, str] = {}
+    note_translations: dict[str, str] = {}
     internal_note: str
     """The officials' own note: never sent or shown to the citizen."""
 
@@ -53,6 +58,11 @@ class ApplicationOut(BaseModel):
     service: str
     kind: str
     status: str
+    """In the citizen's language on the citizen's own view; as the department's records
+    name it (English for a suggested status) on the department's."""
+    status_code: str | None = None
+    """A suggested status's stable code (``approved``); null for one in the department's own
+    words."""
     channel: str
     """Where the citizen filed it: ``sms``, ``ussd``, ``web``, ``kiosk``, ``app`` …"""
     data: dict[str, Any]
@@ -64,6 +74,8 @@ class ApplicationOut(BaseModel):
 
 class DepartmentApplicationOut(ApplicationOut):
     citizen_phone: str | None
+    status_translations: dict[str, str] = {}
+    """The department's own translations of a status in its own words, by language."""
     timeline: list[DepartmentTimelineEntry]  # type: ignore[assignment]
     """Every status the application has had, oldest first, with the internal notes."""
 
@@ -75,10 +87,26 @@ class ApplicationPage(BaseModel):
     offset: int
 
 
+Translations = Annotated[dict[str, str], Field(max_length=len(applications.TRANSLATABLE))]
+
+
 class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: str = Field(min_length=1, max_length=64, examples=["Approved"])
+    status: str = Field(
+        min_length=1,
+        max_length=64,
+        examples=["Approved"],
+        description="A suggested status (Received, Under review, Documents required, Verified, "
+        "Approved, Rejected, Ready for collection, Closed) reaches each citizen in their "
+        "language by itself; any other is sent as written, or as translated in "
+        "status_translations.",
+    )
+    status_translations: Translations = Field(
+        default_factory=dict,
+        description="A status in your own words in other languages, by language code; a "
+        "citizen of that language reads it instead. Ignored for a suggested status.",
+    )
     note: str = Field(
         default="",
         max_length=applications.MAX_NOTE,
@@ -91,23 +119,42 @@ class StatusChange(BaseModel):
         description="For the department only: never sent or shown to the citizen.",
         examples=["Address proof checked against the 2011 electoral roll."],
     )
+    note_translations: Translations = Field(
+        default_factory=dict,
+        description="The note to the citizen in other languages, by language code; a citizen "
+        "of that language reads it instead of note.",
+    )
 
 
-def application_out(session: Session, application: Application) -> ApplicationOut:
+def application_out(
+    session: Session, application: Application, lang: str | None = None
+) -> ApplicationOut:
+    """The application as its citizen sees it, statuses and notes in ``lang``; with no
+    ``lang``, as the department's records keep them."""
     department = tenancy.department_by_id(session, application.department_id)
+
+    def status(row: Application | ApplicationEvent) -> str:
+        return row.status if lang is None else applications.shown_status(row, lang)
+
     return ApplicationOut(
         ref=application.ref,
         department=department.code if department else "",
         department_name=dict(department.name) if department else {},
         service=application.service,
         kind=application.kind,
-        status=application.status,
+        status=status(application),
+        status_code=application.status_code,
         channel=application.channel,
         data=dict(application.data or {}),
         created=application.created_at,
         updated=application.updated_at,
         timeline=[
-            TimelineEntry(status=event.status, note=event.note, at=event.created_at)
+            TimelineEntry(
+                status=status(event),
+                status_code=event.status_code,
+                note=event.note if lang is None else applications.shown_note(event, lang),
+                at=event.created_at,
+            )
             for event in application.events
         ],
     )
@@ -118,10 +165,14 @@ def _department_view(session: Session, application: Application) -> DepartmentAp
     return DepartmentApplicationOut(
         **application_out(session, application).model_dump(exclude={"timeline"}),
         citizen_phone=citizen.phone if citizen else None,
+        status_translations=dict(application.status_texts or {}),
         timeline=[
             DepartmentTimelineEntry(
                 status=event.status,
+                status_code=event.status_code,
+                status_translations=dict(event.status_texts or {}),
                 note=event.note,
+                note_translations=dict(event.note_texts or {}),
                 internal_note=event.internal_note,
                 at=event.created_at,
             )
@@ -185,9 +236,11 @@ def change_status(
             status=change.status,
             note=change.note.strip(),
             internal_note=change.internal_note.strip(),
+            status_texts=change.status_translations,
+            note_texts=change.note_translations,
         )
     except applications.ApplicationError as exc:
-        raise ApiError(400, "invalid_status", str(exc), "status") from None
+        raise ApiError(400, "invalid_status", str(exc), exc.field) from None
     citizen = citizens.by_id(session, application.citizen_id)
     tenancy.audit(
         session,

@@ -19,10 +19,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
+from seva import i18n
 from seva.applications import service as applications
 from seva.applications.router import ApplicationOut, application_out
 from seva.channels.api_auth import (
@@ -420,7 +421,8 @@ def my_applications(session: SessionDep, phone: CitizenPhone) -> list[Applicatio
     if citizen is None:
         return []
     rows = applications.of_citizen(session, citizen, limit=MAX_LISTED)
-    return [application_out(session, row) for row in rows]
+    lang = i18n.served(citizen.language or "")
+    return [application_out(session, row, lang) for row in rows]
 
 
 LOOKUP_WINDOW = 60.0
@@ -444,10 +446,15 @@ def application_status(
     request: Request,
     ref: Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")],
     phone: OptionalCitizenPhone,
+    lang: Annotated[str | None, Query(max_length=8)] = None,
 ) -> StatusOut | JSONResponse:
     """A random reference (``FOOD-4F7K2M9Q``) shows its status to whoever holds it; an older
     sequential one (``FOOD-000042``) only with the token of the citizen who applied, and
     answers 404 like a reference that does not exist to everyone else.
+
+    The status and note are in ``lang``, else in the language of the citizen whose token is
+    given (as their SMS reads), else in English; ``status_code`` names a suggested status in
+    every language.
 
     Look-ups without a token are limited per client address, so references cannot be
     enumerated at the speed of the network; a citizen's own look-ups are not."""
@@ -459,13 +466,18 @@ def application_status(
             return too_many(
                 f"too many look-ups from this address; try again in {seconds} s", "ref", seconds
             )
+    wanted = _language(lang) if lang is not None else None
     application = applications.find_for_caller(session, ref, phone=phone)
     if application is None:
         raise ApiError(404, "not_found", f"no application {ref.upper()}", "ref")
-    summary = applications.summary(session, application)
+    if wanted is None:
+        reader = citizens.find(session, phone) if phone is not None else None
+        wanted = reader.language if reader is not None and reader.language else i18n.SOURCE
+    summary = applications.summary(session, application, i18n.served(wanted))
     return StatusOut(
         ref=summary["ref"],
         status=summary["status"],
+        status_code=summary["status_code"] or None,
         service=summary["service"],
         department=summary["department"],
         department_name=dict(summary["department_name"]),

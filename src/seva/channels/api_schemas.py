@@ -188,6 +188,10 @@ class StatusOut(BaseModel):
 
     ref: str
     status: str
+    """In the reader's language (see ``lang``)."""
+    status_code: str | None = None
+    """A suggested status's stable code (``approved``), the same in every language; null
+    for a status in the department's own words."""
     service: str
     department: str
     department_name: dict[str, str]

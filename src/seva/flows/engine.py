@@ -496,7 +496,11 @@ class Flow:
                 data = {k: render("{" + k + "}", v) for k in fields if k in v}
                 kind = spec.kind or self.definition.service
                 return CreateApplication(
-                    kind=kind, status=spec.status, data=data, contact=self.state.contact
+                    kind=kind,
+                    status=spec.status_name,
+                    status_texts=spec.status_texts,
+                    data=data,
+                    contact=self.state.contact,
                 )
             case StatusStep(status=spec):
                 return FindApplication(ref=render(spec.ref, v).strip().upper())

@@ -79,6 +79,8 @@ class CreateApplication:
     contact: str | None = None
     """The mobile number (E.164) a conversation without a phone gave for the application's
     updates; None when the channel knows the citizen's phone."""
+    status_texts: dict[str, str] = field(default_factory=dict)
+    """The status in the service's other languages, when the service gives it as a text."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,17 +3,23 @@
 A department developer edits these files by hand, so a mistake must point at the spot:
 ``ration.yaml:14 steps.2.type: Input should be 'text', 'digits', …``. PyYAML's node tree
 gives each mapping key its line; pydantic's error locations are mapped back onto it.
+
+Translations kept beside a definition (``ration.ta.po``, see ``seva.flows.translations``) are
+merged into its texts before it is validated; what they get wrong is reported at their own
+file and line, and what is only odd about them comes back as warnings.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from seva.flows import translations as po
 from seva.flows.schema import STEP_KINDS, CrossCheckError, ServiceDefinition
 
 MAX_SOURCE_BYTES = 512 * 1024
@@ -26,20 +32,40 @@ class Problem:
     path: str
     line: int | None
     message: str
+    file: str = ""
+    """A translation file the problem is in (``line`` is then its line); empty for the
+    definition itself."""
 
     def __str__(self) -> str:
+        if self.file:
+            return f"{self.file}:{self.line or '?'} {self.message}"
         where = f"line {self.line}: " if self.line else ""
         return f"{where}{self.path or '(top)'}: {self.message}"
+
+    def located(self, source: str) -> str:
+        if self.file:
+            return str(self)
+        return f"{source}:{self.line or '?'} {self.path or '(top)'}: {self.message}"
 
 
 class DefinitionError(ValueError):
     def __init__(self, source: str, problems: list[Problem]) -> None:
         self.source = source
         self.problems = problems
-        lines = "\n".join(
-            f"  {source}:{p.line or '?'} {p.path or '(top)'}: {p.message}" for p in problems
-        )
+        lines = "\n".join(f"  {p.located(source)}" for p in problems)
         super().__init__(f"{source} is not a valid service definition:\n{lines}")
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    definition: ServiceDefinition
+    warnings: list[Problem] = field(default_factory=list)
+    """What is odd but harmless, in the translation files (an entry for a text the service
+    no longer has, an inline text that wins over an entry)."""
+
+
+def _problem(note: po.Note) -> Problem:
+    return Problem("", note.line, note.message, note.source)
 
 
 def _lines(
@@ -82,8 +108,25 @@ def _strip_tags(loc: tuple[int | str, ...]) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def parse_definition(text: str, source: str = "<definition>") -> ServiceDefinition:
+def parse_definition(
+    text: str, source: str = "<definition>", translations: Sequence[po.Translation] = ()
+) -> ServiceDefinition:
     """Validate one definition; raises DefinitionError listing every problem found."""
+    return parse_service(text, source, translations).definition
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """A definition as YAML/JSON data, before validation, with the line of each key."""
+
+    data: dict[str, Any]
+    lines: dict[tuple[str, ...], int]
+    problems: list[Problem]
+    """Duplicate keys (the data keeps the last)."""
+
+
+def read_raw(text: str, source: str = "<definition>") -> Raw:
+    """The file's data and lines; raises DefinitionError when it is not a YAML/JSON mapping."""
     if len(text.encode("utf-8", "replace")) > MAX_SOURCE_BYTES:
         raise DefinitionError(source, [Problem("", None, "file is larger than 512 KiB")])
     try:
@@ -107,6 +150,21 @@ def parse_definition(text: str, source: str = "<definition>") -> ServiceDefiniti
     lines: dict[tuple[str, ...], int] = {}
     problems: list[Problem] = []
     _lines(node, (), lines, problems)
+    return Raw(data, lines, problems)
+
+
+def parse_service(
+    text: str, source: str = "<definition>", translations: Sequence[po.Translation] = ()
+) -> Parsed:
+    """Validate one definition with ``translations`` merged into its texts; raises
+    DefinitionError listing every problem found, returns the warnings with it."""
+    raw = read_raw(text, source)
+    data, lines, problems = raw.data, raw.lines, list(raw.problems)
+    notes = po.merge(data, translations)
+    problems += [_problem(note) for note in notes if note.error]
+    warnings = [_problem(note) for note in notes if not note.error]
+    files = {translation.lang: translation.source for translation in translations}
+    reported = {note.path for note in notes if note.error and note.path}
     try:
         definition = ServiceDefinition.model_validate(data)
     except ValidationError as exc:
@@ -114,7 +172,10 @@ def parse_definition(text: str, source: str = "<definition>") -> ServiceDefiniti
             cross = (error.get("ctx") or {}).get("error")
             if isinstance(cross, CrossCheckError):
                 for path, message in cross.problems:
+                    if path in reported:
+                        continue  # said already, at the translation file's line
                     parts = tuple(path.split("."))
+                    message = _untranslated(message, files)
                     problems.append(Problem(path, _line_for(lines, parts), message))
                 continue
             parts = _strip_tags(error["loc"])
@@ -122,22 +183,59 @@ def parse_definition(text: str, source: str = "<definition>") -> ServiceDefiniti
             problems.append(Problem(".".join(parts), _line_for(lines, parts), message))
     else:
         if not problems:
-            return definition
+            return Parsed(definition, warnings)
     raise DefinitionError(source, problems)
 
 
-def read_definitions(path: Path) -> list[tuple[Path, str, ServiceDefinition]]:
-    """Every ``*.yaml``/``*.yml``/``*.json`` under ``path`` (or the file itself), validated."""
+def _untranslated(message: str, files: dict[str, str]) -> str:
+    """A missing language that a translation file brings: say which file lacks the text."""
+    prefix = "missing language(s) "
+    if not message.startswith(prefix):
+        return message
+    named = [files[lang] for lang in message[len(prefix) :].split(", ") if lang in files]
+    return f"{message} (no translation in {', '.join(named)})" if named else message
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFile:
+    """A definition file as read: its text, the definition with the translations beside it
+    merged in, the translation files, and what they raised short of an error."""
+
+    path: Path
+    source: str
+    definition: ServiceDefinition
+    translations: list[Path]
+    warnings: list[Problem]
+
+
+def read_service(file: Path) -> ServiceFile:
+    """One definition file and the ``<name>.<lang>.po`` files next to it."""
+    text = file.read_text(encoding="utf-8")
+    beside = po.files_beside(file)
+    translations = []
+    for path in beside:
+        try:
+            translations.append(po.read(path))
+        except po.TranslationError as exc:
+            raise DefinitionError(str(file), [_problem(note) for note in exc.notes]) from None
+    parsed = parse_service(text, str(file), translations)
+    return ServiceFile(file, text, parsed.definition, beside, parsed.warnings)
+
+
+def read_services(path: Path) -> list[ServiceFile]:
+    """Every ``*.yaml``/``*.yml``/``*.json`` under ``path`` (or the file itself), validated,
+    each with its translations."""
     files = sorted(
         p
         for p in ([path] if path.is_file() else path.rglob("*"))
         if p.suffix in (".yaml", ".yml", ".json") and p.is_file()
     )
-    found: list[tuple[Path, str, ServiceDefinition]] = []
-    for file in files:
-        text = file.read_text(encoding="utf-8")
-        found.append((file, text, parse_definition(text, str(file))))
-    return found
+    return [read_service(file) for file in files]
+
+
+def read_definitions(path: Path) -> list[tuple[Path, str, ServiceDefinition]]:
+    """As ``read_services``, without the warnings."""
+    return [(found.path, found.source, found.definition) for found in read_services(path)]
 
 
 def dump(definition: ServiceDefinition) -> dict[str, Any]:

@@ -348,7 +348,9 @@ class Runtime:
                     log.warning("lookup_failed", dataset=name, reason=str(exc))
                     return EffectResult(ok=False, reason=str(exc))
                 return EffectResult(ok=True, data=row)
-            case CreateApplication(kind=kind, status=status, data=data, contact=contact):
+            case CreateApplication(
+                kind=kind, status=status, status_texts=texts, data=data, contact=contact
+            ):
                 citizen = self._citizen(session, dialogue)
                 if citizen is None and contact:
                     citizen = self._contact(session, contact, state.lang)
@@ -358,17 +360,19 @@ class Runtime:
                     service=state.service,
                     kind=kind,
                     status=status,
+                    status_texts=texts,
                     data=data,
                     channel=dialogue.channel,
                     citizen=citizen,
                     operator_id=dialogue.operator_id,
                 )
-                return EffectResult(ok=True, data={"ref": application.ref, "status": status})
+                shown = applications.shown_status(application, state.lang)
+                return EffectResult(ok=True, data={"ref": application.ref, "status": shown})
             case FindApplication(ref=ref):
                 found = applications.find_for_caller(session, ref, phone=dialogue.phone)
                 if found is None:
                     return EffectResult(ok=True, data=None)
-                summary = applications.summary(session, found)
+                summary = applications.summary(session, found, state.lang)
                 names = summary.pop("department_name")
                 summary["department_name"] = messages.pick(names, state.lang) if names else ""
                 return EffectResult(ok=True, data=summary)

@@ -280,8 +280,32 @@ class LookupStep(_Step):
 class ApplySpec(_Model):
     kind: str = Field(default="", max_length=64)
     fields: list[str] = Field(default_factory=list)
-    status: str = Field(default="Received", min_length=1, max_length=64)
+    status: str | LocalText = "Received"
+    """The new application's status: a name (a suggested one, ``Received``, reaches each
+    citizen in their language from the gateway's catalog; any other reads as written), or a
+    text per language like any other (``{en: Registered, hi: पंजीकृत}``), kept in English
+    with the others as its translations."""
     save: Name = "application"
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, value: str | Text) -> str | Text:
+        for name in [value] if isinstance(value, str) else value.values():
+            if not 1 <= len(" ".join(name.split())) <= 64:
+                raise ValueError("a status is 1-64 characters")
+        return value
+
+    @property
+    def status_name(self) -> str:
+        """The status as the department's records keep it (English)."""
+        return self.status if isinstance(self.status, str) else self.status.get("en", "")
+
+    @property
+    def status_texts(self) -> Text:
+        """The status in the service's other languages."""
+        if isinstance(self.status, str):
+            return {}
+        return {lang: text for lang, text in self.status.items() if lang != "en"}
 
 
 class ApplyStep(_Step):
@@ -510,4 +534,6 @@ def _texts(step: _Step) -> list[tuple[str, Text]]:
             found.append(("status.missing", spec.missing))
         case NearbyStep(nearby=spec) if spec.missing:
             found.append(("nearby.missing", spec.missing))
+        case ApplyStep(apply=spec) if isinstance(spec.status, dict):
+            found.append(("apply.status", spec.status))
     return found

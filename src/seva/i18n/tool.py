@@ -57,11 +57,14 @@ def save(catalog: Catalog, lang: str) -> None:
     catalog.fuzzy = False
     buffer = io.BytesIO()
     write_po(buffer, catalog, width=0, sort_output=True, no_location=True)
-    text = buffer.getvalue().decode("utf-8")
-    # Dates, placeholders and the generator's name change on every run and say nothing a
-    # translator needs: the header keeps only what a reader of the file uses.
-    text = _NOISE.sub("", text).replace("Seva VERSION", "Seva")
+    text = tidy(buffer.getvalue().decode("utf-8")).replace("Seva VERSION", "Seva")
     path.write_text(text, encoding="utf-8")
+
+
+def tidy(text: str) -> str:
+    """A written catalog without the header lines that change on every run and say nothing
+    a translator needs (dates, placeholders, the generator's name)."""
+    return _NOISE.sub("", text)
 
 
 def message(key: str, string: str, *, english: str | None = None, fuzzy: bool = False) -> Message:

@@ -80,7 +80,7 @@ def application_rows(
                 "ref": application.ref,
                 "department": department.display_name(lang) if department else "",
                 "service": application.service,
-                "status": application.status,
+                "status": applications.shown_status(application, lang),
                 "updated": ist_date(application.updated_at),
             }
         )
