@@ -60,7 +60,6 @@ from seva.channels.app_session import (
     ConversationGone,
     NotYourConversation,
 )
-from seva.channels.numbers import msisdn
 from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
 from seva.citizens.service import OTP_GAP
@@ -72,6 +71,7 @@ from seva.flows.models import Service
 from seva.flows.schema import LANGUAGES
 from seva.gateway import Gateway
 from seva.messaging.service import queue_sms
+from seva.numbers import msisdn
 from seva.ratelimit import Rate, client_address, wait_seconds
 from seva.tenancy import service as tenancy
 

@@ -93,7 +93,7 @@ def _issued_out(lk: locker.Locker, document: Any) -> IssuedOut:
 def issue_document(
     body: IssueIn, session: SessionDep, gateway: GatewayDep, department: DepartmentDep
 ) -> IssuedOut | JSONResponse:
-    from seva.channels.numbers import mobile_msisdns
+    from seva.numbers import mobile_msisdns
 
     phone = mobile_msisdns([body.to], gateway.settings.default_region)[0]
     if phone is None:

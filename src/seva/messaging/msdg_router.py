@@ -35,7 +35,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from seva.channels.api_http import BodyTooLarge, read_capped
-from seva.channels.numbers import mobile_msisdns
 from seva.deps import GatewayDep, SessionDep
 from seva.gateway import Gateway
 from seva.messaging import msdg
@@ -44,6 +43,7 @@ from seva.messaging.models import SmsAccount
 from seva.messaging.msdg import MsdgCode, MsdgError, MsdgRequest
 from seva.messaging.router import wake_after_commit
 from seva.messaging.service import Send, SendRefused, stored_password_hash
+from seva.numbers import mobile_msisdns
 from seva.ratelimit import FailedLogins, client_address
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department

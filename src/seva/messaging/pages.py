@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session
 
 from seva import i18n
 from seva.applications.pages import not_found
-from seva.channels.numbers import msisdn
 from seva.clock import ist_text
 from seva.dashboard.service import ist_day
 from seva.deps import GatewayDep, SessionDep
@@ -38,6 +37,7 @@ from seva.messaging import dlt
 from seva.messaging import service as messaging
 from seva.messaging.models import STATES, DltTemplate
 from seva.messaging.service import MessageFilter, MessageView, SendRefused
+from seva.numbers import msisdn
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department, Official, Role
 from seva.web.auth import require_official

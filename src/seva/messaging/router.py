@@ -31,7 +31,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from seva.channels.api_http import CappedRoute
-from seva.channels.numbers import mobile_msisdns
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError, error_body
 from seva.gateway import Gateway
@@ -55,6 +54,7 @@ from seva.messaging.schemas import (
     TemplateOut,
 )
 from seva.messaging.service import MessageView, Send, SendRefused
+from seva.numbers import mobile_msisdns
 from seva.outbound import Refused
 from seva.params import BigRowId, RowId
 from seva.tenancy.api_auth import INVALID_KEY, ApiKeyDep, DepartmentDep, unauthorized

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from seva.applications import service as applications
 from seva.channels.api_http import BodyTooLarge, CappedRoute, describe_size, read_capped
-from seva.channels.numbers import msisdn
 from seva.citizens import service as citizens
 from seva.deps import GatewayDep, SessionDep
 from seva.directory import service as directory
@@ -39,6 +38,7 @@ from seva.flows.service import (
     definition_of,
     load_service,
 )
+from seva.numbers import msisdn
 from seva.tenancy import service as tenancy
 from seva.tenancy.api_auth import DepartmentDep
 from seva.tenancy.api_schemas import (

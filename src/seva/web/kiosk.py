@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from seva.channels.numbers import msisdn
 from seva.channels.web import (
     KIOSK,
     OTP_PURPOSE_KIOSK,
@@ -28,6 +27,7 @@ from seva.channels.web import (
 from seva.citizens import service as citizens
 from seva.citizens.service import GuessesRefused, OtpRefused
 from seva.deps import GatewayDep, SessionDep
+from seva.numbers import msisdn
 from seva.ratelimit import client_address
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Official, Role

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from seva.channels.numbers import msisdn
 from seva.channels.web import (
     OTP_PURPOSE_PORTAL,
     WEB,
@@ -30,6 +29,7 @@ from seva.citizens.models import Citizen
 from seva.citizens.service import GuessesRefused, OtpRefused
 from seva.deps import GatewayDep, SessionDep
 from seva.flows.schema import LANGUAGES
+from seva.numbers import msisdn
 from seva.ratelimit import client_address
 from seva.web import service_form
 from seva.web.i18n import ui

@@ -29,7 +29,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from seva.channels.api_http import CappedRoute, describe_size
-from seva.channels.numbers import msisdn
 from seva.channels.sms import MAX_INBOUND
 from seva.channels.voice.ivr import Prompt
 from seva.channels.voice.tts import RATE, read_recording, resample, wav_bytes
@@ -43,6 +42,7 @@ from seva.i18n import entry
 from seva.messaging import service as messaging
 from seva.messaging.models import KINDS, STATES
 from seva.messaging.service import MessageView
+from seva.numbers import msisdn
 from seva.params import AfterBigRowId
 from seva.voice import recordings
 from seva.web.i18n import ui
