@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from seva.applications import service as applications
 from seva.applications.router import ApplicationOut, application_out
+from seva.bodies import SmallBodyRoute
 from seva.channels.api_auth import (
     OTP_PURPOSE,
     OTP_TEXT,
@@ -34,7 +35,6 @@ from seva.channels.api_auth import (
     bearer_token,
     issue_token,
 )
-from seva.channels.api_http import SmallBodyRoute
 from seva.channels.api_schemas import (
     AnswerRequest,
     ConsentOut,

@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from seva.bodies import SmallBodyRoute
 from seva.channels.api_auth import CitizenPhone
-from seva.channels.api_http import SmallBodyRoute
 from seva.citizens import service as citizens
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError

@@ -34,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from seva.channels.api_http import BodyTooLarge, read_capped
+from seva.bodies import BodyTooLarge, read_capped
 from seva.deps import GatewayDep, SessionDep
 from seva.gateway import Gateway
 from seva.messaging import msdg

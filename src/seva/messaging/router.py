@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from seva.channels.api_http import CappedRoute
+from seva.bodies import CappedRoute
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError, error_body
 from seva.gateway import Gateway

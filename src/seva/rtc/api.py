@@ -13,8 +13,8 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from seva.bodies import SmallBodyRoute
 from seva.channels.api_auth import CitizenPhone
-from seva.channels.api_http import SmallBodyRoute
 from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
 from seva.db.base import utcnow

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seva.applications import service as applications
-from seva.channels.api_http import BodyTooLarge, CappedRoute, describe_size, read_capped
+from seva.bodies import BodyTooLarge, CappedRoute, describe_size, read_capped
 from seva.citizens import service as citizens
 from seva.deps import GatewayDep, SessionDep
 from seva.directory import service as directory

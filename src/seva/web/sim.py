@@ -28,7 +28,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from seva.channels.api_http import CappedRoute, describe_size
+from seva.bodies import CappedRoute, describe_size
 from seva.channels.sms import MAX_INBOUND
 from seva.channels.voice.ivr import Prompt
 from seva.channels.voice.tts import RATE, read_recording, resample, wav_bytes
