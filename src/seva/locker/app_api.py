@@ -11,8 +11,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from seva.bodies import SmallBodyRoute
-from seva.channels.api_auth import CitizenPhone
 from seva.citizens import service as citizens
+from seva.citizens.api_auth import CitizenPhone
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError
 from seva.locker import service as locker

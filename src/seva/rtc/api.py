@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from seva.bodies import SmallBodyRoute
-from seva.channels.api_auth import CitizenPhone
 from seva.citizens import service as citizens
+from seva.citizens.api_auth import CitizenPhone
 from seva.citizens.models import Citizen
 from seva.db.base import utcnow
 from seva.deps import GatewayDep, SessionDep
