@@ -22,12 +22,12 @@ from seva.citizens.models import Citizen
 from seva.clock import ist_date
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import error_body
+from seva.i18n import text as ui
 from seva.locker import service as locker
 from seva.locker.models import ISSUED
 from seva.locker.service import MAX_BYTES, LockerRefused
 from seva.params import RowId
 from seva.tenancy.api_auth import DepartmentDep
-from seva.web.i18n import ui
 from seva.web.portal import current_citizen
 from seva.web.templating import check_csrf, page_lang, pop_flash, render
 

@@ -33,6 +33,7 @@ from seva.applications.pages import not_found
 from seva.clock import ist_text
 from seva.dashboard.service import ist_day
 from seva.deps import GatewayDep, SessionDep
+from seva.i18n import text as ui
 from seva.messaging import dlt
 from seva.messaging import service as messaging
 from seva.messaging.models import STATES, DltTemplate
@@ -41,7 +42,6 @@ from seva.numbers import msisdn
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department, Official, Role
 from seva.web.auth import require_official
-from seva.web.i18n import ui
 from seva.web.templating import check_csrf, page_lang, pop_flash, render
 
 router = APIRouter(include_in_schema=False)

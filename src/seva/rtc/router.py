@@ -35,6 +35,8 @@ from seva.deps import GatewayDep, SessionDep
 from seva.errors import error_body
 from seva.gateway import Gateway
 from seva.i18n import text
+from seva.i18n import text as ui
+from seva.i18n.dates import day_label as date_label
 from seva.locker import service as locker
 from seva.locker.models import RECEIVED, Document
 from seva.locker.service import MAX_BYTES, MAX_RECORDING_BYTES, LockerRefused
@@ -58,7 +60,6 @@ from seva.settings import revealed
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department, Official, Role
 from seva.web.auth import current_official, require_official
-from seva.web.i18n import date_label, ui
 from seva.web.portal import current_citizen
 from seva.web.templating import check_csrf, page_lang, render
 

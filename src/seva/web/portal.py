@@ -29,10 +29,10 @@ from seva.citizens.models import Citizen
 from seva.citizens.service import GuessesRefused, OtpRefused
 from seva.deps import GatewayDep, SessionDep
 from seva.flows.schema import LANGUAGES
+from seva.i18n import text as ui
 from seva.numbers import msisdn
 from seva.ratelimit import client_address
 from seva.web import service_form
-from seva.web.i18n import ui
 from seva.web.service_form import FormPlace
 from seva.web.templating import LANG_COOKIE, check_csrf, page_lang, render
 

@@ -39,13 +39,13 @@ from seva.errors import error_body
 from seva.flows.store import Dialogue
 from seva.gateway import Gateway
 from seva.i18n import entry
+from seva.i18n import text as ui
 from seva.messaging import service as messaging
 from seva.messaging.models import KINDS, STATES
 from seva.messaging.service import MessageView
 from seva.numbers import msisdn
 from seva.params import AfterBigRowId
 from seva.voice import recordings
-from seva.web.i18n import ui
 from seva.web.templating import check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
