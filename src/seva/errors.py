@@ -17,7 +17,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seva.i18n import text as ui
-from seva.web.templating import page_lang, render
+from seva.templating import page_lang, render
 
 log = structlog.get_logger("seva.errors")
 

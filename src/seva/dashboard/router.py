@@ -28,8 +28,8 @@ from seva.dashboard import service as status
 from seva.deps import SessionDep
 from seva.gateway import Gateway
 from seva.i18n import text as ui
+from seva.templating import page_lang, render
 from seva.web.auth import current_official
-from seva.web.templating import page_lang, render
 
 router = APIRouter(tags=["status"])
 log = structlog.get_logger("seva.dashboard")

@@ -27,9 +27,9 @@ from seva.locker import service as locker
 from seva.locker.models import ISSUED
 from seva.locker.service import MAX_BYTES, LockerRefused
 from seva.params import RowId
+from seva.templating import check_csrf, page_lang, pop_flash, render
 from seva.tenancy.api_auth import DepartmentDep
 from seva.web.portal import current_citizen
-from seva.web.templating import check_csrf, page_lang, pop_flash, render
 
 api = APIRouter(prefix="/api/v1", tags=["Locker API"])
 pages = APIRouter(include_in_schema=False)

@@ -39,10 +39,10 @@ from seva.messaging import service as messaging
 from seva.messaging.models import STATES, DltTemplate
 from seva.messaging.service import MessageFilter, MessageView, SendRefused
 from seva.numbers import msisdn
+from seva.templating import check_csrf, page_lang, pop_flash, render
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department, Official, Role
 from seva.web.auth import require_official
-from seva.web.templating import check_csrf, page_lang, pop_flash, render
 
 router = APIRouter(include_in_schema=False)
 

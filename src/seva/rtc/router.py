@@ -57,11 +57,11 @@ from seva.rtc.signalling import MEETING, Seat
 from seva.rtc.tokens import TokenRefused
 from seva.rtc.turn import ice_servers, split_urls
 from seva.settings import revealed
+from seva.templating import check_csrf, page_lang, render
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department, Official, Role
 from seva.web.auth import current_official, require_official
 from seva.web.portal import current_citizen
-from seva.web.templating import check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -22,7 +22,7 @@ from starlette.responses import HTMLResponse
 
 from seva.browser import redoc_policy
 from seva.i18n import text as ui
-from seva.web.templating import page_lang, templates
+from seva.templating import page_lang, templates
 
 router = APIRouter(include_in_schema=False)
 

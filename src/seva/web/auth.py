@@ -27,9 +27,9 @@ from sqlalchemy.orm import Session
 from seva.deps import GatewayDep, SessionDep
 from seva.i18n import text as ui
 from seva.ratelimit import FailedLogins, client_address
+from seva.templating import SESSION_LOGIN, check_csrf, page_lang, render
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Official, Role
-from seva.web.templating import SESSION_LOGIN, check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 log = structlog.get_logger("seva.web.auth")

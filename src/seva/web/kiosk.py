@@ -30,13 +30,13 @@ from seva.deps import GatewayDep, SessionDep
 from seva.i18n import text as ui
 from seva.numbers import msisdn
 from seva.ratelimit import client_address
+from seva.templating import check_csrf, page_lang, render
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Official, Role
 from seva.web import service_form
 from seva.web.auth import require_official
 from seva.web.portal import guesses_refusal, otp_refusal
 from seva.web.service_form import FormPlace, ServiceView
-from seva.web.templating import check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -32,9 +32,9 @@ from seva.flows.schema import LANGUAGES
 from seva.i18n import text as ui
 from seva.numbers import msisdn
 from seva.ratelimit import client_address
+from seva.templating import LANG_COOKIE, check_csrf, page_lang, render
 from seva.web import service_form
 from seva.web.service_form import FormPlace
-from seva.web.templating import LANG_COOKIE, check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 

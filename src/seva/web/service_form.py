@@ -22,8 +22,8 @@ from seva.flows.models import Service
 from seva.flows.service import definition_of
 from seva.i18n import text as ui
 from seva.settings import Settings
+from seva.templating import check_csrf, page_lang, render
 from seva.tenancy import service as tenancy
-from seva.web.templating import check_csrf, page_lang, render
 
 
 @dataclass(frozen=True, slots=True)

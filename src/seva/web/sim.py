@@ -45,8 +45,8 @@ from seva.messaging.models import KINDS, STATES
 from seva.messaging.service import MessageView
 from seva.numbers import msisdn
 from seva.params import AfterBigRowId
+from seva.templating import check_csrf, page_lang, render
 from seva.voice import recordings
-from seva.web.templating import check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 

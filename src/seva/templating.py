@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse
 from seva.clock import ist_text
 from seva.i18n import text as ui
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent
 TEMPLATE_DIRS = [
     ROOT / "web" / "templates",
     ROOT / "dashboard" / "templates",
