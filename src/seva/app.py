@@ -27,7 +27,8 @@ from seva.gateway import Gateway, Listening, build_gateway
 from seva.logs import RequestIdMiddleware
 from seva.rtc import service as rtc
 from seva.settings import Settings, get_settings
-from seva.web import apidocs, auth, sim
+from seva.tenancy import login
+from seva.web import apidocs, sim
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 log = structlog.get_logger(__name__)
@@ -205,7 +206,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     app.state.gateway = gw
     logs.configure(settings.env, level=settings.log_level)
     errors.install(app)
-    auth.install(app)
+    login.install(app)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key.get_secret_value(),
@@ -242,7 +243,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(channel_router)
-    app.include_router(auth.router)
+    app.include_router(login.router)
     app.include_router(apidocs.router)
     if settings.serves_demo_routes:
         app.include_router(demo_backend.router)

@@ -32,10 +32,10 @@ from seva.flows import service as services
 from seva.i18n import text as ui
 from seva.templating import check_csrf, page_lang, pop_flash, render
 from seva.tenancy import service as tenancy
+from seva.tenancy.login import require_official
 from seva.tenancy.models import Department, Official, Role
 from seva.voice import recordings
 from seva.voice.models import VoiceRecording
-from seva.web.auth import require_official
 
 router = APIRouter(include_in_schema=False)
 

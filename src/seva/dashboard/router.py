@@ -29,7 +29,7 @@ from seva.deps import SessionDep
 from seva.gateway import Gateway
 from seva.i18n import text as ui
 from seva.templating import page_lang, render
-from seva.web.auth import current_official
+from seva.tenancy.login import current_official
 
 router = APIRouter(tags=["status"])
 log = structlog.get_logger("seva.dashboard")

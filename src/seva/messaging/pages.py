@@ -41,8 +41,8 @@ from seva.messaging.service import MessageFilter, MessageView, SendRefused
 from seva.numbers import msisdn
 from seva.templating import check_csrf, page_lang, pop_flash, render
 from seva.tenancy import service as tenancy
+from seva.tenancy.login import require_official
 from seva.tenancy.models import Department, Official, Role
-from seva.web.auth import require_official
 
 router = APIRouter(include_in_schema=False)
 

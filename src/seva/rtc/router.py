@@ -59,8 +59,8 @@ from seva.rtc.turn import ice_servers, split_urls
 from seva.settings import revealed
 from seva.templating import check_csrf, page_lang, render
 from seva.tenancy import service as tenancy
+from seva.tenancy.login import current_official, require_official
 from seva.tenancy.models import Department, Official, Role
-from seva.web.auth import current_official, require_official
 from seva.web.portal import current_citizen
 
 router = APIRouter(include_in_schema=False)

@@ -32,8 +32,8 @@ from seva.flows.service import ServiceLoadError, load_service
 from seva.i18n import text as ui
 from seva.templating import check_csrf, page_lang, pop_flash, render
 from seva.tenancy import service as tenancy
+from seva.tenancy.login import require_official
 from seva.tenancy.models import ApiKey, Department, Official, Role
-from seva.web.auth import require_official
 
 router = APIRouter(include_in_schema=False)
 

@@ -32,9 +32,9 @@ from seva.numbers import msisdn
 from seva.ratelimit import client_address
 from seva.templating import check_csrf, page_lang, render
 from seva.tenancy import service as tenancy
+from seva.tenancy.login import require_official
 from seva.tenancy.models import Official, Role
 from seva.web import service_form
-from seva.web.auth import require_official
 from seva.web.portal import guesses_refusal, otp_refusal
 from seva.web.service_form import FormPlace, ServiceView
 

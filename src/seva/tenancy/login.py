@@ -32,7 +32,7 @@ from seva.tenancy import service as tenancy
 from seva.tenancy.models import Official, Role
 
 router = APIRouter(include_in_schema=False)
-log = structlog.get_logger("seva.web.auth")
+log = structlog.get_logger("seva.tenancy.login")
 
 
 class LoginRequired(Exception):
