@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from seva.citizens.models import Citizen
+from seva.citizens.web_login import current_citizen
 from seva.clock import ist_date
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import error_body
@@ -29,7 +30,6 @@ from seva.locker.service import MAX_BYTES, LockerRefused
 from seva.params import RowId
 from seva.templating import check_csrf, page_lang, pop_flash, render
 from seva.tenancy.api_auth import DepartmentDep
-from seva.web.portal import current_citizen
 
 api = APIRouter(prefix="/api/v1", tags=["Locker API"])
 pages = APIRouter(include_in_schema=False)

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seva.citizens.models import Citizen
+from seva.citizens.web_login import current_citizen
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import error_body
 from seva.gateway import Gateway
@@ -61,7 +62,6 @@ from seva.templating import check_csrf, page_lang, render
 from seva.tenancy import service as tenancy
 from seva.tenancy.login import current_official, require_official
 from seva.tenancy.models import Department, Official, Role
-from seva.web.portal import current_citizen
 
 router = APIRouter(include_in_schema=False)
 
