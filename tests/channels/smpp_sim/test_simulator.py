@@ -53,8 +53,8 @@ from seva.channels.smpp.pdu import (
 )
 from seva.channels.smpp.receipts import parse_receipt
 from seva.channels.smpp.simulator import SimConfig, SmscSimulator
-from seva.channels.smpp.text import Reassembler, encode_text, split, split_sar
 from seva.cli.smsc import smsc_sim
+from seva.sms_text import Reassembler, encode_text, split, split_sar
 
 pytestmark = pytest.mark.asyncio
 
