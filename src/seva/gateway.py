@@ -20,7 +20,6 @@ from seva.channels.sms import SmsPull
 from seva.channels.ussd import UssdMenu
 from seva.channels.voice.ivr import VoiceMenu
 from seva.channels.voice.missed import MissedCalls, parse_numbers
-from seva.channels.voice.tts import Speech
 from seva.db.session import Database
 from seva.flows.runtime import Runtime
 from seva.flows.store import DialogueStore, RedisDialogueStore, SqlDialogueStore
@@ -36,6 +35,7 @@ from seva.rtc.signalling import Hub, RoomEvent
 from seva.rtc.tokens import JoinTokens
 from seva.rtc.transport import SignallingServer
 from seva.settings import Settings, revealed
+from seva.voice.tts import Speech
 
 MESH_MEETING_LIMIT = 4
 """Browser-to-browser meetings: each page sends its video to every other, so beyond four

@@ -11,7 +11,6 @@ from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from seva.channels.voice.tts import sentence_key
 from seva.db.base import utcnow
 from seva.deps import GatewayDep, SessionDep
 from seva.errors import ApiError
@@ -23,6 +22,7 @@ from seva.tenancy.api_auth import DepartmentDep
 from seva.voice import recordings
 from seva.voice import service as voice
 from seva.voice.models import VoiceRecording
+from seva.voice.tts import sentence_key
 
 router = APIRouter(prefix="/api/v1", tags=["Voice API"])
 

@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 from seva.bodies import CappedRoute, describe_size
 from seva.channels.sms import MAX_INBOUND
 from seva.channels.voice.ivr import Prompt
-from seva.channels.voice.tts import RATE, read_recording, resample, wav_bytes
 from seva.clock import ist_clock
 from seva.db.base import utcnow
 from seva.deps import GatewayDep, SessionDep
@@ -47,6 +46,7 @@ from seva.numbers import msisdn
 from seva.params import AfterBigRowId
 from seva.templating import check_csrf, page_lang, render
 from seva.voice import recordings
+from seva.voice.tts import RATE, read_recording, resample, wav_bytes
 
 router = APIRouter(include_in_schema=False)
 

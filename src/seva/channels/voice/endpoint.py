@@ -57,11 +57,11 @@ from seva.channels.voice.rtp import (
     decode,
 )
 from seva.channels.voice.sdp import Direction
-from seva.channels.voice.tts import RATE, Speech
 from seva.dashboard import metrics
 from seva.db.base import utcnow
 from seva.numbers import msisdn
 from seva.voice import service as notices
+from seva.voice.tts import RATE, Speech
 
 log = structlog.get_logger(__name__)
 
