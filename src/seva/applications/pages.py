@@ -27,7 +27,8 @@ from seva.applications import service as applications
 from seva.applications.models import Application
 from seva.citizens import service as citizens
 from seva.clock import ist_text
-from seva.deps import GatewayDep, SessionDep
+from seva.core import CoreDep
+from seva.deps import SessionDep
 from seva.flows import service as services
 from seva.i18n import text as ui
 from seva.templating import check_csrf, page_lang, pop_flash, render
@@ -389,7 +390,7 @@ def _byte_span(header: str | None, size: int) -> tuple[int, int] | None:
 def console_recording(
     request: Request,
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     official: ConsoleOfficial,
     token: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
 ) -> Response:

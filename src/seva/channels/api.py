@@ -64,12 +64,12 @@ from seva.citizens.api_auth import (
 from seva.citizens.models import Citizen
 from seva.citizens.service import OTP_GAP
 from seva.dashboard import metrics
-from seva.deps import GatewayDep, SessionDep
+from seva.deps import SessionDep
 from seva.errors import ApiError, error_body
 from seva.flows import service as services
 from seva.flows.models import Service
 from seva.flows.schema import LANGUAGES
-from seva.gateway import Gateway
+from seva.gateway import Gateway, GatewayDep
 from seva.messaging.service import queue_sms
 from seva.numbers import msisdn
 from seva.ratelimit import Rate, client_address, wait_seconds

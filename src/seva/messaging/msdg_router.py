@@ -35,8 +35,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from seva.bodies import BodyTooLarge, read_capped
-from seva.deps import GatewayDep, SessionDep
-from seva.gateway import Gateway
+from seva.core import Core, CoreDep
+from seva.deps import SessionDep
 from seva.messaging import msdg
 from seva.messaging import service as messaging
 from seva.messaging.models import SmsAccount
@@ -158,7 +158,7 @@ _DOC = {
 
 
 def _handle(
-    gateway: Gateway,
+    gateway: Core,
     session: Session,
     background: BackgroundTasks,
     form: PostedForm,
@@ -276,7 +276,7 @@ _GET_DOC = "The same fields in the query string, as some MSDG clients send them.
     description=_GET_DOC,
 )
 def send_dlt(
-    gateway: GatewayDep,
+    gateway: CoreDep,
     session: SessionDep,
     background: BackgroundTasks,
     form: FormFields,
@@ -300,7 +300,7 @@ def send_dlt(
     description=_GET_DOC,
 )
 def send_legacy(
-    gateway: GatewayDep,
+    gateway: CoreDep,
     session: SessionDep,
     background: BackgroundTasks,
     form: FormFields,

@@ -31,8 +31,9 @@ from sqlalchemy.orm import Session
 from seva import i18n
 from seva.applications.pages import not_found
 from seva.clock import ist_text
+from seva.core import CoreDep
 from seva.dashboard.service import ist_day
-from seva.deps import GatewayDep, SessionDep
+from seva.deps import SessionDep
 from seva.i18n import text as ui
 from seva.messaging import dlt
 from seva.messaging import service as messaging
@@ -109,7 +110,7 @@ def _department_codes(departments: list[Department]) -> dict[int, str]:
 def sms_list(
     request: Request,
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     official: ConsoleOfficial,
     status: str = "",
     phone: str = "",

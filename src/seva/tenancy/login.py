@@ -24,7 +24,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from seva.deps import GatewayDep, SessionDep
+from seva.core import CoreDep
+from seva.deps import SessionDep
 from seva.i18n import text as ui
 from seva.ratelimit import FailedLogins, client_address
 from seva.templating import SESSION_LOGIN, check_csrf, page_lang, render
@@ -92,7 +93,7 @@ def login_page(request: Request, session: SessionDep, next: str = "/console") ->
 def login(
     request: Request,
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
     csrf: Annotated[str, Form(max_length=100)] = "",

@@ -26,7 +26,8 @@ from seva.channels.web import (
 )
 from seva.citizens import service as citizens
 from seva.citizens.service import GuessesRefused, OtpRefused
-from seva.deps import GatewayDep, SessionDep
+from seva.deps import SessionDep
+from seva.gateway import GatewayDep
 from seva.i18n import text as ui
 from seva.numbers import msisdn
 from seva.ratelimit import client_address

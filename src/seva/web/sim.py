@@ -33,10 +33,10 @@ from seva.channels.sms import MAX_INBOUND
 from seva.channels.voice.ivr import Prompt
 from seva.clock import ist_clock
 from seva.db.base import utcnow
-from seva.deps import GatewayDep, SessionDep
+from seva.deps import SessionDep
 from seva.errors import error_body
 from seva.flows.store import Dialogue
-from seva.gateway import Gateway
+from seva.gateway import Gateway, GatewayDep
 from seva.i18n import entry
 from seva.i18n import text as ui
 from seva.messaging import service as messaging
