@@ -38,15 +38,15 @@ async def start_sms(gateway: Gateway) -> None:
     """Bind to the configured SMSCs — or, with none configured, to an SMSC simulator started
     here (the demo only: its messages never leave this machine) — and start draining the SMS
     queue."""
-    from seva.channels.smpp.client import RouteConfig, parse_routes
-    from seva.channels.smpp.engine import SmsEngine
+    from seva.channels.smpp.asyncio.client import RouteConfig, parse_routes
+    from seva.channels.smpp.asyncio.engine import SmsEngine
 
     settings = gateway.settings
     routes = parse_routes(settings.smsc.get_secret_value())
     if not routes and settings.env != "demo":
         raise RuntimeError("SEVA_SMS_DISPATCH=1 needs SEVA_SMSC outside `seva demo`")
     if not routes:
-        from seva.channels.smpp.simulator import DEFAULT_ACCOUNTS, SimConfig, SmscSimulator
+        from seva.channels.smpp.asyncio.simulator import DEFAULT_ACCOUNTS, SimConfig, SmscSimulator
 
         sim = SmscSimulator(SimConfig(receipt_delay=1.0))  # its account: DEFAULT_ACCOUNTS
         asked = settings.smsc_sim_port
@@ -99,7 +99,7 @@ async def stop_sms(gateway: Gateway) -> None:
 async def start_sip(gateway: Gateway) -> None:
     """The SIP endpoint for phone calls (``channels.voice.endpoint``); the demo's SIP port
     falls back to any free one when 5060 is taken."""
-    from seva.channels.voice.endpoint import SipEndpoint, parse_ports, parse_trunk
+    from seva.channels.voice.asyncio.endpoint import SipEndpoint, parse_ports, parse_trunk
 
     settings = gateway.settings
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from seva.channels.voice.endpoint import SipEndpoint
+from seva.channels.voice.asyncio.endpoint import SipEndpoint
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from seva.tenancy import service as tenancy

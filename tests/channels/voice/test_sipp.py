@@ -27,7 +27,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from seva.applications import service as applications
-from seva.channels.voice.endpoint import SipEndpoint
+from seva.channels.voice.asyncio.endpoint import SipEndpoint
 from seva.channels.voice.ivr import encode_keypad, t
 from seva.channels.voice.rtp import Codec, decode
 from seva.citizens import service as citizens

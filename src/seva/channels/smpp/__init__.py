@@ -2,7 +2,7 @@
 message (GSM 7-bit, UCS-2, parts) is ``seva.sms_text``.
 
 Everything here is pure: bytes and events in, bytes and events out, time passed in as ``now``.
-Transports (asyncio client, SMSC simulator) wrap it.
+Transports wrap it: ``asyncio/`` holds the client, the engine and the SMSC simulator.
 """
 
 from seva.channels.smpp.pdu import (

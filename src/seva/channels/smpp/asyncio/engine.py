@@ -17,7 +17,7 @@ import httpx
 import structlog
 
 from seva.channels import sms
-from seva.channels.smpp.client import RouteConfig, SmppClient
+from seva.channels.smpp.asyncio.client import RouteConfig, SmppClient
 from seva.dashboard import metrics
 from seva.flows.runtime import sign
 from seva.gateway import Gateway
