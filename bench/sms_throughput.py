@@ -161,7 +161,7 @@ class Result:
 
 
 def parts_of(text: str) -> int:
-    from seva.channels.smpp.text import segment_count
+    from seva.sms_text import segment_count
 
     return segment_count(text)
 

@@ -21,7 +21,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-import seva.db.models  # noqa: F401 - registers every table
+import seva.tables  # noqa: F401 - registers every table
 from seva.app import create_app
 from seva.db.base import Base
 from seva.db.migrate import upgrade

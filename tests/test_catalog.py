@@ -25,7 +25,7 @@ TRANSLATIONS = [lang for lang in i18n.shipped() if lang != i18n.SOURCE]
 NOT_WORDS = {
     ("flows/schema.py", "LANGUAGES"),
     ("channels/voice/webhooks.py", "LANGUAGES"),
-    ("channels/voice/tts.py", "VOICES"),
+    ("voice/tts.py", "VOICES"),
 }
 
 

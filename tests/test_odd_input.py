@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
-from seva.channels.api_http import BodyTooLarge, read_capped
+from seva.bodies import BodyTooLarge, read_capped
 from seva.channels.smpp.receipts import id_candidates
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway

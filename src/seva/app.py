@@ -27,7 +27,8 @@ from seva.gateway import Gateway, Listening, build_gateway
 from seva.logs import RequestIdMiddleware
 from seva.rtc import service as rtc
 from seva.settings import Settings, get_settings
-from seva.web import apidocs, auth, sim
+from seva.tenancy import login
+from seva.web import apidocs, sim
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 log = structlog.get_logger(__name__)
@@ -37,15 +38,15 @@ async def start_sms(gateway: Gateway) -> None:
     """Bind to the configured SMSCs — or, with none configured, to an SMSC simulator started
     here (the demo only: its messages never leave this machine) — and start draining the SMS
     queue."""
-    from seva.channels.smpp.client import RouteConfig, parse_routes
-    from seva.channels.smpp.engine import SmsEngine
+    from seva.channels.smpp.asyncio.client import RouteConfig, parse_routes
+    from seva.channels.smpp.asyncio.engine import SmsEngine
 
     settings = gateway.settings
     routes = parse_routes(settings.smsc.get_secret_value())
     if not routes and settings.env != "demo":
         raise RuntimeError("SEVA_SMS_DISPATCH=1 needs SEVA_SMSC outside `seva demo`")
     if not routes:
-        from seva.channels.smpp.simulator import DEFAULT_ACCOUNTS, SimConfig, SmscSimulator
+        from seva.channels.smpp.asyncio.simulator import DEFAULT_ACCOUNTS, SimConfig, SmscSimulator
 
         sim = SmscSimulator(SimConfig(receipt_delay=1.0))  # its account: DEFAULT_ACCOUNTS
         asked = settings.smsc_sim_port
@@ -98,7 +99,7 @@ async def stop_sms(gateway: Gateway) -> None:
 async def start_sip(gateway: Gateway) -> None:
     """The SIP endpoint for phone calls (``channels.voice.endpoint``); the demo's SIP port
     falls back to any free one when 5060 is taken."""
-    from seva.channels.voice.endpoint import SipEndpoint, parse_ports, parse_trunk
+    from seva.channels.voice.asyncio.endpoint import SipEndpoint, parse_ports, parse_trunk
 
     settings = gateway.settings
 
@@ -205,7 +206,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     app.state.gateway = gw
     logs.configure(settings.env, level=settings.log_level)
     errors.install(app)
-    auth.install(app)
+    login.install(app)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key.get_secret_value(),
@@ -242,7 +243,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(channel_router)
-    app.include_router(auth.router)
+    app.include_router(login.router)
     app.include_router(apidocs.router)
     if settings.serves_demo_routes:
         app.include_router(demo_backend.router)

@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from seva.web.i18n import ui
-from seva.web.templating import page_lang, render
+from seva.i18n import text as ui
+from seva.templating import page_lang, render
 
 log = structlog.get_logger("seva.errors")
 

@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from seva.app import create_app
-from seva.channels.api_auth import OTP_PURPOSE
 from seva.citizens import service as citizens
+from seva.citizens.api_auth import OTP_PURPOSE
 from seva.citizens.models import OtpChallenge
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway, build_gateway

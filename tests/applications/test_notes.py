@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from seva.applications import service as applications
-from seva.channels.api_auth import issue_token
+from seva.citizens.api_auth import issue_token
 from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
 from seva.gateway import Gateway
 from seva.messaging import service as messaging

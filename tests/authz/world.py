@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from seva.channels.api_auth import OTP_PURPOSE
 from seva.channels.app_session import AppConversations
 from seva.citizens import service as citizens
+from seva.citizens.api_auth import OTP_PURPOSE
 from seva.citizens.models import OtpChallenge, OtpSendClaim
 from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
 from seva.flows import service as services

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
-from seva.channels.smpp.text import segment_count
 from seva.db.base import utcnow
 from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
 from seva.gateway import Gateway
+from seva.sms_text import segment_count
 
 
 def sms(client: TestClient, text: str, sender: str = "9811000001") -> str:

@@ -26,9 +26,9 @@ from seva.demo.seed import DEMO_PASSWORD, SeedReport
 from seva.gateway import Gateway, build_gateway
 from seva.ratelimit import RedisLimiter
 from seva.settings import Settings, get_settings
+from seva.templating import LANG_COOKIE
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import AuditEvent, OfficialSession
-from seva.web.templating import LANG_COOKIE
 from tests.conftest import REDIS_URL, need
 from tests.console.pages import csrf_of
 from tests.web.pages import alert

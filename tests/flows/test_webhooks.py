@@ -19,8 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 from structlog.testing import capture_logs
 
-from seva.channels.smpp.client import RouteConfig
-from seva.channels.smpp.engine import SmsEngine
+from seva.channels.smpp.asyncio.client import RouteConfig
+from seva.channels.smpp.asyncio.engine import SmsEngine
 from seva.demo.backend import verify
 from seva.flows.loader import parse_definition
 from seva.flows.service import load_service

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from seva.channels.smpp.simulator import SimConfig, SmscSimulator
+from seva.channels.smpp.asyncio.simulator import SimConfig, SmscSimulator
 
 smpplib_client = pytest.importorskip("smpplib.client")
 smpplib_consts = pytest.importorskip("smpplib.consts")

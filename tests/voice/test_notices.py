@@ -130,7 +130,7 @@ def test_a_department_records_its_question_and_callers_hear_the_recording(
     import xml.etree.ElementTree as ET
     from array import array
 
-    from seva.channels.voice.tts import wav_bytes
+    from seva.voice.tts import wav_bytes
 
     tone = array("h", (int(6000 * math.sin(2 * math.pi * 440 * n / 16000)) for n in range(16000)))
     recording = wav_bytes(tone, rate=16000)

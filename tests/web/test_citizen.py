@@ -16,7 +16,7 @@ from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
 from seva.gateway import Gateway, build_gateway
 from seva.messaging import service as messaging
 from seva.settings import Settings
-from seva.web.templating import LANG_COOKIE
+from seva.templating import LANG_COOKIE
 from tests.web.pages import alert, answer, csrf_of, field, final_answer, last_code
 
 PHONE = "+919811000201"

@@ -27,15 +27,16 @@ from seva.applications import service as applications
 from seva.applications.models import Application
 from seva.citizens import service as citizens
 from seva.clock import ist_text
-from seva.deps import GatewayDep, SessionDep
+from seva.core import CoreDep
+from seva.deps import SessionDep
 from seva.flows import service as services
+from seva.i18n import text as ui
+from seva.templating import check_csrf, page_lang, pop_flash, render
 from seva.tenancy import service as tenancy
+from seva.tenancy.login import require_official
 from seva.tenancy.models import Department, Official, Role
 from seva.voice import recordings
 from seva.voice.models import VoiceRecording
-from seva.web.auth import require_official
-from seva.web.i18n import ui
-from seva.web.templating import check_csrf, page_lang, pop_flash, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -408,7 +409,7 @@ def _byte_span(header: str | None, size: int) -> tuple[int, int] | None:
 def console_recording(
     request: Request,
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     official: ConsoleOfficial,
     token: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
 ) -> Response:

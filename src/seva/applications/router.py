@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from seva.applications import service as applications
 from seva.applications.models import Application, ApplicationEvent
-from seva.channels.api_http import CappedRoute
+from seva.bodies import CappedRoute
 from seva.citizens import service as citizens
 from seva.deps import SessionDep
 from seva.errors import ApiError

@@ -1,7 +1,7 @@
 """The citizen app API (``/api/v1``): the JSON channel the mobile app, the PWA and partner apps
 use.
 
-* login: a one-time code by SMS, exchanged for a bearer token (``seva.channels.api_auth``);
+* login: a one-time code by SMS, exchanged for a bearer token (``seva.citizens.api_auth``);
 * the catalogue: departments and their live services, to draw a home screen;
 * conversations: start a service, answer its questions, cancel; the engine's ``Say``/``Ask``/
   ``End`` messages come back as JSON objects with a ``type``, and a finished conversation's
@@ -26,16 +26,7 @@ from sqlalchemy.orm import Session
 from seva import i18n
 from seva.applications import service as applications
 from seva.applications.router import ApplicationOut, application_out
-from seva.channels.api_auth import (
-    OTP_PURPOSE,
-    OTP_TEXT,
-    TOKEN_MAX_AGE,
-    CitizenPhone,
-    OptionalCitizenPhone,
-    bearer_token,
-    issue_token,
-)
-from seva.channels.api_http import SmallBodyRoute
+from seva.bodies import SmallBodyRoute
 from seva.channels.api_schemas import (
     AnswerRequest,
     ConsentOut,
@@ -62,18 +53,27 @@ from seva.channels.app_session import (
     ConversationTimedOut,
     NotYourConversation,
 )
-from seva.channels.numbers import msisdn
 from seva.citizens import service as citizens
+from seva.citizens.api_auth import (
+    OTP_PURPOSE,
+    OTP_TEXT,
+    TOKEN_MAX_AGE,
+    CitizenPhone,
+    OptionalCitizenPhone,
+    bearer_token,
+    issue_token,
+)
 from seva.citizens.models import Citizen
 from seva.citizens.service import OTP_GAP
 from seva.dashboard import metrics
-from seva.deps import GatewayDep, SessionDep
+from seva.deps import SessionDep
 from seva.errors import ApiError, error_body
 from seva.flows import service as services
 from seva.flows.models import Service
 from seva.flows.schema import LANGUAGES
-from seva.gateway import Gateway
+from seva.gateway import Gateway, GatewayDep
 from seva.messaging.service import queue_sms
+from seva.numbers import msisdn
 from seva.ratelimit import Rate, client_address, wait_seconds
 from seva.tenancy import service as tenancy
 

@@ -37,8 +37,8 @@ import structlog
 from fastapi import Request
 from pydantic import SecretStr
 
-from seva.deps import GatewayDep
 from seva.errors import ApiError
+from seva.gateway import GatewayDep
 from seva.settings import Settings, networks
 
 log = structlog.get_logger("seva.channels.operators")

@@ -16,13 +16,14 @@ from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import PlainTextResponse
 
 from seva.channels import sms, ussd
-from seva.channels.numbers import msisdn
 from seva.channels.operators import operator_only
 from seva.dashboard import metrics
-from seva.deps import GatewayDep, SessionDep
+from seva.deps import SessionDep
 from seva.errors import ApiError
 from seva.flows.answers import clean
+from seva.gateway import GatewayDep
 from seva.logs import exchanges
+from seva.numbers import msisdn
 
 log = structlog.get_logger("seva.channels")
 

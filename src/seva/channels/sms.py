@@ -34,7 +34,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from seva.channels.render import plain
-from seva.channels.smpp.text import segment_count
 from seva.citizens import service as citizens
 from seva.flows import conversation
 from seva.flows import service as services
@@ -51,6 +50,7 @@ from seva.locker import service as locker
 from seva.messaging import service as messaging
 from seva.rtc import service as rtc
 from seva.rtc.models import BOOKED, Appointment
+from seva.sms_text import segment_count
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
 

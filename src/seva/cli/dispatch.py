@@ -33,8 +33,8 @@ def dispatch(
     ),
 ) -> None:
     """Drain the SMS queue into the SMSCs named by SEVA_SMSC and answer citizens' SMS."""
-    from seva.channels.smpp.client import parse_routes
-    from seva.channels.smpp.engine import SmsEngine
+    from seva.channels.smpp.asyncio.client import parse_routes
+    from seva.channels.smpp.asyncio.engine import SmsEngine
     from seva.gateway import build_gateway
 
     settings = common.settings(serving=True)

@@ -18,7 +18,7 @@ import time
 
 import typer
 
-from seva.channels.smpp.simulator import DEFAULT_ACCOUNTS, SimConfig, SmscSimulator
+from seva.channels.smpp.asyncio.simulator import DEFAULT_ACCOUNTS, SimConfig, SmscSimulator
 from seva.cli.common import err, loop_factory
 
 DEFAULT_ACCOUNT_OPTIONS = [f"{name}:{password}" for name, password in DEFAULT_ACCOUNTS.items()]

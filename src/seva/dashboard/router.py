@@ -23,13 +23,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from seva.core import Core
 from seva.dashboard import charts
 from seva.dashboard import service as status
 from seva.deps import SessionDep
-from seva.gateway import Gateway
-from seva.web.auth import current_official
-from seva.web.i18n import ui
-from seva.web.templating import page_lang, render
+from seva.i18n import text as ui
+from seva.templating import page_lang, render
+from seva.tenancy.login import current_official
 
 router = APIRouter(tags=["status"])
 log = structlog.get_logger("seva.dashboard")
@@ -106,7 +106,7 @@ def status_json(session: SessionDep) -> JSONResponse:
 class _SharedSnapshot:
     """The latest snapshot of one process, refreshed at most once per ``max_age`` seconds."""
 
-    def __init__(self, gateway: Gateway, max_age: float) -> None:
+    def __init__(self, gateway: Core, max_age: float) -> None:
         self.gateway = gateway
         self.max_age = max_age
         self._lock = threading.Lock()

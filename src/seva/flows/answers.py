@@ -14,10 +14,9 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import phonenumbers
-
 from seva import i18n
 from seva.flows.schema import AskStep, Option, Text
+from seva.numbers import normalise_phone
 
 MAX_ANSWER = 500
 MAX_TEXT = 160
@@ -218,17 +217,6 @@ def _pincode(step: AskStep, text: str, _region: str, _today: date) -> Accepted |
     if re.fullmatch(r"[1-9][0-9]{5}", compact):
         return Accepted(compact)
     return step_error(step) or refused("answer_pin")
-
-
-def normalise_phone(text: str, region: str = "IN") -> str | None:
-    """E.164 for a valid number, else None (phonenumbers; national numbers in ``region``)."""
-    try:
-        number = phonenumbers.parse(clean(text), region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _message(step: AskStep, text: str, _region: str, _today: date) -> Accepted | Refusal:

@@ -10,10 +10,11 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from seva.channels.api_auth import CitizenPhone
-from seva.channels.api_http import SmallBodyRoute
+from seva.bodies import SmallBodyRoute
 from seva.citizens import service as citizens
-from seva.deps import GatewayDep, SessionDep
+from seva.citizens.api_auth import CitizenPhone
+from seva.core import CoreDep
+from seva.deps import SessionDep
 from seva.errors import ApiError
 from seva.locker import service as locker
 from seva.locker.service import LockerRefused
@@ -71,7 +72,7 @@ def my_documents(session: SessionDep, phone: CitizenPhone) -> list[DocumentOut]:
     response_class=Response,
 )
 def my_document_file(
-    session: SessionDep, gateway: GatewayDep, phone: CitizenPhone, document_id: RowId
+    session: SessionDep, gateway: CoreDep, phone: CitizenPhone, document_id: RowId
 ) -> Response:
     citizen = citizens.find(session, phone)
     if citizen is None:

@@ -29,7 +29,7 @@ from fpdf import FPDF
 from fpdf.fonts import TTFFont
 
 from seva.clock import IST
-from seva.web.i18n import ui
+from seva.i18n import text as ui
 
 log = structlog.get_logger(__name__)
 

@@ -19,17 +19,18 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from seva.citizens.models import Citizen
+from seva.citizens.web_login import current_citizen
 from seva.clock import ist_date
-from seva.deps import GatewayDep, SessionDep
+from seva.core import CoreDep
+from seva.deps import SessionDep
 from seva.errors import error_body
+from seva.i18n import text as ui
 from seva.locker import service as locker
 from seva.locker.models import ISSUED
 from seva.locker.service import MAX_BYTES, LockerRefused
 from seva.params import RowId
+from seva.templating import check_csrf, page_lang, pop_flash, render
 from seva.tenancy.api_auth import DepartmentDep
-from seva.web.i18n import ui
-from seva.web.portal import current_citizen
-from seva.web.templating import check_csrf, page_lang, pop_flash, render
 
 api = APIRouter(prefix="/api/v1", tags=["Locker API"])
 pages = APIRouter(include_in_schema=False)
@@ -37,7 +38,7 @@ pages = APIRouter(include_in_schema=False)
 Uri = Annotated[str, Path(max_length=80, pattern=r"^[A-Za-z0-9-]+$")]
 
 
-def _locker(gateway: GatewayDep) -> locker.Locker:
+def _locker(gateway: CoreDep) -> locker.Locker:
     found: locker.Locker = gateway.locker
     return found
 
@@ -91,9 +92,9 @@ def _issued_out(lk: locker.Locker, document: Any) -> IssuedOut:
 
 @api.post("/documents", status_code=201, response_model=IssuedOut, summary="Issue a document")
 def issue_document(
-    body: IssueIn, session: SessionDep, gateway: GatewayDep, department: DepartmentDep
+    body: IssueIn, session: SessionDep, gateway: CoreDep, department: DepartmentDep
 ) -> IssuedOut | JSONResponse:
-    from seva.channels.numbers import mobile_msisdns
+    from seva.numbers import mobile_msisdns
 
     phone = mobile_msisdns([body.to], gateway.settings.default_region)[0]
     if phone is None:
@@ -124,7 +125,7 @@ class RevokeIn(BaseModel):
 
 @api.post("/documents/{uri}/revoke", response_model=IssuedOut, summary="Revoke a document")
 def revoke_document(
-    uri: Uri, body: RevokeIn, session: SessionDep, gateway: GatewayDep, department: DepartmentDep
+    uri: Uri, body: RevokeIn, session: SessionDep, gateway: CoreDep, department: DepartmentDep
 ) -> IssuedOut | JSONResponse:
     try:
         document = locker.revoke(session, department, uri, body.reason)
@@ -137,7 +138,7 @@ def revoke_document(
 
 
 @pages.get("/verify/keys.json")
-def verify_keys(gateway: GatewayDep) -> JSONResponse:
+def verify_keys(gateway: CoreDep) -> JSONResponse:
     return JSONResponse({"keys": [_locker(gateway).signer.jwk()]})
 
 
@@ -192,7 +193,7 @@ def verify_page(request: Request, session: SessionDep, uri: Uri) -> Response:
 
 @pages.post("/verify/{uri}")
 def verify_file(
-    request: Request, session: SessionDep, gateway: GatewayDep, uri: Uri, file: UploadFile = File()
+    request: Request, session: SessionDep, gateway: CoreDep, uri: Uri, file: UploadFile = File()
 ) -> Response:
     """A plain def, run in a worker thread: hashing a 10 MB file would stall the event loop."""
     data = file.file.read(MAX_BYTES + 1)
@@ -260,7 +261,7 @@ def locker_page(request: Request, session: SessionDep) -> Response:
 def locker_upload(
     request: Request,
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     file: UploadFile = File(),
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
@@ -283,7 +284,7 @@ def locker_upload(
 def locker_file(
     request: Request,
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     document_id: RowId,
 ) -> Response:
     citizen = current_citizen(request, session)
@@ -312,7 +313,7 @@ def _file_response(document: Any, data: bytes) -> Response:
 def locker_share(
     request: Request,
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     document_id: RowId,
     shared_with: Annotated[str, Form(max_length=200)] = "",
     hours: Annotated[int, Form(ge=0, le=100_000)] = 24,
@@ -352,7 +353,7 @@ def locker_unshare(
 def shared(
     request: Request,
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     token: Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
 ) -> Response:
     try:

@@ -34,16 +34,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from seva.channels.api_http import BodyTooLarge, read_capped
-from seva.channels.numbers import mobile_msisdns
-from seva.deps import GatewayDep, SessionDep
-from seva.gateway import Gateway
+from seva.bodies import BodyTooLarge, read_capped
+from seva.core import Core, CoreDep
+from seva.deps import SessionDep
 from seva.messaging import msdg
 from seva.messaging import service as messaging
 from seva.messaging.models import SmsAccount
 from seva.messaging.msdg import MsdgCode, MsdgError, MsdgRequest
 from seva.messaging.router import wake_after_commit
 from seva.messaging.service import Send, SendRefused, stored_password_hash
+from seva.numbers import mobile_msisdns
 from seva.ratelimit import FailedLogins, client_address
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
@@ -158,7 +158,7 @@ _DOC = {
 
 
 def _handle(
-    gateway: Gateway,
+    gateway: Core,
     session: Session,
     background: BackgroundTasks,
     form: PostedForm,
@@ -276,7 +276,7 @@ _GET_DOC = "The same fields in the query string, as some MSDG clients send them.
     description=_GET_DOC,
 )
 def send_dlt(
-    gateway: GatewayDep,
+    gateway: CoreDep,
     session: SessionDep,
     background: BackgroundTasks,
     form: FormFields,
@@ -300,7 +300,7 @@ def send_dlt(
     description=_GET_DOC,
 )
 def send_legacy(
-    gateway: GatewayDep,
+    gateway: CoreDep,
     session: SessionDep,
     background: BackgroundTasks,
     form: FormFields,

@@ -30,19 +30,20 @@ from sqlalchemy.orm import Session
 
 from seva import i18n
 from seva.applications.pages import not_found
-from seva.channels.numbers import msisdn
 from seva.clock import ist_text
+from seva.core import CoreDep
 from seva.dashboard.service import ist_day
-from seva.deps import GatewayDep, SessionDep
+from seva.deps import SessionDep
+from seva.i18n import text as ui
 from seva.messaging import dlt
 from seva.messaging import service as messaging
 from seva.messaging.models import STATES, DltTemplate
 from seva.messaging.service import MessageFilter, MessageView, SendRefused
+from seva.numbers import msisdn
+from seva.templating import check_csrf, page_lang, pop_flash, render
 from seva.tenancy import service as tenancy
+from seva.tenancy.login import require_official
 from seva.tenancy.models import Department, Official, Role
-from seva.web.auth import require_official
-from seva.web.i18n import ui
-from seva.web.templating import check_csrf, page_lang, pop_flash, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -109,7 +110,7 @@ def _department_codes(departments: list[Department]) -> dict[int, str]:
 def sms_list(
     request: Request,
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     official: ConsoleOfficial,
     status: str = "",
     phone: str = "",

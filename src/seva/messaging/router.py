@@ -30,11 +30,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from seva.channels.api_http import CappedRoute
-from seva.channels.numbers import mobile_msisdns
-from seva.deps import GatewayDep, SessionDep
+from seva.bodies import CappedRoute
+from seva.core import Core, CoreDep
+from seva.deps import SessionDep
 from seva.errors import ApiError, error_body
-from seva.gateway import Gateway
 from seva.messaging import dlt, msdg
 from seva.messaging import service as messaging
 from seva.messaging.intake import SendJob
@@ -55,6 +54,7 @@ from seva.messaging.schemas import (
     TemplateOut,
 )
 from seva.messaging.service import MessageView, Send, SendRefused
+from seva.numbers import mobile_msisdns
 from seva.outbound import Refused
 from seva.params import BigRowId, RowId
 from seva.tenancy.api_auth import INVALID_KEY, ApiKeyDep, DepartmentDep, unauthorized
@@ -118,7 +118,7 @@ def _refused(exc: SendRefused) -> JSONResponse:
     return _error(status, exc.code, exc.message, exc.field, headers=headers)
 
 
-async def _wake_dispatcher(gateway: Gateway) -> None:
+async def _wake_dispatcher(gateway: Core) -> None:
     """Start this process's dispatcher on the new messages now rather than at its next poll.
 
     A background task, so it runs after the commit (the dispatcher must find the rows), and
@@ -129,7 +129,7 @@ async def _wake_dispatcher(gateway: Gateway) -> None:
         notify()
 
 
-def wake_after_commit(background: BackgroundTasks, gateway: Gateway) -> None:
+def wake_after_commit(background: BackgroundTasks, gateway: Core) -> None:
     background.add_task(_wake_dispatcher, gateway)
 
 
@@ -155,7 +155,7 @@ def wake_after_commit(background: BackgroundTasks, gateway: Gateway) -> None:
 )
 async def send_messages(
     response: Response,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     key: ApiKeyDep,
     body: SendIn,
     idempotency_key: Annotated[
@@ -500,7 +500,7 @@ def get_account(session: SessionDep, department: DepartmentDep) -> AccountOut:
     return _account_out(session, department)
 
 
-def _refused_callback(gateway: Gateway, url: object) -> JSONResponse | None:
+def _refused_callback(gateway: Core, url: object) -> JSONResponse | None:
     """A status callback must be somewhere Seva may call (``seva.outbound``): checked when it
     is given, and again, after DNS, whenever it is called."""
     if url is None:
@@ -518,7 +518,7 @@ def _refused_callback(gateway: Gateway, url: object) -> JSONResponse | None:
     summary="Set your DLT entity ID and default status callback (quota and rate are read-only)",
 )
 def put_account(
-    gateway: GatewayDep, session: SessionDep, department: DepartmentDep, body: AccountIn
+    gateway: CoreDep, session: SessionDep, department: DepartmentDep, body: AccountIn
 ) -> AccountOut | JSONResponse:
     refused = _refused_callback(gateway, body.callback_url)
     if refused is not None:

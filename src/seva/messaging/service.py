@@ -27,7 +27,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from seva.channels.smpp.text import segment_count
 from seva.messaging import dlt
 from seva.messaging.models import (
     DELIVERED,
@@ -48,6 +47,7 @@ from seva.messaging.models import (
     SmsOptOut,
     SmsPart,
 )
+from seva.sms_text import segment_count
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
 

@@ -13,12 +13,13 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from seva.channels.api_auth import CitizenPhone
-from seva.channels.api_http import SmallBodyRoute
+from seva.bodies import SmallBodyRoute
 from seva.citizens import service as citizens
+from seva.citizens.api_auth import CitizenPhone
 from seva.citizens.models import Citizen
+from seva.core import CoreDep
 from seva.db.base import utcnow
-from seva.deps import GatewayDep, SessionDep
+from seva.deps import SessionDep
 from seva.errors import ApiError
 from seva.rtc import service as rtc
 from seva.rtc.models import Appointment
@@ -125,7 +126,7 @@ def call_slots(session: SessionDep, phone: CitizenPhone, code: Code) -> list[Slo
     summary="Book a call (the join link is also sent by SMS)",
 )
 def book_call(
-    session: SessionDep, gateway: GatewayDep, phone: CitizenPhone, code: Code, body: BookRequest
+    session: SessionDep, gateway: CoreDep, phone: CitizenPhone, code: Code, body: BookRequest
 ) -> AppointmentOut:
     department = _department(session, code)
     base_url = gateway.settings.base_url
@@ -145,7 +146,7 @@ def book_call(
 
 
 @router.get("/me/calls", response_model=list[AppointmentOut], summary="The citizen's booked calls")
-def my_calls(session: SessionDep, gateway: GatewayDep, phone: CitizenPhone) -> list[AppointmentOut]:
+def my_calls(session: SessionDep, gateway: CoreDep, phone: CitizenPhone) -> list[AppointmentOut]:
     citizen = citizens.find(session, phone)
     if citizen is None:
         return []
@@ -174,7 +175,7 @@ def move_slots(session: SessionDep, phone: CitizenPhone, room: Room) -> list[Slo
     summary="Move a booked call (the old time is kept if the new one cannot be booked)",
 )
 def move_call(
-    session: SessionDep, gateway: GatewayDep, phone: CitizenPhone, room: Room, body: BookRequest
+    session: SessionDep, gateway: CoreDep, phone: CitizenPhone, room: Room, body: BookRequest
 ) -> AppointmentOut:
     appointment = _own(session, phone, room)
     try:
@@ -193,7 +194,7 @@ def move_call(
 
 @router.delete("/me/calls/{room}", response_model=AppointmentOut, summary="Cancel a booked call")
 def cancel_call(
-    session: SessionDep, gateway: GatewayDep, phone: CitizenPhone, room: Room
+    session: SessionDep, gateway: CoreDep, phone: CitizenPhone, room: Room
 ) -> AppointmentOut:
     appointment = _own(session, phone, room)
     try:

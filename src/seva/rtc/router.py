@@ -31,10 +31,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seva.citizens.models import Citizen
-from seva.deps import GatewayDep, SessionDep
+from seva.citizens.web_login import current_citizen
+from seva.core import Core, CoreDep
+from seva.deps import SessionDep
 from seva.errors import error_body
-from seva.gateway import Gateway
 from seva.i18n import text
+from seva.i18n import text as ui
+from seva.i18n.dates import day_label as date_label
 from seva.locker import service as locker
 from seva.locker.models import RECEIVED, Document
 from seva.locker.service import MAX_BYTES, MAX_RECORDING_BYTES, LockerRefused
@@ -55,12 +58,10 @@ from seva.rtc.signalling import MEETING, Seat
 from seva.rtc.tokens import TokenRefused
 from seva.rtc.turn import ice_servers, split_urls
 from seva.settings import revealed
+from seva.templating import check_csrf, page_lang, render
 from seva.tenancy import service as tenancy
+from seva.tenancy.login import current_official, require_official
 from seva.tenancy.models import Department, Official, Role
-from seva.web.auth import current_official, require_official
-from seva.web.i18n import date_label, ui
-from seva.web.portal import current_citizen
-from seva.web.templating import check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -72,8 +73,8 @@ AnyOfficial = Annotated[
 Officer = Annotated[Official, Depends(require_official(Role.OFFICER, Role.DEPARTMENT_ADMIN))]
 
 
-def _gateway(request: Request) -> Gateway:
-    gateway: Gateway = request.app.state.gateway
+def _gateway(request: Request) -> Core:
+    gateway: Core = request.app.state.gateway
     return gateway
 
 
@@ -468,7 +469,7 @@ def call_page(request: Request, session: SessionDep, room: Room) -> Response:
 def call_received(
     request: Request,
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     room: Room,
     token: Annotated[str, Form(max_length=2048)],
     sha256: Annotated[str, Form(min_length=64, max_length=64)],
@@ -517,7 +518,7 @@ def call_received(
 @router.post("/call/room/{room}/recording")
 def call_recording(
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     room: Room,
     token: Annotated[str, Form(max_length=2048)],
     audio_only: Annotated[bool, Form()] = False,
@@ -560,7 +561,7 @@ def _room_department(session: Session, room: str) -> Department | None:
     return session.get(Department, department_id) if department_id is not None else None
 
 
-def _still_admitted(gateway: Gateway, seat: Seat) -> bool:
+def _still_admitted(gateway: Core, seat: Seat) -> bool:
     """A meeting's token is weighed again against the meeting when its socket opens: a
     meeting that has ended, or an official who is no longer one of its department or its
     invitees, is not let in on a token from earlier. Calls need no look-up: their token
@@ -583,7 +584,7 @@ def _still_admitted(gateway: Gateway, seat: Seat) -> bool:
 
 @router.websocket("/rtc/ws")
 async def signalling_socket(websocket: WebSocket) -> None:
-    gateway: Gateway = websocket.app.state.gateway
+    gateway: Core = websocket.app.state.gateway
     token = websocket.query_params.get("token", "")
     try:
         seat = gateway.rtc_tokens.check(token, now=time.time())
@@ -625,7 +626,7 @@ def console_calls(request: Request, session: SessionDep, official: Officer) -> R
 def console_recording(
     request: Request,
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     official: Officer,
     recording_id: RowId,
 ) -> Response:

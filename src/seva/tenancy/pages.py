@@ -29,11 +29,11 @@ from seva.flows import service as services
 from seva.flows.loader import DefinitionError, Problem, parse_definition
 from seva.flows.schema import LANGUAGES
 from seva.flows.service import ServiceLoadError, load_service
+from seva.i18n import text as ui
+from seva.templating import check_csrf, page_lang, pop_flash, render
 from seva.tenancy import service as tenancy
+from seva.tenancy.login import require_official
 from seva.tenancy.models import ApiKey, Department, Official, Role
-from seva.web.auth import require_official
-from seva.web.i18n import ui
-from seva.web.templating import check_csrf, page_lang, pop_flash, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -20,10 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seva.applications import service as applications
-from seva.channels.api_http import BodyTooLarge, CappedRoute, describe_size, read_capped
-from seva.channels.numbers import msisdn
+from seva.bodies import BodyTooLarge, CappedRoute, describe_size, read_capped
 from seva.citizens import service as citizens
-from seva.deps import GatewayDep, SessionDep
+from seva.core import CoreDep
+from seva.deps import SessionDep
 from seva.directory import service as directory
 from seva.directory.models import Office
 from seva.errors import ApiError, error_body
@@ -39,6 +39,7 @@ from seva.flows.service import (
     definition_of,
     load_service,
 )
+from seva.numbers import msisdn
 from seva.tenancy import service as tenancy
 from seva.tenancy.api_auth import DepartmentDep
 from seva.tenancy.api_schemas import (
@@ -180,7 +181,7 @@ def get_service(session: SessionDep, department: DepartmentDep, slug: Slug) -> S
 )
 def put_service(
     response: Response,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     session: SessionDep,
     department: DepartmentDep,
     slug: Slug,
@@ -336,7 +337,7 @@ def list_offices(session: SessionDep, department: DepartmentDep) -> list[OfficeO
     summary="Add an office or CSC; NEAR lists it from now on",
 )
 def add_office(
-    gateway: GatewayDep, session: SessionDep, department: DepartmentDep, office: OfficeIn
+    gateway: CoreDep, session: SessionDep, department: DepartmentDep, office: OfficeIn
 ) -> OfficeOut:
     phone = None
     if office.phone and office.phone.strip():
@@ -368,7 +369,7 @@ def add_office(
     summary="A citizen who used your department, with the profile fields you may use",
 )
 def get_citizen(
-    gateway: GatewayDep,
+    gateway: CoreDep,
     session: SessionDep,
     department: DepartmentDep,
     phone: Annotated[str, Path(min_length=1, max_length=32)],

@@ -11,18 +11,18 @@ from fastapi import APIRouter, File, Form, Path, Query, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from seva.channels.voice.tts import sentence_key
+from seva.core import Core, CoreDep
 from seva.db.base import utcnow
-from seva.deps import GatewayDep, SessionDep
+from seva.deps import SessionDep
 from seva.errors import ApiError
 from seva.flows import service as services
 from seva.flows.schema import LANGUAGES
-from seva.gateway import Gateway
 from seva.params import RowId
 from seva.tenancy.api_auth import DepartmentDep
 from seva.voice import recordings
 from seva.voice import service as voice
 from seva.voice.models import VoiceRecording
+from seva.voice.tts import sentence_key
 
 router = APIRouter(prefix="/api/v1", tags=["Voice API"])
 
@@ -59,7 +59,7 @@ class NoticeOut(BaseModel):
     summary="Call citizens and speak a message to them (retried when busy or unanswered)",
 )
 def create_notice(
-    session: SessionDep, gateway: GatewayDep, department: DepartmentDep, body: NoticeIn
+    session: SessionDep, gateway: CoreDep, department: DepartmentDep, body: NoticeIn
 ) -> Any:
     if body.lang not in LANGUAGES:
         raise ApiError(400, "invalid_language", f"lang must be one of {', '.join(LANGUAGES)}")
@@ -102,7 +102,7 @@ MAX_PROMPT_BYTES = 8 * 1024 * 1024
     summary="Record a sentence in a human voice for your services' calls and notices",
 )
 def put_prompt(
-    gateway: GatewayDep,
+    gateway: CoreDep,
     department: DepartmentDep,
     text: Annotated[str, Form(max_length=1000)],
     file: Annotated[UploadFile, File(description="16-bit mono WAV, 8-48 kHz, up to 60 s")],
@@ -129,7 +129,7 @@ def put_prompt(
     summary="Go back to synthesised speech for a sentence",
 )
 def delete_prompt(
-    gateway: GatewayDep, department: DepartmentDep, text: str, lang: str = "en"
+    gateway: CoreDep, department: DepartmentDep, text: str, lang: str = "en"
 ) -> Response:
     if not gateway.speech.forget_recording(text, lang, owner=department.code):
         raise ApiError(404, "not_found", "no recording of that sentence", "text")
@@ -146,9 +146,7 @@ class RecordingOut(BaseModel):
     created_at: datetime
 
 
-def _recording_out(
-    gateway: Gateway, slugs: dict[int, str], recording: VoiceRecording
-) -> RecordingOut:
+def _recording_out(gateway: Core, slugs: dict[int, str], recording: VoiceRecording) -> RecordingOut:
     base = gateway.settings.base_url.rstrip("/")
     return RecordingOut(
         id=recording.token,
@@ -168,7 +166,7 @@ def _recording_out(
 )
 def list_recordings(
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     department: DepartmentDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: Annotated[
@@ -188,7 +186,7 @@ def list_recordings(
 )
 def get_recording(
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     department: DepartmentDep,
     token: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
 ) -> Response:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from seva.channels.numbers import msisdn
+from seva.numbers import msisdn
 from seva.tenancy.models import Department
 from seva.voice.models import (
     CALLING,

@@ -21,8 +21,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse
 
 from seva.browser import redoc_policy
-from seva.web.i18n import ui
-from seva.web.templating import page_lang, templates
+from seva.i18n import text as ui
+from seva.templating import page_lang, templates
 
 router = APIRouter(include_in_schema=False)
 

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from seva.channels.numbers import msisdn
 from seva.channels.web import (
     KIOSK,
     OTP_PURPOSE_KIOSK,
@@ -27,16 +26,18 @@ from seva.channels.web import (
 )
 from seva.citizens import service as citizens
 from seva.citizens.service import GuessesRefused, OtpRefused
-from seva.deps import GatewayDep, SessionDep
+from seva.deps import SessionDep
+from seva.gateway import GatewayDep
+from seva.i18n import text as ui
+from seva.numbers import msisdn
 from seva.ratelimit import client_address
+from seva.templating import check_csrf, page_lang, render
 from seva.tenancy import service as tenancy
+from seva.tenancy.login import require_official
 from seva.tenancy.models import Official, Role
 from seva.web import service_form
-from seva.web.auth import require_official
-from seva.web.i18n import ui
 from seva.web.portal import guesses_refusal, otp_refusal
 from seva.web.service_form import FormPlace, ServiceView
-from seva.web.templating import check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from seva.channels.numbers import msisdn
 from seva.channels.web import (
     OTP_PURPOSE_PORTAL,
     WEB,
@@ -26,20 +25,21 @@ from seva.channels.web import (
     send_code,
 )
 from seva.citizens import service as citizens
-from seva.citizens.models import Citizen
 from seva.citizens.service import GuessesRefused, OtpRefused
-from seva.deps import GatewayDep, SessionDep
+from seva.citizens.web_login import SESSION_CITIZEN, citizen_phone
+from seva.deps import SessionDep
 from seva.flows.schema import LANGUAGES
+from seva.gateway import GatewayDep
+from seva.i18n import text as ui
+from seva.numbers import msisdn
 from seva.ratelimit import client_address
+from seva.templating import LANG_COOKIE, check_csrf, page_lang, render
 from seva.web import service_form
-from seva.web.i18n import ui
 from seva.web.service_form import FormPlace
-from seva.web.templating import LANG_COOKIE, check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
 
 SESSION_DIALOGUE = "web_key"
-SESSION_CITIZEN = "citizen_phone"
 SESSION_PENDING = "otp_phone"
 PORTAL = FormPlace(
     base="/services", home="/", template_extra={"kiosk": False}, login="/citizen/login"
@@ -59,17 +59,6 @@ def otp_refusal(refused: OtpRefused, lang: str) -> str:
 def guesses_refusal(refused: GuessesRefused, lang: str) -> str:
     """Why a code was not checked, for the portal and the kiosk."""
     return ui("otp_guesses", lang).format(minutes=math.ceil(refused.wait_seconds / 60))
-
-
-def citizen_phone(request: Request) -> str | None:
-    phone = request.session.get(SESSION_CITIZEN)
-    return str(phone) if phone else None
-
-
-def current_citizen(request: Request, session: Session) -> Citizen | None:
-    """The citizen logged in to this browser, from the registry (made on first use)."""
-    phone = citizen_phone(request)
-    return citizens.get_or_create(session, phone) if phone else None
 
 
 def _dialogue_key(request: Request) -> str:

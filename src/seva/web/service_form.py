@@ -21,10 +21,10 @@ from seva.flows.answers import MAX_ANSWER
 from seva.flows.messages import pick
 from seva.flows.models import Service
 from seva.flows.service import definition_of
+from seva.i18n import text as ui
 from seva.settings import Settings
+from seva.templating import check_csrf, page_lang, render
 from seva.tenancy import service as tenancy
-from seva.web.i18n import ui
-from seva.web.templating import check_csrf, page_lang, render
 
 
 @dataclass(frozen=True, slots=True)

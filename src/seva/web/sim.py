@@ -28,25 +28,25 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from seva.channels.api_http import CappedRoute, describe_size
-from seva.channels.numbers import msisdn
+from seva.bodies import CappedRoute, describe_size
 from seva.channels.sms import MAX_INBOUND
 from seva.channels.voice.ivr import Prompt
-from seva.channels.voice.tts import RATE, read_recording, resample, wav_bytes
 from seva.clock import ist_clock
 from seva.db.base import utcnow
-from seva.deps import GatewayDep, SessionDep
+from seva.deps import SessionDep
 from seva.errors import error_body
 from seva.flows.store import Dialogue
-from seva.gateway import Gateway
+from seva.gateway import Gateway, GatewayDep
 from seva.i18n import entry
+from seva.i18n import text as ui
 from seva.messaging import service as messaging
 from seva.messaging.models import KINDS, STATES
 from seva.messaging.service import MessageView
+from seva.numbers import msisdn
 from seva.params import AfterBigRowId
+from seva.templating import check_csrf, page_lang, render
 from seva.voice import recordings
-from seva.web.i18n import ui
-from seva.web.templating import check_csrf, page_lang, render
+from seva.voice.tts import RATE, read_recording, resample, wav_bytes
 
 router = APIRouter(include_in_schema=False)
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seva.channels.smpp.pdu import DeliverSm
-from seva.channels.smpp.text import (
+from seva.sms_text import (
     GSM7,
     UCS2,
     Incomplete,

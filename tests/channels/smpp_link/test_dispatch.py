@@ -17,9 +17,9 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import event, select, update
 
-from seva.channels.smpp.client import RouteConfig
-from seva.channels.smpp.engine import SmsEngine
-from seva.channels.smpp.simulator import SimConfig, SmscSimulator
+from seva.channels.smpp.asyncio.client import RouteConfig
+from seva.channels.smpp.asyncio.engine import SmsEngine
+from seva.channels.smpp.asyncio.simulator import SimConfig, SmscSimulator
 from seva.demo.seed import SeedReport
 from seva.flows.runtime import sign
 from seva.gateway import Gateway

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from seva.channels.smpp import pdu as P
-from seva.channels.smpp.client import RouteConfig, SmppClient
+from seva.channels.smpp.asyncio.client import RouteConfig, SmppClient
 from seva.messaging.dispatcher import Inbound
 
 pytestmark = pytest.mark.asyncio

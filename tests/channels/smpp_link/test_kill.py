@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from seva.channels.smpp.simulator import SimConfig, SmscSimulator
+from seva.channels.smpp.asyncio.simulator import SimConfig, SmscSimulator
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from seva.messaging import service as queue

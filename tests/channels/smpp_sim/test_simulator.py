@@ -23,6 +23,7 @@ import pytest_asyncio
 import typer
 from typer.testing import CliRunner
 
+from seva.channels.smpp.asyncio.simulator import SimConfig, SmscSimulator
 from seva.channels.smpp.pdu import (
     BindReceiver,
     BindReceiverResp,
@@ -52,9 +53,8 @@ from seva.channels.smpp.pdu import (
     encode,
 )
 from seva.channels.smpp.receipts import parse_receipt
-from seva.channels.smpp.simulator import SimConfig, SmscSimulator
-from seva.channels.smpp.text import Reassembler, encode_text, split, split_sar
 from seva.cli.smsc import smsc_sim
+from seva.sms_text import Reassembler, encode_text, split, split_sar
 
 pytestmark = pytest.mark.asyncio
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from seva.channels.voice.asyncio.endpoint import Call, _Rtp
 from seva.channels.voice.dialog import StartMedia
-from seva.channels.voice.endpoint import Call, _Rtp
 from seva.channels.voice.rtp import Codec, Sender
 from seva.channels.voice.sdp import Direction
 

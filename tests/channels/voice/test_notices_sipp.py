@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from seva.channels.voice.endpoint import SipEndpoint
+from seva.channels.voice.asyncio.endpoint import SipEndpoint
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from seva.tenancy import service as tenancy
@@ -195,7 +195,7 @@ def test_a_notice_the_department_recorded_is_played_in_its_voice(
     import math as maths
     from array import array
 
-    from seva.channels.voice.tts import wav_bytes
+    from seva.voice.tts import wav_bytes
 
     need(SIPP, "sipp (apt-get install sip-tester)")
     text = "Ration cards are ready for collection."

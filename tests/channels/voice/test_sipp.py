@@ -27,16 +27,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from seva.applications import service as applications
-from seva.channels.voice.endpoint import SipEndpoint
+from seva.channels.voice.asyncio.endpoint import SipEndpoint
 from seva.channels.voice.ivr import encode_keypad, t
 from seva.channels.voice.rtp import Codec, decode
-from seva.channels.voice.tts import Speech
 from seva.citizens import service as citizens
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from seva.messaging import service as messaging
 from seva.settings import Settings
 from seva.voice.models import VoiceRecording
+from seva.voice.tts import Speech
 from tests.conftest import free_port, need
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

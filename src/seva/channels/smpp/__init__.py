@@ -1,7 +1,8 @@
-"""SMPP v3.4 for Seva: the sans-IO protocol core (PDUs, text, receipts, session).
+"""SMPP v3.4 for Seva: the sans-IO protocol core (PDUs, receipts, session); the text of a
+message (GSM 7-bit, UCS-2, parts) is ``seva.sms_text``.
 
 Everything here is pure: bytes and events in, bytes and events out, time passed in as ``now``.
-Transports (asyncio client, SMSC simulator) wrap it.
+Transports wrap it: ``asyncio/`` holds the client, the engine and the SMSC simulator.
 """
 
 from seva.channels.smpp.pdu import (
@@ -68,32 +69,14 @@ from seva.channels.smpp.session import (
     Unbound,
     WindowFull,
 )
-from seva.channels.smpp.text import (
-    GSM7,
-    UCS2,
-    Incomplete,
-    Reassembler,
-    Segment,
-    decode_gsm7,
-    decode_text,
-    encode_gsm7,
-    encode_text,
-    is_gsm7,
-    join,
-    segment_count,
-    split,
-    split_sar,
-)
 
 __all__ = [
     "DEFAULT_MAX_COMMAND_LENGTH",
     "ESME_TO_SMSC",
-    "GSM7",
     "HEADER_LENGTH",
     "INTERFACE_VERSION",
     "RESPONSE_BIT",
     "SMSC_TO_ESME",
-    "UCS2",
     "BindFailed",
     "BindReceiver",
     "BindReceiverResp",
@@ -115,7 +98,6 @@ __all__ = [
     "EnquireLinkResp",
     "Event",
     "GenericNack",
-    "Incomplete",
     "LocalProtocolError",
     "MessageState",
     "Pdu",
@@ -124,11 +106,9 @@ __all__ = [
     "ProtocolError",
     "QuerySm",
     "QuerySmResp",
-    "Reassembler",
     "RequestReceived",
     "RequestTimedOut",
     "ResponseReceived",
-    "Segment",
     "SessionState",
     "SmppSession",
     "SubmitSm",
@@ -140,22 +120,13 @@ __all__ = [
     "WindowFull",
     "command_name",
     "decode",
-    "decode_gsm7",
-    "decode_text",
     "encode",
-    "encode_gsm7",
-    "encode_text",
     "format_receipt",
     "id_candidates",
-    "is_gsm7",
     "is_receipt",
-    "join",
     "parse_receipt",
     "pdu_class",
     "response_class",
-    "segment_count",
-    "split",
-    "split_sar",
     "status_name",
     "with_sequence_number",
 ]

@@ -23,13 +23,13 @@ import phonenumbers
 from sqlalchemy.orm import Session
 
 from seva.applications import service as applications
-from seva.channels.numbers import mobile_msisdns
 from seva.channels.sms import SmsPull
 from seva.citizens import service as citizens
 from seva.db.base import utcnow
 from seva.flows.store import Dialogue
 from seva.i18n import entry
 from seva.messaging import service as messaging
+from seva.numbers import mobile_msisdns
 
 LATEST = "{latest}"
 COOLDOWN = timedelta(minutes=10)

@@ -38,13 +38,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from seva.channels.numbers import msisdn
 from seva.channels.operators import AUDIO_SIGNATURE_PARAM, audio_link, operator_only
 from seva.channels.voice.ivr import Prompt
 from seva.dashboard import metrics
-from seva.deps import GatewayDep, SessionDep
+from seva.deps import SessionDep
 from seva.errors import ApiError
-from seva.gateway import Gateway
+from seva.gateway import Gateway, GatewayDep
+from seva.numbers import msisdn
 from seva.voice import recordings
 
 router = APIRouter(

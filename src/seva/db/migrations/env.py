@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-import seva.db.models  # noqa: F401 - registers every table on Base.metadata
+import seva.tables  # noqa: F401 - registers every table on Base.metadata
 from seva.db.base import Base
 from seva.db.session import make_engine
 

@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
-from seva.flows.answers import normalise_phone
+
+def normalise_phone(text: str, region: str = "IN") -> str | None:
+    """E.164 for a valid number, else None (phonenumbers; national numbers in ``region``).
+
+    As a person may type it: control characters are dropped and digits of any script (Hindi's
+    ०-९ among them) read as ASCII ones.
+    """
+    try:
+        number = phonenumbers.parse(_plain_digits(text), region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _plain_digits(text: str) -> str:
+    out: list[str] = []
+    for ch in text[:64]:
+        category = unicodedata.category(ch)
+        if category == "Nd":
+            out.append(str(unicodedata.decimal(ch)))
+        elif not category.startswith("C"):
+            out.append(ch)
+    return "".join(out)
 
 
 def msisdn(raw: str, region: str = "IN") -> str | None:

@@ -17,9 +17,9 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from starlette.responses import HTMLResponse
 
 from seva.clock import ist_text
-from seva.web.i18n import ui
+from seva.i18n import text as ui
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent
 TEMPLATE_DIRS = [
     ROOT / "web" / "templates",
     ROOT / "dashboard" / "templates",

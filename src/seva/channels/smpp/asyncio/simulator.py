@@ -64,7 +64,7 @@ from seva.channels.smpp.pdu import (
     encode,
 )
 from seva.channels.smpp.receipts import DeliveryReceipt, format_receipt
-from seva.channels.smpp.text import decode_text, split
+from seva.sms_text import decode_text, split
 
 __all__ = [
     "DEFAULT_ACCOUNTS",
@@ -1294,7 +1294,7 @@ class _Group:
 def _join_parts(messages: list[_Message]) -> list[ReceivedSms]:
     """Join the parts of long messages (by source, reference and total) in arrival order.
 
-    Not :class:`~seva.channels.smpp.text.Reassembler`: that one consumes a live stream with
+    Not :class:`~seva.sms_text.Reassembler`: that one consumes a live stream with
     timeouts and hands back only text, while inspection regroups a stored list on every call
     and must report each part's id and state. It decodes the same way: the payload bytes of
     all parts are joined first, so a character an ESME split across parts (UCS-2 surrogates,

@@ -13,7 +13,7 @@ from array import array
 from io import BytesIO
 from pathlib import Path
 
-from seva.channels.voice.tts import RATE, Speech, resample, wav_bytes
+from seva.voice.tts import RATE, Speech, resample, wav_bytes
 from tests.conftest import need
 
 

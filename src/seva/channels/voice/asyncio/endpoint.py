@@ -34,7 +34,6 @@ from typing import Any, cast
 import structlog
 from sqlalchemy.orm import Session
 
-from seva.channels.numbers import msisdn
 from seva.channels.voice import sip, uac
 from seva.channels.voice.dialog import (
     Action,
@@ -58,10 +57,11 @@ from seva.channels.voice.rtp import (
     decode,
 )
 from seva.channels.voice.sdp import Direction
-from seva.channels.voice.tts import RATE, Speech
 from seva.dashboard import metrics
 from seva.db.base import utcnow
+from seva.numbers import msisdn
 from seva.voice import service as notices
+from seva.voice.tts import RATE, Speech
 
 log = structlog.get_logger(__name__)
 

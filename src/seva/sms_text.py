@@ -34,9 +34,7 @@ import struct
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
-
-from seva.channels.smpp.pdu import DataSm, DeliverSm, SubmitSm
+from typing import Final, Protocol
 
 __all__ = [
     "GSM7",
@@ -428,6 +426,26 @@ class _Pending:
         self.parts: dict[int, tuple[int, bytes]] = {}
 
 
+class MessagePdu(Protocol):
+    """What :meth:`Reassembler.add_pdu` reads of an SMPP deliver_sm, submit_sm or data_sm
+    (``seva.channels.smpp.pdu``); all but data_sm also carry ``short_message``."""
+
+    @property
+    def source_addr(self) -> str: ...
+    @property
+    def data_coding(self) -> int: ...
+    @property
+    def esm_class(self) -> int: ...
+    @property
+    def message_payload(self) -> bytes | None: ...
+    @property
+    def sar_msg_ref_num(self) -> int | None: ...
+    @property
+    def sar_total_segments(self) -> int | None: ...
+    @property
+    def sar_segment_seqnum(self) -> int | None: ...
+
+
 class Reassembler:
     """Puts the parts of mobile-originated long messages back together.
 
@@ -496,14 +514,13 @@ class Reassembler:
         del self._pending[key]
         return _decode_parts([entry.parts[index] for index in range(1, total + 1)])
 
-    def add_pdu(self, pdu: DeliverSm | DataSm | SubmitSm, now: float) -> str | None:
+    def add_pdu(self, pdu: MessagePdu, now: float) -> str | None:
         """:meth:`add` for an incoming message PDU (``message_payload`` wins when present)."""
+        body: bytes
         if pdu.message_payload is not None:
             body = pdu.message_payload
-        elif isinstance(pdu, DataSm):
-            body = b""
         else:
-            body = pdu.short_message
+            body = getattr(pdu, "short_message", b"")  # data_sm has none
         return self.add(
             source=pdu.source_addr,
             short_message=body,

@@ -40,9 +40,9 @@ from seva.channels.smpp.session import (
     Unbound,
     WindowFull,
 )
-from seva.channels.smpp.text import Reassembler, Segment, split, split_sar
 from seva.logs import debugging, exchanges
 from seva.messaging.dispatcher import Inbound, LinkEvents, Outgoing
+from seva.sms_text import Reassembler, Segment, split, split_sar
 
 log = structlog.get_logger(__name__)
 

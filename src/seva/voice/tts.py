@@ -36,8 +36,6 @@ from pathlib import Path
 
 import structlog
 
-from seva.channels.voice.rtp import wav_file
-
 log = structlog.get_logger(__name__)
 
 RATE = 8000
@@ -93,7 +91,14 @@ def resample(samples: array[int], rate: int, target: int = RATE) -> array[int]:
 
 
 def wav_bytes(samples: array[int], rate: int = RATE) -> bytes:
-    return wav_file(samples.tobytes(), rate)
+    """16-bit mono samples as a WAV file."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(rate)
+        file.writeframes(samples.tobytes())
+    return out.getvalue()
 
 
 def read_wav(data: bytes) -> tuple[array[int], int]:

@@ -17,13 +17,13 @@ import httpx
 import structlog
 
 from seva.channels import sms
-from seva.channels.numbers import msisdn
-from seva.channels.smpp.client import RouteConfig, SmppClient
+from seva.channels.smpp.asyncio.client import RouteConfig, SmppClient
 from seva.dashboard import metrics
 from seva.flows.runtime import sign
 from seva.gateway import Gateway
 from seva.messaging import service as messaging
 from seva.messaging.dispatcher import Dispatcher, Inbound
+from seva.numbers import msisdn
 from seva.outbound import CALLBACK_LIMIT, CALLBACKS, Refused, unavailable
 
 log = structlog.get_logger(__name__)

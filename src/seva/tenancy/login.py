@@ -24,15 +24,16 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from seva.deps import GatewayDep, SessionDep
+from seva.core import CoreDep
+from seva.deps import SessionDep
+from seva.i18n import text as ui
 from seva.ratelimit import FailedLogins, client_address
+from seva.templating import SESSION_LOGIN, check_csrf, page_lang, render
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Official, Role
-from seva.web.i18n import ui
-from seva.web.templating import SESSION_LOGIN, check_csrf, page_lang, render
 
 router = APIRouter(include_in_schema=False)
-log = structlog.get_logger("seva.web.auth")
+log = structlog.get_logger("seva.tenancy.login")
 
 
 class LoginRequired(Exception):
@@ -92,7 +93,7 @@ def login_page(request: Request, session: SessionDep, next: str = "/console") ->
 def login(
     request: Request,
     session: SessionDep,
-    gateway: GatewayDep,
+    gateway: CoreDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
     csrf: Annotated[str, Form(max_length=100)] = "",

@@ -1,4 +1,7 @@
-"""Imports every domain's models so ``Base.metadata`` is complete (Alembic, tests)."""
+"""Every domain's models in one place, so ``Base.metadata`` is complete (Alembic, tests).
+
+It imports every domain, so it sits with the app's assembly, above the domains (see
+``docs/architecture.md``), not in the database kernel (``seva.db``)."""
 
 from seva.applications import models as applications
 from seva.citizens import models as citizens
