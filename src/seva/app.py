@@ -97,7 +97,7 @@ async def stop_sms(gateway: Gateway) -> None:
 
 
 async def start_sip(gateway: Gateway) -> None:
-    """The SIP endpoint for phone calls (``channels.voice.endpoint``); the demo's SIP port
+    """The SIP endpoint for phone calls (``channels.voice.asyncio.endpoint``); the demo's SIP port
     falls back to any free one when 5060 is taken."""
     from seva.channels.voice.asyncio.endpoint import SipEndpoint, parse_ports, parse_trunk
 

@@ -9,7 +9,7 @@ from alembic import command
 from fastapi.testclient import TestClient
 
 from seva.applications import service as applications
-from seva.channels.api_auth import issue_token
+from seva.citizens.api_auth import issue_token
 from seva.citizens import service as citizens
 from seva.db.migrate import alembic_config, upgrade
 from seva.db.session import make_engine

@@ -1,7 +1,7 @@
 """Voice notifications: a department's spoken message called out to citizens, with retries
 and a report of who heard it.
 
-The SIP endpoint's dialer (``channels.voice.endpoint``) claims due calls here, places them
+The SIP endpoint's dialer (``channels.voice.asyncio.endpoint``) claims due calls here, places them
 through the trunk, and reports each attempt's outcome; everything about who is called when
 lives in these functions and the two tables, so a dialer that dies mid-call loses nothing: its
 lease runs out and the call is tried again.
