@@ -129,7 +129,8 @@ class Settings(BaseSettings):
     turn_ttl_seconds: int = Field(default=3600, ge=60, le=86400)
 
     sip: bool = False
-    """Run the SIP endpoint (``channels.voice.asyncio.endpoint``) in this process; ``seva demo`` does."""
+    """Run the SIP endpoint (``channels.voice.asyncio.endpoint``) in this process, as ``seva
+    demo`` does."""
     sip_host: str = "127.0.0.1"
     sip_port: int = Field(default=5060, ge=0, le=65535)
     sip_trunks: str = "127.0.0.1"

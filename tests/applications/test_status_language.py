@@ -9,8 +9,8 @@ from alembic import command
 from fastapi.testclient import TestClient
 
 from seva.applications import service as applications
-from seva.citizens.api_auth import issue_token
 from seva.citizens import service as citizens
+from seva.citizens.api_auth import issue_token
 from seva.db.migrate import alembic_config, upgrade
 from seva.db.session import make_engine
 from seva.demo.seed import DEMO_APPLICATION, DEMO_CITIZEN, SeedReport
