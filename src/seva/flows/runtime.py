@@ -147,12 +147,11 @@ class Runtime:
     def _lapsed(self, session: Session, dialogue: Dialogue) -> dict[str, str] | None:
         """What an expired dialogue had open, named as the citizen would start it again
         (``seva.flows.conversation``), or None when nothing was open."""
-        offer = dialogue.meta.get(conversation.OFFER)
-        if offer:
-            again = str(offer.get("again", ""))
-            return {"name": again, "again": again}
         if not self.in_service(dialogue) or dialogue.service_id is None:
             return None
+        again = dialogue.meta.get(conversation.AGAIN)
+        if again:
+            return {"name": str(again), "again": str(again)}
         service = service_by_id(session, dialogue.service_id)
         if service is None:
             return None
