@@ -376,16 +376,27 @@ def test_booking_moving_and_cancelling_a_call_by_ussd(gateway: Gateway, seeded: 
         assert appointment.channel == "ussd"
         assert appointment.room in messaging.inbox(session, phone)[-1].text
 
+    # The department's menu now offers the booked call too.
+    with gateway.session() as session:
+        again = gateway.ussd.handle(
+            session, session_id="s-again", phone=phone, text=food_key, now=MONDAY_9
+        )
+    assert "Book a call with an official\n4. My booked calls\n0. Back" in again.text
+
     # A new session: the first menu now offers the booked call, to move or cancel it.
     root = ussd(gateway, phone, [])
     assert "My booked calls" in root
     mine_key = next(line.split(".")[0] for line in root.splitlines() if "My booked calls" in line)
     listed = ussd(gateway, phone, [mine_key])
-    assert "1. FOOD 30-11 10:15" in listed
+    assert listed == "CON Your calls with FOOD (IST):\n1. 30-11 10:15"
     actions = ussd(gateway, phone, [mine_key, "1"])
-    assert "1. Cancel" in actions and "2. Move to another time" in actions
-    moving = ussd(gateway, phone, [mine_key, "1", "2"])
-    assert "1. 30-11 10:00" in moving and "10:15" not in moving
+    assert actions == (
+        "CON Your call with FOOD at 30-11 10:15 IST:\n1. Cancel\n2. Move to another time"
+    )
+    moving = ussd(gateway, phone, [mine_key, "1", "2"]).splitlines()
+    assert moving[0] == "CON Your call with FOOD is at 30-11 10:15. Choose the new time (IST):"
+    # The time it holds is not offered.
+    assert moving[1] == "1. 30-11 10:00" and not [m for m in moving[1:] if "10:15" in m]
     moved = ussd(gateway, phone, [mine_key, "1", "2", "1"])
     assert moved == "END Call moved to 30-11 10:00 IST. The new join link is coming by SMS."
     with gateway.session() as session:
