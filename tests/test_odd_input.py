@@ -91,7 +91,7 @@ def test_an_odd_number_answering_a_call_offer_by_sms_is_not_a_choice(
     phone = "+919811000954"
     with gateway.session() as session:
         offer = gateway.sms.handle(session, phone=phone, text="CALL FOOD", now=MONDAY_9)
-        assert offer.text.startswith("Call with FOOD, reply 1-5 to book")
+        assert offer.text.startswith("Call with FOOD (IST), reply 1-5: 1) 30-11 10:00")
         reply = gateway.sms.handle(session, phone=phone, text=text, now=MONDAY_9)
     assert "booked" not in reply.text
 

@@ -32,11 +32,8 @@ def test_the_table_has_a_rule_for_every_message_in_every_state() -> None:
     [
         (Open.QUESTION, Said.KEYWORD, Do.START, True),
         (Open.FREE_TEXT, Said.KEYWORD, Do.ANSWER, False),  # free text may begin with a keyword
-        (Open.OFFER, Said.CHOICE, Do.TAKE, False),
-        (Open.OFFER, Said.REPLY, Do.ASK_AGAIN, False),
-        (Open.OFFER, Said.KEYWORD, Do.START, True),
+        (Open.QUESTION, Said.REPLY, Do.ANSWER, False),
         (Open.QUESTION, Said.COMMAND, Do.ASIDE, False),
-        (Open.OFFER, Said.COMMAND, Do.ASIDE, False),
         (Open.TIMED_OUT, Said.REPLY, Do.TIMED_OUT, False),
         (Open.TIMED_OUT, Said.KEYWORD, Do.START, False),
         (Open.NOTHING, Said.CANCEL, Do.NOTHING_OPEN, False),
@@ -50,9 +47,12 @@ def test_rules(open_: Open, said: Said, do: Do, drops: bool) -> None:
 COMPLAINT_TO_PIN = [("COMPLAINT", "What is the problem"), ("1", "PIN code of the place")]
 
 SCENARIOS: dict[str, list[tuple[str, str]]] = {
-    "an offer owns the next reply, even with a question open": [
+    "the times to book own the next reply, even with a question open before": [
         *COMPLAINT_TO_PIN,
-        ("CALL FOOD", "(Your COMPLAINT request was left unfinished.)\nCall with FOOD, reply 1-5"),
+        (
+            "CALL FOOD",
+            "(Your COMPLAINT request was left unfinished.)\nCall with FOOD (IST), reply 1-5",
+        ),
         ("1", "booked"),
         ("110092", "not a Seva keyword"),  # the complaint was dropped, not answered
     ],
@@ -83,19 +83,31 @@ SCENARIOS: dict[str, list[tuple[str, str]]] = {
         ("MANDI", "(Your COMPLAINT request was left unfinished.)\nChoose the crop"),
         ("1", "Wheat at Azadpur"),
     ],
-    "an offer asks again for anything but one of its numbers": [
-        ("CALL FOOD", "reply 1-5 to book"),
-        ("yes", "Reply with a number from 1 to 5 to book, or CANCEL."),
-        ("9", "Reply with a number from 1 to 5"),
-        ("2", "booked"),
+    "the times to book ask again for anything but one of their numbers": [
+        ("CALL FOOD", "reply 1-5: 1) 30-11 10:00"),
+        ("yes", "Please choose a number from 1 to 5.\nCall with FOOD (IST), reply 1-5: 1)"),
+        ("9", "Please choose a number from 1 to 5."),
+        ("2", "booked for 30-11 10:15"),
     ],
-    "CANCEL ends an offer": [
+    "CANCEL ends the booking": [
         ("CALL FOOD", "reply 1-5"),
         ("CANCEL", "Cancelled."),
         ("1", "not a Seva keyword"),
     ],
     "CANCEL with nothing open says so": [("CANCEL", "Nothing to cancel")],
-    "a new offer replaces an offer": [
+    "CALL CANCEL finishes at once, so it is an aside": [
+        ("CALL FOOD", "reply 1-5"),
+        ("1", "booked for 30-11 10:00"),
+        *COMPLAINT_TO_PIN,
+        ("CALL CANCEL", "Your call on 30-11 10:00 is cancelled. Send CALL FOOD"),
+        ("110092", "Your full name"),
+    ],
+    "the times to book are one Hindi message line too": [
+        ("LANG HI", "हिन्दी"),
+        ("CALL FOOD", "FOOD से कॉल (IST), 1-5 में से एक भेजें: 1) 30-11 10:00 2) 30-11 10:15"),
+        ("1", "30-11 10:00 पर तय है"),
+    ],
+    "a new booking replaces a booking": [
         ("CALL FOOD", "Call with FOOD"),
         ("CALL TRANSPORT", "(Your CALL FOOD request was left unfinished.)\nCall with TRANSPORT"),
     ],
@@ -133,7 +145,7 @@ def test_the_collision_books_the_call_and_files_no_complaint(
     _walk(
         gateway,
         phone,
-        SCENARIOS["an offer owns the next reply, even with a question open"],
+        SCENARIOS["the times to book own the next reply, even with a question open before"],
         MONDAY_9,
     )
     with gateway.session() as session:

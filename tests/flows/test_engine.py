@@ -11,15 +11,17 @@ from hypothesis import strategies as st
 from seva.flows.engine import Flow, FlowState, FlowStateError
 from seva.flows.events import (
     Ask,
+    BookCall,
     CallWebhook,
     CreateApplication,
     EffectResult,
     End,
+    FindCallTimes,
     LookupRow,
     RememberField,
     Say,
 )
-from seva.flows.loader import parse_definition
+from seva.flows.loader import DefinitionError, parse_definition
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -386,3 +388,80 @@ def test_a_known_phone_is_not_asked_for() -> None:
     flow, _ = start(FILING, channel="web", context={"phone": "+919811000123"})
     [effect] = flow.receive("Asha", NOW)
     assert effect == CreateApplication(kind="complaint", status="Received", data={"name": "Asha"})
+
+
+BOOKING = """
+seva: 1
+service: visit
+department: FOOD
+title: {en: Visit, hi: मुलाक़ात}
+steps:
+  - id: times
+    call_times: {save: times, limit: 3}
+  - ask: slot
+    type: choice
+    options_from: times
+    inline: true
+    prompt: {en: "When?", hi: "कब?"}
+  - book_call: {slot: "{slot}", on_missing: times}
+  - end: {en: "{call.text} ({slot_label})", hi: "{call.text} ({slot_label})"}
+"""
+
+TIMES = [
+    {"value": "2026-11-30T04:30:00+00:00", "label": "30-11 10:00"},
+    {"value": "2026-11-30T04:45:00+00:00", "label": {"en": "30-11 10:15", "hi": "30-11 10:15"}},
+    {"value": "", "label": "skipped: no value"},
+    "skipped: not a pair",
+]
+
+
+def test_a_choice_offers_the_options_an_earlier_step_saved() -> None:
+    flow, events = start(BOOKING)
+    assert events == [FindCallTimes(limit=3, days=7)]
+    [ask] = flow.resolve(EffectResult(ok=True, data=TIMES), NOW)
+    assert isinstance(ask, Ask) and ask.inline and ask.kind == "choice"
+    assert [(c.key, c.label) for c in ask.options] == [("1", "30-11 10:00"), ("2", "30-11 10:15")]
+    refused = flow.receive("3", NOW)
+    assert isinstance(refused[0], Ask) and refused[0].error == "Please choose a number from 1 to 2."
+    assert flow.receive("2", NOW) == [BookCall(starts="2026-11-30T04:45:00+00:00")]
+    # Taken meanwhile: the reason is said and the flow goes back for the times free now.
+    again = flow.resolve(EffectResult(ok=True, data=None, refusal="Taken."), NOW)
+    assert again == [Say(text="Taken.", personal=True), FindCallTimes(limit=3, days=7)]
+    flow.resolve(EffectResult(ok=True, data=TIMES[:1]), NOW)
+    flow.receive("1", NOW)
+    [end] = flow.resolve(EffectResult(ok=True, data={"text": "Booked."}), NOW)
+    assert end == End(text="Booked. (30-11 10:00)")
+
+
+def test_nothing_to_offer_ends_with_the_gateways_reason() -> None:
+    flow, _ = start(BOOKING)
+    [end] = flow.resolve(EffectResult(ok=True, data=None, refusal="No free times."), NOW)
+    assert end == End(text="No free times.", outcome="failed")
+    flow, _ = start(BOOKING)
+    [end] = flow.resolve(EffectResult(ok=False, reason="no phone", refusal="Log in."), NOW)
+    assert end == End(text="Log in.", outcome="failed")
+    # A saved list with nothing usable in it: there is nothing to ask.
+    flow, _ = start(BOOKING)
+    [end] = flow.resolve(EffectResult(ok=True, data=TIMES[2:]), NOW)
+    assert isinstance(end, End) and end.outcome == "failed"
+
+
+@pytest.mark.parametrize(
+    ("step", "error"),
+    [
+        ("{ask: x, type: choice, prompt: Q}", "at least two options (or options_from)"),
+        ("{ask: x, type: text, options_from: xs, prompt: Q}", "only for type: choice"),
+        (
+            "{ask: x, type: choice, options_from: xs, options: [{value: a, label: A}], prompt: Q}",
+            "either from options or options_from",
+        ),
+        ("{book_call: {slot: '{x}', on_missing: nowhere}}", "goto 'nowhere' names no step id"),
+    ],
+)
+def test_choices_from_saved_lists_and_call_steps_are_checked_on_load(step: str, error: str) -> None:
+    source = (
+        f"seva: 1\nservice: x-y\ndepartment: FOOD\ntitle: X\nlanguages: [en]\nsteps:\n  - {step}\n"
+    )
+    with pytest.raises(DefinitionError) as raised:
+        parse_definition(source)
+    assert error in str(raised.value)

@@ -248,7 +248,10 @@ def test_booking_a_call_by_sms(gateway: Gateway, seeded: SeedReport) -> None:
         which = gateway.sms.handle(session, phone=phone, text="CALL", now=MONDAY_9)
         assert "CALL FOOD" in which.text and "CALL TRANSPORT" in which.text
         offer = gateway.sms.handle(session, phone=phone, text="call food", now=MONDAY_9)
-    assert offer.text.startswith("Call with FOOD, reply 1-5 to book (IST): 1) 30-11 10:00")
+    assert offer.text == (
+        "Call with FOOD (IST), reply 1-5: "
+        "1) 30-11 10:00 2) 30-11 10:15 3) 30-11 10:30 4) 30-11 10:45 5) 30-11 11:00"
+    )
     with gateway.session() as session:
         booked = gateway.sms.handle(session, phone=phone, text="2", now=MONDAY_9)
     assert booked.text.startswith("Your call with Food & Civil Supplies is booked for 30-11 10:15")
@@ -260,7 +263,7 @@ def test_booking_a_call_by_sms(gateway: Gateway, seeded: SeedReport) -> None:
         assert appointment.channel == "sms"
         # The same numbers mean nothing once used: no second booking.
         again = gateway.sms.handle(session, phone=phone, text="2", now=MONDAY_9)
-        assert "booked" not in again.text
+        assert "booked" not in again.text and "not a Seva keyword" in again.text
         assert len(rtc.upcoming(session, person, now=MONDAY_9)) == 1
 
 
@@ -290,7 +293,9 @@ def test_a_wrong_number_answer_to_a_call_offer_books_nothing(
     with gateway.session() as session:
         gateway.sms.handle(session, phone=phone, text="CALL FOOD", now=MONDAY_9)
         wrong = gateway.sms.handle(session, phone=phone, text="9", now=MONDAY_9)
-        assert wrong.text == "Reply with a number from 1 to 5 to book, or CANCEL."
+        assert wrong.text.startswith(
+            "Please choose a number from 1 to 5.\nCall with FOOD (IST), reply 1-5: 1) 30-11 10:00"
+        )
         assert session.scalars(select(Appointment)).all() == []
 
 
@@ -306,7 +311,9 @@ def test_a_call_is_moved_by_sms_and_a_refused_move_keeps_the_old_time(
         gateway.sms.handle(session, phone=phone, text="1", now=MONDAY_9)
     with gateway.session() as session:
         offer = gateway.sms.handle(session, phone=phone, text="call move", now=MONDAY_9)
-        assert offer.text.startswith("Your call with FOOD is at 30-11 10:00. Reply 1-5 to move")
+        assert offer.text.startswith(
+            "Your call with FOOD is at 30-11 10:00. Choose the new time (IST), reply 1-5: "
+        )
         # The time it holds is not offered; the times its buffer blocked are.
         assert offer.text.endswith(
             "1) 30-11 10:15 2) 30-11 10:30 3) 30-11 10:45 4) 30-11 11:00 5) 30-11 11:15"
@@ -369,16 +376,27 @@ def test_booking_moving_and_cancelling_a_call_by_ussd(gateway: Gateway, seeded: 
         assert appointment.channel == "ussd"
         assert appointment.room in messaging.inbox(session, phone)[-1].text
 
+    # The department's menu now offers the booked call too.
+    with gateway.session() as session:
+        again = gateway.ussd.handle(
+            session, session_id="s-again", phone=phone, text=food_key, now=MONDAY_9
+        )
+    assert "Book a call with an official\n4. My booked calls\n0. Back" in again.text
+
     # A new session: the first menu now offers the booked call, to move or cancel it.
     root = ussd(gateway, phone, [])
     assert "My booked calls" in root
     mine_key = next(line.split(".")[0] for line in root.splitlines() if "My booked calls" in line)
     listed = ussd(gateway, phone, [mine_key])
-    assert "1. FOOD 30-11 10:15" in listed
+    assert listed == "CON Your calls with FOOD (IST):\n1. 30-11 10:15"
     actions = ussd(gateway, phone, [mine_key, "1"])
-    assert "1. Cancel" in actions and "2. Move to another time" in actions
-    moving = ussd(gateway, phone, [mine_key, "1", "2"])
-    assert "1. 30-11 10:00" in moving and "10:15" not in moving
+    assert actions == (
+        "CON Your call with FOOD at 30-11 10:15 IST:\n1. Cancel\n2. Move to another time"
+    )
+    moving = ussd(gateway, phone, [mine_key, "1", "2"]).splitlines()
+    assert moving[0] == "CON Your call with FOOD is at 30-11 10:15. Choose the new time (IST):"
+    # The time it holds is not offered.
+    assert moving[1] == "1. 30-11 10:00" and not [m for m in moving[1:] if "10:15" in m]
     moved = ussd(gateway, phone, [mine_key, "1", "2", "1"])
     assert moved == "END Call moved to 30-11 10:00 IST. The new join link is coming by SMS."
     with gateway.session() as session:

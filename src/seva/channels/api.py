@@ -5,7 +5,11 @@ use.
 * the catalogue: departments and their live services, to draw a home screen;
 * conversations: start a service, answer its questions, cancel; the engine's ``Say``/``Ask``/
   ``End`` messages come back as JSON objects with a ``type``, and a finished conversation's
-  ``answer`` is the very text SMS and USSD send for the same inputs;
+  ``answer`` is the very text SMS and USSD send for the same inputs. Besides a department's
+  own services, every department whose officials take calls (``/calls/departments``) runs
+  the gateway's ``call`` (book a call with an official: its free times are a choice, the
+  answer carries the join link) and ``my-calls`` (move or cancel a booked call), for a
+  logged-in citizen (``seva.flows.calls``);
 * the citizen's own record: language (used on every channel), profile, consents,
   applications; and any application's status by reference, as the STATUS keyword gives it.
 
@@ -68,6 +72,7 @@ from seva.citizens.service import OTP_GAP
 from seva.dashboard import metrics
 from seva.deps import SessionDep
 from seva.errors import ApiError, error_body
+from seva.flows import calls
 from seva.flows import service as services
 from seva.flows.models import Service
 from seva.flows.schema import LANGUAGES
@@ -306,7 +311,11 @@ def start_conversation(
     started = time.perf_counter()
     metrics.REQUESTS.labels(CHANNEL).inc()
     lang = _language(body.lang) if body.lang is not None else None
-    service = services.find_service(session, body.department.strip().upper(), body.service)
+    code = body.department.strip().upper()
+    service = services.find_service(session, code, body.service)
+    department = tenancy.department_by_code(session, code)
+    if service is None and department is not None and body.service in services.GATEWAY_SERVICES:
+        service = calls.service_for(session, department, body.service)
     if service is None:
         raise ApiError(
             404,

@@ -1,10 +1,14 @@
 """What a keypad menu lists, shared by USSD and the phone: the departments with live services,
-and each department's services, in the order departments chose; and what counts as a key."""
+and each department's services, in the order departments chose, followed by the gateway's
+call services where the department takes calls; and what counts as a key."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
+from seva.flows import calls
 from seva.flows import service as services
 from seva.flows.models import Service
 from seva.flows.service import definition_of
@@ -24,6 +28,20 @@ def menu_departments(session: Session) -> list[Department]:
 
 def menu_services(session: Session, department_id: int) -> list[Service]:
     return [s for s in services.live_services(session, department_id) if listed(s)]
+
+
+def department_menu(
+    session: Session, department: Department, phone: str | None, now: datetime
+) -> list[Service]:
+    """A department's menu for this caller: its own services, then booking a call with an
+    official where its officials take calls, and the caller's booked calls with it, if any
+    (``seva.flows.calls``)."""
+    return menu_services(session, department.id) + calls.offered(session, department, phone, now)
+
+
+def gateway_service(service: Service) -> bool:
+    """One of the gateway's call services rather than the department's own."""
+    return service.slug in services.GATEWAY_SERVICES
 
 
 def menu_key(value: str, count: int) -> bool:

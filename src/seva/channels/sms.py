@@ -7,8 +7,8 @@ the same call for ``deliver_sm``.
 
 What a message does to the citizen's open conversation is the engine's table
 (``seva.flows.conversation``): a keyword starts a new conversation and says what it left
-unfinished, an offer owns the next reply, commands answer on the side, and a reply after a
-timeout is told what timed out. This adapter only says which kind of message arrived:
+unfinished, an open question owns the next reply, commands answer on the side, and a reply
+after a timeout is told what timed out. This adapter only says which kind of message arrived:
 
 * ``KEYWORD arg1 arg2`` starts the service and the arguments answer its first questions;
 * while a question is open, the next SMS answers it; a service keyword starts that service
@@ -17,9 +17,10 @@ timeout is told what timed out. This adapter only says which kind of message arr
   part that points to ``HELP``;
 * ``LANG HI``/``HINDI``/``हिंदी`` and ``LANG EN``/``ENGLISH`` switch language on every channel;
 * ``CANCEL``/``EXIT`` end the open conversation;
-* ``CALL FOOD`` offers the next free times to talk to an official; a number books one;
-  ``CALL MOVE`` offers other times for the next booked call (a number moves it there);
-  ``CALL CANCEL`` cancels it;
+* ``CALL FOOD`` starts the gateway's booking for FOOD (``seva.flows.calls``): its free times
+  are a choice on one line (``Call with FOOD (IST), reply 1-5: 1) 30-11 10:00 …``) and a
+  number books one; ``CALL MOVE`` offers other times for the citizen's next booked call (a
+  number moves it there); ``CALL CANCEL`` cancels it. ``CALL`` alone lists the departments;
 * ``DOCS`` lists the documents issued to the citizen's locker with their verification codes;
 * ``STOP`` ends bulk SMS from every department, ``STOP FOOD`` from one (TRAI's opt-out; OTPs
   and replies to the citizen's own requests still arrive); ``START`` (``START FOOD``) undoes it.
@@ -28,14 +29,13 @@ timeout is told what timed out. This adapter only says which kind of message arr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from seva.channels.render import plain
-from seva.citizens import service as citizens
-from seva.flows import conversation
+from seva.db.base import utcnow
+from seva.flows import calls, conversation
 from seva.flows import service as services
 from seva.flows.answers import clean
 from seva.flows.conversation import Do, Open, Said
@@ -49,10 +49,8 @@ from seva.i18n import text as text_of
 from seva.locker import service as locker
 from seva.messaging import service as messaging
 from seva.rtc import service as rtc
-from seva.rtc.models import BOOKED, Appointment
 from seva.sms_text import segment_count
 from seva.tenancy import service as tenancy
-from seva.tenancy.models import Department
 
 CHANNEL = "sms"
 MAX_INBOUND = 1600
@@ -80,19 +78,11 @@ _EVERYONE = entry("sms_everyone")
 _NO_DEPARTMENT = entry("sms_no_department")
 OPT_OUT_WORDS = frozenset({"STOP", "UNSUBSCRIBE"})
 DOCS_WORDS = frozenset({"DOCS", "DOCUMENTS"})
+"""The citizen's issued documents with their verification codes (``locker``)."""
 CALL_WORDS = frozenset({"CALL", "APPOINTMENT"})
-"""``CALL FOOD``: book a call with an official of the department (``rtc``)."""
-CALL_CHOICES = 5
+"""``CALL FOOD``: book a call with an official of the department (``seva.flows.calls``)."""
 MOVE_WORDS = frozenset({"MOVE", "CHANGE", "RESCHEDULE"})
 _CALL_WHICH = entry("sms_call_which")
-_CALL_NONE = entry("sms_call_none")
-_CALL_CHOOSE = entry("sms_call_choose")
-_CALL_EXPIRED = entry("sms_call_expired")
-_CALL_NOTHING = entry("sms_call_nothing")
-_CALL_CANCELLED = entry("sms_call_cancelled")
-_CALL_MOVE = entry("sms_call_move")
-_CALL_TAKEN = entry("sms_call_taken")
-"""The citizen's issued documents with their verification codes (``locker``)."""
 OPT_IN_WORDS = frozenset({"START", "SUBSCRIBE"})
 
 _NOTHING_OPEN = entry("sms_nothing_open")
@@ -148,29 +138,21 @@ class SmsPull:
         words = body.split()
         service = services.find_by_keyword(session, words[0].upper()) if words else None
         open_ = self._open(dialogue, lapsed)
-        said = self._said(words, service, dialogue)
+        said = self._said(words, service)
         rule = conversation.decide(open_, said)
         match rule.do:
             case Do.START:
-                return self._start(session, dialogue, phone, words, service, open_, now)
+                return self._start(session, dialogue, words, service, open_, now)
             case Do.ANSWER:
                 turn = runtime.answer(session, dialogue, body, now=now)
                 return self._finish(session, dialogue, turn, now)
-            case Do.TAKE:
-                offer = dialogue.meta[conversation.OFFER]
-                return self._book_offered(session, dialogue, phone, offer, int(words[0]), now)
-            case Do.ASK_AGAIN:
-                count = len(dialogue.meta[conversation.OFFER].get("slots", []))
-                reply = text_of("sms_offer_again", _lang(dialogue), n=count)
-                return self._keep(session, dialogue, reply, now)
             case Do.ASIDE:
-                reply = self._aside(session, dialogue, words, now)
+                reply = self._aside(session, dialogue, words)
                 return self._keep(session, dialogue, reply, now)
             case Do.CANCEL:
                 if runtime.in_service(dialogue):
                     turn = runtime.cancel(session, dialogue, now=now)
                     return self._finish(session, dialogue, turn, now)
-                dialogue.meta.pop(conversation.OFFER, None)
                 runtime.close(session, dialogue)
                 return SmsReply(text_of("flow_cancelled", _lang(dialogue)))
             case Do.NOTHING_OPEN:
@@ -188,11 +170,9 @@ class SmsPull:
         if self.runtime.in_service(dialogue):
             asked = self.runtime.current_ask(dialogue) or {}
             return Open.FREE_TEXT if asked.get("kind") in ("text", "message") else Open.QUESTION
-        if dialogue.meta.get(conversation.OFFER):
-            return Open.OFFER
         return Open.NOTHING
 
-    def _said(self, words: list[str], service: Service | None, dialogue: Dialogue) -> Said:
+    def _said(self, words: list[str], service: Service | None) -> Said:
         if not words:
             return Said.COMMAND  # an empty SMS gets the help
         head = words[0].upper()
@@ -205,21 +185,14 @@ class SmsPull:
         if service is None and head in DOCS_WORDS and len(words) == 1:
             return Said.COMMAND
         if service is None and head in CALL_WORDS and len(words) <= 2:
-            cancelling = len(words) == 2 and words[1].upper() in CANCEL_WORDS
-            return Said.COMMAND if cancelling else Said.KEYWORD
+            return Said.KEYWORD
         if head in CANCEL_WORDS:
             return Said.CANCEL
         if service is not None:
             return Said.KEYWORD
-        offer = dialogue.meta.get(conversation.OFFER) or {}
-        taken = offer and len(words) == 1 and _choice(words[0])
-        if taken and 1 <= int(words[0]) <= len(offer.get("slots", [])):
-            return Said.CHOICE
         return Said.REPLY
 
-    def _aside(
-        self, session: Session, dialogue: Dialogue, words: list[str], now: datetime | None
-    ) -> str:
+    def _aside(self, session: Session, dialogue: Dialogue, words: list[str]) -> str:
         """A command's answer; what is open stays as it was."""
         phone = dialogue.phone or ""
         lang = language_command(words)
@@ -231,24 +204,21 @@ class SmsPull:
             return self._opt(session, dialogue, phone, words)
         if head in DOCS_WORDS:
             return locker.issued_list_text(session, phone, _lang(dialogue))
-        if head in CALL_WORDS:
-            return self._cancel_call(session, dialogue, now or datetime.now(UTC))
         return self._help(session, dialogue)
 
     def _start(
         self,
         session: Session,
         dialogue: Dialogue,
-        phone: str,
         words: list[str],
         service: Service | None,
         open_: Open,
         now: datetime | None,
     ) -> SmsReply:
-        """Start what ``words`` ask for in a fresh conversation. When that leaves something
-        open (a question, an offer) it replaces the conversation that was open, and the
-        citizen is told what was left unfinished; when it is over in this one message (a
-        status lookup) it was an aside and the open conversation carries on."""
+        """Start what ``words`` ask for in a fresh conversation. When that leaves a question
+        open it replaces the conversation that was open, and the citizen is told what was
+        left unfinished; when it is over in this one message (a status lookup, ``CALL
+        CANCEL``) it was an aside and the open conversation carries on."""
         fresh = Dialogue(
             channel=dialogue.channel,
             key=dialogue.key,
@@ -257,16 +227,18 @@ class SmsPull:
             lang_chosen=dialogue.lang_chosen,
             expires_at=dialogue.expires_at,
         )
-        turn: Turn | None = None
+        args = words[1:]
         if service is None:
-            reply = self._offer_call(session, fresh, words[1:], now)
-        else:
-            turn = self.runtime.start(session, fresh, service, args=words[1:], now=now)
-            reply = SmsReply(plain(turn.messages), turn)
-        left = self._open(fresh, None) is not Open.NOTHING and not (turn and turn.finished)
-        if not left:
+            found = self._call_service(session, dialogue, args, now)
+            if isinstance(found, str):
+                return self._keep(session, dialogue, found, now)
+            service, args, again = found
+            fresh.meta[conversation.AGAIN] = again
+        turn = self.runtime.start(session, fresh, service, args=args, now=now)
+        reply = SmsReply(_text(turn), turn)
+        if turn.finished:
             return self._keep(session, dialogue, reply.text, now)
-        dropped = _open_name(session, dialogue) if open_ in (Open.QUESTION, Open.OFFER) else ""
+        dropped = _open_name(session, dialogue) if open_ is Open.QUESTION else ""
         self.runtime.save(session, fresh, now=now)
         if not dropped:
             return reply
@@ -289,117 +261,30 @@ class SmsPull:
         messaging.opt_in(session, phone, None if scope == messaging.ALL_DEPARTMENTS else scope)
         return _STARTED[lang].format(who=who, arg=arg)
 
-    def _offer_call(
+    def _call_service(
         self, session: Session, dialogue: Dialogue, args: list[str], now: datetime | None
-    ) -> SmsReply:
-        """``CALL FOOD``: the next free times to talk to the department, numbered to book."""
+    ) -> tuple[Service, list[str], str] | str:
+        """What ``CALL …`` starts (``seva.flows.calls``): the booking of the department it
+        names (``CALL FOOD``), or the booked-calls service of the department of the citizen's
+        next call, its first answers given (``CALL MOVE``, ``CALL CANCEL``); with what the
+        citizen sends to start it again. Or the reply when there is nothing to start."""
         lang = _lang(dialogue)
-        moment = now or datetime.now(UTC)
-        if args and args[0].upper() in CANCEL_WORDS:
-            return self._keep(session, dialogue, self._cancel_call(session, dialogue, moment), now)
-        moving: Appointment | None = None
-        if args and args[0].upper() in MOVE_WORDS:
-            citizen = citizens.find(session, dialogue.phone or "")
-            booked = rtc.upcoming(session, citizen, now=moment) if citizen is not None else []
-            if not booked:
-                return self._keep(session, dialogue, _CALL_NOTHING[lang], now)
-            moving = booked[0]
-            department = session.get(Department, moving.department_id)
-        else:
-            department = tenancy.department_by_code(session, args[0].upper()) if args else None
-        if department is None or not department.active:
+        action = args[0].upper() if args else ""
+        if action in CANCEL_WORDS or action in MOVE_WORDS:
+            booked = calls.booked_departments(session, dialogue.phone, now or utcnow())
+            mine = calls.service_for(session, booked[0], calls.MY_CALLS) if booked else None
+            if mine is None:
+                return text_of("book_nothing_sms", lang)
+            if action in CANCEL_WORDS:
+                return mine, calls.MY_CALLS_ACTIONS["cancel"], "CALL CANCEL"
+            return mine, calls.MY_CALLS_ACTIONS["move"], "CALL MOVE"
+        department = tenancy.department_by_code(session, action) if action else None
+        booking = calls.service_for(session, department, calls.CALL) if department else None
+        if department is None or booking is None:
             taking = rtc.departments_taking_calls(session)
             listing = ", ".join(f"CALL {d.code}" for d in taking) or "-"
-            return self._keep(session, dialogue, _CALL_WHICH[lang].format(codes=listing), now)
-        found = rtc.free_slots(session, department.id, now=moment, days=7, moving=moving)
-        free = [start for start, _ in found][:CALL_CHOICES]
-        if not free:
-            return self._keep(session, dialogue, _CALL_NONE[lang].format(code=department.code), now)
-        dialogue.meta[conversation.OFFER] = {
-            "dept": department.code,
-            "slots": [start.isoformat() for start in free],
-            "until": (moment + self.runtime.ttl).isoformat(),
-            "again": f"CALL {'MOVE' if moving is not None else department.code}",
-            **({"moves": moving.id} if moving is not None else {}),
-        }
-        self.runtime.save(session, dialogue, now=now)
-        choices = " ".join(f"{n}) {rtc.ist_label(start)}" for n, start in enumerate(free, 1))
-        if moving is not None:
-            when = rtc.ist_label(moving.starts_at)
-            text = _CALL_MOVE[lang].format(
-                code=department.code, when=when, n=len(free), choices=choices
-            )
-        else:
-            text = _CALL_CHOOSE[lang].format(code=department.code, n=len(free), choices=choices)
-        return SmsReply(text)
-
-    def _cancel_call(self, session: Session, dialogue: Dialogue, now: datetime) -> str:
-        """``CALL CANCEL``: the citizen's next appointment is cancelled (book another with
-        ``CALL <DEPT>``: that is how a call is moved by SMS)."""
-        lang = _lang(dialogue)
-        citizen = citizens.find(session, dialogue.phone or "")
-        upcoming = rtc.upcoming(session, citizen, now=now) if citizen is not None else []
-        if not upcoming:
-            return _CALL_NOTHING[lang]
-        appointment = upcoming[0]
-        rtc.cancel(session, appointment, now=now)
-        department = session.get(Department, appointment.department_id)
-        code = department.code if department is not None else ""
-        return _CALL_CANCELLED[lang].format(when=rtc.ist_label(appointment.starts_at), code=code)
-
-    def _book_offered(
-        self,
-        session: Session,
-        dialogue: Dialogue,
-        phone: str,
-        offer: dict[str, Any],
-        choice: int,
-        now: datetime | None,
-    ) -> SmsReply:
-        lang = _lang(dialogue)
-        moment = now or datetime.now(UTC)
-        dialogue.meta.pop(conversation.OFFER, None)
-        self.runtime.save(session, dialogue, now=now)
-        department = tenancy.department_by_code(session, str(offer.get("dept", "")))
-        starts = list(offer.get("slots", []))
-        if department is None or datetime.fromisoformat(str(offer["until"])) < moment:
-            return SmsReply(_CALL_EXPIRED[lang])
-        if not 1 <= choice <= len(starts):
-            return SmsReply(_CALL_EXPIRED[lang])
-        citizen = citizens.get_or_create(session, phone, channel=CHANNEL)
-        base_url = self.runtime.settings.base_url
-        if "moves" in offer:
-            old = session.get(Appointment, int(offer["moves"]))
-            if old is None or old.citizen_id != citizen.id or old.status != BOOKED:
-                return SmsReply(_CALL_EXPIRED[lang])
-            try:
-                moved = rtc.reschedule(
-                    session,
-                    old,
-                    starts_at=datetime.fromisoformat(starts[choice - 1]),
-                    now=moment,
-                    channel=CHANNEL,
-                    notify=False,
-                )
-            except rtc.CallRefused:
-                return SmsReply(_CALL_TAKEN[lang].format(code=department.code))
-            return SmsReply(rtc.moved_text(department, moved, lang, base_url))
-        try:
-            appointment = rtc.book(
-                session,
-                department=department,
-                citizen=citizen,
-                starts_at=datetime.fromisoformat(starts[choice - 1]),
-                now=moment,
-                channel=CHANNEL,
-                base_url=self.runtime.settings.base_url,
-                notify=False,
-            )
-        except rtc.CallRefused:
-            return SmsReply(_CALL_TAKEN[lang].format(code=department.code))
-        return SmsReply(
-            rtc.booked_text(department, appointment, lang, self.runtime.settings.base_url)
-        )
+            return _CALL_WHICH[lang].format(codes=listing)
+        return booking, [], f"CALL {department.code}"
 
     def _help(self, session: Session, dialogue: Dialogue) -> str:
         return help_text(session, _lang(dialogue), self.runtime.settings.shortcode)
@@ -420,15 +305,20 @@ class SmsPull:
             self.runtime.close(session, dialogue)
         else:
             self.runtime.save(session, dialogue, now=now)
-        return SmsReply(plain(turn.messages), turn)
+        return SmsReply(_text(turn), turn)
+
+
+def _text(turn: Turn) -> str:
+    """The turn as one SMS reply: short choices (the free times) on their question's line."""
+    return plain(turn.messages, inline_lang=turn.lang)
 
 
 def _open_name(session: Session, dialogue: Dialogue) -> str:
     """What the citizen would send to start the open conversation again: its keyword
     (``COMPLAINT``, ``CALL FOOD``), or the service's title when it has none."""
-    offer = dialogue.meta.get(conversation.OFFER)
-    if offer:
-        return str(offer.get("again", "CALL"))
+    again = dialogue.meta.get(conversation.AGAIN)
+    if again:
+        return str(again)
     service = services.service_by_id(session, dialogue.service_id or 0)
     if service is None:
         return ""
@@ -441,12 +331,6 @@ def _open_name(session: Session, dialogue: Dialogue) -> str:
 def _lapsed_names(lapsed: dict[str, str]) -> dict[str, str]:
     name = lapsed.get("name", "")
     return {"name": name, "keyword": lapsed.get("again") or name}
-
-
-def _choice(word: str) -> bool:
-    """A numbered choice: ASCII digits only (``str.isdigit`` also takes '²', which ``int``
-    refuses) and short (``int`` refuses thousands of digits)."""
-    return word.isascii() and word.isdigit() and len(word) <= 9
 
 
 def unknown_keyword(dialogue: Dialogue, word: str) -> str:

@@ -5,35 +5,43 @@ is a form POST with ``sessionId``, ``serviceCode``, ``phoneNumber``, ``networkCo
 ``text`` — every input of the session so far joined by ``*`` — and the reply is plain text
 starting ``CON`` (show and wait for input) or ``END`` (show and close).
 
-Departments whose officials publish call hours also offer *Book a call with an official*
-(the free times, one key each; the join link follows by SMS), and a caller with a booked call
-sees *My booked calls* on the first menu, to cancel it or move it to another time.
+Departments whose officials publish call hours also offer *Book a call with an official*,
+and a caller with a booked call sees *My booked calls* on the first menu (and in the
+department's), to cancel it or move it to another time: the gateway's call services
+(``seva.flows.calls``), run like any other service, so the free times are a choice with one
+key each and the join link follows by SMS. This adapter only draws menus and screens.
 
 A handset shows at most 182 characters, so a longer screen is cut into pages that end with
 ``98. More``; the last page of a final answer closes the session. ``UssdMenu.handle`` is
 transport-free; the HTTP route in ``seva.channels.routes`` wraps it.
+
+The channel's own state (which screen, what its numbers lead to, the pages of the screen
+shown) is a ``UssdState`` kept in the dialogue; what a key does on each screen is the table
+``UssdMenu._keys``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from seva.channels.menus import menu_departments, menu_key, menu_services
+from seva.channels.menus import department_menu, menu_departments, menu_key
 from seva.channels.render import plain
-from seva.citizens import service as citizens
+from seva.db.base import utcnow
+from seva.flows import calls
 from seva.flows import service as services
 from seva.flows.answers import clean
 from seva.flows.runtime import Runtime, Turn
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
 from seva.i18n import entry
-from seva.rtc import service as rtc
-from seva.rtc.models import BOOKED, Appointment
+from seva.i18n import text as text_of
 from seva.tenancy import service as tenancy
-from seva.tenancy.models import Department
 
 CHANNEL = "ussd"
 MAX_SCREEN = 182
@@ -49,19 +57,68 @@ _LANGUAGE = entry("ussd_language")
 _CHOOSE_LANGUAGE = "Language / भाषा\n1. English\n2. हिन्दी"
 _INVALID = entry("ussd_invalid")
 _NO_SERVICES = entry("ussd_no_services")
-BOOK_CALL = "@book"
-MY_CALLS = "@calls"
-CALL_CHOICES = 5
-_BOOK_CALL = entry("ussd_book_call")
-_MY_CALLS = entry("ussd_my_calls")
-_CALL_TIMES = entry("ussd_call_times")
-_CALL_NONE = entry("ussd_call_none")
-_CALL_BOOKED = entry("ussd_call_booked")
-_CALL_MOVED = entry("ussd_call_moved")
-_CALL_TAKEN = entry("ussd_call_taken")
-_CALL_ACTIONS = entry("ussd_call_actions")
-_CALL_CANCELLED = entry("ussd_call_cancelled")
 _TOO_LONG = entry("ussd_too_long")
+
+
+class Screen(StrEnum):
+    """What the handset shows, so what its keys mean."""
+
+    ROOT = "root"
+    """The departments (and *My booked calls*); ``0`` is the language menu."""
+    LANG = "lang"
+    DEPT = "dept"
+    """One department's services (and the gateway's call services); ``0`` goes back."""
+    FLOW = "flow"
+    """A service's question: the keys are its answer."""
+
+
+class Go(StrEnum):
+    """Where a menu number leads."""
+
+    DEPARTMENT = "department"
+    SERVICE = "service"
+    MY_CALLS = "my_calls"
+    """The booked calls of the department of the caller's next call."""
+
+
+@dataclass(slots=True)
+class UssdState:
+    """The channel's part of a USSD dialogue (kept in ``Dialogue.meta``)."""
+
+    consumed: int = 0
+    """Inputs of the ``*``-joined history already acted on."""
+    screen: Screen | None = None
+    """None: the session has shown nothing yet."""
+    menu: list[tuple[Go, str]] = field(default_factory=list)
+    """What each number of the menu shown leads to (a department code, a service id)."""
+    dept: str = ""
+    pages: list[str] = field(default_factory=list)
+    page: int = 0
+    final: bool = False
+    """The screen shown is an answer: its last page ends the session."""
+
+    @classmethod
+    def of(cls, meta: dict[str, Any]) -> UssdState:
+        found = meta.get("ussd")
+        if not isinstance(found, dict):
+            return cls()
+        screen = found.get("screen")
+        return cls(
+            consumed=int(found.get("consumed", 0)),
+            screen=Screen(screen) if screen else None,
+            menu=[(Go(go), str(ref)) for go, ref in found.get("menu", [])],
+            dept=str(found.get("dept", "")),
+            pages=[str(p) for p in found.get("pages", [])],
+            page=int(found.get("page", 0)),
+            final=bool(found.get("final")),
+        )
+
+    def keep(self, meta: dict[str, Any]) -> None:
+        meta["ussd"] = asdict(self)
+
+    def chosen(self, value: str) -> tuple[Go, str] | None:
+        """Where the menu number ``value`` leads, if it is one."""
+        return self.menu[int(value) - 1] if menu_key(value, len(self.menu)) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +159,20 @@ def paginate(text: str, more: str = _MORE["en"], limit: int = MAX_SCREEN) -> lis
     return [p + "\n" + more for p in pages[:-1]] + [pages[-1]]
 
 
+KeyHandler = Callable[[Session, Dialogue, UssdState, str, datetime], UssdScreen]
+"""What a key does on one screen: the session, the dialogue, the channel's state, the key."""
+
+
 class UssdMenu:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self._keys: dict[Screen, KeyHandler] = {
+            Screen.ROOT: self._root_key,
+            Screen.LANG: self._language_key,
+            Screen.DEPT: self._department_key,
+            Screen.FLOW: self._answer,
+        }
+        """What a key does on each screen (paging is handled before it)."""
 
     def handle(
         self,
@@ -116,295 +184,186 @@ class UssdMenu:
         now: datetime | None = None,
     ) -> UssdScreen:
         runtime = self.runtime
+        moment = now or utcnow()
         dialogue = runtime.open(session, CHANNEL, session_id, phone=phone, now=now)
+        state = UssdState.of(dialogue.meta)
         parts = text.split("*") if text else []
-        consumed = int(dialogue.meta.get("consumed", 0))
-        if len(parts) < consumed:
+        if len(parts) < state.consumed:
             # The gateway restarted the history (some do after a timeout): start afresh.
-            consumed = 0
-            dialogue.meta = {}
-        new_inputs = parts[consumed:]
-        dialogue.meta["consumed"] = len(parts)
+            state = UssdState()
+        new_inputs = parts[state.consumed :]
+        state.consumed = len(parts)
         if len(parts) > MAX_HOPS:
             runtime.close(session, dialogue)
             return UssdScreen(_TOO_LONG[_lang(dialogue)], end=True)
 
         screen: UssdScreen | None = None
-        if "screen" not in dialogue.meta:
+        if state.screen is None:
             # A new session; inputs dialled with the code (``*166*2*1#``) walk from the root.
-            screen = self._root(session, dialogue, now)
+            screen = self._root(session, dialogue, state, moment)
         for raw in new_inputs:
-            screen = self._input(session, dialogue, clean(raw), now)
+            screen = self._input(session, dialogue, state, clean(raw), moment)
             if screen.end:
                 break
         if screen is None:  # a repeated request with no new input: show the page again
-            screen = self._repeat(session, dialogue, now)
+            screen = self._repeat(session, dialogue, state, moment)
         if screen.end:
             runtime.close(session, dialogue)
         else:
+            state.keep(dialogue.meta)
             runtime.save(session, dialogue, now=now)
         return screen
 
     # -- screens --------------------------------------------------------------------------
 
     def _show(
-        self, dialogue: Dialogue, text: str, *, end: bool, turn: Turn | None = None
+        self,
+        dialogue: Dialogue,
+        state: UssdState,
+        text: str,
+        *,
+        end: bool,
+        turn: Turn | None = None,
     ) -> UssdScreen:
-        lang = _lang(dialogue)
-        pages = paginate(text, _MORE[lang])
-        dialogue.meta["pages"] = pages
-        dialogue.meta["page"] = 0
-        dialogue.meta["final"] = end
-        return UssdScreen(pages[0], end=end and len(pages) == 1, turn=turn)
+        state.pages = paginate(text, _MORE[_lang(dialogue)])
+        state.page = 0
+        state.final = end
+        return UssdScreen(state.pages[0], end=end and len(state.pages) == 1, turn=turn)
 
-    def _repeat(self, session: Session, dialogue: Dialogue, now: datetime | None) -> UssdScreen:
-        pages = dialogue.meta.get("pages") or []
-        if not pages:
-            return self._root(session, dialogue, now)
-        page = int(dialogue.meta.get("page", 0))
-        last = page == len(pages) - 1
-        return UssdScreen(pages[page], end=bool(dialogue.meta.get("final")) and last)
+    def _repeat(
+        self, session: Session, dialogue: Dialogue, state: UssdState, now: datetime
+    ) -> UssdScreen:
+        if not state.pages:
+            return self._root(session, dialogue, state, now)
+        last = state.page == len(state.pages) - 1
+        return UssdScreen(state.pages[state.page], end=state.final and last)
 
     def _root(
-        self, session: Session, dialogue: Dialogue, now: datetime | None, notice: str = ""
+        self,
+        session: Session,
+        dialogue: Dialogue,
+        state: UssdState,
+        now: datetime,
+        notice: str = "",
     ) -> UssdScreen:
         lang = _lang(dialogue)
-        dialogue.meta["screen"] = "root"
+        state.screen = Screen.ROOT
         departments = menu_departments(session)
         if not departments:
-            return self._show(dialogue, _NO_SERVICES[lang], end=True)
+            return self._show(dialogue, state, _NO_SERVICES[lang], end=True)
         lines = [notice or _TITLE[lang].format(code=self.runtime.settings.ussd_code)]
         lines += [f"{i}. {d.display_name(lang)}" for i, d in enumerate(departments, start=1)]
-        menu: list[str] = [d.code for d in departments]
-        if self._booked_calls(session, dialogue, now):
-            menu.append(MY_CALLS)
-            lines.append(f"{len(menu)}. {_MY_CALLS[lang]}")
+        state.menu = [(Go.DEPARTMENT, d.code) for d in departments]
+        if calls.booked_departments(session, dialogue.phone, now):
+            state.menu.append((Go.MY_CALLS, ""))
+            lines.append(f"{len(state.menu)}. {text_of('book_my_title', lang)}")
         lines.append(_LANGUAGE[lang])
-        dialogue.meta["menu"] = menu
-        return self._show(dialogue, "\n".join(lines), end=False)
+        return self._show(dialogue, state, "\n".join(lines), end=False)
 
     def _department(
         self,
         session: Session,
         dialogue: Dialogue,
+        state: UssdState,
         code: str,
-        now: datetime | None,
+        now: datetime,
         notice: str = "",
     ) -> UssdScreen:
         lang = _lang(dialogue)
         department = tenancy.department_by_code(session, code)
-        listed = menu_services(session, department.id) if department else []
+        listed = department_menu(session, department, dialogue.phone, now) if department else []
         if department is None or not listed:
-            return self._root(session, dialogue, now)
-        dialogue.meta["screen"] = "dept"
-        dialogue.meta["dept"] = code
-        menu: list[int | str] = [s.id for s in listed]
+            return self._root(session, dialogue, state, now)
+        state.screen = Screen.DEPT
+        state.dept = code
+        state.menu = [(Go.SERVICE, str(s.id)) for s in listed]
         lines = [notice or department.display_name(lang)]
         for i, service in enumerate(listed, start=1):
             title = definition_of(service).title
             lines.append(f"{i}. {title.get(lang) or title['en']}")
-        if department.id in {d.id for d in rtc.departments_taking_calls(session)}:
-            menu.append(BOOK_CALL)
-            lines.append(f"{len(menu)}. {_BOOK_CALL[lang]}")
-        dialogue.meta["menu"] = menu
         lines.append(_BACK[lang])
-        return self._show(dialogue, "\n".join(lines), end=False)
+        return self._show(dialogue, state, "\n".join(lines), end=False)
 
-    def _booked_calls(
-        self, session: Session, dialogue: Dialogue, now: datetime | None
-    ) -> list[Appointment]:
-        citizen = citizens.find(session, dialogue.phone or "")
-        if citizen is None:
-            return []
-        return rtc.upcoming(session, citizen, now=now or datetime.now(UTC))[:CALL_CHOICES]
-
-    def _call_times(
-        self,
-        session: Session,
-        dialogue: Dialogue,
-        department: Department,
-        now: datetime | None,
-        moves: Appointment | None = None,
-    ) -> UssdScreen:
-        lang = _lang(dialogue)
-        moment = now or datetime.now(UTC)
-        found = rtc.free_slots(session, department.id, now=moment, days=7, moving=moves)
-        free = [start for start, _ in found]
-        free = free[:CALL_CHOICES]
-        if not free:
-            return self._show(dialogue, _CALL_NONE[lang], end=True)
-        dialogue.meta["screen"] = "call-times"
-        dialogue.meta["menu"] = [start.isoformat() for start in free]
-        dialogue.meta["dept"] = department.code
-        dialogue.meta["moves"] = moves.id if moves is not None else None
-        lines = [_CALL_TIMES[lang].format(code=department.code)]
-        lines += [f"{i}. {rtc.ist_label(start)}" for i, start in enumerate(free, start=1)]
-        lines.append(_BACK[lang])
-        return self._show(dialogue, "\n".join(lines), end=False)
-
-    def _my_calls(self, session: Session, dialogue: Dialogue, now: datetime | None) -> UssdScreen:
-        lang = _lang(dialogue)
-        booked = self._booked_calls(session, dialogue, now)
-        if not booked:
-            return self._root(session, dialogue, now)
-        codes = {d.id: d.code for d in tenancy.menu_departments(session)}
-        dialogue.meta["screen"] = "my-calls"
-        dialogue.meta["menu"] = [a.id for a in booked]
-        lines = [_MY_CALLS[lang]]
-        for i, appointment in enumerate(booked, start=1):
-            code = codes.get(appointment.department_id, "")
-            lines.append(f"{i}. {code} {rtc.ist_label(appointment.starts_at)}")
-        lines.append(_BACK[lang])
-        return self._show(dialogue, "\n".join(lines), end=False)
-
-    def _my_call(
-        self, session: Session, dialogue: Dialogue, appointment: Appointment
-    ) -> UssdScreen:
-        lang = _lang(dialogue)
-        department = session.get(Department, appointment.department_id)
-        dialogue.meta["screen"] = "my-call"
-        dialogue.meta["call"] = appointment.id
-        when = rtc.ist_label(appointment.starts_at)
-        code = department.code if department else ""
-        return self._show(dialogue, _CALL_ACTIONS[lang].format(code=code, when=when), end=False)
-
-    def _own_call(
-        self, session: Session, dialogue: Dialogue, call_id: object
-    ) -> Appointment | None:
-        citizen = citizens.find(session, dialogue.phone or "")
-        appointment = session.get(Appointment, int(str(call_id))) if call_id else None
-        if citizen is None or appointment is None or appointment.citizen_id != citizen.id:
+    def _start(
+        self, session: Session, dialogue: Dialogue, state: UssdState, service_id: int, now: datetime
+    ) -> UssdScreen | None:
+        service = services.service_by_id(session, service_id)
+        if service is None or not service.active:
             return None
-        return appointment if appointment.status == BOOKED else None
+        state.screen = Screen.FLOW
+        return self._turn(dialogue, state, self.runtime.start(session, dialogue, service, now=now))
 
-    def _book_time(
-        self, session: Session, dialogue: Dialogue, starts: str, now: datetime | None
-    ) -> UssdScreen:
-        lang = _lang(dialogue)
-        moment = now or datetime.now(UTC)
-        department = tenancy.department_by_code(session, str(dialogue.meta.get("dept", "")))
-        if department is None or dialogue.phone is None:
-            return self._root(session, dialogue, now)
-        starts_at = datetime.fromisoformat(starts)
-        base_url = self.runtime.settings.base_url
-        try:
-            moves = dialogue.meta.get("moves")
-            if moves is not None:
-                old = self._own_call(session, dialogue, moves)
-                if old is None:
-                    return self._root(session, dialogue, now)
-                moved = rtc.reschedule(
-                    session,
-                    old,
-                    starts_at=starts_at,
-                    now=moment,
-                    channel=CHANNEL,
-                    base_url=base_url,
-                )
-                when = rtc.ist_label(moved.starts_at)
-                return self._show(dialogue, _CALL_MOVED[lang].format(when=when), end=True)
-            citizen = citizens.get_or_create(session, dialogue.phone, channel=CHANNEL)
-            booked = rtc.book(
-                session,
-                department=department,
-                citizen=citizen,
-                starts_at=starts_at,
-                now=moment,
-                channel=CHANNEL,
-                base_url=base_url,
-            )
-        except rtc.CallRefused:
-            return self._show(dialogue, _CALL_TAKEN[lang], end=True)
-        when = rtc.ist_label(booked.starts_at)
-        return self._show(dialogue, _CALL_BOOKED[lang].format(when=when), end=True)
+    def _my_calls(
+        self, session: Session, dialogue: Dialogue, state: UssdState, now: datetime
+    ) -> UssdScreen | None:
+        """*My booked calls* on the first menu: the booked calls of the department of the
+        caller's next call (another department's are in that department's menu)."""
+        booked = calls.booked_departments(session, dialogue.phone, now)
+        mine = calls.service_for(session, booked[0], calls.MY_CALLS) if booked else None
+        return self._start(session, dialogue, state, mine.id, now) if mine else None
 
     # -- input ----------------------------------------------------------------------------
 
     def _input(
-        self, session: Session, dialogue: Dialogue, value: str, now: datetime | None
+        self, session: Session, dialogue: Dialogue, state: UssdState, value: str, now: datetime
     ) -> UssdScreen:
-        pages = dialogue.meta.get("pages") or []
-        page = int(dialogue.meta.get("page", 0))
-        if value == MORE_KEY and page < len(pages) - 1:
-            page += 1
-            dialogue.meta["page"] = page
-            last = page == len(pages) - 1
-            return UssdScreen(pages[page], end=bool(dialogue.meta.get("final")) and last)
-        if dialogue.meta.get("final"):
+        pages = state.pages
+        if value == MORE_KEY and state.page < len(pages) - 1:
+            state.page += 1
+            last = state.page == len(pages) - 1
+            return UssdScreen(pages[state.page], end=state.final and last)
+        if state.final:
             return UssdScreen(pages[-1] if pages else "", end=True)
+        return self._keys[state.screen or Screen.ROOT](session, dialogue, state, value, now)
 
-        screen = dialogue.meta.get("screen", "root")
-        lang = _lang(dialogue)
-        menu = list(dialogue.meta.get("menu") or [])
-        if screen == "root":
-            if value == BACK_KEY:
-                dialogue.meta["screen"] = "lang"
-                return self._show(dialogue, _CHOOSE_LANGUAGE, end=False)
-            if menu_key(value, len(menu)):
-                chosen_code = str(menu[int(value) - 1])
-                if chosen_code == MY_CALLS:
-                    return self._my_calls(session, dialogue, now)
-                return self._department(session, dialogue, chosen_code, now)
-            return self._root(session, dialogue, now, notice=_INVALID[lang])
-        if screen == "lang":
-            chosen = {"1": "en", "2": "hi"}.get(value)
-            if chosen is None:
-                return self._show(dialogue, _INVALID[lang] + "\n" + _CHOOSE_LANGUAGE, end=False)
-            self.runtime.set_language(session, dialogue, chosen)
-            return self._root(session, dialogue, now)
-        if screen == "dept":
-            if value == BACK_KEY:
-                return self._root(session, dialogue, now)
-            if menu_key(value, len(menu)) and menu[int(value) - 1] == BOOK_CALL:
-                department = tenancy.department_by_code(session, str(dialogue.meta.get("dept")))
-                if department is not None:
-                    return self._call_times(session, dialogue, department, now)
-            elif menu_key(value, len(menu)):
-                service = services.service_by_id(session, int(menu[int(value) - 1]))
-                if service is not None and service.active:
-                    dialogue.meta["screen"] = "flow"
-                    turn = self.runtime.start(session, dialogue, service, now=now)
-                    return self._turn(dialogue, turn)
-            code = str(dialogue.meta.get("dept", ""))
-            return self._department(session, dialogue, code, now, notice=_INVALID[lang])
-        if screen == "call-times":
-            if value == BACK_KEY:
-                if dialogue.meta.get("moves") is not None:
-                    return self._my_calls(session, dialogue, now)
-                return self._department(session, dialogue, str(dialogue.meta.get("dept", "")), now)
-            if menu_key(value, len(menu)):
-                return self._book_time(session, dialogue, str(menu[int(value) - 1]), now)
-            return self._show(dialogue, _INVALID[lang], end=True)
-        if screen == "my-calls":
-            if value == BACK_KEY:
-                return self._root(session, dialogue, now)
-            picked = None
-            if menu_key(value, len(menu)):
-                picked = self._own_call(session, dialogue, menu[int(value) - 1])
-            if picked is None:
-                return self._my_calls(session, dialogue, now)
-            return self._my_call(session, dialogue, picked)
-        if screen == "my-call":
-            appointment = self._own_call(session, dialogue, dialogue.meta.get("call"))
-            if value == BACK_KEY or appointment is None:
-                return self._my_calls(session, dialogue, now)
-            if value == "1":
-                rtc.cancel(session, appointment, now=now or datetime.now(UTC))
-                when = rtc.ist_label(appointment.starts_at)
-                return self._show(dialogue, _CALL_CANCELLED[lang].format(when=when), end=True)
-            if value == "2":
-                department = session.get(Department, appointment.department_id)
-                if department is not None:
-                    return self._call_times(session, dialogue, department, now, appointment)
-            return self._my_call(session, dialogue, appointment)
-        # screen == "flow"
+    def _root_key(
+        self, session: Session, dialogue: Dialogue, state: UssdState, value: str, now: datetime
+    ) -> UssdScreen:
+        if value == BACK_KEY:
+            state.screen = Screen.LANG
+            return self._show(dialogue, state, _CHOOSE_LANGUAGE, end=False)
+        match state.chosen(value):
+            case (Go.DEPARTMENT, code):
+                return self._department(session, dialogue, state, code, now)
+            case (Go.MY_CALLS, _):
+                started = self._my_calls(session, dialogue, state, now)
+                if started is not None:
+                    return started
+        return self._root(session, dialogue, state, now, notice=_INVALID[_lang(dialogue)])
+
+    def _language_key(
+        self, session: Session, dialogue: Dialogue, state: UssdState, value: str, now: datetime
+    ) -> UssdScreen:
+        chosen = {"1": "en", "2": "hi"}.get(value)
+        if chosen is None:
+            invalid = _INVALID[_lang(dialogue)] + "\n" + _CHOOSE_LANGUAGE
+            return self._show(dialogue, state, invalid, end=False)
+        self.runtime.set_language(session, dialogue, chosen)
+        return self._root(session, dialogue, state, now)
+
+    def _department_key(
+        self, session: Session, dialogue: Dialogue, state: UssdState, value: str, now: datetime
+    ) -> UssdScreen:
+        if value == BACK_KEY:
+            return self._root(session, dialogue, state, now)
+        match state.chosen(value):
+            case (Go.SERVICE, service_id):
+                started = self._start(session, dialogue, state, int(service_id), now)
+                if started is not None:
+                    return started
+        invalid = _INVALID[_lang(dialogue)]
+        return self._department(session, dialogue, state, state.dept, now, notice=invalid)
+
+    def _answer(
+        self, session: Session, dialogue: Dialogue, state: UssdState, value: str, now: datetime
+    ) -> UssdScreen:
         if not self.runtime.in_service(dialogue):
-            return self._root(session, dialogue, now)
+            return self._root(session, dialogue, state, now)
         turn = self.runtime.answer(session, dialogue, value, now=now)
-        return self._turn(dialogue, turn)
+        return self._turn(dialogue, state, turn)
 
-    def _turn(self, dialogue: Dialogue, turn: Turn) -> UssdScreen:
-        return self._show(dialogue, plain(turn.messages), end=turn.finished, turn=turn)
+    def _turn(self, dialogue: Dialogue, state: UssdState, turn: Turn) -> UssdScreen:
+        return self._show(dialogue, state, plain(turn.messages), end=turn.finished, turn=turn)
 
 
 def _lang(dialogue: Dialogue) -> str:

@@ -1,11 +1,12 @@
 """The rules of a conversation: what a citizen's next message does to what is open.
 
-A citizen has one open conversation per channel: nothing, a service's question, or an offer
-("reply 1-5 to book"); or the conversation they had just timed out. Each message is one of a
-few kinds (a keyword that starts something, a command that answers on the side, ``CANCEL``, a
-number that takes an offer, any other reply). What happens is looked up in ``RULES``, a table a
-citizen could learn from one page of help, and the same table serves every channel; the
-channels only say which kind of message they received and render what the engine answers.
+A citizen has one open conversation per channel: nothing, or a service's question (the free
+times to talk to an official, "reply 1-5", are such a question: ``seva.flows.calls``); or the
+conversation they had just timed out. Each message is one of a few kinds (a keyword that
+starts something, a command that answers on the side, ``CANCEL``, any other reply). What
+happens is looked up in ``RULES``, a table a citizen could learn from one page of help, and
+the same table serves every channel; the channels only say which kind of message they
+received and render what the engine answers.
 
 The rules, in words:
 
@@ -14,7 +15,9 @@ The rules, in words:
   that happens to begin with a keyword is that text: a complaint may well start with "CALL";
 * a keyword whose service finishes in that one message (``STATUS TEST-0001``) answers on the
   side and leaves the open conversation as it was (``Turn.finished`` tells the runtime);
-* an offer owns the next reply: a number in range takes it, anything else asks again;
+* an open question owns the next reply: an answer in range takes it, anything else is
+  refused and the question asked again (``CALL FOOD``, then ``1``, books the first time even
+  when a complaint was open before it);
 * ``HELP``, ``STOP``/``START``, ``LANG`` and ``DOCS`` answer on the side and change nothing
   that is open;
 * ``CANCEL`` ends what is open, and says so when nothing was;
@@ -36,9 +39,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-OFFER = "call_offer"
-"""Where a dialogue keeps an open offer: ``slots`` to choose from, ``until`` when it lapses,
-``again`` what the citizen sends to be offered again."""
+AGAIN = "again"
+"""Where a dialogue keeps what the citizen sends to start its service again when that is not
+the service's keyword (``CALL FOOD`` starts the gateway's call booking for FOOD)."""
 TIMED_OUT = "timed_out"
 """Where a fresh dialogue says what had just timed out: ``name`` and ``again`` (the keyword
 that starts it again)."""
@@ -52,8 +55,6 @@ class Open(StrEnum):
     """A service asked something with a form (a number, a date, a choice)."""
     FREE_TEXT = "free_text"
     """A service asked for the citizen's own words."""
-    OFFER = "offer"
-    """Numbered choices to take with a number (times to talk to an official)."""
     TIMED_OUT = "timed_out"
     """The conversation that was open expired before this message."""
 
@@ -66,8 +67,6 @@ class Said(StrEnum):
     COMMAND = "command"
     """Answers on the side: ``HELP``, ``STOP``, ``START``, ``LANG HI``, ``DOCS``."""
     CANCEL = "cancel"
-    CHOICE = "choice"
-    """A number within the open offer's choices."""
     REPLY = "reply"
     """Anything else."""
 
@@ -75,10 +74,6 @@ class Said(StrEnum):
 class Do(StrEnum):
     START = "start"
     ANSWER = "answer"
-    TAKE = "take"
-    """Take the offered choice."""
-    ASK_AGAIN = "ask_again"
-    """Repeat what the offer wants."""
     ASIDE = "aside"
     CANCEL = "cancel"
     NOTHING_OPEN = "nothing_open"
@@ -99,27 +94,18 @@ RULES: dict[tuple[Open, Said], Rule] = {
     (Open.NOTHING, Said.KEYWORD): Rule(Do.START),
     (Open.NOTHING, Said.COMMAND): Rule(Do.ASIDE),
     (Open.NOTHING, Said.CANCEL): Rule(Do.NOTHING_OPEN),
-    (Open.NOTHING, Said.CHOICE): Rule(Do.UNKNOWN),
     (Open.NOTHING, Said.REPLY): Rule(Do.UNKNOWN),
     (Open.QUESTION, Said.KEYWORD): Rule(Do.START, drops=True),
     (Open.QUESTION, Said.COMMAND): Rule(Do.ASIDE),
     (Open.QUESTION, Said.CANCEL): Rule(Do.CANCEL),
-    (Open.QUESTION, Said.CHOICE): Rule(Do.ANSWER),
     (Open.QUESTION, Said.REPLY): Rule(Do.ANSWER),
     (Open.FREE_TEXT, Said.KEYWORD): Rule(Do.ANSWER),
     (Open.FREE_TEXT, Said.COMMAND): Rule(Do.ASIDE),
     (Open.FREE_TEXT, Said.CANCEL): Rule(Do.CANCEL),
-    (Open.FREE_TEXT, Said.CHOICE): Rule(Do.ANSWER),
     (Open.FREE_TEXT, Said.REPLY): Rule(Do.ANSWER),
-    (Open.OFFER, Said.KEYWORD): Rule(Do.START, drops=True),
-    (Open.OFFER, Said.COMMAND): Rule(Do.ASIDE),
-    (Open.OFFER, Said.CANCEL): Rule(Do.CANCEL),
-    (Open.OFFER, Said.CHOICE): Rule(Do.TAKE),
-    (Open.OFFER, Said.REPLY): Rule(Do.ASK_AGAIN),
     (Open.TIMED_OUT, Said.KEYWORD): Rule(Do.START),
     (Open.TIMED_OUT, Said.COMMAND): Rule(Do.ASIDE),
     (Open.TIMED_OUT, Said.CANCEL): Rule(Do.TIMED_OUT),
-    (Open.TIMED_OUT, Said.CHOICE): Rule(Do.TIMED_OUT),
     (Open.TIMED_OUT, Said.REPLY): Rule(Do.TIMED_OUT),
 }
 

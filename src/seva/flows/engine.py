@@ -37,7 +37,9 @@ from seva.flows import messages
 from seva.flows.answers import Accepted, Refusal, longest, parse
 from seva.flows.events import (
     Ask,
+    BookCall,
     CallWebhook,
+    CancelCall,
     Choice,
     CreateApplication,
     Effect,
@@ -45,29 +47,40 @@ from seva.flows.events import (
     End,
     Event,
     FindApplication,
+    FindCallTimes,
     FindNearby,
+    ListCalls,
     LookupRow,
+    MoveCall,
     Outcome,
     RememberField,
     Say,
 )
 from seva.flows.schema import (
+    BOOKING_STEPS,
+    MAX_OPTIONS,
     RESERVED_VARS,
     ApplyStep,
     AskStep,
+    BookCallStep,
     BranchStep,
     CallStep,
+    CallTimesStep,
+    CancelCallStep,
     Condition,
     EndStep,
     GotoStep,
     LookupStep,
     MenuStep,
+    MoveCallStep,
+    MyCallsStep,
     NearbyStep,
     Option,
     SayStep,
     ServiceDefinition,
     StatusStep,
     Text,
+    booking_spec,
 )
 from seva.flows.templating import lookup, placeholders, render
 
@@ -269,16 +282,10 @@ class Flow:
                 else:
                     return self._finish(self._t(spec.error or messages.SERVICE_ERROR), "failed")
             case LookupStep(lookup=spec) | StatusStep(status=spec) | NearbyStep(nearby=spec):
-                if not result.ok:
-                    return self._finish(self._t(messages.SERVICE_ERROR), "failed")
-                if result.data is None:
-                    if spec.on_missing:
-                        self.state.pc = self.definition.index_of(spec.on_missing)
-                    else:
-                        return self._finish(self._t(spec.missing or messages.NOT_FOUND), "failed")
-                else:
-                    self.state.vars[spec.save] = result.data
-                    self.state.pc += 1
+                return self._found(result, spec.save, spec.on_missing, spec.missing, now)
+            case _ if isinstance(step, BOOKING_STEPS):
+                booking = booking_spec(step)
+                return self._found(result, booking.save, booking.on_missing, booking.missing, now)
             case ApplyStep(apply=spec):
                 if not result.ok:
                     return self._finish(self._t(messages.SERVICE_ERROR), "failed")
@@ -287,6 +294,44 @@ class Flow:
             case _:
                 raise FlowStateError("an effect result arrived for a step that asked for none")
         return events + self._run(now)
+
+    def _found(
+        self,
+        result: EffectResult,
+        save: str,
+        on_missing: str | None,
+        missing: Text | None,
+        now: datetime,
+    ) -> list[Event]:
+        """A step that finds something (a row, an application, free times): saved and on to
+        the next step; when nothing was found, on to ``on_missing`` after the gateway's
+        reason (if it gave one), or the end with ``missing``."""
+        if not result.ok:
+            return self._finish(self._failure(result), "failed")
+        if result.data is not None:
+            self.state.vars[save] = result.data
+            self.state.pc += 1
+            return self._run(now)
+        if not on_missing:
+            return self._finish(self._missing(missing, result), "failed")
+        self.state.pc = self.definition.index_of(on_missing)
+        return self._refused(result) + self._run(now)
+
+    def _failure(self, result: EffectResult) -> str:
+        """What the citizen is told when an effect failed: the gateway's reason in their
+        words when it gave one, else that the service is not working."""
+        return result.refusal or self._t(messages.SERVICE_ERROR)
+
+    def _missing(self, own: Text | None, result: EffectResult) -> str:
+        """What the citizen is told when nothing was found: the step's own words, else the
+        gateway's reason, else "not found"."""
+        if own:
+            return self._t(own)
+        return result.refusal or self._t(messages.NOT_FOUND)
+
+    def _refused(self, result: EffectResult) -> list[Event]:
+        """The gateway's reason, said before the flow goes on at ``on_missing``."""
+        return [Say(text=result.refusal, personal=True)] if result.refusal else []
 
     def handle_timer(self, now: datetime) -> list[Event]:
         """End the conversation if it has waited past its deadline; else nothing."""
@@ -353,6 +398,11 @@ class Flow:
                     self.state.attempts = 0
                     events.append(self._ask(CONTACT))
                     return events
+                case AskStep(options_from=str()) if not self._options(step):
+                    # The list it offers is empty: a flow that does not check for that
+                    # (``on_missing``) has nothing to ask.
+                    events += self._finish(self._t(messages.NOT_FOUND), "failed")
+                    return events
                 case AskStep() | MenuStep():
                     known = self._known(step)
                     if known is not None and isinstance(step, AskStep):
@@ -396,7 +446,18 @@ class Flow:
                 Option(value="yes", label=messages.YES),
                 Option(value="no", label=messages.NO),
             ]
+        if isinstance(step, AskStep) and step.options_from is not None:
+            return saved_options(lookup(self.state.vars, step.options_from))
         return list(step.options)
+
+    def _as_ask(self, step: AskStep | MenuStep) -> AskStep:
+        """The question as ``answers.parse`` reads it: a menu as a choice, and a choice whose
+        options come from a saved list with that list as its options."""
+        if isinstance(step, MenuStep):
+            return AskStep(ask=step.menu, type="choice", prompt=step.prompt, options=step.options)
+        if step.options_from is not None:
+            return step.model_copy(update={"options": self._options(step)})
+        return step
 
     def _ask(self, step: AskStep | MenuStep, error: str | None = None) -> Ask:
         kind = "choice" if isinstance(step, MenuStep) else step.type
@@ -415,8 +476,10 @@ class Flow:
             seconds=step.record_seconds
             if isinstance(step, AskStep) and kind == "message"
             else None,
-            personal=self._templated(step.prompt),
+            personal=self._templated(step.prompt)
+            or (isinstance(step, AskStep) and step.options_from is not None),
             max_length=longest(step) if isinstance(step, AskStep) else None,
+            inline=isinstance(step, AskStep) and step.inline,
         )
         self.state.last_ask = {"var": ask.var, "text": ask.text, "kind": kind}
         if ask.seconds is not None:
@@ -424,11 +487,7 @@ class Flow:
         return ask
 
     def _answer(self, step: AskStep | MenuStep, text: str, now: datetime) -> list[Event]:
-        as_ask = (
-            AskStep(ask=step.menu, type="choice", prompt=step.prompt, options=step.options)
-            if isinstance(step, MenuStep)
-            else step
-        )
+        as_ask = self._as_ask(step)
         result = parse(as_ask, text, region=self.region, today=_today(now))
         if not isinstance(result, Accepted):
             self.state.attempts += 1
@@ -508,7 +567,52 @@ class Flow:
                 return FindNearby(
                     pincode=render(spec.pincode, v).strip(), kind=spec.kind, limit=spec.limit
                 )
+            case CallTimesStep(call_times=spec):
+                return FindCallTimes(
+                    limit=spec.limit,
+                    days=spec.days,
+                    moving=spec.moving,
+                    call=render(spec.call, v).strip(),
+                )
+            case BookCallStep(book_call=spec):
+                return BookCall(starts=render(spec.slot, v).strip())
+            case MoveCallStep(move_call=spec):
+                return MoveCall(
+                    starts=render(spec.slot, v).strip(), call=render(spec.call, v).strip()
+                )
+            case CancelCallStep(cancel_call=spec):
+                return CancelCall(call=render(spec.call, v).strip())
+            case MyCallsStep(my_calls=spec):
+                return ListCalls(limit=spec.limit)
         raise FlowStateError(f"step {self.state.pc} has no known type")
+
+
+def saved_options(saved: Any) -> list[Option]:
+    """A saved list of ``{value, label}`` as a choice's options (``options_from``): entries
+    that are not such pairs are skipped, and the first nine kept (one key each on a phone).
+    A label is a text by language or one string for all of them."""
+    if not isinstance(saved, list):
+        return []
+    options: list[Option] = []
+    for item in saved:
+        if not isinstance(item, dict):
+            continue
+        value, label = item.get("value"), item.get("label")
+        if not isinstance(value, str | int) or not str(value) or len(str(value)) > 64:
+            continue
+        if isinstance(label, str | int) and str(label):
+            text = {"en": str(label)}
+        elif isinstance(label, dict) and all(isinstance(t, str) for t in label.values()):
+            text = {str(lang): str(t) for lang, t in label.items() if t}
+        else:
+            continue
+        if "en" not in text and text:
+            text["en"] = next(iter(text.values()))
+        if text:
+            options.append(Option.model_construct(value=str(value), label=text, goto=None))
+        if len(options) == MAX_OPTIONS:
+            break
+    return options
 
 
 def _url_escape(name: str, value: str) -> str:

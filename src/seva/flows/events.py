@@ -45,6 +45,9 @@ class Ask:
     max_length: int | None = None
     """The most characters the answer may have (``answers.longest``), for a form to enforce
     and show as the citizen types; None where the answer's form is checked instead."""
+    inline: bool = False
+    """A choice whose options are short (times, dates): where each message is paid for (SMS)
+    they follow the question on one line instead of one a line."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +99,50 @@ class FindNearby:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FindCallTimes:
+    """The service's department's next free times to talk to an official, as options
+    (``{value: ISO start, label: IST time}``); ``moving``: for the citizen's booked call
+    ``call`` (its reference; empty: their next call with the department) to move to."""
+
+    limit: int
+    days: int
+    moving: bool = False
+    call: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BookCall:
+    """Book the call starting at ``starts`` (an ISO time offered by ``FindCallTimes``)."""
+
+    starts: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MoveCall:
+    """Move the citizen's booked call ``call`` (empty: their next one) to ``starts``."""
+
+    starts: str
+    call: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelCall:
+    """Cancel the citizen's booked call ``call`` (empty: their next one)."""
+
+    call: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListCalls:
+    """The citizen's booked calls with the department, soonest first, as options."""
+
+    limit: int
+
+
+CallEffect = FindCallTimes | BookCall | MoveCall | CancelCall | ListCalls
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RememberField:
     """The citizen answered a profile question: store it and record the consent."""
 
@@ -103,14 +150,19 @@ class RememberField:
     value: str
 
 
-Effect = CallWebhook | LookupRow | CreateApplication | FindApplication | FindNearby
+Effect = CallWebhook | LookupRow | CreateApplication | FindApplication | FindNearby | CallEffect
 Event = Say | Ask | End | Effect | RememberField
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EffectResult:
-    """``ok`` with ``data`` (a mapping, or None for "not found"), or a failure ``reason``."""
+    """``ok`` with ``data`` (a mapping, or None for "not found"), or a failure ``reason``.
+
+    ``refusal``: why the gateway could not do it, worded for the citizen in their language
+    ("That time was just taken."); the engine says it in place of its generic "not found" or
+    "service error" (a step's own ``missing`` text still comes first)."""
 
     ok: bool
     data: Any = None
     reason: str = ""
+    refusal: str = ""

@@ -28,19 +28,24 @@ from seva.dashboard import metrics
 from seva.dashboard import service as dashboard
 from seva.db.base import utcnow
 from seva.directory import service as directory
-from seva.flows import conversation, datasets, messages
+from seva.flows import calls, conversation, datasets, messages
 from seva.flows.engine import Flow, FlowState
 from seva.flows.events import (
     Ask,
+    BookCall,
     CallWebhook,
+    CancelCall,
     CreateApplication,
     EffectResult,
     End,
     Event,
     FindApplication,
+    FindCallTimes,
     FindNearby,
+    ListCalls,
     LookupRow,
     Message,
+    MoveCall,
     RememberField,
     Say,
 )
@@ -142,12 +147,11 @@ class Runtime:
     def _lapsed(self, session: Session, dialogue: Dialogue) -> dict[str, str] | None:
         """What an expired dialogue had open, named as the citizen would start it again
         (``seva.flows.conversation``), or None when nothing was open."""
-        offer = dialogue.meta.get(conversation.OFFER)
-        if offer:
-            again = str(offer.get("again", ""))
-            return {"name": again, "again": again, "lang": dialogue.lang}
         if not self.in_service(dialogue) or dialogue.service_id is None:
             return None
+        again = dialogue.meta.get(conversation.AGAIN)
+        if again:
+            return {"name": str(again), "again": str(again), "lang": dialogue.lang}
         service = service_by_id(session, dialogue.service_id)
         if service is None:
             return None
@@ -301,7 +305,7 @@ class Runtime:
             elif isinstance(event, RememberField):
                 self._remember(session, dialogue, flow.state, event)
             else:
-                result = self._perform(session, dialogue, flow.state, event)
+                result = self._perform(session, dialogue, flow.state, event, now)
                 pending = flow.resolve(result, now) + pending
         dialogue.flow = flow.state.to_dict()
         dialogue.lang = flow.state.lang
@@ -337,10 +341,21 @@ class Runtime:
     # -- effects ------------------------------------------------------------------------
 
     def _perform(
-        self, session: Session, dialogue: Dialogue, state: FlowState, effect: Event
+        self, session: Session, dialogue: Dialogue, state: FlowState, effect: Event, now: datetime
     ) -> EffectResult:
         department = self._department(session, state)
         match effect:
+            case FindCallTimes() | BookCall() | MoveCall() | CancelCall() | ListCalls():
+                return calls.perform(
+                    session,
+                    effect,
+                    department=department,
+                    phone=dialogue.phone,
+                    channel=dialogue.channel,
+                    lang=state.lang,
+                    now=now,
+                    base_url=self.settings.base_url,
+                )
             case LookupRow(dataset=name, key=key):
                 try:
                     row = datasets.lookup(session, department.id, name, key)

@@ -59,6 +59,10 @@ def _not_reserved(name: str) -> str:
 
 Name = Annotated[str, Field(pattern=NAME_RE), AfterValidator(_not_reserved)]
 """A step id or a variable name."""
+VAR_PATH_RE = r"^[a-z][a-z0-9_]{0,39}(\.[a-z0-9_]{1,40}){0,4}$"
+"""A saved variable, or a field inside one (``found.times``)."""
+MAX_OPTIONS = 9
+"""Each option is one key on a phone."""
 SLUG_RE = r"^[a-z0-9][a-z0-9-]{1,62}$"
 KEYWORD_RE = re.compile(r"^[A-Z][A-Z0-9]{1,19}$")
 LANGUAGES = {
@@ -165,6 +169,13 @@ class AskStep(_Step):
     question next time when the citizen has let this department use it."""
     seconds: int | None = Field(default=None, ge=5, le=300)
     """``message`` only: the longest recording a caller may leave (60 by default)."""
+    options_from: str | None = Field(default=None, pattern=VAR_PATH_RE)
+    """``choice`` only: the options are a list an earlier step saved under this name, each
+    ``{value, label}`` (a label is a text, or one string for every language); the first nine
+    are offered. The free times of ``call_times`` are such a list."""
+    inline: bool = False
+    """``choice`` only: short options (times, dates) that follow the question on one line
+    where a message is paid for (SMS: ``Question, reply 1-5: 1) … 2) …``)."""
 
     _prompt = field_validator("prompt", "error", mode="before")(_text)
 
@@ -187,11 +198,13 @@ class AskStep(_Step):
 
     @model_validator(mode="after")
     def _options(self) -> AskStep:
-        if self.type == "choice" and len(self.options) < 2:
-            raise ValueError("a choice question needs at least two options")
-        if self.type != "choice" and self.options:
-            raise ValueError("options are only for type: choice")
-        if len(self.options) > 9:
+        if self.options_from is not None and self.options:
+            raise ValueError("a choice takes its options either from options or options_from")
+        if self.type == "choice" and self.options_from is None and len(self.options) < 2:
+            raise ValueError("a choice question needs at least two options (or options_from)")
+        if self.type != "choice" and (self.options or self.options_from or self.inline):
+            raise ValueError("options, options_from and inline are only for type: choice")
+        if len(self.options) > MAX_OPTIONS:
             raise ValueError("at most 9 options, so each is one key on a phone")
         if self.seconds is not None and self.type != "message":
             raise ValueError("seconds is only for type: message")
@@ -344,6 +357,88 @@ class NearbyStep(_Step):
     nearby: NearbySpec
 
 
+class BookingSpec(_Model):
+    """What every step about calls with the department's officials shares. The citizen is
+    the conversation's (a call needs their phone: a conversation without one is told to log
+    in), the department the service's. When there is nothing to act on (no free time, no
+    booked call, a time taken meanwhile) the flow goes to ``on_missing`` after telling the
+    citizen why, or ends with ``missing`` (else the gateway's own words for it)."""
+
+    save: Name
+    on_missing: str | None = None
+    missing: LocalText | None = None
+
+    _missing = field_validator("missing", mode="before")(_text)
+
+
+class CallTimesSpec(BookingSpec):
+    save: Name = "times"
+    """A list of ``{value: ISO start, label: IST time}`` for ``options_from``."""
+    limit: int = Field(default=5, ge=1, le=MAX_OPTIONS)
+    days: int = Field(default=7, ge=1, le=90)
+    moving: bool = False
+    """Times for a booked call to move to: the time it holds counts as free, except its own
+    start (moving there would be no move)."""
+    call: str = ""
+    """With ``moving``: the booked call (``{call}``, the value of a ``my_calls`` choice);
+    empty: the citizen's next call with the department."""
+
+
+class CallTimesStep(_Step):
+    """The department's next free times to talk to an official."""
+
+    call_times: CallTimesSpec
+
+
+class BookCallSpec(BookingSpec):
+    slot: str = Field(min_length=1)
+    """The start to book: a template, usually the ``{slot}`` chosen from ``call_times``."""
+    save: Name = "call"
+    """``{call.text}``: the booking told in the citizen's language (the join link, or that it
+    is coming by SMS); ``{call.when}``, ``{call.link}``, ``{call.ref}``."""
+
+
+class BookCallStep(_Step):
+    book_call: BookCallSpec
+
+
+class MoveCallSpec(BookingSpec):
+    slot: str = Field(min_length=1)
+    call: str = ""
+    """The booked call to move (``{call}``); empty: the citizen's next call."""
+    save: Name = "moved"
+
+
+class MoveCallStep(_Step):
+    """Moves a booked call; a refused move leaves the citizen with the time they had."""
+
+    move_call: MoveCallSpec
+
+
+class CancelCallSpec(BookingSpec):
+    call: str = ""
+    save: Name = "cancelled"
+
+
+class CancelCallStep(_Step):
+    cancel_call: CancelCallSpec
+
+
+class MyCallsSpec(BookingSpec):
+    save: Name = "calls"
+    """A list of ``{value: the call's reference, label: IST time}`` for ``options_from``."""
+    limit: int = Field(default=5, ge=1, le=MAX_OPTIONS)
+
+
+class MyCallsStep(_Step):
+    """The citizen's booked calls with the department, soonest first."""
+
+    my_calls: MyCallsSpec
+
+
+BOOKING_STEPS = (CallTimesStep, BookCallStep, MoveCallStep, CancelCallStep, MyCallsStep)
+
+
 STEP_KINDS = (
     "say",
     "ask",
@@ -355,6 +450,11 @@ STEP_KINDS = (
     "apply",
     "status",
     "nearby",
+    "call_times",
+    "book_call",
+    "move_call",
+    "cancel_call",
+    "my_calls",
     "end",
 )
 
@@ -382,6 +482,11 @@ Step = Annotated[
     | Annotated[ApplyStep, Tag("apply")]
     | Annotated[StatusStep, Tag("status")]
     | Annotated[NearbyStep, Tag("nearby")]
+    | Annotated[CallTimesStep, Tag("call_times")]
+    | Annotated[BookCallStep, Tag("book_call")]
+    | Annotated[MoveCallStep, Tag("move_call")]
+    | Annotated[CancelCallStep, Tag("cancel_call")]
+    | Annotated[MyCallsStep, Tag("my_calls")]
     | Annotated[EndStep, Tag("end")],
     Discriminator(
         _step_kind,
@@ -401,6 +506,11 @@ _STEP_CLASSES: dict[str, type[_Step]] = {
     "apply": ApplyStep,
     "status": StatusStep,
     "nearby": NearbyStep,
+    "call_times": CallTimesStep,
+    "book_call": BookCallStep,
+    "move_call": MoveCallStep,
+    "cancel_call": CancelCallStep,
+    "my_calls": MyCallsStep,
     "end": EndStep,
 }
 
@@ -511,7 +621,18 @@ def _targets(step: _Step) -> list[str]:
             return [spec.on_error] if spec.on_error else []
         case LookupStep(lookup=spec) | StatusStep(status=spec) | NearbyStep(nearby=spec):
             return [spec.on_missing] if spec.on_missing else []
+        case CallTimesStep() | BookCallStep() | MoveCallStep() | CancelCallStep() | MyCallsStep():
+            booking = booking_spec(step)
+            return [booking.on_missing] if booking.on_missing else []
     return []
+
+
+def booking_spec(step: _Step) -> BookingSpec:
+    """The spec of a step about calls (``BOOKING_STEPS``)."""
+    spec = getattr(step, _step_kind(step) or "", None)
+    if not isinstance(spec, BookingSpec):
+        raise TypeError(f"{type(step).__name__} is not a step about calls")
+    return spec
 
 
 def _texts(step: _Step) -> list[tuple[str, Text]]:
@@ -536,4 +657,8 @@ def _texts(step: _Step) -> list[tuple[str, Text]]:
             found.append(("nearby.missing", spec.missing))
         case ApplyStep(apply=spec) if isinstance(spec.status, dict):
             found.append(("apply.status", spec.status))
+        case CallTimesStep() | BookCallStep() | MoveCallStep() | CancelCallStep() | MyCallsStep():
+            booking = booking_spec(step)
+            if booking.missing:
+                found.append((f"{_step_kind(step)}.missing", booking.missing))
     return found

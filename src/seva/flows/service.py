@@ -25,6 +25,11 @@ from seva.tenancy.models import Department
 RESERVED_KEYWORDS = frozenset(
     {"HELP", "STOP", "START", "CANCEL", "EXIT", "LANG", "MENU", "HINDI", "ENGLISH"}
 )
+GATEWAY_SERVICES = frozenset({"call", "my-calls"})
+"""Services the gateway itself runs for every department whose officials take calls (booking
+a call, and moving or cancelling a booked one: ``seva.flows.calls``). A department cannot
+load a service under these names, and they are not the department's to list or manage: each
+channel offers them where the department takes calls."""
 
 
 class ServiceLoadError(ValueError):
@@ -43,9 +48,16 @@ def load_service(
     builtin: bool = False,
     department: Department | None = None,
     urls: UrlPolicy,
+    gateway: bool = False,
 ) -> Service:
     """Create or update the service; the caller commits. ``urls`` is the gateway's outbound
-    policy: a backend the service calls must be somewhere Seva may call."""
+    policy: a backend the service calls must be somewhere Seva may call. ``gateway``: one of
+    the gateway's own services (``GATEWAY_SERVICES``), whose names nobody else may take."""
+    if definition.service in GATEWAY_SERVICES and not gateway:
+        raise ServiceLoadError(
+            f"the service name {definition.service!r} is the gateway's own "
+            "(calls with officials); choose another"
+        )
     check_calls(definition, urls)
     if department is None:
         department = tenancy.department_by_code(session, definition.department)
@@ -168,11 +180,21 @@ def find_by_keyword(session: Session, keyword: str) -> Service | None:
     return service if service is not None and service.active else None
 
 
+_DEPARTMENTS_OWN = Service.slug.not_in(sorted(GATEWAY_SERVICES))
+"""The department's own services: not the gateway's, which every channel offers apart."""
+
+
 def find_service(session: Session, department_code: str, slug: str) -> Service | None:
+    """A live service of the department's own (the gateway's: ``seva.flows.calls``)."""
     return session.scalar(
         select(Service)
         .join(Department, Department.id == Service.department_id)
-        .where(Department.code == department_code, Service.slug == slug, Service.active.is_(True))
+        .where(
+            Department.code == department_code,
+            Service.slug == slug,
+            Service.active.is_(True),
+            _DEPARTMENTS_OWN,
+        )
     )
 
 
@@ -180,7 +202,7 @@ def live_services(session: Session, department_id: int | None = None) -> list[Se
     query = (
         select(Service)
         .join(Department, Department.id == Service.department_id)
-        .where(Service.active.is_(True), Department.active.is_(True))
+        .where(Service.active.is_(True), Department.active.is_(True), _DEPARTMENTS_OWN)
         .order_by(Department.ussd_order, Department.code, Service.ussd_order, Service.slug)
     )
     if department_id is not None:
@@ -191,7 +213,9 @@ def live_services(session: Session, department_id: int | None = None) -> list[Se
 def department_service(session: Session, department_id: int, slug: str) -> Service | None:
     """The department's service ``slug``, active or not: what its own admins manage."""
     return session.scalar(
-        select(Service).where(Service.department_id == department_id, Service.slug == slug)
+        select(Service).where(
+            Service.department_id == department_id, Service.slug == slug, _DEPARTMENTS_OWN
+        )
     )
 
 
@@ -200,7 +224,7 @@ def department_services(session: Session, department_id: int) -> list[Service]:
     return list(
         session.scalars(
             select(Service)
-            .where(Service.department_id == department_id)
+            .where(Service.department_id == department_id, _DEPARTMENTS_OWN)
             .order_by(Service.ussd_order, Service.slug)
         )
     )
@@ -217,7 +241,7 @@ def active_service_counts(session: Session) -> dict[int, int]:
     """Department id → how many of its services are active (whether or not it is)."""
     rows = session.execute(
         select(Service.department_id, func.count(Service.id))
-        .where(Service.active.is_(True))
+        .where(Service.active.is_(True), _DEPARTMENTS_OWN)
         .group_by(Service.department_id)
     )
     return {int(department_id): int(count) for department_id, count in rows}

@@ -206,6 +206,13 @@ def put_service(
             f"{definition.department}",
             "department",
         )
+    if definition.service in services.GATEWAY_SERVICES:
+        raise ApiError(
+            400,
+            "reserved_service",
+            f"the service name {slug} is the gateway's own (calls with officials)",
+            "service",
+        )
     reserved = [k for k in definition.keywords if k in RESERVED_KEYWORDS]
     if reserved:
         raise ApiError(

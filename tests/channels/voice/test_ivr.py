@@ -3,6 +3,7 @@ Exotel documents a provider receives."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -12,8 +13,11 @@ from hypothesis import strategies as st
 
 from seva.channels.voice.ivr import LANGUAGE_PROMPT, decode_keypad, encode_keypad
 from seva.citizens import service as citizens
+from seva.db.base import utcnow
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
+from seva.messaging import service as messaging
+from seva.rtc import service as rtc
 from seva.settings import Settings
 
 
@@ -249,3 +253,69 @@ def test_wrong_keys_do_not_pile_up_and_a_lone_hash_is_not_silence(
         for _ in range(3):
             again = gateway.voice.handle(session, call_id="sip-h", phone="+919811200001", keys="")
             assert not again.end and again.text.startswith("That key is not on the menu.")
+
+
+def _key_for(said: str, wording: str) -> str:
+    found = re.search(re.escape(wording) + r", press (\d)\.", said)
+    assert found is not None, said
+    return found.group(1)
+
+
+def test_a_caller_books_a_call_with_an_official_on_the_keypad_and_gets_the_link_by_sms(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    phone = "+919811200051"
+    call(client, "CB1", phone=phone)
+    call(client, "CB1", "2", phone=phone)  # English
+    food = call(client, "CB1", "2", phone=phone).findtext("Gather/Say") or ""
+    assert food.startswith("Food & Civil Supplies. For Ration card status, press 1.")
+    times = call(client, "CB1", _key_for(food, "To book a call with an official"), phone=phone)
+    said = times.findtext("Gather/Say") or ""
+    assert said.startswith("Call with FOOD (IST): For ")
+    first = re.search(r"For (\d\d-\d\d \d\d:\d\d), press 1\.", said)
+    assert first is not None, said
+    gather = times.find("Gather")
+    assert gather is not None and gather.get("numDigits") == "1"
+
+    booked = call(client, "CB1", "1", phone=phone)
+    assert booked.find("Hangup") is not None
+    assert booked.findtext("Say") == (
+        f"Call booked for {first.group(1)} IST. The join link is coming by SMS."
+    )
+    with gateway.session() as session:
+        person = citizens.find(session, phone)
+        assert person is not None
+        [appointment] = rtc.upcoming(session, person, now=utcnow())
+        assert appointment.channel == "voice"
+        assert rtc.ist_label(appointment.starts_at) == first.group(1)
+        sms = messaging.inbox(session, phone)[-1].text
+    assert sms.startswith(f"Your call with Food & Civil Supplies is booked for {first.group(1)}")
+    assert rtc.join_link(gateway.settings.base_url, appointment.room) in sms
+
+    # The next call offers to move or cancel it; the caller cancels it.
+    call(client, "CB2", phone=phone)
+    food = call(client, "CB2", "2", phone=phone).findtext("Gather/Say") or ""
+    mine = call(client, "CB2", _key_for(food, "To move or cancel your booked call"), phone=phone)
+    assert f"For {first.group(1)}, press 1." in (mine.findtext("Gather/Say") or "")
+    actions = call(client, "CB2", "1", phone=phone).findtext("Gather/Say") or ""
+    assert "For Cancel, press 1. For Move to another time, press 2." in actions
+    cancelled = call(client, "CB2", "1", phone=phone)
+    assert cancelled.findtext("Say") == f"Your call on {first.group(1)} IST is cancelled."
+    with gateway.session() as session:
+        person = citizens.find(session, phone)
+        assert person is not None and rtc.upcoming(session, person, now=utcnow()) == []
+
+
+def test_a_caller_without_a_number_is_not_offered_a_call(
+    client: TestClient, seeded: SeedReport
+) -> None:
+    response = client.post("/channels/voice/twiml", data={"CallSid": "CB3", "From": "anonymous"})
+    assert response.status_code == 200
+    client.post(
+        "/channels/voice/twiml", data={"CallSid": "CB3", "From": "anonymous", "Digits": "2"}
+    )
+    food = client.post(
+        "/channels/voice/twiml", data={"CallSid": "CB3", "From": "anonymous", "Digits": "2"}
+    )
+    said = ET.fromstring(food.text).findtext("Gather/Say") or ""
+    assert "For Ration card status, press 1." in said and "book a call" not in said

@@ -27,14 +27,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from seva.applications import service as applications
+from seva.channels.menus import menu_services
 from seva.channels.voice.asyncio.endpoint import SipEndpoint
 from seva.channels.voice.ivr import encode_keypad, t
 from seva.channels.voice.rtp import Codec, decode
 from seva.citizens import service as citizens
+from seva.db.base import utcnow
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from seva.messaging import service as messaging
+from seva.rtc import service as rtc
 from seva.settings import Settings
+from seva.tenancy import service as tenancy
 from seva.voice.models import VoiceRecording
 from seva.voice.tts import Speech
 from tests.conftest import free_port, need
@@ -298,6 +302,42 @@ def test_a_caller_keys_through_a_service_and_hears_the_sms_answer(
     # was still synthesising them) are skipped, so only the first and last are sure to sound.
     assert len(call.stats.prompts) == 5, call.stats.prompts
     assert len(sink.talkspurts()) >= 2
+
+
+def test_a_caller_books_a_call_with_an_official_and_the_join_link_comes_by_sms(
+    sip: SipEndpoint, sink: Sink, gateway: Gateway, tmp_path: Path
+) -> None:
+    # English, Food & Civil Supplies (2), then the key after FOOD's own services (booking a
+    # call with an official), then the first free time.
+    with gateway.session() as session:
+        food = tenancy.department_by_code(session, "FOOD")
+        assert food is not None
+        book_key = str(len(menu_services(session, food.id)) + 1)
+    caller = "9811300020"
+    scenario = scenario_with(
+        tmp_path, caller=caller, sink_port=sink.port, keys=key_steps(["2", "2", book_key, "1"]),
+        timeout_ms=60_000,
+    )  # fmt: skip
+    done = run_sipp(sip, scenario, tmp_path)
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+    wait_until_idle(sip)
+
+    [call] = [c for c in sip.finished if c.caller == f"+91{caller}"]
+    assert "".join(call.stats.keys) == f"22{book_key}1"
+    with gateway.session() as session:
+        person = citizens.find(session, f"+91{caller}")
+        assert person is not None
+        [appointment] = rtc.upcoming(session, person, now=utcnow())
+        sms = messaging.inbox(session, f"+91{caller}")[-1].text
+    when = rtc.ist_label(appointment.starts_at)
+    assert appointment.channel == "voice"
+    # The caller heard the times as keys, then the booking; the link went by SMS.
+    times = next(p for p, _, _ in call.stats.prompts if p.startswith("Call with FOOD (IST):"))
+    assert f"For {when}, press 1." in times
+    assert call.stats.prompts[-1][0] == (
+        f"Call booked for {when} IST. The join link is coming by SMS."
+    )
+    assert rtc.join_link(gateway.settings.base_url, appointment.room) in sms
 
 
 def scenario_from(tmp_path: Path, name: str, **values: str) -> Path:

@@ -21,6 +21,11 @@ Keypad forms, told to the caller with each question:
 
 A first-time caller is asked for a language (Hindi first: "Hindi ke liye 1 dabaiye"); the
 choice is kept in the citizen registry, so SMS, USSD and the web use it too.
+
+A department whose officials take calls also offers "to book a call with an official, press
+N", and a caller with a call booked with it "to move or cancel your booked call, press N":
+the gateway's call services (``seva.flows.calls``), run like any service, so the free times
+are a choice keyed like any other; the join link goes by SMS.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from seva import i18n
-from seva.channels.menus import menu_departments, menu_key, menu_services
+from seva.channels.menus import department_menu, gateway_service, menu_departments, menu_key
+from seva.db.base import utcnow
+from seva.flows import calls
 from seva.flows import service as services
 from seva.flows.events import Ask, End, Message, Say
 from seva.flows.runtime import Runtime, Turn
@@ -66,6 +73,8 @@ _LETTER_KEYS = {
 }
 
 LANGUAGE_PROMPT = "Hindi ke liye 1 dabaiye. For English, press 2."
+_GATEWAY_PROMPTS = {calls.CALL: "book_ivr_book", calls.MY_CALLS: "book_ivr_mine"}
+"""How a department's menu offers the gateway's call services (``seva.flows.calls``)."""
 LANGUAGE_KEYS = {"1": "hi", "2": "en"}
 
 
@@ -389,11 +398,20 @@ class VoiceMenu:
         )
 
     def _department(
-        self, session: Session, dialogue: Dialogue, code: str, notice: str = ""
+        self,
+        session: Session,
+        dialogue: Dialogue,
+        code: str,
+        now: datetime | None,
+        notice: str = "",
     ) -> Prompt:
         lang = dialogue.lang
         department = tenancy.department_by_code(session, code)
-        listed = menu_services(session, department.id) if department else []
+        listed = (
+            department_menu(session, department, dialogue.phone, now or utcnow())
+            if department
+            else []
+        )
         if department is None or not listed:
             return self._root(session, dialogue)
         dialogue.meta["screen"] = "dept"
@@ -402,6 +420,9 @@ class VoiceMenu:
         lines = [notice] if notice else []
         lines.append(_sentence(department.display_name(lang)))
         for i, service in enumerate(listed, start=1):
+            if gateway_service(service):
+                lines.append(i18n.text(_GATEWAY_PROMPTS[service.slug], lang, key=i))
+                continue
             title = definition_of(service).title
             lines.append(t("press", lang).format(label=title.get(lang) or title["en"], key=i))
         lines.append(t("back", lang))
@@ -434,7 +455,7 @@ class VoiceMenu:
             return self._root(session, dialogue, greet=True)
         if screen == "root":
             if menu_key(keys, len(menu)):
-                return self._department(session, dialogue, str(menu[int(keys) - 1]))
+                return self._department(session, dialogue, str(menu[int(keys) - 1]), now)
             return self._root(session, dialogue, notice=t("invalid", lang))
         if screen == "dept":
             if keys == BACK_KEY:
@@ -446,7 +467,7 @@ class VoiceMenu:
                     turn = self.runtime.start(session, dialogue, service, now=now)
                     return self._turn(session, dialogue, turn)
             code = str(dialogue.meta.get("dept", ""))
-            return self._department(session, dialogue, code, notice=t("invalid", lang))
+            return self._department(session, dialogue, code, now, notice=t("invalid", lang))
         # screen == "flow"
         if not self.runtime.in_service(dialogue):
             return self._root(session, dialogue)
