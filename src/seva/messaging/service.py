@@ -13,22 +13,19 @@ ORM unit-of-work bookkeeping would cost more than the database.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from seva.channels.smpp.text import segment_count
-from seva.messaging import dlt
+from seva.messaging.authorise import GATEWAY_SENDER, authorise, registrations_of, sender_of
 from seva.messaging.models import (
     DELIVERED,
     FAILED,
@@ -38,85 +35,108 @@ from seva.messaging.models import (
     SENDING,
     SUBMITTED,
     UNKNOWN,
-    DltHeader,
-    DltTemplate,
     SmsAccount,
     SmsBatch,
     SmsCallback,
     SmsDailyUsage,
     SmsMessage,
-    SmsOptOut,
     SmsPart,
 )
+from seva.messaging.optouts import ALL_DEPARTMENTS, opt_in, opt_out, opted_out
+from seva.messaging.registrations import (
+    account,
+    department_headers,
+    department_templates,
+    ensure_account,
+    register_header,
+    register_template,
+    stored_password_hash,
+)
+from seva.messaging.sends import (
+    MAX_RECIPIENTS,
+    MAX_SCHEDULE_AHEAD,
+    MAX_TEXT,
+    RETURN_IDS_UP_TO,
+    Accepted,
+    Send,
+    SendRefused,
+)
 from seva.tenancy import service as tenancy
-from seva.tenancy.models import Department
 
-MAX_RECIPIENTS = 100_000
-MAX_TEXT = 1600
-"""Ten UCS-2 parts' worth of characters; longer texts are refused, not truncated."""
+__all__ = [
+    "ALL_DEPARTMENTS",
+    "CALLBACK_ATTEMPTS",
+    "CALLBACK_LEASE",
+    "FINAL_RECEIPT_STATES",
+    "GATEWAY_SENDER",
+    "INSERT_CHUNK",
+    "MAX_ATTEMPTS",
+    "MAX_RECIPIENTS",
+    "MAX_SCHEDULE_AHEAD",
+    "MAX_TEXT",
+    "RETURN_IDS_UP_TO",
+    "Accepted",
+    "BatchInfo",
+    "CallbackDue",
+    "Claimed",
+    "Failure",
+    "MessageFilter",
+    "MessageView",
+    "PartView",
+    "Receipt",
+    "Resent",
+    "Send",
+    "SendRefused",
+    "StatusCounts",
+    "Submitted",
+    "account",
+    "apply_receipts",
+    "batch",
+    "batch_counts",
+    "batches",
+    "callback_result",
+    "callbacks_deferred",
+    "callbacks_due",
+    "claim",
+    "console_count",
+    "console_messages",
+    "console_status_counts",
+    "department_headers",
+    "department_templates",
+    "dispatch_rates",
+    "ensure_account",
+    "expire_receipts",
+    "inbox",
+    "latest_to",
+    "message",
+    "message_parts",
+    "messages_of_department",
+    "opt_in",
+    "opt_out",
+    "opted_out",
+    "queue_sms",
+    "record_failures",
+    "record_submitted",
+    "recover_leases",
+    "register_header",
+    "register_template",
+    "renew_leases",
+    "requeue",
+    "resent_after_lease",
+    "retry_delay",
+    "send",
+    "send_many",
+    "sender_of",
+    "sent_today",
+    "status_counts",
+    "stored_password_hash",
+]
+
+
 MAX_ATTEMPTS = 5
-MAX_SCHEDULE_AHEAD = 366 * 86400.0
-"""Seconds ahead a send may be scheduled: a year, for the yearly reminder."""
-RETURN_IDS_UP_TO = 100
-"""Sends this small get their message ids back; larger ones are followed by batch id."""
 INSERT_CHUNK = 5000
-ALL_DEPARTMENTS = "*"
-GATEWAY_SENDER = "SEVA"
-"""The source address of Seva's own messages (OTPs, replies, notices), and the only one a
-department may use before it registers a DLT header. Four letters, so it can never be a
-DLT header (six letters or digits), and no department can register it."""
-SYSTEM_SOURCES = frozenset({"system", "reply"})
-"""Messages Seva writes itself: their text is Seva's, registered centrally, so it is not
-matched against the department's templates."""
 
 FINAL_RECEIPT_STATES = frozenset({"DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "REJECTD"})
-
-
-class SendRefused(Exception):
-    """A send the queue will not take, with a code and message the API shows as they are."""
-
-    def __init__(self, code: str, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Send:
-    """What a department (or Seva itself) asks to send. Numbers are E.164 (``+91…``)."""
-
-    to: Sequence[str]
-    text: str
-    kind: str = "transactional"
-    sender: str | None = None
-    """The source address asked for; None for the default (see ``_sender_of``). The queue
-    stores the one the message really goes out from."""
-    department_id: int | None = None
-    department_code: str | None = None
-    texts: Sequence[str] | None = None
-    """Per-recipient texts (CSV with variables); ``text`` is then the first one, for display."""
-    template_id: str | None = None
-    due_at: float | None = None
-    callback_url: str | None = None
-    client_ref: str | None = None
-    idempotency_key: str | None = None
-    source: str = "api"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Accepted:
-    batch_id: int
-    accepted: int
-    parts: int
-    message_ids: list[int] = field(default_factory=list)
-    opted_out: list[str] = field(default_factory=list)
-    due_at: float = 0.0
-    """When the batch is due (its scheduled time, or when it was accepted)."""
-    replayed: bool = False
-    """True when the idempotency key named an earlier request: nothing new was queued."""
-    replayed_messages: list[tuple[int, str, str]] = field(default_factory=list)
-    """For a replay: each message's id, number and status now."""
 
 
 def _day(now: float) -> str:
@@ -126,330 +146,6 @@ def _day(now: float) -> str:
 def _upsert(session: Session):  # type: ignore[no-untyped-def]
     """The dialect's INSERT with ON CONFLICT support (SQLite and PostgreSQL both have it)."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-
-
-# -- accounts and DLT ---------------------------------------------------------------------------
-
-
-def account(session: Session, department_id: int) -> SmsAccount | None:
-    return session.get(SmsAccount, department_id)
-
-
-def ensure_account(session: Session, department_id: int) -> SmsAccount:
-    found = session.get(SmsAccount, department_id)
-    if found is None:
-        found = SmsAccount(department_id=department_id)
-        session.add(found)
-        session.flush()
-    return found
-
-
-def register_header(session: Session, department_id: int, header: str, category: str) -> DltHeader:
-    """Record a DLT header for the department; ``header_taken`` if it is someone else's.
-
-    A header is one department's: it is the name citizens read as the sender, so a second
-    department registering it could send in the first one's name. Another department's
-    onboarding sender ID is refused too, for the same reason, though it is not a DLT header
-    yet. The unique index on ``dlt_headers.header`` settles two registrations at once.
-    """
-    normalised = dlt.validate_header(header, category)
-    existing = session.scalar(select(DltHeader).where(DltHeader.header == normalised))
-    if existing is not None:
-        if existing.department_id != department_id:
-            raise SendRefused(
-                "header_taken", f"header {normalised} belongs to another department", field="header"
-            )
-        existing.category = category
-        return existing
-    named = session.scalar(
-        select(Department.code).where(
-            func.upper(Department.sender_id) == normalised, Department.id != department_id
-        )
-    )
-    if named is not None:
-        raise SendRefused(
-            "header_taken",
-            f"header {normalised} is the sender ID of another department",
-            field="header",
-        )
-    row = DltHeader(department_id=department_id, header=normalised, category=category)
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError:  # registered by another department a moment ago; caller rolls back
-        raise SendRefused(
-            "header_taken", f"header {normalised} belongs to another department", field="header"
-        ) from None
-    return row
-
-
-def register_template(
-    session: Session,
-    department_id: int,
-    *,
-    template_id: str,
-    header: str,
-    body: str,
-    category: str,
-    name: str = "",
-) -> DltTemplate:
-    header_row = session.scalar(
-        select(DltHeader).where(
-            DltHeader.header == header.strip().upper(), DltHeader.department_id == department_id
-        )
-    )
-    if header_row is None:
-        raise SendRefused("header_unknown", f"register header {header} before its templates")
-    template_id = dlt.validate_template_id(template_id)
-    dlt.compile_template(body, template_id=template_id)  # refuses what DLT would refuse
-    existing = session.scalar(select(DltTemplate).where(DltTemplate.template_id == template_id))
-    if existing is not None and existing.department_id != department_id:
-        raise SendRefused("template_taken", f"template {template_id} belongs to another department")
-    row = existing or DltTemplate(department_id=department_id, template_id=template_id)
-    row.header = header_row.header
-    row.body = body
-    row.category = category
-    row.name = name
-    row.active = True
-    session.add(row)
-    try:
-        session.flush()
-    except IntegrityError:  # registered by another department a moment ago; caller rolls back
-        raise SendRefused(
-            "template_taken", f"template {template_id} belongs to another department"
-        ) from None
-    return row
-
-
-@functools.lru_cache(maxsize=4096)
-def _compiled(body: str, template_id: str) -> dlt.CompiledTemplate:
-    """A registered template's matcher, built once per process rather than on every send
-    (compiled templates are immutable, so sharing them across requests is safe)."""
-    return dlt.compile_template(body, template_id=template_id)
-
-
-@dataclass(frozen=True, slots=True)
-class _Registrations:
-    """A department's onboarding sender ID, DLT headers and active templates, read once for
-    a group of sends."""
-
-    sender_id: str | None
-    headers: frozenset[str]
-    templates: dict[str, list[DltTemplate]]
-    """Active templates by header."""
-
-    def default_sender(self) -> str | None:
-        """Where a send that names no sender goes out from, or None when that is ambiguous.
-
-        The onboarding sender ID only once the department registered it as a header (the
-        gateway admin typed it, nobody checked it against DLT or other departments); else
-        its only header; else, before it registers any, the gateway's own sender.
-        """
-        if self.sender_id in self.headers:
-            return self.sender_id
-        if len(self.headers) == 1:
-            return next(iter(self.headers))
-        return GATEWAY_SENDER if not self.headers else None
-
-
-_UNKNOWN_DEPARTMENT = _Registrations(None, frozenset(), {})
-
-
-def _registrations(
-    session: Session, department_ids: Iterable[int | None]
-) -> dict[int, _Registrations]:
-    wanted = {d for d in department_ids if d is not None}
-    if not wanted:
-        return {}
-    sender_ids: dict[int, str] = {}
-    headers: dict[int, set[str]] = {}
-    for department_id, sender_id, header in session.execute(
-        select(Department.id, Department.sender_id, DltHeader.header)
-        .outerjoin(DltHeader, DltHeader.department_id == Department.id)
-        .where(Department.id.in_(wanted))
-    ):
-        sender_ids[department_id] = sender_id.strip().upper()
-        found = headers.setdefault(department_id, set())
-        if header is not None:
-            found.add(header)
-    templates: dict[int, dict[str, list[DltTemplate]]] = {d: {} for d in headers}
-    if any(headers.values()):
-        for template in session.scalars(
-            select(DltTemplate).where(
-                DltTemplate.department_id.in_([d for d, h in headers.items() if h]),
-                DltTemplate.active.is_(True),
-            )
-        ):
-            templates[template.department_id].setdefault(template.header, []).append(template)
-    return {d: _Registrations(sender_ids[d], frozenset(headers[d]), templates[d]) for d in headers}
-
-
-def _sender_of(request: Send, found: _Registrations) -> str:
-    """The source address ``request`` goes out from, or SendRefused when it may not.
-
-    This is the one rule for who may send as whom, and ``send_many`` applies it to every
-    message a department's name is on, whichever way it came in: a department sends only
-    from DLT headers registered to it (``register_header`` gives a header to one department
-    only), or, before it has any, from the gateway's own sender. Without that, any API key
-    could put another department's or a bank's name on an SMS. Seva's own messages for a
-    department (a status update) never fail on this: an unowned sender becomes the
-    department's default, since the change they report is already made.
-    """
-    requested = request.sender.strip().upper() if request.sender else None
-    if requested is not None and (
-        requested in found.headers or (requested == GATEWAY_SENDER and not found.headers)
-    ):
-        return requested
-    default = found.default_sender()
-    if request.source in SYSTEM_SOURCES:
-        return default or GATEWAY_SENDER
-    if requested is None and default is not None:
-        return default
-    registered = ", ".join(sorted(found.headers))
-    if requested is None:
-        raise SendRefused(
-            "sender_required",
-            f"give sender: one of this department's DLT headers ({registered})",
-            field="sender",
-        )
-    if found.headers:
-        raise SendRefused(
-            "sender_not_registered",
-            f"sender {requested!r} is not a DLT header of this department "
-            f"(registered: {registered})",
-            field="sender",
-        )
-    raise SendRefused(
-        "sender_not_registered",
-        f"sender {requested!r} is not a DLT header of this department, which has none yet: "
-        f"register the header first, or leave sender out to send from the gateway's "
-        f"sender {GATEWAY_SENDER}",
-        field="sender",
-    )
-
-
-def _authorise(
-    request: Send, texts: Iterable[str], registrations: dict[int, _Registrations]
-) -> Send:
-    """``request`` with the sender it goes out from and the DLT template it matches, or
-    SendRefused saying why it may not go out.
-
-    Only the department's own templates count: a template ID registered to another
-    department, or any template ID from a department with no header, is refused rather
-    than stored on the batch. A department that has registered no header yet sends from the
-    gateway's sender with its text unchecked (the console tells it operators will refuse its
-    traffic until it registers on DLT); Seva's own messages are registered centrally.
-    """
-    if request.department_id is None:
-        return request if request.sender else replace(request, sender=GATEWAY_SENDER)
-    found = registrations.get(request.department_id, _UNKNOWN_DEPARTMENT)
-    sender = _sender_of(request, found)
-    if request.source in SYSTEM_SOURCES:
-        return replace(request, sender=sender)
-    if not found.headers:
-        if request.template_id:
-            raise SendRefused(
-                "template_unknown",
-                f"template {request.template_id} is not registered to this department, "
-                "which has no DLT header yet",
-                field="template_id",
-            )
-        return replace(request, sender=sender)
-    templates = [
-        t
-        for t in found.templates.get(sender, ())
-        if not request.template_id or t.template_id == request.template_id
-    ]
-    if not templates:
-        if request.template_id:
-            raise SendRefused(
-                "template_unknown",
-                f"template {request.template_id} is not registered for header {sender}",
-                field="template_id",
-            )
-        raise SendRefused(
-            "template_missing", f"header {sender} has no registered template", field="text"
-        )
-    compiled = [(t, _compiled(t.body, t.template_id)) for t in templates]
-    chosen: DltTemplate | None = None
-    for text in set(texts):
-        match = next((t for t, c in compiled if c.match(text)), None)
-        if match is None:
-            raise SendRefused(
-                "template_mismatch",
-                dlt.explain_mismatch(compiled[0][1], text)
-                if len(compiled) == 1
-                else f"the text matches none of header {sender}'s {len(compiled)} templates",
-                field="text",
-            )
-        chosen = chosen or match
-    template_id = chosen.template_id if chosen is not None else request.template_id
-    return replace(request, sender=sender, template_id=template_id)
-
-
-def sender_of(session: Session, request: Send) -> str:
-    """The sender ``request`` would go out from, or SendRefused: the rule ``send_many``
-    applies, for an entry point that must answer a refused sender before its other checks
-    (MSDG's 412 comes before its number errors)."""
-    if request.department_id is None:
-        return request.sender or GATEWAY_SENDER
-    found = _registrations(session, [request.department_id]).get(
-        request.department_id, _UNKNOWN_DEPARTMENT
-    )
-    return _sender_of(request, found)
-
-
-def stored_password_hash(password_sha1: str) -> str:
-    """What ``SmsAccount.msdg_password_hash`` holds for the SHA-1 hex a client sends.
-
-    MSDG clients send SHA-1(password), which is then as good as the password itself; keeping
-    only a hash of it means a copy of the table lets no one call the MSDG endpoints.
-    """
-    return hashlib.sha256(password_sha1.encode("ascii")).hexdigest()
-
-
-# -- opt-outs -----------------------------------------------------------------------------------
-
-
-def opt_out(session: Session, phone: str, scope: str = ALL_DEPARTMENTS) -> bool:
-    """STOP: no more bulk SMS to ``phone`` from ``scope``. True when it was not opted out yet."""
-    if session.get(SmsOptOut, (phone, scope)) is not None:
-        return False
-    session.add(SmsOptOut(phone=phone, scope=scope))
-    session.flush()
-    return True
-
-
-def opt_in(session: Session, phone: str, scope: str | None = None) -> int:
-    """START: lift the opt-out for ``scope`` (every scope when None). Returns rows removed."""
-    rows = session.scalars(select(SmsOptOut).where(SmsOptOut.phone == phone)).all()
-    removed = 0
-    for row in rows:
-        if scope is None or row.scope == scope:
-            session.delete(row)
-            removed += 1
-    session.flush()
-    return removed
-
-
-def opted_out(session: Session, phones: Sequence[str], department_code: str | None) -> set[str]:
-    scopes = [ALL_DEPARTMENTS] + ([department_code] if department_code else [])
-    found: set[str] = set()
-    if len(phones) <= 500:
-        found.update(
-            session.scalars(
-                select(SmsOptOut.phone).where(
-                    SmsOptOut.scope.in_(scopes), SmsOptOut.phone.in_(set(phones))
-                )
-            )
-        )
-        return found
-    # A campaign: read the (much shorter) opt-out list once instead of probing every number.
-    wanted = set(phones)
-    for phone in session.scalars(select(SmsOptOut.phone).where(SmsOptOut.scope.in_(scopes))):
-        if phone in wanted:
-            found.add(phone)
-    return found
 
 
 # -- accept -------------------------------------------------------------------------------------
@@ -497,13 +193,13 @@ def send_many(
     _replays(session, requests, outcomes)
 
     live = [i for i, outcome in enumerate(outcomes) if outcome is None]
-    registrations = _registrations(session, {requests[i].department_id for i in live})
+    registrations = registrations_of(session, {requests[i].department_id for i in live})
     pending: list[_Pending] = []
     for i in live:
         asked = requests[i]
         texts = asked.texts if asked.texts is not None else (asked.text,)
         try:
-            request = _authorise(asked, texts, registrations)
+            request = authorise(asked, texts, registrations)
         except SendRefused as exc:
             outcomes[i] = exc
             continue
@@ -766,7 +462,7 @@ def queue_sms(
     """One message from Seva itself (an OTP, a status notification, an SMS reply).
 
     ``sender`` None: the gateway's sender, or for a department's message its default
-    (``_Registrations.default_sender``)."""
+    (``authorise.Registrations.default_sender``)."""
     accepted = send(
         session,
         Send(
@@ -1541,26 +1237,6 @@ def message_parts(session: Session, message_id: int) -> list[PartView]:
         PartView(seq=int(seq), route=route, smsc_id=smsc_id, state=state)
         for seq, route, smsc_id, state in rows
     ]
-
-
-def department_headers(session: Session, department_id: int) -> list[DltHeader]:
-    return list(
-        session.scalars(
-            select(DltHeader)
-            .where(DltHeader.department_id == department_id)
-            .order_by(DltHeader.header)
-        )
-    )
-
-
-def department_templates(session: Session, department_id: int) -> list[DltTemplate]:
-    return list(
-        session.scalars(
-            select(DltTemplate)
-            .where(DltTemplate.department_id == department_id)
-            .order_by(DltTemplate.header, DltTemplate.id)
-        )
-    )
 
 
 def sent_today(session: Session, department_id: int, *, now: float | None = None) -> int:
