@@ -14,12 +14,9 @@ handle time of the department's recent calls (``rtc.waiting``).
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -27,424 +24,112 @@ from sqlalchemy.orm import Session
 from seva.citizens.models import Citizen
 from seva.locker import service as locker_service
 from seva.locker.service import Locker
-from seva.messaging import service as messaging
-from seva.rtc import slots, waiting
+from seva.rtc import waiting
+from seva.rtc.appointments import (
+    FARTHEST_SLOT,
+    INDIA,
+    JOIN_EARLY,
+    REMINDER_LEAD,
+    appointment_seat,
+    appointments_of,
+    book,
+    booked_text,
+    cancel,
+    ist_label,
+    join_link,
+    mark_held,
+    mark_missed,
+    moved_text,
+    official_seat,
+    own_appointment,
+    reminder_text,
+    reschedule,
+    send_due_reminders,
+    upcoming,
+)
+from seva.rtc.availability import (
+    departments_taking_calls,
+    free_slots,
+    schedule_of,
+    set_availability,
+)
 from seva.rtc.models import (
     ABANDONED,
-    BOOKED,
-    CANCELLED,
-    COMPLETED,
     CONNECTED,
     DONE,
-    MISSED,
     OFFERED,
     WAITING,
-    Appointment,
     Availability,
     CallRecording,
     Meeting,
     MeetingInvite,
     QueueEntry,
 )
+from seva.rtc.rooms import CallRefused, new_room, room_parties
 from seva.rtc.signalling import CALL, MEETING, RoomEvent, Seat
 from seva.tenancy.models import Department, Official, Role
+
+__all__ = [
+    "ABANDON_SECONDS",
+    "DUTY_SECONDS",
+    "FARTHEST_SLOT",
+    "INDIA",
+    "JOIN_EARLY",
+    "MAX_INVITEES",
+    "OFFER_SECONDS",
+    "REMINDER_LEAD",
+    "CallRefused",
+    "QueueView",
+    "accept",
+    "appointment_seat",
+    "appointments_of",
+    "average_handle_time",
+    "book",
+    "booked_text",
+    "cancel",
+    "create_meeting",
+    "departments_taking_calls",
+    "finish",
+    "free_slots",
+    "invite",
+    "invitees",
+    "ist_label",
+    "join_link",
+    "join_queue",
+    "leave_queue",
+    "mark_held",
+    "mark_missed",
+    "may_attend",
+    "meeting_seat",
+    "meetings_of",
+    "moved_text",
+    "new_room",
+    "offer_for",
+    "official_seat",
+    "open_meeting",
+    "own_appointment",
+    "queue_of",
+    "queue_seat",
+    "queue_view",
+    "record_room_events",
+    "recordings_of",
+    "reminder_text",
+    "reschedule",
+    "room_parties",
+    "save_recording",
+    "schedule_of",
+    "send_due_reminders",
+    "set_availability",
+    "set_on_duty",
+    "tidy_queue",
+    "upcoming",
+]
+
 
 OFFER_SECONDS = 30
 ABANDON_SECONDS = 60
 DUTY_SECONDS = 60
 """An official whose console has not asked for calls this long is treated as away."""
-REMINDER_LEAD = timedelta(minutes=15)
-INDIA = ZoneInfo("Asia/Kolkata")
-"""Times in SMS are Indian Standard Time, the zone of every citizen the SMS reaches."""
-JOIN_EARLY = timedelta(minutes=15)
-"""A citizen may open the call this long before the appointment starts."""
-
-
-FARTHEST_SLOT = timedelta(days=366)
-"""Further from now than any booking horizon (``slots.Schedule``: at most 90 days)."""
-
-
-class CallRefused(Exception):
-    def __init__(self, code: str, message: str, *, status: int = 422) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-
-def new_room(prefix: str) -> str:
-    return f"{prefix}{secrets.token_urlsafe(12)}"
-
-
-# -- availability ---------------------------------------------------------------------------
-
-
-def _times(pairs: Any) -> list[tuple[time, time]]:
-    if not isinstance(pairs, list):
-        raise ValueError("hours are a list of [start, end] pairs")
-    out: list[tuple[time, time]] = []
-    for pair in pairs:
-        if not isinstance(pair, list | tuple) or len(pair) != 2:
-            raise ValueError("hours are a list of [start, end] pairs")
-        out.append((time.fromisoformat(str(pair[0])), time.fromisoformat(str(pair[1]))))
-    return out
-
-
-def schedule_of(row: Availability) -> slots.Schedule:
-    return slots.Schedule(
-        tz=row.tz,
-        weekly={int(day): _times(hours) for day, hours in (row.weekly or {}).items()},
-        overrides={
-            date.fromisoformat(day): _times(hours) for day, hours in (row.overrides or {}).items()
-        },
-        slot_minutes=row.slot_minutes,
-        buffer_before=row.buffer_before,
-        buffer_after=row.buffer_after,
-        min_notice_minutes=row.min_notice_minutes,
-        horizon_days=row.horizon_days,
-    )
-
-
-def set_availability(
-    session: Session,
-    official: Official,
-    *,
-    tz: str,
-    weekly: dict[str, Any],
-    overrides: dict[str, Any] | None = None,
-    slot_minutes: int = 15,
-    buffer_before: int = 0,
-    buffer_after: int = 5,
-    min_notice_minutes: int = 60,
-    horizon_days: int = 14,
-) -> Availability:
-    """Publish an official's hours; refused whole (ValueError) when anything is invalid."""
-    if official.department_id is None:
-        raise ValueError("only a department's officials take calls")
-    row = session.get(Availability, official.id) or Availability(
-        official_id=official.id, department_id=official.department_id
-    )
-    row.department_id = official.department_id
-    row.tz = tz
-    row.weekly = weekly
-    row.overrides = overrides or {}
-    row.slot_minutes = slot_minutes
-    row.buffer_before = buffer_before
-    row.buffer_after = buffer_after
-    row.min_notice_minutes = min_notice_minutes
-    row.horizon_days = horizon_days
-    schedule_of(row)  # validates
-    session.add(row)
-    session.flush()
-    return row
-
-
-def _busy(
-    session: Session, official_id: int, since: datetime, *, moving: int | None = None
-) -> list[tuple[datetime, datetime]]:
-    rows = session.execute(
-        select(Appointment.starts_at, Appointment.ends_at).where(
-            Appointment.official_id == official_id,
-            Appointment.status == BOOKED,
-            Appointment.ends_at > since - timedelta(days=1),
-            Appointment.id != (moving or 0),
-        )
-    )
-    return [(start, end) for start, end in rows]
-
-
-def free_slots(
-    session: Session,
-    department_id: int,
-    *,
-    now: datetime,
-    days: int | None = None,
-    moving: Appointment | None = None,
-) -> list[tuple[datetime, list[int]]]:
-    """Bookable starts across the department's officials, each with who is free then.
-
-    ``moving``: times for that call to move to, so the time it holds counts as free, except
-    its own start (moving to where it is already is no move)."""
-    per_official: dict[int, list[datetime]] = {}
-    for row in session.scalars(
-        select(Availability).where(Availability.department_id == department_id)
-    ):
-        schedule = schedule_of(row)
-        busy = _busy(session, row.official_id, now, moving=moving.id if moving else None)
-        per_official[row.official_id] = slots.free_slots(schedule, busy, now=now, days=days)
-    free = slots.merge_free(per_official)
-    if moving is not None:
-        held = moving.starts_at.astimezone(UTC)
-        free = [(start, who) for start, who in free if start.astimezone(UTC) != held]
-    return free
-
-
-# -- appointments ---------------------------------------------------------------------------
-
-
-def book(
-    session: Session,
-    *,
-    department: Department,
-    citizen: Citizen,
-    starts_at: datetime,
-    now: datetime,
-    channel: str = "web",
-    topic: str = "",
-    base_url: str = "",
-    notify: bool = True,
-) -> Appointment:
-    """Book ``starts_at`` with the least-booked official free then, and SMS the join link."""
-    if starts_at.tzinfo is None:
-        raise CallRefused("invalid_time", "the slot time needs a time zone")
-    if abs(starts_at - now) > FARTHEST_SLOT:
-        # Never offered; and a time at the edge of the calendar would overflow below.
-        raise CallRefused("invalid_time", "choose one of the offered times")
-    starts_at = starts_at.astimezone(UTC)
-    rows = list(
-        session.scalars(select(Availability).where(Availability.department_id == department.id))
-    )
-    if not rows:
-        raise CallRefused("no_officials", f"{department.code} has not published call hours yet")
-    free = [
-        row
-        for row in rows
-        if slots.fits(schedule_of(row), _busy(session, row.official_id, now), starts_at, now=now)
-    ]
-    if not free:
-        raise CallRefused("slot_taken", "that time is no longer free; choose another", status=409)
-    load = {
-        row[0]: int(row[1])
-        for row in session.execute(
-            select(Appointment.official_id, func.count())
-            .where(
-                Appointment.official_id.in_([r.official_id for r in free]),
-                Appointment.status == BOOKED,
-                Appointment.starts_at >= starts_at - timedelta(hours=12),
-                Appointment.starts_at < starts_at + timedelta(hours=12),
-            )
-            .group_by(Appointment.official_id)
-        )
-    }
-    chosen = min(free, key=lambda r: (load.get(r.official_id, 0), r.official_id))
-    appointment = Appointment(
-        department_id=department.id,
-        official_id=chosen.official_id,
-        citizen_id=citizen.id,
-        starts_at=starts_at,
-        ends_at=starts_at + timedelta(minutes=chosen.slot_minutes),
-        status=BOOKED,
-        slot_key=f"{chosen.official_id}@{int(starts_at.timestamp())}",
-        room=new_room("a"),
-        channel=channel,
-        topic=topic.strip()[:200],
-    )
-    session.add(appointment)
-    session.flush()
-    if notify:  # an SMS booking answers with the same text as its reply instead
-        messaging.queue_sms(
-            session,
-            to_phone=citizen.phone,
-            text=booked_text(department, appointment, citizen.language or "en", base_url),
-            kind="transactional",
-        )
-    return appointment
-
-
-def join_link(base_url: str, room: str) -> str:
-    return f"{base_url.rstrip('/')}/call/a/{room}"
-
-
-def ist_label(moment: datetime) -> str:
-    """How SMS and pages write a call time: ``30-11 10:00`` in India time."""
-    return moment.astimezone(INDIA).strftime("%d-%m %H:%M")
-
-
-def departments_taking_calls(session: Session) -> list[Department]:
-    return list(
-        session.scalars(
-            select(Department)
-            .where(Department.id.in_(select(Availability.department_id)), Department.active)
-            .order_by(Department.code)
-        )
-    )
-
-
-def booked_text(department: Department, appointment: Appointment, lang: str, base_url: str) -> str:
-    when = ist_label(appointment.starts_at)
-    link = join_link(base_url, appointment.room)
-    if lang == "hi":
-        return f"{department.display_name('hi')} से आपकी कॉल {when} पर तय है। जुड़ें: {link}"
-    return f"Your call with {department.display_name('en')} is booked for {when}. Join: {link}"
-
-
-def reminder_text(
-    department: Department, appointment: Appointment, lang: str, base_url: str
-) -> str:
-    when = ist_label(appointment.starts_at)
-    link = join_link(base_url, appointment.room)
-    if lang == "hi":
-        return f"याद दिलाना: {department.display_name('hi')} से कॉल {when} पर। जुड़ें: {link}"
-    return f"Reminder: your call with {department.display_name('en')} is at {when}. Join: {link}"
-
-
-def cancel(session: Session, appointment: Appointment, *, now: datetime) -> None:
-    if appointment.status != BOOKED:
-        raise CallRefused("not_booked", "this appointment is not booked any more", status=409)
-    appointment.status = CANCELLED
-    appointment.slot_key = None
-    appointment.cancelled_at = now
-
-
-def moved_text(department: Department, appointment: Appointment, lang: str, base_url: str) -> str:
-    when = ist_label(appointment.starts_at)
-    link = join_link(base_url, appointment.room)
-    if lang == "hi":
-        return f"{department.display_name('hi')} से आपकी कॉल अब {when} पर है। जुड़ें: {link}"
-    return f"Your call with {department.display_name('en')} is moved to {when}. Join: {link}"
-
-
-def reschedule(
-    session: Session,
-    appointment: Appointment,
-    *,
-    starts_at: datetime,
-    now: datetime,
-    channel: str,
-    base_url: str = "",
-    notify: bool = True,
-) -> Appointment:
-    """Move a booked call to ``starts_at``: the old slot is freed only if the new one is
-    booked, so a refused move leaves the citizen with the call they had."""
-    department = session.get(Department, appointment.department_id)
-    citizen = session.get(Citizen, appointment.citizen_id)
-    if department is None or citizen is None:
-        raise CallRefused("not_booked", "this appointment is not booked any more", status=409)
-    old_key = appointment.slot_key
-    cancel(session, appointment, now=now)
-    session.flush()  # the old slot is free while the new one is checked (it may overlap)
-    try:
-        moved = book(
-            session,
-            department=department,
-            citizen=citizen,
-            starts_at=starts_at,
-            now=now,
-            channel=channel,
-            topic=appointment.topic,
-            notify=False,
-        )
-    except CallRefused:
-        appointment.status = BOOKED
-        appointment.slot_key = old_key
-        appointment.cancelled_at = None
-        session.flush()
-        raise
-    if notify:
-        messaging.queue_sms(
-            session,
-            to_phone=citizen.phone,
-            text=moved_text(department, moved, citizen.language or "en", base_url),
-            kind="transactional",
-        )
-    return moved
-
-
-def own_appointment(session: Session, citizen: Citizen | None, room: str) -> Appointment | None:
-    """The appointment with this room, if it is this citizen's (another's is not found)."""
-    appointment = session.scalar(select(Appointment).where(Appointment.room == room))
-    if citizen is None or appointment is None or appointment.citizen_id != citizen.id:
-        return None
-    return appointment
-
-
-def upcoming(session: Session, citizen: Citizen, *, now: datetime) -> list[Appointment]:
-    return list(
-        session.scalars(
-            select(Appointment)
-            .where(
-                Appointment.citizen_id == citizen.id,
-                Appointment.status == BOOKED,
-                Appointment.ends_at > now,
-            )
-            .order_by(Appointment.starts_at)
-        )
-    )
-
-
-def send_due_reminders(session: Session, *, now: datetime, base_url: str) -> int:
-    """SMS the join link to everyone whose call starts within ``REMINDER_LEAD``.
-
-    Each row is claimed with a conditional UPDATE, so several nodes running this sweep
-    send each reminder once.
-    """
-    due = session.scalars(
-        select(Appointment).where(
-            Appointment.status == BOOKED,
-            Appointment.reminder_sent_at.is_(None),
-            Appointment.starts_at <= now + REMINDER_LEAD,
-            Appointment.starts_at > now - timedelta(minutes=5),
-        )
-    ).all()
-    sent = 0
-    for appointment in due:
-        claimed = session.execute(
-            update(Appointment)
-            .where(Appointment.id == appointment.id, Appointment.reminder_sent_at.is_(None))
-            .values(reminder_sent_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(claimed, "rowcount", 0) != 1:
-            continue
-        citizen = session.get(Citizen, appointment.citizen_id)
-        department = session.get(Department, appointment.department_id)
-        if citizen is None or department is None:
-            continue
-        messaging.queue_sms(
-            session,
-            to_phone=citizen.phone,
-            text=reminder_text(department, appointment, citizen.language or "en", base_url),
-            kind="transactional",
-        )
-        sent += 1
-    return sent
-
-
-def appointment_seat(session: Session, room: str, *, now: datetime) -> tuple[Appointment, Seat]:
-    """The citizen's seat for an appointment link, while the appointment is current."""
-    appointment = session.scalar(select(Appointment).where(Appointment.room == room))
-    if appointment is None:
-        raise CallRefused("not_found", "no call has this link", status=404)
-    if appointment.status == CANCELLED:
-        raise CallRefused("cancelled", "this appointment was cancelled", status=410)
-    if now < appointment.starts_at - JOIN_EARLY:
-        raise CallRefused(
-            "too_early",
-            f"the call opens 15 minutes before {ist_label(appointment.starts_at)} (IST)",
-            status=425,
-        )
-    if now > appointment.ends_at + timedelta(minutes=30):
-        raise CallRefused("over", "this appointment is over", status=410)
-    citizen = session.get(Citizen, appointment.citizen_id)
-    name = citizen.phone[-4:] if citizen is not None else "citizen"
-    seat = Seat(
-        room=appointment.room,
-        identity=f"citizen:{appointment.citizen_id}",
-        name=f"Citizen …{name}",
-        role="citizen",
-        kind=CALL,
-    )
-    return appointment, seat
-
-
-def official_seat(official: Official, room: str) -> Seat:
-    return Seat(
-        room=room,
-        identity=f"official:{official.id}",
-        name=official.name,
-        role="official",
-        kind=CALL,
-    )
 
 
 # -- the instant queue ----------------------------------------------------------------------
@@ -680,42 +365,6 @@ def queue_seat(session: Session, entry: QueueEntry) -> Seat:
     )
 
 
-def mark_held(session: Session, room: str) -> None:
-    """Both sides of an appointment met: it took place."""
-    appointment = session.scalar(select(Appointment).where(Appointment.room == room))
-    if appointment is not None and appointment.status == BOOKED:
-        appointment.status = COMPLETED
-        appointment.slot_key = None
-
-
-def mark_missed(session: Session, *, now: datetime) -> int:
-    """Appointments whose time passed with nobody meeting are recorded as missed."""
-    stale = session.scalars(
-        select(Appointment).where(
-            Appointment.status == BOOKED, Appointment.ends_at < now - timedelta(minutes=30)
-        )
-    ).all()
-    for appointment in stale:
-        appointment.status = MISSED
-        appointment.slot_key = None
-    return len(stale)
-
-
-def appointments_of(session: Session, official: Official, *, now: datetime) -> list[Appointment]:
-    return list(
-        session.scalars(
-            select(Appointment)
-            .where(
-                Appointment.official_id == official.id,
-                Appointment.status == BOOKED,
-                Appointment.ends_at > now - timedelta(minutes=30),
-            )
-            .order_by(Appointment.starts_at)
-            .limit(50)
-        )
-    )
-
-
 def record_room_events(
     session: Session, events: Sequence[tuple[RoomEvent, bool]], *, now: datetime
 ) -> None:
@@ -737,17 +386,6 @@ def record_room_events(
             mark_held(session, event.room)
         if event.event in ("recording", "recording-stopped"):
             _note_recording(session, event, now=now)
-
-
-def room_parties(session: Session, room: str) -> tuple[int, int] | None:
-    """The department and citizen of a citizen's call (queue or appointment)."""
-    model: type[QueueEntry] | type[Appointment] = (
-        QueueEntry if room.startswith("q") else Appointment
-    )
-    row = session.execute(
-        select(model.department_id, model.citizen_id).where(model.room == room)
-    ).first()
-    return (int(row[0]), int(row[1])) if row is not None else None
 
 
 def _note_recording(session: Session, event: RoomEvent, *, now: datetime) -> None:
