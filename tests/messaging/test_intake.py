@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
+from seva.messaging import accept
 from seva.messaging import service as queue
 from seva.messaging.intake import SendIntake, SendJob
 from seva.messaging.models import SmsBatch, SmsDailyUsage, SmsMessage
@@ -99,7 +100,7 @@ def test_the_daily_quota_refuses_whole_requests_at_the_end_of_a_group(
     with gateway.session() as session:
         used = session.scalar(
             select(SmsDailyUsage.count).where(
-                SmsDailyUsage.department_id == food.id, SmsDailyUsage.day == queue._day(NOW)
+                SmsDailyUsage.department_id == food.id, SmsDailyUsage.day == accept._day(NOW)
             )
         )
     assert used == 4  # what was refused is not counted against tomorrow's patience
@@ -173,7 +174,7 @@ def test_a_twin_committed_by_another_process_mid_group_is_replayed(
         "FOOD", food.id, to="+919811500001", text="Card ready", idempotency_key="race-1"
     )
     raced: list[int] = []
-    replays = queue._replays
+    replays = accept._replays
 
     def other_process_commits_after_the_lookup(*args: Any) -> None:
         replays(*args)
@@ -189,7 +190,7 @@ def test_a_twin_committed_by_another_process_mid_group_is_replayed(
     # Use the key once first, so the group below writes nothing before its insert (on SQLite a
     # write would hold the database, and the other process could not commit in between).
     assert isinstance(asyncio.run(intake.submit(SendJob(food_key, make_other))), Accepted)
-    monkeypatch.setattr(queue, "_replays", other_process_commits_after_the_lookup)
+    monkeypatch.setattr(accept, "_replays", other_process_commits_after_the_lookup)
 
     async def both() -> list[object]:
         return await asyncio.gather(

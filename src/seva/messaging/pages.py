@@ -20,11 +20,11 @@ log in as the citizen a code was sent to.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -35,11 +35,11 @@ from seva.core import CoreDep
 from seva.dashboard.service import ist_day
 from seva.deps import SessionDep
 from seva.i18n import text as ui
-from seva.messaging import dlt
+from seva.messaging import console, dlt
 from seva.messaging import service as messaging
+from seva.messaging.forms import SmsListQuery, row_id
 from seva.messaging.models import STATES, DltTemplate
-from seva.messaging.service import MessageFilter, MessageView, SendRefused
-from seva.numbers import msisdn
+from seva.messaging.service import MessageView, SendRefused
 from seva.templating import check_csrf, page_lang, pop_flash, render
 from seva.tenancy import service as tenancy
 from seva.tenancy.login import require_official
@@ -82,23 +82,6 @@ def preview(text: str) -> str:
     return text if len(text) <= PREVIEW else text[:PREVIEW] + "…"
 
 
-def _page_number(raw: str) -> int:
-    try:
-        return max(1, min(int(raw), 100_000))
-    except ValueError:
-        return 1
-
-
-def _message_id(raw: str) -> int | None:
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
-
-
-def _scope(official: Official) -> MessageFilter:
-    if official.role is Role.GATEWAY_ADMIN:
-        return MessageFilter(every_department=True)
-    return MessageFilter(department_id=official.department_id)
-
-
 def _department_codes(departments: list[Department]) -> dict[int, str]:
     return {d.id: d.code for d in departments}
 
@@ -112,67 +95,19 @@ def sms_list(
     session: SessionDep,
     gateway: CoreDep,
     official: ConsoleOfficial,
-    status: str = "",
-    phone: str = "",
-    batch: str = "",
-    page: str = "1",
-    dept: str = "",
+    query: Annotated[SmsListQuery, Query()],
 ) -> Response:
     lang = page_lang(request)
-    status = status if status in STATES else ""
-    departments = tenancy.all_departments(session)
-    scope = _scope(official)
-    chosen: Department | None = None
-    if official.role is Role.GATEWAY_ADMIN and dept:
-        chosen = next((d for d in departments if d.code == dept.strip().upper()), None)
-        if chosen is not None:
-            scope = MessageFilter(department_id=chosen.id)
-
-    problems: list[str] = []
-    phone_text = phone.strip()[:32]
-    number = ""
-    if phone_text:
-        number = msisdn(phone_text, gateway.settings.default_region) or ""
-        if not number:
-            problems.append(ui("sms_bad_phone", lang))
-    batch_text = batch.strip()[:20]
-    batch_id: int | None = None
-    if batch_text:
-        batch_id = _message_id(batch_text)
-        if batch_id is None:
-            problems.append(ui("sms_bad_batch", lang))
-
-    counted = messaging.console_status_counts(session, scope, since=ist_day().start)
-    today, overall = counted.today, counted.overall
-    which = replace(scope, status=status, phone=number, batch_id=batch_id)
-    if problems:
-        total = 0
-    elif not number and batch_id is None:
-        # The counts just read already hold this total: no second scan of a large department.
-        total = overall.get(status, 0) if status else sum(overall.values())
-    else:
-        total = messaging.console_count(session, which)
-    pages = max(1, -(-total // PAGE_SIZE))
-    current = min(_page_number(page), pages)
-    rows = (
-        []
-        if problems or not total
-        else messaging.console_messages(
-            session, which, limit=PAGE_SIZE, offset=(current - 1) * PAGE_SIZE
-        )
+    listing = console.sms_listing(
+        session,
+        official,
+        query,
+        region=gateway.settings.default_region,
+        since=ist_day().start,
+        page_size=PAGE_SIZE,
     )
-    filters = {
-        "status": status,
-        "phone": number or phone_text,
-        "batch": batch_text,
-        "dept": chosen.code if chosen else "",
-    }
-
-    def page_url(target: int) -> str:
-        params = {k: v for k, v in filters.items() if v}
-        params["page"] = str(target)
-        return "/console/sms?" + urlencode(params)
-
+    admin = official.role is Role.GATEWAY_ADMIN
+    rows, current = listing.rows, listing.page
     own = tenancy.department_by_id(session, official.department_id)
     return render(
         request,
@@ -181,25 +116,31 @@ def sms_list(
             "rows": rows,
             "texts": {m.id: preview(shown_text(m)) for m in rows},
             "states": STATES,
-            "today": today,
-            "overall": overall,
-            "own_department": own if official.role is not Role.GATEWAY_ADMIN else chosen,
-            "all_departments": departments if official.role is Role.GATEWAY_ADMIN else [],
-            "codes": _department_codes(departments),
-            "show_department": official.role is Role.GATEWAY_ADMIN and chosen is None,
-            "filters": filters,
-            "problems": problems,
-            "total": total,
+            "today": listing.today,
+            "overall": listing.overall,
+            "own_department": own if not admin else listing.chosen,
+            "all_departments": listing.departments if admin else [],
+            "codes": _department_codes(listing.departments),
+            "show_department": admin and listing.chosen is None,
+            "filters": listing.filters,
+            "problems": [ui(key, lang) for key in listing.problems],
+            "total": listing.total,
             "page": current,
-            "pages": pages,
+            "pages": listing.pages,
             "first": (current - 1) * PAGE_SIZE + 1 if rows else 0,
             "last": (current - 1) * PAGE_SIZE + len(rows),
-            "previous_url": page_url(current - 1) if current > 1 else None,
-            "next_url": page_url(current + 1) if current < pages else None,
+            "previous_url": _page_url(listing, current - 1) if current > 1 else None,
+            "next_url": _page_url(listing, current + 1) if current < listing.pages else None,
             "when": ist_text,
             "flash": pop_flash(request),
         },
     )
+
+
+def _page_url(listing: console.SmsListing, target: int) -> str:
+    params = {k: v for k, v in listing.filters.items() if v}
+    params["page"] = str(target)
+    return "/console/sms?" + urlencode(params)
 
 
 # -- DLT registrations ----------------------------------------------------------------------------
@@ -617,7 +558,7 @@ def _template_problem(header: str, category: str, body: str, lang: str) -> str |
 def sms_detail(
     request: Request, session: SessionDep, official: ConsoleOfficial, message_id: str
 ) -> Response:
-    wanted = _message_id(message_id)
+    wanted = row_id(message_id)
     view = messaging.message(session, wanted) if wanted is not None else None
     if view is None or (
         official.role is not Role.GATEWAY_ADMIN

@@ -19,8 +19,6 @@ takes bodies of up to 8 MiB, enough for 10,000 personalised texts of about 800 b
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -34,9 +32,8 @@ from seva.bodies import CappedRoute
 from seva.core import Core, CoreDep
 from seva.deps import SessionDep
 from seva.errors import ApiError, error_body
-from seva.messaging import dlt, msdg
+from seva.messaging import api_send, dlt, msdg
 from seva.messaging import service as messaging
-from seva.messaging.intake import SendJob
 from seva.messaging.models import DltHeader, DltTemplate, SmsAccount
 from seva.messaging.schemas import (
     AccountIn,
@@ -50,21 +47,17 @@ from seva.messaging.schemas import (
     MsdgCredentialsIn,
     SendIn,
     SendOut,
+    SendProblem,
     TemplateIn,
     TemplateOut,
 )
-from seva.messaging.service import MessageView, Send, SendRefused
-from seva.numbers import mobile_msisdns
+from seva.messaging.service import MessageView, SendRefused
 from seva.outbound import Refused
 from seva.params import BigRowId, RowId
 from seva.tenancy.api_auth import INVALID_KEY, ApiKeyDep, DepartmentDep, unauthorized
 from seva.tenancy.models import Department
 
-MAX_OTP_RECIPIENTS = 2
-SHOW_INVALID = 20
 REFUSED_STATUS = {"daily_limit": 429, "idempotency_conflict": 409}
-PARSE_INLINE = 1000
-"""Recipient lists longer than this are parsed in a worker thread, off the event loop."""
 
 
 class CampaignRoute(CappedRoute):
@@ -171,128 +164,27 @@ async def send_messages(
 ) -> SendOut | JSONResponse:
     # Async, with no session: the request waits for its group's commit (messaging.intake)
     # on the event loop instead of holding a worker thread and a connection of its own.
-    raw = [body.to] if isinstance(body.to, str) else body.to
-    if body.texts is not None and len(body.texts) != len(raw):
-        return _error(
-            422,
-            "texts_mismatch",
-            f"texts has {len(body.texts)} entries but to has {len(raw)}: give one text per number",
-            "texts",
-        )
-    if body.text is None and body.texts is None:
-        return _error(422, "no_text", "give text (or texts, one per number)", "text")
-    if body.kind == "otp" and len(raw) > MAX_OTP_RECIPIENTS:
-        return _error(
-            422,
-            "otp_too_many_recipients",
-            f"an OTP goes to one person: at most {MAX_OTP_RECIPIENTS} numbers per request "
-            f"(got {len(raw)}); send lists as transactional or bulk",
-            "to",
-        )
-
+    problem = body.problem()
+    if problem is not None:
+        return _problem(problem)
     refused = _refused_callback(gateway, body.callback_url)
     if refused is not None:
         return refused
-
-    region = gateway.settings.default_region
-    numbers = (
-        mobile_msisdns(raw, region)
-        if len(raw) <= PARSE_INLINE
-        else await asyncio.to_thread(mobile_msisdns, raw, region)
-    )
-    invalid = [entry for entry, number in zip(raw, numbers, strict=True) if number is None]
-    if invalid and not body.skip_invalid:
-        return _invalid_numbers(invalid, total=len(raw))
-    recipients, texts, duplicates = _recipients(numbers, body.texts)
-    if not recipients:
-        return _invalid_numbers(invalid, total=len(raw))
-
-    text = body.text if body.text is not None else (texts[0] if texts else "")
-
-    def make(department: Department) -> Send:
-        return Send(
-            to=recipients,
-            text=text,
-            texts=texts,
-            kind=body.kind,
-            sender=body.sender,
-            department_id=department.id,
-            department_code=department.code,
-            template_id=body.template_id,
-            due_at=body.scheduled_at.timestamp() if body.scheduled_at is not None else None,
-            callback_url=str(body.callback_url) if body.callback_url is not None else None,
-            client_ref=body.client_ref,
-            idempotency_key=idempotency_key,
-            source="api",
-        )
-
-    outcome = await gateway.send_intake.submit(SendJob(key, make, len(recipients)))
+    plan = await api_send.plan(body, gateway.settings.default_region)
+    if isinstance(plan, SendProblem):
+        return _problem(plan)
+    outcome = await gateway.send_intake.submit(plan.job(key, idempotency_key))
     if outcome is None:
         raise unauthorized(INVALID_KEY)
     if isinstance(outcome, SendRefused):
         return _refused(outcome)
     if outcome.replayed:
         response.status_code = 200
-        refs = [
-            MessageRef(id=mid, to=phone, status=status)
-            for mid, phone, status in outcome.replayed_messages
-        ] or None
-    else:
-        blocked = set(outcome.opted_out)
-        queued = [phone for phone in recipients if phone not in blocked]
-        refs = (
-            [
-                MessageRef(id=mid, to=phone, status="queued")
-                for mid, phone in zip(outcome.message_ids, queued, strict=True)
-            ]
-            if len(queued) <= messaging.RETURN_IDS_UP_TO
-            else None
-        )
-    return SendOut(
-        batch_id=outcome.batch_id,
-        accepted=outcome.accepted,
-        parts=outcome.parts,
-        messages=refs,
-        opted_out=outcome.opted_out,
-        rejected=invalid,
-        duplicates=duplicates,
-        scheduled_at=datetime.fromtimestamp(outcome.due_at, UTC),
-        replayed=outcome.replayed,
-    )
+    return plan.answer(outcome)
 
 
-def _recipients(
-    numbers: Sequence[str | None], texts: Sequence[str] | None
-) -> tuple[list[str], list[str] | None, int]:
-    """Valid numbers in order without repeats of the same number with the same text.
-
-    A list that names a number twice would otherwise send (and charge) the same SMS twice
-    to one person; with per-recipient texts only an identical pair counts as a repeat.
-    """
-    if texts is None:
-        unique = list(dict.fromkeys(n for n in numbers if n is not None))
-        return unique, None, sum(1 for n in numbers if n is not None) - len(unique)
-    pairs = dict.fromkeys((n, t) for n, t in zip(numbers, texts, strict=True) if n is not None)
-    valid = sum(1 for n in numbers if n is not None)
-    return [n for n, _ in pairs], [t for _, t in pairs], valid - len(pairs)
-
-
-def _invalid_numbers(invalid: list[str], *, total: int) -> JSONResponse:
-    shown = ", ".join(repr(entry) for entry in invalid[:SHOW_INVALID])
-    more = f" and {len(invalid) - SHOW_INVALID} more" if len(invalid) > SHOW_INVALID else ""
-    what = "is not a mobile number" if len(invalid) == 1 else "are not mobile numbers"
-    hint = (
-        "; nothing was sent"
-        if len(invalid) == total
-        else "; nothing was sent (set skip_invalid to send to the rest)"
-    )
-    return _error(
-        422,
-        "invalid_numbers",
-        f"{len(invalid)} of {total} {what}: {shown}{more}{hint}",
-        "to",
-        extra={"invalid": invalid[:SHOW_INVALID], "invalid_count": len(invalid)},
-    )
+def _problem(problem: SendProblem) -> JSONResponse:
+    return _error(422, problem.code, problem.message, problem.field, extra=problem.extra)
 
 
 def _refs_of(session: Session, department: Department, batch_id: int) -> list[MessageRef]:

@@ -9,8 +9,9 @@ lone UTF-16 surrogate that JSON's ``\\uD800`` escapes can produce) are refused t
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -40,6 +41,18 @@ SenderId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A
 TemplateId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,30}$")]
 CallbackUrl = Annotated[AnyHttpUrl, Field(max_length=500)]
 Kind = Literal["otp", "transactional", "bulk"]
+MAX_OTP_RECIPIENTS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class SendProblem:
+    """A send the API refuses (422) before it reaches the queue, in the API's error shape."""
+
+    code: str
+    message: str
+    field: str
+    extra: dict[str, Any] | None = None
+    """More fields for the error object (the invalid numbers, when those are the reason)."""
 
 
 class _In(BaseModel):
@@ -98,6 +111,36 @@ class SendIn(_In):
         description="Send to the valid numbers and list the rest as `rejected`, "
         "instead of refusing the whole request.",
     )
+
+    @property
+    def numbers(self) -> list[str]:
+        """``to`` as a list, as sent."""
+        return [self.to] if isinstance(self.to, str) else self.to
+
+    def problem(self) -> SendProblem | None:
+        """What makes a body the schema accepts a send the API refuses: texts that are not one
+        per number, no text at all, an OTP to more than one person.
+
+        Not validators: these answer 422 with their own codes, where a validator's refusal is
+        the 400 ``invalid_request`` every malformed body gets.
+        """
+        count = len(self.numbers)
+        if self.texts is not None and len(self.texts) != count:
+            return SendProblem(
+                "texts_mismatch",
+                f"texts has {len(self.texts)} entries but to has {count}: give one text per number",
+                "texts",
+            )
+        if self.text is None and self.texts is None:
+            return SendProblem("no_text", "give text (or texts, one per number)", "text")
+        if self.kind == "otp" and count > MAX_OTP_RECIPIENTS:
+            return SendProblem(
+                "otp_too_many_recipients",
+                f"an OTP goes to one person: at most {MAX_OTP_RECIPIENTS} numbers per request "
+                f"(got {count}); send lists as transactional or bulk",
+                "to",
+            )
+        return None
 
 
 class MessageRef(BaseModel):
