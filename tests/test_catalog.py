@@ -329,3 +329,19 @@ def test_scripts_write_no_words_of_their_own() -> None:
         )
     }
     assert not found, f"words outside the catalog: {found}"
+
+
+def test_no_module_picks_its_wording_by_comparing_a_language() -> None:
+    """``if lang == "hi": return "…"`` keeps a translation outside the catalog, where
+    ``make catalog`` cannot see it and a new language cannot add to it."""
+    found = []
+    languages = set(i18n.shipped()) - {i18n.SOURCE}
+    for path in _python_files():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Compare) and any(
+                isinstance(side, ast.Constant) and side.value in languages
+                for side in [node.left, *node.comparators]
+            ):
+                found.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert not found

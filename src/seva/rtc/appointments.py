@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from seva import i18n
 from seva.citizens.models import Citizen
 from seva.messaging import service as messaging
 from seva.rtc import slots
@@ -112,22 +113,28 @@ def ist_label(moment: datetime) -> str:
     return moment.astimezone(INDIA).strftime("%d-%m %H:%M")
 
 
+def _call_text(
+    key: str, department: Department, appointment: Appointment, lang: str, base_url: str
+) -> str:
+    """An SMS about a booked call, in the citizen's language, with its time and join link."""
+    lang = i18n.served(lang)
+    return i18n.text(
+        key,
+        lang,
+        department=department.display_name(lang),
+        when=ist_label(appointment.starts_at),
+        link=join_link(base_url, appointment.room),
+    )
+
+
 def booked_text(department: Department, appointment: Appointment, lang: str, base_url: str) -> str:
-    when = ist_label(appointment.starts_at)
-    link = join_link(base_url, appointment.room)
-    if lang == "hi":
-        return f"{department.display_name('hi')} से आपकी कॉल {when} पर तय है। जुड़ें: {link}"
-    return f"Your call with {department.display_name('en')} is booked for {when}. Join: {link}"
+    return _call_text("rtc_booked", department, appointment, lang, base_url)
 
 
 def reminder_text(
     department: Department, appointment: Appointment, lang: str, base_url: str
 ) -> str:
-    when = ist_label(appointment.starts_at)
-    link = join_link(base_url, appointment.room)
-    if lang == "hi":
-        return f"याद दिलाना: {department.display_name('hi')} से कॉल {when} पर। जुड़ें: {link}"
-    return f"Reminder: your call with {department.display_name('en')} is at {when}. Join: {link}"
+    return _call_text("rtc_reminder", department, appointment, lang, base_url)
 
 
 def cancel(session: Session, appointment: Appointment, *, now: datetime) -> None:
@@ -139,11 +146,7 @@ def cancel(session: Session, appointment: Appointment, *, now: datetime) -> None
 
 
 def moved_text(department: Department, appointment: Appointment, lang: str, base_url: str) -> str:
-    when = ist_label(appointment.starts_at)
-    link = join_link(base_url, appointment.room)
-    if lang == "hi":
-        return f"{department.display_name('hi')} से आपकी कॉल अब {when} पर है। जुड़ें: {link}"
-    return f"Your call with {department.display_name('en')} is moved to {when}. Join: {link}"
+    return _call_text("rtc_moved", department, appointment, lang, base_url)
 
 
 def reschedule(

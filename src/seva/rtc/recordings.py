@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from seva import i18n
 from seva.citizens.models import Citizen
 from seva.locker import service as locker_service
 from seva.locker.service import Locker
@@ -88,7 +89,8 @@ def save_recording(
     )
     if citizen is None:
         raise CallRefused("not_found", "no such citizen", status=404)
-    code = department.code if department is not None else "an official"
+    lang = i18n.served(citizen.language or "en")
+    code = department.code if department is not None else i18n.text("rtc_an_official", lang)
     when = ist_label(recording.consented_at)
     document = locker_service.add_recording(
         session,
@@ -97,8 +99,8 @@ def save_recording(
         filename=f"call-{code}-{recording.consented_at:%Y%m%d-%H%M}.webm",
         data=data,
         audio_only=audio_only,
-        title=f"Recording of your call with {code}, {when} IST",
-        source=f"call recording with {code}",
+        title=i18n.text("rtc_recording_title", lang, code=code, when=when),
+        source=i18n.text("rtc_recording_source", lang, code=code),
     )
     recording.document_id = document.id
     recording.size = document.size
