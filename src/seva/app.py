@@ -72,6 +72,11 @@ async def start_sms(gateway: Gateway) -> None:
     engine = SmsEngine(gateway, routes)
     await engine.start(wait_bound=5.0)
     gateway.sms_engine = engine
+
+    def wake() -> None:
+        engine.loop.call_soon_threadsafe(engine.notify)
+
+    gateway.sms_wake = wake
     log.info("sms.dispatching", routes=[f"{r.name}@{r.host}:{r.port}" for r in routes])
 
 
@@ -88,6 +93,7 @@ def why_not_bound(exc: OSError) -> str:
 
 async def stop_sms(gateway: Gateway) -> None:
     if gateway.sms_engine is not None:
+        gateway.sms_wake = None
         await gateway.sms_engine.stop()
         gateway.sms_engine = None
     if gateway.smsc_sim is not None:

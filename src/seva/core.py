@@ -9,12 +9,12 @@ channel, which keeps the layers in ``docs/architecture.md`` true.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -34,6 +34,9 @@ from seva.rtc.transport import SignallingServer
 from seva.settings import Settings, revealed
 from seva.voice.tts import Speech
 
+if TYPE_CHECKING:
+    from redis import Redis
+
 MESH_MEETING_LIMIT = 4
 """Browser-to-browser meetings: each page sends its video to every other, so beyond four
 the uplink of a typical connection is the limit."""
@@ -44,9 +47,10 @@ class Core:
     settings: Settings
     db: Database
     runtime: Runtime
-    redis: Any = None
-    sms_engine: Any = None
-    """The SMPP binds and dispatcher when this process runs them (``SmsEngine``)."""
+    redis: Redis | None = None
+    sms_wake: Callable[[], None] | None = None
+    """Wakes this process's SMS dispatcher from any thread, when it runs one (set by the app
+    as it starts the SMPP binds: the domains know only that something can be woken)."""
     limiter: Limiter = field(init=False)
     """Login and one-time-code limits: in this process, or in Redis when it is configured."""
     send_intake: SendIntake = field(init=False)
@@ -92,10 +96,8 @@ class Core:
 
     def notify_sms(self) -> None:
         """A message was queued: let this process's dispatcher claim it without waiting."""
-        engine = self.sms_engine
-        if engine is not None:
-            loop = engine.loop
-            loop.call_soon_threadsafe(engine.notify)
+        if self.sms_wake is not None:
+            self.sms_wake()
 
     def size_thread_pools(self) -> None:
         """Give this process's event loop ``SEVA_WORKER_THREADS`` threads for sync request

@@ -8,7 +8,7 @@ the channels and the web pages take the whole ``Gateway`` (``GatewayDep``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
@@ -22,6 +22,13 @@ from seva.flows.runtime import Runtime
 from seva.flows.store import DialogueStore, RedisDialogueStore, SqlDialogueStore
 from seva.outbound import Bulkheads, Outbound, UrlPolicy
 from seva.settings import Settings
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from seva.channels.smpp.asyncio.engine import SmsEngine
+    from seva.channels.smpp.asyncio.simulator import SmscSimulator
+    from seva.channels.voice.asyncio.endpoint import SipEndpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +51,12 @@ class Listening:
 class Gateway(Core):
     sms: SmsPull
     ussd: UssdMenu
-    smsc_sim: Any = None
-    """The demo's in-process SMSC simulator (``SmscSimulator``), when it runs here."""
-    sip: Any = None
-    """The SIP endpoint (``SipEndpoint``) when this process runs it."""
+    sms_engine: SmsEngine | None = None
+    """The SMPP binds and dispatcher when this process runs them."""
+    smsc_sim: SmscSimulator | None = None
+    """The demo's in-process SMSC simulator, when it runs here."""
+    sip: SipEndpoint | None = None
+    """The SIP endpoint when this process runs it."""
     listening: dict[str, Listening] = field(default_factory=dict)
     """Where the lifespan's own sockets are bound (``smsc_sim``, ``sip``), so the demo's
     start-up lines can name the ports actually in use, not the ones asked for."""
@@ -85,7 +94,7 @@ def outbound_from(settings: Settings) -> Outbound:
 
 def build_gateway(settings: Settings, *, database_url: str | None = None) -> Gateway:
     db = Database(database_url or settings.effective_database_url)
-    redis_client: Any = None
+    redis_client: Redis | None = None
     store: DialogueStore
     if settings.redis_url:
         import redis

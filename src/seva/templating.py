@@ -95,3 +95,10 @@ def render(
     if request.query_params.get("lang") in ("en", "hi"):
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
     return response
+
+
+def not_found(request: Request, message_key: str) -> HTMLResponse:
+    """The console's "not found" page (404) with the catalog message ``message_key``: what
+    any department's or the gateway's console page answers for a thing the official may not
+    see, so another department's existence is not told either."""
+    return render(request, "console_missing.html", {"message": message_key}, 404)

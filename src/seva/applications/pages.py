@@ -31,7 +31,7 @@ from seva.core import CoreDep
 from seva.deps import SessionDep
 from seva.flows import service as services
 from seva.i18n import text as ui
-from seva.templating import check_csrf, page_lang, pop_flash, render
+from seva.templating import check_csrf, not_found, page_lang, pop_flash, render
 from seva.tenancy import service as tenancy
 from seva.tenancy.login import require_official
 from seva.tenancy.models import Department, Official, Role
@@ -78,10 +78,6 @@ def _page_number(raw: str) -> int:
         return max(1, min(int(raw), 100_000))
     except ValueError:
         return 1
-
-
-def not_found(request: Request, message_key: str) -> Response:
-    return render(request, "console_missing.html", {"message": message_key}, 404)
 
 
 @router.get("/console")

@@ -29,7 +29,6 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from seva import i18n
-from seva.applications.pages import not_found
 from seva.clock import ist_text
 from seva.core import CoreDep
 from seva.dashboard.service import ist_day
@@ -40,7 +39,7 @@ from seva.messaging import service as messaging
 from seva.messaging.forms import SmsListQuery, row_id
 from seva.messaging.models import STATES, DltTemplate
 from seva.messaging.service import MessageView, SendRefused
-from seva.templating import check_csrf, page_lang, pop_flash, render
+from seva.templating import check_csrf, not_found, page_lang, pop_flash, render
 from seva.tenancy import service as tenancy
 from seva.tenancy.login import require_official
 from seva.tenancy.models import Department, Official, Role

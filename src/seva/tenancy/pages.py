@@ -21,7 +21,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 
-from seva.applications.pages import not_found
 from seva.clock import ist_text
 from seva.deps import SessionDep
 from seva.flows import datasets
@@ -30,7 +29,7 @@ from seva.flows.loader import DefinitionError, Problem, parse_definition
 from seva.flows.schema import LANGUAGES
 from seva.flows.service import ServiceLoadError, load_service
 from seva.i18n import text as ui
-from seva.templating import check_csrf, page_lang, pop_flash, render
+from seva.templating import check_csrf, not_found, page_lang, pop_flash, render
 from seva.tenancy import service as tenancy
 from seva.tenancy.login import require_official
 from seva.tenancy.models import ApiKey, Department, Official, Role

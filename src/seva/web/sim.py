@@ -260,6 +260,8 @@ def _through_smsc(gateway: Gateway, phone: str, body: str, lang: str) -> str:
     SMPP bind as an MO ``deliver_sm``; the gateway's reply comes back as an MT ``submit_sm``
     to this number. Waits (a worker thread) until the simulator has it."""
     sim = gateway.smsc_sim
+    if sim is None:
+        return _SMSC_DOWN.get(lang, _SMSC_DOWN["en"])
     shortcode = gateway.settings.shortcode
     handset = phone.lstrip("+")
 
