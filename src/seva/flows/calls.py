@@ -77,8 +77,9 @@ cannot be opened, so the answer says it is coming by SMS."""
 
 
 def takes_calls(session: Session, department: Department) -> bool:
-    """The department's officials publish call hours (and the department is active)."""
-    return department.id in {d.id for d in rtc.departments_taking_calls(session)}
+    """The department's officials publish call hours (and the department is active): one
+    indexed ``EXISTS``, since every department menu on every channel asks it."""
+    return department.active and rtc.takes_calls(session, department.id)
 
 
 def _citizen(session: Session, phone: str | None) -> Citizen | None:
@@ -107,10 +108,11 @@ def offered(
     if not phone:
         return []
     found: list[Service] = []
-    if takes_calls(session, department):
-        found += [s for s in [service_for(session, department, CALL)] if s is not None]
-    if department in booked_departments(session, phone, now):
-        found += [s for s in [service_for(session, department, MY_CALLS)] if s is not None]
+    if not takes_calls(session, department):
+        return []
+    found += [s for s in [service_for(session, department, CALL, checked=True)] if s]
+    if rtc.has_upcoming(session, phone, department.id, now=now):
+        found += [s for s in [service_for(session, department, MY_CALLS, checked=True)] if s]
     return found
 
 
@@ -198,6 +200,12 @@ _BUILT = {CALL: _book, MY_CALLS: _my_calls}
 
 
 @lru_cache(maxsize=256)
+def _dumped(code: str, slug: str) -> dict[str, Any]:
+    """The stored form of ``definition``, compared with the stored row on each menu."""
+    return dump(definition(code, slug))
+
+
+@lru_cache(maxsize=256)
 def definition(code: str, slug: str) -> ServiceDefinition:
     """The gateway's service ``slug`` for department ``code`` (hidden from keypad menus,
     which offer it apart, only where the department takes calls)."""
@@ -214,16 +222,25 @@ def definition(code: str, slug: str) -> ServiceDefinition:
     )
 
 
-def service_for(session: Session, department: Department, slug: str) -> Service | None:
+def service_for(
+    session: Session, department: Department, slug: str, *, checked: bool = False
+) -> Service | None:
     """The department's gateway service ``slug``, stored on first use and brought up to
-    date when its definition changed; None when the department takes no calls."""
-    if slug not in _BUILT or not department.active or not takes_calls(session, department):
+    date when its definition changed; None when the department takes no calls (``checked``:
+    the caller has just asked ``takes_calls``)."""
+    if slug not in _BUILT or not department.active:
+        return None
+    if not checked and not takes_calls(session, department):
         return None
     built = definition(department.code, slug)
     service = session.scalar(
         select(Service).where(Service.department_id == department.id, Service.slug == slug)
     )
-    if service is None or not service.active or service.definition != dump(built):
+    if (
+        service is None
+        or not service.active
+        or service.definition != _dumped(department.code, slug)
+    ):
         service = load_service(
             session, built, builtin=True, department=department, urls=UrlPolicy(), gateway=True
         )

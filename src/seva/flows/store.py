@@ -10,7 +10,6 @@ and lets Redis expire them.
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from seva.flows.models import Conversation
 
@@ -75,9 +75,7 @@ class SqlDialogueStore:
 
     def load(self, session: Session, channel: str, key: str) -> Dialogue | None:
         row = self._row(session, channel, key)
-        # A copy: the dialogue is changed in place (``meta.pop``), and a change made inside
-        # the row's own JSON would look unchanged to SQLAlchemy and never be written.
-        return Dialogue.from_dict(copy.deepcopy(row.state)) if row is not None else None
+        return Dialogue.from_dict(row.state) if row is not None else None
 
     def save(self, session: Session, dialogue: Dialogue) -> None:
         expires = datetime.fromisoformat(dialogue.expires_at)
@@ -93,6 +91,10 @@ class SqlDialogueStore:
             session.info["seva.conversations"][(dialogue.channel, dialogue.key)] = row
         else:
             row.state = dialogue.to_dict()
+            # The loaded dialogue shares its nested dicts with the row's JSON, so a change made
+            # in place (``meta.pop``) is already in what SQLAlchemy compares against: written
+            # always, or an offer taken within the same second would stay open.
+            flag_modified(row, "state")
             row.expires_at = expires
         session.flush()
 

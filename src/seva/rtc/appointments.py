@@ -217,6 +217,23 @@ def upcoming(session: Session, citizen: Citizen, *, now: datetime) -> list[Appoi
     )
 
 
+def has_upcoming(session: Session, phone: str, department_id: int, *, now: datetime) -> bool:
+    """The citizen with this phone has a booked call with the department still to come: one
+    query, for menus that ask it on every screen."""
+    found = session.scalar(
+        select(Appointment.id)
+        .join(Citizen, Citizen.id == Appointment.citizen_id)
+        .where(
+            Citizen.phone == phone,
+            Appointment.department_id == department_id,
+            Appointment.status == BOOKED,
+            Appointment.ends_at > now,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 def send_due_reminders(session: Session, *, now: datetime, base_url: str) -> int:
     """SMS the join link to everyone whose call starts within ``REMINDER_LEAD``.
 

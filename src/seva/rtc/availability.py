@@ -118,6 +118,14 @@ def free_slots(
     return free
 
 
+def takes_calls(session: Session, department_id: int) -> bool:
+    """Some official of the department publishes call hours."""
+    found = session.scalar(
+        select(Availability.official_id).where(Availability.department_id == department_id).limit(1)
+    )
+    return found is not None
+
+
 def departments_taking_calls(session: Session) -> list[Department]:
     return list(
         session.scalars(

@@ -16,6 +16,7 @@ from seva.rtc.appointments import (
     book,
     booked_text,
     cancel,
+    has_upcoming,
     ist_label,
     join_link,
     mark_held,
@@ -33,6 +34,7 @@ from seva.rtc.availability import (
     free_slots,
     schedule_of,
     set_availability,
+    takes_calls,
 )
 from seva.rtc.events import record_room_events
 from seva.rtc.meetings import (
@@ -87,6 +89,7 @@ __all__ = [
     "departments_taking_calls",
     "finish",
     "free_slots",
+    "has_upcoming",
     "invite",
     "invitees",
     "ist_label",
@@ -117,6 +120,7 @@ __all__ = [
     "send_due_reminders",
     "set_availability",
     "set_on_duty",
+    "takes_calls",
     "tidy_queue",
     "upcoming",
 ]
