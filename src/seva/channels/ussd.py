@@ -41,6 +41,7 @@ from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
 from seva.i18n import entry
 from seva.i18n import text as text_of
+from seva.rtc import service as rtc
 from seva.tenancy import service as tenancy
 
 CHANNEL = "ussd"
@@ -254,7 +255,7 @@ class UssdMenu:
         lines = [notice or _TITLE[lang].format(code=self.runtime.settings.ussd_code)]
         lines += [f"{i}. {d.display_name(lang)}" for i, d in enumerate(departments, start=1)]
         state.menu = [(Go.DEPARTMENT, d.code) for d in departments]
-        if calls.booked_departments(session, dialogue.phone, now):
+        if dialogue.phone and rtc.has_upcoming(session, dialogue.phone, now=now):
             state.menu.append((Go.MY_CALLS, ""))
             lines.append(f"{len(state.menu)}. {text_of('book_my_title', lang)}")
         lines.append(_LANGUAGE[lang])

@@ -217,21 +217,20 @@ def upcoming(session: Session, citizen: Citizen, *, now: datetime) -> list[Appoi
     )
 
 
-def has_upcoming(session: Session, phone: str, department_id: int, *, now: datetime) -> bool:
-    """The citizen with this phone has a booked call with the department still to come: one
-    query, for menus that ask it on every screen."""
-    found = session.scalar(
+def has_upcoming(
+    session: Session, phone: str, department_id: int | None = None, *, now: datetime
+) -> bool:
+    """The citizen with this phone has a booked call still to come (with the department,
+    when one is given): one query, for menus that ask it on every screen."""
+    query = (
         select(Appointment.id)
         .join(Citizen, Citizen.id == Appointment.citizen_id)
-        .where(
-            Citizen.phone == phone,
-            Appointment.department_id == department_id,
-            Appointment.status == BOOKED,
-            Appointment.ends_at > now,
-        )
+        .where(Citizen.phone == phone, Appointment.status == BOOKED, Appointment.ends_at > now)
         .limit(1)
     )
-    return found is not None
+    if department_id is not None:
+        query = query.where(Appointment.department_id == department_id)
+    return session.scalar(query) is not None
 
 
 def send_due_reminders(session: Session, *, now: datetime, base_url: str) -> int:
