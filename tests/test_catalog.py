@@ -25,7 +25,6 @@ TRANSLATIONS = [lang for lang in i18n.shipped() if lang != i18n.SOURCE]
 NOT_WORDS = {
     ("flows/schema.py", "LANGUAGES"),
     ("channels/voice/webhooks.py", "LANGUAGES"),
-    ("voice/tts.py", "VOICES"),
 }
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from seva import i18n
+from seva.flows.messages import pick
 from seva.flows.schema import AskStep, Option, Text
 from seva.numbers import normalise_phone
 
@@ -27,8 +28,8 @@ YES = {"1", "y", "yes", "ha", "haan", "han", "haa", "हाँ", "हां", "�
 NO = {"2", "n", "no", "nahi", "nahin", "na", "नहीं", "नही", "ना", "false"}
 
 
-FORM_VARIANT = "_form"
-"""The suffix of a refusal's wording for a typed form (``answer_empty`` → ``answer_empty_form``):
+FORM_WORDING = "form"
+"""How a typed form words a refusal (``answer_empty`` → ``answer_empty_form``, ``i18n.variant``):
 on a web page or in an app the same refusal reads as a form error ("Please enter an answer.")
 rather than as a reply to a message ("Please send an answer.")."""
 
@@ -47,10 +48,8 @@ class Refusal:
     def wording(self, lang: str, *, form: bool = False) -> str:
         """The reason in ``lang``; ``form``: as a form error, where the catalog words it so."""
         if self.own is not None:
-            return self.own.get(lang) or self.own.get("en") or ""
-        key = self.key
-        if form and i18n.has(key + FORM_VARIANT):
-            key += FORM_VARIANT
+            return pick(self.own, lang)
+        key = i18n.variant(self.key, FORM_WORDING if form else None)
         return i18n.text(key, lang, **dict(self.values))
 
 

@@ -34,6 +34,7 @@ that can show a link (SMS, the web, the app) gets the join link in the answer, t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -253,8 +254,7 @@ def service_for(
 def say(key: str, lang: str, channel: str, **values: object) -> str:
     """The catalog entry ``key``, in the channel's own wording where it has one
     (``book_nothing_sms`` names the SMS command that books a call)."""
-    variant = f"{key}_{channel}"
-    return i18n.text(variant if i18n.has(variant) else key, lang, **values)
+    return i18n.text(i18n.variant(key, channel), lang, **values)
 
 
 def perform(
@@ -310,9 +310,9 @@ def perform(
                 )
             except rtc.CallRefused as exc:
                 return told(_refusal(exc))
-            shown = rtc.booked_text(department, appointment, lang, base_url)
+            told_as = (rtc.booked_text, "book_booked")
             return EffectResult(
-                ok=True, data=_told(appointment, base_url, shown, "book_booked", lang, channel)
+                ok=True, data=_told(appointment, department, told_as, lang, channel, base_url)
             )
         case MoveCall(starts=starts, call=ref):
             held = _booked(session, phone, department, ref, now)
@@ -333,9 +333,9 @@ def perform(
                 )
             except rtc.CallRefused as exc:
                 return told(_refusal(exc))
-            shown = rtc.moved_text(department, moved, lang, base_url)
+            told_as = (rtc.moved_text, "book_moved")
             return EffectResult(
-                ok=True, data=_told(moved, base_url, shown, "book_moved", lang, channel)
+                ok=True, data=_told(moved, department, told_as, lang, channel, base_url)
             )
         case CancelCall(call=ref):
             held = _booked(session, phone, department, ref, now)
@@ -357,12 +357,22 @@ def perform(
 
 
 def _told(
-    appointment: Appointment, base_url: str, shown: str, key: str, lang: str, channel: str
+    appointment: Appointment,
+    department: Department,
+    told_as: tuple[Callable[[Department, Appointment, str, str], str], str],
+    lang: str,
+    channel: str,
+    base_url: str,
 ) -> dict[str, str]:
     """A booked (or moved) call as the flow saves it: ``text`` is what the citizen is told,
-    with the join link where the channel shows one, else that it is coming by SMS."""
+    the SMS's own text with the join link where the channel shows one (``told_as[0]``), else
+    the catalog's ``told_as[1]``: that the link is coming by SMS."""
     when = rtc.ist_label(appointment.starts_at)
-    text = shown if channel in LINK_SHOWN else say(key, lang, channel, when=when)
+    with_link, key = told_as
+    if channel in LINK_SHOWN:
+        text = with_link(department, appointment, lang, base_url)
+    else:
+        text = say(key, lang, channel, when=when)
     return {
         "text": text,
         "when": when,

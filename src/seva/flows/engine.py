@@ -80,6 +80,7 @@ from seva.flows.schema import (
     ServiceDefinition,
     StatusStep,
     Text,
+    as_text,
     booking_spec,
 )
 from seva.flows.templating import lookup, placeholders, render
@@ -601,7 +602,7 @@ def saved_options(saved: Any) -> list[Option]:
         if not isinstance(value, str | int) or not str(value) or len(str(value)) > 64:
             continue
         if isinstance(label, str | int) and str(label):
-            text = {"en": str(label)}
+            text = as_text(str(label))
         elif isinstance(label, dict) and all(isinstance(t, str) for t in label.values()):
             text = {str(lang): str(t) for lang, t in label.items() if t}
         else:

@@ -96,8 +96,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _text(value: Any) -> Any:
-    """A bare string is shorthand for an English-only text."""
+def as_text(value: Any) -> Any:
+    """A bare string is shorthand for an English-only text (any other value is left for the
+    model to check): how a definition, a saved label and a translation file read one."""
     if isinstance(value, str):
         return {"en": value}
     return value
@@ -111,7 +112,7 @@ class Option(_Model):
     label: LocalText
     goto: str | None = None
 
-    _label = field_validator("label", mode="before")(_text)
+    _label = field_validator("label", mode="before")(as_text)
 
 
 class Condition(_Model):
@@ -133,14 +134,14 @@ class _Step(_Model):
 class SayStep(_Step):
     say: LocalText
 
-    _say = field_validator("say", mode="before")(_text)
+    _say = field_validator("say", mode="before")(as_text)
 
 
 class EndStep(_Step):
     end: LocalText
     outcome: Literal["completed", "failed"] = "completed"
 
-    _end = field_validator("end", mode="before")(_text)
+    _end = field_validator("end", mode="before")(as_text)
 
 
 AskType = Literal[
@@ -177,7 +178,7 @@ class AskStep(_Step):
     """``choice`` only: short options (times, dates) that follow the question on one line
     where a message is paid for (SMS: ``Question, reply 1-5: 1) … 2) …``)."""
 
-    _prompt = field_validator("prompt", "error", mode="before")(_text)
+    _prompt = field_validator("prompt", "error", mode="before")(as_text)
 
     @field_validator("length")
     @classmethod
@@ -239,7 +240,7 @@ class MenuStep(_Step):
     prompt: LocalText
     options: list[Option] = Field(min_length=2, max_length=9)
 
-    _prompt = field_validator("prompt", mode="before")(_text)
+    _prompt = field_validator("prompt", mode="before")(as_text)
 
 
 class BranchStep(_Step):
@@ -269,7 +270,7 @@ class CallSpec(_Model):
     on_error: str | None = None
     error: LocalText | None = None
 
-    _error = field_validator("error", mode="before")(_text)
+    _error = field_validator("error", mode="before")(as_text)
 
 
 class CallStep(_Step):
@@ -283,7 +284,7 @@ class LookupSpec(_Model):
     on_missing: str | None = None
     missing: LocalText | None = None
 
-    _missing = field_validator("missing", mode="before")(_text)
+    _missing = field_validator("missing", mode="before")(as_text)
 
 
 class LookupStep(_Step):
@@ -331,7 +332,7 @@ class StatusSpec(_Model):
     on_missing: str | None = None
     missing: LocalText | None = None
 
-    _missing = field_validator("missing", mode="before")(_text)
+    _missing = field_validator("missing", mode="before")(as_text)
 
 
 class StatusStep(_Step):
@@ -348,7 +349,7 @@ class NearbySpec(_Model):
     on_missing: str | None = None
     missing: LocalText | None = None
 
-    _missing = field_validator("missing", mode="before")(_text)
+    _missing = field_validator("missing", mode="before")(as_text)
 
 
 class NearbyStep(_Step):
@@ -368,7 +369,7 @@ class BookingSpec(_Model):
     on_missing: str | None = None
     missing: LocalText | None = None
 
-    _missing = field_validator("missing", mode="before")(_text)
+    _missing = field_validator("missing", mode="before")(as_text)
 
 
 class CallTimesSpec(BookingSpec):
@@ -531,7 +532,7 @@ class ServiceDefinition(_Model):
     languages: list[str] = Field(default_factory=lambda: ["en", "hi"], min_length=1)
     steps: list[Step] = Field(min_length=1, max_length=200)
 
-    _title = field_validator("title", "description", mode="before")(_text)
+    _title = field_validator("title", "description", mode="before")(as_text)
 
     @field_validator("keywords", mode="before")
     @classmethod

@@ -33,7 +33,7 @@ from typing import Any
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import PoFileError, read_po, write_po
 
-from seva.flows.schema import LANGUAGES
+from seva.flows.schema import LANGUAGES, as_text
 from seva.flows.templating import placeholders
 from seva.i18n.tool import tidy
 
@@ -108,7 +108,7 @@ class Slot:
 
     def put(self, lang: str, text: str) -> None:
         value = self.holder[self.key]
-        texts = dict(value) if isinstance(value, dict) else {"en": value}
+        texts = dict(as_text(value))
         texts[lang] = text
         self.holder[self.key] = texts
 

@@ -11,6 +11,9 @@ Texts are ``str.format`` templates: ``{code}`` in English is ``{code}`` in Hindi
 ``tests/test_catalog.py`` fails when a placeholder differs, an entry is missing in a shipped
 language, or a module or template carries English of its own.
 
+The catalogs are package data, read once per process on first use and kept (as a module is
+imported once): the flow engine words its refusals through them without doing I/O per turn.
+
 Service definitions keep their own texts (they belong to the department); this catalog is the
 gateway's words around them.
 """
@@ -72,6 +75,14 @@ def has(key: str) -> bool:
     return key in messages(SOURCE)
 
 
+def variant(key: str, wording: str | None) -> str:
+    """``key_<wording>`` where the catalog words the message so for that medium (a form's
+    ``answer_empty_form``, an SMS's ``book_nothing_sms``), else ``key``."""
+    if wording and has(f"{key}_{wording}"):
+        return f"{key}_{wording}"
+    return key
+
+
 def text(key: str, lang: str, /, **values: object) -> str:
     """The message ``key`` in ``lang`` (English where that language lacks it), with ``values``
     filled in. An unknown key reads as itself, so a missing entry shows up on the page and in
@@ -87,7 +98,7 @@ def text(key: str, lang: str, /, **values: object) -> str:
 
 def entry(key: str, /, **values: object) -> dict[str, str]:
     """Every shipped language's text of ``key`` (with ``values`` filled in), shaped as a
-    service definition's texts are (``{"en": ..., "hi": ...}``), for code that picks the
+    service definition's texts are (one string per language code), for code that picks the
     language later."""
     if not has(key):
         raise KeyError(f"message {key!r} is not in the catalog")

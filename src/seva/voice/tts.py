@@ -39,8 +39,8 @@ import structlog
 log = structlog.get_logger(__name__)
 
 RATE = 8000
-VOICES = {"en": "en-gb", "hi": "hi"}
-"""espeak-ng voices for Seva's languages; any other language code is tried as a voice name."""
+ENGLISH_VOICE = "en-gb"
+"""espeak-ng's voice for English; every other language's voice is named by its code."""
 SPEED = 150
 """Words per minute: a little slower than espeak-ng's 175 for a phone line."""
 _SILENT_SECONDS_PER_CHAR = 0.06
@@ -160,7 +160,7 @@ class Speech:
         return self.binary is not None
 
     def voice(self, lang: str) -> str:
-        return VOICES.get(lang, lang)
+        return ENGLISH_VOICE if lang == "en" else lang
 
     def key(self, text: str, lang: str) -> str:
         material = f"{self.voice(lang)}\0{self.speed}\0{text}".encode()
