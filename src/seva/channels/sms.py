@@ -28,7 +28,7 @@ after a timeout is told what timed out. This adapter only says which kind of mes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -219,14 +219,7 @@ class SmsPull:
         open it replaces the conversation that was open, and the citizen is told what was
         left unfinished; when it is over in this one message (a status lookup, ``CALL
         CANCEL``) it was an aside and the open conversation carries on."""
-        fresh = Dialogue(
-            channel=dialogue.channel,
-            key=dialogue.key,
-            phone=dialogue.phone,
-            lang=dialogue.lang,
-            lang_chosen=dialogue.lang_chosen,
-            expires_at=dialogue.expires_at,
-        )
+        fresh = replace(dialogue, meta={}, flow=None, service_id=None)
         args = words[1:]
         if service is None:
             found = self._call_service(session, dialogue, args, now)
