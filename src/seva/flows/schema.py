@@ -68,6 +68,7 @@ KEYWORD_RE = re.compile(r"^[A-Z][A-Z0-9]{1,19}$")
 LANGUAGES = {
     "en": "English",
     "hi": "हिन्दी",
+    "as": "অসমীয়া",
     "bn": "বাংলা",
     "ta": "தமிழ்",
     "te": "తెలుగు",

@@ -24,6 +24,7 @@ from babel.messages.pofile import read_po, write_po
 from seva.i18n import DOMAIN, SOURCE, po_path, shipped
 
 _ENGLISH = "English: "
+REVIEW = "review"
 _NOISE = re.compile(
     r'^"(?:POT-Creation-Date|PO-Revision-Date|Report-Msgid-Bugs-To|Last-Translator|'
     r'Language-Team|Generated-By): [^"]*"\n',
@@ -67,16 +68,31 @@ def tidy(text: str) -> str:
     return _NOISE.sub("", text)
 
 
-def message(key: str, string: str, *, english: str | None = None, fuzzy: bool = False) -> Message:
+def message(
+    key: str,
+    string: str,
+    *,
+    english: str | None = None,
+    fuzzy: bool = False,
+    notes: list[str] | None = None,
+) -> Message:
     flags = {"python-brace-format"} if placeholders(english or string) else set()
     if fuzzy:
         flags.add("fuzzy")
     comments = [_ENGLISH + _one_line(english)] if english is not None else []
-    return Message(key, string, flags=flags, auto_comments=comments)
+    return Message(key, string, flags=flags, auto_comments=comments, user_comments=notes or [])
 
 
-def sync(lang: str, source: Catalog) -> tuple[int, int]:
-    """Bring one translation in step with English; returns (untranslated, fuzzy)."""
+def to_review(entry: Message) -> bool:
+    """A translation its translator asked a reviewer to look at (``# review: …`` above it):
+    used, since a citizen is better served by it than by English, and counted by
+    ``make catalog`` until a reviewer removes the note."""
+    return any(note.startswith(REVIEW) for note in entry.user_comments)
+
+
+def sync(lang: str, source: Catalog) -> tuple[int, int, int]:
+    """Bring one translation in step with English; returns how many entries are untranslated,
+    fuzzy (the English changed) and marked for review by their translator."""
     old = load(lang)
     fresh = Catalog(locale=lang, domain=DOMAIN)
     for entry in source:
@@ -90,11 +106,15 @@ def sync(lang: str, source: Catalog) -> tuple[int, int]:
             (before is not None and before.fuzzy)
             or (was is not None and _squeeze(was) != _squeeze(english))
         )
-        fresh[entry.id] = message(str(entry.id), string, english=english, fuzzy=fuzzy)
+        notes = list(before.user_comments) if before is not None else []
+        fresh[entry.id] = message(
+            str(entry.id), string, english=english, fuzzy=fuzzy, notes=notes
+        )
     save(fresh, lang)
     untranslated = sum(1 for m in fresh if m.id and not m.string)
     fuzzy_count = sum(1 for m in fresh if m.id and m.fuzzy)
-    return untranslated, fuzzy_count
+    review = sum(1 for m in fresh if m.id and m.string and to_review(m))
+    return untranslated, fuzzy_count, review
 
 
 def _one_line(text: str) -> str:
@@ -129,10 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(1 for m in source if m.id)
     print(f"{SOURCE}: {total} messages")
     for lang in languages:
-        untranslated, fuzzy = sync(lang, source)
+        untranslated, fuzzy, review = sync(lang, source)
         print(
             f"{lang}: {total - untranslated - fuzzy} translated, {untranslated} to translate, "
-            f"{fuzzy} to review"
+            f"{fuzzy} changed in English since, {review} marked for review"
         )
     return 0
 
