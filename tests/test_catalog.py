@@ -23,7 +23,6 @@ TRANSLATIONS = [lang for lang in i18n.shipped() if lang != i18n.SOURCE]
 # Dicts keyed by language that are not words to translate: each language's own name
 # (an endonym reads the same to everyone) and provider or voice codes.
 NOT_WORDS = {
-    ("flows/schema.py", "LANGUAGES"),
     ("channels/voice/webhooks.py", "LANGUAGES"),
 }
 

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     shortcode: str = "166"
     longcode: str = "9223166166"
     ussd_code: str = "*166#"
+    ussd_screen_gsm: int = Field(default=182, ge=40, le=1000)
+    """Characters one USSD screen shows in the GSM alphabet (English, digits)."""
+    ussd_screen_ucs2: int = Field(default=80, ge=20, le=1000)
+    """Characters one USSD screen shows in UCS-2 (any Indian script): handsets and networks
+    cut such screens far shorter than the 182 GSM characters; about 80 is what reaches a
+    basic phone intact."""
+    ussd_screens: dict[str, tuple[int, int]] = Field(default_factory=dict)
+    """Per aggregator (the route's name, ``africastalking``) its own limits where they differ,
+    as GSM and UCS-2 characters: ``SEVA_USSD_SCREENS='{"africastalking": [182, 120]}'``."""
     default_region: str = "IN"
 
     session_ttl_seconds: int = Field(default=300, ge=10)

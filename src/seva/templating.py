@@ -17,7 +17,9 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from starlette.responses import HTMLResponse
 
 from seva.clock import ist_text
+from seva.i18n import served, shipped
 from seva.i18n import text as ui
+from seva.i18n.languages import NAMES, direction
 
 ROOT = Path(__file__).resolve().parent
 TEMPLATE_DIRS = [
@@ -43,9 +45,16 @@ templates = Jinja2Templates(env=_env)
 
 
 def page_lang(request: Request) -> str:
-    """The page language: ``?lang=``, then the cookie, then English."""
+    """The page language: ``?lang=``, then the cookie, then English; a language Seva does not
+    ship reads as English."""
     wanted = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "en"
-    return wanted if wanted in ("en", "hi") else "en"
+    return served(wanted)
+
+
+def language_choices() -> list[tuple[str, str, str]]:
+    """Every shipped language as (code, own name, direction), in the table's order: what a
+    switcher lists, each name in its own script so every reader finds theirs."""
+    return [(code, name, direction(code)) for code, name in NAMES.items() if code in shipped()]
 
 
 def csrf_token(request: Request) -> str:
@@ -80,6 +89,7 @@ def render(
     data: dict[str, Any] = {
         "request": request,
         "lang": lang,
+        "dir": direction(lang),
         "t": lambda key: ui(key, lang),
         "csrf": csrf_token(request),
         "official": official,
@@ -92,7 +102,7 @@ def render(
     }
     data.update(context or {})
     response = templates.TemplateResponse(request, template, data, status_code=status_code)
-    if request.query_params.get("lang") in ("en", "hi"):
+    if request.query_params.get("lang") in shipped():
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
     return response
 

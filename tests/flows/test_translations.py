@@ -173,7 +173,7 @@ def test_a_step_id_context_translates_one_steps_text(tmp_path: Path) -> None:
 
 def test_files_seva_cannot_use_are_refused(tmp_path: Path) -> None:
     assert problems(service_with(tmp_path, {"xx": TAMIL})) == [
-        "water.xx.po:? 'xx' is not a language (en, hi, bn, ta, te, mr, gu, kn, ml, pa, or, ur)"
+        "water.xx.po:? 'xx' is not a language (en, hi, bn, mr, te, ta, gu, ur, kn, or, ml, pa, as)"
     ]
     (tmp_path / "water.xx.po").unlink()
     assert problems(service_with(tmp_path, {"ta": "this is not a po file"}))[0].startswith(
@@ -199,9 +199,9 @@ def test_the_demo_complaint_ships_its_hindi_in_a_po_file() -> None:
     path = SERVICES_DIR / "mcd-complaint.yaml"
     assert "हिन्दी" not in path.read_text("utf-8") and "शिकायत" not in path.read_text("utf-8")
     found = read_service(path)
-    assert found.translations == [SERVICES_DIR / "mcd-complaint.hi.po"]
+    assert SERVICES_DIR / "mcd-complaint.hi.po" in found.translations
     assert found.warnings == []
-    assert found.definition.languages == ["en", "hi"]
+    assert found.definition.languages[:2] == ["en", "hi"]
     texts = json.dumps(dump(found.definition), ensure_ascii=False)
     assert "शिकायत {application.ref} दर्ज: {pincode} पर {category_label}।" in texts
     assert found.definition.steps[6].apply.status == {"en": "Registered", "hi": "पंजीकृत"}  # type: ignore[union-attr]

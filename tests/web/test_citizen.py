@@ -151,7 +151,7 @@ def test_language_choice_is_saved_to_the_registry(
     log_in(client, gateway, PHONE)
     page = client.get("/me").text
     saved = client.post("/me/language", data={"csrf": field(page, "csrf"), "language": "hi"})
-    assert '<html lang="hi">' in saved.text
+    assert '<html lang="hi" dir="ltr">' in saved.text
     assert "सहेजा गया" in saved.text
     with gateway.session() as session:
         citizen = citizens.find(session, PHONE)

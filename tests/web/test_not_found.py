@@ -19,7 +19,7 @@ def test_a_browser_gets_the_sites_not_found_page(client: TestClient, lang: str, 
     assert page.headers["content-type"].startswith("text/html")
     assert words in page.text
     assert 'href="/"' in page.text
-    assert f'<html lang="{lang}">' in page.text
+    assert f'<html lang="{lang}" dir="ltr">' in page.text
 
 
 def test_the_language_a_browser_chose_carries_to_the_not_found_page(client: TestClient) -> None:

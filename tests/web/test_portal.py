@@ -29,7 +29,7 @@ def test_home_lists_departments_services_and_sms_keywords(
     assert "SMS COMPLAINT to 166" in page.text
 
     hindi = client.get("/?lang=hi")
-    assert '<html lang="hi">' in hindi.text
+    assert '<html lang="hi" dir="ltr">' in hindi.text
     assert ">राशन कार्ड की स्थिति</a>" in hindi.text
     assert "166 पर RATION SMS करें" in hindi.text
 
@@ -141,10 +141,10 @@ def test_a_name_has_one_length_limit_and_the_page_shows_it(
 
 def test_hindi_page_runs_the_service_in_hindi(client: TestClient, seeded: SeedReport) -> None:
     first = client.get(RATION + "?lang=hi")
-    assert '<html lang="hi">' in first.text
+    assert '<html lang="hi" dir="ltr">' in first.text
     assert "अपना राशन कार्ड नंबर दर्ज करें" in first.text
     done = answer(client, RATION, "९८७६५४३२१०")  # Devanagari digits, as a Hindi keyboard types
-    assert '<html lang="hi">' in done  # the language stays with the browser
+    assert '<html lang="hi" dir="ltr">' in done  # the language stays with the browser
     assert final_answer(done) == (
         "राशन कार्ड 9876543210 (Mohd. Irfan): निलंबित (eKYC लंबित)। सदस्य: 3। दुकान: FPS 078, Okhla।"
     )

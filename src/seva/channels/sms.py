@@ -41,10 +41,9 @@ from seva.flows.answers import clean
 from seva.flows.conversation import Do, Open, Said
 from seva.flows.models import Service
 from seva.flows.runtime import Runtime, Turn
-from seva.flows.schema import LANGUAGES
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
-from seva.i18n import entry
+from seva.i18n import entry, languages, served
 from seva.i18n import text as text_of
 from seva.locker import service as locker
 from seva.messaging import service as messaging
@@ -58,12 +57,6 @@ MAX_INBOUND = 1600
 
 HELP_WORDS = frozenset({"HELP", "MENU", "?", "मदद", "सहायता"})
 CANCEL_WORDS = frozenset({"CANCEL", "EXIT", "रद्द"})
-LANGUAGE_WORDS = {
-    "ENGLISH": "en",
-    "HINDI": "hi",
-    "हिंदी": "hi",
-    "हिन्दी": "hi",
-}
 
 _HELP_HEAD = entry("sms_help_head")
 _HELP_TAIL = entry("sms_help_tail")
@@ -110,14 +103,10 @@ def language_command(words: list[str]) -> str | None:
     """The language a ``LANG xx``/``HINDI`` message asks for, if it is one."""
     if not words:
         return None
-    head = words[0].upper()
-    if head in LANGUAGE_WORDS and len(words) == 1:
-        return LANGUAGE_WORDS[head]
-    if head == "LANG" and len(words) == 2:
-        wanted = words[1].lower()
-        if wanted in LANGUAGES:
-            return wanted
-        return LANGUAGE_WORDS.get(words[1].upper())
+    if len(words) == 1:
+        return languages.by_word(words[0])
+    if words[0].upper() == "LANG" and len(words) == 2:
+        return languages.named(words[1])
     return None
 
 
@@ -329,19 +318,14 @@ def _lapsed_names(lapsed: dict[str, str]) -> dict[str, str]:
 def unknown_keyword(dialogue: Dialogue, word: str) -> str:
     """The reply to a word that starts no service: one SMS part, pointing to ``HELP`` (whose
     reply lists the keywords) rather than listing them, which took three parts in English
-    and seven in Hindi. In the citizen's language when they chose one, else in Hindi when
-    they wrote in Devanagari."""
-    if dialogue.lang_chosen:
-        lang = _lang(dialogue)
-    else:
-        lang = "hi" if any(_is_devanagari(ch) for ch in word) else _lang(dialogue)
+    and seven in Hindi. In the citizen's language when they chose one, else in the language
+    of the script they wrote in (Tamil for a word in Tamil letters) where Seva speaks it."""
+    lang = _lang(dialogue)
+    if not dialogue.lang_chosen:
+        lang = served(languages.written_in(word) or lang)
     named = _UNKNOWN[lang].format(word=word[:20])
     return named if segment_count(named) == 1 else _UNKNOWN_UNNAMED[lang]
 
 
-def _is_devanagari(ch: str) -> bool:
-    return "\u0900" <= ch <= "\u097f"
-
-
 def _lang(dialogue: Dialogue) -> str:
-    return dialogue.lang if dialogue.lang in ("en", "hi") else "en"
+    return served(dialogue.lang)

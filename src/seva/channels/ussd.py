@@ -11,8 +11,10 @@ department's), to cancel it or move it to another time: the gateway's call servi
 (``seva.flows.calls``), run like any other service, so the free times are a choice with one
 key each and the join link follows by SMS. This adapter only draws menus and screens.
 
-A handset shows at most 182 characters, so a longer screen is cut into pages that end with
-``98. More``; the last page of a final answer closes the session. ``UssdMenu.handle`` is
+A handset shows at most 182 characters in the GSM alphabet and far fewer in UCS-2 (about 80
+for an Indian script; ``SEVA_USSD_SCREEN_*``, and per aggregator ``SEVA_USSD_SCREENS``), so a
+longer screen is cut into pages that end with ``98. More``; the last page of a final answer
+closes the session. ``UssdMenu.handle`` is
 transport-free; the HTTP route in ``seva.channels.routes`` wraps it.
 
 The channel's own state (which screen, what its numbers lead to, the pages of the screen
@@ -39,13 +41,18 @@ from seva.flows.answers import clean
 from seva.flows.runtime import Runtime, Turn
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
-from seva.i18n import entry
+from seva.i18n import entry, served, shipped
 from seva.i18n import text as text_of
+from seva.i18n.languages import NAMES
 from seva.rtc import service as rtc
+from seva.settings import Settings
+from seva.sms_text import is_gsm7
 from seva.tenancy import service as tenancy
 
 CHANNEL = "ussd"
 MAX_SCREEN = 182
+"""The most a screen in the GSM alphabet can carry (a USSD string is 182 GSM characters)."""
+UCS2_SCREEN = 80
 MORE_KEY = "98"
 BACK_KEY = "0"
 MAX_HOPS = 100
@@ -55,7 +62,7 @@ _MORE = entry("ussd_more")
 _BACK = entry("ussd_back")
 _TITLE = entry("ussd_title")
 _LANGUAGE = entry("ussd_language")
-_CHOOSE_LANGUAGE = "Language / भाषा\n1. English\n2. हिन्दी"
+_LANGUAGE_TITLE = entry("language")
 _INVALID = entry("ussd_invalid")
 _NO_SERVICES = entry("ussd_no_services")
 _TOO_LONG = entry("ussd_too_long")
@@ -132,9 +139,34 @@ class UssdScreen:
         return ("END " if self.end else "CON ") + self.text
 
 
-def paginate(text: str, more: str = _MORE["en"], limit: int = MAX_SCREEN) -> list[str]:
-    """Cut ``text`` into screens of at most ``limit`` characters, each but the last ending
-    with ``more``; lines are kept whole where they fit, long lines break at spaces."""
+@dataclass(frozen=True, slots=True)
+class ScreenLimits:
+    """How many characters one screen of an aggregator's network shows."""
+
+    gsm: int = MAX_SCREEN
+    ucs2: int = UCS2_SCREEN
+
+    @classmethod
+    def of(cls, settings: Settings, aggregator: str = "") -> ScreenLimits:
+        gsm, ucs2 = settings.ussd_screens.get(
+            aggregator, (settings.ussd_screen_gsm, settings.ussd_screen_ucs2)
+        )
+        return cls(gsm=min(gsm, MAX_SCREEN), ucs2=min(ucs2, MAX_SCREEN))
+
+    def of_text(self, text: str) -> int:
+        """The limit for a screen showing ``text``: one character outside the GSM alphabet
+        sends the whole screen in UCS-2."""
+        return self.gsm if is_gsm7(text) else self.ucs2
+
+
+def paginate(
+    text: str, more: str = _MORE["en"], limit: int | ScreenLimits = MAX_SCREEN
+) -> list[str]:
+    """Cut ``text`` into screens of at most ``limit`` characters (by the screen's alphabet,
+    for ``ScreenLimits``), each but the last ending with ``more``; lines are kept whole where
+    they fit, long lines break at spaces."""
+    if isinstance(limit, ScreenLimits):
+        limit = limit.of_text(text + more)
     if len(text) <= limit:
         return [text]
     room = limit - len(more) - 1
@@ -165,8 +197,9 @@ KeyHandler = Callable[[Session, Dialogue, UssdState, str, datetime], UssdScreen]
 
 
 class UssdMenu:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, limits: ScreenLimits | None = None) -> None:
         self.runtime = runtime
+        self.limits = limits or ScreenLimits.of(runtime.settings)
         self._keys: dict[Screen, KeyHandler] = {
             Screen.ROOT: self._root_key,
             Screen.LANG: self._language_key,
@@ -226,7 +259,7 @@ class UssdMenu:
         end: bool,
         turn: Turn | None = None,
     ) -> UssdScreen:
-        state.pages = paginate(text, _MORE[_lang(dialogue)])
+        state.pages = paginate(text, _MORE[_lang(dialogue)], self.limits)
         state.page = 0
         state.final = end
         return UssdScreen(state.pages[0], end=end and len(state.pages) == 1, turn=turn)
@@ -322,7 +355,7 @@ class UssdMenu:
     ) -> UssdScreen:
         if value == BACK_KEY:
             state.screen = Screen.LANG
-            return self._show(dialogue, state, _CHOOSE_LANGUAGE, end=False)
+            return self._show(dialogue, state, _languages(_lang(dialogue)), end=False)
         match state.chosen(value):
             case (Go.DEPARTMENT, code):
                 return self._department(session, dialogue, state, code, now)
@@ -335,10 +368,12 @@ class UssdMenu:
     def _language_key(
         self, session: Session, dialogue: Dialogue, state: UssdState, value: str, now: datetime
     ) -> UssdScreen:
-        chosen = {"1": "en", "2": "hi"}.get(value)
-        if chosen is None:
-            invalid = _INVALID[_lang(dialogue)] + "\n" + _CHOOSE_LANGUAGE
+        offered = _offered()
+        if not menu_key(value, len(offered)):
+            lang = _lang(dialogue)
+            invalid = _INVALID[lang] + "\n" + _languages(lang)
             return self._show(dialogue, state, invalid, end=False)
+        chosen = offered[int(value) - 1]
         self.runtime.set_language(session, dialogue, chosen)
         return self._root(session, dialogue, state, now)
 
@@ -368,4 +403,17 @@ class UssdMenu:
 
 
 def _lang(dialogue: Dialogue) -> str:
-    return dialogue.lang if dialogue.lang in _MORE else "en"
+    return served(dialogue.lang)
+
+
+def _offered() -> list[str]:
+    """The languages the language page numbers, in the table's order."""
+    return [code for code in NAMES if code in shipped()]
+
+
+def _languages(lang: str) -> str:
+    """The language page: its title in the caller's language, then every language in its own
+    script, numbered (a caller who cannot read the title still finds their language)."""
+    lines = [_LANGUAGE_TITLE[lang]]
+    lines += [f"{i}. {NAMES[code]}" for i, code in enumerate(_offered(), start=1)]
+    return "\n".join(lines)

@@ -42,6 +42,7 @@ from pydantic import (
 )
 
 from seva.flows.templating import placeholders
+from seva.i18n.languages import NAMES
 
 FORMAT_VERSION = 1
 NAME_RE = r"^[a-z][a-z0-9_]{0,39}$"
@@ -65,21 +66,8 @@ MAX_OPTIONS = 9
 """Each option is one key on a phone."""
 SLUG_RE = r"^[a-z0-9][a-z0-9-]{1,62}$"
 KEYWORD_RE = re.compile(r"^[A-Z][A-Z0-9]{1,19}$")
-LANGUAGES = {
-    "en": "English",
-    "hi": "हिन्दी",
-    "as": "অসমীয়া",
-    "bn": "বাংলা",
-    "ta": "தமிழ்",
-    "te": "తెలుగు",
-    "mr": "मराठी",
-    "gu": "ગુજરાતી",
-    "kn": "ಕನ್ನಡ",
-    "ml": "മലയാളം",
-    "pa": "ਪੰਜਾਬੀ",
-    "or": "ଓଡ଼ିଆ",
-    "ur": "اردو",
-}
+LANGUAGES = NAMES
+"""The languages a service may speak, by code, each with its own name."""
 
 Text = dict[str, str]
 """A citizen-facing string per language code."""

@@ -18,12 +18,13 @@ from seva.db.base import utcnow
 from seva.flows.loader import dump
 from seva.flows.models import Keyword, Service, ServiceRevision
 from seva.flows.schema import CallStep, ServiceDefinition
+from seva.i18n.languages import NAME_KEYWORDS
 from seva.outbound import Refused, UrlPolicy
 from seva.tenancy import service as tenancy
 from seva.tenancy.models import Department
 
-RESERVED_KEYWORDS = frozenset(
-    {"HELP", "STOP", "START", "CANCEL", "EXIT", "LANG", "MENU", "HINDI", "ENGLISH"}
+RESERVED_KEYWORDS = (
+    frozenset({"HELP", "STOP", "START", "CANCEL", "EXIT", "LANG", "MENU"}) | NAME_KEYWORDS
 )
 GATEWAY_SERVICES = frozenset({"call", "my-calls"})
 """Services the gateway itself runs for every department whose officials take calls (booking

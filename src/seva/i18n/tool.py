@@ -107,9 +107,7 @@ def sync(lang: str, source: Catalog) -> tuple[int, int, int]:
             or (was is not None and _squeeze(was) != _squeeze(english))
         )
         notes = list(before.user_comments) if before is not None else []
-        fresh[entry.id] = message(
-            str(entry.id), string, english=english, fuzzy=fuzzy, notes=notes
-        )
+        fresh[entry.id] = message(str(entry.id), string, english=english, fuzzy=fuzzy, notes=notes)
     save(fresh, lang)
     untranslated = sum(1 for m in fresh if m.id and not m.string)
     fuzzy_count = sum(1 for m in fresh if m.id and m.fuzzy)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -28,12 +29,12 @@ from seva.citizens import service as citizens
 from seva.citizens.service import GuessesRefused, OtpRefused
 from seva.citizens.web_login import SESSION_CITIZEN, citizen_phone
 from seva.deps import SessionDep
-from seva.flows.schema import LANGUAGES
 from seva.gateway import GatewayDep
+from seva.i18n import shipped
 from seva.i18n import text as ui
 from seva.numbers import msisdn
 from seva.ratelimit import client_address
-from seva.templating import LANG_COOKIE, check_csrf, page_lang, render
+from seva.templating import LANG_COOKIE, check_csrf, language_choices, page_lang, render
 from seva.web import service_form
 from seva.web.service_form import FormPlace
 
@@ -172,6 +173,28 @@ def _safe_next(value: str) -> str:
     return value
 
 
+@router.get("/language")
+def language(request: Request, next: str = "") -> Response:
+    """Every language Seva speaks, each named in its own script: choosing one sets the
+    ``seva_lang`` cookie (``?lang=`` on the page it leads back to) for every later page.
+    It leads back to ``next``, else to the page the link was on (the same-origin referrer
+    every page sends), else home."""
+    back = next or _same_site_path(request) or "/"
+    if back.startswith("/language"):
+        back = "/"
+    return render(
+        request,
+        "portal_language.html",
+        {"languages": language_choices(), "next": _safe_next(back).partition("?")[0]},
+    )
+
+
+def _same_site_path(request: Request) -> str:
+    """The path of the page that linked here, when it is a page of this site."""
+    parts = urlsplit(request.headers.get("referer", ""))
+    return parts.path if parts.netloc and parts.netloc == request.url.netloc else ""
+
+
 @router.get("/citizen/login")
 def login_page(request: Request, change: str = "") -> Response:
     if change:
@@ -246,7 +269,7 @@ def login_verify(
     request.session.pop(SESSION_PENDING, None)
     request.session[SESSION_CITIZEN] = phone
     response = RedirectResponse(_safe_next(next), status_code=303)
-    if citizen.language in ("en", "hi"):
+    if citizen.language in shipped():
         response.set_cookie(LANG_COOKIE, citizen.language, max_age=365 * 86400, samesite="lax")
     return response
 
@@ -296,7 +319,7 @@ def me(request: Request, session: SessionDep, saved: str = "") -> Response:
         {
             "phone": phone,
             "citizen_lang": citizen.language or lang,
-            "languages": [code for code in ("en", "hi") if code in LANGUAGES],
+            "languages": language_choices(),
             "profile": sorted(citizens.profile_of(session, citizen).items()),
             "applications": service_form.application_rows(session, citizen, lang),
             "saved": bool(saved),
@@ -314,7 +337,7 @@ def me_language(
     phone = citizen_phone(request)
     if phone is None:
         return RedirectResponse("/citizen/login?next=/me", status_code=303)
-    if not check_csrf(request, csrf) or language not in ("en", "hi"):
+    if not check_csrf(request, csrf) or language not in shipped():
         message = ui("form_expired", page_lang(request))
         return render(request, "portal_message.html", {"message": message, "back": "/me"}, 400)
     citizen = citizens.get_or_create(session, phone)
