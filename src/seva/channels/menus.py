@@ -31,12 +31,20 @@ def menu_services(session: Session, department_id: int) -> list[Service]:
 
 
 def department_menu(
-    session: Session, department: Department, phone: str | None, now: datetime
+    session: Session,
+    department: Department,
+    phone: str | None,
+    now: datetime,
+    *,
+    booked: bool | None = None,
 ) -> list[Service]:
     """A department's menu for this caller: its own services, then booking a call with an
     official where its officials take calls, and the caller's booked calls with it, if any
-    (``seva.flows.calls``)."""
-    return menu_services(session, department.id) + calls.offered(session, department, phone, now)
+    (``seva.flows.calls``). ``booked=False``: the caller is known to have no booked call
+    (the first menu asked), so that is not asked again."""
+    own, gateway = services.live_menu(session, department.id)
+    offered = calls.offered(session, department, phone, now, rows=gateway, booked=booked)
+    return [s for s in own if listed(s)] + offered
 
 
 def gateway_service(service: Service) -> bool:

@@ -104,6 +104,9 @@ class UssdState:
     page: int = 0
     final: bool = False
     """The screen shown is an answer: its last page ends the session."""
+    booked: bool | None = None
+    """Whether the caller has a booked call, as the first menu found (None: not known, or a
+    service has run since and may have booked one), so department menus need not ask."""
 
     @classmethod
     def of(cls, meta: dict[str, Any]) -> UssdState:
@@ -119,6 +122,7 @@ class UssdState:
             pages=[str(p) for p in found.get("pages", [])],
             page=int(found.get("page", 0)),
             final=bool(found.get("final")),
+            booked=found.get("booked") if isinstance(found.get("booked"), bool) else None,
         )
 
     def keep(self, meta: dict[str, Any]) -> None:
@@ -288,7 +292,10 @@ class UssdMenu:
         lines = [notice or _TITLE[lang].format(code=self.runtime.settings.ussd_code)]
         lines += [f"{i}. {d.display_name(lang)}" for i, d in enumerate(departments, start=1)]
         state.menu = [(Go.DEPARTMENT, d.code) for d in departments]
-        if dialogue.phone and rtc.has_upcoming(session, dialogue.phone, now=now):
+        state.booked = bool(dialogue.phone) and rtc.has_upcoming(
+            session, dialogue.phone or "", now=now
+        )
+        if state.booked:
             state.menu.append((Go.MY_CALLS, ""))
             lines.append(f"{len(state.menu)}. {text_of('book_my_title', lang)}")
         lines.append(_LANGUAGE[lang])
@@ -305,7 +312,11 @@ class UssdMenu:
     ) -> UssdScreen:
         lang = _lang(dialogue)
         department = tenancy.department_by_code(session, code)
-        listed = department_menu(session, department, dialogue.phone, now) if department else []
+        listed = (
+            department_menu(session, department, dialogue.phone, now, booked=state.booked)
+            if department
+            else []
+        )
         if department is None or not listed:
             return self._root(session, dialogue, state, now)
         state.screen = Screen.DEPT
@@ -325,6 +336,7 @@ class UssdMenu:
         if service is None or not service.active:
             return None
         state.screen = Screen.FLOW
+        state.booked = None
         return self._turn(dialogue, state, self.runtime.start(session, dialogue, service, now=now))
 
     def _my_calls(

@@ -34,7 +34,7 @@ that can show a link (SMS, the web, the app) gets the join link in the answer, t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -101,19 +101,31 @@ def booked_departments(session: Session, phone: str | None, now: datetime) -> li
 
 
 def offered(
-    session: Session, department: Department, phone: str | None, now: datetime
+    session: Session,
+    department: Department,
+    phone: str | None,
+    now: datetime,
+    *,
+    rows: Sequence[Service] = (),
+    booked: bool | None = None,
 ) -> list[Service]:
     """The gateway's services a department's menu offers this citizen: booking, when its
     officials take calls, and their booked calls, when they have one with it. Nothing
-    without a phone: a call is booked for a citizen known by their number."""
+    without a phone: a call is booked for a citizen known by their number.
+
+    ``rows``: the department's gateway services as the caller already loaded them (a menu
+    reads them with the department's own), so they are not looked up again; ``booked``:
+    whether the citizen has any booked call, when the caller already knows."""
     if not phone:
         return []
     found: list[Service] = []
     if not takes_calls(session, department):
         return []
-    found += [s for s in [service_for(session, department, CALL, checked=True)] if s]
-    if rtc.has_upcoming(session, phone, department.id, now=now):
-        found += [s for s in [service_for(session, department, MY_CALLS, checked=True)] if s]
+    have = {s.slug: s for s in rows}
+    found += [s for s in [service_for(session, department, CALL, checked=True, row=have)] if s]
+    if booked is not False and rtc.has_upcoming(session, phone, department.id, now=now):
+        mine = service_for(session, department, MY_CALLS, checked=True, row=have)
+        found += [mine] if mine else []
     return found
 
 
@@ -224,17 +236,23 @@ def definition(code: str, slug: str) -> ServiceDefinition:
 
 
 def service_for(
-    session: Session, department: Department, slug: str, *, checked: bool = False
+    session: Session,
+    department: Department,
+    slug: str,
+    *,
+    checked: bool = False,
+    row: Mapping[str, Service] | None = None,
 ) -> Service | None:
     """The department's gateway service ``slug``, stored on first use and brought up to
     date when its definition changed; None when the department takes no calls (``checked``:
-    the caller has just asked ``takes_calls``)."""
+    the caller has just asked ``takes_calls``). ``row``: the department's live gateway
+    services by slug, as the caller loaded them (one missing is looked up)."""
     if slug not in _BUILT or not department.active:
         return None
     if not checked and not takes_calls(session, department):
         return None
     built = definition(department.code, slug)
-    service = session.scalar(
+    service = (row or {}).get(slug) or session.scalar(
         select(Service).where(Service.department_id == department.id, Service.slug == slug)
     )
     if (
