@@ -134,3 +134,14 @@ def test_a_page_in_each_language_says_so(client: TestClient, code: str) -> None:
     direction = BY_CODE[code].direction
     assert f'<html lang="{code}" dir="{direction}">' in page.text
     assert client.cookies.get("seva_lang") == code
+
+
+def test_lang_alone_lists_every_language_by_code_and_own_name(
+    client: TestClient, seeded: SeedReport
+) -> None:
+    listing = sms(client, "LANG", sender="9811000073")
+    for code in OFFERED:
+        assert f"{code.upper()} {NAMES[code]}" in listing
+    # Help points there, and a word that names no language gets the list too.
+    assert "LANG" in sms(client, "HELP", sender="9811000073").splitlines()[-1]
+    assert sms(client, "LANG KLINGON", sender="9811000073") == listing

@@ -43,7 +43,8 @@ from seva.flows.models import Service
 from seva.flows.runtime import Runtime, Turn
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
-from seva.i18n import entry, languages, served
+from seva.i18n import entry, languages, served, shipped
+from seva.i18n.languages import NAMES
 from seva.i18n import text as text_of
 from seva.locker import service as locker
 from seva.messaging import service as messaging
@@ -110,6 +111,19 @@ def language_command(words: list[str]) -> str | None:
     return None
 
 
+def asks_languages(words: list[str]) -> bool:
+    """``LANG`` alone, or with a word that names no language: the reply lists them."""
+    return bool(words) and words[0].upper() == "LANG" and len(words) <= 2
+
+
+def languages_text(lang: str) -> str:
+    """Every language Seva speaks, each by its code and its own name, for ``LANG``."""
+    listed = ", ".join(
+        f"{code.upper()} {name}" for code, name in NAMES.items() if code in shipped()
+    )
+    return text_of("sms_lang_list", lang, languages=listed)
+
+
 class SmsPull:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -165,7 +179,7 @@ class SmsPull:
         if not words:
             return Said.COMMAND  # an empty SMS gets the help
         head = words[0].upper()
-        if language_command(words) is not None:
+        if language_command(words) is not None or asks_languages(words):
             return Said.COMMAND
         if head in OPT_OUT_WORDS | OPT_IN_WORDS and len(words) <= 2:
             return Said.COMMAND
@@ -188,6 +202,8 @@ class SmsPull:
         if lang is not None:
             self.runtime.set_language(session, dialogue, lang)
             return _LANG_SET.get(lang, _LANG_SET["en"])
+        if asks_languages(words):
+            return languages_text(_lang(dialogue))
         head = words[0].upper() if words else ""
         if head in OPT_OUT_WORDS | OPT_IN_WORDS:
             return self._opt(session, dialogue, phone, words)
