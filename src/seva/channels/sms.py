@@ -44,8 +44,8 @@ from seva.flows.runtime import Runtime, Turn
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
 from seva.i18n import entry, languages, served, shipped
-from seva.i18n.languages import NAMES
 from seva.i18n import text as text_of
+from seva.i18n.languages import NAMES
 from seva.locker import service as locker
 from seva.messaging import service as messaging
 from seva.rtc import service as rtc
