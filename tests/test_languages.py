@@ -145,3 +145,17 @@ def test_lang_alone_lists_every_language_by_code_and_own_name(
     # Help points there, and a word that names no language gets the list too.
     assert "LANG" in sms(client, "HELP", sender="9811000073").splitlines()[-1]
     assert sms(client, "LANG KLINGON", sender="9811000073") == listing
+
+
+def test_the_app_api_lists_the_languages_for_its_chooser(client: TestClient) -> None:
+    listed = client.get("/api/v1/languages").json()
+    assert [row["code"] for row in listed] == OFFERED
+    by_code = {row["code"]: row for row in listed}
+    assert by_code["en"] == {
+        "code": "en",
+        "name": "English",
+        "english": "English",
+        "direction": "ltr",
+    }
+    if "ur" in by_code:
+        assert by_code["ur"]["direction"] == "rtl" and by_code["ur"]["name"] == "اردو"

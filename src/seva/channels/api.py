@@ -36,6 +36,7 @@ from seva.channels.api_schemas import (
     ConsentOut,
     ConversationOut,
     DepartmentOut,
+    LanguageOut,
     LanguageRequest,
     MeOut,
     OtpRequest,
@@ -77,6 +78,7 @@ from seva.flows import service as services
 from seva.flows.models import Service
 from seva.flows.schema import LANGUAGES
 from seva.gateway import Gateway, GatewayDep
+from seva.i18n.languages import LANGUAGES as LANGUAGES_TABLE
 from seva.messaging.service import queue_sms
 from seva.numbers import msisdn
 from seva.ratelimit import Rate, client_address, wait_seconds
@@ -257,6 +259,24 @@ def list_departments(session: SessionDep) -> list[DepartmentOut]:
             services=by_department.get(d.id, []),
         )
         for d in departments
+    ]
+
+
+@router.get(
+    "/languages",
+    response_model=list[LanguageOut],
+    summary="The languages Seva answers in, in the order a chooser lists them",
+)
+def list_languages() -> list[LanguageOut]:
+    return [
+        LanguageOut(
+            code=language.code,
+            name=language.name,
+            english=language.english,
+            direction=language.direction,
+        )
+        for language in LANGUAGES_TABLE
+        if language.code in i18n.shipped()
     ]
 
 

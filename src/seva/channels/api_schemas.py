@@ -165,6 +165,17 @@ def message_out(message: Message) -> SayOut | AskOut | EndOut:
 # -- the citizen ----------------------------------------------------------------------------
 
 
+class LanguageOut(BaseModel):
+    """A language Seva speaks, for an app's language chooser."""
+
+    code: str
+    name: str
+    """In its own script (``தமிழ்``): what a chooser shows, whatever the app's language."""
+    english: str
+    direction: str
+    """``rtl`` for Urdu: lay its texts out right to left."""
+
+
 class LanguageRequest(_In):
     lang: str = Field(min_length=2, max_length=8, examples=["hi"])
 
