@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from seva import i18n
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from seva.web.sim import DEFAULT_PHONE
@@ -65,9 +66,12 @@ def test_main_pages_have_no_serious_barrier(
     for _ in range(4):
         page.request.post("/sim/sms", form={"csrf": csrf or "", "text": "RATION 1234567890"})
 
-    for lang in ("en", "hi"):
-        check("/", lang)
-        check("/services/FOOD/ration-card-status", lang)
+    for lang in ("en", "hi", "ta", "ur"):  # Urdu: right to left
+        if lang in i18n.shipped():
+            check("/", lang)
+            check("/services/FOOD/ration-card-status", lang)
+            check("/language", lang)
+            check("/status", lang)
     check("/services/AGRI/mandi-price")  # a choice, then refused for want of one
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("alert")).to_be_visible()
