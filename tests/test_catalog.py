@@ -20,11 +20,9 @@ from seva.i18n import tool
 SRC = Path(i18n.__file__).resolve().parents[1]
 TRANSLATIONS = [lang for lang in i18n.shipped() if lang != i18n.SOURCE]
 
-# Dicts keyed by language that are not words to translate: each language's own name
-# (an endonym reads the same to everyone) and provider or voice codes.
-NOT_WORDS = {
-    ("channels/voice/webhooks.py", "LANGUAGES"),
-}
+# Dicts keyed by language that are not words to translate, as (module, name): none today, as
+# each language's own name and its provider and voice codes live in the languages table.
+NOT_WORDS: set[tuple[str, str]] = set()
 
 
 def english() -> dict[str, str]:

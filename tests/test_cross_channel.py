@@ -155,7 +155,7 @@ def keyed(answer: str) -> str:
 
 
 def voice_keys(script: Script) -> list[str]:
-    return ["2", *script.ussd_path, *(keyed(a) for a in script.answers)]  # 2: English
+    return ["1", *script.ussd_path, *(keyed(a) for a in script.answers)]  # 1: English
 
 
 def over_twiml(client: TestClient, script: Script, phone: str) -> str:

@@ -137,9 +137,9 @@ def test_phone_simulator_call_on_the_keypad(desk: Any) -> None:
     desk.get_by_role("button", name="Use number").click()
     screen = desk.locator("#call-screen")
     desk.locator("#call-button").click()
-    expect(screen).to_contain_text("Hindi ke liye 1 dabaiye")
+    expect(screen).to_contain_text("For English, press 1.")
     keypad = desk.locator("#call-keypad")
-    for key, heard in (("2", "Welcome to Seva."), ("2", "For Ration card status, press 1."),
+    for key, heard in (("1", "Welcome to Seva."), ("2", "For Ration card status, press 1."),
                        ("1", "Enter your ration card number.")):  # fmt: skip
         keypad.locator(f"button[data-key='{key}']").click()
         expect(screen).to_contain_text(heard)

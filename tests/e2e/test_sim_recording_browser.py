@@ -33,7 +33,7 @@ REFUSING_CALLER = "+919811500007"
 SPOKEN_FOR_MS = 2000
 # English, MCD, civic complaint, garbage, the PIN code, the name in keypad letters.
 TO_THE_DESCRIPTION = (
-    ("2", "Welcome to Seva."),
+    ("1", "Welcome to Seva."),
     ("3", "For Register a civic complaint, press 2."),
     ("2", "What is the problem"),
     ("1", "PIN code of the place"),
@@ -78,7 +78,7 @@ def key_to_the_description(page: Any, caller: str) -> None:
     page.get_by_role("button", name="Use number").click()
     screen = page.locator("#call-screen")
     page.locator("#call-button").click()
-    expect(screen).to_contain_text("Hindi ke liye 1 dabaiye")
+    expect(screen).to_contain_text("For English, press 1.")
     keypad = page.locator("#call-keypad")
     for keys, heard in TO_THE_DESCRIPTION:
         for key in keys:

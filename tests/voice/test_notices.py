@@ -157,7 +157,7 @@ def test_a_department_records_its_question_and_callers_hear_the_recording(
         return ET.fromstring(client.post("/channels/voice/twiml", data=form).text)
 
     call(None)
-    call("2")  # English
+    call("1")  # English
     call("2")  # Food & Civil Supplies
     spoken = call("1")  # ration card status: MCD's recording is not FOOD's
     assert spoken.find("Gather/Say") is not None and spoken.find("Gather/Play") is None

@@ -17,7 +17,7 @@ from seva.gateway import Gateway
 from seva.voice.models import VoiceRecording
 
 # English, MCD, civic complaint, streetlight, PIN code, name: then the description.
-TO_DESCRIPTION = ["2", "3", "2", "2", "110092", encode_keypad("RAVI")]
+TO_DESCRIPTION = ["1", "3", "2", "2", "110092", encode_keypad("RAVI")]
 PROVIDER = "https://api.twilio.example/2010-04-01/Accounts/AC1/Recordings/RE42"
 
 

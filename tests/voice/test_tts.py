@@ -13,7 +13,10 @@ from array import array
 from io import BytesIO
 from pathlib import Path
 
-from seva.voice.tts import RATE, Speech, resample, wav_bytes
+import pytest
+
+from seva.i18n.languages import BY_CODE
+from seva.voice.tts import RATE, SENTENCE_GAP, Speech, resample, runs, wav_bytes
 from tests.conftest import need
 
 
@@ -34,6 +37,59 @@ def test_english_and_hindi_prompts_are_8khz_speech_and_cached(tmp_path: Path) ->
         assert speech.path(text, lang).exists()
         assert speech.wav(text, lang) == data  # from the cache
     assert speech.key("Namaste", "en") != speech.key("Namaste", "hi")
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("en", "For English, press 1."),  # Latin
+        ("hi", "हिन्दी के लिए 2 दबाएँ।"),  # Devanagari
+        ("bn", "বাংলার জন্য 3 টিপুন।"),  # Bengali
+        ("ta", "தமிழுக்கு 6 ஐ அழுத்தவும்."),  # Tamil
+        ("ur", "اردو کے لیے 8 دبائیں۔"),  # Arabic script
+    ],
+)
+def test_every_script_is_spoken_by_its_languages_voice(
+    tmp_path: Path, lang: str, text: str
+) -> None:
+    need(shutil.which("espeak-ng"), "espeak-ng (apt-get install espeak-ng)")
+    speech = Speech(tmp_path)
+    assert speech.voice(lang) == BY_CODE[lang].voice  # en-gb for English, ta for Tamil
+    samples = array("h")
+    samples.frombytes(speech.pcm(text, lang))  # espeak-ng refusing the voice would raise
+    assert 0.8 < len(samples) / RATE < 8
+    loud = sum(1 for s in samples if abs(s) > 2000)
+    assert loud > len(samples) // 20  # speech, not silence
+
+
+def test_a_prompt_in_several_languages_speaks_each_run_in_its_own_voice(
+    tmp_path: Path,
+) -> None:
+    speech = Speech(tmp_path, binary="/bin/true")
+    made: list[tuple[str, str]] = []
+
+    def synthesise(text: str, lang: str) -> bytes:
+        made.append((speech.voice(lang), text))
+        return wav_bytes(array("h", [1000] * (RATE // 10 * len(made))))  # each its own length
+
+    speech._synthesise = synthesise  # type: ignore[method-assign]
+    parts = ("For English, press 1.", "Or 9.", "हिन्दी के लिए 2 दबाएँ।", "اردو کے لیے 3 دبائیں۔")
+    langs = ("en", "en", "hi", "ur")
+    assert runs(parts, langs) == [("en", parts[:2]), ("hi", parts[2:3]), ("ur", parts[3:])]
+    pcm = speech.prompt_pcm(parts, langs)
+    # One utterance a run of one language, in that language's voice from the table.
+    assert made == [("en-gb", "For English, press 1. Or 9."), ("hi", parts[2]), ("ur", parts[3])]
+    gap = bytes(2 * int(RATE * SENTENCE_GAP))
+    assert pcm == gap.join(speech.pcm(text, lang) for lang, text in
+                           [("en", "For English, press 1. Or 9."), ("hi", parts[2]),
+                            ("ur", parts[3])])  # fmt: skip
+    key, wav = speech.prompt_wav(parts, langs)
+    assert speech.cached_wav(key) == wav and wav == wav_bytes(array("h", pcm))
+    # One language for every sentence is the same prompt as that language named once.
+    assert speech.prompt_pcm(parts[:2], ("en", "en")) == speech.prompt_pcm(parts[:2], "en")
+    assert speech.prompt_wav(parts[:2], ("en", "en")) == speech.prompt_wav(parts[:2], "en")
+    with pytest.raises(ValueError):
+        speech.prompt_pcm(parts, ("en", "hi"))
 
 
 def test_concurrent_callers_share_one_synthesis(tmp_path: Path) -> None:

@@ -245,8 +245,9 @@ def test_a_call_from_the_simulator_walks_the_phone_menu_with_audio(
     client.post("/sim/number", data={"csrf": csrf, "phone": "9811500001"})  # a new caller
     json = {"Accept": "application/json"}
     first = client.post("/sim/call", data={"csrf": csrf, "start": "1"}, headers=json).json()
-    assert first["text"].startswith("Hindi ke liye 1 dabaiye") and first["num_digits"] == 1
-    steps = [("2", "Welcome to Seva."), ("2", "Food & Civil Supplies."),
+    assert first["text"].startswith("For English, press 1. हिन्दी के लिए 2 दबाएँ।")
+    assert first["num_digits"] == 1
+    steps = [("1", "Welcome to Seva."), ("2", "Food & Civil Supplies."),
              ("1", "Enter your ration card number.")]  # fmt: skip
     for keys, heard in steps:
         prompt = client.post("/sim/call", data={"csrf": csrf, "keys": keys}, headers=json).json()
@@ -270,9 +271,9 @@ def test_a_call_from_the_simulator_walks_the_phone_menu_with_audio(
 # -- a message question answered in the caller's own voice ----------------------------------
 
 JSON = {"Accept": "application/json"}
-# English, MCD (3), civic complaint (2), garbage (1), the PIN code, a name in keypad letters;
-# then the place is described in the caller's words.
-TO_THE_DESCRIPTION = ["2", "3", "2", "1", "110092#", encode_keypad("RAVI") + "#"]
+# English (1), MCD (3), civic complaint (2), garbage (1), the PIN code, a name in keypad
+# letters; then the place is described in the caller's words.
+TO_THE_DESCRIPTION = ["1", "3", "2", "1", "110092#", encode_keypad("RAVI") + "#"]
 CONFIRM = "Register complaint 'Garbage not collected' at 110092?"
 
 

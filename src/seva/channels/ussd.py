@@ -41,7 +41,7 @@ from seva.flows.answers import clean
 from seva.flows.runtime import Runtime, Turn
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
-from seva.i18n import entry, served, shipped
+from seva.i18n import entry, offered, served
 from seva.i18n import text as text_of
 from seva.i18n.languages import NAMES
 from seva.rtc import service as rtc
@@ -418,9 +418,9 @@ def _lang(dialogue: Dialogue) -> str:
     return served(dialogue.lang)
 
 
-def _offered() -> list[str]:
-    """The languages the language page numbers, in the table's order."""
-    return [code for code in NAMES if code in shipped()]
+def _offered() -> tuple[str, ...]:
+    """The languages the language page numbers: the same numbers as the phone menu's."""
+    return offered()
 
 
 def _languages(lang: str) -> str:

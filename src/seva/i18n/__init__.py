@@ -27,6 +27,8 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
+from seva.i18n.languages import NAMES
+
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "seva"
 SOURCE = "en"
@@ -58,6 +60,14 @@ def messages(lang: str) -> Mapping[str, str]:
         for message in catalog
         if message.id and message.string and not message.fuzzy
     }
+
+
+def offered() -> tuple[str, ...]:
+    """The shipped languages in the order every menu numbers them (the languages table's:
+    English, Hindi, then the most spoken), so a language has one number on the USSD page and
+    the phone menu alike."""
+    found = shipped()
+    return tuple(code for code in NAMES if code in found)
 
 
 def _base(lang: str) -> str:

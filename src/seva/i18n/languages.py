@@ -128,6 +128,13 @@ def written_in(text: str) -> str | None:
     return None
 
 
+def speech_code(code: str) -> str:
+    """The BCP 47 tag a voice provider speaks ``code`` with (``ur`` → ``ur-IN``); Indian
+    English for a code the table does not know."""
+    language = BY_CODE.get(code)
+    return language.speech if language else BY_CODE["en"].speech
+
+
 def direction(code: str) -> str:
     language = BY_CODE.get(code)
     return language.direction if language else "ltr"

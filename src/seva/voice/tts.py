@@ -1,19 +1,26 @@
 """Spoken prompts: espeak-ng (Debian ``espeak-ng``) to 8 kHz telephone audio, cached on disk.
 
-espeak-ng speaks English and Hindi (and about a hundred more languages) from text alone, runs
+espeak-ng speaks every language Seva ships (and about a hundred more) from text alone, runs
 on the machine, and costs nothing per prompt: a fit for a gateway that must speak every
-department's prompts in several languages. It writes 22.05 kHz WAV; phones carry 8 kHz G.711,
-so the samples are low-pass filtered (a short windowed-sinc FIR, 3.4 kHz, the telephone band)
-and resampled here (no library in the dependency set does it without numpy, and a prompt is
-synthesised once: every later call reads the cached 8 kHz WAV).
+department's prompts in thirteen languages. Each language is spoken by its voice in the
+languages table (``seva.i18n.languages``: ``en-gb`` for English, ``ta`` for Tamil, …); a code
+the table does not know is taken as an espeak-ng voice name. It writes 22.05 kHz WAV; phones
+carry 8 kHz G.711, so the samples are low-pass filtered (a short windowed-sinc FIR, 3.4 kHz,
+the telephone band) and resampled here (no library in the dependency set does it without
+numpy, and a prompt is synthesised once: every later call reads the cached 8 kHz WAV).
 
 The cache key is the text, the espeak-ng voice and the speed, so a changed prompt is a new
 file and an unchanged one is never synthesised twice.
 
+A prompt is a list of sentences with a language for all of them or one for each (``Langs``):
+the phone's language menu says "for Tamil press 6" in Tamil and "for Urdu press 8" in Urdu,
+each in its own voice. Consecutive sentences in one language are one utterance (``runs``), so
+a prompt in one language is synthesised whole and a mixed one run by run.
+
 A department can record any sentence of its own services (a question, a title, an answer's
 fixed text) in a human voice: ``recorded`` keeps it under the department's code, and a prompt
 made of sentences (``prompt_pcm``) then plays the recording for that sentence and synthesises
-the rest; with no recording involved the prompt is synthesised whole, as one utterance.
+the rest; with no recording involved each language run is synthesised as one utterance.
 
 Without espeak-ng (a bare machine) prompts are silence of the length the text would take to
 say, so calls still run and pace correctly; the log says so once.
@@ -32,15 +39,16 @@ import tempfile
 import threading
 import wave
 from array import array
+from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
 
+from seva.i18n.languages import BY_CODE
+
 log = structlog.get_logger(__name__)
 
 RATE = 8000
-ENGLISH_VOICE = "en-gb"
-"""espeak-ng's voice for English; every other language's voice is named by its code."""
 SPEED = 150
 """Words per minute: a little slower than espeak-ng's 175 for a phone line."""
 _SILENT_SECONDS_PER_CHAR = 0.06
@@ -48,6 +56,31 @@ MAX_RECORDING_SECONDS = 60
 SENTENCE_GAP = 0.25
 """Silence between a recorded sentence and the next one."""
 _MAX_TEXT = 2000
+
+
+Langs = str | Sequence[str]
+"""A prompt's language: one for all its sentences, or one per sentence."""
+
+
+def sentence_langs(parts: Sequence[str], lang: Langs) -> tuple[str, ...]:
+    """Each sentence's language."""
+    if isinstance(lang, str):
+        return (lang,) * len(parts)
+    if len(lang) != len(parts):
+        raise ValueError("a prompt needs one language per sentence")
+    return tuple(lang)
+
+
+def runs(parts: Sequence[str], lang: Langs) -> list[tuple[str, tuple[str, ...]]]:
+    """The sentences grouped into runs of one language, in order: each run is one utterance
+    in that language's voice (and one ``<Say>`` for a voice provider)."""
+    grouped: list[tuple[str, list[str]]] = []
+    for part, code in zip(parts, sentence_langs(parts, lang), strict=True):
+        if grouped and grouped[-1][0] == code:
+            grouped[-1][1].append(part)
+        else:
+            grouped.append((code, [part]))
+    return [(code, tuple(sentences)) for code, sentences in grouped]
 
 
 def sentence_key(text: str) -> str:
@@ -160,7 +193,9 @@ class Speech:
         return self.binary is not None
 
     def voice(self, lang: str) -> str:
-        return ENGLISH_VOICE if lang == "en" else lang
+        """espeak-ng's voice for ``lang``: the languages table's, else the code as a voice."""
+        language = BY_CODE.get(lang)
+        return language.voice if language is not None else lang
 
     def key(self, text: str, lang: str) -> str:
         material = f"{self.voice(lang)}\0{self.speed}\0{text}".encode()
@@ -192,10 +227,12 @@ class Speech:
         path.unlink(missing_ok=True)
         return existed
 
-    def has_recording(self, parts: tuple[str, ...], lang: str, owner: str | None) -> bool:
-        """Whether the owner recorded any of these sentences (a look at the files, no read)."""
+    def has_recording(self, parts: Sequence[str], lang: Langs, owner: str | None) -> bool:
+        """Whether the owner recorded any of these sentences, each in its language (a look at
+        the files, no read)."""
         return owner is not None and any(
-            self.recording_path(part, lang, owner).exists() for part in parts
+            self.recording_path(part, code, owner).exists()
+            for part, code in zip(parts, sentence_langs(parts, lang), strict=True)
         )
 
     def recording(self, text: str, lang: str, owner: str | None) -> bytes | None:
@@ -210,46 +247,57 @@ class Speech:
         return samples.tobytes()
 
     def recordings_version(
-        self, parts: tuple[str, ...], lang: str, owner: str | None
+        self, parts: Sequence[str], lang: Langs, owner: str | None
     ) -> tuple[float, ...]:
         """When each of these sentences was last recorded (0 for none): a re-recording is a
         new prompt to every cache."""
         if owner is None:
             return ()
         stamps = []
-        for part in parts:
+        for part, code in zip(parts, sentence_langs(parts, lang), strict=True):
             try:
-                stamps.append(self.recording_path(part, lang, owner).stat().st_mtime)
+                stamps.append(self.recording_path(part, code, owner).stat().st_mtime)
             except FileNotFoundError:
                 stamps.append(0.0)
         return tuple(stamps)
 
     def prompt_pcm(
         self,
-        parts: tuple[str, ...],
-        lang: str,
+        parts: Sequence[str],
+        lang: Langs,
         owner: str | None = None,
         *,
         cache: bool = True,
     ) -> bytes:
-        """A prompt of sentences: recordings where the owner has them, speech elsewhere."""
-        recorded = [self.recording(part, lang, owner) for part in parts]
-        if not any(r is not None for r in recorded):
-            return self.pcm(" ".join(parts), lang, cache=cache)
+        """A prompt of sentences: recordings where the owner has them, speech elsewhere, each
+        sentence in its language's voice."""
+        langs = sentence_langs(parts, lang)
+        recorded = [self.recording(part, code, owner) for part, code in zip(parts, langs,
+                    strict=True)]  # fmt: skip
         gap = bytes(2 * int(RATE * SENTENCE_GAP))
-        pieces = [r if r is not None else self.pcm(part, lang, cache=cache) for part, r in
-                  zip(parts, recorded, strict=True)]  # fmt: skip
+        if not any(r is not None for r in recorded):
+            return gap.join(
+                self.pcm(" ".join(sentences), code, cache=cache)
+                for code, sentences in runs(parts, langs)
+            )
+        pieces = [r if r is not None else self.pcm(part, code, cache=cache) for part, code, r in
+                  zip(parts, langs, recorded, strict=True)]  # fmt: skip
         return gap.join(pieces)
 
     def prompt_wav(
-        self, parts: tuple[str, ...], lang: str, owner: str | None = None
+        self, parts: Sequence[str], lang: Langs, owner: str | None = None
     ) -> tuple[str, bytes]:
-        """The prompt as a WAV file and the key it is kept under (for ``<Play>`` and browsers)."""
-        if not self.has_recording(parts, lang, owner):
-            text = " ".join(parts)
-            return self.key(text, lang), self.wav(text, lang)
-        version = ",".join(str(v) for v in self.recordings_version(parts, lang, owner))
-        material = "\0".join([lang, owner or "", version, *parts]).encode()
+        """The prompt as a WAV file and the key it is kept under (for ``<Play>``, Exotel's
+        ``audio_url`` and browsers)."""
+        langs = sentence_langs(parts, lang)
+        grouped = runs(parts, langs)
+        if len(grouped) == 1 and not self.has_recording(parts, langs, owner):
+            code, sentences = grouped[0]
+            text = " ".join(sentences)
+            return self.key(text, code), self.wav(text, code)
+        version = ",".join(str(v) for v in self.recordings_version(parts, langs, owner))
+        voices = ",".join(self.voice(code) for code in langs)
+        material = "\0".join([voices, str(self.speed), owner or "", version, *parts]).encode()
         key = hashlib.sha256(b"mixed\0" + material).hexdigest()
         made = self.cached_wav(key)  # the key changes with any re-recording
         if made is not None:

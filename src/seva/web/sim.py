@@ -436,7 +436,9 @@ def _heard(gateway: Gateway, session: Session, call_id: str, prompt: Prompt) -> 
     The audio is made now so it is ready before the browser asks for it (with any sentences
     the department recorded), and a prompt that ends the call hangs up at once: the page has
     nothing more to send."""
-    audio_key, _ = gateway.speech.prompt_wav(prompt.sentences, prompt.lang, prompt.department)
+    audio_key, _ = gateway.speech.prompt_wav(
+        prompt.sentences, prompt.sentence_langs, prompt.department
+    )
     if prompt.end:
         gateway.voice.hangup(session, call_id=call_id)
     return {

@@ -11,11 +11,13 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seva.channels.voice.ivr import LANGUAGE_PROMPT, decode_keypad, encode_keypad
+from seva import i18n
+from seva.channels.voice.ivr import decode_keypad, encode_keypad
 from seva.citizens import service as citizens
 from seva.db.base import utcnow
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
+from seva.i18n.languages import LANGUAGES, NAMES, speech_code
 from seva.messaging import service as messaging
 from seva.rtc import service as rtc
 from seva.settings import Settings
@@ -61,17 +63,54 @@ def call(client: TestClient, sid: str, digits: str | None = None, phone: str = "
     return ET.fromstring(response.text)
 
 
+def language_menu(document: ET.Element) -> list[tuple[str, str]]:
+    """The language menu as (provider language, words) per ``<Say>``."""
+    return [(say.get("language", ""), say.text or "") for say in document.iterfind("Gather/Say")]
+
+
+def test_a_new_caller_hears_every_language_in_itself_numbered_as_on_ussd(
+    client: TestClient, seeded: SeedReport
+) -> None:
+    offered = i18n.offered()
+    assert offered[:2] == ("en", "hi") and {"en", "hi", "ur"} <= set(offered)
+    first = call(client, "CA0")
+    gather = first.find("Gather")
+    assert gather is not None and gather.get("numDigits") == "1"
+    # One <Say> a language, in that language, with its provider code, keyed in the table's
+    # order: the numbers of the USSD language page.
+    assert language_menu(first) == [
+        (speech_code(code), i18n.text("ivr_choose_language", code, key=key))
+        for key, code in enumerate(offered, start=1)
+    ]
+    said = dict(language_menu(first))
+    assert said["en-IN"] == "For English, press 1."
+    assert said["hi-IN"] == "हिन्दी के लिए 2 दबाएँ।"
+    assert said["ur-IN"] == f"اردو کے لیے {offered.index('ur') + 1} دبائیں۔"
+    # The USSD language page gives each language the same number.
+    for text in ("", "0"):
+        ussd = client.post(
+            "/channels/ussd/africastalking",
+            data={"sessionId": "u0", "serviceCode": "*166#", "phoneNumber": "+919811200002",
+                  "text": text},
+        )  # fmt: skip
+    numbered = re.findall(r"^(\d+)\. (.+)$", ussd.text, re.MULTILINE)
+    languages = [(int(n), name) for n, name in numbered if n != "98"]
+    assert len(languages) >= 3
+    assert all(NAMES[offered[n - 1]] == name for n, name in languages), ussd.text
+    # A key not on the menu asks again.
+    assert language_menu(call(client, "CA0", "7")) == language_menu(first)
+
+
 def test_a_new_caller_picks_hindi_and_every_channel_then_uses_it(
     client: TestClient, gateway: Gateway, seeded: SeedReport
 ) -> None:
     first = call(client, "CA1")
     gather = first.find("Gather")
     assert gather is not None and gather.get("numDigits") == "1"
-    assert gather.findtext("Say") == LANGUAGE_PROMPT
     assert gather.get("action") == "/channels/voice/twiml"
     assert first.findtext("Redirect") == "/channels/voice/twiml"  # silence comes back here
 
-    menu = call(client, "CA1", "1")
+    menu = call(client, "CA1", "2")  # Hindi: 2
     say = menu.find("Gather/Say")
     assert say is not None and say.get("language") == "hi-IN"
     assert "सेवा में आपका स्वागत है" in (say.text or "")
@@ -87,11 +126,123 @@ def test_a_new_caller_picks_hindi_and_every_channel_then_uses_it(
     assert "सेवा में आपका स्वागत है" in (again.findtext("Gather/Say") or "")
 
 
+def test_a_caller_picks_urdu_by_its_key_and_hears_the_menus_in_urdu(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    phone = "+919811200003"
+    menu = {text: lang for lang, text in language_menu(call(client, "CU1", phone=phone))}
+    urdu_key = str(i18n.offered().index("ur") + 1)
+    assert menu[f"اردو کے لیے {urdu_key} دبائیں۔"] == "ur-IN"
+
+    root = call(client, "CU1", urdu_key, phone=phone)
+    [(lang, said)] = language_menu(root)
+    assert lang == "ur-IN"
+    assert said.startswith(i18n.text("ivr_welcome", "ur"))
+    assert i18n.text("ivr_repeat", "ur") in said
+    with gateway.session() as session:
+        person = citizens.find(session, phone)
+        assert person is not None and person.language == "ur"
+    # Food & Civil Supplies (2): its services, in Urdu.
+    food = call(client, "CU1", "2", phone=phone)
+    [(lang, said)] = language_menu(food)
+    assert lang == "ur-IN" and said.endswith(i18n.text("ivr_back", "ur"))
+    assert re.search(r"کے لیے 1 دبائیں", said), said
+    # The next call skips the language menu.
+    again = language_menu(call(client, "CU2", phone=phone))
+    assert [lang for lang, _ in again] == ["ur-IN"]
+
+
+def test_a_departments_recording_of_an_urdu_sentence_plays_to_urdu_callers(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    import math
+    from array import array
+
+    from seva.voice.tts import wav_bytes
+
+    urdu = str(i18n.offered().index("ur") + 1)
+    tone = array("h", (int(6000 * math.sin(2 * math.pi * 440 * n / 8000)) for n in range(8000)))
+
+    def to_the_question(sid: str, phone: str, language_key: str) -> ET.Element:
+        call(client, sid, phone=phone)
+        call(client, sid, language_key, phone=phone)
+        call(client, sid, "2", phone=phone)  # Food & Civil Supplies
+        return call(client, sid, "1", phone=phone)  # ration card status
+
+    spoken = to_the_question("CR1", "+919811200006", urdu)
+    assert [say.get("language") for say in spoken.iterfind("Gather/Say")] == ["ur-IN"]
+    with gateway.session() as session:
+        asked = gateway.voice.current(session, call_id="twiml:CR1", phone="+919811200006")
+    question = asked.sentences[0]
+    food = {"Authorization": f"Bearer {seeded.api_keys['FOOD']}"}
+    put = client.put(
+        "/api/v1/voice/prompts",
+        data={"text": question, "lang": "ur"},
+        files={"file": ("q.wav", wav_bytes(tone), "audio/wav")},
+        headers=food,
+    )
+    assert put.status_code == 204, put.text
+    again = call(client, "CR1", "*", phone="+919811200006")
+    play = again.findtext("Gather/Play")
+    assert play is not None and again.find("Gather/Say") is None
+    audio = client.get(play.removeprefix(gateway.settings.base_url))
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
+    # The recording is of the Urdu sentence: a Hindi caller still hears the provider's voice.
+    hindi = to_the_question("CR2", "+919811200007", "2")
+    assert [say.get("language") for say in hindi.iterfind("Gather/Say")] == ["hi-IN"]
+
+
+def test_with_more_than_nine_languages_the_menu_has_pages_of_single_keys(
+    gateway: Gateway, seeded: SeedReport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    every = tuple(language.code for language in LANGUAGES)
+    monkeypatch.setattr(i18n, "offered", lambda: every)
+    phone = "+919811200004"
+
+    def keyed(prompt_keys: str | None) -> tuple[list[str], list[str]]:
+        with gateway.session() as session:
+            prompt = gateway.voice.handle(session, call_id="p13", phone=phone, keys=prompt_keys)
+        assert prompt.num_digits == 1 and not prompt.end
+        keys = [re.findall(r"\d", sentence)[-1] for sentence in prompt.sentences]
+        return list(prompt.sentence_langs), keys
+
+    # The first page: the eight most spoken on 1–8, then each other language, in itself,
+    # with 9.
+    langs, keys = keyed(None)
+    assert langs == list(every)
+    assert keys == [str(n) for n in range(1, 9)] + ["9"] * 5
+    # 9: the rest, keyed from 1; 0 goes back to the first page.
+    second = keyed("9")
+    assert second == (["kn", "or", "ml", "pa", "as"], ["1", "2", "3", "4", "5"])
+    assert keyed("0") == (langs, keys)
+    assert keyed("9") == second
+    with gateway.session() as session:
+        gateway.voice.handle(session, call_id="p13", phone=phone, keys="3")  # Malayalam
+        person = citizens.find(session, phone)
+        assert person is not None and person.language == "ml"
+
+
+def test_nine_languages_are_one_page_of_nine_keys(
+    gateway: Gateway, seeded: SeedReport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nine = tuple(language.code for language in LANGUAGES[:9])
+    monkeypatch.setattr(i18n, "offered", lambda: nine)
+    with gateway.session() as session:
+        prompt = gateway.voice.handle(session, call_id="p9", phone="+919811200005", keys=None)
+        assert prompt.sentence_langs == nine
+        assert [re.findall(r"\d", s)[-1] for s in prompt.sentences] == [
+            str(n) for n in range(1, 10)
+        ]
+        gateway.voice.handle(session, call_id="p9", phone="+919811200005", keys="9")
+        person = citizens.find(session, "+919811200005")
+        assert person is not None and person.language == nine[8]
+
+
 def test_star_repeats_silence_is_asked_again_then_the_call_ends(
     client: TestClient, seeded: SeedReport
 ) -> None:
     call(client, "CA3")
-    menu = call(client, "CA3", "2")
+    menu = call(client, "CA3", "1")  # English
     text = menu.findtext("Gather/Say")
     assert text is not None and text.startswith("Welcome to Seva.")
     assert call(client, "CA3", "*").findtext("Gather/Say") == text
@@ -108,7 +259,7 @@ def test_a_question_tells_the_keypad_form_and_refuses_bad_letters(
     client: TestClient, seeded: SeedReport
 ) -> None:
     call(client, "CA4")
-    call(client, "CA4", "2")
+    call(client, "CA4", "1")  # English
     call(client, "CA4", "1")  # Transport
     question = call(client, "CA4", "1")  # driving licence status: a text question
     said = question.findtext("Gather/Say") or ""
@@ -131,7 +282,7 @@ def test_the_provider_saying_the_call_ended_closes_it(
     ended = client.post("/channels/voice/twiml", data={"CallSid": "CA5", "CallStatus": "completed"})
     assert ended.status_code == 200 and ET.fromstring(ended.text).tag == "Response"
     # A new request with that id starts afresh (the language question again).
-    assert call(client, "CA5").findtext("Gather/Say") == LANGUAGE_PROMPT
+    assert language_menu(call(client, "CA5"))[0] == ("en-IN", "For English, press 1.")
 
 
 @pytest.mark.parametrize(
@@ -148,14 +299,22 @@ def test_bad_webhook_input_is_refused_clearly(client: TestClient, form: dict[str
     assert "error" in response.json() or "detail" in response.json()
 
 
-def test_exotel_gather_parameters_follow_the_prompt(client: TestClient, seeded: SeedReport) -> None:
+def test_exotel_gather_parameters_follow_the_prompt(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
     params = {"CallSid": "ex1", "CallFrom": "09811200009"}
     first = client.get("/channels/voice/exotel", params=params).json()
-    assert first["gather_prompt"]["text"] == LANGUAGE_PROMPT
+    # The language menu speaks several languages, which Exotel's text-to-speech cannot: it
+    # plays Seva's audio of it, each language in its own voice.
+    audio = first["gather_prompt"]["audio_url"]
+    assert set(first["gather_prompt"]) == {"audio_url"}
+    assert audio.startswith(gateway.settings.base_url + "/channels/voice/audio/")
+    fetched = client.get(audio.removeprefix(gateway.settings.base_url))
+    assert fetched.status_code == 200 and fetched.headers["content-type"] == "audio/wav"
     assert first["max_input_digits"] == 1 and first["finish_on_key"] == "#"
     # Asking again without keys does not move the call on.
     assert client.get("/channels/voice/exotel", params=params).json() == first
-    passed = client.get("/channels/voice/exotel", params={**params, "digits": '"2"'})
+    passed = client.get("/channels/voice/exotel", params={**params, "digits": '"1"'})
     assert passed.status_code == 200
     menu = client.get("/channels/voice/exotel", params=params).json()
     assert menu["gather_prompt"]["text"].startswith("Welcome to Seva.")
@@ -239,7 +398,7 @@ def test_wrong_keys_do_not_pile_up_and_a_lone_hash_is_not_silence(
     client: TestClient, gateway: Gateway, seeded: SeedReport
 ) -> None:
     call(client, "CA7")
-    call(client, "CA7", "2")
+    call(client, "CA7", "1")  # English
     call(client, "CA7", "1")  # Transport
     call(client, "CA7", "1")  # licence status: a text question
     first = call(client, "CA7", "*99").findtext("Gather/Say") or ""
@@ -266,7 +425,7 @@ def test_a_caller_books_a_call_with_an_official_on_the_keypad_and_gets_the_link_
 ) -> None:
     phone = "+919811200051"
     call(client, "CB1", phone=phone)
-    call(client, "CB1", "2", phone=phone)  # English
+    call(client, "CB1", "1", phone=phone)  # English
     food = call(client, "CB1", "2", phone=phone).findtext("Gather/Say") or ""
     assert food.startswith("Food & Civil Supplies. For Ration card status, press 1.")
     times = call(client, "CB1", _key_for(food, "To book a call with an official"), phone=phone)
@@ -312,8 +471,8 @@ def test_a_caller_without_a_number_is_not_offered_a_call(
     response = client.post("/channels/voice/twiml", data={"CallSid": "CB3", "From": "anonymous"})
     assert response.status_code == 200
     client.post(
-        "/channels/voice/twiml", data={"CallSid": "CB3", "From": "anonymous", "Digits": "2"}
-    )
+        "/channels/voice/twiml", data={"CallSid": "CB3", "From": "anonymous", "Digits": "1"}
+    )  # English
     food = client.post(
         "/channels/voice/twiml", data={"CallSid": "CB3", "From": "anonymous", "Digits": "2"}
     )

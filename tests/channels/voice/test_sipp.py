@@ -1,6 +1,6 @@
 """Phone calls into Seva's SIP endpoint from sipp (Debian ``sip-tester``), the way an
 operator's trunk would hand them over: a caller keys through a service with RFC 4733 DTMF and
-hears the answer, in English and in Hindi; the RTP Seva streams is caught by the test and
+hears the answer, in English, Hindi and Urdu; the RTP Seva streams is caught by the test and
 checked against the prompt audio (packet count, pacing)."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from seva import i18n
 from seva.applications import service as applications
 from seva.channels.menus import menu_services
 from seva.channels.voice.asyncio.endpoint import SipEndpoint
@@ -229,11 +230,18 @@ def sms_answer(gateway: Gateway, phone: str, *texts: str) -> str:
     return reply
 
 
+URDU_KEY = str(i18n.offered().index("ur") + 1)
+"""Urdu's key on the language menu (English is 1, Hindi 2, then the table's order)."""
+ANSWERS = {"en": ("ENGLISH", "Ration card 1234567890"), "hi": ("HINDI", "राशन कार्ड 1234567890"),
+           "ur": ("URDU", "راشن کارڈ 1234567890")}  # fmt: skip
+"""What a citizen sends to choose the language on SMS, and how its answer begins."""
+
+
 @pytest.mark.parametrize(
     ("lang_key", "lang", "caller", "ahead"),
-    [("2", "en", "9811300001", False), ("1", "hi", "9811300002", False),
-     ("2", "en", "9811300003", True)],
-    ids=["english", "hindi", "keyed-ahead"],
+    [("1", "en", "9811300001", False), ("2", "hi", "9811300002", False),
+     ("1", "en", "9811300003", True), (URDU_KEY, "ur", "9811300007", False)],
+    ids=["english", "hindi", "keyed-ahead", "urdu"],
 )  # fmt: skip
 def test_a_caller_keys_through_a_service_and_hears_the_sms_answer(
     sip: SipEndpoint,
@@ -278,10 +286,10 @@ def test_a_caller_keys_through_a_service_and_hears_the_sms_answer(
     assert "".join(call.stats.keys) == f"{lang_key}211234567890{ending}"
     spoken, spoken_lang, played = call.stats.prompts[-1]
     # The same answer SMS gives a citizen who chose that language.
-    expected = sms_answer(gateway, "+919811399999", "HINDI" if lang == "hi" else "ENGLISH",
-                          "RATION 1234567890")  # fmt: skip
+    choose, begins = ANSWERS[lang]
+    expected = sms_answer(gateway, "+919811399999", choose, "RATION 1234567890")
     assert spoken == expected and spoken_lang == lang
-    assert ("राशन कार्ड 1234567890" if lang == "hi" else "Ration card 1234567890") in spoken
+    assert spoken.startswith(begins)
 
     # The answer may hold the citizen's details: it was spoken, not kept on disk.
     assert not sip.speech.path(spoken, lang).exists()
@@ -307,15 +315,15 @@ def test_a_caller_keys_through_a_service_and_hears_the_sms_answer(
 def test_a_caller_books_a_call_with_an_official_and_the_join_link_comes_by_sms(
     sip: SipEndpoint, sink: Sink, gateway: Gateway, tmp_path: Path
 ) -> None:
-    # English, Food & Civil Supplies (2), then the key after FOOD's own services (booking a
-    # call with an official), then the first free time.
+    # English (1), Food & Civil Supplies (2), then the key after FOOD's own services (booking
+    # a call with an official), then the first free time.
     with gateway.session() as session:
         food = tenancy.department_by_code(session, "FOOD")
         assert food is not None
         book_key = str(len(menu_services(session, food.id)) + 1)
     caller = "9811300020"
     scenario = scenario_with(
-        tmp_path, caller=caller, sink_port=sink.port, keys=key_steps(["2", "2", book_key, "1"]),
+        tmp_path, caller=caller, sink_port=sink.port, keys=key_steps(["1", "2", book_key, "1"]),
         timeout_ms=60_000,
     )  # fmt: skip
     done = run_sipp(sip, scenario, tmp_path)
@@ -323,7 +331,7 @@ def test_a_caller_books_a_call_with_an_official_and_the_join_link_comes_by_sms(
     wait_until_idle(sip)
 
     [call] = [c for c in sip.finished if c.caller == f"+91{caller}"]
-    assert "".join(call.stats.keys) == f"22{book_key}1"
+    assert "".join(call.stats.keys) == f"12{book_key}1"
     with gateway.session() as session:
         person = citizens.find(session, f"+91{caller}")
         assert person is not None
@@ -384,9 +392,9 @@ def test_a_caller_describes_the_place_in_their_own_voice_and_the_department_hear
 ) -> None:
     need(str(VOICE_PCAP) if VOICE_PCAP.exists() else None, "sip-tester's g711a.pcap")
     caller = "9811300010" if ending == "hash" else "9811300011"
-    # English, MCD (3), civic complaint (2), streetlight (2), the PIN code, a name in the
+    # English (1), MCD (3), civic complaint (2), streetlight (2), the PIN code, a name in the
     # keypad letter form; then the description is spoken after the beep.
-    steps = key_steps(["2", "3", "2", "2", "110092#", encode_keypad("RAVI") + "#"])
+    steps = key_steps(["1", "3", "2", "2", "110092#", encode_keypad("RAVI") + "#"])
     question = "Describe the place (landmark, street). " + t("record", "en")
     wait = sip.speech.seconds(question, "en") + 3.0  # the question and the beep, with room
     steps += f'\n  <pause milliseconds="{int(wait * 1000)}"/>'
@@ -431,7 +439,10 @@ def test_a_caller_describes_the_place_in_their_own_voice_and_the_department_hear
         # the fixed questions were.
         [confirm] = [p for p, _, _ in call.stats.prompts if p.startswith("Register complaint")]
         assert "110092" in confirm and not sip.speech.path(confirm, "en").exists()
-        assert sip.speech.path(call.stats.prompts[0][0], "hi").exists()
+        # The language menu was kept, each language's sentence in that language's voice.
+        for key, code in enumerate(i18n.offered(), start=1):
+            sentence = i18n.text("ivr_choose_language", code, key=key)
+            assert sip.speech.path(sentence, code).exists()
     else:
         assert filed == []  # hung up before confirming: kept, but nothing was filed
 

@@ -19,8 +19,18 @@ Keypad forms, told to the caller with each question:
 * a message (the citizen's own words): spoken after a beep and recorded, ``#`` ends it; a
   front end that cannot record (Exotel's Gather) takes it keyed as text instead.
 
-A first-time caller is asked for a language (Hindi first: "Hindi ke liye 1 dabaiye"); the
-choice is kept in the citizen registry, so SMS, USSD and the web use it too.
+A first-time caller is asked for a language: every language Seva ships, each announced in
+itself by its own voice ("For English, press 1." in English, "हिन्दी के लिए 2 दबाएँ।" in
+Hindi, …), numbered in the languages table's order, the numbers of the USSD language page
+(``seva.i18n.offered``). A prompt therefore carries a language per sentence (``Prompt.langs``):
+the SIP endpoint synthesises each with its language's espeak-ng voice, TwiML speaks each run
+of one language as its own ``<Say language=…>``. Up to nine languages are one page of single
+keys. With more, a basic phone still needs one key a choice: the first page offers the first
+eight (the most spoken) on ``1``–``8`` and announces every other language, again in itself,
+with ``9`` ("for Kannada, press 9"); ``9`` opens the next page, where those languages are
+keyed from ``1`` (a page with more than eight still to offer leads on with ``9`` again).
+``0`` on a later page goes back to the first. The choice is kept in the citizen registry, so
+SMS, USSD and the web use it too, and a caller whose language is known is not asked again.
 
 A department whose officials take calls also offers "to book a call with an official, press
 N", and a caller with a call booked with it "to move or cancel your booked call, press N":
@@ -30,7 +40,7 @@ are a choice keyed like any other; the join link goes by SMS.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,9 +55,10 @@ from seva.flows.events import Ask, End, Message, Say
 from seva.flows.runtime import Runtime, Turn
 from seva.flows.service import definition_of
 from seva.flows.store import Dialogue
+from seva.i18n.languages import NAMES
 from seva.locker.storage import Storage
 from seva.tenancy import service as tenancy
-from seva.voice import recordings
+from seva.voice import recordings, tts
 
 CHANNEL = "voice"
 REPEAT_KEY = "*"
@@ -72,15 +83,35 @@ _LETTER_KEYS = {
     for place, letter in enumerate(letters, start=1)
 }
 
-LANGUAGE_PROMPT = "Hindi ke liye 1 dabaiye. For English, press 2."
 _GATEWAY_PROMPTS = {calls.CALL: "book_ivr_book", calls.MY_CALLS: "book_ivr_mine"}
 """How a department's menu offers the gateway's call services (``seva.flows.calls``)."""
-LANGUAGE_KEYS = {"1": "hi", "2": "en"}
+LANGUAGES_PER_PAGE = 8
+"""Languages keyed on one page of the language menu when they do not all fit on nine keys."""
+MORE_LANGUAGES_KEY = "9"
 
 
 def t(key: str, lang: str) -> str:
     """The phone menu's own words (``ivr_<key>`` in the message catalog)."""
     return i18n.text(f"ivr_{key}", lang)
+
+
+def language_pages(offered: Sequence[str]) -> list[tuple[str, ...]]:
+    """The language menu's pages: one when every language has a key of its own (nine or
+    fewer), else ``LANGUAGES_PER_PAGE`` a page, ``MORE_LANGUAGES_KEY`` leading on."""
+    if len(offered) <= 9:
+        return [tuple(offered)]
+    return [
+        tuple(offered[start : start + LANGUAGES_PER_PAGE])
+        for start in range(0, len(offered), LANGUAGES_PER_PAGE)
+    ]
+
+
+def choose_language(lang: str, key: str | int) -> str:
+    """The language menu's sentence for ``lang`` ("For English, press 1."), in that language
+    itself (``ivr_choose_language``); a catalog still without it names the language in its own
+    script, then the key."""
+    own = i18n.entry("ivr_choose_language").get(lang)
+    return own.format(key=key) if own else f"{NAMES.get(lang, lang)}: {key}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +127,9 @@ class Prompt:
     finish_on_key: str = "#"
     parts: tuple[str, ...] = ()
     """The sentences of ``text``, each of which a department may have recorded."""
+    langs: tuple[str, ...] = ()
+    """Each sentence's language, where the sentences are not all in ``lang`` (the language
+    menu announces every language in itself); empty: every sentence is in ``lang``."""
     department: str | None = None
     """Whose recordings may voice it: the department of the service being asked."""
     record_seconds: int | None = None
@@ -107,6 +141,21 @@ class Prompt:
     @property
     def sentences(self) -> tuple[str, ...]:
         return self.parts or (self.text,)
+
+    @property
+    def sentence_langs(self) -> tuple[str, ...]:
+        """The language of each of ``sentences``: the voice that speaks it and the provider
+        code of its ``<Say>``."""
+        sentences = self.sentences
+        if len(self.langs) == len(sentences):
+            return self.langs
+        return (self.lang,) * len(sentences)
+
+    @property
+    def runs(self) -> list[tuple[str, str]]:
+        """The prompt as (language, text) for each run of sentences in one language."""
+        grouped = tts.runs(self.sentences, self.sentence_langs)
+        return [(lang, " ".join(sentences)) for lang, sentences in grouped]
 
 
 def encode_keypad(text: str) -> str:
@@ -323,6 +372,7 @@ class VoiceMenu:
             "digits": prompt.num_digits,
             "end": prompt.end,
             "parts": list(prompt.parts),
+            "langs": list(prompt.langs),
             "department": prompt.department,
             "record": prompt.record_seconds,
             "personal": prompt.personal,
@@ -366,9 +416,22 @@ class VoiceMenu:
 
     def _first(self, session: Session, dialogue: Dialogue) -> Prompt:
         if not dialogue.lang_chosen:
-            dialogue.meta["screen"] = "lang"
-            return Prompt(LANGUAGE_PROMPT, "hi", num_digits=1)
+            return self._languages(dialogue)
         return self._root(session, dialogue, greet=True)
+
+    def _languages(self, dialogue: Dialogue, page: int = 0) -> Prompt:
+        """A page of the language menu: its languages keyed from 1, every language of a
+        later page announced with the key that leads on; each sentence in its language."""
+        pages = language_pages(i18n.offered())
+        page = max(0, min(page, len(pages) - 1))
+        dialogue.meta["screen"] = "lang"
+        dialogue.meta["lang_page"] = page
+        dialogue.meta["menu"] = list(pages[page])
+        chosen = [(code, str(key)) for key, code in enumerate(pages[page], start=1)]
+        later = [(code, MORE_LANGUAGES_KEY) for rest in pages[page + 1 :] for code in rest]
+        lines = [choose_language(code, key) for code, key in chosen + later]
+        langs = tuple(code for code, _ in chosen + later)
+        return Prompt(" ".join(lines), dialogue.lang, num_digits=1, parts=tuple(lines), langs=langs)
 
     def _again(self, dialogue: Dialogue) -> Prompt:
         return _prompt_of(dialogue.meta.get("last") or {"lang": dialogue.lang})
@@ -448,10 +511,14 @@ class VoiceMenu:
         lang = dialogue.lang
         menu = list(dialogue.meta.get("menu") or [])
         if screen == "lang":
-            chosen = LANGUAGE_KEYS.get(keys[:1])
-            if chosen is None:
-                return Prompt(LANGUAGE_PROMPT, "hi", num_digits=1)
-            self.runtime.set_language(session, dialogue, chosen)
+            page = int(dialogue.meta.get("lang_page", 0))
+            if keys == MORE_LANGUAGES_KEY and page + 1 < len(language_pages(i18n.offered())):
+                return self._languages(dialogue, page + 1)
+            if keys == BACK_KEY:
+                return self._languages(dialogue)
+            if not menu_key(keys, len(menu)):
+                return self._languages(dialogue, page)
+            self.runtime.set_language(session, dialogue, str(menu[int(keys) - 1]))
             return self._root(session, dialogue, greet=True)
         if screen == "root":
             if menu_key(keys, len(menu)):
@@ -527,6 +594,7 @@ class VoiceMenu:
 def _prompt_of(last: dict[str, object]) -> Prompt:
     digits = last.get("digits")
     parts = last.get("parts")
+    langs = last.get("langs")
     department = last.get("department")
     record = last.get("record")
     return Prompt(
@@ -535,6 +603,7 @@ def _prompt_of(last: dict[str, object]) -> Prompt:
         num_digits=digits if isinstance(digits, int) else None,
         end=bool(last.get("end")),
         parts=tuple(str(p) for p in parts) if isinstance(parts, list) else (),
+        langs=tuple(str(code) for code in langs) if isinstance(langs, list) else (),
         department=department if isinstance(department, str) else None,
         record_seconds=record if isinstance(record, int) else None,
         personal=bool(last.get("personal")),

@@ -6,9 +6,11 @@ provider's call id, so a service behaves the same whichever carries the call.
 
 * **TwiML** (``POST /channels/voice/twiml``, also the ``action`` of every ``<Gather>``): the
   form carries ``CallSid``, ``From``, ``To``, ``Digits`` (after a gather) and ``CallStatus``.
-  A prompt is ``<Gather input="dtmf">`` around a ``<Say language=…>``, followed by a
-  ``<Redirect>`` back here so silence is reported as a request without ``Digits``; the last
-  prompt is ``<Say>`` then ``<Hangup/>``. A status callback with a finished ``CallStatus``
+  A prompt is ``<Gather input="dtmf">`` around a ``<Say language=…>`` (one for each run of
+  sentences in one language, each with that language's provider code from the languages
+  table: the language menu is ``<Say language="en-IN">``, ``<Say language="hi-IN">``, …
+  ``<Say language="ur-IN">``), followed by a ``<Redirect>`` back here so silence is reported
+  as a request without ``Digits``; the last prompt is ``<Say>`` then ``<Hangup/>``. A status callback with a finished ``CallStatus``
   ends the conversation. A question answered in the caller's own words (a message) is
   ``<Say>`` then ``<Record>`` (beep, ``#`` or any key ends it); the provider keeps the audio
   and posts ``RecordingUrl`` and ``RecordingDuration`` back here, and Seva keeps that address
@@ -21,6 +23,13 @@ provider's call id, so a service behaves the same whichever carries the call.
   caller pressed, advances the conversation and answers 200 (the Gather then plays what comes
   next, the answer included); the Passthru after the answer was played gets 302. Exotel's
   Gather takes keys only, so a message question is keyed as text (the keypad letter form).
+  Its ``gather_prompt`` has no language to give (the account's text-to-speech speaks one),
+  so a prompt in more than one language (the language menu) goes as ``audio_url``: Seva's
+  own audio, each sentence in its language's voice.
+
+Where a department recorded a sentence of a prompt (``seva.voice.tts``, in any language), both
+get the prompt's audio instead of its text (``<Play>``, ``audio_url``): the recording for that
+sentence, Seva's speech for the rest.
 
 The caller's number is taken from the provider's request, so the request must be the
 provider's: the router takes requests from the operator only (``channels.operators``: TwiML
@@ -44,6 +53,7 @@ from seva.dashboard import metrics
 from seva.deps import SessionDep
 from seva.errors import ApiError
 from seva.gateway import Gateway, GatewayDep
+from seva.i18n.languages import speech_code
 from seva.numbers import msisdn
 from seva.voice import recordings
 
@@ -61,8 +71,6 @@ RECORD_QUIET = 4
 MAX_KEYS = 160
 """Keys in one answer: a line of text in the keypad letter form takes about three per letter."""
 ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
-LANGUAGES = {"en": "en-IN", "hi": "hi-IN"}
-"""Provider language codes for Seva's languages (Indian English, Hindi)."""
 
 CallId = Annotated[str, Form(alias="CallSid", min_length=1, max_length=64)]
 
@@ -83,13 +91,17 @@ def _keys(raw: str | None) -> str | None:
     return keys.rstrip("#")
 
 
-def recorded_url(gateway: Gateway, prompt: Prompt) -> str | None:
-    """Where the provider can fetch the prompt's audio when a department recorded part of it
-    (the provider's own text-to-speech would not use the recording)."""
+def audio_url(gateway: Gateway, prompt: Prompt, *, one_language: bool = False) -> str | None:
+    """Where the provider can fetch the prompt's audio when it must play Seva's audio rather
+    than speak the text: a department recorded part of it (the provider's text-to-speech would
+    not use the recording), or, for a provider that speaks a prompt in one language only
+    (``one_language``: Exotel), its sentences are in more than one."""
     speech = gateway.speech
-    if not speech.has_recording(prompt.sentences, prompt.lang, prompt.department):
+    langs = prompt.sentence_langs
+    mixed = one_language and len(prompt.runs) > 1
+    if not mixed and not speech.has_recording(prompt.sentences, langs, prompt.department):
         return None
-    key, _ = speech.prompt_wav(prompt.sentences, prompt.lang, prompt.department)
+    key, _ = speech.prompt_wav(prompt.sentences, langs, prompt.department)
     name = f"{key}.wav"
     signature = audio_link(gateway.settings.secret_key, name)
     return (
@@ -101,10 +113,9 @@ def recorded_url(gateway: Gateway, prompt: Prompt) -> str | None:
 def _voice(parent: ET.Element, prompt: Prompt, audio: str | None) -> None:
     if audio is not None:
         ET.SubElement(parent, "Play").text = audio
-    else:
-        ET.SubElement(
-            parent, "Say", language=LANGUAGES.get(prompt.lang, "en-IN")
-        ).text = prompt.text
+        return
+    for lang, text in prompt.runs:
+        ET.SubElement(parent, "Say", language=speech_code(lang)).text = text
 
 
 def twiml(prompt: Prompt, action: str = TWIML_PATH, audio: str | None = None) -> str:
@@ -189,7 +200,7 @@ def twiml_webhook(
     # there (``channels.operators``) would be lost by a bare path.
     action = TWIML_PATH + (f"?{request.url.query}" if request.url.query else "")
     return Response(
-        twiml(prompt, action, audio=recorded_url(gateway, prompt)), media_type="application/xml"
+        twiml(prompt, action, audio=audio_url(gateway, prompt)), media_type="application/xml"
     )
 
 
@@ -262,7 +273,7 @@ def exotel_webhook(
         return _passthru_ok()
     if digits is None:  # the Gather applet asks what to play
         prompt = gateway.voice.current(session, call_id=key, phone=phone, record=False)
-        return JSONResponse(exotel_gather(prompt, recorded_url(gateway, prompt)))
+        return JSONResponse(exotel_gather(prompt, audio_url(gateway, prompt, one_language=True)))
     # the Passthru applet brings what was keyed; once the caller has heard the answer (the
     # Gather played the final prompt), 302 sends the flow to its hang-up branch
     if gateway.voice.current(session, call_id=key, phone=phone, record=False).end:

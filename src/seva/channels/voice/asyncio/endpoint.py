@@ -251,7 +251,8 @@ class SipEndpoint:
         self._stopping = False
         self.next_tick = time.monotonic()
         self._encoded: OrderedDict[
-            tuple[tuple[str, ...], str, str | None, tuple[float, ...], Codec, bool], bytes
+            tuple[tuple[str, ...], tuple[str, ...], str | None, tuple[float, ...], Codec, bool],
+            bytes,
         ] = OrderedDict()
         self._encoded_lock = threading.Lock()
         self.missed_answered = 0
@@ -599,15 +600,16 @@ class SipEndpoint:
     def _audio(self, prompt: Prompt, codec: Codec, keep: bool = True) -> bytes:
         """A prompt in the call's codec; the most recent ones are kept encoded (menus repeat).
         Sentences the department recorded play in its voice."""
-        version = self.speech.recordings_version(prompt.sentences, prompt.lang, prompt.department)
+        langs = prompt.sentence_langs
+        version = self.speech.recordings_version(prompt.sentences, langs, prompt.department)
         cue = prompt.record_seconds is not None
-        key = (prompt.sentences, prompt.lang, prompt.department, version, codec, cue)
+        key = (prompt.sentences, langs, prompt.department, version, codec, cue)
         with self._encoded_lock:
             found = self._encoded.get(key)
             if found is not None:
                 self._encoded.move_to_end(key)
                 return found
-        pcm = self.speech.prompt_pcm(prompt.sentences, prompt.lang, prompt.department, cache=keep)
+        pcm = self.speech.prompt_pcm(prompt.sentences, langs, prompt.department, cache=keep)
         found = codec.encode(pcm + BEEP if cue else pcm)
         with self._encoded_lock:
             self._encoded[key] = found
