@@ -176,6 +176,7 @@ TABLE: dict[tuple[str, str], Entry] = {
     ),
     ("DELETE", "/api/v1/auth/token"): Entry(CITIZENS, Call(phase=SESSION)),
     ("GET", "/api/v1/departments"): Entry(EVERYONE),
+    ("GET", "/api/v1/languages"): Entry(EVERYONE),
     ("GET", "/api/v1/services"): Entry(EVERYONE),
     ("POST", "/api/v1/sessions"): Entry(
         EVERYONE, Call(json={"department": "FOOD", "service": "ration-card-status"})
@@ -419,6 +420,7 @@ TABLE: dict[tuple[str, str], Entry] = {
     ("GET", "/"): Entry(EVERYONE),
     ("GET", "/services/{department_code}/{slug}"): Entry(EVERYONE),
     ("POST", "/services/{department_code}/{slug}"): Entry(EVERYONE, Call(form={"answer": "12"})),
+    ("GET", "/language"): Entry(EVERYONE),
     ("GET", "/citizen/login"): Entry(EVERYONE),
     ("POST", "/citizen/login"): Entry(EVERYONE, Call(form={"phone": "9811000903"})),
     ("POST", "/citizen/verify"): Entry(EVERYONE, Call(form={"code": "000000"})),

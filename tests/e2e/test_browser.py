@@ -62,7 +62,9 @@ def test_portal_service_by_clicking(phone: Any) -> None:
     # Nothing overflows the 360 px screen.
     assert phone.evaluate("document.documentElement.scrollWidth") <= 360
 
+    phone.get_by_role("link", name="Language").click()  # the globe: every language by its name
     phone.get_by_role("link", name="हिन्दी").click()
+    expect(phone.locator("html")).to_have_attribute("lang", "hi")
     phone.goto("/services/FOOD/ration-card-status")
     phone.get_by_label("अपना राशन कार्ड नंबर दर्ज करें").fill("1234567890")
     phone.get_by_role("button", name="आगे बढ़ें").click()

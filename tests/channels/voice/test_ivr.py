@@ -12,7 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from seva import i18n
-from seva.channels.voice.ivr import decode_keypad, encode_keypad
+from seva.channels.voice.ivr import (
+    MORE_LANGUAGES_KEY,
+    decode_keypad,
+    encode_keypad,
+    language_pages,
+)
 from seva.citizens import service as citizens
 from seva.db.base import utcnow
 from seva.demo.seed import SeedReport
@@ -77,10 +82,13 @@ def test_a_new_caller_hears_every_language_in_itself_numbered_as_on_ussd(
     gather = first.find("Gather")
     assert gather is not None and gather.get("numDigits") == "1"
     # One <Say> a language, in that language, with its provider code, keyed in the table's
-    # order: the numbers of the USSD language page.
+    # order: the numbers of the USSD language page for the first page, then 9 for the rest.
+    first_page = language_pages(offered)[0]
+    keys = [str(n) for n in range(1, len(first_page) + 1)]
+    keys += [MORE_LANGUAGES_KEY] * (len(offered) - len(first_page))
     assert language_menu(first) == [
         (speech_code(code), i18n.text("ivr_choose_language", code, key=key))
-        for key, code in enumerate(offered, start=1)
+        for key, code in zip(keys, offered, strict=True)
     ]
     said = dict(language_menu(first))
     assert said["en-IN"] == "For English, press 1."
@@ -98,7 +106,7 @@ def test_a_new_caller_hears_every_language_in_itself_numbered_as_on_ussd(
     assert len(languages) >= 3
     assert all(NAMES[offered[n - 1]] == name for n, name in languages), ussd.text
     # A key not on the menu asks again.
-    assert language_menu(call(client, "CA0", "7")) == language_menu(first)
+    assert language_menu(call(client, "CA0", "#")) == language_menu(first)
 
 
 def test_a_new_caller_picks_hindi_and_every_channel_then_uses_it(

@@ -95,6 +95,17 @@ def t(key: str, lang: str) -> str:
     return i18n.text(f"ivr_{key}", lang)
 
 
+def language_menu(page: int = 0) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The sentences of a page of the language menu and the language of each: the page's
+    languages keyed from 1, then every language of a later page with the key that leads on.
+    The same for every first-time caller, so the SIP endpoint synthesises it once, at start."""
+    pages = language_pages(i18n.offered())
+    chosen = [(code, str(key)) for key, code in enumerate(pages[page], start=1)]
+    later = [(code, MORE_LANGUAGES_KEY) for rest in pages[page + 1 :] for code in rest]
+    lines = tuple(choose_language(code, key) for code, key in chosen + later)
+    return lines, tuple(code for code, _ in chosen + later)
+
+
 def language_pages(offered: Sequence[str]) -> list[tuple[str, ...]]:
     """The language menu's pages: one when every language has a key of its own (nine or
     fewer), else ``LANGUAGES_PER_PAGE`` a page, ``MORE_LANGUAGES_KEY`` leading on."""
@@ -427,11 +438,8 @@ class VoiceMenu:
         dialogue.meta["screen"] = "lang"
         dialogue.meta["lang_page"] = page
         dialogue.meta["menu"] = list(pages[page])
-        chosen = [(code, str(key)) for key, code in enumerate(pages[page], start=1)]
-        later = [(code, MORE_LANGUAGES_KEY) for rest in pages[page + 1 :] for code in rest]
-        lines = [choose_language(code, key) for code, key in chosen + later]
-        langs = tuple(code for code, _ in chosen + later)
-        return Prompt(" ".join(lines), dialogue.lang, num_digits=1, parts=tuple(lines), langs=langs)
+        lines, langs = language_menu(page)
+        return Prompt(" ".join(lines), dialogue.lang, num_digits=1, parts=lines, langs=langs)
 
     def _again(self, dialogue: Dialogue) -> Prompt:
         return _prompt_of(dialogue.meta.get("last") or {"lang": dialogue.lang})

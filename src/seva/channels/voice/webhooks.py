@@ -10,8 +10,9 @@ provider's call id, so a service behaves the same whichever carries the call.
   sentences in one language, each with that language's provider code from the languages
   table: the language menu is ``<Say language="en-IN">``, ``<Say language="hi-IN">``, …
   ``<Say language="ur-IN">``), followed by a ``<Redirect>`` back here so silence is reported
-  as a request without ``Digits``; the last prompt is ``<Say>`` then ``<Hangup/>``. A status callback with a finished ``CallStatus``
-  ends the conversation. A question answered in the caller's own words (a message) is
+  as a request without ``Digits``; the last prompt is ``<Say>`` then ``<Hangup/>``. A status
+  callback with a finished ``CallStatus`` ends the conversation. A question answered in the
+  caller's own words (a message) is
   ``<Say>`` then ``<Record>`` (beep, ``#`` or any key ends it); the provider keeps the audio
   and posts ``RecordingUrl`` and ``RecordingDuration`` back here, and Seva keeps that address
   as the answer (the department fetches the audio from the provider).

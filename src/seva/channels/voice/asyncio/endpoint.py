@@ -34,7 +34,8 @@ from typing import Any, cast
 import structlog
 from sqlalchemy.orm import Session
 
-from seva.channels.voice import sip, uac
+from seva import i18n
+from seva.channels.voice import ivr, sip, uac
 from seva.channels.voice.dialog import (
     Action,
     CallEnded,
@@ -248,6 +249,7 @@ class SipEndpoint:
         """Recently ended calls (the last 1,000), for tests and the benchmark."""
         self._transport: asyncio.DatagramTransport | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._warming: asyncio.Future[None] | None = None
         self._stopping = False
         self.next_tick = time.monotonic()
         self._encoded: OrderedDict[
@@ -288,10 +290,29 @@ class SipEndpoint:
         ]
         if self.uac is not None:
             self._tasks.append(asyncio.create_task(self._dialer(), name="sip-dialer"))
+        # The language menu every first-time caller hears is thirteen sentences in as many
+        # voices: synthesised now, in a worker thread, rather than while the first caller waits.
+        self._warming = loop.run_in_executor(None, self._warm_language_menu)
         log.info("sip.listening", host=self.host, port=self.port)
+
+    async def warmed(self) -> None:
+        """Return once the language menu is synthesised (for a caller that must not race it)."""
+        if self._warming is not None:
+            await asyncio.shield(self._warming)
+
+    def _warm_language_menu(self) -> None:
+        try:
+            for page in range(len(ivr.language_pages(i18n.offered()))):
+                lines, langs = ivr.language_menu(page)
+                self.speech.prompt_pcm(lines, langs)
+        except Exception as exc:  # a warm cache is a nicety: a failure here must not stop calls
+            log.warning("sip.warm_failed", error=str(exc))
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._warming is not None:  # a synthesis under way finishes (bounded by its timeout)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._warming), self.speech.timeout)
         now = time.monotonic()
         for call_id in list(self.calls):
             self._hangup(call_id, now)
