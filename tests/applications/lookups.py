@@ -21,7 +21,16 @@ def ussd_status(client: TestClient, phone: str, ref: str) -> str:
     screen = ""
     for text in ("", "5", "5*1", f"5*1*{ref}"):
         screen = client.post("/channels/ussd/africastalking", data=form | {"text": text}).text
-    return screen
+    # An answer longer than a screen (80 characters in an Indian script) comes in pages: read
+    # them all with 98, and give the whole answer as its last page ends (END).
+    pages, history = [screen[4:]], f"5*1*{ref}"
+    for _ in range(10):
+        if not screen.startswith("CON ") or "\n98. " not in screen:
+            break
+        history += "*98"
+        screen = client.post("/channels/ussd/africastalking", data=form | {"text": history}).text
+        pages.append(screen[4:])
+    return screen[:4] + "\n".join(page.rsplit("\n98. ", 1)[0] for page in pages)
 
 
 def web_status(client: TestClient, ref: str) -> str:
