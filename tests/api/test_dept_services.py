@@ -137,6 +137,27 @@ def test_a_keyword_held_by_another_department_is_a_conflict(
     assert sms(client, "RATION 1234567890", "+919811000403").startswith("Ration card 1234567890")
 
 
+def test_a_service_loaded_over_the_api_answers_its_keyword_in_indian_scripts(
+    client: TestClient, seeded: SeedReport
+) -> None:
+    local = PENSION.replace(
+        "keywords: [PENSION]", "keywords: [PENSION]\nlocal_keywords: {hi: [पेंशन]}"
+    )
+    assert put(client, seeded, "pension-status", local).status_code == 201
+    assert sms(client, "पेंशन 123456", "+919811000404") == "पेंशन 123456: हर महीने की 1 तारीख को जमा।"
+    # Carried into Gurmukhi without being given.
+    assert sms(client, "ਪੇਂਸ਼ਨ 123456", "+919811000404").startswith("Pension 123456: credited")
+    # A word another department gives is a conflict, like a keyword.
+    grab = PENSION.replace("department: FOOD", "department: MCD").replace(
+        "keywords: [PENSION]", "keywords: [OLDAGE]\nlocal_keywords: {hi: [पेंशन]}"
+    )
+    response = put(client, seeded, "old-age", grab.replace("pension-status", "old-age"), code="MCD")
+    assert response.status_code == 409
+    error = error_of(response)
+    assert error["code"] == "keyword_taken" and error["field"] == "local_keywords"
+    assert "पेंशन" in error["message"] and "FOOD/pension-status" in error["message"]
+
+
 def test_slug_department_and_reserved_keywords_are_checked(
     client: TestClient, seeded: SeedReport
 ) -> None:

@@ -167,6 +167,54 @@ def test_mixed_scripts_are_understood(client: TestClient, seeded: SeedReport) ->
     assert sms(client, "हाँ", sender="9811000444").startswith("Complaint MCD-")
 
 
+RATION_EN = "Ration card 1234567890 (Sunita Devi): Active. Members: 4. Shop: FPS 112, Shakarpur."
+RATION_HI = "राशन कार्ड 1234567890 (Sunita Devi): सक्रिय। सदस्य: 4। दुकान: FPS 112, Shakarpur।"
+
+
+def test_a_keyword_in_the_citizens_own_script(client: TestClient, seeded: SeedReport) -> None:
+    # The ration service gives राशन: asked in Devanagari, it answers in Hindi.
+    assert sms(client, "राशन 1234567890", sender="9811000471") == RATION_HI
+    # It gives ரேஷன் in Tamil; ரேசன் is spelt otherwise and meets it by its consonants. Seva
+    # does not speak Tamil yet, so the answer is English.
+    assert sms(client, "ரேஷன் 1234567890", sender="9811000472") == RATION_EN
+    assert sms(client, "ரேசன் 1234567890", sender="9811000472") == RATION_EN
+    # No Bengali word is given: राशन carried into Bengali script finds it, and so does the
+    # word as Bengali spells it.
+    for typed in ("রাশন", "রেশন"):
+        reply = sms(client, f"{typed} 1234567890", sender="9811000473")
+        assert reply.startswith("রেশন কার্ড 1234567890 (Sunita Devi)")
+    # Urdu words are only those given: راشن, and the complaint's شکایت, here typed with an
+    # Arabic keyboard's kaf and yeh.
+    reply = sms(client, "راشن 1234567890", sender="9811000474")
+    assert reply.startswith("راشن کارڈ 1234567890 (Sunita Devi)")
+    assert sms(client, "شكايت", sender="9811000474").startswith("مسئلہ کیا ہے\n1.")
+    # A citizen who chose a language is answered in it, whatever script the keyword is in.
+    sms(client, "LANG EN", sender="9811000475")
+    assert sms(client, "राशन 1234567890", sender="9811000475") == RATION_EN
+
+
+def test_a_word_only_like_a_keyword_leaves_an_open_question_its_answer(
+    client: TestClient, seeded: SeedReport
+) -> None:
+    phone = "9811000476"
+    assert sms(client, "MANDI", sender=phone).startswith("Choose the crop")
+    # ரேசன் is the ration service's only by its consonants: here it is an answer (a wrong one).
+    assert sms(client, "ரேசன்", sender=phone).startswith("Please choose")
+    # ரேஷன் is the service's own word: it starts the service, as RATION would.
+    reply = sms(client, "ரேஷன்", sender=phone)
+    assert reply.endswith("Enter your ration card number") and "MANDI" in reply
+
+
+def test_help_keeps_to_the_latin_keywords(client: TestClient, seeded: SeedReport) -> None:
+    phone = "9811000477"
+    sms(client, "LANG HI", sender=phone)
+    listing = sms(client, "मदद", sender=phone)
+    assert "\nRATION - राशन कार्ड की स्थिति" in listing
+    assert "\nराशन" not in listing
+    # An unknown word in Tamil is still one SMS part.
+    assert segment_count(sms(client, "வணக்கம்", sender="9811000478")) == 1
+
+
 def test_stop_and_start_control_bulk_sms(
     client: TestClient, gateway: Gateway, seeded: SeedReport
 ) -> None:

@@ -10,7 +10,9 @@ What a message does to the citizen's open conversation is the engine's table
 unfinished, an open question owns the next reply, commands answer on the side, and a reply
 after a timeout is told what timed out. This adapter only says which kind of message arrived:
 
-* ``KEYWORD arg1 arg2`` starts the service and the arguments answer its first questions;
+* ``KEYWORD arg1 arg2`` starts the service and the arguments answer its first questions; the
+  keyword may be written in the citizen's own script (``राशन 1234567890``, ``ரேஷன் …``: the
+  service's ``local_keywords``, ``seva.flows.keywords``);
 * while a question is open, the next SMS answers it; a service keyword starts that service
   instead, unless the question wants free text (which may begin with any word);
 * ``HELP``/``MENU`` or an empty SMS get the list of keywords; an unknown keyword gets one SMS
@@ -35,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from seva.channels.render import plain
 from seva.db.base import utcnow
-from seva.flows import calls, conversation
+from seva.flows import calls, conversation, keywords
 from seva.flows import service as services
 from seva.flows.answers import clean
 from seva.flows.conversation import Do, Open, Said
@@ -56,8 +58,8 @@ CHANNEL = "sms"
 MAX_INBOUND = 1600
 """Ten concatenated parts; anything longer is not a citizen typing."""
 
-HELP_WORDS = frozenset({"HELP", "MENU", "?", "मदद", "सहायता"})
-CANCEL_WORDS = frozenset({"CANCEL", "EXIT", "रद्द"})
+HELP_WORDS = frozenset({"HELP", "MENU", "?"}) | keywords.HELP_WORDS
+CANCEL_WORDS = frozenset({"CANCEL", "EXIT"}) | keywords.CANCEL_WORDS
 
 _HELP_HEAD = entry("sms_help_head")
 _HELP_TAIL = entry("sms_help_tail")
@@ -139,8 +141,11 @@ class SmsPull:
         lapsed = dialogue.meta.pop(conversation.TIMED_OUT, None)
         body = clean(text[:MAX_INBOUND])
         words = body.split()
-        service = services.find_by_keyword(session, words[0].upper()) if words else None
         open_ = self._open(dialogue, lapsed)
+        # A word only like a service's (``seva.flows.keywords``) does not take the reply to an
+        # open question away from it: that reply may be an answer in the citizen's script.
+        lenient = open_ in (Open.NOTHING, Open.TIMED_OUT)
+        service = services.find_by_keyword(session, words[0], lenient=lenient) if words else None
         said = self._said(words, service)
         rule = conversation.decide(open_, said)
         match rule.do:
@@ -225,6 +230,10 @@ class SmsPull:
         left unfinished; when it is over in this one message (a status lookup, ``CALL
         CANCEL``) it was an aside and the open conversation carries on."""
         fresh = replace(dialogue, meta={}, flow=None, service_id=None)
+        if service is not None and not dialogue.lang_chosen:
+            # A keyword written in a citizen's script (``राशन``) asks in that language, as
+            # an unknown word is answered in it, until the citizen chooses one.
+            fresh.lang = served(languages.written_in(words[0]) or dialogue.lang)
         args = words[1:]
         if service is None:
             found = self._call_service(session, dialogue, args, now)

@@ -50,6 +50,22 @@ class Keyword(Base):
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="CASCADE"))
 
 
+class LocalKeyword(Base):
+    """A service's keyword in an Indian script (``seva.flows.keywords``), folded as typed words
+    are: unique across the gateway like a keyword. ``skeleton`` finds it leniently."""
+
+    __tablename__ = "local_keywords"
+
+    word: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), index=True
+    )
+    lang: Mapped[str] = mapped_column(String(8))
+    derived: Mapped[bool] = mapped_column(default=False)
+    """Transliterated from a given word: another service's given word takes it over."""
+    skeleton: Mapped[str] = mapped_column(String(64), index=True, default="")
+
+
 class Dataset(Base):
     __tablename__ = "datasets"
     __table_args__ = (UniqueConstraint("department_id", "name"),)

@@ -11,6 +11,7 @@ the one key that names its type::
     department: FOOD
     title: {en: Ration card status, hi: राशन कार्ड की स्थिति}
     keywords: [RATION]
+    local_keywords: {hi: [राशन], ta: [ரேஷன்]}
     steps:
       - ask: card_no
         type: digits
@@ -20,7 +21,9 @@ the one key that names its type::
       - end: {en: "Card {card_no}: {card.status}", hi: "कार्ड {card_no}: {card.status}"}
 
 Every citizen-facing text is a mapping of language code to string and must carry each language
-the service declares (English and Hindi by default). ``docs/service-format.md`` is the
+the service declares (English and Hindi by default). ``local_keywords`` gives the keyword as
+citizens type it in their own scripts, carried into the other Indian scripts unless
+``transliterate: false`` (``seva.flows.keywords``). ``docs/service-format.md`` is the
 reference for every step and field.
 """
 
@@ -41,6 +44,8 @@ from pydantic import (
     model_validator,
 )
 
+from seva.flows.keywords import MAX_WORDS, Word, words_of
+from seva.flows.keywords import problem as word_problem
 from seva.flows.templating import placeholders
 from seva.i18n.languages import NAMES
 
@@ -517,6 +522,13 @@ class ServiceDefinition(_Model):
     title: LocalText
     description: LocalText | None = None
     keywords: list[str] = Field(default_factory=list, max_length=10)
+    local_keywords: dict[str, Annotated[list[str], Field(min_length=1, max_length=MAX_WORDS)]] = (
+        Field(default_factory=dict, max_length=len(LANGUAGES))
+    )
+    """The keyword in other languages, each in its own script (``{hi: [राशन]}``):
+    ``seva.flows.keywords``."""
+    transliterate: bool = True
+    """Carry ``local_keywords`` into the Indian scripts none of them is written in."""
     ussd: UssdPlacement = Field(default_factory=UssdPlacement)
     languages: list[str] = Field(default_factory=lambda: ["en", "hi"], min_length=1)
     steps: list[Step] = Field(min_length=1, max_length=200)
@@ -580,6 +592,11 @@ class ServiceDefinition(_Model):
                         placeholders(body)
                     except ValueError as exc:
                         yield f"steps.{index}.{where}.{lang}", str(exc)
+        for lang, words in self.local_keywords.items():
+            for index, word in enumerate(words):
+                wrong = word_problem(word, lang)
+                if wrong is not None:
+                    yield f"local_keywords.{lang}.{index}", wrong
         for where, heading in (("title", self.title), ("description", self.description)):
             if heading is not None:
                 missing = [lang for lang in self.languages if not heading.get(lang)]
@@ -591,6 +608,11 @@ class ServiceDefinition(_Model):
             if step.id == step_id:
                 return index
         raise KeyError(step_id)
+
+    @property
+    def local_words(self) -> tuple[Word, ...]:
+        """Every word the service is found by beside its keywords (``seva.flows.keywords``)."""
+        return words_of(self.local_keywords, self.transliterate)
 
     @property
     def files_applications(self) -> bool:

@@ -1,9 +1,15 @@
 """Loading service definitions into the gateway and finding them again.
 
 A keyword is unique across the gateway (one shortcode serves every department), so loading a
-service whose keyword another department holds is refused with a clear error. Each load bumps
-the service's revision; the previous revisions stay so conversations in progress finish on the
-definition they started with.
+service whose keyword another department holds is refused with a clear error; so is a word in
+an Indian script (``local_keywords``) another service gives, while one merely transliterated
+for another service is taken over (``seva.flows.keywords``). Each load bumps the service's
+revision; the previous revisions stay so conversations in progress finish on the definition
+they started with.
+
+``find_by_keyword`` is how every channel that takes typed words finds a service: a Latin
+keyword, a word in any script exactly, or a word in a Brahmic script by its consonant skeleton
+when that finds exactly one live service.
 """
 
 from __future__ import annotations
@@ -15,9 +21,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from seva.db.base import utcnow
+from seva.flows import keywords as words
 from seva.flows.loader import dump
-from seva.flows.models import Keyword, Service, ServiceRevision
+from seva.flows.models import Keyword, LocalKeyword, Service, ServiceRevision
 from seva.flows.schema import CallStep, ServiceDefinition
+from seva.i18n import languages
 from seva.i18n.languages import NAME_KEYWORDS
 from seva.outbound import Refused, UrlPolicy
 from seva.tenancy import service as tenancy
@@ -35,6 +43,10 @@ channel offers them where the department takes calls."""
 
 class ServiceLoadError(ValueError):
     """A definition that is valid on its own but cannot be loaded here."""
+
+
+class WordTaken(ServiceLoadError):
+    """A keyword in an Indian script another service gives."""
 
 
 class CallRefused(ServiceLoadError):
@@ -86,6 +98,7 @@ def load_service(
                 f"keyword {keyword} is already used by {owner.code if owner else '?'}/"
                 f"{other.slug if other else '?'}"
             )
+    local, displaced = _local_words(session, definition, service)
     stored = dump(definition)
     if service is None:
         service = Service(
@@ -108,13 +121,57 @@ def load_service(
         service.ussd_order = definition.ussd.order
         service.active = True
         session.execute(delete(Keyword).where(Keyword.service_id == service.id))
+        session.execute(delete(LocalKeyword).where(LocalKeyword.service_id == service.id))
+    if displaced:
+        session.execute(delete(LocalKeyword).where(LocalKeyword.word.in_(displaced)))
     session.add(
         ServiceRevision(service_id=service.id, revision=service.revision, definition=stored)
     )
     for keyword in definition.keywords:
         session.add(Keyword(keyword=keyword, service_id=service.id))
+    for word in local:
+        session.add(
+            LocalKeyword(
+                word=word.text,
+                service_id=service.id,
+                lang=word.lang,
+                derived=word.derived,
+                skeleton=word.skeleton,
+            )
+        )
     session.flush()
     return service
+
+
+def _local_words(
+    session: Session, definition: ServiceDefinition, service: Service | None
+) -> tuple[list[words.Word], list[str]]:
+    """The service's words in Indian scripts to store, and the words other services hold only
+    as transliterations that a word given here takes over. A given word another service gives
+    too is refused; a derived word another service holds is left to it."""
+    keep: list[words.Word] = []
+    displaced: list[str] = []
+    for word in definition.local_words:
+        holder = session.get(LocalKeyword, word.text)
+        if holder is None or (service is not None and holder.service_id == service.id):
+            keep.append(word)
+        elif word.derived:
+            continue
+        elif holder.derived:
+            displaced.append(word.text)
+            keep.append(word)
+        else:
+            raise WordTaken(
+                f"the {languages.BY_CODE[word.lang].english} keyword {word.text} is already "
+                f"used by {_owner(session, holder.service_id)}"
+            )
+    return keep, displaced
+
+
+def _owner(session: Session, service_id: int) -> str:
+    other = session.get(Service, service_id)
+    owner = tenancy.department_by_id(session, other.department_id) if other else None
+    return f"{owner.code if owner else '?'}/{other.slug if other else '?'}"
 
 
 GATEWAY_URL = "{seva.base_url}/"
@@ -173,11 +230,36 @@ def service_by_id(session: Session, service_id: int | None) -> Service | None:
     return session.get(Service, service_id) if service_id is not None else None
 
 
-def find_by_keyword(session: Session, keyword: str) -> Service | None:
-    row = session.get(Keyword, keyword.upper())
-    if row is None:
+def find_by_keyword(session: Session, word: str, *, lenient: bool = True) -> Service | None:
+    """The live service a typed word names: a Latin keyword (any case), a word of the service
+    in an Indian script (``seva.flows.keywords``), or, with ``lenient``, a word in a Brahmic
+    script whose consonant skeleton is that of exactly one live service's words."""
+    folded = words.fold(word)
+    if not folded:
         return None
-    service = session.get(Service, row.service_id)
+    if folded.isascii():
+        row = session.get(Keyword, folded.upper())
+        return _live(session, row.service_id if row is not None else None)
+    if len(folded) > words.MAX_STORED:
+        return None
+    local = session.get(LocalKeyword, folded)
+    if local is not None:
+        return _live(session, local.service_id)
+    skeleton = words.lenient(folded) if lenient else None
+    if skeleton is None:
+        return None
+    found = session.scalars(
+        select(LocalKeyword.service_id)
+        .join(Service, Service.id == LocalKeyword.service_id)
+        .where(LocalKeyword.skeleton == skeleton, Service.active.is_(True))
+        .distinct()
+        .limit(2)
+    ).all()
+    return _live(session, found[0]) if len(found) == 1 else None
+
+
+def _live(session: Session, service_id: int | None) -> Service | None:
+    service = session.get(Service, service_id) if service_id is not None else None
     return service if service is not None and service.active else None
 
 
@@ -253,6 +335,7 @@ def deactivate_service(session: Session, service: Service) -> None:
     """Take the service off every channel; its keywords become free for another service."""
     service.active = False
     session.execute(delete(Keyword).where(Keyword.service_id == service.id))
+    session.execute(delete(LocalKeyword).where(LocalKeyword.service_id == service.id))
     session.flush()
 
 

@@ -62,15 +62,15 @@ NAMES: dict[str, str] = {language.code: language.name for language in LANGUAGES}
 """Each language's own name by code: what a switcher lists and service definitions accept."""
 
 
-def _word(text: str) -> str:
-    """A typed name compared as its letters: NFC (``ଡ଼`` typed as two code points or one),
+def fold(text: str) -> str:
+    """A typed word compared as its letters: NFC (``ଡ଼`` typed as two code points or one),
     no case, no zero-width joiners a keyboard may add."""
     folded = unicodedata.normalize("NFC", text).casefold()
     return "".join(ch for ch in folded if ch not in "\u200c\u200d")
 
 
 _BY_WORD: dict[str, str] = {
-    _word(word): language.code
+    fold(word): language.code
     for language in LANGUAGES
     for word in (language.english, language.name, *language.words)
 }
@@ -89,7 +89,7 @@ as its keyword."""
 def by_word(word: str) -> str | None:
     """The language a citizen named (``TAMIL``, ``தமிழ்``, ``Oriya``), if it is one; a bare
     code (``ta``) is not a name here, since two letters are too easily a word of their own."""
-    return _BY_WORD.get(_word(word))
+    return _BY_WORD.get(fold(word))
 
 
 def named(word: str) -> str | None:
@@ -113,6 +113,17 @@ _SCRIPT_BLOCKS = (
 _FIRST_OF_SCRIPT: dict[str, str] = {}
 for _language in LANGUAGES:
     _FIRST_OF_SCRIPT.setdefault(_language.script, _language.code)
+
+
+def script_of(ch: str) -> str | None:
+    """The ISO 15924 script of one character: one of the Indian scripts of the table, ``Latn``
+    for a Latin letter, None for anything else (a digit, a sign, another script)."""
+    if ch.isascii():
+        return "Latn" if ch.isalpha() else None
+    for low, high, script in _SCRIPT_BLOCKS:
+        if low <= ch <= high:
+            return script
+    return None
 
 
 def written_in(text: str) -> str | None:

@@ -36,6 +36,7 @@ from seva.flows.service import (
     RESERVED_KEYWORDS,
     CallRefused,
     ServiceLoadError,
+    WordTaken,
     definition_of,
     load_service,
 )
@@ -176,7 +177,7 @@ def get_service(session: SessionDep, department: DepartmentDep, slug: Slug) -> S
         201: {"model": ServiceOut, "description": "The service was created."},
         400: {"model": DefinitionErrorBody, "description": "Every problem, with its line."},
         403: {"description": "The definition names another department."},
-        409: {"description": "A keyword is held by another service."},
+        409: {"description": "A keyword, or one in an Indian script, is held by another service."},
     },
 )
 def put_service(
@@ -230,7 +231,8 @@ def put_service(
     except CallRefused as exc:
         raise ApiError(422, "call_url_refused", str(exc), "steps") from None
     except ServiceLoadError as exc:
-        raise ApiError(409, "keyword_taken", str(exc), "keywords") from None
+        field = "local_keywords" if isinstance(exc, WordTaken) else "keywords"
+        raise ApiError(409, "keyword_taken", str(exc), field) from None
     tenancy.audit(session, "service.load", department_id=department.id, service=slug, via="api")
     if not existed:
         response.status_code = 201
