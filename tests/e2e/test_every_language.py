@@ -1,20 +1,22 @@
-"""One service, end to end, in every language Seva ships, on SMS, USSD and the web.
+"""One service, end to end, in every language Seva ships, on SMS, USSD, the phone and the web.
 
 A citizen chooses their language the way each channel offers it (``LANG xx`` by SMS, the USSD
-language page, ``?lang=`` / the language page on the web), then asks for their ration card
-status. Every screen and the answer must be in that language: written in its script, with no
-letters of another Indian script (the card holder's name and shop come from the department's
-data in English, so Latin letters are allowed beside them).
+language page, the phone's language menu, ``?lang=`` / the language page on the web), then
+asks for their ration card status. Every screen and the answer must be in that language:
+written in its script, with no letters of another Indian script (the card holder's name and
+shop come from the department's data in English, so Latin letters are allowed beside them).
 """
 
 from __future__ import annotations
 
 import unicodedata
+import xml.etree.ElementTree as ET
 
 import pytest
 from fastapi.testclient import TestClient
 
 from seva import i18n
+from seva.channels.voice.ivr import MORE_LANGUAGES_KEY, language_pages
 from seva.demo.seed import SeedReport
 from seva.i18n.languages import BY_CODE, NAMES
 from tests.channels.test_sms import sms
@@ -108,3 +110,46 @@ def test_web(client: TestClient, seeded: SeedReport, lang: str) -> None:
     done = final_answer(answer(client, RATION, CARD))
     assert CARD in done
     assert_in(lang, done)
+
+
+def twiml(client: TestClient, sid: str, phone: str, digits: str | None = None) -> ET.Element:
+    form = {"CallSid": sid, "From": phone}
+    if digits is not None:
+        form["Digits"] = digits
+    response = client.post("/channels/voice/twiml", data=form)
+    assert response.status_code == 200, response.text
+    return ET.fromstring(response.text)
+
+
+def spoken(document: ET.Element) -> list[tuple[str, str]]:
+    """Every ``<Say>`` of a TwiML answer as (provider language, words)."""
+    return [(say.get("language", ""), say.text or "") for say in document.iter("Say")]
+
+
+@pytest.mark.parametrize("lang", SHIPPED)
+def test_phone_menu(client: TestClient, seeded: SeedReport, lang: str) -> None:
+    """A cloud-telephony call (TwiML): the language menu, then every prompt and the answer
+    spoken in the language, each ``<Say>`` carrying the language's provider code."""
+    phone = f"+919811004{OFFERED.index(lang):03d}"
+    sid = f"CA-{lang}"
+    twiml(client, sid, phone)
+    first_page = language_pages(tuple(OFFERED))[0]
+    if lang in first_page:
+        keys = [str(first_page.index(lang) + 1)]
+    else:
+        later = [code for code in OFFERED if code not in first_page]
+        keys = [MORE_LANGUAGES_KEY, str(later.index(lang) + 1)]
+    for key in keys:
+        answer = twiml(client, sid, phone, key)
+    code = BY_CODE[lang].speech
+    for key in ("2", "1", CARD):  # Food & Civil Supplies, ration card status, the number
+        said = spoken(answer)
+        assert said and {language for language, _ in said} == {code}, said
+        assert_in(lang, " ".join(words for _, words in said))
+        answer = twiml(client, sid, phone, key)
+    said = spoken(answer)
+    assert {language for language, _ in said} == {code}
+    words = " ".join(words for _, words in said)
+    assert CARD in words and "Sunita Devi" in words
+    assert_in(lang, words)
+    assert answer.find("Hangup") is not None
