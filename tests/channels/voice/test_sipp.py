@@ -232,18 +232,29 @@ def sms_answer(gateway: Gateway, phone: str, *texts: str) -> str:
     return reply
 
 
-URDU_KEY = str(i18n.offered().index("ur") + 1)
+# One call per script family: Latin, Devanagari, Perso-Arabic (Urdu), an eastern Brahmic
+# script (Bengali) and a southern one (Tamil), each spoken by its own espeak-ng voice.
+
+
+def key_of(lang: str) -> str:
+    """A language's key on the first page of the language menu."""
+    return str(i18n.offered().index(lang) + 1)
+
+
+URDU_KEY = key_of("ur")
 """Urdu's key on the language menu (English is 1, Hindi 2, then the table's order)."""
 ANSWERS = {"en": ("ENGLISH", "Ration card 1234567890"), "hi": ("HINDI", "राशन कार्ड 1234567890"),
-           "ur": ("URDU", "راشن کارڈ 1234567890")}  # fmt: skip
+           "ur": ("URDU", "راشن کارڈ 1234567890"), "bn": ("BENGALI", "রেশন কার্ড 1234567890"),
+           "ta": ("TAMIL", "ரேஷன் கார்டு 1234567890")}  # fmt: skip
 """What a citizen sends to choose the language on SMS, and how its answer begins."""
 
 
 @pytest.mark.parametrize(
     ("lang_key", "lang", "caller", "ahead"),
     [("1", "en", "9811300001", False), ("2", "hi", "9811300002", False),
-     ("1", "en", "9811300003", True), (URDU_KEY, "ur", "9811300007", False)],
-    ids=["english", "hindi", "keyed-ahead", "urdu"],
+     ("1", "en", "9811300003", True), (URDU_KEY, "ur", "9811300007", False),
+     (key_of("bn"), "bn", "9811300008", False), (key_of("ta"), "ta", "9811300009", False)],
+    ids=["english", "hindi", "keyed-ahead", "urdu", "bengali", "tamil"],
 )  # fmt: skip
 def test_a_caller_keys_through_a_service_and_hears_the_sms_answer(
     sip: SipEndpoint,
