@@ -66,12 +66,12 @@ BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 def text_of(pdf: bytes, tmp_path: Path) -> str:
     """The PDF's text as pdftotext reads it, with all whitespace taken out: pdftotext guesses
-    word gaps from glyph positions, and a shaped vowel sign drawn before its consonant (ि),
-    or a conjunct's part drawn below it (ପ୍ର), can make it put a space or a line break inside
-    a word. pdftotext writes right-to-left text in logical order (it does not reverse it),
-    marking each run with Unicode embedding controls (RLE or LRE … PDF), and the invisible
-    isolates around values in an Urdu sentence (FSI … PDI) come back as characters: both are
-    taken out too. NFC, as typed text is."""
+    word gaps and lines from glyph positions, and shaped text moves glyphs about (a vowel
+    sign drawn before its consonant, ि; a conjunct's part below it, ପ୍ର). pdftotext writes
+    right-to-left text in logical order (it does not reverse it), marking each run with
+    Unicode embedding controls (RLE or LRE … PDF); those, and the invisible isolates around
+    values in a sentence (FSI … PDI), which come back as characters, are taken out too.
+    NFC, as typed text is."""
     return squeezed(BIDI_CONTROLS.sub("", pdftotext(pdf, tmp_path)))
 
 
@@ -267,5 +267,33 @@ def test_joiners_and_marks_are_shaped_with_their_letters(family: str, word: str)
     uharfbuzz.shape(font.hbfont, whole, {})
     glyphs = {font.ttfont.getGlyphName(info.codepoint) for info in whole.glyph_infos}
     drawn = set(font.subset.get_all_glyph_names())
+    setter.pdf.output()  # which closes the font files
     assert glyphs <= drawn
     assert font.cmap[0x25CC] not in drawn
+
+
+def test_shaped_lines_read_back_as_written(tmp_path: Path) -> None:
+    """Each word reads back whole, on its own line, in order: a vowel sign drawn before its
+    consonant (ശ്രീ, मो) or a conjunct's part drawn below it (ପ୍ର) is no gap in the word, and
+    two such lines are not taken for columns."""
+    need_fonts()
+    lines = [
+        "ലഭിക്കുന്നയാൾ: ശ്രീലക്ഷ്മി നായർ",
+        "മൊബൈൽ നമ്പർ +9198xx0301",
+        "शिवपुरी किशनपुर",
+        "সুস্মিতা চক্রবর্তী কোলকাতা",
+        "கொடைக்கானல் கோவில்",
+        "ପ୍ରିୟଙ୍କା ମହାପାତ୍ର",
+        "ਕਿਸ਼ਨਪੁਰਾ ਗੁਰਪ੍ਰੀਤ",
+        "સિદ્ધપુર કિરણ",
+        "ಶ್ರೀರಂಗಪಟ್ಟಣ ಲಕ್ಷ್ಮೀ",
+        "కొండాపూర్ శ్రీనివాస్",
+        "عائشہ صدیقی",
+    ]
+    setter = certificate._unicode_typesetter({"": lines}, "en")
+    assert setter is not None
+    setter.pdf.add_page()
+    for line in lines:
+        setter.pdf.multi_cell(0, 7, setter.use(line, "", 12), new_x="LMARGIN", new_y="NEXT")
+    out = pdftotext(bytes(setter.pdf.output()), tmp_path)
+    assert [BIDI_CONTROLS.sub("", line) for line in out.splitlines() if line.strip()] == lines

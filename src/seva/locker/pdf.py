@@ -29,7 +29,10 @@ mostly uses, with the other loaded fonts as per-character fallbacks, so a Hindi 
 English certificate, or a document reference inside an Urdu line, shares the line. Lines run
 in the certificate language's direction (the department's own texts, on a left-to-right
 certificate, in the direction their first letter gives), with the Unicode bidirectional
-algorithm ordering the runs inside them.
+algorithm ordering the runs inside them. Two things fpdf2 (2.8) gets wrong for these scripts
+are mended here: it cuts a word's run at a joiner or mark before shaping it, and it tells
+readers the text of a shaped syllable in a way search, copy and pdftotext read back broken
+(``_PDF``, ``_Font``).
 
 On a machine without those fonts, or where they cannot be loaded, the certificate is still
 issued in the core font with text outside Latin-1 written as ``?``. Characters no font covers
@@ -45,10 +48,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import qrcode
 import structlog
 from fpdf import FPDF
+from fpdf.enums import TextDirection
 from fpdf.fonts import TTFFont
 from fpdf.line_break import Fragment
 from fpdf.unicode_script import UnicodeScript, get_unicode_script
@@ -153,6 +158,82 @@ class _PDF(FPDF):
         return tuple(joined)
 
 
+class _Font(TTFFont):
+    """A TrueType font whose glyphs read back as the text they print.
+
+    The PDF says which characters each glyph stands for (its ToUnicode map), and search, copy
+    and pdftotext read the text from it. fpdf2 gives all the characters of a shaped cluster
+    to the cluster's first glyph and none to the others, so where a vowel sign is drawn
+    before its consonant (कि, ശ്രീ) the consonant is a blank to a reader: it puts a space, or
+    on two such lines a column break, inside the word (Malayalam lines came back interleaved);
+    and a mark is a cluster of its own, which pdftotext reads as a line of its own (an Urdu
+    shadda). Here a mark goes with its letter, and each cluster's characters are shared out,
+    in order, among its glyphs that move the pen on, so every word of the thirteen languages
+    reads back whole and in order. (pdftotext, turning right-to-left text around character
+    by character, still reads an Urdu vowel mark just before its letter instead of after.)"""
+
+    __slots__ = ()
+
+    def shape_text(
+        self, text: str, font_size_pt: float, text_shaping_params: dict[str, Any] | None
+    ) -> Sequence[dict[str, Any]]:
+        if not text:
+            return []
+        infos, positions = self.perform_harfbuzz_shaping(text, font_size_pt, text_shaping_params)
+        if not infos:
+            return []
+        advancing = {
+            info.cluster for info, pos in zip(infos, positions, strict=True) if pos.x_advance > 0
+        }
+        starts = sorted({info.cluster for info in infos})
+        owner: dict[int, int] = {}  # cluster -> the cluster whose letters it is drawn with
+        for start in starts:
+            owner[start] = start if start in advancing or not owner else owner[max(owner)]
+        groups = sorted(set(owner.values()))
+        ends = dict(zip(groups, [*groups[1:], len(text)], strict=True))
+        glyphs: dict[int, list[int]] = {}
+        for index, info in enumerate(infos):
+            glyphs.setdefault(owner[info.cluster], []).append(index)
+        direction = (text_shaping_params or {}).get("fragment_direction")
+        rtl = direction == TextDirection.RTL or (
+            direction is None and infos[0].cluster > infos[-1].cluster
+        )
+        chars: dict[int, str] = {}
+        for group, members in glyphs.items():
+            carriers = [i for i in members if positions[i].x_advance > 0] or members[:1]
+            if rtl:
+                carriers.reverse()  # the rightmost glyph reads first
+            span = text[0 if group == groups[0] else group : ends[group]]
+            for n, index in enumerate(carriers):
+                chars[index] = span[
+                    len(span) * n // len(carriers) : len(span) * (n + 1) // len(carriers)
+                ]
+        shaped: list[dict[str, Any]] = []
+        for index, (info, pos) in enumerate(zip(infos, positions, strict=True)):
+            name = self.ttfont.getGlyphName(info.codepoint)
+            width = round(self.scale * self.ttfont["hmtx"].metrics[name][0])
+            glyph = self.subset.get_glyph(
+                glyph=info.codepoint,
+                unicode=tuple(map(ord, chars.get(index, ""))),
+                glyph_name=name,
+                glyph_width=width,
+            )
+            if glyph is None:
+                continue
+            shaped.append(
+                {
+                    "mapped_char": self.subset.pick_glyph(glyph),
+                    "x_advance": pos.x_advance,
+                    "y_advance": pos.y_advance,
+                    "x_offset": pos.x_offset,
+                    "y_offset": pos.y_offset,
+                    "force_positioning": width != pos.x_advance
+                    or (pos.x_offset, pos.y_offset, pos.y_advance) != (0, 0, 0),
+                }
+            )
+        return shaped
+
+
 @dataclass
 class _Typesetter:
     """The document and how each piece of text is set in it: which font, which direction,
@@ -194,9 +275,8 @@ def _unicode_typesetter(texts: Mapping[str, Iterable[str]], language: str) -> _T
         path = font_file(family, style)
         if not path.is_file():
             return False
-        pdf.add_font(family, style, path)
-        font = pdf.fonts[f"{family.lower()}{style}"]
-        assert isinstance(font, TTFFont)
+        key = f"{family.lower()}{style}"
+        font = pdf.fonts[key] = _Font(pdf, path, key, style)  # what add_font does, in _Font
         setter.families[style].append(family)
         setter.covered[style] = setter.covered[style] | frozenset(font.cmap)
         return True
