@@ -73,9 +73,9 @@ class IssueIn(BaseModel):
         max_length=8,
         description="The language the certificate's own words (Issued to, Date of issue…), "
         "its date and the department's name are printed in: en, hi, bn, mr, te, ta, gu, ur, "
-        "kn, or, ml, pa or as. Urdu reads right to left. Where Seva's words are not yet "
-        "translated into the language they print in English; the title and fields print as "
-        "given, in any of these languages' scripts.",
+        "kn, or, ml, pa or as; Urdu reads right to left. A word Seva has not translated into "
+        "it yet prints in English. The title and fields print as given, in any of these "
+        "languages' scripts.",
     )
 
 
