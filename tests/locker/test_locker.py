@@ -24,7 +24,7 @@ from seva.locker.models import Access, Document, Share
 from seva.locker.service import LockerRefused
 from seva.settings import Settings
 from seva.tenancy.service import department_by_code
-from tests.locker.test_pdf import squeezed, text_of
+from tests.locker.test_pdf import need_fonts, squeezed, text_of
 from tests.web.pages import csrf_of
 from tests.web.test_citizen import log_in
 
@@ -155,6 +155,16 @@ def test_the_certificate_shows_the_department_and_names_its_holder(
     assert squeezed("Issued to the holder of mobile number +919811xx0309") in by_food
     assert squeezed("Food & Civil Supplies Department code FOOD") in by_food
 
+    # Issued in Hindi or Urdu: the department's name and the certificate's own words in it.
+    need_fonts()
+    issued = {lang: issue(client, seeded, DEMO_CITIZEN, lang=lang)["uri"] for lang in ("hi", "ur")}
+    hindi = certificate_text(gateway, issued["hi"], tmp_path)
+    for words in ("खाद्य एवं नागरिक आपूर्ति विभाग कोड FOOD", "Sunita Devi को जारी"):
+        assert squeezed(words) in hindi, words
+    urdu = certificate_text(gateway, issued["ur"], tmp_path)
+    for words in ("خوراک و رسد کی طرف سے جاری", "Sunita Devi کے نام جاری"):
+        assert squeezed(words) in urdu, words
+
 
 def test_document_uris_are_unguessable_and_still_verify(
     client: TestClient, gateway: Gateway, seeded: SeedReport
@@ -203,6 +213,12 @@ def test_issuing_refuses_bad_input_with_clear_errors(
         json={"to": PHONE, "doctype": "rat cr!", "title": "x"},
     )
     assert bad_type.status_code == 422 and bad_type.json()["error"]["code"] == "invalid_doctype"
+    bad_lang = client.post(
+        "/api/v1/documents",
+        headers=headers,
+        json={"to": PHONE, "doctype": "RATCR", "title": "x", "lang": "fr"},
+    )
+    assert bad_lang.status_code == 422 and bad_lang.json()["error"]["code"] == "invalid_lang"
     assert client.get("/verify/NOPE-X-1").status_code == 404
     assert client.post("/api/v1/documents", json={}).status_code == 401
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from functools import cache
 
 from babel import Locale
-from babel.dates import format_datetime, match_skeleton
+from babel.dates import format_date, format_datetime, match_skeleton
 
 from seva.clock import IST, ZONE
 from seva.i18n import served
@@ -52,6 +52,12 @@ def day_label(day: date, lang: str, *, short: bool = False) -> str:
     skeleton, weekday = ("Ed", "E") if short else ("MMMMEEEEd", "EEEE")
     moment = datetime(day.year, day.month, day.day, 12, tzinfo=IST)
     return format_datetime(moment, _pattern(lang, skeleton, weekday), locale=locale_of(lang))
+
+
+def date_label(day: date, lang: str) -> str:
+    """A date as a document prints it, with its year: ``25 November 2026`` /
+    ``25 नवंबर 2026``."""
+    return format_date(day, "long", locale=locale_of(lang))
 
 
 def moment_label(moment: datetime, lang: str) -> str:

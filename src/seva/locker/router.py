@@ -68,6 +68,15 @@ class IssueIn(BaseModel):
         "citizen let this department use, or gave in an application to it, is printed; "
         "with neither, the certificate names the (masked) mobile number only.",
     )
+    lang: str = Field(
+        default="en",
+        max_length=8,
+        description="The language the certificate's own words (Issued to, Date of issue…), "
+        "its date and the department's name are printed in: en, hi, bn, mr, te, ta, gu, ur, "
+        "kn, or, ml, pa or as; Urdu reads right to left. A word Seva has not translated into "
+        "it yet prints in English. The title and fields print as given, in any of these "
+        "languages' scripts.",
+    )
 
 
 class IssuedOut(BaseModel):
@@ -112,6 +121,7 @@ def issue_document(
             title=body.title,
             fields=body.fields,
             holder_name=body.holder_name,
+            lang=body.lang,
         )
     except LockerRefused as exc:
         session.rollback()

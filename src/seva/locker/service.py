@@ -24,6 +24,7 @@ from seva import i18n, references
 from seva.applications.models import Application
 from seva.citizens import service as citizens
 from seva.citizens.models import Citizen
+from seva.i18n.languages import BY_CODE
 from seva.locker.models import ISSUED, RECEIVED, UPLOADED, Access, Document, Share
 from seva.locker.pdf import render_certificate
 from seva.locker.signing import Signer
@@ -213,14 +214,19 @@ def issue(
     title: str,
     fields: Mapping[str, str],
     holder_name: str | None = None,
+    lang: str = "en",
     now: datetime | None = None,
 ) -> Document:
     """Render, sign and store a certificate in the citizen's locker.
 
     The certificate names its holder: ``holder_name`` when the department gives it, else the
     name the citizen let this department use or gave in an application to it
-    (``holder_name_of``); the masked mobile number stands beside it either way."""
+    (``holder_name_of``); the masked mobile number stands beside it either way. Its own
+    words, its date and the department's name are in ``lang`` (one of the languages of
+    ``seva.i18n.languages``)."""
     doctype = doctype.strip().upper()
+    if lang not in BY_CODE:
+        raise LockerRefused("invalid_lang", f"lang is one of {', '.join(BY_CODE)}", status=422)
     if not DOCTYPE.match(doctype):
         raise LockerRefused(
             "invalid_doctype", "doctype is 2-10 capital letters or digits, e.g. RATCR", status=422
@@ -248,7 +254,7 @@ def issue(
         )
     pdf = render_certificate(
         title=title.strip(),
-        issuer=department.display_name("en"),
+        issuer=department.display_name(lang),
         issuer_code=department.code,
         holder=name or "",
         holder_phone=_masked(phone),
@@ -257,6 +263,7 @@ def issue(
         verify_code=verify_code,
         verify_url=locker.verify_url(uri),
         issued_at=now,
+        lang=lang,
     )
     storage_key = locker.storage.put(pdf)
     citizen = citizens.get_or_create(session, phone)
