@@ -34,15 +34,21 @@ import struct
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Literal, Protocol
 
 __all__ = [
     "GSM7",
+    "GSM7_ALPHABET",
+    "GSM7_EXTENSION",
     "IA5",
     "LATIN1",
     "MAX_PARTS",
+    "PART_SIZES",
+    "SHOW_OUTSIDE",
     "UCS2",
+    "Encoding",
     "Incomplete",
+    "Measure",
     "Reassembler",
     "Segment",
     "decode_gsm7",
@@ -51,9 +57,11 @@ __all__ = [
     "encode_text",
     "is_gsm7",
     "join",
+    "measure",
     "segment_count",
     "split",
     "split_sar",
+    "units",
 ]
 
 GSM7: Final = 0x00
@@ -94,6 +102,13 @@ _EXTENSION: Final = {
     0x40: "|",
     0x65: "€",
 }
+
+GSM7_ALPHABET: Final = _BASIC.replace("\x1b", "")
+"""Every character of the GSM default alphabet, one septet each (for a browser's count)."""
+GSM7_EXTENSION: Final = "".join(_EXTENSION.values())
+"""The extension table's characters, two septets each (ESC and the code)."""
+PART_SIZES: Final = {GSM7: (_GSM_SINGLE, _GSM_PART), UCS2: (_UCS2_SINGLE, _UCS2_PART)}
+"""Per alphabet, what one part holds alone and what each part of a longer message holds."""
 
 _ENCODE: Final[dict[int, str]] = {
     ord(char): chr(code) for code, char in enumerate(_BASIC) if code != _ESC
@@ -280,6 +295,63 @@ def _chunks(text: str) -> tuple[int, list[str]]:
 def segment_count(text: str) -> int:
     """How many parts ``text`` goes out in (the figure an operator bills)."""
     return len(_chunks(text)[1])
+
+
+Encoding = Literal["gsm7", "ucs2"]
+
+
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """What a text costs as one SMS, in the figures a sender is shown before sending."""
+
+    coding: int
+    """``GSM7`` or ``UCS2``: one character outside the GSM alphabet makes the whole text UCS-2,
+    which holds 70 characters a part instead of 160."""
+    characters: int
+    """Characters as typed (code points)."""
+    units: int
+    """What the part limits count: GSM septets (an extension character such as ``€`` is
+    two) or UTF-16 code units (a character beyond the BMP, an emoji, is two)."""
+    parts: int
+    outside: tuple[str, ...]
+    """The characters that made a text UCS-2, each once in order of appearance, when there
+    are few of them (a curly quote pasted into English doubles its cost); empty otherwise."""
+
+    @property
+    def encoding(self) -> Encoding:
+        """``gsm7`` or ``ucs2``, as the API names them."""
+        return "gsm7" if self.coding == GSM7 else "ucs2"
+
+
+SHOW_OUTSIDE = 5
+"""More characters than this outside the GSM alphabet means a text in another script, not a
+stray character: ``Measure.outside`` is then left empty."""
+
+
+def units(text: str, coding: int | None = None) -> int:
+    """Code units ``text`` takes in ``coding`` (the alphabet it needs when None)."""
+    if coding is None:
+        coding = GSM7 if is_gsm7(text) else UCS2
+    if coding == GSM7:
+        return len(text) + sum(map(text.count, _EXTENSION_CHARS))
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def measure(text: str) -> Measure:
+    """The encoding, length and parts of ``text`` as Seva would send it."""
+    coding, chunks = _chunks(text)
+    outside: tuple[str, ...] = ()
+    if coding == UCS2:
+        stray = set(text) - _GSM_CHARS
+        if len(stray) <= SHOW_OUTSIDE:
+            outside = tuple(sorted(stray, key=text.index))
+    return Measure(
+        coding=coding,
+        characters=len(text),
+        units=units(text, coding),
+        parts=len(chunks),
+        outside=outside,
+    )
 
 
 def _encode_chunk(coding: int, chunk: str) -> bytes:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import PlainTextResponse
 
 from seva.channels import sms, ussd
-from seva.channels.operators import operator_only
+from seva.channels.operators import AFRICASTALKING, operator_only
 from seva.dashboard import metrics
 from seva.deps import SessionDep
 from seva.errors import ApiError
@@ -111,7 +111,9 @@ def ussd_africastalking(
     metrics.REQUESTS.labels(ussd.CHANNEL).inc()
     phone = _sender(phone_number, "phoneNumber", gateway.settings.default_region)
     _note_odd_input(ussd.CHANNEL, phone, text)
-    screen = gateway.ussd.handle(session, session_id=session_id, phone=phone, text=text)
+    screen = gateway.ussd.handle(
+        session, session_id=session_id, phone=phone, text=text, aggregator=AFRICASTALKING.name
+    )
     exchanges.info("ussd.hop", session=session_id, phone=phone, code=service_code, chars=len(text))
     metrics.LATENCY.labels(ussd.CHANNEL).observe(time.perf_counter() - started)
     return PlainTextResponse(screen.render(), media_type="text/plain; charset=utf-8")

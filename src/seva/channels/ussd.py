@@ -24,6 +24,7 @@ shown) is a ``UssdState`` kept in the dialogue; what a key does on each screen i
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -46,7 +47,7 @@ from seva.i18n import text as text_of
 from seva.i18n.languages import NAMES
 from seva.rtc import service as rtc
 from seva.settings import Settings
-from seva.sms_text import is_gsm7
+from seva.sms_text import GSM7, UCS2, is_gsm7, units
 from seva.tenancy import service as tenancy
 
 CHANNEL = "ussd"
@@ -107,6 +108,9 @@ class UssdState:
     booked: bool | None = None
     """Whether the caller has a booked call, as the first menu found (None: not known, or a
     service has run since and may have booked one), so department menus need not ask."""
+    via: str = ""
+    """The aggregator the session came through, whose screens may be shorter than the
+    gateway's default (``ScreenLimits.of``); empty for the default."""
 
     @classmethod
     def of(cls, meta: dict[str, Any]) -> UssdState:
@@ -123,6 +127,7 @@ class UssdState:
             page=int(found.get("page", 0)),
             final=bool(found.get("final")),
             booked=found.get("booked") if isinstance(found.get("booked"), bool) else None,
+            via=str(found.get("via", "")),
         )
 
     def keep(self, meta: dict[str, Any]) -> None:
@@ -167,33 +172,107 @@ def paginate(
     text: str, more: str = _MORE["en"], limit: int | ScreenLimits = MAX_SCREEN
 ) -> list[str]:
     """Cut ``text`` into screens of at most ``limit`` characters (by the screen's alphabet,
-    for ``ScreenLimits``), each but the last ending with ``more``; lines are kept whole where
-    they fit, long lines break at spaces."""
+    for ``ScreenLimits``), each but the last ending with ``more``.
+
+    A line that fits on a screen is never cut: it goes on the next screen when this one is
+    full. A longer line (an answer written as one sentence) starts where there is room and
+    runs on over the next screens, cut at spaces, or where a word is longer than a screen,
+    between two letters as a reader sees them (``_cut``): never between a consonant and its
+    vowel sign or virama, which would show a broken letter on the handset. The last screen
+    has no more-label, so it takes the whole limit: a menu's last line is not left alone on
+    a screen of its own for want of the room the label would have taken.
+    """
     if isinstance(limit, ScreenLimits):
         limit = limit.of_text(text + more)
-    if len(text) <= limit:
+    coding = GSM7 if is_gsm7(text + more) else UCS2
+    if units(text, coding) <= limit:
         return [text]
-    room = limit - len(more) - 1
-    lines: list[str] = []
-    for line in text.split("\n"):
-        while len(line) > room:
-            cut = line.rfind(" ", 0, room + 1)
-            cut = cut if cut > room // 2 else room
-            lines.append(line[:cut].rstrip())
-            line = line[cut:].lstrip()
-        lines.append(line)
-    pages: list[str] = []
-    current: list[str] = []
-    for line in lines:
-        candidate = "\n".join([*current, line])
-        if current and len(candidate) > room:
-            pages.append("\n".join(current))
-            current = [line]
-        else:
-            current.append(line)
-    if current:
-        pages.append("\n".join(current))
-    return [p + "\n" + more for p in pages[:-1]] + [pages[-1]]
+    room = max(1, limit - units(more, coding) - 1)
+    pages: list[list[str]] = [[]]
+    used = 0
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        size = units(line, coding)
+        gap = 1 if pages[-1] else 0
+        if used + gap + size <= room:
+            pages[-1].append(line)
+            used += gap + size
+            continue
+        if used + gap + units("\n".join(lines[index:]), coding) <= limit:
+            # What is left fits on this screen without the more-label: the last screen.
+            pages[-1].extend(lines[index:])
+            break
+        if size <= room or room - used - gap < MIN_RUN_ON:
+            # A line that fits a screen of its own starts one; so does a long line when too
+            # little of this screen is left to be worth starting it here.
+            pages.append([])
+            used, gap = 0, 0
+        while line:
+            head, line = _cut(line, room - used - gap, coding, whole=not pages[-1])
+            if head:
+                pages[-1].append(head)
+                used += gap + units(head, coding)
+                gap = 1
+            if line:
+                pages.append([])
+                used, gap = 0, 0
+    shown = ["\n".join(page) for page in pages if page]
+    return [page + "\n" + more for page in shown[:-1]] + shown[-1:]
+
+
+MIN_RUN_ON = 12
+"""Characters of a screen worth starting a long line in; with fewer left it starts the next."""
+
+
+def _cut(line: str, room: int, coding: int, *, whole: bool) -> tuple[str, str]:
+    """The most of ``line`` that fits in ``room`` and the rest: cut at the last space that
+    leaves at least half the room used, else at the last boundary between graphemes.
+    ``whole``: the screen is empty, so at least one grapheme goes on it even if it is wider
+    than the room (a degenerate limit), rather than no progress at all."""
+    if units(line, coding) <= room:
+        return line, ""
+    fits = 0
+    used = 0
+    for index, char in enumerate(line):
+        used += units(char, coding)
+        if used > room:
+            break
+        fits = index + 1
+    space = line.rfind(" ", 0, fits + 1)
+    if space > room // 2:
+        return line[:space].rstrip(), line[space:].lstrip()
+    cut = fits
+    while cut > 0 and not _grapheme_boundary(line, cut):
+        cut -= 1
+    if cut == 0:
+        if not whole:
+            return "", line
+        cut = 1
+        while cut < len(line) and not _grapheme_boundary(line, cut):
+            cut += 1
+    return line[:cut], line[cut:].lstrip()
+
+
+_JOINERS = frozenset("\u200c\u200d")
+"""Zero-width non-joiner and joiner: they shape the letters on both sides."""
+_VIRAMA = 9
+"""The canonical combining class of a virama (halant, pulli, chandrakkala): the consonant after
+it joins the one before in a conjunct."""
+
+
+def _grapheme_boundary(text: str, index: int) -> bool:
+    """Whether a screen may end before ``text[index]``: not before a combining mark (a vowel
+    sign, a virama, a nukta, an anusvara) or a joiner, and not after a virama or a joiner.
+    A simplification of UAX #29's extended grapheme clusters that is exact for the Indian
+    scripts' consonant clusters, which is what a cut could break."""
+    if index <= 0 or index >= len(text):
+        return True
+    char, before = text[index], text[index - 1]
+    if char in _JOINERS or before in _JOINERS:
+        return False
+    if unicodedata.category(char) in ("Mn", "Mc", "Me"):
+        return False
+    return unicodedata.combining(before) != _VIRAMA
 
 
 KeyHandler = Callable[[Session, Dialogue, UssdState, str, datetime], UssdScreen]
@@ -201,9 +280,8 @@ KeyHandler = Callable[[Session, Dialogue, UssdState, str, datetime], UssdScreen]
 
 
 class UssdMenu:
-    def __init__(self, runtime: Runtime, limits: ScreenLimits | None = None) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.limits = limits or ScreenLimits.of(runtime.settings)
         self._keys: dict[Screen, KeyHandler] = {
             Screen.ROOT: self._root_key,
             Screen.LANG: self._language_key,
@@ -220,7 +298,10 @@ class UssdMenu:
         phone: str,
         text: str,
         now: datetime | None = None,
+        aggregator: str = "",
     ) -> UssdScreen:
+        """The screen for one hop. ``aggregator``: the route's name (``africastalking``),
+        whose own screen limits (``SEVA_USSD_SCREENS``) the pages are cut to."""
         runtime = self.runtime
         moment = now or utcnow()
         dialogue = runtime.open(session, CHANNEL, session_id, phone=phone, now=now)
@@ -229,6 +310,7 @@ class UssdMenu:
         if len(parts) < state.consumed:
             # The gateway restarted the history (some do after a timeout): start afresh.
             state = UssdState()
+        state.via = aggregator
         new_inputs = parts[state.consumed :]
         state.consumed = len(parts)
         if len(parts) > MAX_HOPS:
@@ -263,7 +345,8 @@ class UssdMenu:
         end: bool,
         turn: Turn | None = None,
     ) -> UssdScreen:
-        state.pages = paginate(text, _MORE[_lang(dialogue)], self.limits)
+        limits = ScreenLimits.of(self.runtime.settings, state.via)
+        state.pages = paginate(text, _MORE[_lang(dialogue)], limits)
         state.page = 0
         state.final = end
         return UssdScreen(state.pages[0], end=end and len(state.pages) == 1, turn=turn)
