@@ -174,6 +174,7 @@ _SCRIPT_LITERALS = {
     ("web/static/sim.js", "bubble "),  # CSS classes: `bubble ${direction}`
     ("web/static/sim.js", "delivery sms-"),  # CSS classes: `delivery sms-${status}`
     ("web/static/status.js", "use strict"),  # a directive
+    ("web/static/sms_cost.js", "use strict"),
     ("web/static/apidocs.js", "use strict"),
     # /docs is Swagger UI for developers, English throughout like the API it documents; this
     # names its request-body box after the "Request body" heading it draws above it.

@@ -271,6 +271,9 @@ TABLE: dict[tuple[str, str], Entry] = {
     ("POST", "/api/v1/messages"): Entry(
         KEYS, Call(json={"to": "9811000905", "text": "Your card is ready."})
     ),
+    ("POST", "/api/v1/messages/preview"): Entry(
+        KEYS, Call(json={"to": "9811000905", "text": "Your card is ready."})
+    ),
     ("GET", "/api/v1/batches/{batch_id}"): Entry(KEY_A),
     ("GET", "/api/v1/dlt/headers"): Entry(KEYS),
     ("POST", "/api/v1/dlt/headers"): Entry(
@@ -317,6 +320,10 @@ TABLE: dict[tuple[str, str], Entry] = {
     ),
     ("GET", "/console/sms"): Entry(STAFF, Call(params={"dept": "FOOD"})),
     ("GET", "/console/sms/dlt"): Entry(STAFF, Call(params={"dept": "FOOD"})),
+    ("GET", "/console/sms/cost"): Entry(STAFF),
+    ("POST", "/console/sms/cost"): Entry(
+        STAFF, Call(form={"text": "Your card is ready.", "recipients": "10"})
+    ),
     ("POST", "/console/sms/dlt/entity"): Entry(
         DEPT_ADMINS, Call(form={"entity_id": "1101516000000000999", "dept": "FOOD"})
     ),

@@ -193,3 +193,18 @@ def test_an_unreachable_gateway_is_named(runner: CliRunner, tmp_path: Path) -> N
     )
     assert result.exit_code == 1
     assert f"cannot reach {unreachable}" in result.output
+
+
+def test_the_cost_is_printed_before_sending_and_a_dry_run_sends_nothing(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "c.csv", citizens(1000))
+    unreachable = f"http://127.0.0.1:{free_port()}"
+    args = ["sms", "send", "--csv", str(path), "--api-key", "sk_x.y", "--url", unreachable]
+    hindi = "प्रिय {name}, वार्ड {ward} का शिविर रविवार को है। अपना आधार कार्ड और राशन कार्ड साथ लाएँ।"
+    result = runner.invoke(app, [*args, "--text", hindi, "--dry-run"])
+    assert result.exit_code == 0, result.output  # the gateway was never called
+    assert "1000 rows, UCS-2" in result.stdout
+    assert "2 SMS part(s) per message, 2000 parts in all" in result.stdout
+    curly = runner.invoke(app, [*args, "--text", "Dear {name}, the camp’s on Sunday.", "--dry-run"])
+    assert "1 SMS part(s) per message, 1000 parts in all (UCS-2 because of ’;" in curly.stdout

@@ -6,6 +6,10 @@ and a phone column (``phone``, ``mobile`` or ``number``, or the one ``--column``
 other columns fill ``{column}`` placeholders in ``--text``, or a ``text`` column gives each
 row its own message.
 
+Before anything is sent it prints what the campaign costs: the encoding (GSM-7, or UCS-2 for
+any Indian script or a stray curly quote, at 70 characters a part instead of 160), the
+characters and SMS parts of each message and the parts in all (``--dry-run`` stops there).
+
 Rows go in chunks of 10,000 per request, each with an Idempotency-Key derived from the
 chunk's content: running the same command again after an interruption re-sends only the
 chunks the gateway had not accepted yet (the others come back as replays and queue
@@ -33,6 +37,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from seva.cli.common import console, err
+from seva.messaging.sends import Cost
 
 app = typer.Typer(
     help="Send SMS campaigns from a CSV and follow their status.", no_args_is_help=True
@@ -72,6 +77,7 @@ class Totals:
     opted_out: int = 0
     duplicates: int = 0
     replayed: int = 0
+    parts: int = 0
     batches: list[int] = field(default_factory=list)
 
 
@@ -115,6 +121,27 @@ def read_campaign(path: Path, *, column: str | None, text: str | None) -> Campai
     if len(set(texts)) == 1:
         return Campaign(numbers=numbers, text=texts[0], texts=None)
     return Campaign(numbers=numbers, text=None, texts=texts)
+
+
+def cost_of(campaign: Campaign) -> Cost:
+    """What the campaign costs if every row is sent (before the gateway leaves out numbers
+    that are not mobile numbers, repeats and, for bulk, numbers that sent STOP)."""
+    if campaign.texts is not None:
+        return Cost.of(campaign.texts)
+    return Cost.of([campaign.text or ""], len(campaign.numbers))
+
+
+def cost_line(campaign: Campaign) -> str:
+    cost = cost_of(campaign)
+    encoding = "UCS-2" if cost.encoding == "ucs2" else "GSM-7"
+    line = (
+        f"{len(campaign.numbers)} rows, {encoding}, {cost.characters} characters: "
+        f"{cost.parts} SMS part(s) per message, {cost.total_parts} parts in all"
+    )
+    if cost.outside:
+        shown = " ".join(cost.outside)
+        line += f" (UCS-2 because of {shown}; without them it would go as GSM-7)"
+    return line
 
 
 def _fill(text: str, row: dict[str, str]) -> str:
@@ -208,6 +235,9 @@ def send(
     retries: int = typer.Option(
         RETRIES, "--retries", min=0, max=10, help="Retries of a chunk after a network error"
     ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print what the campaign would cost and send nothing"
+    ),
 ) -> None:
     """Send an SMS to every row of a CSV file, in chunks of 10,000, with a progress bar."""
     try:
@@ -215,6 +245,9 @@ def send(
     except CampaignError as exc:
         err.print(f"[red]{escape(str(exc))}[/red]", soft_wrap=True)
         raise typer.Exit(2) from None
+    console.print(escape(cost_line(campaign)), soft_wrap=True, highlight=False)
+    if dry_run:
+        return
     options: dict[str, Any] = {"kind": kind.value, "skip_invalid": True}
     if sender:
         options["sender"] = sender
@@ -267,6 +300,7 @@ def _add(totals: Totals, result: dict[str, Any]) -> None:
     totals.opted_out += len(result["opted_out"])
     totals.duplicates += int(result.get("duplicates", 0))
     totals.replayed += 1 if result["replayed"] else 0
+    totals.parts += int(result.get("total_parts", 0))
     totals.batches.append(int(result["batch_id"]))
 
 
@@ -276,7 +310,8 @@ def _report(totals: Totals, rows: int) -> None:
     say = partial(console.print, soft_wrap=True, highlight=False)
     say(
         f"[green]{totals.accepted} accepted[/green], {len(totals.rejected)} rejected, "
-        f"{totals.opted_out} opted out, {totals.duplicates} duplicates (of {rows} rows)"
+        f"{totals.opted_out} opted out, {totals.duplicates} duplicates (of {rows} rows); "
+        f"{totals.parts} SMS parts"
     )
     say("batches: " + ", ".join(str(b) for b in totals.batches))
     if totals.replayed:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +40,8 @@ from seva.messaging.sends import (
     MAX_TEXT,
     RETURN_IDS_UP_TO,
     Accepted,
+    Cost,
+    Preview,
     Send,
     SendRefused,
 )
@@ -69,6 +71,7 @@ class _Pending:
     skipped: list[str]
     due: float
     parts: int
+    cost: Cost
 
 
 def send(session: Session, request: Send, *, now: float | None = None) -> Accepted:
@@ -109,16 +112,8 @@ def send_many(
         except SendRefused as exc:
             outcomes[i] = exc
             continue
-        recipients = list(request.to)
-        per_text = list(request.texts) if request.texts is not None else None
-        skipped: list[str] = []
-        if request.kind == "bulk":
-            blocked = opted_out(session, recipients, request.department_code)
-            if blocked:
-                keep = [k for k, p in enumerate(recipients) if p not in blocked]
-                skipped = sorted({p for p in recipients if p in blocked})
-                recipients = [recipients[k] for k in keep]
-                per_text = [per_text[k] for k in keep] if per_text is not None else None
+        recipients, per_text, skipped = _without_opted_out(session, request)
+        cost = _cost(texts, recipients, per_text)
         pending.append(
             _Pending(
                 index=i,
@@ -128,7 +123,8 @@ def send_many(
                 template_id=request.template_id,
                 skipped=skipped,
                 due=max(now, request.due_at) if request.due_at is not None else now,
-                parts=max(segment_count(t) for t in texts),
+                parts=cost.parts,
+                cost=cost,
             )
         )
     for index, refusal in _charge_quotas(session, pending, now).items():
@@ -138,6 +134,56 @@ def send_many(
         for p, accepted in zip(pending, _insert(session, pending), strict=True):
             outcomes[p.index] = accepted
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+def preview(session: Session, request: Send, *, now: float | None = None) -> Preview:
+    """What ``send`` would queue for ``request`` and what it would cost, writing nothing.
+
+    The same checks as a send (the request's limits, the DLT registrations, STOP for bulk)
+    but the daily quota and the idempotency key, which only a send spends; a refusal raises
+    ``SendRefused`` as the send would."""
+    refusal = _invalid(request, time.time() if now is None else now)
+    if refusal is not None:
+        raise refusal
+    texts = request.texts if request.texts is not None else (request.text,)
+    authorised = authorise(request, texts, registrations_of(session, {request.department_id}))
+    recipients, per_text, skipped = _without_opted_out(session, authorised)
+    return Preview(
+        recipients=len(recipients),
+        opted_out=skipped,
+        sender=authorised.sender or "",
+        template_id=authorised.template_id,
+        cost=_cost(texts, recipients, per_text),
+    )
+
+
+def _without_opted_out(
+    session: Session, request: Send
+) -> tuple[list[str], list[str] | None, list[str]]:
+    """The recipients (and their texts) a send goes to, and the numbers left out because
+    they sent STOP: only a bulk send leaves anyone out."""
+    recipients = list(request.to)
+    per_text = list(request.texts) if request.texts is not None else None
+    if request.kind != "bulk":
+        return recipients, per_text, []
+    blocked = opted_out(session, recipients, request.department_code)
+    if not blocked:
+        return recipients, per_text, []
+    keep = [k for k, p in enumerate(recipients) if p not in blocked]
+    skipped = sorted({p for p in recipients if p in blocked})
+    kept_texts = [per_text[k] for k in keep] if per_text is not None else None
+    return [recipients[k] for k in keep], kept_texts, skipped
+
+
+def _cost(texts: Sequence[str], recipients: list[str], per_text: list[str] | None) -> Cost:
+    """The cost of a send as its sender sees it: encoding, length and parts of the texts
+    asked for, the parts billed for the messages queued (opted-out numbers cost nothing)."""
+    if per_text is None:
+        return Cost.of(texts, len(recipients))
+    asked = Cost.of(texts)
+    if len(per_text) == len(texts):
+        return asked
+    return replace(asked, total_parts=sum(segment_count(t) for t in per_text))
 
 
 def _invalid(request: Send, now: float) -> SendRefused | None:
@@ -213,10 +259,12 @@ def _replays(
             )
             continue
         messages = _messages_of(session, batch.id) if batch.total <= RETURN_IDS_UP_TO else []
+        cost = Cost.of([batch.text])
         outcomes[twin] = Accepted(
             batch_id=batch.id,
             accepted=batch.total,
             parts=batch.parts,
+            cost=replace(cost, parts=batch.parts, total_parts=batch.total * batch.parts),
             message_ids=[m[0] for m in messages],
             due_at=batch.due_at,
             replayed=True,
@@ -346,6 +394,7 @@ def _insert(session: Session, pending: list[_Pending]) -> list[Accepted]:
             batch_id=batch_id,
             accepted=len(p.recipients),
             parts=p.parts,
+            cost=p.cost,
             message_ids=[next(ids) for _ in p.recipients]
             if len(p.recipients) <= RETURN_IDS_UP_TO
             else [],

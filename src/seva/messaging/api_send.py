@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from seva.messaging.intake import SendJob
-from seva.messaging.schemas import MessageRef, SendIn, SendOut, SendProblem
-from seva.messaging.sends import RETURN_IDS_UP_TO, Accepted, Send
+from seva.messaging.schemas import MessageRef, PreviewOut, SendIn, SendOut, SendProblem
+from seva.messaging.sends import RETURN_IDS_UP_TO, Accepted, Cost, Preview, Send
 from seva.numbers import mobile_msisdns
 from seva.tenancy.models import Department
 
@@ -80,16 +80,37 @@ class SendPlan:
                 if len(queued) <= RETURN_IDS_UP_TO
                 else None
             )
+        cost = outcome.cost or Cost.of([self.body.text or ""], outcome.accepted)
         return SendOut(
             batch_id=outcome.batch_id,
             accepted=outcome.accepted,
             parts=outcome.parts,
+            encoding=cost.encoding,
+            characters=cost.characters,
+            total_parts=cost.total_parts,
             messages=refs,
             opted_out=outcome.opted_out,
             rejected=self.rejected,
             duplicates=self.duplicates,
             scheduled_at=datetime.fromtimestamp(outcome.due_at, UTC),
             replayed=outcome.replayed,
+        )
+
+    def preview(self, found: Preview) -> PreviewOut:
+        """The preview's answer: what the send would queue and cost."""
+        cost = found.cost
+        return PreviewOut(
+            recipients=found.recipients,
+            parts=cost.parts,
+            encoding=cost.encoding,
+            characters=cost.characters,
+            total_parts=cost.total_parts,
+            outside_gsm=list(cost.outside),
+            sender=found.sender,
+            template_id=found.template_id,
+            opted_out=found.opted_out,
+            rejected=self.rejected,
+            duplicates=self.duplicates,
         )
 
 

@@ -39,6 +39,15 @@ from seva.messaging import service as messaging
 from seva.messaging.forms import SmsListQuery, row_id
 from seva.messaging.models import STATES, DltTemplate
 from seva.messaging.service import MessageView, SendRefused
+from seva.sms_text import (
+    GSM7,
+    GSM7_ALPHABET,
+    GSM7_EXTENSION,
+    PART_SIZES,
+    SHOW_OUTSIDE,
+    UCS2,
+    measure,
+)
 from seva.templating import check_csrf, not_found, page_lang, pop_flash, render
 from seva.tenancy import service as tenancy
 from seva.tenancy.login import require_official
@@ -548,6 +557,80 @@ def _template_problem(header: str, category: str, body: str, lang: str) -> str |
     except ValueError as exc:
         return _sentence(str(exc)) if lang == "en" else f"{ui('dlt_err_body', lang)} {exc}"
     return None
+
+
+# -- what a message costs -------------------------------------------------------------------------
+
+MAX_RECIPIENTS_SHOWN = messaging.MAX_RECIPIENTS
+ENCODING_NAMES = {"gsm7": "GSM-7", "ucs2": "UCS-2"}
+"""The alphabets by the names operators and handsets use, the same in every language."""
+
+
+def _recipients(raw: str) -> int:
+    """The recipients typed, from 1 to the most one send takes (1 when it is not a number)."""
+    value = row_id(raw.strip())
+    return max(1, min(value or 1, MAX_RECIPIENTS_SHOWN))
+
+
+def _cost_page(request: Request, text: str, recipients: int, *, counted: bool) -> Response:
+    """The page with the form and, once a text is given, what it costs. The figures are
+    ``sms_text.measure``'s; the page's script counts the same way as the official types
+    (``static/sms_cost.js``), from the alphabet and sizes handed to it here."""
+    lang = page_lang(request)
+    measured = measure(text)
+    alphabets = {
+        name: ui("cost_alphabet", lang).format(name=ENCODING_NAMES[name], single=single, part=part)
+        for name, (single, part) in (("gsm7", PART_SIZES[GSM7]), ("ucs2", PART_SIZES[UCS2]))
+    }
+    figures = {
+        "encoding": ENCODING_NAMES[measured.encoding],
+        "characters": measured.characters,
+        "parts": measured.parts,
+        "recipients": recipients,
+        "total": measured.parts * recipients,
+    }
+    return render(
+        request,
+        "console_sms_cost.html",
+        {
+            "form": {"text": text, "recipients": recipients},
+            "counted": counted,
+            "m": measured,
+            "figures": figures,
+            "alphabet": alphabets[measured.encoding],
+            "alphabets": alphabets,
+            "summary": ui("cost_summary", lang).format(**figures),
+            "names": ENCODING_NAMES,
+            "gsm": GSM7_ALPHABET,
+            "gsm_extension": GSM7_EXTENSION,
+            "sizes": {"gsm7": PART_SIZES[GSM7], "ucs2": PART_SIZES[UCS2]},
+            "max_text": messaging.MAX_TEXT,
+            "max_recipients": MAX_RECIPIENTS_SHOWN,
+            "show_outside": SHOW_OUTSIDE,
+        },
+    )
+
+
+@router.get("/console/sms/cost")
+def sms_cost(request: Request, official: ConsoleOfficial) -> Response:
+    """What a message would cost, before a department sends it: its encoding, characters and
+    SMS parts, and the parts for all its recipients."""
+    return _cost_page(request, "", 1, counted=False)
+
+
+@router.post("/console/sms/cost")
+def sms_cost_count(
+    request: Request,
+    official: ConsoleOfficial,
+    text: Annotated[str, Form()] = "",
+    recipients: Annotated[str, Form()] = "1",
+) -> Response:
+    """The figures for the text sent, for browsers without the page's script. Counting
+    changes nothing, so the form carries no CSRF token to check: a forged request learns
+    nothing and does nothing. A browser sends the text's line breaks as CR LF; a message's
+    are LF (``\n``), so they are counted as such."""
+    text = text[:MAX_BODY].replace("\r\n", "\n")
+    return _cost_page(request, text, _recipients(recipients[:20]), counted=True)
 
 
 # -- one message (after the fixed /console/sms/dlt paths, which it would otherwise shadow) ------

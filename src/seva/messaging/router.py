@@ -19,6 +19,7 @@ takes bodies of up to 8 MiB, enough for 10,000 personalised texts of about 800 b
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -45,17 +46,19 @@ from seva.messaging.schemas import (
     MessageOut,
     MessageRef,
     MsdgCredentialsIn,
+    PreviewOut,
     SendIn,
     SendOut,
     SendProblem,
     TemplateIn,
     TemplateOut,
 )
-from seva.messaging.service import MessageView, SendRefused
+from seva.messaging.service import MessageView, Preview, SendRefused
 from seva.outbound import Refused
 from seva.params import BigRowId, RowId
 from seva.tenancy.api_auth import INVALID_KEY, ApiKeyDep, DepartmentDep, unauthorized
 from seva.tenancy.models import Department
+from seva.tenancy.service import authenticate_api_key
 
 REFUSED_STATUS = {"daily_limit": 429, "idempotency_conflict": 409}
 
@@ -181,6 +184,55 @@ async def send_messages(
     if outcome.replayed:
         response.status_code = 200
     return plan.answer(outcome)
+
+
+@campaigns.post(
+    "/messages/preview",
+    response_model=PreviewOut,
+    summary="What a send would queue and cost (encoding, parts), without sending it",
+    responses={
+        413: {"description": "The body is larger than 8 MiB; send the list in chunks."},
+        422: {
+            "model": InvalidNumbersBody,
+            "description": "What the send would be refused for: invalid numbers, a DLT "
+            "refusal, an OTP to more than 2 numbers.",
+        },
+    },
+)
+async def preview_messages(
+    gateway: CoreDep, key: ApiKeyDep, body: SendIn
+) -> PreviewOut | JSONResponse:
+    """The same body as ``POST /api/v1/messages``, checked the same way, answered with what
+    that send would queue and the SMS parts it would take (per message and in all), before
+    a campaign is sent. Nothing is queued, and the daily quota is not charged."""
+    problem = body.problem()
+    if problem is not None:
+        return _problem(problem)
+    refused = _refused_callback(gateway, body.callback_url)
+    if refused is not None:
+        return refused
+    plan = await api_send.plan(body, gateway.settings.default_region)
+    if isinstance(plan, SendProblem):
+        return _problem(plan)
+    found = await asyncio.to_thread(_preview, gateway, key, plan)
+    if found is None:
+        raise unauthorized(INVALID_KEY)
+    if isinstance(found, SendRefused):
+        return _refused(found)
+    return plan.preview(found)
+
+
+def _preview(gateway: Core, key: str, plan: api_send.SendPlan) -> Preview | SendRefused | None:
+    """In a worker thread: the key's department and the send it would make (None: no such
+    key)."""
+    with gateway.db.session() as session:
+        department = authenticate_api_key(session, key)
+        if department is None:
+            return None
+        try:
+            return messaging.preview(session, plan.send_for(department, idempotency_key=None))
+        except SendRefused as exc:
+            return exc
 
 
 def _problem(problem: SendProblem) -> JSONResponse:

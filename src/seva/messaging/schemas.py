@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from seva.messaging.service import MAX_RECIPIENTS
+from seva.sms_text import Encoding
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
@@ -154,7 +155,16 @@ class SendOut(BaseModel):
     accepted: int
     """Messages queued (one per recipient; each may take several SMS parts)."""
     parts: int
-    """SMS segments each message takes."""
+    """SMS parts each message takes (the most, with one text per number)."""
+    encoding: Encoding
+    """``gsm7`` (160 characters in one part, 153 a part when longer) or ``ucs2``, which any
+    character outside the GSM alphabet forces: any Indian script, and also a curly quote or
+    an emoji in English (70 characters in one part, 67 a part)."""
+    characters: int
+    """Characters of the text (the longest, with one text per number)."""
+    total_parts: int
+    """Parts of all the queued messages together: what the operator bills. For a replay,
+    each message counted at ``parts``."""
     messages: list[MessageRef] | None
     """Each queued message, for sends of at most 100 recipients (null for larger ones)."""
     opted_out: list[str]
@@ -167,6 +177,33 @@ class SendOut(BaseModel):
     """When the messages become due."""
     replayed: bool
     """True when the Idempotency-Key named an earlier send: nothing new was queued."""
+
+
+class PreviewOut(BaseModel):
+    """What ``POST /api/v1/messages`` would queue for the same body, and what it would cost.
+    Nothing is queued or charged to the daily quota."""
+
+    recipients: int
+    """Messages that would be queued: valid numbers, without repeats or numbers that sent
+    STOP (bulk)."""
+    parts: int
+    """SMS parts each message takes (the most, with one text per number)."""
+    encoding: Encoding
+    """``gsm7`` or ``ucs2`` (see the send's answer)."""
+    characters: int
+    """Characters of the text (the longest, with one text per number)."""
+    total_parts: int
+    """Parts of all the messages together: what the operator would bill."""
+    outside_gsm: list[str]
+    """The characters that make the text UCS-2 when there are only a few (a curly quote, a
+    dash): replacing them halves the cost of an English text. Empty otherwise."""
+    sender: str
+    """The DLT header the messages would go out from."""
+    template_id: str | None
+    """The DLT template the text matched."""
+    opted_out: list[str]
+    rejected: list[str]
+    duplicates: int
 
 
 class MessageOut(BaseModel):

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from seva.sms_text import Encoding, measure
+
 MAX_RECIPIENTS = 100_000
 MAX_TEXT = 1600
 """Ten UCS-2 parts' worth of characters; longer texts are refused, not truncated."""
@@ -52,10 +54,45 @@ class Send:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Cost:
+    """What a send takes on the operator's bill, in the figures its sender is shown: per
+    message and for every recipient together."""
+
+    encoding: Encoding
+    """``gsm7``, or ``ucs2`` when any text needs it (70 characters a part rather than 160)."""
+    characters: int
+    """Characters of the text (the longest, with one text per recipient)."""
+    parts: int
+    """The most parts one message takes."""
+    total_parts: int
+    """Parts of all the messages together: what the operator bills."""
+    outside: tuple[str, ...] = ()
+    """The few characters that make a text UCS-2 (``sms_text.Measure.outside``)."""
+
+    @classmethod
+    def of(cls, texts: Sequence[str], recipients: int = 1) -> Cost:
+        """The cost of sending each of ``texts`` to ``recipients`` numbers (one text to many
+        numbers, or one text per number with ``recipients`` 1)."""
+        measured = [measure(text) for text in texts] or [measure("")]
+        longest = max(measured, key=lambda m: m.characters)
+        billed = sum(m.parts for m in measured) * recipients if texts else 0
+        return cls(
+            encoding="ucs2" if any(m.encoding == "ucs2" for m in measured) else "gsm7",
+            characters=longest.characters,
+            parts=max(m.parts for m in measured),
+            total_parts=billed,
+            outside=tuple(dict.fromkeys(c for m in measured for c in m.outside)),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Accepted:
     batch_id: int
     accepted: int
     parts: int
+    cost: Cost | None = None
+    """The queued messages' encoding, length and parts together (for a replay, as the
+    earlier send's text reads, every recipient counted at its most parts)."""
     message_ids: list[int] = field(default_factory=list)
     opted_out: list[str] = field(default_factory=list)
     due_at: float = 0.0
@@ -64,3 +101,15 @@ class Accepted:
     """True when the idempotency key named an earlier request: nothing new was queued."""
     replayed_messages: list[tuple[int, str, str]] = field(default_factory=list)
     """For a replay: each message's id, number and status now."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Preview:
+    """What a send would queue and cost, from the same checks as a send, nothing written."""
+
+    recipients: int
+    """Messages that would be queued (numbers that sent STOP left out of a bulk send)."""
+    opted_out: list[str]
+    sender: str
+    template_id: str | None
+    cost: Cost

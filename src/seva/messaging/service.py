@@ -7,7 +7,7 @@ where the functions that call it look it up (``seva.messaging.accept._replays``)
 
 from __future__ import annotations
 
-from seva.messaging.accept import INSERT_CHUNK, queue_sms, send, send_many, sent_today
+from seva.messaging.accept import INSERT_CHUNK, preview, queue_sms, send, send_many, sent_today
 from seva.messaging.authorise import GATEWAY_SENDER, SYSTEM_SOURCES, sender_of
 from seva.messaging.callbacks import (
     CALLBACK_ATTEMPTS,
@@ -71,6 +71,8 @@ from seva.messaging.sends import (
     MAX_TEXT,
     RETURN_IDS_UP_TO,
     Accepted,
+    Cost,
+    Preview,
     Send,
     SendRefused,
 )
@@ -92,10 +94,12 @@ __all__ = [
     "BatchInfo",
     "CallbackDue",
     "Claimed",
+    "Cost",
     "Failure",
     "MessageFilter",
     "MessageView",
     "PartView",
+    "Preview",
     "Receipt",
     "Resent",
     "Send",
@@ -127,6 +131,7 @@ __all__ = [
     "opt_in",
     "opt_out",
     "opted_out",
+    "preview",
     "queue_sms",
     "record_failures",
     "record_submitted",
