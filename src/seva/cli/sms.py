@@ -127,8 +127,8 @@ def cost_of(campaign: Campaign) -> Cost:
     """What the campaign costs if every row is sent (before the gateway leaves out numbers
     that are not mobile numbers, repeats and, for bulk, numbers that sent STOP)."""
     if campaign.texts is not None:
-        return Cost.of(campaign.texts)
-    return Cost.of([campaign.text or ""], len(campaign.numbers))
+        return Cost.of(campaign.texts, outside=True)
+    return Cost.of([campaign.text or ""], len(campaign.numbers), outside=True)
 
 
 def cost_line(campaign: Campaign) -> str:

@@ -153,7 +153,7 @@ def preview(session: Session, request: Send, *, now: float | None = None) -> Pre
         opted_out=skipped,
         sender=authorised.sender or "",
         template_id=authorised.template_id,
-        cost=_cost(texts, recipients, per_text),
+        cost=_cost(texts, recipients, per_text, outside=True),
     )
 
 
@@ -175,12 +175,19 @@ def _without_opted_out(
     return [recipients[k] for k in keep], kept_texts, skipped
 
 
-def _cost(texts: Sequence[str], recipients: list[str], per_text: list[str] | None) -> Cost:
+def _cost(
+    texts: Sequence[str],
+    recipients: list[str],
+    per_text: list[str] | None,
+    *,
+    outside: bool = False,
+) -> Cost:
     """The cost of a send as its sender sees it: encoding, length and parts of the texts
-    asked for, the parts billed for the messages queued (opted-out numbers cost nothing)."""
+    asked for, the parts billed for the messages queued (opted-out numbers cost nothing);
+    ``outside``: with the characters that make a text UCS-2 (``Cost.of``)."""
     if per_text is None:
-        return Cost.of(texts, len(recipients))
-    asked = Cost.of(texts)
+        return Cost.of(texts, len(recipients), outside=outside)
+    asked = Cost.of(texts, outside=outside)
     if len(per_text) == len(texts):
         return asked
     return replace(asked, total_parts=sum(segment_count(t) for t in per_text))

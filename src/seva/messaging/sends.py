@@ -70,10 +70,11 @@ class Cost:
     """The few characters that make a text UCS-2 (``sms_text.Measure.outside``)."""
 
     @classmethod
-    def of(cls, texts: Sequence[str], recipients: int = 1) -> Cost:
+    def of(cls, texts: Sequence[str], recipients: int = 1, *, outside: bool = False) -> Cost:
         """The cost of sending each of ``texts`` to ``recipients`` numbers (one text to many
-        numbers, or one text per number with ``recipients`` 1)."""
-        measured = [measure(text) for text in texts] or [measure("")]
+        numbers, or one text per number with ``recipients`` 1); ``outside``: with the
+        characters that make a text UCS-2, which only a preview shows."""
+        measured = [measure(text, outside=outside) for text in texts] or [measure("")]
         longest = max(measured, key=lambda m: m.characters)
         billed = sum(m.parts for m in measured) * recipients if texts else 0
         return cls(
