@@ -246,7 +246,7 @@ def test_describe_wait_languages() -> None:
     assert waiting.describe_wait(240.0, "hi-IN") == "लगभग 4 मिनट"
     assert waiting.describe_wait(240.0, "HI") == "लगभग 4 मिनट"
     assert waiting.describe_wait(240.0, "en-IN") == "about 4 minutes"
-    assert waiting.describe_wait(240.0, "ta") == "4 நிமிடங்கள் வரை"
+    assert waiting.describe_wait(240.0, "ta") == "சுமார் 4 நிமிடங்கள்"
     assert waiting.describe_wait(240.0, "xx") == "about 4 minutes"  # English when untranslated
     with pytest.raises(ValueError):
         waiting.describe_wait(math.nan, "en")
