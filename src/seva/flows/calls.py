@@ -255,15 +255,28 @@ def service_for(
     service = (row or {}).get(slug) or session.scalar(
         select(Service).where(Service.department_id == department.id, Service.slug == slug)
     )
-    if (
-        service is None
-        or not service.active
-        or service.definition != _dumped(department.code, slug)
-    ):
+    if service is None or not service.active or not _current(service, department.code, slug):
         service = load_service(
             session, built, builtin=True, department=department, urls=UrlPolicy(), gateway=True
         )
     return service
+
+
+_CURRENT: set[tuple[int, int, str]] = set()
+"""Stored gateway services (id, revision, loaded_at) found to hold this build's definition:
+compared once per process and revision, not on every menu."""
+
+
+def _current(service: Service, code: str, slug: str) -> bool:
+    key = (service.id, service.revision, service.loaded_at.isoformat())
+    if key in _CURRENT:
+        return True
+    if service.definition != _dumped(code, slug):
+        return False
+    if len(_CURRENT) > 4096:
+        _CURRENT.clear()
+    _CURRENT.add(key)
+    return True
 
 
 # -- performing the steps -----------------------------------------------------------------------

@@ -20,7 +20,10 @@ class Service(Base):
     slug: Mapped[str] = mapped_column(String(64))
     revision: Mapped[int] = mapped_column(default=1)
     """Bumped on every load; a conversation keeps the revision it started with."""
-    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
+    """Read only when asked for: every menu lists services, and their definitions (every text
+    in thirteen languages) are parsed once per process (``definition_of``), not decoded from
+    JSON on every hop."""
     source: Mapped[str] = mapped_column(Text, default="")
     ussd_order: Mapped[int] = mapped_column(default=100)
     active: Mapped[bool] = mapped_column(default=True)

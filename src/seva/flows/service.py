@@ -18,7 +18,7 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from seva.db.base import utcnow
 from seva.flows import keywords as words
@@ -321,10 +321,12 @@ def department_service(session: Session, department_id: int, slug: str) -> Servi
 
 
 def department_services(session: Session, department_id: int) -> list[Service]:
-    """Every service of the department, active or not, in its USSD menu order."""
+    """Every service of the department, active or not, in its USSD menu order (with their
+    definitions: the admin's list shows each one's title)."""
     return list(
         session.scalars(
             select(Service)
+            .options(undefer(Service.definition))
             .where(Service.department_id == department_id, _DEPARTMENTS_OWN)
             .order_by(Service.ussd_order, Service.slug)
         )
