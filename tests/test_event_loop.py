@@ -93,6 +93,8 @@ def test_health_answers_promptly_while_a_photo_is_reencoded(
 ON_THE_LOOP = {
     "/api/v1/messages": "waits for its group's commit (messaging.intake); long lists are "
     "parsed in a thread",
+    "/api/v1/messages/preview": "parses long lists in a thread as a send does; its checks read "
+    "the database in the thread pool",
     "/admin/departments/{code}/services": "reads the upload; parsing and the database in the "
     "thread pool",
     "/admin/departments/{code}/datasets": "reads the upload; the CSV and the database in the "
