@@ -167,15 +167,9 @@ async def send_messages(
 ) -> SendOut | JSONResponse:
     # Async, with no session: the request waits for its group's commit (messaging.intake)
     # on the event loop instead of holding a worker thread and a connection of its own.
-    problem = body.problem()
-    if problem is not None:
-        return _problem(problem)
-    refused = _refused_callback(gateway, body.callback_url)
-    if refused is not None:
-        return refused
-    plan = await api_send.plan(body, gateway.settings.default_region)
-    if isinstance(plan, SendProblem):
-        return _problem(plan)
+    plan = await _plan(gateway, body)
+    if isinstance(plan, JSONResponse):
+        return plan
     outcome = await gateway.send_intake.submit(plan.job(key, idempotency_key))
     if outcome is None:
         raise unauthorized(INVALID_KEY)
@@ -205,6 +199,20 @@ async def preview_messages(
     """The same body as ``POST /api/v1/messages``, checked the same way, answered with what
     that send would queue and the SMS parts it would take (per message and in all), before
     a campaign is sent. Nothing is queued, and the daily quota is not charged."""
+    plan = await _plan(gateway, body)
+    if isinstance(plan, JSONResponse):
+        return plan
+    found = await asyncio.to_thread(_preview, gateway, key, plan)
+    if found is None:
+        raise unauthorized(INVALID_KEY)
+    if isinstance(found, SendRefused):
+        return _refused(found)
+    return plan.preview(found)
+
+
+async def _plan(gateway: Core, body: SendIn) -> api_send.SendPlan | JSONResponse:
+    """The send a body asks for, or the answer refusing it (a malformed body, a callback
+    Seva may not call, invalid numbers): the same checks for a send and its preview."""
     problem = body.problem()
     if problem is not None:
         return _problem(problem)
@@ -212,14 +220,7 @@ async def preview_messages(
     if refused is not None:
         return refused
     plan = await api_send.plan(body, gateway.settings.default_region)
-    if isinstance(plan, SendProblem):
-        return _problem(plan)
-    found = await asyncio.to_thread(_preview, gateway, key, plan)
-    if found is None:
-        raise unauthorized(INVALID_KEY)
-    if isinstance(found, SendRefused):
-        return _refused(found)
-    return plan.preview(found)
+    return _problem(plan) if isinstance(plan, SendProblem) else plan
 
 
 def _preview(gateway: Core, key: str, plan: api_send.SendPlan) -> Preview | SendRefused | None:

@@ -21,6 +21,7 @@ from seva.core import CoreDep
 from seva.db.base import utcnow
 from seva.deps import SessionDep
 from seva.errors import ApiError
+from seva.i18n import shipped
 from seva.rtc import service as rtc
 from seva.rtc.models import Appointment
 from seva.rtc.service import CallRefused
@@ -101,9 +102,7 @@ def _own(session: Session, phone: str, room: str) -> Appointment:
 )
 def call_departments(session: SessionDep) -> list[CallDepartmentOut]:
     return [
-        CallDepartmentOut(
-            code=d.code, name={"en": d.display_name("en"), "hi": d.display_name("hi")}
-        )
+        CallDepartmentOut(code=d.code, name={lang: d.display_name(lang) for lang in shipped()})
         for d in rtc.departments_taking_calls(session)
     ]
 
