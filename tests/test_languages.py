@@ -159,3 +159,11 @@ def test_the_app_api_lists_the_languages_for_its_chooser(client: TestClient) -> 
     }
     if "ur" in by_code:
         assert by_code["ur"]["direction"] == "rtl" and by_code["ur"]["name"] == "اردو"
+
+
+def test_the_language_page_never_leads_to_another_host(client: TestClient) -> None:
+    # A browser drops the tab and reads "//evil.example": another host.
+    for sneaky in ("/\t/evil.example", "/\n/evil.example", "//evil.example", "https://x.example"):
+        page = client.get("/language", params={"next": sneaky})
+        assert "evil.example" not in page.text and "x.example" not in page.text
+        assert 'href="/me?lang=en"' in page.text

@@ -167,8 +167,13 @@ def _login_page(request: Request, *, error: str = "", status: int = 200) -> Resp
 
 
 def _safe_next(value: str) -> str:
-    """Only paths on this site: a login never sends the citizen to another host."""
+    """Only paths on this site: a login never sends the citizen to another host. Browsers
+    drop tabs and line breaks from a link before reading it (``/<tab>/evil.example`` becomes
+    ``//evil.example``, another host), so a path with any control character or space is
+    refused too."""
     if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/me"
+    if any(ch <= " " or ch == "\x7f" for ch in value):
         return "/me"
     return value
 
