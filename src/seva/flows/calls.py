@@ -40,6 +40,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from seva import i18n
@@ -256,9 +257,22 @@ def service_for(
         select(Service).where(Service.department_id == department.id, Service.slug == slug)
     )
     if service is None or not service.active or not _current(service, department.code, slug):
-        service = load_service(
-            session, built, builtin=True, department=department, urls=UrlPolicy(), gateway=True
-        )
+        try:
+            with session.begin_nested():
+                service = load_service(
+                    session,
+                    built,
+                    builtin=True,
+                    department=department,
+                    urls=UrlPolicy(),
+                    gateway=True,
+                )
+        except IntegrityError:
+            # Another citizen's request stored it first (two first uses at once): theirs is
+            # this build's definition too.
+            service = session.scalar(
+                select(Service).where(Service.department_id == department.id, Service.slug == slug)
+            )
     return service
 
 
