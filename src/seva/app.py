@@ -20,6 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from seva import __version__, errors, logs
 from seva.browser import BrowserPolicy, PinnedOrigin
+from seva.channels.front import OperatorFront
 from seva.channels.routes import router as channel_router
 from seva.dashboard.metrics import ScrapeGuard
 from seva.demo import backend as demo_backend
@@ -224,6 +225,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(BrowserPolicy, settings=settings)
     app.add_middleware(PinnedOrigin, settings=settings)
+    app.add_middleware(OperatorFront, gateway=gw)  # outermost: see channels.front
 
     @app.get("/healthz", tags=["ops"], summary="Liveness and database check")
     def healthz() -> JSONResponse:

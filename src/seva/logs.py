@@ -220,6 +220,12 @@ def configure(env: str, *, level: str = "info", stream: TextIO | None = None) ->
         uvicorn_log.propagate = True
 
 
+def request_id_of(given: bytes) -> str:
+    """A caller's ``X-Request-ID`` when it is well formed, else a new one."""
+    text = given.decode("latin-1")
+    return text if _REQUEST_ID.match(text) else uuid.uuid4().hex
+
+
 class RequestIdMiddleware:
     """Takes a caller's well-formed ``X-Request-ID`` or makes one, and binds it for logging."""
 
@@ -230,8 +236,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = request_id_of(dict(scope.get("headers", [])).get(b"x-request-id", b""))
         structlog.contextvars.bind_contextvars(request_id=request_id, path=scope.get("path", ""))
 
         async def send_with_id(message: Message) -> None:

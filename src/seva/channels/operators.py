@@ -169,23 +169,29 @@ ROUTES: Final[dict[str, Guard]] = {
 """Each route under ``/channels`` (as its path template) and who may call it."""
 
 
-async def operator_only(request: Request, gateway: GatewayDep) -> None:
-    """The dependency of every router under ``/channels``: the request must be its route's
-    operator's, or it gets 403 and the log says why (never the caller)."""
-    route = request.scope.get("route")
-    path = str(getattr(route, "path", request.url.path))
+async def guard_refusal(path: str, request: Request, settings: Settings) -> str | None:
+    """Why ``request`` to the route ``path`` (its path template) is not its operator's, logged
+    (the reason goes to the log, never to the caller); None when it is."""
     guard = ROUTES.get(path)
     why = (
         f"{path} has no guard in channels.operators.ROUTES"
         if guard is None
-        else await guard.refusal(request, gateway.settings)
+        else await guard.refusal(request, settings)
     )
-    if why is None:
-        return
-    log.warning(
-        "operator.refused",
-        path=path,
-        client=request.client.host if request.client else None,
-        reason=why,
-    )
-    raise ApiError(403, "forbidden", "this route answers its operator only")
+    if why is not None:
+        log.warning(
+            "operator.refused",
+            path=path,
+            client=request.client.host if request.client else None,
+            reason=why,
+        )
+    return why
+
+
+async def operator_only(request: Request, gateway: GatewayDep) -> None:
+    """The dependency of every router under ``/channels``: the request must be its route's
+    operator's, or it gets 403."""
+    route = request.scope.get("route")
+    path = str(getattr(route, "path", request.url.path))
+    if await guard_refusal(path, request, gateway.settings) is not None:
+        raise ApiError(403, "forbidden", "this route answers its operator only")

@@ -14,6 +14,7 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import PlainTextResponse
+from sqlalchemy.orm import Session
 
 from seva.channels import sms, ussd
 from seva.channels.operators import AFRICASTALKING, operator_only
@@ -21,7 +22,7 @@ from seva.dashboard import metrics
 from seva.deps import SessionDep
 from seva.errors import ApiError
 from seva.flows.answers import clean
-from seva.gateway import GatewayDep
+from seva.gateway import Gateway, GatewayDep
 from seva.logs import exchanges
 from seva.numbers import msisdn
 
@@ -30,6 +31,7 @@ log = structlog.get_logger("seva.channels")
 router = APIRouter(prefix="/channels", tags=["channels"], dependencies=[Depends(operator_only)])
 
 MAX_FIELD = 2000
+PLAIN = "text/plain; charset=utf-8"
 PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 """An aggregator's identifiers: no control characters (PostgreSQL text cannot hold NUL)."""
 
@@ -50,9 +52,9 @@ def _sender(raw: str | None, field: str, region: str) -> str:
     return phone
 
 
-def _sms_reply(
-    gateway: GatewayDep, session: SessionDep, sender: str | None, text: str
-) -> PlainTextResponse:
+def sms_hop(gateway: Gateway, session: Session, sender: str | None, text: str) -> str:
+    """One inbound SMS in the request's transaction: the reply's text. Shared by these routes
+    and the lean front (``channels.front``)."""
     started = time.perf_counter()
     metrics.REQUESTS.labels(sms.CHANNEL).inc()
     phone = _sender(sender, "from", gateway.settings.default_region)
@@ -60,7 +62,40 @@ def _sms_reply(
     reply = gateway.sms.handle(session, phone=phone, text=text)
     exchanges.info("sms.pull", phone=phone, chars=len(text), reply_chars=len(reply.text))
     metrics.LATENCY.labels(sms.CHANNEL).observe(time.perf_counter() - started)
-    return PlainTextResponse(reply.text, media_type="text/plain; charset=utf-8")
+    return reply.text
+
+
+def ussd_hop(
+    gateway: Gateway,
+    session: Session,
+    *,
+    session_id: str,
+    service_code: str,
+    phone_number: str,
+    text: str,
+) -> str:
+    """One USSD hop in the request's transaction: the ``CON``/``END`` answer. Shared by these
+    routes and the lean front (``channels.front``)."""
+    started = time.perf_counter()
+    metrics.REQUESTS.labels(ussd.CHANNEL).inc()
+    phone = _sender(phone_number, "phoneNumber", gateway.settings.default_region)
+    _note_odd_input(ussd.CHANNEL, phone, text)
+    screen = gateway.ussd.handle(
+        session, session_id=session_id, phone=phone, text=text, aggregator=AFRICASTALKING.name
+    )
+    exchanges.info("ussd.hop", session=session_id, phone=phone, code=service_code, chars=len(text))
+    metrics.LATENCY.labels(ussd.CHANNEL).observe(time.perf_counter() - started)
+    return screen.render()
+
+
+def _plain(text: str) -> PlainTextResponse:
+    return PlainTextResponse(text, media_type=PLAIN)
+
+
+def _sms_reply(
+    gateway: GatewayDep, session: SessionDep, sender: str | None, text: str
+) -> PlainTextResponse:
+    return _plain(sms_hop(gateway, session, sender, text))
 
 
 @router.get("/sms/kannel", response_class=PlainTextResponse, summary="Inbound SMS (Kannel get-url)")
@@ -107,13 +142,12 @@ def ussd_africastalking(
     network_code: Annotated[str | None, Form(alias="networkCode", max_length=32)] = None,
 ) -> PlainTextResponse:
     """Answers ``CON <screen>`` to wait for input or ``END <screen>`` to close the session."""
-    started = time.perf_counter()
-    metrics.REQUESTS.labels(ussd.CHANNEL).inc()
-    phone = _sender(phone_number, "phoneNumber", gateway.settings.default_region)
-    _note_odd_input(ussd.CHANNEL, phone, text)
-    screen = gateway.ussd.handle(
-        session, session_id=session_id, phone=phone, text=text, aggregator=AFRICASTALKING.name
+    answer = ussd_hop(
+        gateway,
+        session,
+        session_id=session_id,
+        service_code=service_code,
+        phone_number=phone_number,
+        text=text,
     )
-    exchanges.info("ussd.hop", session=session_id, phone=phone, code=service_code, chars=len(text))
-    metrics.LATENCY.labels(ussd.CHANNEL).observe(time.perf_counter() - started)
-    return PlainTextResponse(screen.render(), media_type="text/plain; charset=utf-8")
+    return _plain(answer)

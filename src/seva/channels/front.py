@@ -1,0 +1,237 @@
+"""The operators' busiest callbacks on a lean path: USSD hops and SMS pull.
+
+Every keypress of every citizen on USSD, and every SMS to the short code, is one of these
+requests, so they are most of a national gateway's traffic. Through FastAPI each one cost
+about twice the hop itself: the form went through python-multipart, the dependencies were
+solved, the session dependency and the sync endpoint each took a thread hand-off, and four
+middlewares written for browsers (sessions, CSP, pinned origin) wrapped a plain-text answer
+to a machine. This ASGI layer, outermost on the app, answers a urlencoded POST (and
+Kannel's GET) to those two routes itself: it reads the body with a size cap, parses it with
+the standard library, checks the operator's guard (``channels.operators``) and each field the
+way the routes declare them, and runs the hop (``routes.ussd_hop``, ``routes.sms_hop``) and
+its commit in one thread hand-off. Anything else, a multipart body included, goes on to the
+FastAPI routes, which stay the documented declarations and run the same hop functions.
+
+Errors keep the one JSON shape of ``seva.errors``: 400 for a bad field, 403 for a caller who
+is not the operator, 413 for a body over the cap, 503 when the database cannot be reached
+(the aggregator retries; nothing was acknowledged), and 500, logged, for a bug.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+from urllib.parse import parse_qsl
+
+import structlog
+from sqlalchemy.exc import DataError, OperationalError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from seva.channels import routes
+from seva.channels.operators import guard_refusal
+from seva.errors import ApiError, error_body
+from seva.gateway import Gateway
+from seva.logs import request_id_of
+
+log = structlog.get_logger("seva.channels")
+
+MAX_BODY: Final = 16 * 1024
+"""The longest form an operator's callback needs: a 2,000-character text percent-encoded in
+UTF-8 (up to 9 bytes a character) is more, but no handset sends a 2,000-character text in an
+Indian script: a USSD string is 182 characters and an SMS's parts are joined before this."""
+MAX_FIELDS: Final = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One form field as the FastAPI route declares it (``routes``): same name, same limits,
+    same messages, so a client sees one answer whichever path took its request."""
+
+    name: str
+    max_length: int
+    required: bool = False
+    min_length: int = 0
+    printable: bool = False
+
+    def check(self, given: dict[str, str]) -> str | None:
+        value = given.get(self.name, "")
+        if value == "":  # FastAPI takes an empty form field for a missing one
+            if self.required:
+                raise ApiError(400, "invalid_request", f"{self.name} is required", self.name)
+            return None
+        if len(value) > self.max_length:
+            message = f"String should have at most {self.max_length} characters"
+            raise ApiError(400, "invalid_request", message, self.name)
+        if len(value) < self.min_length:
+            message = f"String should have at least {self.min_length} character"
+            raise ApiError(400, "invalid_request", message, self.name)
+        if self.printable and _CONTROL.search(value):
+            message = f"String should match pattern '{routes.PRINTABLE}'"
+            raise ApiError(400, "invalid_request", message, self.name)
+        return value
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+USSD_FIELDS: Final = (
+    Field("sessionId", 128, required=True, min_length=1, printable=True),
+    Field("serviceCode", 64, required=True),
+    Field("phoneNumber", 32, required=True),
+    Field("text", routes.MAX_FIELD),
+    Field("networkCode", 32),
+)
+SMS_FIELDS: Final = (
+    Field("from", 32),
+    Field("to", 32),
+    Field("text", routes.MAX_FIELD),
+)
+
+Hop = Callable[[Gateway, dict[str, str | None]], str]
+
+
+def _ussd(gateway: Gateway, fields: dict[str, str | None]) -> str:
+    with gateway.session() as session:
+        return routes.ussd_hop(
+            gateway,
+            session,
+            session_id=fields["sessionId"] or "",
+            service_code=fields["serviceCode"] or "",
+            phone_number=fields["phoneNumber"] or "",
+            text=fields["text"] or "",
+        )
+
+
+def _sms(gateway: Gateway, fields: dict[str, str | None]) -> str:
+    with gateway.session() as session:
+        return routes.sms_hop(gateway, session, fields["from"], fields["text"] or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    fields: tuple[Field, ...]
+    hop: Hop
+    from_query: bool = False
+    """Kannel's GET: the fields are in the query string."""
+
+
+CALLBACKS: Final[dict[tuple[str, str], Callback]] = {
+    ("POST", "/channels/ussd/africastalking"): Callback(USSD_FIELDS, _ussd),
+    ("POST", "/channels/sms/kannel"): Callback(SMS_FIELDS, _sms),
+    ("GET", "/channels/sms/kannel"): Callback(SMS_FIELDS, _sms, from_query=True),
+}
+
+_FORM = b"application/x-www-form-urlencoded"
+_ALWAYS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+
+
+class OperatorFront:
+    """Answers the callbacks in ``CALLBACKS`` before the rest of the app sees them."""
+
+    def __init__(self, app: ASGIApp, gateway: Gateway) -> None:
+        self.app = app
+        self.gateway = gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        callback = (
+            CALLBACKS.get((scope["method"], scope["path"])) if scope["type"] == "http" else None
+        )
+        headers = dict(scope["headers"]) if callback is not None else {}
+        if callback is None or not (
+            callback.from_query or headers.get(b"content-type", b"").startswith(_FORM)
+        ):
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_of(headers.get(b"x-request-id", b""))
+        structlog.contextvars.bind_contextvars(request_id=request_id, path=scope["path"])
+        try:
+            status, content_type, body = await self._answer(scope, receive, callback, headers)
+        finally:
+            structlog.contextvars.clear_contextvars()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", request_id.encode()),
+                    *_ALWAYS,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, callback: Callback, headers: dict[bytes, bytes]
+    ) -> tuple[int, bytes, bytes]:
+        path: str = scope["path"]
+        try:
+            request = Request(scope)
+            why = await guard_refusal(path, request, self.gateway.settings)
+            if why is not None:
+                raise ApiError(403, "forbidden", "this route answers its operator only")
+            if callback.from_query:
+                raw = scope.get("query_string", b"")
+            else:
+                raw = await _body(receive, headers)
+            given = _parse(raw)
+            fields = {field.name: field.check(given) for field in callback.fields}
+            answer = await run_in_threadpool(callback.hop, self.gateway, fields)
+            return 200, routes.PLAIN.encode(), answer.encode()
+        except ApiError as exc:
+            return _error(exc.status, exc.code, exc.message, exc.field)
+        except DataError as exc:
+            log.warning("data_refused", path=path, error=str(exc.orig)[:200])
+            return _error(400, "invalid_request", "a value in the request cannot be stored")
+        except OperationalError as exc:  # refused, reset, shutting down, locked too long
+            log.warning("database_unavailable", path=path, error=type(exc.orig).__name__)
+            return _error(503, "database_unavailable", "the database cannot be reached; retry")
+        except Exception:
+            log.exception("unhandled", path=path)
+            return _error(500, "internal", "something went wrong on our side; it has been logged")
+
+
+async def _body(receive: Receive, headers: dict[bytes, bytes]) -> bytes:
+    declared = headers.get(b"content-length", b"")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise ApiError(413, "too_large", f"the form is larger than {MAX_BODY} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError(400, "invalid_request", "the client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise ApiError(413, "too_large", f"the form is larger than {MAX_BODY} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _parse(raw: bytes) -> dict[str, str]:
+    """The form's fields (the last of a repeated name, as Starlette's form does)."""
+    try:
+        pairs = parse_qsl(
+            raw.decode("latin-1"),
+            keep_blank_values=True,
+            max_num_fields=MAX_FIELDS,
+            encoding="utf-8",
+            errors="replace",
+        )
+    except ValueError as exc:
+        raise ApiError(400, "invalid_request", "too many form fields") from exc
+    return dict(pairs)
+
+
+def _error(
+    status: int, code: str, message: str, field: str | None = None
+) -> tuple[int, bytes, bytes]:
+    body = json.dumps(error_body(code, message, field)).encode()
+    return status, b"application/json", body

@@ -1,0 +1,100 @@
+"""The lean path for USSD hops and SMS pull (``channels.front``) answers exactly as the
+FastAPI routes it stands in front of: same answers, same error shape, same guard."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
+
+from seva.channels import front
+from seva.demo.seed import DEMO_CITIZEN, SeedReport
+from seva.gateway import Gateway
+
+USSD = "/channels/ussd/africastalking"
+SMS = "/channels/sms/kannel"
+HOP = {"sessionId": "front-1", "serviceCode": "*166#", "phoneNumber": DEMO_CITIZEN, "text": ""}
+
+
+@pytest.fixture
+def seeded_client(client: TestClient, seeded: SeedReport) -> Iterator[TestClient]:
+    yield client
+
+
+def test_a_urlencoded_hop_and_a_multipart_hop_get_the_same_screen(
+    seeded_client: TestClient,
+) -> None:
+    lean = seeded_client.post(USSD, data=HOP)
+    routed = seeded_client.post(USSD, data=HOP | {"sessionId": "front-2"}, files={"x": b""})
+    assert lean.status_code == routed.status_code == 200
+    assert lean.text == routed.text and lean.text.startswith("CON ")
+    assert lean.headers["content-type"] == "text/plain; charset=utf-8"
+    assert lean.headers["x-content-type-options"] == "nosniff"
+    assert lean.headers["x-request-id"]
+
+
+def test_kannel_get_and_post_reply_alike(seeded_client: TestClient) -> None:
+    fields = {"from": DEMO_CITIZEN, "to": "166", "text": "HELP"}
+    got = seeded_client.get(SMS, params=fields)
+    posted = seeded_client.post(SMS, data=fields)
+    assert got.status_code == posted.status_code == 200
+    assert got.text == posted.text and got.text
+
+
+@pytest.mark.parametrize(
+    ("form", "field", "message"),
+    [
+        ({"sessionId": ""}, "sessionId", "sessionId is required"),
+        ({"sessionId": "x" * 129}, "sessionId", "String should have at most 128 characters"),
+        ({"sessionId": "a\tb"}, "sessionId", "String should match pattern"),
+        ({"phoneNumber": "12"}, "phoneNumber", "phoneNumber is not a valid phone number"),
+        ({"text": "1" * 2001}, "text", "String should have at most 2000 characters"),
+    ],
+)
+def test_a_bad_field_is_a_400_in_the_one_error_shape_on_both_paths(
+    seeded_client: TestClient, form: dict[str, str], field: str, message: str
+) -> None:
+    for extra in ({}, {"files": {"x": b""}}):
+        answer = seeded_client.post(USSD, data=HOP | form, **extra)  # type: ignore[arg-type]
+        assert answer.status_code == 400, answer.text
+        error = answer.json()["error"]
+        assert error["field"] == field and error["message"].startswith(message)
+
+
+def test_an_oversized_form_is_refused_before_it_is_read_whole(seeded_client: TestClient) -> None:
+    answer = seeded_client.post(
+        USSD,
+        content=b"text=" + b"1" * (front.MAX_BODY + 1),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "too_large"
+
+
+def test_too_many_fields_is_a_400(seeded_client: TestClient) -> None:
+    body = "&".join(f"f{i}=1" for i in range(front.MAX_FIELDS + 1))
+    answer = seeded_client.post(
+        USSD, content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert answer.status_code == 400
+
+
+def test_a_caller_who_is_not_the_operator_is_refused(
+    gateway: Gateway, seeded_client: TestClient
+) -> None:
+    gateway.settings = gateway.settings.model_copy(update={"africastalking_allow": "192.0.2.1"})
+    answer = seeded_client.post(USSD, data=HOP)
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "forbidden"
+
+
+def test_an_unreachable_database_is_a_503_the_aggregator_can_retry(
+    gateway: Gateway, seeded_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def away(*args: object, **kwargs: object) -> str:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(gateway.ussd, "handle", away)
+    answer = seeded_client.post(USSD, data=HOP)
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "database_unavailable"
