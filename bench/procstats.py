@@ -47,13 +47,27 @@ def memory_mib(pid: int, field: str = "VmRSS") -> float:
 
 
 def descendants(pid: int) -> list[int]:
-    """The process and all its descendants (uvicorn workers, forked boxes)."""
+    """The process and all its descendants (uvicorn workers, forked boxes).
+
+    Each thread lists the children it started, so every thread's list is read: a child
+    started from a thread other than the main one is still found."""
     found = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        for child in children.read_text().split():
-            found.extend(descendants(int(child)))
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):  # the thread ended meanwhile
+            for child in children.read_text().split():
+                found.extend(descendants(int(child)))
     return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """``cpu_seconds`` summed over the process and its descendants now alive: read before and
+    after a load window, the difference is what the server spent on it (a child that ended
+    in between takes its time with it, so keep the window free of restarts)."""
+    total = 0.0
+    for p in descendants(pid):
+        with contextlib.suppress(OSError):  # it ended meanwhile
+            total += cpu_seconds(p)
+    return total
 
 
 def tree_memory_mib(pid: int, field: str = "VmRSS") -> float:
