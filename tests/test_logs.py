@@ -214,8 +214,9 @@ def test_a_gateways_log_output_names_no_citizen_and_no_secret(
     assert events["ussd.hop"]["phone"] == "+91*******322"
     assert events["webhook"]["url"] == backend.url and events["webhook"]["status"] == 200
     assert "91*******324" in submitted(text)
-    access = [line["event"] for line in lines if "/channels/sms/kannel" in line["event"]]
-    assert access and all("from=***&to=***&text=***" in line for line in access)
+    # The operators' callbacks write that line instead of an access line (whose query string
+    # would be masked, see above); other requests keep theirs.
+    assert not [line for line in lines if "/channels/sms/kannel" in line["event"]]
     # … and nothing anywhere gives away a number, an answer or a secret.
     for number in ("9811000321", "9811000322", "9811000323", "9811000324"):
         assert number not in text

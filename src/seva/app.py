@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from seva import __version__, errors, logs
 from seva.browser import BrowserPolicy, PinnedOrigin
-from seva.channels.front import OperatorFront
+from seva.channels.front import CALLBACKS, OperatorFront
 from seva.channels.routes import router as channel_router
 from seva.dashboard.metrics import ScrapeGuard
 from seva.demo import backend as demo_backend
@@ -181,6 +181,8 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gw.size_thread_pools()
+        if gw.catalog_bus is not None:
+            gw.catalog_bus.start()
         if settings.sms_dispatch:
             await start_sms(gw)
         if settings.sip:
@@ -190,6 +192,8 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
             yield
         finally:
             diary.cancel()
+            if gw.catalog_bus is not None:
+                gw.catalog_bus.stop()
             await stop_sip(gw)
             await stop_sms(gw)
             if gw.rtc.sfu is not None:
@@ -212,6 +216,7 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
     )
     app.state.gateway = gw
     logs.configure(settings.env, level=settings.log_level)
+    logs.without_access_lines(frozenset(path for _, path in CALLBACKS))
     errors.install(app)
     login.install(app)
     app.add_middleware(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from seva.db.catalog_bus import CatalogBus
 from seva.db.session import Database
 from seva.flows.runtime import Runtime
 from seva.locker.service import Locker
@@ -51,6 +52,9 @@ class Core:
     sms_wake: Callable[[], None] | None = None
     """Wakes this process's SMS dispatcher from any thread, when it runs one (set by the app
     as it starts the SMPP binds: the domains know only that something can be woken)."""
+    catalog_bus: CatalogBus | None = field(init=False, default=None)
+    """Tells other processes, through Redis, when this one changed the catalog, and hears
+    them (``seva.db.catalog_bus``); started by the app, which listens."""
     limiter: Limiter = field(init=False)
     """Login and one-time-code limits: in this process, or in Redis when it is configured."""
     send_intake: SendIntake = field(init=False)
@@ -65,6 +69,8 @@ class Core:
 
     def __post_init__(self) -> None:
         self.limiter = RedisLimiter(self.redis) if self.redis is not None else MemoryLimiter()
+        if self.redis is not None:
+            self.catalog_bus = CatalogBus(self.redis)
         self.send_intake = SendIntake(self.db, on_commit=lambda: self.notify_sms())
         self.locker = Locker(
             storage=storage_from_url(
@@ -120,6 +126,8 @@ class Core:
     def close(self) -> None:
         self.runtime.outbound.close()
         self.db.dispose()
+        if self.catalog_bus is not None:
+            self.catalog_bus.close()
         if self.redis is not None:
             self.redis.close()
 

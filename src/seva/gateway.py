@@ -13,13 +13,21 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 
 from seva.channels.sms import SmsPull
+from seva.channels.ussd import CHANNEL as USSD
 from seva.channels.ussd import UssdMenu
 from seva.channels.voice.ivr import VoiceMenu
 from seva.channels.voice.missed import MissedCalls, parse_numbers
 from seva.core import Core
 from seva.db.session import Database
 from seva.flows.runtime import Runtime
-from seva.flows.store import DialogueStore, RedisDialogueStore, SqlDialogueStore
+from seva.flows.store import (
+    ChannelDialogueStore,
+    DialogueStore,
+    FallbackDialogueStore,
+    MemoryDialogueStore,
+    RedisDialogueStore,
+    SqlDialogueStore,
+)
 from seva.outbound import Bulkheads, Outbound, UrlPolicy
 from seva.settings import Settings
 
@@ -92,17 +100,32 @@ def outbound_from(settings: Settings) -> Outbound:
     )
 
 
+REDIS_TIMEOUT = 0.5
+"""Seconds a Redis command or connection may take before it counts as Redis being away."""
+
+
 def build_gateway(settings: Settings, *, database_url: str | None = None) -> Gateway:
-    db = Database(database_url or settings.effective_database_url)
+    db = Database(
+        database_url or settings.effective_database_url, catalog_seconds=settings.catalog_seconds
+    )
     redis_client: Redis | None = None
     store: DialogueStore
     if settings.redis_url:
         import redis
 
+        # Timeouts: a Redis that hangs must not hold a citizen's hop (the stores and limits
+        # fall back or fail open, see each of them).
         redis_client = redis.Redis.from_url(
-            settings.redis_url.get_secret_value(), decode_responses=True
+            settings.redis_url.get_secret_value(),
+            decode_responses=True,
+            socket_timeout=REDIS_TIMEOUT,
+            socket_connect_timeout=REDIS_TIMEOUT,
         )
-        store = RedisDialogueStore(redis_client)
+        store = FallbackDialogueStore(RedisDialogueStore(redis_client), SqlDialogueStore())
+    elif db.is_sqlite and settings.workers == 1:
+        # One process owns the embedded database: USSD sessions, seconds long and rebuilt
+        # from their own history, need not be written to it on every hop.
+        store = ChannelDialogueStore(SqlDialogueStore(), {USSD: MemoryDialogueStore()})
     else:
         store = SqlDialogueStore()
     runtime = Runtime(settings, store, outbound_from(settings))

@@ -226,6 +226,29 @@ def request_id_of(given: bytes) -> str:
     return text if _REQUEST_ID.match(text) else uuid.uuid4().hex
 
 
+class _NotThese(logging.Filter):
+    """Drops uvicorn's access line for requests to ``paths`` (they log their own)."""
+
+    def __init__(self, paths: frozenset[str]) -> None:
+        super().__init__()
+        self.paths = paths
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            return args[2].partition("?")[0] not in self.paths
+        return True
+
+
+def without_access_lines(paths: frozenset[str]) -> None:
+    """No access line for requests to ``paths``: routes that write their own line for each
+    request (the operators' callbacks, ``exchanges``), where a second costs as much again."""
+    access = logging.getLogger("uvicorn.access")
+    for old in [f for f in access.filters if isinstance(f, _NotThese)]:
+        access.removeFilter(old)
+    access.addFilter(_NotThese(paths))
+
+
 class RequestIdMiddleware:
     """Takes a caller's well-formed ``X-Request-ID`` or makes one, and binds it for logging."""
 

@@ -83,6 +83,14 @@ class Settings(BaseSettings):
     """Failures in a row (no answer, 5xx) after which a department's backend is not called
     for ``SEVA_OUTBOUND_BREAKER_SECONDS``."""
     outbound_breaker_seconds: float = Field(default=30.0, gt=0, le=3600)
+    workers: int = Field(default=1, ge=1)
+    """Worker processes sharing this gateway's database on this machine (``seva serve
+    --workers`` sets it for its workers). With one, on the embedded SQLite, USSD sessions
+    live in the process's memory rather than in the database."""
+    catalog_seconds: float = Field(default=2.0, ge=0, le=3600)
+    """How stale the per-process memo of departments, services and keywords may grow when
+    another process changed them and no Redis told this one (``seva.db.catalog``); a change
+    made in this process, or published through Redis, is seen at once. 0 turns the memo off."""
     worker_threads: int = Field(default=100, ge=8, le=2000)
     """Threads for request handlers and blocking work in the web process (anyio's and
     asyncio's pools); the per-department cap keeps any one department to a few of them."""

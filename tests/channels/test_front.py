@@ -3,6 +3,7 @@ FastAPI routes it stands in front of: same answers, same error shape, same guard
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -98,3 +99,19 @@ def test_an_unreachable_database_is_a_503_the_aggregator_can_retry(
     answer = seeded_client.post(USSD, data=HOP)
     assert answer.status_code == 503
     assert answer.json()["error"]["code"] == "database_unavailable"
+
+
+def test_operator_callbacks_write_their_own_line_not_a_second_access_line(
+    client: TestClient,
+) -> None:
+    """uvicorn's access logger drops the callbacks' requests (each logs an ``exchanges``
+    line of its own) and keeps everyone else's."""
+    access = logging.getLogger("uvicorn.access")
+
+    def record(path: str) -> logging.LogRecord:
+        args = ("127.0.0.1:5000", "POST", path, "1.1", 200)
+        return access.makeRecord(access.name, logging.INFO, __file__, 0, "%s", args, None)
+
+    assert not access.filter(record(USSD))
+    assert not access.filter(record(SMS + "?from=1&text=HI"))
+    assert access.filter(record("/api/v1/messages"))

@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlalchemy import func, select
 
 from seva.app import create_app
 from seva.db.base import utcnow
 from seva.demo.seed import seed
-from seva.flows.store import REMEMBER_TIMEOUT, Dialogue, RedisDialogueStore, SqlDialogueStore
+from seva.flows.models import Conversation
+from seva.flows.store import (
+    REMEMBER_TIMEOUT,
+    RETRY_REDIS,
+    Dialogue,
+    FallbackDialogueStore,
+    MemoryDialogueStore,
+    RedisDialogueStore,
+    SqlDialogueStore,
+)
 from seva.gateway import Gateway, build_gateway
 from seva.settings import Settings
-from tests.conftest import LOCAL_CLIENT, REDIS_URL, need
+from tests.conftest import LOCAL_CLIENT, REDIS_URL, free_port, need
 
 
 @pytest.fixture
@@ -103,3 +115,55 @@ def test_conversation_over_redis_spans_two_gateways(
             assert second.text.startswith("Mustard at Alwar (Rajasthan)")
     finally:
         other.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_embedded_gateway_keeps_ussd_sessions_in_memory_and_the_rest_in_the_database(
+    gateway: Gateway, seeded: object
+) -> None:
+    """One process on SQLite: a USSD hop writes no conversation row; an SMS conversation, which
+    may outlive a restart by hours, still does."""
+    with gateway.session() as session:
+        screen = gateway.ussd.handle(session, session_id="mem-1", phone="+919811000009", text="")
+        assert not screen.end
+    with gateway.session() as session:
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 0
+        gateway.runtime.store.save(session, _dialogue("sms-kept"))
+    with gateway.session() as session:
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 1
+        # The second hop finds the first's state in memory.
+        screen = gateway.ussd.handle(session, session_id="mem-1", phone="+919811000009", text="1")
+        assert not screen.end and "1." in screen.text
+
+
+def test_the_memory_store_forgets_the_least_recently_used_beyond_its_limit(
+    gateway: Gateway,
+) -> None:
+    store = MemoryDialogueStore(limit=2)
+    with gateway.session() as session:
+        for key in ("a", "b", "c"):
+            store.save(session, replace(_dialogue(key), channel="ussd"))
+        assert store.load(session, "ussd", "a") is None
+        assert store.load(session, "ussd", "c") is not None and len(store) == 2
+
+
+def test_conversations_go_to_the_database_while_redis_is_away_and_back_after(
+    gateway: Gateway,
+) -> None:
+    """A Redis that refuses connections (nothing listens on the port): hops are answered from
+    the database, and Redis is tried again after ``RETRY_REDIS``."""
+    away = redis.Redis(port=free_port(), socket_connect_timeout=0.5, socket_timeout=0.5)
+    now = [100.0]
+    store = FallbackDialogueStore(
+        RedisDialogueStore(away), SqlDialogueStore(), clock=lambda: now[0]
+    )
+    with gateway.session() as session:
+        store.save(session, _dialogue("fallback-1"))
+    with gateway.session() as session:
+        found = store.load(session, "sms", "fallback-1")
+        assert found is not None and found.flow == _dialogue("x").flow
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 1
+    assert store._use() is store.fallback
+    now[0] += RETRY_REDIS + 0.1
+    assert store._use() is store.primary
+    away.close()

@@ -22,12 +22,13 @@ def listed(service: Service) -> bool:
 
 
 def menu_departments(session: Session) -> list[Department]:
-    live = {s.department_id for s in services.live_services(session) if listed(s)}
-    return [d for d in tenancy.menu_departments(session) if d.id in live]
+    live = {s.department_id for s in services.services_memo(session).live if listed(s)}
+    return [d for d in tenancy.departments(session).listed if d.id in live]
 
 
 def menu_services(session: Session, department_id: int) -> list[Service]:
-    return [s for s in services.live_services(session, department_id) if listed(s)]
+    own, _ = services.services_memo(session).live_menu(department_id)
+    return [s for s in own if listed(s)]
 
 
 def department_menu(
@@ -42,7 +43,7 @@ def department_menu(
     official where its officials take calls, and the caller's booked calls with it, if any
     (``seva.flows.calls``). ``booked=False``: the caller is known to have no booked call
     (the first menu asked), so that is not asked again."""
-    own, gateway = services.live_menu(session, department.id)
+    own, gateway = services.services_memo(session).live_menu(department.id)
     offered = calls.offered(session, department, phone, now, rows=gateway, booked=booked)
     return [s for s in own if listed(s)] + offered
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -131,7 +131,17 @@ class UssdState:
         )
 
     def keep(self, meta: dict[str, Any]) -> None:
-        meta["ussd"] = asdict(self)
+        meta["ussd"] = {
+            "consumed": self.consumed,
+            "screen": self.screen,
+            "menu": [[go, ref] for go, ref in self.menu],
+            "dept": self.dept,
+            "pages": list(self.pages),
+            "page": self.page,
+            "final": self.final,
+            "booked": self.booked,
+            "via": self.via,
+        }
 
     def chosen(self, value: str) -> tuple[Go, str] | None:
         """Where the menu number ``value`` leads, if it is one."""
@@ -394,7 +404,7 @@ class UssdMenu:
         notice: str = "",
     ) -> UssdScreen:
         lang = _lang(dialogue)
-        department = tenancy.department_by_code(session, code)
+        department = tenancy.departments(session).code(code)
         listed = (
             department_menu(session, department, dialogue.phone, now, booked=state.booked)
             if department

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import structlog
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import bindparam, delete, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -34,20 +34,48 @@ log = structlog.get_logger("seva.citizens")
 OTP_MAX_ATTEMPTS = 5
 
 
+_BY_PHONE = select(Citizen).where(Citizen.phone == bindparam("phone"))
+_LANGUAGE = select(Citizen.language).where(Citizen.phone == bindparam("phone"))
+_PROFILE = (
+    select(ProfileField.name, ProfileField.value)
+    .join(
+        Consent,
+        (Consent.citizen_id == ProfileField.citizen_id) & (Consent.field == ProfileField.name),
+    )
+    .where(
+        ProfileField.citizen_id == bindparam("citizen"),
+        Consent.department_id == bindparam("department"),
+    )
+)
+"""Statements every citizen's conversation runs, built once (building one costs more than
+running it on SQLite)."""
+
+
 def get_or_create(session: Session, phone: str, *, channel: str | None = None) -> Citizen:
-    citizen = session.scalar(select(Citizen).where(Citizen.phone == phone))
+    citizen = session.scalar(_BY_PHONE, {"phone": phone})
+    now = utcnow()
     if citizen is None:
-        citizen = Citizen(phone=phone, preferred_channel=channel)
+        citizen = Citizen(phone=phone, preferred_channel=channel, last_seen_at=now)
         session.add(citizen)
         session.flush()
-    citizen.last_seen_at = utcnow()
+        return citizen
+    citizen.last_seen_at = now
     if channel:
         citizen.preferred_channel = channel
     return citizen
 
 
 def find(session: Session, phone: str) -> Citizen | None:
-    return session.scalar(select(Citizen).where(Citizen.phone == phone))
+    return session.scalar(_BY_PHONE, {"phone": phone})
+
+
+def language_of(session: Session, phone: str) -> str | None:
+    """The language the citizen with this phone chose, if any (asked as a conversation
+    opens: the language alone, not the citizen's row)."""
+    language: str | None = (
+        session.connection().execute(_LANGUAGE, {"phone": phone}).scalar_one_or_none()
+    )
+    return language
 
 
 def by_id(session: Session, citizen_id: int | None) -> Citizen | None:
@@ -62,13 +90,8 @@ def set_language(session: Session, citizen: Citizen, lang: str) -> None:
 
 def consented_profile(session: Session, citizen: Citizen, department_id: int) -> dict[str, str]:
     """The profile fields this department may use: stored once, consent per department."""
-    rows = session.execute(
-        select(ProfileField.name, ProfileField.value)
-        .join(
-            Consent,
-            (Consent.citizen_id == ProfileField.citizen_id) & (Consent.field == ProfileField.name),
-        )
-        .where(ProfileField.citizen_id == citizen.id, Consent.department_id == department_id)
+    rows = session.connection().execute(
+        _PROFILE, {"citizen": citizen.id, "department": department_id}
     )
     return {str(name): str(value) for name, value in rows}
 

@@ -279,6 +279,7 @@ def serve(
 ) -> None:
     """Run the gateway alone (run `seva db upgrade` first). Reads SEVA_* settings."""
     common.settings(serving=True)  # fail early on bad settings, e.g. the built-in key
+    os.environ["SEVA_WORKERS"] = str(workers)  # the workers' settings say how many share
     uvicorn.run(
         "seva.app:create_app",
         factory=True,

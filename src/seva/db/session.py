@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from seva.db import catalog
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -63,18 +65,21 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         _one_writer_at_a_time(engine)
-        return engine
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    else:
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    catalog.watch(engine)
+    return engine
 
 
 class Database:
     """The process's engine and a factory of short-lived sessions."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, catalog_seconds: float = catalog.SECONDS) -> None:
         self.url = url
         self.engine = make_engine(url)
+        catalog.watch(self.engine, seconds=catalog_seconds)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -11,9 +11,10 @@ import io
 import re
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
+from seva.db import catalog
 from seva.flows.models import Dataset, DatasetRow
 
 MAX_ROWS = 200_000
@@ -81,15 +82,27 @@ def _norm(key: str) -> str:
     return " ".join(key.split()).casefold()
 
 
+_ROW = (
+    select(DatasetRow.data)
+    .where(DatasetRow.dataset_id == bindparam("dataset"), DatasetRow.key == bindparam("key"))
+    .limit(1)
+)
+"""A row by its key, the statement every lookup step runs, built once."""
+
+
+def _datasets(session: Session) -> dict[tuple[int, str], int]:
+    """Each department's datasets by name (the catalog memo: every lookup asks)."""
+    rows = session.execute(select(Dataset.department_id, Dataset.name, Dataset.id))
+    return {(department_id, name): dataset_id for department_id, name, dataset_id in rows}
+
+
 def lookup(session: Session, department_id: int, name: str, key: str) -> dict[str, Any] | None:
-    dataset_id = session.scalar(
-        select(Dataset.id).where(Dataset.department_id == department_id, Dataset.name == name)
-    )
+    dataset_id = catalog.remember(session, "datasets", _datasets).get((department_id, name))
     if dataset_id is None:
         raise DatasetError(f"dataset {name!r} has not been uploaded")
-    row = session.scalar(
-        select(DatasetRow.data)
-        .where(DatasetRow.dataset_id == dataset_id, DatasetRow.key == _norm(key))
-        .limit(1)
+    row = (
+        session.connection()
+        .execute(_ROW, {"dataset": dataset_id, "key": _norm(key)})
+        .scalar_one_or_none()
     )
     return dict(row) if row is not None else None

@@ -138,9 +138,9 @@ class Runtime:
             if lapsed is not None:
                 dialogue.meta[conversation.TIMED_OUT] = lapsed
             if phone:
-                citizen = citizens.find(session, phone)
-                if citizen is not None and citizen.language:
-                    dialogue.lang = citizen.language
+                language = citizens.language_of(session, phone)
+                if language:
+                    dialogue.lang = language
                     dialogue.lang_chosen = True
         return dialogue
 
@@ -194,7 +194,7 @@ class Runtime:
     ) -> Turn:
         now = now or utcnow()
         definition = definition_of(service)
-        department = tenancy.department_by_id(session, service.department_id)
+        department = tenancy.departments(session).id(service.department_id)
         assert department is not None
         citizen = self._citizen(session, dialogue)
         profile = citizens.consented_profile(session, citizen, department.id) if citizen else {}
@@ -322,7 +322,7 @@ class Runtime:
         metrics.FINISHED.labels(channel, state.department, state.service, outcome).inc()
 
     def _department(self, session: Session, state: FlowState) -> Department:
-        department = tenancy.department_by_code(session, state.department)
+        department = tenancy.departments(session).code(state.department)
         if department is None:
             raise LookupError(f"department {state.department} is gone")
         return department

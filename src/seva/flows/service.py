@@ -15,11 +15,14 @@ when that finds exactly one live service.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm.attributes import set_committed_value
 
+from seva.db import catalog
 from seva.db.base import utcnow
 from seva.flows import keywords as words
 from seva.flows.loader import dump
@@ -226,8 +229,9 @@ def definition_at(session: Session, service: Service, revision: int) -> ServiceD
 
 
 def service_by_id(session: Session, service_id: int | None) -> Service | None:
-    """The service a conversation runs, active or not (it may finish after a deactivation)."""
-    return session.get(Service, service_id) if service_id is not None else None
+    """The service a conversation runs, active or not (it may finish after a deactivation),
+    from the catalog memo: read only."""
+    return services_memo(session).by_id.get(service_id) if service_id is not None else None
 
 
 def find_by_keyword(session: Session, word: str, *, lenient: bool = True) -> Service | None:
@@ -238,8 +242,7 @@ def find_by_keyword(session: Session, word: str, *, lenient: bool = True) -> Ser
     if not folded:
         return None
     if folded.isascii():
-        row = session.get(Keyword, folded.upper())
-        return _live(session, row.service_id if row is not None else None)
+        return _live(session, services_memo(session).keywords.get(folded.upper()))
     if len(folded) > words.MAX_STORED:
         return None
     local = session.get(LocalKeyword, folded)
@@ -259,7 +262,7 @@ def find_by_keyword(session: Session, word: str, *, lenient: bool = True) -> Ser
 
 
 def _live(session: Session, service_id: int | None) -> Service | None:
-    service = session.get(Service, service_id) if service_id is not None else None
+    service = service_by_id(session, service_id)
     return service if service is not None and service.active else None
 
 
@@ -291,6 +294,75 @@ def live_services(session: Session, department_id: int | None = None) -> list[Se
     if department_id is not None:
         query = query.where(Service.department_id == department_id)
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Every service, as the catalog memo holds them (``seva.db.catalog``), with what each hop
+    asks of them: by id, each department's live menu, the Latin keywords. Read only: the
+    rows are shared by the process's threads (their definitions are loaded)."""
+
+    by_id: dict[int, Service]
+    live: tuple[Service, ...]
+    """The departments' own live services, in ``live_services``' order."""
+    menus: dict[int, tuple[tuple[Service, ...], tuple[Service, ...]]]
+    """Per department: its own live services and its live gateway services, in menu order."""
+    keywords: dict[str, int]
+
+    def live_menu(self, department_id: int) -> tuple[list[Service], list[Service]]:
+        own, gateway = self.menus.get(department_id, ((), ()))
+        return list(own), list(gateway)
+
+
+def services_memo(session: Session) -> Services:
+    return catalog.remember(session, "services", _services)
+
+
+_raw: dict[tuple[int, int, str], dict[str, Any]] = {}
+"""Stored definitions by (id, revision, loaded_at), so a memo read again fetches only the
+definitions that changed since (a definition holds every language: the largest column)."""
+
+
+def _services(session: Session) -> Services:
+    global _raw
+    rows = session.execute(
+        select(Service, Department.active)
+        .join(Department, Department.id == Service.department_id)
+        .order_by(Department.ussd_order, Department.code, Service.ussd_order, Service.slug)
+    ).all()
+    keys = {row.id: (row.id, row.revision, row.loaded_at.isoformat()) for row, _ in rows}
+    known = {key: _raw[key] for key in keys.values() if key in _raw}
+    missing = [service_id for service_id, key in keys.items() if key not in known]
+    for chunk in range(0, len(missing), 500):
+        found = session.execute(
+            select(Service.id, Service.definition).where(
+                Service.id.in_(missing[chunk : chunk + 500])
+            )
+        )
+        for service_id, definition in found:
+            known[keys[service_id]] = definition
+    _raw = known
+    menus: dict[int, tuple[list[Service], list[Service]]] = {}
+    live: list[Service] = []
+    for service, department_active in rows:
+        set_committed_value(service, "definition", known[keys[service.id]])
+        if not (service.active and department_active):
+            continue
+        own, gateway = menus.setdefault(service.department_id, ([], []))
+        if service.slug in GATEWAY_SERVICES:
+            gateway.append(service)
+        else:
+            own.append(service)
+            live.append(service)
+    return Services(
+        by_id={service.id: service for service, _ in rows},
+        live=tuple(live),
+        menus={d: (tuple(own), tuple(gateway)) for d, (own, gateway) in menus.items()},
+        keywords={
+            word.upper(): int(service_id)
+            for word, service_id in session.execute(select(Keyword.keyword, Keyword.service_id))
+        },
+    )
 
 
 def live_menu(session: Session, department_id: int) -> tuple[list[Service], list[Service]]:

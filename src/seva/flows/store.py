@@ -11,15 +11,27 @@ and lets Redis expire them.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+import structlog
+from redis.exceptions import RedisError
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from seva.flows.models import Conversation
+
+log = structlog.get_logger("seva.flows")
+
+REDIS_ERRORS = (RedisError, OSError)
+"""What an unreachable, refusing or timed-out Redis raises (redis-py's own errors and the
+socket's)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -36,15 +48,28 @@ class Dialogue:
     operator_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A copy sharing nothing with this dialogue (see ``dumps``)."""
+        copied: dict[str, Any] = json.loads(self.dumps())
+        return copied
+
+    def dumps(self) -> str:
+        """The dialogue as JSON: what every store keeps, made without ``dataclasses.asdict``'s
+        recursion (several times slower, on every hop)."""
+        return json.dumps({name: getattr(self, name) for name in _FIELDS}, ensure_ascii=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Dialogue:
         return cls(**data)
 
+    @classmethod
+    def loads(cls, raw: str | bytes) -> Dialogue:
+        return cls(**json.loads(raw))
+
     def expired(self, now: datetime) -> bool:
         return now >= datetime.fromisoformat(self.expires_at)
 
+
+_FIELDS = tuple(f.name for f in fields(Dialogue))
 
 REMEMBER_TIMEOUT = 24 * 3600
 """Seconds an expired conversation is kept after it lapsed, so a late reply is told what timed
@@ -59,6 +84,12 @@ class DialogueStore(Protocol):
     def drop(self, session: Session, channel: str, key: str) -> None: ...
 
 
+_CONVERSATION = select(Conversation).where(
+    Conversation.channel == bindparam("channel"), Conversation.key == bindparam("key")
+)
+"""The statement every message of every conversation runs, built once."""
+
+
 class SqlDialogueStore:
     """Conversations in the ``conversations`` table, in the caller's transaction."""
 
@@ -68,9 +99,7 @@ class SqlDialogueStore:
             "seva.conversations", {}
         )
         if (channel, key) not in cache:
-            cache[(channel, key)] = session.scalar(
-                select(Conversation).where(Conversation.channel == channel, Conversation.key == key)
-            )
+            cache[(channel, key)] = session.scalar(_CONVERSATION, {"channel": channel, "key": key})
         return cache[(channel, key)]
 
     def load(self, session: Session, channel: str, key: str) -> Dialogue | None:
@@ -122,14 +151,129 @@ class RedisDialogueStore:
 
     def load(self, session: Session, channel: str, key: str) -> Dialogue | None:
         raw = self.client.get(self._key(channel, key))
-        return Dialogue.from_dict(json.loads(raw)) if raw else None
+        return Dialogue.loads(raw) if raw else None
 
     def save(self, session: Session, dialogue: Dialogue) -> None:
         now = datetime.now(datetime.fromisoformat(dialogue.expires_at).tzinfo)
         left = int((datetime.fromisoformat(dialogue.expires_at) - now).total_seconds())
         ttl = max(1, left + REMEMBER_TIMEOUT)
-        payload = json.dumps(dialogue.to_dict(), ensure_ascii=False)
-        self.client.set(self._key(dialogue.channel, dialogue.key), payload, ex=ttl)
+        self.client.set(self._key(dialogue.channel, dialogue.key), dialogue.dumps(), ex=ttl)
 
     def drop(self, session: Session, channel: str, key: str) -> None:
         self.client.delete(self._key(channel, key))
+
+
+MEMORY_LIMIT = 200_000
+"""Conversations the memory store holds at most; the least recently used go first."""
+
+
+class MemoryDialogueStore:
+    """Conversations in this process's memory, as JSON: for a gateway that runs as one
+    process (the embedded default), and for a channel whose sessions last seconds and can be
+    rebuilt: USSD, where every hop carries the session's whole history, so a restart only
+    replays the keys already pressed. A hop then writes nothing to the database but the facts
+    it produced (an application, a finished transaction). Bounded (``MEMORY_LIMIT``); an entry
+    is kept ``REMEMBER_TIMEOUT`` past its expiry, as the other stores do, unless pushed out."""
+
+    def __init__(self, limit: int = MEMORY_LIMIT) -> None:
+        self.limit = limit
+        self._items: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def load(self, session: Session, channel: str, key: str) -> Dialogue | None:
+        with self._lock:
+            raw = self._items.get((channel, key))
+        return Dialogue.loads(raw) if raw is not None else None
+
+    def save(self, session: Session, dialogue: Dialogue) -> None:
+        raw = dialogue.dumps()
+        with self._lock:
+            self._items[(dialogue.channel, dialogue.key)] = raw
+            self._items.move_to_end((dialogue.channel, dialogue.key))
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+
+    def drop(self, session: Session, channel: str, key: str) -> None:
+        with self._lock:
+            self._items.pop((channel, key), None)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class ChannelDialogueStore:
+    """Each channel's conversations in the store chosen for it, the rest in ``default``."""
+
+    def __init__(self, default: DialogueStore, by_channel: dict[str, DialogueStore]) -> None:
+        self.default = default
+        self.by_channel = by_channel
+
+    def _store(self, channel: str) -> DialogueStore:
+        return self.by_channel.get(channel, self.default)
+
+    def load(self, session: Session, channel: str, key: str) -> Dialogue | None:
+        return self._store(channel).load(session, channel, key)
+
+    def save(self, session: Session, dialogue: Dialogue) -> None:
+        self._store(dialogue.channel).save(session, dialogue)
+
+    def drop(self, session: Session, channel: str, key: str) -> None:
+        self._store(channel).drop(session, channel, key)
+
+
+RETRY_REDIS = 2.0
+"""Seconds conversations stay in the database after Redis failed, before Redis is tried again."""
+
+
+class FallbackDialogueStore:
+    """Redis, and the database while Redis cannot be reached: a hop during an outage is
+    answered (from the database, slower) rather than refused. A conversation that moved
+    store in the middle starts over when it cannot be found in the other; one kept in the
+    database meanwhile expires there (``SqlDialogueStore.purge_expired``)."""
+
+    def __init__(
+        self,
+        primary: RedisDialogueStore,
+        fallback: SqlDialogueStore,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.clock = clock
+        self._down_until = 0.0
+
+    def _use(self) -> DialogueStore:
+        return self.fallback if self.clock() < self._down_until else self.primary
+
+    def _failed(self, exc: Exception) -> None:
+        if self.clock() >= self._down_until:
+            log.warning("redis_unavailable", store="conversations", error=type(exc).__name__)
+        self._down_until = self.clock() + RETRY_REDIS
+
+    def load(self, session: Session, channel: str, key: str) -> Dialogue | None:
+        store = self._use()
+        if store is self.primary:
+            try:
+                return self.primary.load(session, channel, key)
+            except REDIS_ERRORS as exc:
+                self._failed(exc)
+        return self.fallback.load(session, channel, key)
+
+    def save(self, session: Session, dialogue: Dialogue) -> None:
+        if self._use() is self.primary:
+            try:
+                self.primary.save(session, dialogue)
+                return
+            except REDIS_ERRORS as exc:
+                self._failed(exc)
+        self.fallback.save(session, dialogue)
+
+    def drop(self, session: Session, channel: str, key: str) -> None:
+        if self._use() is self.primary:
+            try:
+                self.primary.drop(session, channel, key)
+                return
+            except REDIS_ERRORS as exc:
+                self._failed(exc)
+        self.fallback.drop(session, channel, key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from seva import i18n
@@ -222,15 +222,25 @@ def has_upcoming(
 ) -> bool:
     """The citizen with this phone has a booked call still to come (with the department,
     when one is given): one query, for menus that ask it on every screen."""
-    query = (
-        select(Appointment.id)
-        .join(Citizen, Citizen.id == Appointment.citizen_id)
-        .where(Citizen.phone == phone, Appointment.status == BOOKED, Appointment.ends_at > now)
-        .limit(1)
+    query = _UPCOMING if department_id is None else _UPCOMING_WITH
+    found = session.connection().execute(
+        query, {"phone": phone, "now": now, "department": department_id}
     )
-    if department_id is not None:
-        query = query.where(Appointment.department_id == department_id)
-    return session.scalar(query) is not None
+    return found.first() is not None
+
+
+_UPCOMING = (
+    select(Appointment.id)
+    .join(Citizen, Citizen.id == Appointment.citizen_id)
+    .where(
+        Citizen.phone == bindparam("phone"),
+        Appointment.status == BOOKED,
+        Appointment.ends_at > bindparam("now"),
+    )
+    .limit(1)
+)
+_UPCOMING_WITH = _UPCOMING.where(Appointment.department_id == bindparam("department"))
+"""``has_upcoming``'s statements, built once: menus ask on every screen."""
 
 
 def send_due_reminders(session: Session, *, now: datetime, base_url: str) -> int:

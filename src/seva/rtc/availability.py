@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from seva.db import catalog
 from seva.rtc import slots
 from seva.rtc.models import BOOKED, Appointment, Availability
 from seva.tenancy.models import Department, Official
@@ -119,11 +120,13 @@ def free_slots(
 
 
 def takes_calls(session: Session, department_id: int) -> bool:
-    """Some official of the department publishes call hours."""
-    found = session.scalar(
-        select(Availability.official_id).where(Availability.department_id == department_id).limit(1)
-    )
-    return found is not None
+    """Some official of the department publishes call hours (every department menu asks, so
+    the answer comes from the catalog memo, ``seva.db.catalog``)."""
+    return department_id in catalog.remember(session, "taking_calls", _taking_calls)
+
+
+def _taking_calls(session: Session) -> frozenset[int]:
+    return frozenset(session.scalars(select(Availability.department_id).distinct()))
 
 
 def departments_taking_calls(session: Session) -> list[Department]:

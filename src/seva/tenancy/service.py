@@ -20,6 +20,7 @@ from functools import cache
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from seva.db import catalog
 from seva.db.base import utcnow
 from seva.flows.schema import LANGUAGES
 from seva.tenancy.models import (
@@ -81,6 +82,38 @@ def department_by_code(session: Session, code: str) -> Department | None:
 
 def department_by_id(session: Session, department_id: int | None) -> Department | None:
     return session.get(Department, department_id) if department_id is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Departments:
+    """Every department, as the catalog memo holds them (``seva.db.catalog``): what each hop
+    asks of them, without a query. Read only: the rows are shared by the process's threads."""
+
+    by_code: dict[str, Department]
+    by_id: dict[int, Department]
+    listed: tuple[Department, ...]
+    """The active ones, in the order every channel lists them (``menu_departments``)."""
+
+    def code(self, code: str) -> Department | None:
+        return self.by_code.get(code.strip().upper())
+
+    def id(self, department_id: int | None) -> Department | None:
+        return self.by_id.get(department_id) if department_id is not None else None
+
+
+def departments(session: Session) -> Departments:
+    return catalog.remember(session, "departments", _departments)
+
+
+def _departments(session: Session) -> Departments:
+    rows = list(
+        session.scalars(select(Department).order_by(Department.ussd_order, Department.code))
+    )
+    return Departments(
+        by_code={d.code: d for d in rows},
+        by_id={d.id: d for d in rows},
+        listed=tuple(d for d in rows if d.active),
+    )
 
 
 def departments_by_code(session: Session, codes: Collection[str]) -> dict[str, Department]:

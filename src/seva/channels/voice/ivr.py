@@ -477,7 +477,7 @@ class VoiceMenu:
         notice: str = "",
     ) -> Prompt:
         lang = dialogue.lang
-        department = tenancy.department_by_code(session, code)
+        department = tenancy.departments(session).code(code)
         listed = (
             department_menu(session, department, dialogue.phone, now or utcnow())
             if department
@@ -590,7 +590,7 @@ class VoiceMenu:
         service = (
             services.service_by_id(session, dialogue.service_id) if dialogue.service_id else None
         )
-        department = tenancy.department_by_id(session, service.department_id) if service else None
+        department = tenancy.departments(session).id(service.department_id) if service else None
         return department.code if department is not None else None
 
     def _finish(
