@@ -188,12 +188,14 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
         if settings.sip:
             await start_sip(gw)
         diary = asyncio.create_task(keep_call_diary(gw))
+        await gw.rtc.start()
         try:
             yield
         finally:
             diary.cancel()
             if gw.catalog_bus is not None:
                 gw.catalog_bus.stop()
+            await gw.rtc.stop()
             await stop_sip(gw)
             await stop_sms(gw)
             if gw.rtc.sfu is not None:

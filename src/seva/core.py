@@ -62,7 +62,8 @@ class Core:
     locker: Locker = field(init=False)
     """The citizens' document locker: file store, signing key, public address."""
     rtc: SignallingServer = field(init=False)
-    """This process's call signalling (``rtc.signalling`` behind a WebSocket)."""
+    """This process's call signalling (``rtc.signalling`` behind a WebSocket), relayed to and
+    from the other processes through Redis when it is configured (``rtc.relay``)."""
     rtc_tokens: JoinTokens = field(init=False)
     speech: Speech = field(init=False)
     """Spoken prompts (espeak-ng, cached under ``SEVA_DATA_DIR/voice-cache``)."""
@@ -84,6 +85,10 @@ class Core:
             on_events=self._record_room_events,
             sfu=_janus(self.settings),
         )
+        if self.settings.redis_url:
+            from seva.rtc.relay import RoomRelay  # imports redis, like the stores that use it
+
+            self.rtc.relay = RoomRelay(self.settings.redis_url.get_secret_value(), self.rtc)
         self.rtc_tokens = JoinTokens(self.settings.secret_key.get_secret_value())
         self.speech = Speech(
             self.settings.data_dir / "voice-cache",

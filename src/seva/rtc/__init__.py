@@ -18,8 +18,9 @@ The records behind a call, one job to a module:
     What the signalling hub reports about rooms, written into those records.
 
 Around them: ``slots`` and ``waiting`` (the arithmetic of free times and waits), ``tokens``,
-``signalling``, ``transport``, ``turn`` and ``janus`` (joining a room and carrying the call),
-and the routes (``router`` for the pages, ``api`` for the citizen app).
+``signalling``, ``transport``, ``relay`` (between processes, through Redis), ``turn`` and
+``janus`` (joining a room and carrying the call), and the routes (``router`` for the pages,
+``api`` for the citizen app).
 
 ``service`` is a façade that re-exports these modules' public names. It is kept, rather than
 every caller moved to the module it needs, because callers across the gateway (the SMS and

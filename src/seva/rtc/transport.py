@@ -1,8 +1,10 @@
 """The WebSocket layer around the signalling hub (``rtc.signalling``): sockets in, hub out.
 
-One hub per process. Both sides of a call must reach the same process, so a deployment with
-several workers routes ``/rtc/ws`` by room to one of them (any load balancer's hash on the
-``room`` query parameter does it); a Redis relay between nodes is not built yet.
+One hub per process, and a room's state lives in one of them. The hub talks to ``Line``s: a
+browser's WebSocket on this process (``SocketLine``), or, with ``SEVA_REDIS_URL`` set, one
+whose browser is connected to another process and whose messages ``rtc.relay`` carries
+through Redis. So with several workers or nodes any of them can take any ``/rtc/ws``; without
+Redis there is one process's hub and nothing else, as on a laptop.
 
 With Janus configured (``rtc.janus``) this layer also does the SFU's bookkeeping the hub
 decides on: a meeting's ``welcome`` carries the Janus token and feed Seva just added, a
@@ -17,7 +19,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -26,6 +28,63 @@ from seva.rtc.janus import JanusError, JanusSfu
 from seva.rtc.signalling import MEETING, Close, Hub, Output, RoomEvent, Seat, Send
 
 log = structlog.get_logger(__name__)
+
+
+class Line(Protocol):
+    """One participant's end of the signalling, as the hub's transport sees it."""
+
+    async def receive(self) -> str | bytes | None:
+        """The next message from the page, or ``None`` once it is gone."""
+
+    async def send(self, message: dict[str, Any]) -> bool:
+        """Hand one message on; ``False`` if the line is gone and the message went nowhere."""
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the page's socket with this code and reason; safe on a closed line."""
+
+
+class Relay(Protocol):
+    """Where a socket goes when rooms may live on another process (``rtc.relay``)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def serve(self, line: Line, seat: Seat) -> None: ...
+
+
+class SocketLine:
+    """A browser's WebSocket on this process."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.websocket = websocket
+
+    async def receive(self) -> str | bytes | None:
+        try:
+            message = await self.websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            # RuntimeError: Starlette's answer to receive() on a socket this server has
+            # already closed (a replaced window, a removed participant).
+            return None
+        if message["type"] == "websocket.disconnect":
+            return None
+        data: str | bytes | None = message.get("text")
+        if data is None:
+            data = message.get("bytes") or b""
+        return data
+
+    async def send(self, message: dict[str, Any]) -> bool:
+        if self.websocket.application_state != WebSocketState.CONNECTED:
+            return False
+        try:
+            await self.websocket.send_json(message)
+        except (RuntimeError, OSError, WebSocketDisconnect):
+            return False
+        return True
+
+    async def close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(RuntimeError, OSError):
+            await self.websocket.close(code=code, reason=reason)
 
 
 class SignallingServer:
@@ -38,34 +97,61 @@ class SignallingServer:
     ) -> None:
         self.hub = hub or Hub()
         self.sfu = sfu
-        self._sockets: dict[int, WebSocket] = {}
+        self.relay: Relay | None = None
+        """Set when rooms may live on other processes too (``rtc.relay``, with Redis)."""
+        self._lines: dict[int, Line] = {}
         self._seats: dict[int, Seat] = {}
         self._ids = itertools.count(1)
         self._on_events = on_events
 
+    async def start(self) -> None:
+        """Begin relaying, if this process has a relay (with the app, on its event loop)."""
+        if self.relay is not None:
+            await self.relay.start()
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            await self.relay.stop()
+
     async def serve(self, websocket: WebSocket, seat: Seat) -> None:
-        """Run one accepted connection until it closes."""
+        """Run one accepted connection until it closes, here or through the relay."""
+        line = SocketLine(websocket)
+        if self.relay is not None:
+            await self.relay.serve(line, seat)
+        else:
+            await self.attend(line, seat)
+
+    async def attend(self, line: Line, seat: Seat) -> None:
+        """Seat one line in this process's hub and carry its messages until it closes."""
         conn = next(self._ids)
-        self._sockets[conn] = websocket
+        self._lines[conn] = line
         self._seats[conn] = seat
         try:
             await self._apply(self.hub.join(conn, seat, time.time()))
-            while conn in self._sockets:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                data = message.get("text")
+            while conn in self._lines:
+                data = await line.receive()
                 if data is None:
-                    data = message.get("bytes") or b""
+                    break
                 await self._apply(self.hub.receive(conn, data, time.time()))
-        except (WebSocketDisconnect, RuntimeError):
-            # RuntimeError: Starlette's answer to receive() on a socket this server has
-            # already closed (a replaced window, a removed participant).
-            pass
         finally:
-            self._sockets.pop(conn, None)
+            self._lines.pop(conn, None)
             await self._apply(self.hub.disconnected(conn, time.time()))
             self._seats.pop(conn, None)
+
+    def rooms_held(self) -> set[str]:
+        """The rooms with someone seated in this process's hub."""
+        return {seat.room for seat in self._seats.values()}
+
+    async def close_room(self, room: str, code: int, reason: str) -> None:
+        """Close every line seated in one room (its state is to live elsewhere now)."""
+        for conn, seat in list(self._seats.items()):
+            if seat.room == room:
+                await self._close(conn, code, reason)
+
+    async def _close(self, conn: int, code: int, reason: str) -> None:
+        line = self._lines.pop(conn, None)
+        if line is not None:
+            await line.close(code, reason)
 
     async def _apply(self, outputs: list[Output]) -> None:
         events: list[tuple[RoomEvent, bool]] = []
@@ -74,17 +160,11 @@ class SignallingServer:
                 message = out.message
                 if self.sfu is not None:
                     message = await self._through_sfu(self.sfu, out.conn, message)
-                socket = self._sockets.get(out.conn)
-                if socket is not None and socket.application_state == WebSocketState.CONNECTED:
-                    try:
-                        await socket.send_json(message)
-                    except (RuntimeError, OSError, WebSocketDisconnect):
-                        self._sockets.pop(out.conn, None)
+                line = self._lines.get(out.conn)
+                if line is not None and not await line.send(message):
+                    self._lines.pop(out.conn, None)
             elif isinstance(out, Close):
-                socket = self._sockets.pop(out.conn, None)
-                if socket is not None:
-                    with contextlib.suppress(RuntimeError, OSError):
-                        await socket.close(code=out.code, reason=out.reason)
+                await self._close(out.conn, out.code, out.reason)
             else:  # with whether the room is empty now, read here on the loop's thread
                 empty = not self.hub.occupants(out.room)
                 events.append((out, empty))
@@ -120,4 +200,4 @@ class SignallingServer:
         return message
 
     def connections(self) -> int:
-        return len(self._sockets)
+        return len(self._lines)

@@ -41,10 +41,13 @@ function problem(error) {
   return say("room_problem", { reason: (error && error.message) || String(error) });
 }
 
-// Why the signalling socket closed, by its close code (seva/rtc/signalling.py, router.py);
-// anything else names the code or the server's reason inside a sentence.
+// Why the signalling socket closed, by its close code (seva/rtc/signalling.py, router.py,
+// relay.py: 1012 when the server holding the call stopped or it moved, 1013 when that server
+// could not be reached); anything else names the code or the server's reason in a sentence.
 const CLOSED = {
   1006: "room_closed_lost",
+  1012: "room_closed_lost",
+  1013: "room_closed_lost",
   4001: "room_closed_replaced",
   4003: "room_closed_removed",
   4009: "room_closed_full",
