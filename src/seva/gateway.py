@@ -19,6 +19,7 @@ from seva.channels.voice.ivr import VoiceMenu
 from seva.channels.voice.missed import MissedCalls, parse_numbers
 from seva.core import Core
 from seva.db.session import Database
+from seva.flows.gate import Gate
 from seva.flows.runtime import Runtime
 from seva.flows.store import (
     ChannelDialogueStore,
@@ -128,7 +129,8 @@ def build_gateway(settings: Settings, *, database_url: str | None = None) -> Gat
         store = ChannelDialogueStore(SqlDialogueStore(), {USSD: MemoryDialogueStore()})
     else:
         store = SqlDialogueStore()
-    runtime = Runtime(settings, store, outbound_from(settings))
+    at_once = settings.hops_at_once or (2 if db.is_sqlite else 8)
+    runtime = Runtime(settings, store, outbound_from(settings), gate=Gate(at_once))
     return Gateway(
         settings=settings,
         db=db,

@@ -95,7 +95,7 @@ Hop = Callable[[Gateway, dict[str, str | None]], str]
 
 
 def _ussd(gateway: Gateway, fields: dict[str, str | None]) -> str:
-    with gateway.session() as session:
+    with gateway.runtime.gate.hold(), gateway.session() as session:
         return routes.ussd_hop(
             gateway,
             session,
@@ -107,7 +107,7 @@ def _ussd(gateway: Gateway, fields: dict[str, str | None]) -> str:
 
 
 def _sms(gateway: Gateway, fields: dict[str, str | None]) -> str:
-    with gateway.session() as session:
+    with gateway.runtime.gate.hold(), gateway.session() as session:
         return routes.sms_hop(gateway, session, fields["from"], fields["text"] or "")
 
 

@@ -49,6 +49,7 @@ from seva.flows.events import (
     RememberField,
     Say,
 )
+from seva.flows.gate import Gate
 from seva.flows.models import Service
 from seva.flows.schema import LANGUAGES
 from seva.flows.service import definition_at, definition_of, service_by_id
@@ -103,10 +104,19 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class Runtime:
-    def __init__(self, settings: Settings, store: DialogueStore, outbound: Outbound) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: DialogueStore,
+        outbound: Outbound,
+        *,
+        gate: Gate | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.outbound = outbound
+        self.gate = gate or Gate(settings.hops_at_once or 4)
+        """What hops run at once (``seva.flows.gate``); a backend is waited on outside it."""
         self.ttl = timedelta(seconds=settings.session_ttl_seconds)
 
     # -- dialogues ----------------------------------------------------------------------
@@ -418,7 +428,10 @@ class Runtime:
         at most ``SEVA_OUTBOUND_PER_DEPARTMENT`` such calls of the department waiting at once
         and none while its circuit is open, so one department's outage stays its own."""
         try:
-            with self.outbound.bulkheads.slot(department.code, BACKEND) as outcome:
+            with (
+                self.gate.away(),
+                self.outbound.bulkheads.slot(department.code, BACKEND) as outcome,
+            ):
                 result = self._attempts(department, state, dialogue, call)
                 if result.reason in UNAVAILABLE or result.reason.startswith("HTTP 5"):
                     outcome.failed()
