@@ -118,7 +118,8 @@ def _note_commit(conn: Any) -> None:
 
 
 def _note_rollback(conn: Any) -> None:
-    conn.info.pop(_WROTE, None)
+    if not conn.invalidated:  # a dropped connection has no info left (and wrote nothing)
+        conn.info.pop(_WROTE, None)
 
 
 def _given_back(name: str) -> Callable[..., None]:
