@@ -102,21 +102,26 @@ def _mask_query(match: re.Match[str]) -> str:
     return match.group(1) + "?" + _QUERY_VALUE.sub("=***", match.group(2))
 
 
-_MAYBE = re.compile(r"[?=:@]|\d{10}|(?i:bearer|basic)")
-"""What any of the patterns below needs to find something: most values of a line (an event's
-name, a session id, a masked number) have none of it, and are passed by one scan, not five."""
+_NUMBER = re.compile(r"\d{10}")
+_CREDENTIAL = re.compile(r"(?i)bearer|basic")
 
 
 def redact_text(text: str) -> str:
     """The string with URL passwords and query values, secret pairs, credentials and phone
-    numbers masked."""
-    if not _MAYBE.search(text):
-        return text
-    text = _USERINFO.sub(r"\1:***@", text)
-    text = _QUERY.sub(_mask_query, text)
-    text = _BEARER.sub(r"\1 ***", text)
-    text = _SECRET_PAIR.sub(r"\1\2***", text)
-    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+    numbers masked. Each pattern runs only where what it needs is in the text (an ``@``, a
+    ``?``, ten digits in a row…): most values of a line (an event's name, a session id, a
+    masked number) have none of it, and a number needs only the last."""
+    if "@" in text:
+        text = _USERINFO.sub(r"\1:***@", text)
+    if "?" in text:
+        text = _QUERY.sub(_mask_query, text)
+    if _CREDENTIAL.search(text):
+        text = _BEARER.sub(r"\1 ***", text)
+    if "=" in text or ":" in text:
+        text = _SECRET_PAIR.sub(r"\1\2***", text)
+    if _NUMBER.search(text):
+        text = _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+    return text
 
 
 def secret_name(name: str) -> bool:
@@ -141,13 +146,17 @@ def _redacted(value: Any) -> Any:
     return redact_text(str(value))
 
 
+_OURS: Final = frozenset({"timestamp", "level"})
+"""Fields the logging itself adds (the time, the level), which hold nothing to mask."""
+
+
 def redact(
     logger: Any, method: str, event_dict: structlog.typing.EventDict
 ) -> structlog.typing.EventDict:
     """The structlog processor: every value of the line, redacted (see the module docstring)."""
     for name, value in list(event_dict.items()):
-        if name.startswith("_"):
-            continue  # the standard library's record, kept for the formatter
+        if name.startswith("_") or name in _OURS:
+            continue  # the standard library's record, kept for the formatter; our own stamps
         event_dict[name] = REDACTED if secret_name(name) else _redacted(value)
     return event_dict
 

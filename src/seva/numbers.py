@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -36,8 +37,13 @@ def _plain_digits(text: str) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=65536)
 def msisdn(raw: str, region: str = "IN") -> str | None:
-    """``+919900000001``, ``919900000001``, ``09900000001`` or ``9900000001`` → E.164."""
+    """``+919900000001``, ``919900000001``, ``09900000001`` or ``9900000001`` → E.164.
+
+    Remembered for the last 65,536 numbers: every hop of a USSD session and every SMS names
+    its sender, and parsing one with phonenumbers costs more than the rest of the hop's
+    input checks together."""
     text = raw.strip().replace(" ", "").replace("-", "")
     if not text or len(text) > 20:
         return None
