@@ -22,6 +22,7 @@ from seva.db.session import Database
 from seva.flows.gate import Gate
 from seva.flows.runtime import Runtime
 from seva.flows.store import (
+    AfterCommit,
     ChannelDialogueStore,
     DialogueStore,
     FallbackDialogueStore,
@@ -126,7 +127,8 @@ def build_gateway(settings: Settings, *, database_url: str | None = None) -> Gat
     elif db.is_sqlite and settings.workers == 1:
         # One process owns the embedded database: USSD sessions, seconds long and rebuilt
         # from their own history, need not be written to it on every hop.
-        store = ChannelDialogueStore(SqlDialogueStore(), {USSD: MemoryDialogueStore()})
+        memory = AfterCommit(MemoryDialogueStore())
+        store = ChannelDialogueStore(SqlDialogueStore(), {USSD: memory})
     else:
         store = SqlDialogueStore()
     at_once = settings.hops_at_once or (2 if db.is_sqlite else 8)

@@ -167,3 +167,20 @@ def test_conversations_go_to_the_database_while_redis_is_away_and_back_after(
     now[0] += RETRY_REDIS + 0.1
     assert store._use() is store.primary
     away.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_hop_whose_transaction_rolls_back_leaves_the_session_where_it_was(
+    gateway: Gateway, seeded: object
+) -> None:
+    """The memory (like Redis) store is written when the database commits: a hop that failed
+    after its screen was drawn leaves the session at the screen before, for the retry."""
+    with gateway.session() as session:
+        gateway.ussd.handle(session, session_id="rb-1", phone="+919811000019", text="")
+    with pytest.raises(RuntimeError), gateway.session() as session:
+        gateway.ussd.handle(session, session_id="rb-1", phone="+919811000019", text="2")
+        assert gateway.runtime.store.load(session, "ussd", "rb-1") is not None
+        raise RuntimeError("the commit failed")
+    with gateway.session() as session:
+        kept = gateway.runtime.store.load(session, "ussd", "rb-1")
+        assert kept is not None and kept.meta["ussd"]["consumed"] == 0

@@ -71,6 +71,7 @@ from seva.citizens.api_auth import (
 from seva.citizens.models import Citizen
 from seva.citizens.service import OTP_GAP
 from seva.dashboard import metrics
+from seva.db.session import committed
 from seva.deps import SessionDep
 from seva.errors import ApiError, error_body
 from seva.flows import calls
@@ -308,6 +309,7 @@ def _conversation_errors(session: Session) -> Iterator[None]:
         yield
     except ConversationTimedOut as gone:
         session.commit()  # keep the record of a conversation that timed out
+        committed(session)
         raise ApiError(404, "timed_out", gone.message, "id") from None
     except ConversationGone:
         raise ApiError(

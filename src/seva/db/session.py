@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from seva.db import catalog
+
+log = structlog.get_logger("seva.db")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -123,14 +126,37 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits on success and rolls back on any error."""
+        """A session that commits on success and rolls back on any error; what was to be done
+        once it committed (``after_commit``) is done then, and dropped on a rollback."""
         with self.sessionmaker() as session:
             try:
                 yield session
                 session.commit()
             except BaseException:
+                session.info.pop(_AFTER_COMMIT, None)
                 session.rollback()
                 raise
+            committed(session)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_AFTER_COMMIT = "seva.after_commit"
+
+
+def after_commit(session: Session, work: Callable[[], None]) -> None:
+    """Do ``work`` once ``session``'s transaction has committed (a write outside the database
+    that must not show what the database then lost), in the order given; nothing if it rolls
+    back. A session from ``Database.session`` does it as it commits; code that commits a
+    session itself calls ``committed`` after."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(work)
+
+
+def committed(session: Session) -> None:
+    """The session's transaction committed: do what waited for it (see ``after_commit``)."""
+    for work in session.info.pop(_AFTER_COMMIT, ()):
+        try:
+            work()
+        except Exception:  # one failed write must not stop the others, nor the answer
+            log.exception("after_commit_failed")

@@ -27,6 +27,7 @@ from seva.citizens.models import Citizen
 from seva.dashboard import metrics
 from seva.dashboard import service as dashboard
 from seva.db.base import utcnow
+from seva.db.session import committed
 from seva.directory import service as directory
 from seva.flows import calls, conversation, datasets, messages
 from seva.flows.engine import Flow, FlowState
@@ -418,6 +419,7 @@ class Runtime:
                 # is committed (giving back the connection and SQLite's writer turn), and the
                 # session opens a new transaction after the call.
                 session.commit()
+                committed(session)
                 return self._call(department, state, dialogue, effect)
         raise TypeError(f"unknown effect {effect!r}")
 

@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
+from seva.db.session import after_commit
 from seva.flows.models import Conversation
 
 log = structlog.get_logger("seva.flows")
@@ -238,7 +239,8 @@ class FallbackDialogueStore:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.primary = primary
+        self.redis = primary
+        self.primary: DialogueStore = AfterCommit(primary, on_error=self._failed, fallback=fallback)
         self.fallback = fallback
         self.clock = clock
         self._down_until = 0.0
@@ -277,3 +279,69 @@ class FallbackDialogueStore:
             except REDIS_ERRORS as exc:
                 self._failed(exc)
         self.fallback.drop(session, channel, key)
+
+
+class AfterCommit:
+    """A store outside the database (Redis, memory) written when the hop's transaction
+    commits, not as the hop runs: a hop whose database write failed must not leave the
+    conversation saying it went through (the aggregator's retry would be told so). Until
+    then the session sees its own writes. ``on_error``: what a failed write tells (that
+    Redis is away); ``fallback``: where the write then goes, in a transaction of its own."""
+
+    def __init__(
+        self,
+        inner: DialogueStore,
+        *,
+        on_error: Callable[[Exception], None] | None = None,
+        fallback: DialogueStore | None = None,
+    ) -> None:
+        self.inner = inner
+        self.on_error = on_error
+        self.fallback = fallback
+        self._name = f"seva.dialogues.after_commit.{id(self)}"
+
+    def _pending(self, session: Session) -> dict[tuple[str, str], Dialogue | None]:
+        pending: dict[tuple[str, str], Dialogue | None] | None = session.info.get(self._name)
+        if pending is None:
+            pending = session.info[self._name] = {}
+            after_commit(session, lambda: self._write(session))
+        return pending
+
+    def load(self, session: Session, channel: str, key: str) -> Dialogue | None:
+        pending: dict[tuple[str, str], Dialogue | None] = session.info.get(self._name, {})
+        if (channel, key) in pending:
+            waiting = pending[(channel, key)]
+            return Dialogue.loads(waiting.dumps()) if waiting is not None else None
+        return self.inner.load(session, channel, key)
+
+    def save(self, session: Session, dialogue: Dialogue) -> None:
+        copy = Dialogue.loads(dialogue.dumps())
+        self._pending(session)[(dialogue.channel, dialogue.key)] = copy
+
+    def drop(self, session: Session, channel: str, key: str) -> None:
+        self._pending(session)[(channel, key)] = None
+
+    def _write(self, session: Session) -> None:
+        pending: dict[tuple[str, str], Dialogue | None] = session.info.pop(self._name, {})
+        for (channel, key), dialogue in pending.items():
+            try:
+                if dialogue is None:
+                    self.inner.drop(session, channel, key)
+                else:
+                    self.inner.save(session, dialogue)
+            except REDIS_ERRORS as exc:
+                if self.on_error is None or self.fallback is None:
+                    raise
+                self.on_error(exc)
+                self._fall_back(session, channel, key, dialogue)
+
+    def _fall_back(
+        self, session: Session, channel: str, key: str, dialogue: Dialogue | None
+    ) -> None:
+        assert self.fallback is not None
+        with Session(bind=session.get_bind()) as own:
+            if dialogue is None:
+                self.fallback.drop(own, channel, key)
+            else:
+                self.fallback.save(own, dialogue)
+            own.commit()
