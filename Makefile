@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest install install-dev lock bench catalog clean
+.PHONY: demo test lint typecheck pytest install install-dev lock bench catalog cluster clean
 
 install: $(RUNTIME_STAMP)
 
@@ -34,18 +34,19 @@ demo: $(RUNTIME_STAMP)
 	$(BIN)/seva demo $(if $(PORT),--port '$(PORT)') $(if $(HOST),--host '$(HOST)')
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/lint-imports
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 # The suite runs in PYTEST_WORKERS processes (pytest-xdist), each with its own databases,
-# browser and Janus; PYTEST_WORKERS=0 runs it in this one process.
+# browser and Janus; PYTEST_WORKERS=0 runs it in this one process. Tests marked with an
+# xdist_group run in one process together (the cluster tests share one cluster).
 PYTEST_WORKERS ?= 2
 pytest: $(DEV_STAMP)
-	$(BIN)/python -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS)) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
@@ -61,6 +62,12 @@ bench: $(DEV_STAMP)
 	$(BIN)/python bench/rtc_calls.py
 	$(BIN)/python bench/voice_calls.py
 	$(BIN)/python bench/fuzz_parsers.py
+
+# Seva scaled out on this machine until Ctrl-C: its own PostgreSQL and Redis, an SMSC
+# simulator, two nodes (seva serve --workers 2), two dispatchers and nginx in front, all on
+# free loopback ports in a temporary folder (needs postgresql, redis-server, nginx-light).
+cluster: $(RUNTIME_STAMP)
+	$(BIN)/python scripts/cluster.py $(CLUSTER_ARGS)
 
 # Re-pin every dependency (run after editing pyproject.toml's dependency lists): the runtime
 # set first, then the dev extra resolved against those pins, so the two files never disagree.

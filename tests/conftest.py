@@ -44,6 +44,30 @@ def need(value: str | None, what: str) -> str:
     pytest.skip(f"{what} is not set")
 
 
+CLUSTER_TESTS = "tests/cluster/"
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``make test`` runs ``--dist loadgroup``: every test of tests/cluster goes to one worker
+    (they share one cluster and take turns failing its parts), the others one by one.
+
+    Grouped here by path, because xdist's own grouping by the ``xdist_group`` mark does
+    nothing on pytest 9.2: it renames the test's node id, which pytest no longer reads back
+    (pytest-xdist issue #1386). The mark stays on those tests for when it is fixed."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ClusterTestsTogether(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(CLUSTER_TESTS):
+                return CLUSTER_TESTS
+            return str(super()._split_scope(nodeid))
+
+    return ClusterTestsTogether(config, log)
+
+
 @pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("db") / "seva-test.db"

@@ -3,6 +3,10 @@
 FastAPI's own 422 body is replaced so a client handles one shape everywhere, and no input a
 client can send reaches a 500 with a traceback. A browser's request to a page that fails
 validation gets a page instead, in the language it reads the site in.
+
+A database that does not answer (restarting, failing over, unreachable) is a 503 naming it:
+the request may be sent again, which an aggregator or a department's client can act on; a
+500 would say only that something broke.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seva.i18n import text as ui
@@ -108,6 +113,26 @@ def install(app: FastAPI) -> None:
             error_body("invalid_request", "a value in the request cannot be stored"),
             status_code=400,
         )
+
+    async def _database_unavailable(request: Request, exc: Exception) -> Response:
+        """No connection to the database, or it went away mid-request (a restart, a
+        failover): the request's transaction is rolled back, and the client may send it
+        again (an SMS send safely with its Idempotency-Key: a commit the server made just as
+        the connection dropped cannot be told apart). The pool replaces the connections the
+        server dropped (``seva.db.session``), so requests succeed again as soon as the
+        database is back. The operators' callbacks answer the same on their own path
+        (``channels.front``)."""
+        reason = getattr(exc, "orig", None) or exc
+        log.warning("database_unavailable", path=request.url.path, error=type(reason).__name__)
+        return JSONResponse(
+            error_body("database_unavailable", "the database cannot be reached; retry"),
+            status_code=503,
+        )
+
+    # Operational errors are the connection's (refused, closed, the server shutting down) or
+    # the server's state (a statement cancelled, a deadlock): none is the request's fault.
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(PoolTimeoutError, _database_unavailable)  # every connection busy
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
