@@ -131,7 +131,7 @@ def build_gateway(settings: Settings, *, database_url: str | None = None) -> Gat
         store = ChannelDialogueStore(SqlDialogueStore(), {USSD: memory})
     else:
         store = SqlDialogueStore()
-    at_once = settings.hops_at_once or (2 if db.is_sqlite else 8)
+    at_once = settings.hops_at_once or (2 if db.is_sqlite else 4)
     runtime = Runtime(settings, store, outbound_from(settings), gate=Gate(at_once))
     return Gateway(
         settings=settings,

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     hops_at_once: int = Field(default=0, ge=0, le=1000)
     """Citizens' hops (USSD, SMS pull) this process runs at once, the rest waiting their turn
     (``seva.flows.gate``); 0 chooses: 2 on the embedded SQLite, whose writes go one at a time
-    anyway, 8 on PostgreSQL, where a hop also waits on the database's answers."""
+    anyway, 4 on PostgreSQL, where a hop also waits on the database's answers."""
     catalog_seconds: float = Field(default=2.0, ge=0, le=3600)
     """How stale the per-process memo of departments, services and keywords may grow when
     another process changed them and no Redis told this one (``seva.db.catalog``); a change
