@@ -3,6 +3,8 @@ emptied after the first failure when it was busy (a restart under load)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
@@ -12,7 +14,7 @@ from seva.db.session import make_engine
 
 
 @pytest.fixture
-def engine(postgres_url: str) -> Engine:
+def engine(postgres_url: str) -> Iterator[Engine]:
     made = make_engine(postgres_url)
     yield made
     made.dispose()
@@ -24,22 +26,24 @@ def _pid(engine: Engine) -> int:
     return pid
 
 
-def _drop(engine: Engine, pid: int) -> None:
-    """The server ends that connection, as a restart does."""
-    with engine.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        conn.commit()
+def _dropped(engine: Engine) -> int:
+    """The backend of the connection ``engine`` pooled, after the server ended it (as a
+    restart does, from a connection of another engine)."""
+    pid = _pid(engine)
+    other = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        with other.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            conn.commit()
+    finally:
+        other.dispose()
+    return pid
 
 
 def test_a_rested_connection_the_server_dropped_is_replaced_unseen(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = _pid(engine)
-    other = make_engine(engine.url.render_as_string(hide_password=False))
-    try:
-        _drop(other, first)
-    finally:
-        other.dispose()
+    first = _dropped(engine)
     later = db_session.time.monotonic() + db_session.IDLE_PING + 1
     monkeypatch.setattr(db_session.time, "monotonic", lambda: later)
     assert _pid(engine) != first  # no error: the dead connection was tried and replaced
@@ -48,12 +52,7 @@ def test_a_rested_connection_the_server_dropped_is_replaced_unseen(
 def test_a_busy_connection_the_server_dropped_fails_once_then_the_pool_recovers(
     engine: Engine,
 ) -> None:
-    first = _pid(engine)
-    other = make_engine(engine.url.render_as_string(hide_password=False))
-    try:
-        _drop(other, first)
-    finally:
-        other.dispose()
+    first = _dropped(engine)
     with engine.connect() as conn:
         with pytest.raises(OperationalError):
             conn.execute(text("SELECT 1"))
