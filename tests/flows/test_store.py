@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -184,3 +184,20 @@ def test_a_hop_whose_transaction_rolls_back_leaves_the_session_where_it_was(
     with gateway.session() as session:
         kept = gateway.runtime.store.load(session, "ussd", "rb-1")
         assert kept is not None and kept.meta["ussd"]["consumed"] == 0
+
+
+def test_the_memory_store_forgets_a_session_some_minutes_after_it_expired(
+    gateway: Gateway,
+) -> None:
+    """A USSD session the citizen walked away from does not stay in memory for ever: it is
+    gone ``keep`` seconds after its expiry, from a load and from the store itself."""
+    now = [utcnow().timestamp()]
+    store = MemoryDialogueStore(keep=60, clock=lambda: now[0])
+    with gateway.session() as session:
+        store.save(session, replace(_dialogue("left"), channel="ussd"))  # expires in 5 min
+        now[0] += 5 * 60 + 30
+        assert store.load(session, "ussd", "left") is not None  # expired, still remembered
+        now[0] += 60
+        later = datetime.fromtimestamp(now[0] + 300, UTC).isoformat()
+        store.save(session, replace(_dialogue("new"), channel="ussd", expires_at=later))
+        assert len(store) == 1 and store.load(session, "ussd", "left") is None

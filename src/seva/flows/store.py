@@ -164,8 +164,12 @@ class RedisDialogueStore:
         self.client.delete(self._key(channel, key))
 
 
-MEMORY_LIMIT = 200_000
-"""Conversations the memory store holds at most; the least recently used go first."""
+MEMORY_LIMIT = 50_000
+"""Conversations the memory store holds at most (about 1 KiB each); the least recently used
+go first."""
+MEMORY_KEEP = 600.0
+"""Seconds the memory store keeps a conversation past its expiry, so a late reply is told
+what timed out; then it is forgotten (a USSD session the citizen walked away from)."""
 
 
 class MemoryDialogueStore:
@@ -173,25 +177,41 @@ class MemoryDialogueStore:
     process (the embedded default), and for a channel whose sessions last seconds and can be
     rebuilt: USSD, where every hop carries the session's whole history, so a restart only
     replays the keys already pressed. A hop then writes nothing to the database but the facts
-    it produced (an application, a finished transaction). Bounded (``MEMORY_LIMIT``); an entry
-    is kept ``REMEMBER_TIMEOUT`` past its expiry, as the other stores do, unless pushed out."""
+    it produced (an application, a finished transaction). Bounded: ``limit`` conversations at
+    most, each forgotten ``keep`` seconds after it expired (the oldest are looked at as each
+    one is saved, so forgetting costs nothing to a hop)."""
 
-    def __init__(self, limit: int = MEMORY_LIMIT) -> None:
+    def __init__(
+        self,
+        limit: int = MEMORY_LIMIT,
+        *,
+        keep: float = MEMORY_KEEP,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.limit = limit
-        self._items: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self.keep = keep
+        self.clock = clock
+        self._items: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def load(self, session: Session, channel: str, key: str) -> Dialogue | None:
         with self._lock:
-            raw = self._items.get((channel, key))
-        return Dialogue.loads(raw) if raw is not None else None
+            found = self._items.get((channel, key))
+            if found is not None and found[1] < self.clock():
+                del self._items[(channel, key)]
+                found = None
+        return Dialogue.loads(found[0]) if found is not None else None
 
     def save(self, session: Session, dialogue: Dialogue) -> None:
         raw = dialogue.dumps()
+        forget_at = datetime.fromisoformat(dialogue.expires_at).timestamp() + self.keep
+        now = self.clock()
         with self._lock:
-            self._items[(dialogue.channel, dialogue.key)] = raw
+            self._items[(dialogue.channel, dialogue.key)] = (raw, forget_at)
             self._items.move_to_end((dialogue.channel, dialogue.key))
-            while len(self._items) > self.limit:
+            while self._items and (
+                len(self._items) > self.limit or next(iter(self._items.values()))[1] < now
+            ):
                 self._items.popitem(last=False)
 
     def drop(self, session: Session, channel: str, key: str) -> None:
