@@ -106,10 +106,9 @@ def watch(engine: Engine, *, seconds: float = SECONDS) -> None:
 
 
 def _note_write(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-    if statement[:1] in "IUDiud" or statement[:1].isspace():
-        found = _WRITE.match(statement)
-        if found is not None and found.group(1).lower() in WATCHED:
-            conn.info[_WROTE] = True
+    found = _WRITE.match(statement)  # anchored: a SELECT fails at its first letter
+    if found is not None and found.group(1).lower() in WATCHED:
+        conn.info[_WROTE] = True
 
 
 def _note_commit(conn: Any) -> None:

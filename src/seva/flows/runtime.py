@@ -111,12 +111,12 @@ class Runtime:
         store: DialogueStore,
         outbound: Outbound,
         *,
-        gate: Gate | None = None,
+        gate: Gate,
     ) -> None:
         self.settings = settings
         self.store = store
         self.outbound = outbound
-        self.gate = gate or Gate(settings.hops_at_once or 4)
+        self.gate = gate
         """What hops run at once (``seva.flows.gate``); a backend is waited on outside it."""
         self.ttl = timedelta(seconds=settings.session_ttl_seconds)
 

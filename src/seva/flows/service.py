@@ -365,24 +365,6 @@ def _services(session: Session) -> Services:
     )
 
 
-def live_menu(session: Session, department_id: int) -> tuple[list[Service], list[Service]]:
-    """A department's live services and its live gateway services (booking a call…), in one
-    query: what a keypad menu of the department shows, asked on every hop."""
-    query = (
-        select(Service)
-        .join(Department, Department.id == Service.department_id)
-        .where(
-            Service.active.is_(True),
-            Department.active.is_(True),
-            Service.department_id == department_id,
-        )
-        .order_by(Service.ussd_order, Service.slug)
-    )
-    found = list(session.scalars(query))
-    own = [s for s in found if s.slug not in GATEWAY_SERVICES]
-    return own, [s for s in found if s.slug in GATEWAY_SERVICES]
-
-
 def department_service(session: Session, department_id: int, slug: str) -> Service | None:
     """The department's service ``slug``, active or not: what its own admins manage."""
     return session.scalar(

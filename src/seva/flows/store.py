@@ -259,7 +259,6 @@ class FallbackDialogueStore:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.redis = primary
         self.primary: DialogueStore = AfterCommit(primary, on_error=self._failed, fallback=fallback)
         self.fallback = fallback
         self.clock = clock
