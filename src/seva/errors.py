@@ -75,9 +75,6 @@ def _invalid_page(request: Request, *, in_path: bool) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> Response:
-        return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -104,40 +101,39 @@ def install(app: FastAPI) -> None:
             return _not_found_page(request, headers)
         return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=headers)
 
-    @app.exception_handler(DataError)
-    async def _data_error(request: Request, exc: DataError) -> Response:
-        """The database refused a value a client sent (a NUL byte in text on PostgreSQL, a
-        number beyond a column): the request's fault, so a 400, logged to find the field."""
-        log.warning("data_refused", path=request.url.path, error=str(exc.orig)[:200])
-        return JSONResponse(
-            error_body("invalid_request", "a value in the request cannot be stored"),
-            status_code=400,
-        )
-
-    async def _database_unavailable(request: Request, exc: Exception) -> Response:
-        """No connection to the database, or it went away mid-request (a restart, a
-        failover): the request's transaction is rolled back, and the client may send it
-        again (an SMS send safely with its Idempotency-Key: a commit the server made just as
-        the connection dropped cannot be told apart). The pool replaces the connections the
-        server dropped (``seva.db.session``), so requests succeed again as soon as the
-        database is back. The operators' callbacks answer the same on their own path
-        (``channels.front``)."""
-        reason = getattr(exc, "orig", None) or exc
-        log.warning("database_unavailable", path=request.url.path, error=type(reason).__name__)
-        return JSONResponse(
-            error_body("database_unavailable", "the database cannot be reached; retry"),
-            status_code=503,
-        )
+    async def _answer(request: Request, exc: Exception) -> Response:
+        status, body = error_answer(exc, request.url.path)
+        return JSONResponse(body, status_code=status)
 
     # Operational errors are the connection's (refused, closed, the server shutting down) or
     # the server's state (a statement cancelled, a deadlock): none is the request's fault.
-    app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_exception_handler(PoolTimeoutError, _database_unavailable)  # every connection busy
+    for kind in (ApiError, DataError, OperationalError, PoolTimeoutError, Exception):
+        app.add_exception_handler(kind, _answer)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled", path=request.url.path)
-        return JSONResponse(
-            error_body("internal", "something went wrong on our side; it has been logged"),
-            status_code=500,
-        )
+
+def error_answer(exc: Exception, path: str) -> tuple[int, dict[str, Any]]:
+    """The status and body of an error raised while answering a request to ``path``: the
+    app's handlers' and the operators' lean path's (``channels.front``) alike.
+
+    - ``ApiError``: as raised.
+    - The database refused a value a client sent (a NUL byte in text on PostgreSQL, a number
+      beyond a column): the request's fault, so a 400, logged to find the field.
+    - No connection to the database, or it went away mid-request (a restart, a failover),
+      or every connection is busy: a 503. The request's transaction is rolled back, and the
+      client may send it again (an SMS send safely with its Idempotency-Key: a commit the
+      server made just as the connection dropped cannot be told apart). The pool replaces
+      the connections the server dropped (``seva.db.session``), so requests succeed again
+      as soon as the database is back.
+    - Anything else is a bug: a 500, logged with its traceback.
+    """
+    if isinstance(exc, ApiError):
+        return exc.status, error_body(exc.code, exc.message, exc.field)
+    if isinstance(exc, DataError):
+        log.warning("data_refused", path=path, error=str(exc.orig)[:200])
+        return 400, error_body("invalid_request", "a value in the request cannot be stored")
+    if isinstance(exc, OperationalError | PoolTimeoutError):
+        reason = getattr(exc, "orig", None) or exc
+        log.warning("database_unavailable", path=path, error=type(reason).__name__)
+        return 503, error_body("database_unavailable", "the database cannot be reached; retry")
+    log.error("unhandled", path=path, exc_info=exc)
+    return 500, error_body("internal", "something went wrong on our side; it has been logged")

@@ -12,9 +12,10 @@ way the routes declare them, and runs the hop (``routes.ussd_hop``, ``routes.sms
 its commit in one thread hand-off. Anything else, a multipart body included, goes on to the
 FastAPI routes, which stay the documented declarations and run the same hop functions.
 
-Errors keep the one JSON shape of ``seva.errors``: 400 for a bad field, 403 for a caller who
-is not the operator, 413 for a body over the cap, 503 when the database cannot be reached
-(the aggregator retries; nothing was acknowledged), and 500, logged, for a bug.
+Errors are answered by ``seva.errors.error_answer``, as on every other route: 400 for a bad
+field, 403 for a caller who is not the operator, 413 for a body over the cap, 503 when the
+database cannot be reached (the aggregator retries; nothing was acknowledged), and 500,
+logged, for a bug.
 """
 
 from __future__ import annotations
@@ -27,18 +28,15 @@ from typing import Final
 from urllib.parse import parse_qsl
 
 import structlog
-from sqlalchemy.exc import DataError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from seva.channels import routes
 from seva.channels.operators import guard_refusal
-from seva.errors import ApiError, error_body
+from seva.errors import ApiError, error_answer
 from seva.gateway import Gateway
 from seva.logs import request_id_of
-
-log = structlog.get_logger("seva.channels")
 
 MAX_BODY: Final = 16 * 1024
 """The longest form an operator's callback needs: a 2,000-character text percent-encoded in
@@ -183,17 +181,9 @@ class OperatorFront:
             fields = {field.name: field.check(given) for field in callback.fields}
             answer = await run_in_threadpool(callback.hop, self.gateway, fields)
             return 200, routes.PLAIN.encode(), answer.encode()
-        except ApiError as exc:
-            return _error(exc.status, exc.code, exc.message, exc.field)
-        except DataError as exc:
-            log.warning("data_refused", path=path, error=str(exc.orig)[:200])
-            return _error(400, "invalid_request", "a value in the request cannot be stored")
-        except OperationalError as exc:  # refused, reset, shutting down, locked too long
-            log.warning("database_unavailable", path=path, error=type(exc.orig).__name__)
-            return _error(503, "database_unavailable", "the database cannot be reached; retry")
-        except Exception:
-            log.exception("unhandled", path=path)
-            return _error(500, "internal", "something went wrong on our side; it has been logged")
+        except Exception as exc:
+            status, body = error_answer(exc, path)
+            return status, b"application/json", json.dumps(body).encode()
 
 
 async def _body(receive: Receive, headers: dict[bytes, bytes]) -> bytes:
@@ -228,10 +218,3 @@ def _parse(raw: bytes) -> dict[str, str]:
     except ValueError as exc:
         raise ApiError(400, "invalid_request", "too many form fields") from exc
     return dict(pairs)
-
-
-def _error(
-    status: int, code: str, message: str, field: str | None = None
-) -> tuple[int, bytes, bytes]:
-    body = json.dumps(error_body(code, message, field)).encode()
-    return status, b"application/json", body
