@@ -22,15 +22,14 @@ import uuid
 from typing import Any, Final
 
 import structlog
-from redis.exceptions import RedisError
 
 from seva.db import catalog
+from seva.kv import REDIS_ERRORS
 
 log = structlog.get_logger("seva.db")
 
 CHANNEL: Final = "seva:catalog"
 QUEUE: Final = 256
-REDIS_ERRORS = (RedisError, OSError)
 
 
 class CatalogBus:

@@ -20,19 +20,15 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
-from redis.exceptions import RedisError
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from seva.db.session import after_commit
 from seva.flows.models import Conversation
+from seva.kv import REDIS_ERRORS
 
 log = structlog.get_logger("seva.flows")
-
-REDIS_ERRORS = (RedisError, OSError)
-"""What an unreachable, refusing or timed-out Redis raises (redis-py's own errors and the
-socket's)."""
 
 
 @dataclass(slots=True, kw_only=True)

@@ -65,8 +65,8 @@ from typing import Any
 
 import redis.asyncio
 import structlog
-from redis.exceptions import RedisError
 
+from seva.kv import REDIS_ERRORS
 from seva.rtc.signalling import CLOSE_TOO_BIG, CLOSE_TOO_MANY, Seat
 from seva.rtc.transport import Line, SignallingServer
 
@@ -104,9 +104,6 @@ end
 return 0
 """
 
-_FAILURES = (RedisError, OSError, TimeoutError)
-"""What talking to Redis raises when it cannot be reached or does not answer in time."""
-
 
 class _Outcome(enum.Enum):
     DONE = "done"
@@ -124,6 +121,10 @@ class RelayedLine:
         self._inbox: asyncio.Queue[str | bytes | None] = asyncio.Queue(size)
         self._ended = False
         self._flooded = False
+        self._telling = asyncio.Lock()
+        """One message to the page's process at a time: several coroutines speak to it (each
+        sender's, the page's own, the room's upkeep), and concurrent publishes may go out on
+        different connections and arrive in either order."""
 
     def put(self, data: str | bytes | None) -> None:
         if self._ended:
@@ -140,9 +141,7 @@ class RelayedLine:
     def end(self) -> None:
         """No more from the page: what waits is dropped, ``receive`` answers ``None``."""
         self._ended = True
-        while not self._inbox.empty():
-            self._inbox.get_nowait()
-        self._inbox.put_nowait(None)
+        _drop_then_end(self._inbox)
 
     async def receive(self) -> str | bytes | None:
         data = await self._inbox.get()
@@ -171,10 +170,11 @@ class RelayedLine:
 
     async def _tell(self, message: dict[str, Any]) -> bool:
         try:
-            heard = await self.relay.publish(
-                self.origin, {**message, "from": self.relay.node, "link": self.link}
-            )
-        except _FAILURES as exc:
+            async with self._telling:
+                heard = await self.relay.publish(
+                    self.origin, {**message, "from": self.relay.node, "link": self.link}
+                )
+        except REDIS_ERRORS as exc:
             log.warning("rtc.relay_publish_failed", node=self.origin, error=str(exc))
             return False
         return heard > 0
@@ -194,9 +194,14 @@ class _Link:
         try:
             self.inbox.put_nowait(message)
         except asyncio.QueueFull:  # the page cannot take its messages as fast as they come
-            while not self.inbox.empty():
-                self.inbox.get_nowait()
-            self.inbox.put_nowait(None)
+            _drop_then_end(self.inbox)
+
+
+def _drop_then_end(queue: asyncio.Queue[Any]) -> None:
+    """Empty ``queue`` and leave ``None`` in it: its reader stops after what it holds now."""
+    while not queue.empty():
+        queue.get_nowait()
+    queue.put_nowait(None)
 
 
 class RoomRelay:
@@ -294,7 +299,7 @@ class RoomRelay:
                         pipe.eval(_FORGET, 1, self._home_key(room), self.node)
                     pipe.delete(self._node_key(self.node))
                     await pipe.execute()
-            except _FAILURES as exc:
+            except REDIS_ERRORS as exc:
                 log.info("rtc.relay_stop_unclean", error=str(exc))
         self._up = False
         if client is not None:
@@ -338,7 +343,7 @@ class RoomRelay:
                         "rtc.relay_lost",
                         node=self.node,
                         error=str(exc) or repr(exc),
-                        exc_info=not isinstance(exc, _FAILURES),  # a fault of its own
+                        exc_info=not isinstance(exc, REDIS_ERRORS),  # a fault of its own
                     )
                     self._warned = True
                 if self._up:
@@ -417,7 +422,7 @@ class RoomRelay:
         """Send one message to a process's channel; how many listeners heard it."""
         if self._redis is None:
             return 0
-        data = json.dumps(message, separators=(",", ":"))
+        data = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
         return int(await self._redis.publish(self._channel(node), data))
 
     # -- a socket on this process ------------------------------------------------------------
@@ -436,7 +441,7 @@ class RoomRelay:
                 if outcome is _Outcome.HOME_GONE:
                     assert self._redis is not None
                     await self._redis.eval(_FORGET, 1, self._home_key(seat.room), home)
-        except _FAILURES as exc:
+        except REDIS_ERRORS as exc:
             log.warning("rtc.relay_failed", room=seat.room, error=str(exc) or repr(exc))
         await line.close(CLOSE_TRY_AGAIN, "the call's server could not be reached")
 
@@ -449,7 +454,7 @@ class RoomRelay:
             return None
         try:
             owner = await self._redis.eval(_CLAIM, 1, self._home_key(room), self.node, self._ttl_ms)
-        except _FAILURES as exc:
+        except REDIS_ERRORS as exc:
             log.warning("rtc.relay_unavailable", room=room, error=str(exc) or repr(exc))
             return None
         return str(owner)
@@ -501,7 +506,7 @@ class RoomRelay:
                 frame["text"] = data
             try:
                 heard = await self.publish(link.home, frame)
-            except _FAILURES as exc:
+            except REDIS_ERRORS as exc:
                 log.warning("rtc.relay_publish_failed", node=link.home, error=str(exc))
                 heard = 0
             if not heard:
@@ -525,7 +530,7 @@ class RoomRelay:
             message = await link.inbox.get()
 
     async def _say_gone(self, home: str, link_id: str) -> None:
-        with contextlib.suppress(*_FAILURES):
+        with contextlib.suppress(*REDIS_ERRORS):
             await self.publish(home, {"op": "gone", "from": self.node, "link": link_id})
 
     # -- what other processes send -----------------------------------------------------------
@@ -571,7 +576,7 @@ class RoomRelay:
         task.add_done_callback(self._tasks.discard)
 
     async def _notify(self, node: str, message: dict[str, Any]) -> None:
-        with contextlib.suppress(*_FAILURES):
+        with contextlib.suppress(*REDIS_ERRORS):
             await self.publish(node, message)
 
     async def _seat_relayed(self, relayed: RelayedLine, seat: Seat) -> None:
@@ -581,7 +586,7 @@ class RoomRelay:
                 await relayed.moved()
                 return
             await self.server.attend(relayed, seat)
-        except _FAILURES as exc:
+        except REDIS_ERRORS as exc:
             log.warning("rtc.relay_failed", room=seat.room, error=str(exc) or repr(exc))
         finally:
             self._relayed.pop((relayed.origin, relayed.link), None)
