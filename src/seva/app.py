@@ -187,14 +187,14 @@ def create_app(settings: Settings | None = None, *, gateway: Gateway | None = No
             await start_sms(gw)
         if settings.sip:
             await start_sip(gw)
-        diary = asyncio.create_task(keep_call_diary(gw))
         await gw.rtc.start()
+        diary = asyncio.create_task(keep_call_diary(gw))
         try:
             yield
         finally:
             diary.cancel()
             if gw.catalog_bus is not None:
-                gw.catalog_bus.stop()
+                await asyncio.to_thread(gw.catalog_bus.stop)  # joins its threads
             await gw.rtc.stop()
             await stop_sip(gw)
             await stop_sms(gw)

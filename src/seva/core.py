@@ -70,8 +70,6 @@ class Core:
 
     def __post_init__(self) -> None:
         self.limiter = RedisLimiter(self.redis) if self.redis is not None else MemoryLimiter()
-        if self.redis is not None:
-            self.catalog_bus = CatalogBus(self.redis)
         self.send_intake = SendIntake(self.db, on_commit=lambda: self.notify_sms())
         self.locker = Locker(
             storage=storage_from_url(
@@ -85,9 +83,10 @@ class Core:
             on_events=self._record_room_events,
             sfu=_janus(self.settings),
         )
-        if self.settings.redis_url:
+        if self.redis is not None and self.settings.redis_url:
             from seva.rtc.relay import RoomRelay  # imports redis, like the stores that use it
 
+            self.catalog_bus = CatalogBus(self.redis)
             self.rtc.relay = RoomRelay(self.settings.redis_url.get_secret_value(), self.rtc)
         self.rtc_tokens = JoinTokens(self.settings.secret_key.get_secret_value())
         self.speech = Speech(

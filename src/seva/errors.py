@@ -105,8 +105,6 @@ def install(app: FastAPI) -> None:
         status, body = error_answer(exc, request.url.path)
         return JSONResponse(body, status_code=status)
 
-    # Operational errors are the connection's (refused, closed, the server shutting down) or
-    # the server's state (a statement cancelled, a deadlock): none is the request's fault.
     for kind in (ApiError, DataError, OperationalError, PoolTimeoutError, Exception):
         app.add_exception_handler(kind, _answer)
 
@@ -132,8 +130,13 @@ def error_answer(exc: Exception, path: str) -> tuple[int, dict[str, Any]]:
         log.warning("data_refused", path=path, error=str(exc.orig)[:200])
         return 400, error_body("invalid_request", "a value in the request cannot be stored")
     if isinstance(exc, OperationalError | PoolTimeoutError):
+        # The connection's (refused, closed, the server shutting down) or the server's state
+        # (a statement cancelled, a deadlock, SQLite locked): not the request's fault. The
+        # message is logged: a missing table or migration shows here too.
         reason = getattr(exc, "orig", None) or exc
-        log.warning("database_unavailable", path=path, error=type(reason).__name__)
+        log.warning(
+            "database_unavailable", path=path, error=type(reason).__name__, detail=str(reason)[:200]
+        )
         return 503, error_body("database_unavailable", "the database cannot be reached; retry")
     log.error("unhandled", path=path, exc_info=exc)
     return 500, error_body("internal", "something went wrong on our side; it has been logged")
