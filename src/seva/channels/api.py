@@ -71,7 +71,7 @@ from seva.citizens.api_auth import (
 from seva.citizens.models import Citizen
 from seva.citizens.service import OTP_GAP
 from seva.dashboard import metrics
-from seva.db.session import committed
+from seva.db.session import commit
 from seva.deps import SessionDep
 from seva.errors import ApiError, error_body
 from seva.flows import calls
@@ -79,7 +79,7 @@ from seva.flows import service as services
 from seva.flows.models import Service
 from seva.flows.schema import LANGUAGES
 from seva.gateway import Gateway, GatewayDep
-from seva.i18n.languages import LANGUAGES as LANGUAGES_TABLE
+from seva.i18n.languages import BY_CODE
 from seva.messaging.service import queue_sms
 from seva.numbers import msisdn
 from seva.ratelimit import Rate, client_address, wait_seconds
@@ -276,8 +276,7 @@ def list_languages() -> list[LanguageOut]:
             english=language.english,
             direction=language.direction,
         )
-        for language in LANGUAGES_TABLE
-        if language.code in i18n.shipped()
+        for language in (BY_CODE[code] for code in i18n.offered())
     ]
 
 
@@ -308,8 +307,7 @@ def _conversation_errors(session: Session) -> Iterator[None]:
     try:
         yield
     except ConversationTimedOut as gone:
-        session.commit()  # keep the record of a conversation that timed out
-        committed(session)
+        commit(session)  # keep the record of a conversation that timed out
         raise ApiError(404, "timed_out", gone.message, "id") from None
     except ConversationGone:
         raise ApiError(

@@ -149,8 +149,15 @@ def after_commit(session: Session, work: Callable[[], None]) -> None:
     """Do ``work`` once ``session``'s transaction has committed (a write outside the database
     that must not show what the database then lost), in the order given; nothing if it rolls
     back. A session from ``Database.session`` does it as it commits; code that commits a
-    session itself calls ``committed`` after."""
+    session itself does so with ``commit``."""
     session.info.setdefault(_AFTER_COMMIT, []).append(work)
+
+
+def commit(session: Session) -> None:
+    """Commit in the middle of a session's work (before waiting on the outside world, say),
+    and do what waited for the commit (``after_commit``)."""
+    session.commit()
+    committed(session)
 
 
 def committed(session: Session) -> None:

@@ -27,7 +27,7 @@ from seva.citizens.models import Citizen
 from seva.dashboard import metrics
 from seva.dashboard import service as dashboard
 from seva.db.base import utcnow
-from seva.db.session import committed
+from seva.db.session import commit
 from seva.directory import service as directory
 from seva.flows import calls, conversation, datasets, messages
 from seva.flows.engine import Flow, FlowState
@@ -418,8 +418,7 @@ class Runtime:
                 # Nothing is held while the backend is waited on: what this turn wrote so far
                 # is committed (giving back the connection and SQLite's writer turn), and the
                 # session opens a new transaction after the call.
-                session.commit()
-                committed(session)
+                commit(session)
                 return self._call(department, state, dialogue, effect)
         raise TypeError(f"unknown effect {effect!r}")
 
