@@ -70,7 +70,6 @@ class _Pending:
     template_id: str | None
     skipped: list[str]
     due: float
-    parts: int
     cost: Cost
 
 
@@ -123,7 +122,6 @@ def send_many(
                 template_id=request.template_id,
                 skipped=skipped,
                 due=max(now, request.due_at) if request.due_at is not None else now,
-                parts=cost.parts,
                 cost=cost,
             )
         )
@@ -351,7 +349,7 @@ def _insert(session: Session, pending: list[_Pending]) -> list[Accepted]:
                     "template_id": p.template_id,
                     "source": p.request.source,
                     "total": len(p.recipients),
-                    "parts": p.parts,
+                    "parts": p.cost.parts,
                     "due_at": p.due,
                     "callback_url": p.request.callback_url,
                     "client_ref": p.request.client_ref,
@@ -400,7 +398,7 @@ def _insert(session: Session, pending: list[_Pending]) -> list[Accepted]:
         Accepted(
             batch_id=batch_id,
             accepted=len(p.recipients),
-            parts=p.parts,
+            parts=p.cost.parts,
             cost=p.cost,
             message_ids=[next(ids) for _ in p.recipients]
             if len(p.recipients) <= RETURN_IDS_UP_TO

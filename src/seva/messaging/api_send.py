@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from seva.messaging.intake import SendJob
 from seva.messaging.schemas import MessageRef, PreviewOut, SendIn, SendOut, SendProblem
-from seva.messaging.sends import RETURN_IDS_UP_TO, Accepted, Cost, Preview, Send
+from seva.messaging.sends import RETURN_IDS_UP_TO, Accepted, Preview, Send
 from seva.numbers import mobile_msisdns
 from seva.tenancy.models import Department
 
@@ -80,7 +80,7 @@ class SendPlan:
                 if len(queued) <= RETURN_IDS_UP_TO
                 else None
             )
-        cost = outcome.cost or Cost.of([self.body.text or ""], outcome.accepted)
+        cost = outcome.cost
         return SendOut(
             batch_id=outcome.batch_id,
             accepted=outcome.accepted,

@@ -91,7 +91,7 @@ class Accepted:
     batch_id: int
     accepted: int
     parts: int
-    cost: Cost | None = None
+    cost: Cost
     """The queued messages' encoding, length and parts together (for a replay, as the
     earlier send's text reads, every recipient counted at its most parts)."""
     message_ids: list[int] = field(default_factory=list)
