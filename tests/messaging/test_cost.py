@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from seva.messaging import service as messaging
+from seva.messaging.router import PREVIEW_RATE
 from seva.sms_text import measure, units
 from tests.api.helpers import error_of
 from tests.messaging.test_api import key, listed, send
@@ -163,3 +164,16 @@ def test_measure_names_a_few_stray_characters_but_not_a_script() -> None:
     assert measure("Don’t miss the “camp” today").outside == ("’", "“", "”")
     assert measure(HINDI).outside == ()
     assert measure("All good").outside == ()
+
+
+def test_previews_are_limited_per_key_as_sends_are_by_their_quota(
+    client: TestClient, seeded: SeedReport
+) -> None:
+    """A preview charges no quota: past ``PREVIEW_RATE`` a key is told to wait, and another
+    department's key is not."""
+    for _ in range(PREVIEW_RATE.limit):
+        assert preview(client, seeded, to=["9811000001"]).status_code == 200
+    refused = preview(client, seeded, to=["9811000001"])
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert error_of(refused)["code"] == "too_many_previews"
+    assert preview(client, seeded, "TRANSPORT", to=["9811000001"]).status_code != 429

@@ -20,6 +20,7 @@ takes bodies of up to 8 MiB, enough for 10,000 personalised texts of about 800 b
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -56,10 +57,14 @@ from seva.messaging.schemas import (
 from seva.messaging.service import MessageView, Preview, SendRefused
 from seva.outbound import Refused
 from seva.params import BigRowId, RowId
+from seva.ratelimit import Rate, wait_seconds
 from seva.tenancy.api_auth import INVALID_KEY, ApiKeyDep, DepartmentDep, unauthorized
 from seva.tenancy.models import Department
 from seva.tenancy.service import authenticate_api_key
 
+PREVIEW_RATE = Rate(30, 60.0)
+"""Previews one API key may ask for a minute: a preview charges no quota, and each reads
+the opt-out list and the DLT registrations for up to 100,000 numbers."""
 REFUSED_STATUS = {"daily_limit": 429, "idempotency_conflict": 409}
 
 
@@ -186,6 +191,7 @@ async def send_messages(
     summary="What a send would queue and cost (encoding, parts), without sending it",
     responses={
         413: {"description": "The body is larger than 8 MiB; send the list in chunks."},
+        429: {"description": "Too many previews with this key in a minute (see Retry-After)."},
         422: {
             "model": InvalidNumbersBody,
             "description": "What the send would be refused for: invalid numbers, a DLT "
@@ -198,7 +204,19 @@ async def preview_messages(
 ) -> PreviewOut | JSONResponse:
     """The same body as ``POST /api/v1/messages``, checked the same way, answered with what
     that send would queue and the SMS parts it would take (per message and in all), before
-    a campaign is sent. Nothing is queued, and the daily quota is not charged."""
+    a campaign is sent. Nothing is queued, and the daily quota is not charged, so previews
+    are limited per key instead (``PREVIEW_RATE``), before the body's numbers are read."""
+    wait = gateway.limiter.hit(
+        "preview:" + hashlib.sha256(key.encode()).hexdigest()[:24], PREVIEW_RATE
+    )
+    if wait:
+        seconds = wait_seconds(wait)
+        return _error(
+            429,
+            "too_many_previews",
+            f"too many previews with this key; try again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
     plan = await _plan(gateway, body)
     if isinstance(plan, JSONResponse):
         return plan
