@@ -290,15 +290,11 @@ class Speech:
         """The prompt as a WAV file and the key it is kept under (for ``<Play>``, Exotel's
         ``audio_url`` and browsers)."""
         langs = sentence_langs(parts, lang)
-        grouped = runs(parts, langs)
-        if len(grouped) == 1 and not self.has_recording(parts, langs, owner):
-            code, sentences = grouped[0]
-            text = " ".join(sentences)
+        single = self._one_voice(parts, langs, owner)
+        if single is not None:
+            text, code = single
             return self.key(text, code), self.wav(text, code)
-        version = ",".join(str(v) for v in self.recordings_version(parts, langs, owner))
-        voices = ",".join(self.voice(code) for code in langs)
-        material = "\0".join([voices, str(self.speed), owner or "", version, *parts]).encode()
-        key = hashlib.sha256(b"mixed\0" + material).hexdigest()
+        key = self._mixed_key(parts, langs, owner)
         made = self.cached_wav(key)  # the key changes with any re-recording
         if made is not None:
             return key, made
@@ -307,6 +303,32 @@ class Speech:
         data = wav_bytes(samples)
         self._keep_cached(self.cache_dir / key[:2] / f"{key}.wav", data)
         return key, data
+
+    def prompt_key(self, parts: Sequence[str], lang: Langs, owner: str | None = None) -> str:
+        """The key ``prompt_wav`` keeps the prompt under, without reading or making it."""
+        langs = sentence_langs(parts, lang)
+        single = self._one_voice(parts, langs, owner)
+        return self.key(*single) if single is not None else self._mixed_key(parts, langs, owner)
+
+    def has_wav(self, key: str) -> bool:
+        """Whether the prompt kept under ``key`` has been made."""
+        return (self.cache_dir / key[:2] / f"{key}.wav").exists()
+
+    def _one_voice(
+        self, parts: Sequence[str], langs: Sequence[str], owner: str | None
+    ) -> tuple[str, str] | None:
+        """The text and language of a prompt spoken in one language and nothing recorded."""
+        grouped = runs(parts, langs)
+        if len(grouped) == 1 and not self.has_recording(parts, langs, owner):
+            code, sentences = grouped[0]
+            return " ".join(sentences), code
+        return None
+
+    def _mixed_key(self, parts: Sequence[str], langs: Sequence[str], owner: str | None) -> str:
+        version = ",".join(str(v) for v in self.recordings_version(parts, langs, owner))
+        voices = ",".join(self.voice(code) for code in langs)
+        material = "\0".join([voices, str(self.speed), owner or "", version, *parts]).encode()
+        return hashlib.sha256(b"mixed\0" + material).hexdigest()
 
     def cached_wav(self, key: str) -> bytes | None:
         """A prompt's WAV by its key, if it has been made."""

@@ -102,7 +102,9 @@ def audio_url(gateway: Gateway, prompt: Prompt, *, one_language: bool = False) -
     mixed = one_language and len(prompt.runs) > 1
     if not mixed and not speech.has_recording(prompt.sentences, langs, prompt.department):
         return None
-    key, _ = speech.prompt_wav(prompt.sentences, langs, prompt.department)
+    key = speech.prompt_key(prompt.sentences, langs, prompt.department)
+    if not speech.has_wav(key):  # made once; later calls only name it
+        speech.prompt_wav(prompt.sentences, langs, prompt.department)
     name = f"{key}.wav"
     signature = audio_link(gateway.settings.secret_key, name)
     return (
