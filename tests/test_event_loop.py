@@ -27,8 +27,9 @@ from tests.web.test_citizen import log_in
 
 PHONE = "+919811000961"
 SLOW_REENCODE = 0.4
-"""Seconds the upload takes at least (0.45-0.8 s seen for this photo): enough for a stalled loop
-to hold ``/healthz`` well past ``PROMPT``."""
+"""Seconds the upload takes at least (1.0-1.4 s seen for this photo; a 16-megapixel one took
+0.40-0.8 s and once fell short on a fast machine): enough for a stalled loop to hold
+``/healthz`` well past ``PROMPT``."""
 PROMPT = 0.25
 """The slowest ``/healthz`` answer allowed meanwhile (about 5 ms when the loop is free), or a
 fifth of the upload's time when that is more: the loop still reads the multipart body, which a
@@ -37,10 +38,11 @@ only after the re-encoding, so in nearly all of the upload's time."""
 
 
 def photo() -> bytes:
-    """A 16-megapixel camera photo, noisy like a real one (about 6 MB as a JPEG)."""
-    image = Image.effect_noise((4000, 4000), 40).convert("RGB")
+    """A 35-megapixel camera photo, noisy like a real one (about 8 MB as a JPEG), close to the
+    locker's 40-megapixel bound so its re-encoding takes long enough to see a stall."""
+    image = Image.effect_noise((7000, 5000), 25).convert("RGB")
     out = io.BytesIO()
-    image.save(out, format="JPEG", quality=75)
+    image.save(out, format="JPEG", quality=50)
     return out.getvalue()
 
 
