@@ -4,10 +4,14 @@ FastAPI routes it stands in front of: same answers, same error shape, same guard
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from seva.channels import front
@@ -115,3 +119,53 @@ def test_operator_callbacks_write_their_own_line_not_a_second_access_line(
     assert not access.filter(record(USSD))
     assert not access.filter(record(SMS + "?from=1&text=HI"))
     assert access.filter(record("/api/v1/messages"))
+
+
+def _requests(channel: str) -> float:
+    return REGISTRY.get_sample_value("seva_channel_requests_total", {"channel": channel}) or 0.0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL: threads
+def test_a_hop_that_must_wait_for_the_writer_waits_in_a_thread_not_on_the_loop(
+    live: str, gateway: Gateway, seeded: SeedReport
+) -> None:
+    """On the embedded database a hop runs on the event loop only while it need not wait: the
+    last hop of the ration walk writes the finished transaction, so while another thread holds
+    the writer's turn it is run again in a worker thread, and the node answers everyone else
+    meanwhile. It answers once the turn is free, counted as one request."""
+    hold, holding = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        with gateway.session() as session:
+            session.execute(text("UPDATE departments SET code = code WHERE 1 = 0"))
+            holding.set()
+            hold.wait(30)
+
+    walk = {"sessionId": "front-wait", "serviceCode": "*166#", "phoneNumber": DEMO_CITIZEN}
+    answers: dict[str, str] = {}
+    with (
+        httpx.Client(base_url=live, timeout=30) as aggregator,
+        httpx.Client(base_url=live, timeout=30) as monitor,
+    ):
+        for keys in ("", "2", "2*1"):
+            assert aggregator.post(USSD, data=walk | {"text": keys}).text.startswith("CON ")
+        counted = _requests("ussd")
+        holder = threading.Thread(target=writer)
+        holder.start()
+        assert holding.wait(10)
+
+        def last_hop() -> None:
+            answers["end"] = aggregator.post(USSD, data=walk | {"text": "2*1*1234567890"}).text
+
+        hopper = threading.Thread(target=last_hop)
+        hopper.start()
+        try:
+            for _ in range(5):  # the loop is free: other requests are answered meanwhile
+                assert monitor.get("/healthz", timeout=2).status_code == 200
+            assert "end" not in answers  # the hop waits for the writer's turn
+        finally:
+            hold.set()
+            holder.join(30)
+            hopper.join(30)
+    assert answers["end"].startswith("END Ration card 1234567890"), answers
+    assert _requests("ussd") - counted == 1

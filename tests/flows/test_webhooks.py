@@ -15,8 +15,10 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from seva.channels.smpp.asyncio.client import RouteConfig
@@ -36,12 +38,14 @@ class Backend:
     def __init__(self) -> None:
         self.replies: list[tuple[int, Any, float]] = []
         self.received: list[tuple[dict[str, str], bytes]] = []
+        self.arrived = threading.Event()
         backend = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 backend.received.append((dict(self.headers.items()), body))
+                backend.arrived.set()
                 status, payload, delay = (
                     backend.replies.pop(0) if backend.replies else (200, {}, 0.0)
                 )
@@ -132,6 +136,47 @@ def test_signed_request_and_reply_fields(client: TestClient, backend: Backend, j
     assert not verify(
         "another-secret", headers["X-Seva-Timestamp"], body, headers["X-Seva-Signature"]
     )
+
+
+def test_a_hop_that_calls_the_backend_calls_it_once_and_counts_once(
+    client: TestClient, backend: Backend, jal: str
+) -> None:
+    """On the embedded database a hop starts on the event loop, which may not wait on a
+    backend: it stops before the call, rolls back and runs again in a thread. The citizen
+    sees one answer, the backend one request, the metrics one service started."""
+    labels = {"channel": "sms", "department": "JAL", "service": "water-bill"}
+
+    def started() -> float:
+        return REGISTRY.get_sample_value("seva_services_started_total", labels) or 0.0
+
+    before = started()
+    backend.replies.append((200, {"due": "75"}, 0.0))
+    assert sms(client, "WATER 123456") == "Consumer 123456: Rs 75 due."
+    assert len(backend.received) == 1
+    assert started() - before == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the loop's own hops
+def test_the_node_answers_others_while_a_hop_waits_on_a_backend(
+    live: str, backend: Backend, jal: str
+) -> None:
+    backend.replies.append((200, {"due": "75"}, 0.4))
+    answers: list[str] = []
+
+    def citizen() -> None:
+        fields = {"from": "9811000555", "text": "WATER 123456"}
+        answers.append(httpx.get(f"{live}/channels/sms/kannel", params=fields, timeout=10).text)
+
+    sender = threading.Thread(target=citizen)
+    sender.start()
+    try:
+        assert backend.arrived.wait(10)
+        started = time.perf_counter()
+        assert httpx.get(f"{live}/healthz", timeout=5).status_code == 200
+        assert time.perf_counter() - started < 0.3  # not after the backend's 0.4 s
+    finally:
+        sender.join(10)
+    assert answers == ["Consumer 123456: Rs 75 due."]
 
 
 def test_server_error_is_retried(client: TestClient, backend: Backend, jal: str) -> None:

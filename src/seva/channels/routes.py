@@ -9,6 +9,8 @@ router takes requests from the operator only (``channels.operators``).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import structlog
@@ -52,16 +54,24 @@ def _sender(raw: str | None, field: str, region: str) -> str:
     return phone
 
 
+@contextmanager
+def counted(channel: str) -> Iterator[None]:
+    """One inbound request of ``channel`` in the metrics: counted however it ends, its time
+    observed when it is answered. Around the whole request, not the hop, which the lean front
+    may start twice (``channels.front``)."""
+    started = time.perf_counter()
+    metrics.REQUESTS.labels(channel).inc()
+    yield
+    metrics.LATENCY.labels(channel).observe(time.perf_counter() - started)
+
+
 def sms_hop(gateway: Gateway, session: Session, sender: str | None, text: str) -> str:
     """One inbound SMS in the request's transaction: the reply's text. Shared by these routes
     and the lean front (``channels.front``)."""
-    started = time.perf_counter()
-    metrics.REQUESTS.labels(sms.CHANNEL).inc()
     phone = _sender(sender, "from", gateway.settings.default_region)
     _note_odd_input(sms.CHANNEL, phone, text)
     reply = gateway.sms.handle(session, phone=phone, text=text)
     exchanges.info("sms.pull", phone=phone, chars=len(text), reply_chars=len(reply.text))
-    metrics.LATENCY.labels(sms.CHANNEL).observe(time.perf_counter() - started)
     return reply.text
 
 
@@ -76,15 +86,12 @@ def ussd_hop(
 ) -> str:
     """One USSD hop in the request's transaction: the ``CON``/``END`` answer. Shared by these
     routes and the lean front (``channels.front``)."""
-    started = time.perf_counter()
-    metrics.REQUESTS.labels(ussd.CHANNEL).inc()
     phone = _sender(phone_number, "phoneNumber", gateway.settings.default_region)
     _note_odd_input(ussd.CHANNEL, phone, text)
     screen = gateway.ussd.handle(
         session, session_id=session_id, phone=phone, text=text, aggregator=AFRICASTALKING.name
     )
     exchanges.info("ussd.hop", session=session_id, phone=phone, code=service_code, chars=len(text))
-    metrics.LATENCY.labels(ussd.CHANNEL).observe(time.perf_counter() - started)
     return screen.render()
 
 
@@ -95,7 +102,8 @@ def _plain(text: str) -> PlainTextResponse:
 def _sms_reply(
     gateway: GatewayDep, session: SessionDep, sender: str | None, text: str
 ) -> PlainTextResponse:
-    return _plain(sms_hop(gateway, session, sender, text))
+    with counted(sms.CHANNEL):
+        return _plain(sms_hop(gateway, session, sender, text))
 
 
 @router.get("/sms/kannel", response_class=PlainTextResponse, summary="Inbound SMS (Kannel get-url)")
@@ -142,12 +150,13 @@ def ussd_africastalking(
     network_code: Annotated[str | None, Form(alias="networkCode", max_length=32)] = None,
 ) -> PlainTextResponse:
     """Answers ``CON <screen>`` to wait for input or ``END <screen>`` to close the session."""
-    answer = ussd_hop(
-        gateway,
-        session,
-        session_id=session_id,
-        service_code=service_code,
-        phone_number=phone_number,
-        text=text,
-    )
+    with counted(ussd.CHANNEL):
+        answer = ussd_hop(
+            gateway,
+            session,
+            session_id=session_id,
+            service_code=service_code,
+            phone_number=phone_number,
+            text=text,
+        )
     return _plain(answer)

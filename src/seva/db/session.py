@@ -8,19 +8,59 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from seva.db import catalog
 
 log = structlog.get_logger("seva.db")
+
+T = TypeVar("T")
+
+
+class WouldWait(Exception):
+    """Work run by ``without_waiting`` reached something it would have to wait for: another
+    process's write to the SQLite database, or the outside world. Nothing it did is kept (its
+    session rolls back); the caller runs it again where waiting is allowed."""
+
+
+_NOT_WAITING = threading.local()
+
+
+def without_waiting(work: Callable[[], T]) -> T:
+    """Run ``work`` on this thread, where it must not wait: the event loop's, for a citizen's
+    hop on the embedded database (``channels.front``), with this process's writer turn
+    already taken (``writer_turn``). SQLite's busy handler is off for its writes, so another
+    process's write is not waited for, and a step that would wait on the outside world says
+    so first (``about_to_wait``); either raises ``WouldWait``."""
+    _NOT_WAITING.here = True
+    try:
+        return work()
+    except OperationalError as exc:
+        if "database is locked" in str(exc.orig):
+            raise WouldWait("another process is writing the database") from exc
+        raise
+    finally:
+        _NOT_WAITING.here = False
+
+
+def about_to_wait() -> None:
+    """Say that the work is about to wait on the outside world (a department's backend), before
+    it commits anything: raises ``WouldWait`` inside ``without_waiting``."""
+    if getattr(_NOT_WAITING, "here", False):
+        raise WouldWait("a step waits on the outside world")
+
+
+BUSY_TIMEOUT_MS = 10_000
+"""How long SQLite waits for another process's write before failing a statement."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -28,12 +68,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
 WRITER_WAIT = 10.0
 """Seconds a thread waits for this process's SQLite writer turn before trying anyway."""
+
+_TURNS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def writer_turn(engine: Engine) -> threading.Lock | None:
+    """This process's writer turn at ``engine``'s SQLite database (None on PostgreSQL): held
+    from a connection's first write until it goes back to the pool, or for the whole of work
+    run ``without_waiting``."""
+    return _TURNS.get(engine)
 
 
 def _one_writer_at_a_time(engine: Engine) -> None:
@@ -43,18 +92,31 @@ def _one_writer_at_a_time(engine: Engine) -> None:
     retries, in steps of up to 100 ms, so under load requests wait far longer than the writes
     take. Taking a lock at a connection's first write and giving it back when the connection
     returns to the pool (after its commit or rollback) hands the database over at once.
-    Other processes (``seva dispatch``) still meet the busy handler.
+    Other processes (``seva dispatch``) still meet the busy handler. Work that must not wait
+    (``without_waiting``) holds the turn before it starts and writes with the busy handler off.
     """
-    lock = threading.Lock()
+    lock = _TURNS[engine] = threading.Lock()
 
     def take(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         info = conn.info
-        if info.get("seva.writer") or statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA"):
+        if (
+            info.get("seva.writer")
+            or info.get("seva.busy_off")
+            or statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA")
+        ):
+            return
+        if getattr(_NOT_WAITING, "here", False):  # its caller holds the turn
+            info["seva.busy_off"] = True
+            cursor.connection.execute("PRAGMA busy_timeout=0")
             return
         info["seva.writer"] = lock.acquire(timeout=WRITER_WAIT)
 
     def give_back(dbapi_connection: Any, record: Any, *args: Any) -> None:
-        if record is not None and record.info.pop("seva.writer", False):
+        if record is None:
+            return
+        if record.info.pop("seva.busy_off", False):
+            dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if record.info.pop("seva.writer", False):
             lock.release()
 
     event.listen(engine, "before_cursor_execute", take)
@@ -119,6 +181,11 @@ class Database:
         self.engine = make_engine(url)
         catalog.watch(self.engine, seconds=catalog_seconds)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def writer(self) -> threading.Lock | None:
+        """This process's SQLite writer turn (``writer_turn``); None on PostgreSQL."""
+        return writer_turn(self.engine)
 
     @property
     def is_sqlite(self) -> bool:

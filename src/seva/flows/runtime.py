@@ -27,7 +27,7 @@ from seva.citizens.models import Citizen
 from seva.dashboard import metrics
 from seva.dashboard import service as dashboard
 from seva.db.base import utcnow
-from seva.db.session import commit
+from seva.db.session import about_to_wait, after_commit, commit
 from seva.directory import service as directory
 from seva.flows import calls, conversation, datasets, messages
 from seva.flows.engine import Flow, FlowState
@@ -227,7 +227,10 @@ class Runtime:
             args=args,
         )
         dialogue.service_id = service.id
-        metrics.STARTED.labels(dialogue.channel, department.code, service.slug).inc()
+        # Counted once the hop commits: a hop rolled back, or tried again, started nothing.
+        after_commit(
+            session, metrics.STARTED.labels(dialogue.channel, department.code, service.slug).inc
+        )
         return self._drive(session, dialogue, flow, events, now)
 
     def answer(
@@ -330,7 +333,9 @@ class Runtime:
             service=state.service,
             outcome=outcome,
         )
-        metrics.FINISHED.labels(channel, state.department, state.service, outcome).inc()
+        after_commit(
+            session, metrics.FINISHED.labels(channel, state.department, state.service, outcome).inc
+        )
 
     def _department(self, session: Session, state: FlowState) -> Department:
         department = tenancy.departments(session).code(state.department)
@@ -417,7 +422,9 @@ class Runtime:
             case CallWebhook():
                 # Nothing is held while the backend is waited on: what this turn wrote so far
                 # is committed (giving back the connection and SQLite's writer turn), and the
-                # session opens a new transaction after the call.
+                # session opens a new transaction after the call. A hop that may not wait (on
+                # the event loop) stops here, before it commits, and is run again in a thread.
+                about_to_wait()
                 commit(session)
                 return self._call(department, state, dialogue, effect)
         raise TypeError(f"unknown effect {effect!r}")
