@@ -4,6 +4,7 @@ FastAPI routes it stands in front of: same answers, same error shape, same guard
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Iterator
 
@@ -126,20 +127,32 @@ def _requests(channel: str) -> float:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL: threads
+@pytest.mark.parametrize("elsewhere", ["thread", "process"])
 def test_a_hop_that_must_wait_for_the_writer_waits_in_a_thread_not_on_the_loop(
-    live: str, gateway: Gateway, seeded: SeedReport
+    live: str, gateway: Gateway, seeded: SeedReport, elsewhere: str
 ) -> None:
     """On the embedded database a hop runs on the event loop only while it need not wait: the
-    last hop of the ration walk writes the finished transaction, so while another thread holds
-    the writer's turn it is run again in a worker thread, and the node answers everyone else
-    meanwhile. It answers once the turn is free, counted as one request."""
+    last hop of the ration walk writes the finished transaction, so while another thread of
+    this process, or another process (``seva dispatch``, say), is writing, it waits in a
+    worker thread, and the node answers everyone else meanwhile. It answers once the write is
+    done, counted as one request."""
     hold, holding = threading.Event(), threading.Event()
 
     def writer() -> None:
-        with gateway.session() as session:
-            session.execute(text("UPDATE departments SET code = code WHERE 1 = 0"))
+        if elsewhere == "thread":
+            with gateway.session() as session:
+                session.execute(text("UPDATE departments SET code = code WHERE 1 = 0"))
+                holding.set()
+                hold.wait(30)
+            return
+        other = sqlite3.connect(gateway.db.url.split("///", 1)[1], isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # the database's write lock, as a process holds it
             holding.set()
             hold.wait(30)
+            other.execute("COMMIT")
+        finally:
+            other.close()
 
     walk = {"sessionId": "front-wait", "serviceCode": "*166#", "phoneNumber": DEMO_CITIZEN}
     answers: dict[str, str] = {}

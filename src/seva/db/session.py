@@ -114,14 +114,21 @@ def _one_writer_at_a_time(engine: Engine) -> None:
     def give_back(dbapi_connection: Any, record: Any, *args: Any) -> None:
         if record is None:
             return
-        if record.info.pop("seva.busy_off", False):
+        if record.info.pop("seva.busy_off", False) and dbapi_connection is not None:
             dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         if record.info.pop("seva.writer", False):
             lock.release()
 
+    def discard(dbapi_connection: Any, record: Any, *args: Any) -> None:
+        """A connection thrown away (its busy handler no longer matters)."""
+        if record is not None:
+            record.info.pop("seva.busy_off", None)
+            if record.info.pop("seva.writer", False):
+                lock.release()
+
     event.listen(engine, "before_cursor_execute", take)
     event.listen(engine.pool, "checkin", give_back)
-    event.listen(engine.pool, "invalidate", give_back)
+    event.listen(engine.pool, "invalidate", discard)
 
 
 IDLE_PING = 10.0
