@@ -18,9 +18,9 @@ idle CPU counts). With ``--workers N`` it is the scale-out shape, `seva serve --
 PostgreSQL (and Redis with ``--redis-url``); the database is created if missing, migrated and
 seeded first. Either way the benchmark is the aggregator: ``SEVA_AFRICASTALKING_ALLOW`` and
 ``SEVA_KANNEL_ALLOW`` name 127.0.0.1, and no other ``SEVA_*`` setting of the calling shell is
-passed on, so a run does not depend on who starts it. `seva serve` logs every request at info
-level (uvicorn's access log through Seva's redacting handler); the floor logs nothing: that
-logging is part of what Seva costs over the floor.
+passed on, so a run does not depend on who starts it (``--set SEVA_NAME=VALUE`` passes one).
+`seva serve` logs every request at info level (uvicorn's access log through Seva's redacting
+handler); the floor logs nothing: that logging is part of what Seva costs over the floor.
 
 Channels. *ussd* (``POST /channels/ussd/africastalking``): each session walks four hops, dial
 *166#, pick Food, pick Ration card status, enter the card number, and checks the final answer
@@ -503,7 +503,17 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default="")
     parser.add_argument("--no-floor", action="store_true", help="measure Seva only")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SEVA_NAME=VALUE",
+        help="a setting for Seva (repeatable), e.g. SEVA_HOPS_AT_ONCE=2",
+    )
     args = parser.parse_args()
+    settings = dict(item.split("=", 1) for item in args.set)
+    if any(not name.startswith("SEVA_") for name in settings):
+        raise SystemExit("--set takes SEVA_NAME=VALUE")
     if args.workers:
         if not args.database_url:
             raise SystemExit("--workers needs --database-url (PostgreSQL)")
@@ -527,10 +537,11 @@ def main() -> None:
             "SEVA_KANNEL_ALLOW": "127.0.0.1",
         }
         seva = str(bin_dir / "seva")
+        seva_env = env | settings
         if args.workers:
-            env |= {"SEVA_DATABASE_URL": args.database_url, "SEVA_SECRET_KEY": SECRET}
+            seva_env |= {"SEVA_DATABASE_URL": args.database_url, "SEVA_SECRET_KEY": SECRET}
             if args.redis_url:
-                env["SEVA_REDIS_URL"] = args.redis_url
+                seva_env["SEVA_REDIS_URL"] = args.redis_url
             command = [seva, "serve", "--port", str(port), "--workers", str(args.workers)]
             name = f"seva serve --workers {args.workers} (PostgreSQL" + (
                 ", Redis)" if args.redis_url else ")"
@@ -539,7 +550,9 @@ def main() -> None:
             command = [seva, "demo", "--host", "127.0.0.1", "--port", str(port)]
             name = "seva demo (fresh: migrate + seed, SQLite)"
         backends = database_backends(args.database_url) if args.workers else None
-        results.append(measure(name, command, env, port, workdir, args, backends))
+        if settings:
+            name += " " + " ".join(args.set)
+        results.append(measure(name, command, seva_env, port, workdir, args, backends))
 
         if not args.no_floor:
             port = free_port()
