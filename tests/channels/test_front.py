@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -175,10 +176,36 @@ def test_a_hop_that_must_wait_for_the_writer_waits_in_a_thread_not_on_the_loop(
         try:
             for _ in range(5):  # the loop is free: other requests are answered meanwhile
                 assert monitor.get("/healthz", timeout=2).status_code == 200
+            # A hop that writes nothing (a menu) does not wait for the writer at all.
+            menu = monitor.post(
+                USSD, data=walk | {"sessionId": "front-menu", "text": ""}, timeout=2
+            )
+            assert menu.text.startswith("CON ")
             assert "end" not in answers  # the hop waits for the writer's turn
         finally:
             hold.set()
             holder.join(30)
             hopper.join(30)
     assert answers["end"].startswith("END Ration card 1234567890"), answers
-    assert _requests("ussd") - counted == 1
+    assert _requests("ussd") - counted == 2  # the menu and the last hop, once each
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the loop's own connections
+def test_a_hop_on_the_loop_does_not_wait_for_a_connection_the_threads_hold(
+    seeded_client: TestClient, gateway: Gateway
+) -> None:
+    """Every pooled connection held by threads (pages, API calls, a dispatcher, each waiting
+    on something): the loop's hops have connections of their own, so a citizen's menu is
+    answered at once rather than after the pool's 30 s timeout, with the loop stuck."""
+    engine = gateway.db.engine
+    held = [engine.connect() for _ in range(engine.pool.size() + engine.pool._max_overflow)]  # type: ignore[attr-defined]
+    try:
+        for conn in held:
+            conn.execute(text("SELECT 1"))
+        started = time.monotonic()
+        answer = seeded_client.post(USSD, data=HOP | {"sessionId": "front-pool"})
+        assert answer.status_code == 200 and answer.text.startswith("CON ")
+        assert time.monotonic() - started < 5
+    finally:
+        for conn in held:
+            conn.close()

@@ -12,20 +12,22 @@ way the routes declare them, and runs the hop (``routes.ussd_hop``, ``routes.sms
 its commit. Anything else, a multipart body included, goes on to the FastAPI routes, which
 stay the documented declarations and run the same hop functions.
 
-Where the hop runs. On PostgreSQL, in a worker thread, one of the gate's few
-(``flows.gate``). On the embedded SQLite database, here on the event loop: a hop is a few
-hundred microseconds of Python and in-process SQLite, and handing it to a thread and back,
+Where the hop runs. On PostgreSQL, or with Redis, in a worker thread, one of the gate's few
+(``flows.gate``). On the embedded SQLite database alone, here on the event loop: a hop is a
+few hundred microseconds of Python and in-process SQLite, and handing it to a thread and back,
 with the threads taking the GIL from each other, cost more than the hop itself (``seva demo``
-under 16 concurrent USSD walks: 1.5-1.8 ms of CPU a hop through threads, 0.9-1.1 ms on the
-loop, and p99 from 64-79 ms down to 26-29 ms). The loop's hops queue for this process's
-writer turn (``db.session.writer_turn``), so a hop on the loop never waits for another; when
-a thread holds the turn (a dispatcher's write, a page's), a worker thread waits for it on the
-queue's behalf. On the loop the hop may not wait (``db.session.without_waiting``): if another
-process is writing the database, or the flow is about to call a department's backend, it
-stops before committing anything, rolls back and runs again in a worker thread, where waiting
-is allowed. So neither a backend's slowness nor a long write elsewhere holds the loop, and a
-hop started twice is counted once (the request is counted here, a started service once its
-hop commits).
+under 16 concurrent USSD walks: 1.7 ms of CPU a hop through threads, 0.84-0.89 ms on the
+loop). On the loop a hop may not wait (``db.session.without_waiting``): it reads and writes
+through connections of the loop's own, so none held by a thread is waited for; its first
+write takes the process's writer turn only if no thread holds it, else it rolls back, a
+worker thread waits for the turn to be free (one for all the loop's hops), and it is tried
+again, up to ``LOOP_TRIES`` times; and if another process is writing the database, or the
+flow is about to call a department's backend, it stops before committing anything, rolls
+back and runs again in a worker thread, where waiting is allowed. A hop that writes nothing
+(most USSD menus) never waits for the writer. A hop started twice is counted once (the
+request is counted here, a started service once its hop commits). What still runs on the
+loop and can take milliseconds: SQLite's checkpoint of its write-ahead log, done by the
+commit that fills it (every 1,000 pages, about 6-8 ms on this machine's disk).
 
 Errors are answered by ``seva.errors.error_answer``, as on every other route: 400 for a bad
 field, 403 for a caller who is not the operator, 413 for a body over the cap, 503 when the
@@ -53,7 +55,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from seva.channels import routes, sms, ussd
 from seva.channels.operators import guard_refusal
-from seva.db.session import WRITER_WAIT, WouldWait, without_waiting
+from seva.db.session import WRITER_WAIT, WouldWait, WriterBusy, without_waiting, writer_turn
 from seva.errors import ApiError, error_answer
 from seva.gateway import Gateway
 from seva.logs import request_id_of
@@ -63,6 +65,9 @@ MAX_BODY: Final = 16 * 1024
 UTF-8 (up to 9 bytes a character) is more, but no handset sends a 2,000-character text in an
 Indian script: a USSD string is 182 characters and an SMS's parts are joined before this."""
 MAX_FIELDS: Final = 32
+LOOP_TRIES: Final = 3
+"""Times a hop is tried on the event loop, waiting for the writer turn between tries, before
+it goes to a worker thread."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,45 +222,35 @@ class OperatorFront:
             return status, b"application/json", json.dumps(body).encode()
 
     async def _hop(self, hop: Hop, fields: dict[str, str | None]) -> str:
-        """On the embedded database, the hop runs here on the event loop, holding the writer
-        turn, when it can do so without waiting; otherwise, and on PostgreSQL, in a worker
-        thread."""
-        turn = self.gateway.db.writer
-        if turn is not None and await self._take(turn):
-            try:
-                return without_waiting(partial(hop, self.gateway, fields))
-            except WouldWait:
-                pass  # rolled back: run again where it may wait
-            finally:
-                turn.release()
-        return await run_in_threadpool(_gated, self.gateway, hop, fields)
+        """On the embedded database without Redis, the hop runs here on the event loop when it
+        can do so without waiting; otherwise, and on PostgreSQL, in a worker thread."""
+        gateway = self.gateway
+        turn = writer_turn(gateway.db.engine)
+        if gateway.db.loop_engine is not None and gateway.redis is None and turn is not None:
+            for _ in range(LOOP_TRIES):
+                try:
+                    return without_waiting(partial(hop, gateway, fields))
+                except WriterBusy:
+                    await self._until_free(turn)  # rolled back: again once the turn is free
+                except WouldWait:
+                    break  # rolled back: run again where it may wait
+        return await run_in_threadpool(_gated, gateway, hop, fields)
 
-    async def _take(self, turn: threading.Lock) -> bool:
-        """The writer turn, taken at once if it is free, else waited for in a worker thread (a
-        write elsewhere takes milliseconds); False if it stayed taken for ``WRITER_WAIT``.
-        The loop's hops queue for it here, one at a time, rather than each sending a thread
-        to wait: a turn handed to a waiting thread is held until the loop gets back to that
-        hop, and every hop arriving meanwhile would send a thread of its own."""
+    async def _until_free(self, turn: threading.Lock) -> None:
+        """Wait, off the loop, until no thread holds the writer turn. The loop's hops queue
+        here and send one thread at a time to wait, not a thread each."""
         loop = asyncio.get_running_loop()
         queue = self._queues.get(loop)
         if queue is None:
             queue = self._queues[loop] = asyncio.Lock()
         async with queue:
-            if turn.acquire(blocking=False):
-                return True
-            taken = False
+            if turn.locked():
+                await run_in_threadpool(_wait_until_free, turn)
 
-            def wait() -> bool:
-                nonlocal taken
-                taken = turn.acquire(timeout=WRITER_WAIT)
-                return taken
 
-            try:
-                return await run_in_threadpool(wait)
-            except BaseException:  # cancelled once the thread had it: give it back
-                if taken:
-                    turn.release()
-                raise
+def _wait_until_free(turn: threading.Lock) -> None:
+    if turn.acquire(timeout=WRITER_WAIT):
+        turn.release()
 
 
 async def _body(receive: Receive, headers: dict[bytes, bytes]) -> bytes:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import structlog
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from seva.db import catalog
@@ -32,15 +33,21 @@ class WouldWait(Exception):
     session rolls back); the caller runs it again where waiting is allowed."""
 
 
+class WriterBusy(WouldWait):
+    """A thread of this process holds the writer turn: the work may be tried again on this
+    thread once it is free."""
+
+
 _NOT_WAITING = threading.local()
 
 
 def without_waiting(work: Callable[[], T]) -> T:
     """Run ``work`` on this thread, where it must not wait: the event loop's, for a citizen's
-    hop on the embedded database (``channels.front``), with this process's writer turn
-    already taken (``writer_turn``). SQLite's busy handler is off for its writes, so another
-    process's write is not waited for, and a step that would wait on the outside world says
-    so first (``about_to_wait``); either raises ``WouldWait``."""
+    hop on the embedded database (``channels.front``). Its sessions come from connections of
+    its own (``Database.session``), so it never waits for one a thread holds; its first write
+    takes this process's writer turn only if it is free, with SQLite's busy handler off, so
+    neither a thread's write nor another process's is waited for; and a step that would wait
+    on the outside world says so first (``about_to_wait``). Each raises ``WouldWait``."""
     _NOT_WAITING.here = True
     try:
         return work()
@@ -48,6 +55,8 @@ def without_waiting(work: Callable[[], T]) -> T:
         if "database is locked" in str(exc.orig):
             raise WouldWait("another process is writing the database") from exc
         raise
+    except PoolTimeout as exc:
+        raise WouldWait("no connection of the loop's own is free") from exc
     finally:
         _NOT_WAITING.here = False
 
@@ -73,19 +82,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 WRITER_WAIT = 10.0
-"""Seconds a thread waits for this process's SQLite writer turn before trying anyway."""
+"""Seconds a thread waits for this process's SQLite writer turn before trying anyway (then
+SQLite's own busy handler waits up to ``BUSY_TIMEOUT_MS`` more)."""
 
 _TURNS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 
 
 def writer_turn(engine: Engine) -> threading.Lock | None:
     """This process's writer turn at ``engine``'s SQLite database (None on PostgreSQL): held
-    from a connection's first write until it goes back to the pool, or for the whole of work
-    run ``without_waiting``."""
+    from a connection's first write until it goes back to the pool."""
     return _TURNS.get(engine)
 
 
-def _one_writer_at_a_time(engine: Engine) -> None:
+def _one_writer_at_a_time(engine: Engine, lock: threading.Lock) -> None:
     """Queue this process's SQLite writers on a lock instead of SQLite's busy handler.
 
     SQLite allows one writer; a second one gets SQLITE_BUSY and its busy handler sleeps and
@@ -93,23 +102,23 @@ def _one_writer_at_a_time(engine: Engine) -> None:
     take. Taking a lock at a connection's first write and giving it back when the connection
     returns to the pool (after its commit or rollback) hands the database over at once.
     Other processes (``seva dispatch``) still meet the busy handler. Work that must not wait
-    (``without_waiting``) holds the turn before it starts and writes with the busy handler off.
+    (``without_waiting``) takes the turn only if it is free, and writes with the busy handler
+    off. ``lock`` is shared by the engines of one database in this process.
     """
-    lock = _TURNS[engine] = threading.Lock()
+    _TURNS[engine] = lock
 
     def take(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         info = conn.info
-        if (
-            info.get("seva.writer")
-            or info.get("seva.busy_off")
-            or statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA")
-        ):
+        if info.get("seva.writer") or statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA"):
             return
-        if getattr(_NOT_WAITING, "here", False):  # its caller holds the turn
-            info["seva.busy_off"] = True
-            cursor.connection.execute("PRAGMA busy_timeout=0")
+        if not getattr(_NOT_WAITING, "here", False):
+            info["seva.writer"] = lock.acquire(timeout=WRITER_WAIT)
             return
-        info["seva.writer"] = lock.acquire(timeout=WRITER_WAIT)
+        if not lock.acquire(blocking=False):
+            raise WriterBusy("another thread is writing the database")
+        info["seva.writer"] = True
+        info["seva.busy_off"] = True
+        cursor.connection.execute("PRAGMA busy_timeout=0")
 
     def give_back(dbapi_connection: Any, record: Any, *args: Any) -> None:
         if record is None:
@@ -163,14 +172,22 @@ def _ping_when_idle(engine: Engine) -> None:
     event.listen(engine.pool, "checkout", checkout)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, turn: threading.Lock | None = None, loop: bool = False) -> Engine:
+    """An engine for ``url``. On SQLite, ``turn`` is the process's writer turn at that
+    database when another engine already has one; ``loop``: the event loop's own engine
+    (``Database``), a few connections that are never waited for."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        pool: dict[str, Any] = (
+            {"pool_size": 2, "max_overflow": 0, "pool_timeout": 0} if loop else {}
+        )
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 10}, **pool
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
-        _one_writer_at_a_time(engine)
+        _one_writer_at_a_time(engine, turn or threading.Lock())
     else:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -188,11 +205,16 @@ class Database:
         self.engine = make_engine(url)
         catalog.watch(self.engine, seconds=catalog_seconds)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-
-    @property
-    def writer(self) -> threading.Lock | None:
-        """This process's SQLite writer turn (``writer_turn``); None on PostgreSQL."""
-        return writer_turn(self.engine)
+        self.loop_engine: Engine | None = None
+        """On an SQLite file, the event loop's own connections (``without_waiting``): a hop
+        on the loop never waits for a connection the threads hold, and shares their writer
+        turn."""
+        self._loop_sessionmaker = self.sessionmaker
+        turn = writer_turn(self.engine)
+        if turn is not None and self.engine.url.database not in (None, "", ":memory:"):
+            self.loop_engine = make_engine(url, turn=turn, loop=True)
+            catalog.watch(self.loop_engine, seconds=catalog_seconds)
+            self._loop_sessionmaker = sessionmaker(self.loop_engine, expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -202,7 +224,8 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on any error; what was to be done
         once it committed (``after_commit``) is done then, and dropped on a rollback."""
-        with self.sessionmaker() as session:
+        on_loop = getattr(_NOT_WAITING, "here", False)
+        with (self._loop_sessionmaker if on_loop else self.sessionmaker)() as session:
             try:
                 yield session
                 session.commit()
@@ -214,6 +237,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.loop_engine is not None:
+            self.loop_engine.dispose()
 
 
 _AFTER_COMMIT = "seva.after_commit"

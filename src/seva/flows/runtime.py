@@ -117,7 +117,9 @@ class Runtime:
         self.store = store
         self.outbound = outbound
         self.gate = gate
-        """What hops run at once (``seva.flows.gate``); a backend is waited on outside it."""
+        """What hops run at once in worker threads (``seva.flows.gate``; on the embedded
+        database most run on the event loop instead, ``channels.front``); a backend is
+        waited on outside it."""
         self.ttl = timedelta(seconds=settings.session_ttl_seconds)
 
     # -- dialogues ----------------------------------------------------------------------
