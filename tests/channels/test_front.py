@@ -209,3 +209,20 @@ def test_a_hop_on_the_loop_does_not_wait_for_a_connection_the_threads_hold(
     finally:
         for conn in held:
             conn.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the loop's own connections
+def test_a_hop_goes_to_a_thread_when_the_loops_own_connections_are_taken(
+    seeded_client: TestClient, gateway: Gateway
+) -> None:
+    """The loop's connections are never waited for: with both taken, the hop is answered
+    from a worker thread, not refused."""
+    engine = gateway.db.loop_engine
+    assert engine is not None
+    held = [engine.connect() for _ in range(engine.pool.size())]
+    try:
+        answer = seeded_client.post(USSD, data=HOP | {"sessionId": "front-loop-pool"})
+        assert answer.status_code == 200 and answer.text.startswith("CON ")
+    finally:
+        for conn in held:
+            conn.close()

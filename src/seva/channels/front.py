@@ -16,18 +16,20 @@ Where the hop runs. On PostgreSQL, or with Redis, in a worker thread, one of the
 (``flows.gate``). On the embedded SQLite database alone, here on the event loop: a hop is a
 few hundred microseconds of Python and in-process SQLite, and handing it to a thread and back,
 with the threads taking the GIL from each other, cost more than the hop itself (``seva demo``
-under 16 concurrent USSD walks: 1.7 ms of CPU a hop through threads, 0.84-0.89 ms on the
-loop). On the loop a hop may not wait (``db.session.without_waiting``): it reads and writes
-through connections of the loop's own, so none held by a thread is waited for; its first
-write takes the process's writer turn only if no thread holds it, else it rolls back, a
-worker thread waits for the turn to be free (one for all the loop's hops), and it is tried
+under 16 concurrent USSD walks: 1.46-1.51 ms of CPU a hop through threads, 0.84-0.89 ms on
+the loop). On the loop a hop may not wait (``db.session.without_waiting``): it reads and
+writes through connections of the loop's own, so none held by a thread is waited for; its
+first write takes the process's writer turn only if no thread holds it, else it rolls back,
+a worker thread waits for the turn to be free (one for all the loop's hops), and it is tried
 again, up to ``LOOP_TRIES`` times; and if another process is writing the database, or the
 flow is about to call a department's backend, it stops before committing anything, rolls
 back and runs again in a worker thread, where waiting is allowed. A hop that writes nothing
-(most USSD menus) never waits for the writer. A hop started twice is counted once (the
-request is counted here, a started service once its hop commits). What still runs on the
-loop and can take milliseconds: SQLite's checkpoint of its write-ahead log, done by the
-commit that fills it (every 1,000 pages, about 6-8 ms on this machine's disk).
+(most USSD menus) never waits for the writer. A hop started twice is counted and logged once
+(the request is counted here, a started service once its hop commits, and the hop's lines
+are written once its writes have gone through). SQLite copies its write-ahead log into the
+database (a checkpoint) in the commit that fills it, which took 148 ms once a long read had
+held it up; so the loop's connections never checkpoint, and a worker thread does, waiting
+for no one, every ``db.session.CHECKPOINT_EVERY`` hops of the loop.
 
 Errors are answered by ``seva.errors.error_answer``, as on every other route: 400 for a bad
 field, 403 for a caller who is not the operator, 413 for a body over the cap, 503 when the
@@ -65,9 +67,9 @@ MAX_BODY: Final = 16 * 1024
 UTF-8 (up to 9 bytes a character) is more, but no handset sends a 2,000-character text in an
 Indian script: a USSD string is 182 characters and an SMS's parts are joined before this."""
 MAX_FIELDS: Final = 32
-LOOP_TRIES: Final = 3
+LOOP_TRIES: Final = 2
 """Times a hop is tried on the event loop, waiting for the writer turn between tries, before
-it goes to a worker thread."""
+it goes to a worker thread (where threads keep writing, a third try mostly met them again)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,13 +229,17 @@ class OperatorFront:
         gateway = self.gateway
         turn = writer_turn(gateway.db.engine)
         if gateway.db.loop_engine is not None and gateway.redis is None and turn is not None:
-            for _ in range(LOOP_TRIES):
+            for attempt in range(1, LOOP_TRIES + 1):
                 try:
-                    return without_waiting(partial(hop, gateway, fields))
+                    answer = without_waiting(partial(hop, gateway, fields))
                 except WriterBusy:
-                    await self._until_free(turn)  # rolled back: again once the turn is free
+                    if attempt < LOOP_TRIES:  # rolled back: again once the turn is free
+                        await self._until_free(turn)
                 except WouldWait:
                     break  # rolled back: run again where it may wait
+                else:
+                    gateway.db.loop_committed()
+                    return answer
         return await run_in_threadpool(_gated, gateway, hop, fields)
 
     async def _until_free(self, turn: threading.Lock) -> None:

@@ -69,8 +69,9 @@ def sms_hop(gateway: Gateway, session: Session, sender: str | None, text: str) -
     """One inbound SMS in the request's transaction: the reply's text. Shared by these routes
     and the lean front (``channels.front``)."""
     phone = _sender(sender, "from", gateway.settings.default_region)
-    _note_odd_input(sms.CHANNEL, phone, text)
     reply = gateway.sms.handle(session, phone=phone, text=text)
+    session.flush()  # a hop that cannot write yet stops here, before its lines (``front``)
+    _note_odd_input(sms.CHANNEL, phone, text)
     exchanges.info("sms.pull", phone=phone, chars=len(text), reply_chars=len(reply.text))
     return reply.text
 
@@ -87,10 +88,11 @@ def ussd_hop(
     """One USSD hop in the request's transaction: the ``CON``/``END`` answer. Shared by these
     routes and the lean front (``channels.front``)."""
     phone = _sender(phone_number, "phoneNumber", gateway.settings.default_region)
-    _note_odd_input(ussd.CHANNEL, phone, text)
     screen = gateway.ussd.handle(
         session, session_id=session_id, phone=phone, text=text, aggregator=AFRICASTALKING.name
     )
+    session.flush()  # a hop that cannot write yet stops here, before its lines (``front``)
+    _note_odd_input(ussd.CHANNEL, phone, text)
     exchanges.info("ussd.hop", session=session_id, phone=phone, code=service_code, chars=len(text))
     return screen.render()
 

@@ -81,6 +81,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _no_checkpoints(dbapi_connection: Any, _record: Any) -> None:
+    """The event loop's connections leave checkpoints to a thread (``Database.loop_committed``)."""
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+
+CHECKPOINT_EVERY = 1000
+"""Hops of the event loop between two checkpoints of SQLite's write-ahead log."""
+
 WRITER_WAIT = 10.0
 """Seconds a thread waits for this process's SQLite writer turn before trying anyway (then
 SQLite's own busy handler waits up to ``BUSY_TIMEOUT_MS`` more)."""
@@ -187,6 +195,8 @@ def make_engine(url: str, *, turn: threading.Lock | None = None, loop: bool = Fa
             url, connect_args={"check_same_thread": False, "timeout": 10}, **pool
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if loop:
+            event.listen(engine, "connect", _no_checkpoints)
         _one_writer_at_a_time(engine, turn or threading.Lock())
     else:
         if url.startswith("postgresql://"):
@@ -210,6 +220,8 @@ class Database:
         on the loop never waits for a connection the threads hold, and shares their writer
         turn."""
         self._loop_sessionmaker = self.sessionmaker
+        self._loop_commits = 0
+        self._checkpointing = threading.Lock()
         turn = writer_turn(self.engine)
         if turn is not None and self.engine.url.database not in (None, "", ":memory:"):
             self.loop_engine = make_engine(url, turn=turn, loop=True)
@@ -234,6 +246,23 @@ class Database:
                 session.rollback()
                 raise
             committed(session)
+
+    def loop_committed(self) -> None:
+        """A hop on the event loop committed. Its connections do not copy SQLite's write-ahead
+        log into the database (a checkpoint, done by the commit that fills the log, and long
+        when a read held it up): every ``CHECKPOINT_EVERY`` of them a thread does, in SQLite's
+        mode that waits for no reader or writer."""
+        self._loop_commits += 1
+        if self._loop_commits % CHECKPOINT_EVERY == 0 and not self._checkpointing.locked():
+            threading.Thread(target=self._checkpoint, name="seva-checkpoint", daemon=True).start()
+
+    def _checkpoint(self) -> None:
+        with self._checkpointing:
+            try:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            except Exception:  # the next one tries again
+                log.exception("checkpoint_failed")
 
     def dispose(self) -> None:
         self.engine.dispose()
