@@ -3,8 +3,11 @@ receipts decide delivered or failed."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
+from seva.db.session import writer_turn
 from seva.demo.seed import SeedReport
 from seva.gateway import Gateway
 from seva.messaging import service as queue
@@ -43,6 +46,23 @@ def test_claim_gives_otp_before_transactional_before_bulk(
     assert sorted(c.id for c in rest) == sorted(bulk.message_ids)
     assert none == []
     assert all(c.attempts == 1 for c in first + rest)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # one writer at a time
+def test_an_empty_queue_is_claimed_without_the_writer_turn(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    """A dispatcher polls the queue several times a second; finding it empty must not take
+    SQLite's one writer turn from the citizens' hops (``channels.front``)."""
+    turn = writer_turn(gateway.db.engine)
+    assert turn is not None and turn.acquire(timeout=5)  # held elsewhere: by this test
+    try:
+        started = time.monotonic()
+        with gateway.session() as session:
+            assert queue.claim(session, limit=10, now=NOW) == []
+        assert time.monotonic() - started < 1  # not the turn's 10 s wait
+    finally:
+        turn.release()
 
 
 def test_scheduled_message_waits_for_its_time(gateway: Gateway, seeded: SeedReport) -> None:
