@@ -227,14 +227,13 @@ class OperatorFront:
         """On the embedded database without Redis, the hop runs here on the event loop when it
         can do so without waiting; otherwise, and on PostgreSQL, in a worker thread."""
         gateway = self.gateway
-        turn = writer_turn(gateway.db.engine)
-        if gateway.db.loop_engine is not None and gateway.redis is None and turn is not None:
+        if gateway.db.loop_engine is not None and gateway.redis is None:
             for attempt in range(1, LOOP_TRIES + 1):
                 try:
                     answer = without_waiting(partial(hop, gateway, fields))
                 except WriterBusy:
                     if attempt < LOOP_TRIES:  # rolled back: again once the turn is free
-                        await self._until_free(turn)
+                        await self._until_free()
                 except WouldWait:
                     break  # rolled back: run again where it may wait
                 else:
@@ -242,9 +241,11 @@ class OperatorFront:
                     return answer
         return await run_in_threadpool(_gated, gateway, hop, fields)
 
-    async def _until_free(self, turn: threading.Lock) -> None:
+    async def _until_free(self) -> None:
         """Wait, off the loop, until no thread holds the writer turn. The loop's hops queue
         here and send one thread at a time to wait, not a thread each."""
+        turn = writer_turn(self.gateway.db.engine)
+        assert turn is not None  # SQLite: the loop's hops run on no other
         loop = asyncio.get_running_loop()
         queue = self._queues.get(loop)
         if queue is None:

@@ -43,9 +43,9 @@ _NOT_WAITING = threading.local()
 
 def without_waiting(work: Callable[[], T]) -> T:
     """Run ``work`` on this thread, where it must not wait: the event loop's, for a citizen's
-    hop on the embedded database (``channels.front``). Its sessions come from connections of
-    its own (``Database.session``), so it never waits for one a thread holds; its first write
-    takes this process's writer turn only if it is free, with SQLite's busy handler off, so
+    hop on the embedded database (``channels.front``). Its sessions come from the loop's own
+    connections (``Database.session``), so it never waits for one a thread holds; they take
+    this process's writer turn only if it is free and have SQLite's busy handler off, so
     neither a thread's write nor another process's is waited for; and a step that would wait
     on the outside world says so first (``about_to_wait``). Each raises ``WouldWait``."""
     _NOT_WAITING.here = True
@@ -81,8 +81,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _no_checkpoints(dbapi_connection: Any, _record: Any) -> None:
-    """The event loop's connections leave checkpoints to a thread (``Database.loop_committed``)."""
+def _loop_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """The event loop's connections wait for no other process (SQLite's busy handler off) and
+    leave checkpoints to a thread (``Database.loop_committed``)."""
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
     dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
 
@@ -102,16 +104,16 @@ def writer_turn(engine: Engine) -> threading.Lock | None:
     return _TURNS.get(engine)
 
 
-def _one_writer_at_a_time(engine: Engine, lock: threading.Lock) -> None:
+def _one_writer_at_a_time(engine: Engine, lock: threading.Lock, *, wait: bool = True) -> None:
     """Queue this process's SQLite writers on a lock instead of SQLite's busy handler.
 
     SQLite allows one writer; a second one gets SQLITE_BUSY and its busy handler sleeps and
     retries, in steps of up to 100 ms, so under load requests wait far longer than the writes
     take. Taking a lock at a connection's first write and giving it back when the connection
     returns to the pool (after its commit or rollback) hands the database over at once.
-    Other processes (``seva dispatch``) still meet the busy handler. Work that must not wait
-    (``without_waiting``) takes the turn only if it is free, and writes with the busy handler
-    off. ``lock`` is shared by the engines of one database in this process.
+    Other processes (``seva dispatch``) still meet the busy handler. ``lock`` is shared by the
+    engines of one database in this process; an engine that may not ``wait`` (the event
+    loop's, ``without_waiting``) takes it only if it is free.
     """
     _TURNS[engine] = lock
 
@@ -119,33 +121,20 @@ def _one_writer_at_a_time(engine: Engine, lock: threading.Lock) -> None:
         info = conn.info
         if info.get("seva.writer") or statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA"):
             return
-        if not getattr(_NOT_WAITING, "here", False):
+        if wait:
             info["seva.writer"] = lock.acquire(timeout=WRITER_WAIT)
-            return
-        if not lock.acquire(blocking=False):
+        elif lock.acquire(blocking=False):
+            info["seva.writer"] = True
+        else:
             raise WriterBusy("another thread is writing the database")
-        info["seva.writer"] = True
-        info["seva.busy_off"] = True
-        cursor.connection.execute("PRAGMA busy_timeout=0")
 
     def give_back(dbapi_connection: Any, record: Any, *args: Any) -> None:
-        if record is None:
-            return
-        if record.info.pop("seva.busy_off", False) and dbapi_connection is not None:
-            dbapi_connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        if record.info.pop("seva.writer", False):
+        if record is not None and record.info.pop("seva.writer", False):
             lock.release()
-
-    def discard(dbapi_connection: Any, record: Any, *args: Any) -> None:
-        """A connection thrown away (its busy handler no longer matters)."""
-        if record is not None:
-            record.info.pop("seva.busy_off", None)
-            if record.info.pop("seva.writer", False):
-                lock.release()
 
     event.listen(engine, "before_cursor_execute", take)
     event.listen(engine.pool, "checkin", give_back)
-    event.listen(engine.pool, "invalidate", discard)
+    event.listen(engine.pool, "invalidate", give_back)
 
 
 IDLE_PING = 10.0
@@ -196,8 +185,8 @@ def make_engine(url: str, *, turn: threading.Lock | None = None, loop: bool = Fa
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         if loop:
-            event.listen(engine, "connect", _no_checkpoints)
-        _one_writer_at_a_time(engine, turn or threading.Lock())
+            event.listen(engine, "connect", _loop_pragmas)
+        _one_writer_at_a_time(engine, turn or threading.Lock(), wait=not loop)
     else:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
