@@ -206,8 +206,10 @@ async def preview_messages(
     that send would queue and the SMS parts it would take (per message and in all), before
     a campaign is sent. Nothing is queued, and the daily quota is not charged, so previews
     are limited per key instead (``PREVIEW_RATE``), before the body's numbers are read."""
-    wait = gateway.limiter.hit(
-        "preview:" + hashlib.sha256(key.encode()).hexdigest()[:24], PREVIEW_RATE
+    wait = await asyncio.to_thread(  # off the loop: with Redis, a round trip
+        gateway.limiter.hit,
+        "preview:" + hashlib.sha256(key.encode()).hexdigest()[:24],
+        PREVIEW_RATE,
     )
     if wait:
         seconds = wait_seconds(wait)
