@@ -19,9 +19,12 @@ from dataclasses import dataclass, replace
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from seva.applications import service as applications
 from seva.channels.voice.ivr import encode_keypad
+from seva.citizens import service as citizens
+from seva.citizens.models import Citizen
 from seva.demo.seed import DEMO_APPLICATION, SeedReport
 from seva.gateway import Gateway
 from seva.tenancy.service import department_by_code
@@ -267,3 +270,41 @@ def test_hindi_chosen_on_ussd_is_used_on_sms(client: TestClient, seeded: SeedRep
     assert menu.startswith("CON सेवा")
     reply = client.get("/channels/sms/kannel", params={"from": phone, "text": "MANDI"}).text
     assert reply.startswith("फसल चुनें\n1. गेहूँ")
+
+
+def test_a_citizen_starting_a_service_is_registered_once_and_seen_on_each_channel(
+    client: TestClient, gateway: Gateway, seeded: SeedReport
+) -> None:
+    phone = "+919811100011"
+    with gateway.session() as session:
+        assert citizens.find(session, phone) is None
+    reply = client.get("/channels/sms/kannel", params={"from": phone, "text": "RATION 1234567890"})
+    assert "Active" in reply.text
+    with gateway.session() as session:
+        first = citizens.find(session, phone)
+        assert first is not None and first.preferred_channel == "sms"
+        registered, seen_sms = first.id, first.last_seen_at
+    form = {"sessionId": "u-11", "serviceCode": "*166#", "phoneNumber": phone}
+    for text in ["", "2", "2*1"]:
+        client.post("/channels/ussd/africastalking", data=form | {"text": text})
+    with gateway.session() as session:
+        again = citizens.find(session, phone)
+        assert again is not None and again.id == registered
+        assert again.preferred_channel == "ussd"
+        assert again.last_seen_at is not None and seen_sms is not None
+        assert again.last_seen_at >= seen_sms
+        assert session.scalar(select(func.count()).where(Citizen.phone == phone)) == 1
+
+
+def test_seen_registers_a_new_citizen_once_and_says_so(gateway: Gateway) -> None:
+    """A new citizen's profile is not looked up (there is none): ``seen`` must tell a row it
+    just made from one registered before, on either database."""
+    phone = "+919811100012"
+    with gateway.session() as session:
+        first = citizens.seen(session, phone, channel="sms")
+        assert first.new
+    with gateway.session() as session:
+        again = citizens.seen(session, phone)
+        assert again == citizens.Seen(first.id, new=False)
+        found = citizens.find(session, phone)
+        assert found is not None and found.preferred_channel == "sms"

@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import structlog
-from sqlalchemy import bindparam, delete, exists, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import ReturningInsert
 
 from seva.citizens.models import (
     Citizen,
@@ -65,6 +66,49 @@ def get_or_create(session: Session, phone: str, *, channel: str | None = None) -
     return citizen
 
 
+def _seen_statement(dialect: str) -> ReturningInsert[int, datetime]:
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    row = insert(Citizen).values(
+        phone=bindparam("phone"),
+        preferred_channel=bindparam("channel"),
+        created_at=bindparam("now"),
+        last_seen_at=bindparam("now"),
+    )
+    return row.on_conflict_do_update(
+        index_elements=[Citizen.phone],
+        set_={
+            "last_seen_at": row.excluded.last_seen_at,
+            "preferred_channel": func.coalesce(
+                row.excluded.preferred_channel, Citizen.preferred_channel
+            ),
+        },
+    ).returning(Citizen.id, Citizen.created_at)
+
+
+_SEEN = {dialect: _seen_statement(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    id: int
+    new: bool
+    """Registered just now: nothing is known of them yet (no profile, no consent)."""
+
+
+def seen(session: Session, phone: str, *, channel: str | None = None) -> Seen:
+    """The citizen with this phone, who was seen now (on ``channel``): registered if new.
+    What ``get_or_create`` does, in one statement and without loading the row, for a
+    conversation that starts a service (every SMS keyword does), which needs the id only."""
+    now = utcnow()
+    statement = _SEEN[session.get_bind().dialect.name]
+    found = session.connection().execute(
+        statement, {"phone": phone, "channel": channel, "now": now}
+    )
+    citizen_id, created_at = found.one()
+    # A row registered before keeps its time of registration; the new row has this one.
+    return Seen(citizen_id, created_at == now)
+
+
 def find(session: Session, phone: str) -> Citizen | None:
     return session.scalar(_BY_PHONE, {"phone": phone})
 
@@ -88,10 +132,10 @@ def set_language(session: Session, citizen: Citizen, lang: str) -> None:
     citizen.language = lang
 
 
-def consented_profile(session: Session, citizen: Citizen, department_id: int) -> dict[str, str]:
+def consented_profile(session: Session, citizen_id: int, department_id: int) -> dict[str, str]:
     """The profile fields this department may use: stored once, consent per department."""
     rows = session.connection().execute(
-        _PROFILE, {"citizen": citizen.id, "department": department_id}
+        _PROFILE, {"citizen": citizen_id, "department": department_id}
     )
     return {str(name): str(value) for name, value in rows}
 

@@ -209,8 +209,16 @@ class Runtime:
         definition = definition_of(service)
         department = tenancy.departments(session).id(service.department_id)
         assert department is not None
-        citizen = self._citizen(session, dialogue)
-        profile = citizens.consented_profile(session, citizen, department.id) if citizen else {}
+        citizen = (
+            citizens.seen(session, dialogue.phone, channel=dialogue.channel)
+            if dialogue.phone
+            else None
+        )
+        profile = (
+            citizens.consented_profile(session, citizen.id, department.id)
+            if citizen is not None and not citizen.new
+            else {}
+        )
         context: dict[str, Any] = {
             "phone": dialogue.phone or "",
             "seva": {"base_url": self.settings.base_url.rstrip("/")},

@@ -20,9 +20,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Text, bindparam, cast, delete, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
 
 from seva.db.session import after_commit
 from seva.flows.models import Conversation
@@ -81,54 +80,79 @@ class DialogueStore(Protocol):
     def drop(self, session: Session, channel: str, key: str) -> None: ...
 
 
-_CONVERSATION = select(Conversation).where(
+_CONVERSATION = select(Conversation.id, cast(Conversation.state, Text)).where(
     Conversation.channel == bindparam("channel"), Conversation.key == bindparam("key")
 )
-"""The statement every message of every conversation runs, built once."""
+_UPDATE = (
+    update(Conversation)
+    .where(Conversation.id == bindparam("row"))
+    .values(state=bindparam("state"), expires_at=bindparam("expires"))
+)
+_INSERT = (
+    insert(Conversation)
+    .values(
+        channel=bindparam("channel"),
+        key=bindparam("key"),
+        state=bindparam("state"),
+        expires_at=bindparam("expires"),
+    )
+    .returning(Conversation.id)
+)
+_DROP = delete(Conversation).where(
+    Conversation.channel == bindparam("channel"), Conversation.key == bindparam("key")
+)
+"""The statements every message of every conversation runs, built once. Core, not the ORM:
+a conversation's row is only ever read and written here, whole, and loading it as an object
+to write it back cost an SMS hop more than the rest of its statements together."""
+_ROWS = "seva.conversations"
 
 
 class SqlDialogueStore:
     """Conversations in the ``conversations`` table, in the caller's transaction."""
 
-    def _row(self, session: Session, channel: str, key: str) -> Conversation | None:
-        """The row, looked up once per transaction (a hop loads, then saves, the same row)."""
-        cache: dict[tuple[str, str], Conversation | None] = session.info.setdefault(
-            "seva.conversations", {}
+    def _row(self, session: Session, channel: str, key: str) -> tuple[int | None, str | None]:
+        """The row's id and state (as JSON), looked up once per transaction (a hop loads,
+        then saves, the same row): (None, None) when there is none."""
+        rows: dict[tuple[str, str], tuple[int | None, str | None]] = session.info.setdefault(
+            _ROWS, {}
         )
-        if (channel, key) not in cache:
-            cache[(channel, key)] = session.scalar(_CONVERSATION, {"channel": channel, "key": key})
-        return cache[(channel, key)]
+        found = rows.get((channel, key))
+        if found is None:
+            row = (
+                session.connection()
+                .execute(_CONVERSATION, {"channel": channel, "key": key})
+                .first()
+            )
+            found = rows[(channel, key)] = (row[0], row[1]) if row is not None else (None, None)
+        return found
 
     def load(self, session: Session, channel: str, key: str) -> Dialogue | None:
-        row = self._row(session, channel, key)
-        return Dialogue.from_dict(row.state) if row is not None else None
+        _, state = self._row(session, channel, key)
+        return Dialogue.loads(state) if state is not None else None
 
     def save(self, session: Session, dialogue: Dialogue) -> None:
         expires = datetime.fromisoformat(dialogue.expires_at)
-        row = self._row(session, dialogue.channel, dialogue.key)
+        raw = dialogue.dumps()
+        state = json.loads(raw)
+        row, _ = self._row(session, dialogue.channel, dialogue.key)
+        connection = session.connection()
         if row is None:
-            row = Conversation(
-                channel=dialogue.channel,
-                key=dialogue.key,
-                state=dialogue.to_dict(),
-                expires_at=expires,
-            )
-            session.add(row)
-            session.info["seva.conversations"][(dialogue.channel, dialogue.key)] = row
+            row = connection.execute(
+                _INSERT,
+                {
+                    "channel": dialogue.channel,
+                    "key": dialogue.key,
+                    "state": state,
+                    "expires": expires,
+                },
+            ).scalar_one()
         else:
-            row.state = dialogue.to_dict()
-            # The loaded dialogue shares its nested dicts with the row's JSON, so a change made
-            # in place (``meta.pop``) is already in what SQLAlchemy compares against: written
-            # always, or an offer taken within the same second would stay open.
-            flag_modified(row, "state")
-            row.expires_at = expires
-        session.flush()
+            connection.execute(_UPDATE, {"row": row, "state": state, "expires": expires})
+        session.info[_ROWS][(dialogue.channel, dialogue.key)] = (row, raw)
 
     def drop(self, session: Session, channel: str, key: str) -> None:
-        session.info.setdefault("seva.conversations", {})[(channel, key)] = None
-        session.execute(
-            delete(Conversation).where(Conversation.channel == channel, Conversation.key == key)
-        )
+        session.info.setdefault(_ROWS, {})[(channel, key)] = (None, None)
+        session.connection().execute(_DROP, {"channel": channel, "key": key})
 
     @staticmethod
     def purge_expired(session: Session, now: datetime) -> int:

@@ -298,7 +298,7 @@ def holder_name_of(session: Session, citizen: Citizen, department: Department) -
     """The citizen's name as this department knows it: from the profile fields the citizen
     let it use, else from the newest of their applications to it that gave one. None when
     the department was never told it (the certificate then names the mobile number only)."""
-    found = _name_in(citizens.consented_profile(session, citizen, department.id))
+    found = _name_in(citizens.consented_profile(session, citizen.id, department.id))
     if found is not None:
         return found
     answers = session.scalars(

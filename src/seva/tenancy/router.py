@@ -397,7 +397,7 @@ def get_citizen(
     return CitizenOut(
         phone=citizen.phone,
         language=citizen.language,
-        profile=citizens.consented_profile(session, citizen, department.id),
+        profile=citizens.consented_profile(session, citizen.id, department.id),
         applications=refs,
     )
 
