@@ -74,6 +74,18 @@ def _invalid_page(request: Request, *, in_path: bool) -> Response:
     return render(request, "portal_message.html", context, 400)
 
 
+HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+
+
+def http_error_json(exc: StarletteHTTPException) -> JSONResponse:
+    """An ``HTTPException`` as the APIs answer it: the JSON error shape, its headers kept."""
+    return JSONResponse(
+        error_body(HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail)),
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )
+
+
 def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
@@ -90,13 +102,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
-        code = codes.get(exc.status_code, "http_error")
         headers = getattr(exc, "headers", None)
         if _wants_json(request):
-            return JSONResponse(
-                error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers
-            )
+            return http_error_json(exc)
         if exc.status_code == 404 and _wants_page(request):
             return _not_found_page(request, headers)
         return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=headers)

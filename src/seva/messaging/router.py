@@ -75,8 +75,8 @@ class CampaignRoute(CappedRoute):
 
 
 router = APIRouter(prefix="/api/v1", tags=["SMS API"], route_class=CappedRoute)
-campaigns = APIRouter(route_class=CampaignRoute)
-"""The send route, with its larger body cap; included in ``router`` at the end."""
+campaigns = APIRouter(prefix="/api/v1", tags=["SMS API"], route_class=CampaignRoute)
+"""The send route, with its larger body cap."""
 
 
 def _refuse(
@@ -170,19 +170,32 @@ async def send_messages(
         ),
     ] = None,
 ) -> SendOut | JSONResponse:
-    # Async, with no session: the request waits for its group's commit (messaging.intake)
-    # on the event loop instead of holding a worker thread and a connection of its own.
+    # Well-formed sends are mostly answered before this (``messaging.send_front``).
+    sent = await send(gateway, key, body, idempotency_key)
+    if sent is None:
+        raise unauthorized(INVALID_KEY)
+    if isinstance(sent, JSONResponse):
+        return sent
+    response.status_code, answer = sent
+    return answer
+
+
+async def send(
+    gateway: Core, key: str, body: SendIn, idempotency_key: str | None
+) -> tuple[int, SendOut] | JSONResponse | None:
+    """What ``POST /api/v1/messages`` answers: the status (202, or 200 for an idempotent
+    replay) and the batch; a refusal; or None when the key is no department's. Async, with
+    no session: the request waits for its group's commit (``messaging.intake``) on the event
+    loop instead of holding a worker thread and a connection of its own."""
     plan = await _plan(gateway, body)
     if isinstance(plan, JSONResponse):
         return plan
     outcome = await gateway.send_intake.submit(plan.job(key, idempotency_key))
     if outcome is None:
-        raise unauthorized(INVALID_KEY)
+        return None
     if isinstance(outcome, SendRefused):
         return _refused(outcome)
-    if outcome.replayed:
-        response.status_code = 200
-    return plan.answer(outcome)
+    return (200 if outcome.replayed else 202), plan.answer(outcome)
 
 
 @campaigns.post(
@@ -535,4 +548,5 @@ def put_msdg_credentials(
     return Response(status_code=204)
 
 
-router.include_router(campaigns)
+routers = [campaigns, router]
+"""The send routes first: they are most of the API's traffic (``app._include``)."""

@@ -8,6 +8,4 @@ from fastapi import APIRouter
 
 from seva.web import kiosk, portal
 
-router = APIRouter(include_in_schema=False)
-router.include_router(portal.router)
-router.include_router(kiosk.router)
+routers: list[APIRouter] = [portal.router, kiosk.router]
