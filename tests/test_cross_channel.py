@@ -308,3 +308,14 @@ def test_seen_registers_a_new_citizen_once_and_says_so(gateway: Gateway) -> None
         assert again == citizens.Seen(first.id, new=False)
         found = citizens.find(session, phone)
         assert found is not None and found.preferred_channel == "sms"
+
+
+def test_seeing_a_known_citizen_again_uses_up_no_id(gateway: Gateway) -> None:
+    """PostgreSQL draws an id for every INSERT … ON CONFLICT, an update included: a known
+    citizen is updated without one, so the ids last as long as the citizens."""
+    with gateway.session() as session:
+        first = citizens.seen(session, "+919811100013", channel="sms")
+        for _ in range(3):
+            assert citizens.seen(session, "+919811100013") == citizens.Seen(first.id, new=False)
+        second = citizens.seen(session, "+919811100014", channel="ussd")
+        assert second.new and second.id == first.id + 1

@@ -77,6 +77,9 @@ _SECRET_PAIR = re.compile(
     rf"(?i)\b([\w-]*(?:{'|'.join(sorted(SECRET_WORDS))}))"
     r"(\"?\s*[=:]\s*\"?)(?!\*\*\*|bearer\b|basic\b)([^\s&,;\"'<>]+)"
 )
+_SECRET_WORD = re.compile(f"(?i){'|'.join(sorted(SECRET_WORDS))}")
+"""What ``_SECRET_PAIR`` needs in a text: searched first, as it is several times cheaper
+(a ``host:port`` in every access line would otherwise run the pair's pattern)."""
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[a-z0-9._~+/=-]{6,}")
 _PHONE = re.compile(r"(?<![\w+*])\+?\d{10,15}(?!\w)")
 _KEEP_DIGITS = 3
@@ -117,7 +120,7 @@ def redact_text(text: str) -> str:
         text = _QUERY.sub(_mask_query, text)
     if _CREDENTIAL.search(text):
         text = _BEARER.sub(r"\1 ***", text)
-    if "=" in text or ":" in text:
+    if ("=" in text or ":" in text) and _SECRET_WORD.search(text):
         text = _SECRET_PAIR.sub(r"\1\2***", text)
     if _NUMBER.search(text):
         text = _PHONE.sub(lambda m: mask_phone(m.group(0)), text)

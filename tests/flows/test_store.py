@@ -11,7 +11,7 @@ import pytest
 import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from seva.app import create_app
 from seva.db.base import utcnow
@@ -201,3 +201,20 @@ def test_the_memory_store_forgets_a_session_some_minutes_after_it_expired(
         later = datetime.fromtimestamp(now[0] + 300, UTC).isoformat()
         store.save(session, replace(_dialogue("new"), channel="ussd", expires_at=later))
         assert len(store) == 1 and store.load(session, "ussd", "left") is None
+
+
+def test_a_conversation_removed_while_a_hop_ran_is_written_again(gateway: Gateway) -> None:
+    """A row read by a hop and deleted before the hop saves (on PostgreSQL, expired
+    conversations purged by another transaction) is inserted again, not silently lost."""
+    store = SqlDialogueStore()
+    with gateway.session() as session:
+        store.save(session, _dialogue("gone-1"))
+    with gateway.session() as hop:
+        loaded = store.load(hop, "sms", "gone-1")
+        assert loaded is not None
+        hop.execute(delete(Conversation))  # behind the store's back
+        loaded.meta["step"] = "after"
+        store.save(hop, loaded)
+    with gateway.session() as session:
+        found = store.load(session, "sms", "gone-1")
+        assert found is not None and found.meta["step"] == "after"

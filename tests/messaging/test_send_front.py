@@ -123,3 +123,57 @@ def test_a_lean_send_keeps_the_request_id_and_the_policy_headers(
     assert answer.headers["x-request-id"] == "req-42"
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert answer.headers["referrer-policy"] == "same-origin"
+
+
+async def _raw_send(app: Any, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, bytes]:
+    """One request straight to the ASGI app, its header bytes exactly as given (a test
+    client would re-encode them)."""
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": SEND,
+        "raw_path": SEND.encode(),
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), *headers],
+        "client": ("127.0.0.1", 5555),
+        "server": ("127.0.0.1", 8000),
+        "scheme": "http",
+        "http_version": "1.1",
+        "root_path": "",
+    }
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    answer: list[dict[str, Any]] = []
+
+    async def send(message: Any) -> None:
+        answer.append(message)
+
+    await app(scope, receive, send)
+    return answer[0]["status"], b"".join(m.get("body", b"") for m in answer[1:])
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_header_bytes_a_client_could_send_are_answered_as_the_route_does(
+    client: TestClient, seeded: SeedReport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = seeded.api_keys["FOOD"].encode()
+    body = b'{"to": "9811000021", "text": "Your card is ready."}'
+    odd = [
+        [(b"authorization", b"Bearer " + key), (b"idempotency-key", b"\xff")],
+        [(b"authorization", b"Bearer \xa0"), (b"x-api-key", key)],
+        [(b"authorization", b"Bearer \xff\xfe")],
+    ]
+
+    def statuses() -> list[int]:
+        return [client.portal.call(_raw_send, client.app, h, body)[0] for h in odd]
+
+    lean = statuses()
+    monkeypatch.setattr(send_front, "PATH", "/nowhere")
+    assert lean == statuses() == [400, 202, 401]

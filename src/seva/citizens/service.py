@@ -86,6 +86,15 @@ def _seen_statement(dialect: str) -> ReturningInsert[int, datetime]:
 
 
 _SEEN = {dialect: _seen_statement(dialect) for dialect in ("sqlite", "postgresql")}
+_SEEN_AGAIN = (
+    update(Citizen)
+    .where(Citizen.phone == bindparam("seen_phone"))
+    .values(
+        last_seen_at=bindparam("seen_at"),
+        preferred_channel=func.coalesce(bindparam("seen_on"), Citizen.preferred_channel),
+    )
+    .returning(Citizen.id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +106,20 @@ class Seen:
 
 def seen(session: Session, phone: str, *, channel: str | None = None) -> Seen:
     """The citizen with this phone, who was seen now (on ``channel``): registered if new.
-    What ``get_or_create`` does, in one statement and without loading the row, for a
-    conversation that starts a service (every SMS keyword does), which needs the id only."""
+    What ``get_or_create`` does, without loading the row, for a conversation that starts a
+    service (every SMS keyword does), which needs the id only: one UPDATE for a citizen
+    known before, and for a new one an INSERT that a concurrent first message (the same
+    phone on two channels at once) turns into an update. The UPDATE comes first because
+    PostgreSQL draws a new id for every INSERT … ON CONFLICT, even one that updates."""
     now = utcnow()
+    connection = session.connection()
+    again = {"seen_phone": phone, "seen_on": channel, "seen_at": now}
+    known = connection.execute(_SEEN_AGAIN, again).scalar_one_or_none()
+    if known is not None:
+        return Seen(known, new=False)
     statement = _SEEN[session.get_bind().dialect.name]
-    found = session.connection().execute(
-        statement, {"phone": phone, "channel": channel, "now": now}
-    )
-    citizen_id, created_at = found.one()
+    given = {"phone": phone, "channel": channel, "now": now}
+    citizen_id, created_at = connection.execute(statement, given).one()
     # A row registered before keeps its time of registration; the new row has this one.
     return Seen(citizen_id, created_at == now)
 

@@ -136,6 +136,10 @@ class SqlDialogueStore:
         state = json.loads(raw)
         row, _ = self._row(session, dialogue.channel, dialogue.key)
         connection = session.connection()
+        if row is not None:
+            updated = connection.execute(_UPDATE, {"row": row, "state": state, "expires": expires})
+            if updated.rowcount != 1:  # gone since it was read (a purge): written anew
+                row = None
         if row is None:
             row = connection.execute(
                 _INSERT,
@@ -146,8 +150,6 @@ class SqlDialogueStore:
                     "expires": expires,
                 },
             ).scalar_one()
-        else:
-            connection.execute(_UPDATE, {"row": row, "state": state, "expires": expires})
         session.info[_ROWS][(dialogue.channel, dialogue.key)] = (row, raw)
 
     def drop(self, session: Session, channel: str, key: str) -> None:

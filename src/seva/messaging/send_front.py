@@ -37,7 +37,7 @@ from seva.tenancy.api_auth import INVALID_KEY, MAX_KEY_LENGTH, unauthorized
 PATH: Final = "/api/v1/messages"
 _JSON: Final = "application/json"
 LIMIT: Final = CampaignRoute.body_limit
-_IDEMPOTENCY: Final = re.compile(r"[\x21-\x7e]{1,128}")
+_IDEMPOTENCY: Final = re.compile(rb"[\x21-\x7e]{1,128}")
 """The route's ``Idempotency-Key`` declaration: 1 to 128 printable ASCII characters."""
 
 
@@ -59,7 +59,7 @@ class SendFront:
         if (
             key is None
             or content_type != b"application/json"
-            or (idempotency is not None and not _IDEMPOTENCY.fullmatch(idempotency.decode()))
+            or (idempotency is not None and not _IDEMPOTENCY.fullmatch(idempotency))
         ):
             await self.app(scope, receive, send_)
             return
@@ -76,7 +76,7 @@ class SendFront:
     ) -> Response:
         try:
             sent = await send(
-                self.gateway, key, body, idempotency.decode() if idempotency is not None else None
+                self.gateway, key, body, idempotency.decode("ascii") if idempotency else None
             )
         except HTTPException as exc:
             return http_error_json(exc)
@@ -103,7 +103,9 @@ def _first_of_each(raw: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
 
 def _key(headers: dict[bytes, bytes]) -> str | None:
     """The key as ``tenancy.api_auth.api_key`` reads it, when it is there and not too long."""
-    scheme, _, credentials = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+    authorization = headers.get(b"authorization", b"").decode("latin-1")
+    scheme, _, credentials = authorization.partition(" ")  # as FastAPI's HTTPBearer splits it
+    credentials = credentials.strip()
     secret = credentials if scheme.lower() == "bearer" and credentials else None
     if secret is None:
         secret = headers.get(b"x-api-key", b"").decode("latin-1") or None
