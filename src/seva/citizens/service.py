@@ -107,19 +107,21 @@ class Seen:
 def seen(session: Session, phone: str, *, channel: str | None = None) -> Seen:
     """The citizen with this phone, who was seen now (on ``channel``): registered if new.
     What ``get_or_create`` does, without loading the row, for a conversation that starts a
-    service (every SMS keyword does), which needs the id only: one UPDATE for a citizen
-    known before, and for a new one an INSERT that a concurrent first message (the same
-    phone on two channels at once) turns into an update. The UPDATE comes first because
-    PostgreSQL draws a new id for every INSERT … ON CONFLICT, even one that updates."""
+    service (every SMS keyword does), which needs the id only: one INSERT that a known phone
+    (or a concurrent first message from it on another channel) turns into an update. On
+    PostgreSQL an UPDATE is tried first, because there every INSERT … ON CONFLICT draws a
+    new id from the sequence, even one that updates, and a known citizen would use one up
+    per message; SQLite takes no id for it."""
     now = utcnow()
     connection = session.connection()
-    again = {"seen_phone": phone, "seen_on": channel, "seen_at": now}
-    known = connection.execute(_SEEN_AGAIN, again).scalar_one_or_none()
-    if known is not None:
-        return Seen(known, new=False)
-    statement = _SEEN[session.get_bind().dialect.name]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        again = {"seen_phone": phone, "seen_on": channel, "seen_at": now}
+        known = connection.execute(_SEEN_AGAIN, again).scalar_one_or_none()
+        if known is not None:
+            return Seen(known, new=False)
     given = {"phone": phone, "channel": channel, "now": now}
-    citizen_id, created_at = connection.execute(statement, given).one()
+    citizen_id, created_at = connection.execute(_SEEN[dialect], given).one()
     # A row registered before keeps its time of registration; the new row has this one.
     return Seen(citizen_id, created_at == now)
 
