@@ -82,8 +82,9 @@ def _post(client: TestClient, headers: dict[str, str], body: Any) -> Any:
 def _seen(response: Any) -> tuple[int, Any, str | None, str]:
     """What a client reads, without what differs between two sends (ids, times)."""
     body = response.json()
-    for name in ("batch_id", "scheduled_at"):
-        body.pop(name, None)
+    body.pop("batch_id", None)
+    if "scheduled_at" in body:  # a time in the same form
+        body["scheduled_at"] = re.sub(r"\d", "0", body["scheduled_at"])
     for message in body.get("messages") or []:
         message.pop("id")
     if "error" in body:
