@@ -27,6 +27,11 @@ CHROMIUM_ARGS = [
     "--allow-loopback-in-peer-connection",
     "--auto-accept-this-tab-capture",
 ]
+EXPECT_MS = 20_000
+"""How long an ``expect`` waits for a page to show something. A phone-simulator call speaks
+each prompt with espeak-ng before answering (the first, the language menu, in every shipped
+language), which took more than Playwright's 5 s on two cores busy with the rest of the
+suite; a page that never shows what is expected still fails, 20 s later."""
 
 
 @pytest.fixture(scope="package")
@@ -35,8 +40,9 @@ def browser() -> Iterator[Any]:
         CHROMIUM if Path(CHROMIUM).exists() else None,
         f"Debian Chromium at {CHROMIUM} (apt-get install chromium fonts-noto-core)",
     )
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=EXPECT_MS)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
