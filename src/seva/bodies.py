@@ -11,11 +11,13 @@ CSV datasets) declare no JSON body and read it themselves with ``read_capped``.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.types import Receive
 
 from seva.errors import error_body
 
@@ -31,10 +33,48 @@ def describe_size(limit: int) -> str:
     return f"{limit // mib} MiB" if limit >= mib else f"{limit // 1024} KiB"
 
 
+def declared_too_large(declared: str | bytes, limit: int) -> bool:
+    """Whether a ``Content-Length`` says more than ``limit`` bytes (18 digits and more are
+    refused before being read as a number)."""
+    return (
+        declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What ``receive_capped`` read."""
+
+    body: bytes
+    whole: bool
+    """The request's whole body; else reading stopped at the cap or the client left."""
+    too_large: bool = False
+
+
+async def receive_capped(receive: Receive, declared: bytes, limit: int) -> Received:
+    """A body from an ASGI ``receive``, for the lean layers in front of the routes
+    (``channels.front``, ``messaging.send_front``): read until it ends, or until it is
+    longer than ``limit`` (kept, so a layer can hand what it read on)."""
+    if declared_too_large(declared, limit):
+        return Received(b"", whole=False, too_large=True)
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return Received(b"".join(chunks), whole=False)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > limit:
+            return Received(b"".join(chunks), whole=False, too_large=True)
+        if not message.get("more_body", False):
+            return Received(b"".join(chunks), whole=True)
+
+
 async def read_capped(request: Request, limit: int) -> bytes:
     """The whole body, or ``BodyTooLarge`` before more than ``limit`` bytes are held."""
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
+    if declared_too_large(request.headers.get("content-length", ""), limit):
         raise BodyTooLarge(limit)
     chunks: list[bytes] = []
     size = 0

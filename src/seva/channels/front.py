@@ -55,6 +55,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from seva.bodies import receive_capped
 from seva.channels import routes, sms, ussd
 from seva.channels.operators import guard_refusal
 from seva.db.session import WRITER_WAIT, WouldWait, WriterBusy, without_waiting, writer_turn
@@ -261,22 +262,12 @@ def _wait_until_free(turn: threading.Lock) -> None:
 
 
 async def _body(receive: Receive, headers: dict[bytes, bytes]) -> bytes:
-    declared = headers.get(b"content-length", b"")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    received = await receive_capped(receive, headers.get(b"content-length", b""), MAX_BODY)
+    if received.too_large:
         raise ApiError(413, "too_large", f"the form is larger than {MAX_BODY} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ApiError(400, "invalid_request", "the client went away")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise ApiError(413, "too_large", f"the form is larger than {MAX_BODY} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    if not received.whole:
+        raise ApiError(400, "invalid_request", "the client went away")
+    return received.body
 
 
 def _parse(raw: bytes) -> dict[str, str]:

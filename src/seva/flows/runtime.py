@@ -209,16 +209,7 @@ class Runtime:
         definition = definition_of(service)
         department = tenancy.departments(session).id(service.department_id)
         assert department is not None
-        citizen = (
-            citizens.seen(session, dialogue.phone, channel=dialogue.channel)
-            if dialogue.phone
-            else None
-        )
-        profile = (
-            citizens.consented_profile(session, citizen.id, department.id)
-            if citizen is not None and not citizen.new
-            else {}
-        )
+        profile = self._seen_profile(session, dialogue, department.id)
         context: dict[str, Any] = {
             "phone": dialogue.phone or "",
             "seva": {"base_url": self.settings.base_url.rstrip("/")},
@@ -295,6 +286,18 @@ class Runtime:
             region=self.settings.default_region,
             channel=dialogue.channel,
         )
+
+    def _seen_profile(
+        self, session: Session, dialogue: Dialogue, department_id: int
+    ) -> dict[str, str]:
+        """The caller, seen now (``citizens.seen``), and the profile fields they let this
+        department use: none for a caller without a number or one registered just now."""
+        if not dialogue.phone:
+            return {}
+        citizen = citizens.seen(session, dialogue.phone, channel=dialogue.channel)
+        if citizen.new:
+            return {}
+        return citizens.consented_profile(session, citizen.id, department_id)
 
     def _citizen(self, session: Session, dialogue: Dialogue) -> Citizen | None:
         if not dialogue.phone:

@@ -23,11 +23,12 @@ import json
 import re
 from typing import Final
 
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import ValidationError
-from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from seva.bodies import Received, receive_capped
 from seva.core import Core
 from seva.errors import error_answer, http_error_json
 from seva.messaging.router import CampaignRoute, send
@@ -63,10 +64,10 @@ class SendFront:
         ):
             await self.app(scope, receive, send_)
             return
-        raw, whole = await _read(receive, headers.get(b"content-length", b""))
-        body = _valid(raw) if whole else None
+        received = await receive_capped(receive, headers.get(b"content-length", b""), LIMIT)
+        body = _valid(received.body) if received.whole else None
         if body is None:  # the route answers it, from the same bytes
-            await self.app(scope, _replay(raw, whole, receive), send_)
+            await self.app(scope, _replay(received, receive), send_)
             return
         response = await self._answer(key, body, idempotency, scope)
         await response(scope, receive, send_)
@@ -78,8 +79,6 @@ class SendFront:
             sent = await send(
                 self.gateway, key, body, idempotency.decode("ascii") if idempotency else None
             )
-        except HTTPException as exc:
-            return http_error_json(exc)
         except Exception as exc:  # as the app's handlers answer it (``seva.errors``)
             status, payload = error_answer(exc, scope["path"])
             return JSONResponse(payload, status_code=status)
@@ -104,33 +103,13 @@ def _first_of_each(raw: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
 def _key(headers: dict[bytes, bytes]) -> str | None:
     """The key as ``tenancy.api_auth.api_key`` reads it, when it is there and not too long."""
     authorization = headers.get(b"authorization", b"").decode("latin-1")
-    scheme, _, credentials = authorization.partition(" ")  # as FastAPI's HTTPBearer splits it
-    credentials = credentials.strip()
+    scheme, credentials = get_authorization_scheme_param(authorization)  # HTTPBearer's own
     secret = credentials if scheme.lower() == "bearer" and credentials else None
     if secret is None:
         secret = headers.get(b"x-api-key", b"").decode("latin-1") or None
     if secret is None or len(secret) > MAX_KEY_LENGTH:
         return None
     return secret
-
-
-async def _read(receive: Receive, declared: bytes) -> tuple[bytes, bool]:
-    """The body, and whether it was read whole: reading stops once it passes the cap."""
-    if declared.isdigit() and (len(declared) > 18 or int(declared) > LIMIT):
-        return b"", False
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks), False
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        chunks.append(chunk)
-        if size > LIMIT:
-            return b"".join(chunks), False
-        if not message.get("more_body", False):
-            return b"".join(chunks), True
 
 
 def _valid(raw: bytes) -> SendIn | None:
@@ -141,7 +120,7 @@ def _valid(raw: bytes) -> SendIn | None:
         return None
 
 
-def _replay(raw: bytes, whole: bool, receive: Receive) -> Receive:
+def _replay(received: Received, receive: Receive) -> Receive:
     """``receive`` for the route: what was read, then the rest of the request as it comes."""
     given = False
 
@@ -149,7 +128,7 @@ def _replay(raw: bytes, whole: bool, receive: Receive) -> Receive:
         nonlocal given
         if not given:
             given = True
-            return {"type": "http.request", "body": raw, "more_body": not whole}
+            return {"type": "http.request", "body": received.body, "more_body": not received.whole}
         return await receive()
 
     return replay
