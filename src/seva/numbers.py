@@ -10,6 +10,12 @@ from functools import lru_cache
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
+# Indian mobile numbers as departments' lists hold them: +91XXXXXXXXXX, 91XXXXXXXXXX,
+# 0XXXXXXXXXX or XXXXXXXXXX, where XXXXXXXXXX is a 10-digit mobile number starting 6-9
+# (the National Numbering Plan 2003 gives mobiles the 6-9 leading digits). ASCII digits only:
+# anything else (Indic digits, spaces in odd places, foreign numbers) takes the slow path.
+_INDIAN_MOBILE = re.compile(r"(?:\+?91|0)?([6-9][0-9]{9})")
+
 
 def normalise_phone(text: str, region: str = "IN") -> str | None:
     """E.164 for a valid number, else None (phonenumbers; national numbers in ``region``).
@@ -43,21 +49,22 @@ def msisdn(raw: str, region: str = "IN") -> str | None:
 
     Remembered for the last 65,536 numbers: every hop of a USSD session and every SMS names
     its sender, and parsing one with phonenumbers costs more than the rest of the hop's
-    input checks together."""
+    input checks together. An Indian mobile number written in one of those four ways is
+    read by ``_INDIAN_MOBILE`` without phonenumbers (whose metadata holds every such number
+    valid), so a first message from a new number does not pay for the parse either."""
     text = raw.strip().replace(" ", "").replace("-", "")
     if not text or len(text) > 20:
         return None
+    if region == "IN":
+        mobile = _INDIAN_MOBILE.fullmatch(text)
+        if mobile is not None:
+            return "+91" + mobile.group(1)
     number = normalise_phone(text, region)
     if number is None and text.isascii() and text.isdigit():
         number = normalise_phone("+" + text, region)
     return number
 
 
-# Indian mobile numbers as departments' lists hold them: +91XXXXXXXXXX, 91XXXXXXXXXX,
-# 0XXXXXXXXXX or XXXXXXXXXX, where XXXXXXXXXX is a 10-digit mobile number starting 6-9
-# (the National Numbering Plan 2003 gives mobiles the 6-9 leading digits). ASCII digits only:
-# anything else (Indic digits, spaces in odd places, foreign numbers) takes the slow path.
-_INDIAN_MOBILE = re.compile(r"(?:\+?91|0)?([6-9][0-9]{9})")
 _NOT_FOR_SMS = frozenset(
     {
         PhoneNumberType.FIXED_LINE,
