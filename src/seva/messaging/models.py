@@ -25,7 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, orm_insert_sentinel
 
 from seva.db.base import Base, created, intpk
 
@@ -120,6 +120,10 @@ class SmsBatch(Base):
     client_ref: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[created]
+    _sentinel: Mapped[int] = orm_insert_sentinel()
+    """What lets a group's rows be inserted in one statement with their ids in order: SQLite
+    has no other way to tie a multi-row INSERT's RETURNING to its rows, and SQLAlchemy would
+    insert them one statement each. Written only by those inserts, read by nothing."""
 
 
 class SmsMessage(Base):
@@ -170,6 +174,8 @@ class SmsMessage(Base):
     submitted_at: Mapped[float | None] = mapped_column(Float)
     done_at: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(String(120))
+    _sentinel: Mapped[int] = orm_insert_sentinel()
+    """As ``SmsBatch._sentinel``: a group's messages in one INSERT, their ids in order."""
 
 
 class SmsPart(Base):
