@@ -368,7 +368,9 @@ class Seva(Gateway):
     name = "Seva"
     has_kinds = True
 
-    def __init__(self, smsc: Smsc, window: int, workdir: Path, database_url: str) -> None:
+    def __init__(
+        self, smsc: Smsc, window: int, workdir: Path, database_url: str, workers: int = 1
+    ) -> None:
         self.http_port = free_port()
         env = os.environ | {
             "SEVA_DATA_DIR": str(workdir),
@@ -400,7 +402,7 @@ class Seva(Gateway):
         )
         self.key = json.loads(seeded.stdout.strip().splitlines()[-1])["SEVA"]
         self.web = subprocess.Popen(
-            [str(SEVA), "serve", "--port", str(self.http_port)],
+            [str(SEVA), "serve", "--port", str(self.http_port), "--workers", str(workers)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -684,6 +686,7 @@ def main() -> None:
         "--per-request", type=int, default=1_000, help="bulk recipients per request (both)"
     )
     parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--seva-workers", type=int, default=1, help="seva serve --workers")
     parser.add_argument("--latency", type=float, default=0.0, help="SMSC response latency (s)")
     parser.add_argument("--only", choices=("seva", "kannel"))
     parser.add_argument("--workload", choices=("single", "bulk", "both"), default="both")
@@ -719,7 +722,7 @@ def main() -> None:
                     gw = (
                         Kannel(smsc, args.window, workdir, sink.port)
                         if which == "kannel"
-                        else Seva(smsc, args.window, workdir, args.database_url)
+                        else Seva(smsc, args.window, workdir, args.database_url, args.seva_workers)
                     )
                     try:
                         time.sleep(1.0)

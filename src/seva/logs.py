@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import sys
-import uuid
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Final, TextIO
 
 import structlog
@@ -127,8 +128,10 @@ def redact_text(text: str) -> str:
     return text
 
 
+@lru_cache(maxsize=4096)
 def secret_name(name: str) -> bool:
-    """Whether a field's name says it holds a secret (``api_key``, ``X-Seva-Signature``)."""
+    """Whether a field's name says it holds a secret (``api_key``, ``X-Seva-Signature``).
+    Remembered: a line's field names are nearly always the same few, and each line asks."""
     return not SECRET_WORDS.isdisjoint(_WORDS.split(name.lower()))
 
 
@@ -242,7 +245,7 @@ def configure(env: str, *, level: str = "info", stream: TextIO | None = None) ->
 def request_id_of(given: bytes) -> str:
     """A caller's ``X-Request-ID`` when it is well formed, else a new one."""
     text = given.decode("latin-1")
-    return text if _REQUEST_ID.match(text) else uuid.uuid4().hex
+    return text if _REQUEST_ID.match(text) else secrets.token_hex(16)
 
 
 class _NotThese(logging.Filter):

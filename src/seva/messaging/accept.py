@@ -17,9 +17,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -54,9 +54,35 @@ def _day(now: float) -> str:
     return datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
 
 
-def _upsert(session: Session):  # type: ignore[no-untyped-def]
-    """The dialect's INSERT with ON CONFLICT support (SQLite and PostgreSQL both have it)."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+def _charge_statement(dialect_insert: Any) -> Any:
+    """Add ``count`` to a department's day and read back the day's total: one upsert, in
+    the dialect's INSERT … ON CONFLICT (SQLite and PostgreSQL both have it)."""
+    usage = SmsDailyUsage.__table__
+    stmt = dialect_insert(usage).values(
+        department_id=bindparam("department"), day=bindparam("on_day"), count=bindparam("added")
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["department_id", "day"], set_={"count": usage.c.count + stmt.excluded.count}
+    ).returning(usage.c.count)
+
+
+# Built once: a group's quota charge is on every send's path, and building the statements
+# (and SQLAlchemy's cache key for them) cost more than running them.
+_CHARGE: Final = {
+    "sqlite": _charge_statement(sqlite.insert),
+    "postgresql": _charge_statement(postgresql.insert),
+}
+_QUOTAS: Final = select(SmsAccount.department_id, SmsAccount.daily_quota).where(
+    SmsAccount.department_id.in_(bindparam("departments", expanding=True))
+)
+_GIVE_BACK: Final = (
+    update(SmsDailyUsage)
+    .where(
+        SmsDailyUsage.department_id == bindparam("department"),
+        SmsDailyUsage.day == bindparam("on_day"),
+    )
+    .values(count=SmsDailyUsage.count - bindparam("returned"))
+)
 
 
 @dataclass(slots=True)
@@ -291,23 +317,16 @@ def _charge_quotas(session: Session, pending: list[_Pending], now: float) -> dic
             by_department.setdefault(p.request.department_id, []).append(p)
     if not by_department:
         return {}
-    rows = session.execute(
-        select(SmsAccount.department_id, SmsAccount.daily_quota).where(
-            SmsAccount.department_id.in_(by_department)
-        )
-    )
+    connection = session.connection()
+    rows = connection.execute(_QUOTAS, {"departments": list(by_department)})
     quotas: dict[int, int] = {row[0]: row[1] for row in rows}
     day = _day(now)
+    charge = _CHARGE[connection.dialect.name]
     refused: dict[int, SendRefused] = {}
     for department_id, group in by_department.items():
         count = sum(len(p.recipients) for p in group)
-        stmt = _upsert(session)(SmsDailyUsage).values(
-            department_id=department_id, day=day, count=count
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["department_id", "day"], set_={"count": SmsDailyUsage.count + count}
-        ).returning(SmsDailyUsage.count)
-        used = int(session.execute(stmt).scalar_one())
+        given = {"department": department_id, "on_day": day, "added": count}
+        used = int(connection.execute(charge, given).scalar_one())
         quota = quotas.get(department_id)
         if quota is None or used <= quota:
             continue
@@ -322,10 +341,8 @@ def _charge_quotas(session: Session, pending: list[_Pending], now: float) -> dic
                 f"daily limit of {quota} messages reached ({used - count} sent today, "
                 f"{asked} more asked)",
             )
-        session.execute(
-            update(SmsDailyUsage)
-            .where(SmsDailyUsage.department_id == department_id, SmsDailyUsage.day == day)
-            .values(count=SmsDailyUsage.count - returned)
+        connection.execute(
+            _GIVE_BACK, {"department": department_id, "on_day": day, "returned": returned}
         )
     return refused
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from seva.messaging import dlt
@@ -64,6 +65,14 @@ class Registrations:
 _UNKNOWN_DEPARTMENT = Registrations(None, frozenset(), {})
 
 
+_HEADERS: Final = (
+    select(Department.id, Department.sender_id, DltHeader.header)
+    .outerjoin(DltHeader, DltHeader.department_id == Department.id)
+    .where(Department.id.in_(bindparam("departments", expanding=True)))
+)
+"""Each department's sender ID and headers: built once, as every group of sends reads it."""
+
+
 def registrations_of(
     session: Session, department_ids: Iterable[int | None]
 ) -> dict[int, Registrations]:
@@ -72,10 +81,8 @@ def registrations_of(
         return {}
     sender_ids: dict[int, str] = {}
     headers: dict[int, set[str]] = {}
-    for department_id, sender_id, header in session.execute(
-        select(Department.id, Department.sender_id, DltHeader.header)
-        .outerjoin(DltHeader, DltHeader.department_id == Department.id)
-        .where(Department.id.in_(wanted))
+    for department_id, sender_id, header in session.connection().execute(
+        _HEADERS, {"departments": list(wanted)}
     ):
         sender_ids[department_id] = sender_id.strip().upper()
         found = headers.setdefault(department_id, set())

@@ -25,7 +25,7 @@ from seva.db.session import Database
 from seva.messaging import service as messaging
 from seva.messaging.service import Accepted, Send, SendRefused
 from seva.tenancy.models import Department
-from seva.tenancy.service import authenticate_api_key
+from seva.tenancy.service import key_department
 
 MAX_GROUP = 500
 """Requests written in one transaction; more wait for the next group."""
@@ -149,7 +149,7 @@ class SendIntake:
         outcomes: list[Outcome] = [None] * len(jobs)
         for i, job in enumerate(jobs):
             if job.api_key not in departments:
-                departments[job.api_key] = authenticate_api_key(session, job.api_key)
+                departments[job.api_key] = key_department(session, job.api_key)
             department = departments[job.api_key]
             if department is not None:
                 requests.append(job.make(department))

@@ -16,8 +16,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Final
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from seva.db import catalog
@@ -330,11 +331,22 @@ def issue_api_key(session: Session, department: Department, label: str = "") -> 
     return IssuedKey(key, secret)
 
 
-def authenticate_api_key(session: Session, secret: str) -> Department | None:
+_KEY_BY_PREFIX: Final = select(
+    ApiKey.id, ApiKey.key_hash, ApiKey.revoked_at, ApiKey.last_used_at, ApiKey.department_id
+).where(ApiKey.prefix == bindparam("prefix"))
+_KEY_USED: Final = (
+    update(ApiKey).where(ApiKey.id == bindparam("key")).values(last_used_at=bindparam("now"))
+)
+
+
+def _key_department_id(session: Session, secret: str) -> int | None:
+    """The department whose live key ``secret`` is, its use noted; None for anything else.
+    Core statements built once: every API request, and every group of sends, checks one."""
     prefix, dot, _ = secret.strip().partition(".")
     if not dot or not prefix.startswith("sk_"):
         return None
-    key = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    connection = session.connection()
+    key = connection.execute(_KEY_BY_PREFIX, {"prefix": prefix}).one_or_none()
     if key is None or key.revoked_at is not None:
         return None
     if not hmac.compare_digest(key.key_hash, _key_hash(secret.strip())):
@@ -343,8 +355,31 @@ def authenticate_api_key(session: Session, secret: str) -> Department | None:
     if key.last_used_at is None or now - key.last_used_at > KEY_USE_GRANULARITY:
         # Written at most once a minute: a write on every call would make every API request,
         # even a read, a write transaction queueing for the database's lock.
-        key.last_used_at = now
-    department = session.get(Department, key.department_id)
+        connection.execute(_KEY_USED, {"key": key.id, "now": now})
+    department_id: int = key.department_id
+    return department_id
+
+
+def authenticate_api_key(session: Session, secret: str) -> Department | None:
+    """The active department whose live key ``secret`` is, loaded in ``session``."""
+    department_id = _key_department_id(session, secret)
+    if department_id is None:
+        return None
+    department = session.get(Department, department_id)
+    return department if department is not None and department.active else None
+
+
+def key_department(session: Session, secret: str) -> Department | None:
+    """``authenticate_api_key`` for a caller that only reads the department: the row the
+    catalog memo holds (``departments``, read only and shared), not one loaded into the
+    session. The send API checks a key for every group it writes. A department made a moment
+    ago in another process, not in the memo yet, is read from the database; one deactivated
+    there is refused once this process hears of it (``seva.db.catalog``: at once with Redis,
+    else within ``catalog.SECONDS``)."""
+    department_id = _key_department_id(session, secret)
+    if department_id is None:
+        return None
+    department = departments(session).id(department_id) or session.get(Department, department_id)
     return department if department is not None and department.active else None
 
 
