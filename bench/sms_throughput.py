@@ -374,7 +374,8 @@ class Seva(Gateway):
         self.http_port = free_port()
         env = os.environ | {
             "SEVA_DATA_DIR": str(workdir),
-            "SEVA_ENV": "development",
+            # As deployed: production settings write each log line as JSON (``seva.logs``).
+            "SEVA_ENV": "production",
             "SEVA_SECRET_KEY": "bench-secret-key-not-for-production",
             "SEVA_BASE_URL": f"http://127.0.0.1:{self.http_port}",
             "SEVA_SMSC": f"smpp://seva:secret@127.0.0.1:{smsc.port}?name=sim&window={window}",

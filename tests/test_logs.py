@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -246,3 +247,19 @@ def test_a_commands_lines_are_redacted(
         logs.configure("test")
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["source"] == "91*******325"
+
+
+def test_new_request_ids_are_unique_and_a_forked_worker_draws_its_own() -> None:
+    ids = [logs.request_id_of(b"") for _ in range(1000)]
+    assert len(set(ids)) == 1000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # a worker forked from this process
+        os.write(write, logs.request_id_of(b"").encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    theirs = os.read(read, 64).decode()
+    os.close(read)
+    assert theirs[:16] != ids[0][:16] and theirs not in ids
