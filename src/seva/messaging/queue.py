@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Final
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
@@ -50,6 +51,37 @@ class BatchInfo:
     kind: str
 
 
+_m = SmsMessage.__table__.c
+_DUE: Final = (
+    select(_m.id)
+    .where(_m.status == QUEUED, _m.due_at <= bindparam("now"))
+    .order_by(_m.priority, _m.due_at, _m.id)
+    .limit(bindparam("limit"))
+)
+_ANY_DUE: Final = _DUE.limit(1)
+
+
+def _claim_statement(due: Any) -> Any:
+    return (
+        update(SmsMessage.__table__)  # type: ignore[arg-type]
+        .where(_m.id.in_(due.scalar_subquery()))
+        .values(status=SENDING, lease_until=bindparam("until"), attempts=_m.attempts + 1)
+        .returning(_m.id, _m.batch_id, _m.to_phone, _m.text, _m.priority, _m.attempts)
+    )
+
+
+# Built once, as every claim runs them: building a statement and its cache key cost more
+# than the database's work for a small claim.
+_CLAIM: Final = {
+    "sqlite": _claim_statement(_DUE),
+    # Several dispatchers claim side by side without waiting on each other.
+    "postgresql": _claim_statement(_DUE.with_for_update(skip_locked=True)),
+}
+_BATCHES: Final = select(
+    SmsBatch.id, SmsBatch.department_id, SmsBatch.sender, SmsBatch.text, SmsBatch.kind
+).where(SmsBatch.id.in_(bindparam("ids", expanding=True)))
+
+
 def claim(session: Session, *, limit: int, now: float, lease: float = 60.0) -> list[Claimed]:
     """Lease up to ``limit`` due messages, best priority first.
 
@@ -57,28 +89,16 @@ def claim(session: Session, *, limit: int, now: float, lease: float = 60.0) -> l
     without waiting on each other; SQLite serialises writers, so the same statement is safe
     there too.
     """
-    t = SmsMessage.__table__.c
-    due = (
-        select(t.id)
-        .where(t.status == QUEUED, t.due_at <= now)
-        .order_by(t.priority, t.due_at, t.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    elif session.connection().execute(due.limit(1)).first() is None:
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect != "postgresql" and connection.execute(_ANY_DUE, {"now": now}).first() is None:
         # An empty queue, the usual case between sends, is seen by a read: an UPDATE that
         # changes nothing still takes SQLite's one writer turn (``db.session``), several
         # times a second, from the citizens' hops.
         return []
     # A Core statement: the ORM's bookkeeping for a bulk UPDATE costs more than the UPDATE.
-    stmt = (
-        update(SmsMessage.__table__)  # type: ignore[arg-type]
-        .where(t.id.in_(due.scalar_subquery()))
-        .values(status=SENDING, lease_until=now + lease, attempts=t.attempts + 1)
-        .returning(t.id, t.batch_id, t.to_phone, t.text, t.priority, t.attempts)
-    )
-    claimed = [Claimed(*row) for row in session.connection().execute(stmt)]
+    given = {"now": now, "limit": limit, "until": now + lease}
+    claimed = [Claimed(*row) for row in connection.execute(_CLAIM[dialect], given)]
     claimed.sort(key=lambda c: (c.priority, c.id))
     return claimed
 
@@ -86,12 +106,9 @@ def claim(session: Session, *, limit: int, now: float, lease: float = 60.0) -> l
 def batches(session: Session, batch_ids: Iterable[int]) -> dict[int, BatchInfo]:
     ids = list(set(batch_ids))
     found: dict[int, BatchInfo] = {}
+    connection = session.connection()
     for start in range(0, len(ids), 500):
-        for row in session.execute(
-            select(
-                SmsBatch.id, SmsBatch.department_id, SmsBatch.sender, SmsBatch.text, SmsBatch.kind
-            ).where(SmsBatch.id.in_(ids[start : start + 500]))
-        ):
+        for row in connection.execute(_BATCHES, {"ids": ids[start : start + 500]}):
             found[row[0]] = BatchInfo(*row)
     return found
 
