@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, update
 
 from seva.demo.seed import SeedReport
+from seva.gateway import Gateway
+from seva.tenancy import service as tenancy
+from seva.tenancy.models import Department
 from tests.api.helpers import error_of
 
 
@@ -71,3 +75,43 @@ def test_missing_and_malformed_keys_are_401(client: TestClient, seeded: SeedRepo
         response = client.get("/api/v1/dept/services", headers=headers)
         assert response.status_code == 401, headers
         error_of(response)
+
+
+def test_a_key_revoked_earlier_in_the_same_transaction_is_refused(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    secret = seeded.api_keys["FOOD"]
+    with gateway.session() as session:
+        department = tenancy.authenticate_api_key(session, secret)
+        assert department is not None
+        assert tenancy.revoke_api_key(session, department, secret.split(".")[0])
+        assert tenancy.authenticate_api_key(session, secret) is None
+        assert tenancy.key_department(session, secret) is None
+        session.rollback()
+
+
+def test_the_send_path_refuses_a_department_switched_off_by_another_process_at_once(
+    gateway: Gateway, seeded: SeedReport, database_url: str
+) -> None:
+    """The send intake takes a key's department from the per-process memo, which may be old
+    by ``SEVA_CATALOG_SECONDS`` (up to an hour) when no Redis tells it of a change: whether the
+    department is active is read with the key all the same."""
+    secret = seeded.api_keys["FOOD"]
+    with gateway.session() as session:
+        found = tenancy.key_department(session, secret)  # the memo is taken now
+        assert found is not None and found.code == "FOOD"
+    other = create_engine(gateway.db.engine.url)  # another process's connection
+    try:
+        with other.begin() as connection:
+            connection.execute(
+                update(Department).where(Department.code == "FOOD").values(active=False)
+            )
+        with gateway.session() as session:
+            assert tenancy.key_department(session, secret) is None
+            assert tenancy.authenticate_api_key(session, secret) is None
+    finally:
+        with other.begin() as connection:
+            connection.execute(
+                update(Department).where(Department.code == "FOOD").values(active=True)
+            )
+        other.dispose()

@@ -302,3 +302,19 @@ def _status(gateway: Gateway, message_id: int) -> str:
         view = queue.message(session, message_id)
         assert view is not None
         return view.status
+
+
+def test_a_quota_lowered_earlier_in_the_same_transaction_already_counts(
+    gateway: Gateway, seeded: SeedReport
+) -> None:
+    """The quota is read with a statement of its own: what the transaction changed but has not
+    written yet is written first, as an ORM query would."""
+    dept = food_id(gateway)
+    with pytest.raises(SendRefused) as refused, gateway.session() as session:
+        queue.ensure_account(session, dept).daily_quota = 1
+        queue.send(
+            session,
+            Send(to=["+919800000001", "+919800000002"], text="a", department_id=dept),
+            now=NOW,
+        )
+    assert refused.value.code == "daily_limit"

@@ -317,11 +317,12 @@ def _charge_quotas(session: Session, pending: list[_Pending], now: float) -> dic
             by_department.setdefault(p.request.department_id, []).append(p)
     if not by_department:
         return {}
+    session.flush()  # as an ORM query's autoflush would: a quota changed in this transaction
     connection = session.connection()
     rows = connection.execute(_QUOTAS, {"departments": list(by_department)})
     quotas: dict[int, int] = {row[0]: row[1] for row in rows}
     day = _day(now)
-    charge = _CHARGE[connection.dialect.name]
+    charge = _CHARGE.get(connection.dialect.name, _CHARGE["sqlite"])
     refused: dict[int, SendRefused] = {}
     for department_id, group in by_department.items():
         count = sum(len(p.recipients) for p in group)

@@ -81,6 +81,7 @@ def registrations_of(
         return {}
     sender_ids: dict[int, str] = {}
     headers: dict[int, set[str]] = {}
+    session.flush()  # as an ORM query's autoflush would: a header added in this transaction
     for department_id, sender_id, header in session.connection().execute(
         _HEADERS, {"departments": list(wanted)}
     ):

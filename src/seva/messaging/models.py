@@ -120,10 +120,11 @@ class SmsBatch(Base):
     client_ref: Mapped[str | None] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[created]
-    _sentinel: Mapped[int] = orm_insert_sentinel()
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
     """What lets a group's rows be inserted in one statement with their ids in order: SQLite
     has no other way to tie a multi-row INSERT's RETURNING to its rows, and SQLAlchemy would
-    insert them one statement each. Written only by those inserts, read by nothing."""
+    insert them one statement each (PostgreSQL writes it too, needing it less). Written only
+    by those inserts (each row's place in its statement; NULL otherwise), read by nothing."""
 
 
 class SmsMessage(Base):
@@ -174,7 +175,7 @@ class SmsMessage(Base):
     submitted_at: Mapped[float | None] = mapped_column(Float)
     done_at: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(String(120))
-    _sentinel: Mapped[int] = orm_insert_sentinel()
+    _sentinel: Mapped[int | None] = orm_insert_sentinel()
     """As ``SmsBatch._sentinel``: a group's messages in one INSERT, their ids in order."""
 
 

@@ -98,7 +98,8 @@ def claim(session: Session, *, limit: int, now: float, lease: float = 60.0) -> l
         return []
     # A Core statement: the ORM's bookkeeping for a bulk UPDATE costs more than the UPDATE.
     given = {"now": now, "limit": limit, "until": now + lease}
-    claimed = [Claimed(*row) for row in connection.execute(_CLAIM[dialect], given)]
+    statement = _CLAIM.get(dialect, _CLAIM["sqlite"])
+    claimed = [Claimed(*row) for row in connection.execute(statement, given)]
     claimed.sort(key=lambda c: (c.priority, c.id))
     return claimed
 

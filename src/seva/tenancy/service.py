@@ -331,23 +331,35 @@ def issue_api_key(session: Session, department: Department, label: str = "") -> 
     return IssuedKey(key, secret)
 
 
-_KEY_BY_PREFIX: Final = select(
-    ApiKey.id, ApiKey.key_hash, ApiKey.revoked_at, ApiKey.last_used_at, ApiKey.department_id
-).where(ApiKey.prefix == bindparam("prefix"))
+_KEY_BY_PREFIX: Final = (
+    select(
+        ApiKey.id,
+        ApiKey.key_hash,
+        ApiKey.revoked_at,
+        ApiKey.last_used_at,
+        ApiKey.department_id,
+        Department.active,
+    )
+    .join(Department, Department.id == ApiKey.department_id)
+    .where(ApiKey.prefix == bindparam("prefix"))
+)
 _KEY_USED: Final = (
     update(ApiKey).where(ApiKey.id == bindparam("key")).values(last_used_at=bindparam("now"))
 )
 
 
 def _key_department_id(session: Session, secret: str) -> int | None:
-    """The department whose live key ``secret`` is, its use noted; None for anything else.
-    Core statements built once: every API request, and every group of sends, checks one."""
+    """The active department whose live key ``secret`` is, its use noted; None for anything
+    else. Core statements built once: every API request, and every group of sends, checks
+    one. What the session has not written yet is written first (a key revoked earlier in the
+    same transaction is refused), as an ORM query's autoflush would."""
     prefix, dot, _ = secret.strip().partition(".")
     if not dot or not prefix.startswith("sk_"):
         return None
+    session.flush()
     connection = session.connection()
     key = connection.execute(_KEY_BY_PREFIX, {"prefix": prefix}).one_or_none()
-    if key is None or key.revoked_at is not None:
+    if key is None or key.revoked_at is not None or not key.active:
         return None
     if not hmac.compare_digest(key.key_hash, _key_hash(secret.strip())):
         return None
@@ -370,17 +382,15 @@ def authenticate_api_key(session: Session, secret: str) -> Department | None:
 
 
 def key_department(session: Session, secret: str) -> Department | None:
-    """``authenticate_api_key`` for a caller that only reads the department: the row the
-    catalog memo holds (``departments``, read only and shared), not one loaded into the
-    session. The send API checks a key for every group it writes. A department made a moment
-    ago in another process, not in the memo yet, is read from the database; one deactivated
-    there is refused once this process hears of it (``seva.db.catalog``: at once with Redis,
-    else within ``catalog.SECONDS``)."""
+    """``authenticate_api_key`` for a caller that only reads the department's id and code:
+    the row the catalog memo holds (``departments``, read only and shared), not one loaded
+    into the session. The send API checks a key for every group it writes. Whether the key
+    is live and its department active is read afresh with the key; a department made a moment
+    ago in another process, not in the memo yet, is read from the database."""
     department_id = _key_department_id(session, secret)
     if department_id is None:
         return None
-    department = departments(session).id(department_id) or session.get(Department, department_id)
-    return department if department is not None and department.active else None
+    return departments(session).id(department_id) or session.get(Department, department_id)
 
 
 def revoke_api_key(session: Session, department: Department, prefix: str) -> bool:

@@ -28,7 +28,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sms_messages", schema=None) as batch_op:
-        batch_op.drop_column("_sentinel")
-    with op.batch_alter_table("sms_batches", schema=None) as batch_op:
-        batch_op.drop_column("_sentinel")
+    # Dropped in place (SQLite 3.35+ can): a batch rebuild would drop and recreate the tables,
+    # which the foreign keys from sms_parts and sms_messages refuse once any message exists.
+    op.drop_column("sms_messages", "_sentinel")
+    op.drop_column("sms_batches", "_sentinel")
