@@ -37,7 +37,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import text
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 from seva.db.session import make_engine
 from seva.rtc.signalling import CALL, Seat
@@ -409,25 +409,31 @@ def call_across_nodes(cluster: Cluster, room: str) -> bool:
     alone in a room of its own process."""
     citizen_token = call_token(cluster, room, "citizen:1", "citizen")
     official_token = call_token(cluster, room, "official:1", "official")
-    with (
-        connect(ws_url(cluster.node_urls[0], citizen_token), open_timeout=10) as citizen,
-        connect(ws_url(cluster.node_urls[1], official_token), open_timeout=10) as official,
-    ):
+    with connect(ws_url(cluster.node_urls[0], citizen_token), open_timeout=10) as citizen:
+        # Seated (the room's home claimed) before the official's page opens: opened together,
+        # either could be first, and the one first is alone.
         assert json.loads(citizen.recv(timeout=10))["type"] == "welcome"  # alone so far
-        welcome = json.loads(official.recv(timeout=10))
-        assert welcome["type"] == "welcome", welcome
-        if not welcome["peers"]:
-            return False
-        assert [p["role"] for p in welcome["peers"]] == ["citizen"], welcome
-        citizen_id = welcome["peers"][0]["id"]
-        official.send(json.dumps({"type": "offer", "to": citizen_id, "sdp": "v=0 offer"}))
-        seen = [json.loads(citizen.recv(timeout=5)) for _ in range(2)]  # peer-joined, offer
-        offer = next(m for m in seen if m["type"] == "offer")
-        assert offer["from"] == welcome["you"] and offer["sdp"] == "v=0 offer"
-        citizen.send(json.dumps({"type": "answer", "to": offer["from"], "sdp": "v=0 answer"}))
-        answer = json.loads(official.recv(timeout=5))
-        assert answer["type"] == "answer" and answer["from"] == citizen_id
-        assert answer["sdp"] == "v=0 answer"
+        with connect(ws_url(cluster.node_urls[1], official_token), open_timeout=10) as official:
+            return _meet(citizen, official)
+
+
+def _meet(citizen: ClientConnection, official: ClientConnection) -> bool:
+    """The official's page, opened second, finds the citizen and they exchange offer and
+    answer; False when the official sat alone in a room of its own process."""
+    welcome = json.loads(official.recv(timeout=10))
+    assert welcome["type"] == "welcome", welcome
+    if not welcome["peers"]:
+        return False
+    assert [p["role"] for p in welcome["peers"]] == ["citizen"], welcome
+    citizen_id = welcome["peers"][0]["id"]
+    official.send(json.dumps({"type": "offer", "to": citizen_id, "sdp": "v=0 offer"}))
+    seen = [json.loads(citizen.recv(timeout=5)) for _ in range(2)]  # peer-joined, offer
+    offer = next(m for m in seen if m["type"] == "offer")
+    assert offer["from"] == welcome["you"] and offer["sdp"] == "v=0 offer"
+    citizen.send(json.dumps({"type": "answer", "to": offer["from"], "sdp": "v=0 answer"}))
+    answer = json.loads(official.recv(timeout=5))
+    assert answer["type"] == "answer" and answer["from"] == citizen_id
+    assert answer["sdp"] == "v=0 answer"
     return True
 
 
