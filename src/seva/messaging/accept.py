@@ -55,8 +55,8 @@ def _day(now: float) -> str:
 
 
 def _charge_statement(dialect_insert: Any) -> Any:
-    """Add ``count`` to a department's day and read back the day's total: one upsert, in
-    the dialect's INSERT … ON CONFLICT (SQLite and PostgreSQL both have it)."""
+    """Add ``added`` messages to a department's ``on_day`` and read back the day's total: one
+    upsert, in the dialect's INSERT … ON CONFLICT (SQLite and PostgreSQL both have it)."""
     usage = SmsDailyUsage.__table__
     stmt = dialect_insert(usage).values(
         department_id=bindparam("department"), day=bindparam("on_day"), count=bindparam("added")
