@@ -13,8 +13,9 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Final
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from seva.messaging.models import SmsAccount, SmsBatch, SmsCallback, SmsMessage
@@ -24,24 +25,30 @@ CALLBACK_ATTEMPTS = 8
 CALLBACK_LEASE = 120.0
 
 
+_FINAL: Final = (
+    select(
+        SmsMessage.id,
+        SmsMessage.status,
+        SmsMessage.error,
+        SmsMessage.to_phone,
+        SmsBatch.department_id,
+        SmsBatch.client_ref,
+        func.coalesce(SmsBatch.callback_url, SmsAccount.callback_url),
+    )
+    .join(SmsBatch, SmsBatch.id == SmsMessage.batch_id)
+    .outerjoin(SmsAccount, SmsAccount.department_id == SmsBatch.department_id)
+    .where(SmsMessage.id.in_(bindparam("ids", expanding=True)))
+)
+"""The final messages and where their status goes: built once, as every batch of receipts
+the dispatcher records reads it."""
+
+
 def owe_callbacks(session: Session, message_ids: Sequence[int], *, now: float) -> None:
     """Owe the sender a status callback for each final message whose batch or account asks."""
     if not message_ids:
         return
-    rows = session.execute(
-        select(
-            SmsMessage.id,
-            SmsMessage.status,
-            SmsMessage.error,
-            SmsMessage.to_phone,
-            SmsBatch.department_id,
-            SmsBatch.client_ref,
-            func.coalesce(SmsBatch.callback_url, SmsAccount.callback_url),
-        )
-        .join(SmsBatch, SmsBatch.id == SmsMessage.batch_id)
-        .outerjoin(SmsAccount, SmsAccount.department_id == SmsBatch.department_id)
-        .where(SmsMessage.id.in_(list(message_ids)))
-    )
+    connection = session.connection()
+    rows = connection.execute(_FINAL, {"ids": list(message_ids)})
     owed = [
         {
             "department_id": dept,
@@ -65,7 +72,7 @@ def owe_callbacks(session: Session, message_ids: Sequence[int], *, now: float) -
         if url and dept is not None
     ]
     if owed:
-        session.execute(insert(SmsCallback), owed)
+        connection.execute(insert(SmsCallback), owed)  # Core: no ORM bookkeeping per row
 
 
 @dataclass(frozen=True, slots=True)
