@@ -9,8 +9,9 @@ mix (ASCII, Hindi, a third of them long) and receipts on:
 
 * Kannel: bearerbox (SMPP transceiver, ``store-file`` so it persists before acknowledging)
   and smsbox (``sendsms``); DLRs are requested and posted to a sink in this process.
-* Seva: ``seva serve`` (one worker, the department API) and ``seva dispatch`` (the SMPP
-  binds), SQLite by default or ``--database-url`` (PostgreSQL).
+* Seva: ``seva serve`` (one worker, ``--seva-workers N`` for more; the department API) and
+  ``seva dispatch`` (the SMPP binds), with production settings as deployed, SQLite by
+  default or ``--database-url`` (PostgreSQL).
 
 Workloads: *single* — one message per HTTP request from ``wrk`` (Kannel's GET sendsms against
 ``POST /api/v1/messages``); *bulk* — a campaign, ``--per-request`` recipients per request

@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from seva.db.session import read_through
 from seva.messaging.authorise import authorise, registrations_of
 from seva.messaging.models import (
     KINDS,
@@ -317,8 +318,7 @@ def _charge_quotas(session: Session, pending: list[_Pending], now: float) -> dic
             by_department.setdefault(p.request.department_id, []).append(p)
     if not by_department:
         return {}
-    session.flush()  # as an ORM query's autoflush would: a quota changed in this transaction
-    connection = session.connection()
+    connection = read_through(session)
     rows = connection.execute(_QUOTAS, {"departments": list(by_department)})
     quotas: dict[int, int] = {row[0]: row[1] for row in rows}
     day = _day(now)

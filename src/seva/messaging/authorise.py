@@ -17,6 +17,7 @@ from typing import Final
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from seva.db.session import read_through
 from seva.messaging import dlt
 from seva.messaging.models import DltHeader, DltTemplate
 from seva.messaging.sends import Send, SendRefused
@@ -81,8 +82,7 @@ def registrations_of(
         return {}
     sender_ids: dict[int, str] = {}
     headers: dict[int, set[str]] = {}
-    session.flush()  # as an ORM query's autoflush would: a header added in this transaction
-    for department_id, sender_id, header in session.connection().execute(
+    for department_id, sender_id, header in read_through(session).execute(
         _HEADERS, {"departments": list(wanted)}
     ):
         sender_ids[department_id] = sender_id.strip().upper()

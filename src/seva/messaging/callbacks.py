@@ -18,6 +18,7 @@ from typing import Final
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from seva.db.session import read_through
 from seva.messaging.models import SmsAccount, SmsBatch, SmsCallback, SmsMessage
 from seva.tenancy import service as tenancy
 
@@ -47,7 +48,7 @@ def owe_callbacks(session: Session, message_ids: Sequence[int], *, now: float) -
     """Owe the sender a status callback for each final message whose batch or account asks."""
     if not message_ids:
         return
-    connection = session.connection()
+    connection = read_through(session)
     rows = connection.execute(_FINAL, {"ids": list(message_ids)})
     owed = [
         {

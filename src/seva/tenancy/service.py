@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from seva.db import catalog
 from seva.db.base import utcnow
+from seva.db.session import read_through
 from seva.flows.schema import LANGUAGES
 from seva.tenancy.models import (
     ApiKey,
@@ -351,13 +352,11 @@ _KEY_USED: Final = (
 def _key_department_id(session: Session, secret: str) -> int | None:
     """The active department whose live key ``secret`` is, its use noted; None for anything
     else. Core statements built once: every API request, and every group of sends, checks
-    one. What the session has not written yet is written first (a key revoked earlier in the
-    same transaction is refused), as an ORM query's autoflush would."""
+    one (``read_through``: a key revoked earlier in the same transaction is refused)."""
     prefix, dot, _ = secret.strip().partition(".")
     if not dot or not prefix.startswith("sk_"):
         return None
-    session.flush()
-    connection = session.connection()
+    connection = read_through(session)
     key = connection.execute(_KEY_BY_PREFIX, {"prefix": prefix}).one_or_none()
     if key is None or key.revoked_at is not None or not key.active:
         return None
@@ -375,10 +374,7 @@ def _key_department_id(session: Session, secret: str) -> int | None:
 def authenticate_api_key(session: Session, secret: str) -> Department | None:
     """The active department whose live key ``secret`` is, loaded in ``session``."""
     department_id = _key_department_id(session, secret)
-    if department_id is None:
-        return None
-    department = session.get(Department, department_id)
-    return department if department is not None and department.active else None
+    return session.get(Department, department_id) if department_id is not None else None
 
 
 def key_department(session: Session, secret: str) -> Department | None:
